@@ -1,0 +1,54 @@
+/**
+ * Benchmark helpers: medians over repeated samples and a heap-delta probe. Figures are reported as
+ * medians and as ratios to a floor measured in the same run, never asserted in unit tests.
+ */
+export interface Measurement {
+  readonly name: string;
+  readonly medianUs: number;
+  readonly ratio?: number;
+  readonly target?: string;
+  readonly heapDeltaBytes?: number;
+}
+
+/** Median wall time of `fn` in microseconds: `samples` samples of `inner` calls each, after a warm-up. */
+export function medianUs(fn: () => unknown, opts: { samples?: number; inner?: number; warmup?: number } = {}): number {
+  const samples = opts.samples ?? 31;
+  const inner = opts.inner ?? 10;
+  const warmup = opts.warmup ?? 5;
+  for (let i = 0; i < warmup * inner; i++) fn();
+  const times = new Float64Array(samples);
+  for (let s = 0; s < samples; s++) {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < inner; i++) fn();
+    times[s] = Number(process.hrtime.bigint() - t0) / 1e3 / inner;
+  }
+  times.sort();
+  return times[samples >> 1];
+}
+
+/**
+ * Heap growth over `iterations` calls of `fn` after a warm-up, with GC before and after when
+ * node runs with --expose-gc. A path that allocates per call shows a delta proportional to
+ * `iterations`; an allocation-free path stays near zero.
+ */
+export function heapDeltaBytes(fn: () => unknown, iterations = 20_000): number {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  for (let i = 0; i < 1000; i++) fn();
+  gc?.();
+  const before = process.memoryUsage().heapUsed;
+  for (let i = 0; i < iterations; i++) fn();
+  const after = process.memoryUsage().heapUsed;
+  gc?.();
+  return after - before;
+}
+
+export function printTable(title: string, rows: readonly Measurement[]): void {
+  console.log(`\n## ${title}`);
+  console.log('| case | median (us) | ratio to floor | target | heap delta (bytes) |');
+  console.log('| --- | ---: | ---: | --- | ---: |');
+  for (const r of rows) {
+    const ratio = r.ratio === undefined ? '' : `${r.ratio.toFixed(2)}x`;
+    const heap = r.heapDeltaBytes === undefined ? '' : String(r.heapDeltaBytes);
+    console.log(`| ${r.name} | ${r.medianUs.toFixed(2)} | ${ratio} | ${r.target ?? ''} | ${heap} |`);
+  }
+}
