@@ -1,0 +1,25 @@
+import { processIO, type CliIO, type Command } from './io.js';
+
+const USAGE = `usage: genie-ts <command> [options]
+
+commands:
+  config check FILE   validate a Genie JSON config (schema only) and print a summary
+`;
+
+const commands: Record<string, () => Promise<Command>> = {
+  config: async () => (await import('./commands/config.js')).configCommand,
+};
+
+export async function main(argv: string[], io: CliIO = processIO): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '-h' || name === '--help') {
+    io.stdout(USAGE);
+    return name === undefined ? 2 : 0;
+  }
+  const load = commands[name];
+  if (!load) {
+    io.stderr(`genie-ts: unknown command "${name}"\n${USAGE}`);
+    return 2;
+  }
+  return (await load())(rest, io);
+}
