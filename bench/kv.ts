@@ -1,0 +1,68 @@
+/**
+ * KV-cache manager and attention-mask costs for Qwen2-0.5B (24 layers, 2 KV heads, head_dim 64,
+ * CL 4096, uint8 KV, uint16 mask) at nValid ~2000. The floor is one contiguous copy of the same
+ * KV bytes plus one fill of the same mask elements: what a perfect memcpy/memset would cost.
+ */
+import { heapDeltaBytes, medianUs, type Measurement } from './harness.js';
+import { fillAttentionMask, KvCacheManager, kvClearValue, maskValues, type AttentionMaskParams } from '../src/kv/index.js';
+
+const LAYERS = 24;
+const KV_HEADS = 2;
+const HEAD_DIM = 64;
+const CL = 4096;
+const N_VALID = 2000;
+
+export async function run(): Promise<Measurement[]> {
+  const slots = Array.from({ length: LAYERS }, () => ({
+    key: new Uint8Array(KV_HEADS * HEAD_DIM * CL),
+    value: new Uint8Array(KV_HEADS * HEAD_DIM * CL),
+    heads: KV_HEADS,
+    headDim: HEAD_DIM,
+  }));
+  const cache = new KvCacheManager({
+    contextLength: CL, ar: 128, mode: 'concat', clearValue: kvClearValue('UFIXED_POINT_8', { scale: 0.05, offset: -128 }), slots,
+  });
+  for (let n = 0; n < N_VALID; n += 125) cache.update(n, 125);
+
+  const mask = new Uint16Array(128 * CL);
+  const { attend, masked } = maskValues('UFIXED_POINT_16');
+  const params: AttentionMaskParams = { ar: 1, cl: CL, nValid: N_VALID, nNew: 1, mode: 'concat', attendValue: attend, maskedValue: masked };
+
+  const scratch = new Uint8Array(2 * LAYERS * KV_HEADS * HEAD_DIM * 128 * 2);
+  const floor = (ar: number) => {
+    const bytes = 2 * LAYERS * KV_HEADS * HEAD_DIM * ar;
+    return () => {
+      scratch.copyWithin(0, bytes, 2 * bytes);
+      mask.fill(masked, 0, ar * CL);
+    };
+  };
+  const step = (ar: number) => () => {
+    params.ar = ar;
+    params.nNew = ar;
+    fillAttentionMask(mask, params);
+    cache.update(N_VALID, ar);
+  };
+  const rows: Measurement[] = [];
+  const measure = (
+    name: string, fn: () => void, floorFn: (() => void) | undefined, target: string | undefined, inner: number, heapIterations: number,
+  ) => {
+    const us = medianUs(fn, { inner });
+    const floorUs = floorFn === undefined ? undefined : medianUs(floorFn, { inner });
+    rows.push({
+      name, medianUs: us, ratio: floorUs === undefined ? undefined : us / floorUs, target,
+      heapDeltaBytes: heapDeltaBytes(fn, heapIterations),
+    });
+  };
+
+  cache.setVariant(1);
+  measure('kv: AR-1 decode step (update 1 + mask 1x4096), nValid 2000', step(1), floor(1), '<= 50 us incl. cos/sin', 200, 20_000);
+  cache.setVariant(128);
+  measure('kv: AR-128 prefill chunk (update 128 + mask 128x4096), nValid 2000', step(128), floor(128), '<= 1 ms incl. cos/sin', 5, 2_000);
+  cache.truncate(N_VALID);
+  const switchPair = () => {
+    cache.setVariant(1);
+    cache.setVariant(128);
+  };
+  measure('kv: variant switch AR-128 -> AR-1 -> AR-128 (2 repacks), nValid 2000', switchPair, undefined, undefined, 2, 100);
+  return rows;
+}

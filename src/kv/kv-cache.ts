@@ -1,0 +1,223 @@
+import { InvalidArgumentError } from '../errors.js';
+import type { ElementArray } from '../tensor/dtype.js';
+import { checkInteger, checkStorable } from './checks.js';
+import { copyRowSpans, fillRowSpans, restrideRows } from './rows.js';
+
+/**
+ * How the graphs take the cache.
+ * - `concat`: KV-in past dim = CL - AR; the graph concatenates past and new internally and outputs
+ *   the AR new entries; the host copies them into KV-in (Genie's SMART_MASK).
+ * - `scatter`: KV-in past dim = CL; the graph writes row i's entry at `cache_index[i]` itself.
+ */
+export type KvMode = 'concat' | 'scatter';
+
+/**
+ * One KV tensor pair: a whole layer (`heads` = kv_heads) or one head of it (`past_key_3_h5_in`:
+ * `heads` = 1). Both arrays cover the slot's region in elements:
+ * - concat: `key` = `[k_in (heads, head_dim, CL-AR) | k_out (heads, head_dim, AR)]`,
+ *   `value` = `[v_in (heads, CL-AR, head_dim) | v_out (heads, AR, head_dim)]`,
+ *   each `heads * headDim * CL` elements whatever the AR (only the in/out boundary moves);
+ * - scatter: just KV-in, `key` `(heads, head_dim, CL)` and `value` `(heads, CL, head_dim)`.
+ */
+export interface KvSlot {
+  readonly key: ElementArray;
+  readonly value: ElementArray;
+  readonly heads: number;
+  readonly headDim: number;
+}
+
+export interface KvCacheOptions {
+  /** CL of the graphs this cache serves. */
+  readonly contextLength: number;
+  /** The AR variant active at construction. */
+  readonly ar: number;
+  readonly mode: KvMode;
+  /** Stored form of an empty slot (see `kvClearValue`); must fit the arrays' element type. */
+  readonly clearValue: number;
+  readonly slots: readonly KvSlot[];
+}
+
+/**
+ * SMART_MASK KV-cache manager over caller-owned buffers: entries [0, nValid) of every KV-in hold the
+ * cache, left-aligned, every other KV-in slot holds the clear value, and validity is expressed only
+ * by the attention mask. Every operation applies to all slots and validates its arguments before it
+ * changes anything. Nothing allocates after construction.
+ */
+export class KvCacheManager {
+  readonly contextLength: number;
+  readonly mode: KvMode;
+  readonly clearValue: number;
+  private readonly keys: ElementArray[];
+  private readonly values: ElementArray[];
+  private readonly heads: Int32Array;
+  private readonly headDims: Int32Array;
+  private arValue: number;
+  private count = 0;
+
+  /** Validates the buffers against the declared shapes, then clears them (nValid = 0). */
+  constructor(options: KvCacheOptions) {
+    const { contextLength, ar, mode, clearValue, slots } = options;
+    if (mode !== 'concat' && mode !== 'scatter') {
+      throw new InvalidArgumentError(`mode must be "concat" or "scatter", got "${String(mode)}"`);
+    }
+    checkInteger('contextLength', contextLength, 1, 2 ** 24);
+    checkArVariant(mode, contextLength, ar);
+    if (slots.length === 0) throw new InvalidArgumentError('slots must list at least one KV slot, got none');
+    slots.forEach((slot, i) => checkSlot(slot, i, contextLength, slots[0].key));
+    checkStorable('clearValue', slots[0].key, clearValue);
+    checkNoOverlap(slots);
+
+    this.contextLength = contextLength;
+    this.mode = mode;
+    this.clearValue = clearValue;
+    this.arValue = ar;
+    this.keys = slots.map((s) => s.key);
+    this.values = slots.map((s) => s.value);
+    this.heads = Int32Array.from(slots, (s) => s.heads);
+    this.headDims = Int32Array.from(slots, (s) => s.headDim);
+    this.clear();
+  }
+
+  /** Number of cached entries (positions) per head. */
+  get nValid(): number {
+    return this.count;
+  }
+
+  /** The active AR variant. */
+  get ar(): number {
+    return this.arValue;
+  }
+
+  /** Entries KV-in holds per head: CL - AR (concat) or CL (scatter). */
+  get pastDim(): number {
+    return this.mode === 'concat' ? this.contextLength - this.arValue : this.contextLength;
+  }
+
+  /**
+   * Commits `nNew` entries the graph just produced, written at position `nValid`; afterwards the cache
+   * holds `nValid + nNew` entries (an `nValid` below the current count also drops the entries after
+   * the new ones, so a rejected draft is rewound in the same call).
+   * - concat: copies KV-out positions `srcOffset .. srcOffset + nNew` into KV-in.
+   * - scatter: the graph already wrote them; only clears what it scattered for padded rows (cache_index
+   *   is an iota over all AR rows) so free slots keep the clear value. `srcOffset` must be 0.
+   */
+  update(nValid: number, nNew: number, srcOffset = 0): void {
+    const ar = this.arValue;
+    const pastDim = this.pastDim;
+    checkInteger('nValid', nValid, 0, this.count);
+    checkInteger('nNew', nNew, 0, ar);
+    if (this.mode === 'scatter') checkInteger('srcOffset (scatter mode)', srcOffset, 0, 0);
+    else checkInteger('srcOffset', srcOffset, 0, ar - nNew);
+    if (nValid + nNew > pastDim) {
+      throw new InvalidArgumentError(
+        `nValid + nNew = ${nValid} + ${nNew} = ${nValid + nNew} exceeds the KV-in capacity ${pastDim} ` +
+          `(${this.mode === 'concat' ? `CL - AR = ${this.contextLength} - ${ar}` : `CL = ${this.contextLength}`})`,
+      );
+    }
+    const end = nValid + nNew;
+    const stale = this.mode === 'scatter' ? Math.max(this.count, Math.min(nValid + ar, pastDim)) : this.count;
+    for (let s = 0; s < this.keys.length; s++) {
+      const heads = this.heads[s];
+      const hd = this.headDims[s];
+      const kRows = heads * hd;
+      const key = this.keys[s];
+      const value = this.values[s];
+      if (this.mode === 'concat') {
+        copyRowSpans(key, kRows, pastDim, nValid, kRows * pastDim, ar, srcOffset, nNew);
+        copyRowSpans(value, heads, pastDim * hd, nValid * hd, heads * pastDim * hd, ar * hd, srcOffset * hd, nNew * hd);
+      }
+      fillRowSpans(key, kRows, pastDim, end, stale, this.clearValue);
+      fillRowSpans(value, heads, pastDim * hd, end * hd, stale * hd, this.clearValue);
+    }
+    this.count = end;
+  }
+
+  /**
+   * Switches to another AR variant at the same CL. concat: past dim goes from CL - AR_old to
+   * CL - AR_new, so every K row and V block is repacked keeping its nValid entries, the rest filled
+   * with the clear value; throws if the cache no longer fits. scatter: only records the AR.
+   */
+  setVariant(ar: number): void {
+    checkArVariant(this.mode, this.contextLength, ar);
+    if (this.mode === 'concat' && this.count > this.contextLength - ar) {
+      throw new InvalidArgumentError(
+        `ar ${ar} cannot hold the cache: nValid ${this.count} > CL - AR = ${this.contextLength} - ${ar} = ${this.contextLength - ar}`,
+      );
+    }
+    if (ar === this.arValue) return;
+    if (this.mode === 'concat') {
+      const oldPast = this.contextLength - this.arValue;
+      const newPast = this.contextLength - ar;
+      for (let s = 0; s < this.keys.length; s++) {
+        const heads = this.heads[s];
+        const hd = this.headDims[s];
+        restrideRows(this.keys[s], heads * hd, oldPast, newPast, this.count, this.clearValue);
+        restrideRows(this.values[s], heads, oldPast * hd, newPast * hd, this.count * hd, this.clearValue);
+      }
+    }
+    this.arValue = ar;
+  }
+
+  /** Rewinds to the first `n` entries, clearing slots [n, nValid). */
+  truncate(n: number): void {
+    checkInteger('n', n, 0, this.count);
+    const pastDim = this.pastDim;
+    for (let s = 0; s < this.keys.length; s++) {
+      const heads = this.heads[s];
+      const hd = this.headDims[s];
+      fillRowSpans(this.keys[s], heads * hd, pastDim, n, this.count, this.clearValue);
+      fillRowSpans(this.values[s], heads, pastDim * hd, n * hd, this.count * hd, this.clearValue);
+    }
+    this.count = n;
+  }
+
+  /** Empties the cache: every element of every buffer (KV-out included) becomes the clear value. */
+  clear(): void {
+    for (let s = 0; s < this.keys.length; s++) {
+      this.keys[s].fill(this.clearValue);
+      this.values[s].fill(this.clearValue);
+    }
+    this.count = 0;
+  }
+}
+
+function checkArVariant(mode: KvMode, contextLength: number, ar: number): void {
+  // A concat graph with AR == CL has no past (no KV input), so it cannot use this cache.
+  checkInteger('ar', ar, 1, mode === 'concat' ? contextLength - 1 : contextLength);
+}
+
+function checkSlot(slot: KvSlot, i: number, contextLength: number, reference: ElementArray): void {
+  checkInteger(`slots[${i}].heads`, slot.heads, 1, 2 ** 16);
+  checkInteger(`slots[${i}].headDim`, slot.headDim, 1, 2 ** 16);
+  const expected = slot.heads * slot.headDim * contextLength;
+  for (const part of ['key', 'value'] as const) {
+    const array = slot[part];
+    if (array.constructor !== reference.constructor) {
+      throw new InvalidArgumentError(
+        `slots[${i}].${part} is a ${array.constructor.name} but slots[0].key is a ${reference.constructor.name}; ` +
+          'all KV buffers must share one element type',
+      );
+    }
+    if (array.length !== expected) {
+      throw new InvalidArgumentError(
+        `slots[${i}].${part} has ${array.length} elements, expected heads * headDim * CL = ` +
+          `${slot.heads} * ${slot.headDim} * ${contextLength} = ${expected}`,
+      );
+    }
+  }
+}
+
+/** Two slots sharing memory would corrupt each other on every operation. */
+function checkNoOverlap(slots: readonly KvSlot[]): void {
+  const arrays: { name: string; array: ElementArray }[] = [];
+  slots.forEach((slot, i) => arrays.push({ name: `slots[${i}].key`, array: slot.key }, { name: `slots[${i}].value`, array: slot.value }));
+  for (let a = 0; a < arrays.length; a++) {
+    for (let b = a + 1; b < arrays.length; b++) {
+      const x = arrays[a].array;
+      const y = arrays[b].array;
+      if (x.buffer === y.buffer && x.byteOffset < y.byteOffset + y.byteLength && y.byteOffset < x.byteOffset + x.byteLength) {
+        throw new InvalidArgumentError(`${arrays[b].name} overlaps ${arrays[a].name}; every KV buffer needs its own memory`);
+      }
+    }
+  }
+}
