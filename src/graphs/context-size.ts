@@ -1,0 +1,19 @@
+import { InvalidArgumentError } from '../errors.js';
+import { ModelLayoutError } from './errors.js';
+import type { ModelLayout } from './layout.js';
+
+/**
+ * Genie's load-time check of `context.size` against the binaries (long-context modes aside).
+ * @throws InvalidArgumentError when `size` is not a positive integer.
+ * @throws ModelLayoutError when `size` exceeds the largest CL.
+ */
+export function checkContextSize(layout: Pick<ModelLayout, 'maxContextLength'>, size: number): void {
+  if (!Number.isSafeInteger(size) || size < 1) {
+    throw new InvalidArgumentError(`context.size must be a positive integer, got ${size}`);
+  }
+  if (size > layout.maxContextLength) {
+    throw new ModelLayoutError(
+      `Config specifies context.size=${size}, but the largest CL in the binaries is ${layout.maxContextLength}`,
+    );
+  }
+}

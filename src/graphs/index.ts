@@ -1,0 +1,17 @@
+export type { GraphSpec, TensorSpec } from './spec.js';
+export { ContextLimitError, ModelLayoutError } from './errors.js';
+export {
+  checkCacheGroups, DEFAULT_CACHE_GROUP, kvPartnerName, kvSiblingName, parseGraphName, tensorRole, TensorNames,
+  type GraphNameInfo, type KvRole, type SimpleRoleKind, type TensorRole,
+} from './names.js';
+export {
+  classifyGraph, isDecoderGraph, isVisionKind,
+  type ClassifiedTensor, type DecoderGraphInfo, type GraphInfo, type GraphKind, type KvQuad, type PastDimMode,
+} from './classify.js';
+export type {
+  IoTensor, KvSlotSpec, KvTensorSpec, ModelInput, ModelLayout, Variant, VisionGraph,
+} from './layout.js';
+export { discoverModelLayout, type DiscoverOptions } from './discover.js';
+export { checkContextSize } from './context-size.js';
+export { ExecutionPlanner, type PlanStep } from './planner.js';
+export { planBuffers, type BufferPlan, type PlannedBuffer, type TensorPlacement } from './buffer-plan.js';

@@ -1,0 +1,82 @@
+import { describe, expect, it } from 'vitest';
+import { discoverModelLayout, planBuffers, type GraphSpec } from '../../src/graphs/index.js';
+import { bundle, type BundleOptions } from './fixtures.js';
+
+const BYTES: Record<string, number> = { INT_32: 4, UFIXED_POINT_8: 1, UFIXED_POINT_16: 2, FLOAT_32: 4 };
+const bytesOf = (t: { dtype: string; shape: readonly number[] }): number => t.shape.reduce((a, b) => a * b, 1) * BYTES[t.dtype];
+
+describe('planBuffers', () => {
+  const cases: [string, BundleOptions][] = [
+    ['AI Hub concat, embedding part, 2 CLs', { embeddingPart: true, cls: [2048, 4096], ars: [1, 128], layers: 3 }],
+    ['scatter', { mode: 'scatter', ars: [1, 64] }],
+    ['per-head KV', { perHead: true, kvHeads: 2, layers: 2 }],
+  ];
+
+  for (const [label, opts] of cases) {
+    it(`${label}: one buffer per tensor name at the max size, one [in | out] region per KV tensor`, () => {
+      const { graphs, options: o } = bundle(opts);
+      const layout = discoverModelLayout(graphs);
+      const plan = planBuffers(layout);
+      const isKv = (name: string): boolean => name.startsWith('past_');
+
+      // Plain tensors: the largest size over every graph that has the name.
+      const expected = new Map<string, number>();
+      for (const g of graphs) {
+        for (const t of [...g.inputs, ...g.outputs]) {
+          if (!isKv(t.name)) expected.set(t.name, Math.max(expected.get(t.name) ?? 0, bytesOf(t)));
+        }
+      }
+      const tensors = plan.buffers.filter((b) => b.kind === 'tensor');
+      expect(new Map(tensors.map((b) => [b.name, b.byteLength]))).toEqual(expected);
+
+      // KV regions: heads * head_dim * (past + AR) bytes, largest over the variants; out at past bytes.
+      const heads = o.perHead ? 1 : o.kvHeads;
+      const rowBytes = heads * o.headDim; // uint8
+      const regions = plan.buffers.filter((b) => b.kind === 'kv-region');
+      expect(regions).toHaveLength(layout.kv.length * 2);
+      const regionSize = Math.max(...layout.variants.map((v) => rowBytes * (v.pastDim + v.ar)));
+      for (const r of regions) {
+        if (r.kind !== 'kv-region') continue;
+        expect(r.byteLength).toBe(regionSize);
+        expect(r.in).toBe(`${r.name}_in`);
+        expect(r.out).toBe(`${r.name}_out`);
+        expect(layout.kv[r.slot][r.tensor].region).toBe(r.name);
+        expect(new Map(r.outOffsets)).toEqual(new Map(layout.variants.map((v) => [v.id, rowBytes * (o.mode === 'concat' ? v.cl - v.ar : v.cl)])));
+      }
+      expect(plan.totalBytes).toBe([...expected.values()].reduce((a, b) => a + b, 0) + regions.length * regionSize);
+
+      // Placements: every IO tensor of every graph, inside its buffer.
+      const sizeOf = new Map(plan.buffers.map((b) => [b.name, b.byteLength]));
+      const variantOf = new Map(layout.variants.flatMap((v) => v.parts.map((p) => [p.name, v] as const)));
+      for (const g of graphs) {
+        const placed = plan.placements.get(g.name)!;
+        expect([...placed.keys()].sort()).toEqual([...g.inputs, ...g.outputs].map((t) => t.name).sort());
+        for (const t of [...g.inputs, ...g.outputs]) {
+          const p = placed.get(t.name)!;
+          expect(p.byteLength).toBe(bytesOf(t));
+          expect(p.byteOffset + p.byteLength).toBeLessThanOrEqual(sizeOf.get(p.buffer)!);
+          if (!isKv(t.name)) {
+            expect(p).toEqual({ buffer: t.name, byteOffset: 0, byteLength: bytesOf(t) });
+          } else {
+            const region = t.name.replace(/_(in|out)$/, '');
+            const v = variantOf.get(g.name)!;
+            expect(p.buffer).toBe(region);
+            expect(p.byteOffset).toBe(t.name.endsWith('_in') ? 0 : rowBytes * v.pastDim);
+          }
+        }
+      }
+    });
+  }
+
+  it('places vision graphs too, sharing same-named tensors', () => {
+    const { graphs } = bundle();
+    const encoder: GraphSpec = {
+      name: 'vision_encoder', ctxBin: 2,
+      inputs: [{ name: 'pixel_values', dtype: 'FLOAT_32', shape: [1, 3, 8, 8] }],
+      outputs: [{ name: 'image_features', dtype: 'FLOAT_32', shape: [1, 4, 16] }],
+    };
+    const plan = planBuffers(discoverModelLayout([...graphs, encoder]));
+    expect(plan.placements.get('vision_encoder')!.get('image_features')).toEqual({ buffer: 'image_features', byteOffset: 0, byteLength: 256 });
+    expect(plan.buffers.find((b) => b.name === 'pixel_values')!.byteLength).toBe(768);
+  });
+});
