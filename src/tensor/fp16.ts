@@ -2,6 +2,8 @@
  * IEEE 754 binary16 <-> binary32 conversion without allocation. Float16 values are stored as
  * uint16 bit patterns (Uint16Array), the way QNN FLOAT_16 tensors present them.
  */
+import { assertMinLength } from './views.js';
+
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
 
@@ -50,12 +52,14 @@ export function float32ToFloat16(value: number): number {
 }
 
 export function float16ArrayToFloat32(src: Uint16Array, dst: Float32Array): Float32Array {
+  assertMinLength(dst, src.length, 'dst', 'src.length');
   const n = src.length;
   for (let i = 0; i < n; i++) dst[i] = HALF_TO_FLOAT[src[i]];
   return dst;
 }
 
 export function float32ArrayToFloat16(src: Float32Array, dst: Uint16Array): Uint16Array {
+  assertMinLength(dst, src.length, 'dst', 'src.length');
   const n = src.length;
   for (let i = 0; i < n; i++) dst[i] = float32ToFloat16(src[i]);
   return dst;
