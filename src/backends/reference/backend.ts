@@ -1,0 +1,107 @@
+/** The `reference` GraphBackend: executes the graphs of reference ctx-bins in TypeScript. */
+import { InvalidArgumentError } from '../../errors.js';
+import { SafetensorsReader } from '../../formats/safetensors.js';
+import type { GraphSpec } from '../../graphs/spec.js';
+import type { GraphBackend } from '../backend.js';
+import { BackendDisposedError, CtxBinError, GraphNotBoundError } from './errors.js';
+import { BoundGraph, checkBuffers } from './executor.js';
+import { parseCtxBinMetadata } from './metadata.js';
+import type { ReferenceModel } from './model.js';
+import { planGraph, type GraphPlan } from './plan.js';
+import { loadPartWeights, type PartWeights } from './weights.js';
+
+interface LoadedGraph {
+  readonly plan: GraphPlan;
+  readonly model: ReferenceModel;
+  readonly weights: PartWeights;
+  bound?: BoundGraph;
+}
+
+/** Reads one ctx-bin: metadata, graph plans and the weights those graphs use. */
+async function loadCtxBin(path: string, ctxBin: number): Promise<LoadedGraph[]> {
+  const reader = await SafetensorsReader.open(path);
+  try {
+    const { model, graphs } = parseCtxBinMetadata(reader.metadata, path);
+    const plans = graphs.map((graph, i) => planGraph(graph, i, ctxBin, model, path));
+    const layers = new Set<number>();
+    for (const plan of plans) for (const io of plan.decoder?.layers ?? []) layers.add(io.layer);
+    const weights = await loadPartWeights(reader, model, {
+      embedding: plans.some((p) => p.tokenIds !== undefined),
+      layers,
+      lmHead: plans.some((p) => p.logits !== undefined),
+    });
+    return plans.map((plan) => ({ plan, model, weights }));
+  } finally {
+    await reader.close();
+  }
+}
+
+class ReferenceBackend implements GraphBackend {
+  readonly type = 'reference';
+  readonly graphs: readonly GraphSpec[];
+  private readonly loaded: Map<string, LoadedGraph>;
+  private disposed = false;
+
+  constructor(graphs: readonly LoadedGraph[]) {
+    this.graphs = graphs.map((g) => g.plan.spec);
+    this.loaded = new Map(graphs.map((g) => [g.plan.spec.name, g]));
+  }
+
+  allocate(byteLength: number): Uint8Array {
+    this.assertOpen('allocate');
+    if (!Number.isSafeInteger(byteLength) || byteLength < 0) {
+      throw new InvalidArgumentError(`allocate: byteLength ${byteLength} is not a non-negative integer`);
+    }
+    return new Uint8Array(byteLength);
+  }
+
+  bind(graph: string, buffers: ReadonlyMap<string, Uint8Array>): void {
+    this.assertOpen('bind');
+    const loaded = this.graph(graph);
+    checkBuffers(loaded.plan, buffers);
+    loaded.bound = new BoundGraph(loaded.plan, loaded.model, loaded.weights, buffers);
+  }
+
+  async execute(graph: string): Promise<void> {
+    this.assertOpen('execute');
+    const loaded = this.graph(graph);
+    if (loaded.bound === undefined) throw new GraphNotBoundError(`execute "${graph}": the graph's IO was never bound`);
+    loaded.bound.run();
+  }
+
+  async dispose(): Promise<void> {
+    this.disposed = true;
+    this.loaded.clear();
+  }
+
+  private graph(name: string): LoadedGraph {
+    const loaded = this.loaded.get(name);
+    if (loaded === undefined) {
+      throw new InvalidArgumentError(`unknown graph "${name}" (graphs: ${[...this.loaded.keys()].join(', ')})`);
+    }
+    return loaded;
+  }
+
+  private assertOpen(call: string): void {
+    if (this.disposed) throw new BackendDisposedError(`${call}: the reference backend has been disposed`);
+  }
+}
+
+/** Opens reference ctx-bins (graph `ctxBin` = index in `ctxBinPaths`) and loads their weights. */
+export async function openReferenceBackend(ctxBinPaths: readonly string[]): Promise<GraphBackend> {
+  if (ctxBinPaths.length === 0) throw new InvalidArgumentError('openReferenceBackend: ctxBinPaths is empty');
+  const graphs: LoadedGraph[] = [];
+  const fileOf = new Map<string, string>();
+  for (const [ctxBin, path] of ctxBinPaths.entries()) {
+    for (const graph of await loadCtxBin(path, ctxBin)) {
+      const name = graph.plan.spec.name;
+      const other = fileOf.get(name);
+      if (other !== undefined) {
+        throw new CtxBinError(`reference ctx-bin "${path}": graph "${name}" is also defined in "${other}"`);
+      }
+      fileOf.set(name, path);
+      graphs.push(graph);
+    }
+  }
+  return new ReferenceBackend(graphs);
+}

@@ -1,0 +1,215 @@
+/** One graph bound to its IO buffers, with the scratch its stages need, ready to run. */
+import { InvalidArgumentError } from '../../errors.js';
+import type { TensorSpec } from '../../graphs/spec.js';
+import { byteSize } from '../../tensor/dtype.js';
+import { floatInput, floatOutput, tokenIds, type FloatInput, type FloatOutput } from './io.js';
+import { addInPlace, applyRope, attention, linear, rmsNorm, swiGlu, type AttentionShape } from './kernels.js';
+import { elementCount, type ReferenceModel } from './model.js';
+import type { GraphPlan } from './plan.js';
+import type { LayerWeights, PartWeights } from './weights.js';
+
+const tensorBytes = (spec: TensorSpec): number => elementCount(spec.shape) * byteSize(spec.dtype);
+
+/**
+ * Checks that `buffers` covers every IO tensor of `plan` with enough, aligned bytes; throws
+ * `InvalidArgumentError` naming graph, tensor and byte counts.
+ */
+export function checkBuffers(plan: GraphPlan, buffers: ReadonlyMap<string, Uint8Array>): void {
+  const graph = plan.spec.name;
+  for (const spec of [...plan.spec.inputs, ...plan.spec.outputs]) {
+    const bytes = buffers.get(spec.name);
+    if (bytes === undefined) throw new InvalidArgumentError(`bind "${graph}": no buffer for tensor "${spec.name}"`);
+    const expected = tensorBytes(spec);
+    if (bytes.byteLength < expected) {
+      throw new InvalidArgumentError(
+        `bind "${graph}": buffer for tensor "${spec.name}" has ${bytes.byteLength} bytes, expected at least ${expected}`,
+      );
+    }
+    const align = byteSize(spec.dtype);
+    if (bytes.byteOffset % align !== 0) {
+      throw new InvalidArgumentError(
+        `bind "${graph}": buffer for tensor "${spec.name}" starts at byte offset ${bytes.byteOffset}, not aligned to ${align}`,
+      );
+    }
+  }
+}
+
+interface BoundLayer {
+  readonly weights: LayerWeights;
+  readonly keyIn: FloatInput;
+  readonly valueIn: FloatInput;
+  readonly keyOut: FloatOutput;
+  readonly valueOut: FloatOutput;
+}
+
+export class BoundGraph {
+  private readonly ar: number;
+  private readonly ids?: Int32Array;
+  private readonly hiddenIn?: FloatInput;
+  private readonly mask?: FloatInput;
+  private readonly cos?: FloatInput;
+  private readonly sin?: FloatInput;
+  private readonly layers: readonly BoundLayer[];
+  private readonly logits?: FloatOutput;
+  private readonly hiddenOut?: FloatOutput;
+  private readonly attentionShape: AttentionShape;
+  // Scratch, [ar, ...] row-major.
+  private readonly x: Float32Array;
+  private readonly normed: Float32Array;
+  private readonly q: Float32Array;
+  private readonly k: Float32Array;
+  private readonly v: Float32Array;
+  private readonly attn: Float32Array;
+  private readonly proj: Float32Array;
+  private readonly gate: Float32Array;
+  private readonly up: Float32Array;
+  private readonly scores: Float64Array;
+  private readonly acc: Float64Array;
+
+  /** `buffers` must have passed `checkBuffers(plan, ...)`. */
+  constructor(
+    private readonly plan: GraphPlan,
+    private readonly model: ReferenceModel,
+    private readonly weights: PartWeights,
+    buffers: ReadonlyMap<string, Uint8Array>,
+  ) {
+    const at = (spec: TensorSpec): Uint8Array => buffers.get(spec.name)!;
+    const { ar, decoder } = plan;
+    const { hidden, heads, kvHeads, headDim, intermediate } = model;
+    this.ar = ar;
+    if (plan.tokenIds) this.ids = tokenIds(plan.tokenIds, at(plan.tokenIds));
+    if (plan.hiddenIn) this.hiddenIn = floatInput(plan.hiddenIn, at(plan.hiddenIn));
+    if (plan.logits) this.logits = floatOutput(plan.logits, at(plan.logits));
+    if (plan.hiddenOut) this.hiddenOut = floatOutput(plan.hiddenOut, at(plan.hiddenOut));
+    const cl = decoder?.cl ?? 0;
+    if (decoder) {
+      this.mask = floatInput(decoder.mask, at(decoder.mask));
+      this.cos = floatInput(decoder.cos, at(decoder.cos));
+      this.sin = floatInput(decoder.sin, at(decoder.sin));
+    }
+    this.layers = (decoder?.layers ?? []).map((io) => ({
+      weights: weights.layers.get(io.layer)!,
+      keyIn: floatInput(io.keyIn, at(io.keyIn)),
+      valueIn: floatInput(io.valueIn, at(io.valueIn)),
+      keyOut: floatOutput(io.keyOut, at(io.keyOut)),
+      valueOut: floatOutput(io.valueOut, at(io.valueOut)),
+    }));
+    this.attentionShape = { ar, cl, heads, kvHeads, headDim };
+    const hasLayers = this.layers.length > 0;
+    const rowsIf = (needed: boolean, width: number): Float32Array => new Float32Array(needed ? ar * width : 0);
+    this.x = new Float32Array(ar * hidden);
+    this.normed = rowsIf(hasLayers || plan.logits !== undefined, hidden);
+    this.q = rowsIf(hasLayers, heads * headDim);
+    this.k = rowsIf(hasLayers, kvHeads * headDim);
+    this.v = rowsIf(hasLayers, kvHeads * headDim);
+    this.attn = rowsIf(hasLayers, heads * headDim);
+    this.proj = rowsIf(hasLayers, hidden);
+    this.gate = rowsIf(hasLayers, intermediate);
+    this.up = rowsIf(hasLayers, intermediate);
+    this.scores = new Float64Array(cl);
+    this.acc = new Float64Array(hasLayers ? headDim : 0);
+  }
+
+  /** Reads the bound inputs, runs the graph's stages, writes the bound outputs. */
+  run(): void {
+    if (this.ids) this.embed(this.ids);
+    else this.copyHiddenIn(this.hiddenIn!);
+    if (this.layers.length > 0) {
+      this.mask!.load();
+      this.cos!.load();
+      this.sin!.load();
+      for (const layer of this.layers) this.decoderLayer(layer);
+    }
+    if (this.logits) this.lmHead(this.logits);
+    else this.copyHiddenOut(this.hiddenOut!);
+  }
+
+  private embed(ids: Int32Array): void {
+    const { vocab, hidden } = this.model;
+    const ar = this.ar;
+    for (let r = 0; r < ar; r++) {
+      const id = ids[r];
+      if (id < 0 || id >= vocab) {
+        throw new InvalidArgumentError(
+          `execute "${this.plan.spec.name}": input_ids[${r}] = ${id} is outside the vocabulary [0, ${vocab})`,
+        );
+      }
+    }
+    const table = this.weights.embedding!;
+    const x = this.x;
+    for (let r = 0; r < ar; r++) {
+      const src = ids[r] * hidden;
+      const dst = r * hidden;
+      for (let i = 0; i < hidden; i++) x[dst + i] = table[src + i];
+    }
+  }
+
+  private copyHiddenIn(input: FloatInput): void {
+    input.load();
+    const x = this.x;
+    const values = input.values;
+    for (let i = 0; i < x.length; i++) x[i] = values[i];
+  }
+
+  private copyHiddenOut(output: FloatOutput): void {
+    const x = this.x;
+    const values = output.values;
+    for (let i = 0; i < x.length; i++) values[i] = x[i];
+    output.store();
+  }
+
+  private decoderLayer(layer: BoundLayer): void {
+    const { hidden, heads, kvHeads, headDim, intermediate, rmsEps } = this.model;
+    const { ar, x, normed, q, k, v, attn, proj, gate, up } = this;
+    const w = layer.weights;
+    const cos = this.cos!.values;
+    const sin = this.sin!.values;
+    layer.keyIn.load();
+    layer.valueIn.load();
+
+    rmsNorm(x, ar, hidden, w.inputNorm, rmsEps, normed);
+    linear(normed, ar, hidden, w.qWeight, w.qBias, heads * headDim, q);
+    linear(normed, ar, hidden, w.kWeight, w.kBias, kvHeads * headDim, k);
+    linear(normed, ar, hidden, w.vWeight, w.vBias, kvHeads * headDim, v);
+    applyRope(q, ar, heads, headDim, cos, sin);
+    applyRope(k, ar, kvHeads, headDim, cos, sin);
+    this.writeNewKv(layer);
+    const { keyIn, valueIn } = layer;
+    attention(this.attentionShape, q, k, v, keyIn.values, valueIn.values, this.mask!.values, this.scores, this.acc, attn);
+    linear(attn, ar, heads * headDim, w.oWeight, null, hidden, proj);
+    addInPlace(x, proj, ar * hidden);
+
+    rmsNorm(x, ar, hidden, w.postNorm, rmsEps, normed);
+    linear(normed, ar, hidden, w.gateWeight, null, intermediate, gate);
+    linear(normed, ar, hidden, w.upWeight, null, intermediate, up);
+    swiGlu(gate, up, ar * intermediate);
+    linear(gate, ar, intermediate, w.downWeight, null, hidden, proj);
+    addInPlace(x, proj, ar * hidden);
+  }
+
+  /** New keys go out transposed `[kvHeads, headDim, ar]`, new values `[kvHeads, ar, headDim]`. */
+  private writeNewKv(layer: BoundLayer): void {
+    const { kvHeads, headDim } = this.model;
+    const { ar, k, v } = this;
+    const keyOut = layer.keyOut.values;
+    const valueOut = layer.valueOut.values;
+    for (let r = 0; r < ar; r++) {
+      for (let h = 0; h < kvHeads; h++) {
+        const src = (r * kvHeads + h) * headDim;
+        for (let d = 0; d < headDim; d++) {
+          keyOut[(h * headDim + d) * ar + r] = k[src + d];
+          valueOut[(h * ar + r) * headDim + d] = v[src + d];
+        }
+      }
+    }
+    layer.keyOut.store();
+    layer.valueOut.store();
+  }
+
+  private lmHead(logits: FloatOutput): void {
+    const { hidden, vocab, rmsEps } = this.model;
+    rmsNorm(this.x, this.ar, hidden, this.weights.finalNorm!, rmsEps, this.normed);
+    linear(this.normed, this.ar, hidden, this.weights.lmHead!, null, vocab, logits.values);
+    logits.store();
+  }
+}

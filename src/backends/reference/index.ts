@@ -1,0 +1,18 @@
+export { openReferenceBackend } from './backend.js';
+export { writeReferenceCtxBin, type ReferenceCtxBinPart } from './ctx-bin.js';
+export { splitQwen2Checkpoint, type SplitOptions } from './split.js';
+export { loadHfQwen2, writeHfQwen2 } from './checkpoint.js';
+export { qwen2WeightShapes, referenceModelOf, type Qwen2Checkpoint, type Qwen2Config } from './qwen2.js';
+export {
+  parseCtxBinMetadata,
+  CTX_BIN_FORMAT,
+  CTX_BIN_VERSION,
+  GRAPH_KINDS,
+  METADATA_KEY,
+  type GraphKind,
+  type ReferenceCtxBinMetadata,
+  type ReferenceGraphMeta,
+} from './metadata.js';
+export type { ReferenceModel } from './model.js';
+export { graphName, type GraphNaming } from './names.js';
+export { BackendDisposedError, CheckpointError, CtxBinError, GraphNotBoundError } from './errors.js';

@@ -1,0 +1,97 @@
+/** A Hugging Face Qwen2 checkpoint in memory: its config and its weights by HF name. */
+import { z } from 'zod';
+import type { FloatTensor } from '../../formats/safetensors.js';
+import { elementCount, layerWeights, sameShape, type ReferenceModel } from './model.js';
+import { EMBED_TOKENS, FINAL_NORM, LM_HEAD } from './names.js';
+import { describeFirstIssue } from './zod-issue.js';
+
+/** The Qwen2 `config.json` fields the executor needs, in camelCase. */
+export interface Qwen2Config {
+  readonly hiddenSize: number;
+  readonly numAttentionHeads: number;
+  readonly numKeyValueHeads: number;
+  /** `head_dim` when config.json has it, else `hidden_size / num_attention_heads`. */
+  readonly headDim: number;
+  readonly intermediateSize: number;
+  readonly numHiddenLayers: number;
+  readonly rmsNormEps: number;
+  readonly vocabSize: number;
+  readonly ropeTheta: number;
+  readonly tieWordEmbeddings: boolean;
+  readonly maxPositionEmbeddings: number;
+}
+
+export interface Qwen2Checkpoint {
+  readonly config: Qwen2Config;
+  readonly weights: ReadonlyMap<string, FloatTensor>;
+}
+
+const positiveInt = z.int().positive();
+
+export const qwen2ConfigSchema = z
+  .strictObject({
+    hiddenSize: positiveInt,
+    numAttentionHeads: positiveInt,
+    numKeyValueHeads: positiveInt,
+    headDim: positiveInt,
+    intermediateSize: positiveInt,
+    numHiddenLayers: positiveInt,
+    rmsNormEps: z.number().positive(),
+    vocabSize: positiveInt,
+    ropeTheta: z.number().positive(),
+    tieWordEmbeddings: z.boolean(),
+    maxPositionEmbeddings: positiveInt,
+  })
+  .refine((c) => c.numAttentionHeads % c.numKeyValueHeads === 0, {
+    message: 'numAttentionHeads must be a multiple of numKeyValueHeads',
+    path: ['numKeyValueHeads'],
+  })
+  .refine((c) => c.headDim % 2 === 0, { message: 'headDim must be even', path: ['headDim'] });
+
+/** Why `config` is not a usable Qwen2 config (`key <path>: ...`), or null. */
+export function qwen2ConfigProblem(config: Qwen2Config): string | null {
+  const parsed = qwen2ConfigSchema.safeParse(config);
+  return parsed.success ? null : describeFirstIssue(parsed.error);
+}
+
+export function referenceModelOf(config: Qwen2Config): ReferenceModel {
+  return {
+    architecture: 'qwen2',
+    hidden: config.hiddenSize,
+    heads: config.numAttentionHeads,
+    kvHeads: config.numKeyValueHeads,
+    headDim: config.headDim,
+    intermediate: config.intermediateSize,
+    layers: config.numHiddenLayers,
+    rmsEps: config.rmsNormEps,
+    vocab: config.vocabSize,
+    ropeTheta: config.ropeTheta,
+    maxPositions: config.maxPositionEmbeddings,
+    tieWordEmbeddings: config.tieWordEmbeddings,
+  };
+}
+
+/** Every weight a Qwen2 checkpoint must hold, with its shape (no `lm_head.weight` when tied). */
+export function qwen2WeightShapes(config: Qwen2Config): Map<string, number[]> {
+  const model = referenceModelOf(config);
+  const shapes = new Map<string, number[]>([[EMBED_TOKENS, [model.vocab, model.hidden]]]);
+  for (let l = 0; l < model.layers; l++) {
+    for (const [, name, shape] of layerWeights(model, l)) shapes.set(name, shape);
+  }
+  shapes.set(FINAL_NORM, [model.hidden]);
+  if (!model.tieWordEmbeddings) shapes.set(LM_HEAD, [model.vocab, model.hidden]);
+  return shapes;
+}
+
+/** The first missing or mis-shaped weight of a checkpoint, described, or null. */
+export function qwen2WeightsProblem(config: Qwen2Config, weights: ReadonlyMap<string, FloatTensor>): string | null {
+  for (const [name, shape] of qwen2WeightShapes(config)) {
+    const tensor = weights.get(name);
+    if (tensor === undefined) return `missing weight "${name}"`;
+    if (!sameShape(tensor.shape, shape)) return `weight "${name}" has shape [${tensor.shape}], expected [${shape}]`;
+    if (tensor.data.length !== elementCount(shape)) {
+      return `weight "${name}" has ${tensor.data.length} values, shape [${shape}] needs ${elementCount(shape)}`;
+    }
+  }
+  return null;
+}

@@ -1,0 +1,177 @@
+/**
+ * Splits a Qwen2 checkpoint into reference ctx-bin parts the way AI Hub splits its exports: an
+ * optional embedding-only first part, decoder layers spread over the remaining parts, final norm
+ * and LM head in the last one. Each part holds one graph per AR at a single CL.
+ */
+import { InvalidArgumentError } from '../../errors.js';
+import type { FloatTensor } from '../../formats/safetensors.js';
+import type { TensorSpec } from '../../graphs/spec.js';
+import type { ReferenceCtxBinPart } from './ctx-bin.js';
+import { CTX_BIN_FORMAT, CTX_BIN_VERSION, type GraphKind, type ReferenceGraphMeta } from './metadata.js';
+import { layerWeights, type ReferenceModel } from './model.js';
+import {
+  ATTENTION_MASK,
+  EMBED_TOKENS,
+  EMBEDDING_OUTPUT,
+  FINAL_NORM,
+  INPUT_EMBEDS,
+  INPUT_IDS,
+  LM_HEAD,
+  LOGITS,
+  POSITION_COS,
+  POSITION_SIN,
+  graphName,
+  layerOutput,
+  pastKeyIn,
+  pastKeyOut,
+  pastValueIn,
+  pastValueOut,
+  type GraphNaming,
+} from './names.js';
+import { qwen2ConfigProblem, qwen2WeightsProblem, referenceModelOf, type Qwen2Config } from './qwen2.js';
+
+export interface SplitOptions {
+  readonly config: Qwen2Config;
+  readonly weights: ReadonlyMap<string, FloatTensor>;
+  /** One graph per AR in each part; every AR must be below `cl`. */
+  readonly arSet: readonly number[];
+  readonly cl: number;
+  /** Number of parts (files), the embedding part included. */
+  readonly splits: number;
+  /** Part 1 is only the embedding lookup (AI Hub `split_embedding`). Needs `inputKind: 'ids'`. */
+  readonly embeddingPart?: boolean;
+  /** The first part takes `input_ids` (and embeds them) or `input_embeds` (the host embeds). */
+  readonly inputKind: 'ids' | 'embeds';
+  /** Default `'ai-hub'`. */
+  readonly naming?: GraphNaming;
+}
+
+interface PartLayout {
+  readonly embedding: boolean;
+  readonly first: number;
+  readonly end: number;
+  readonly lmHead: boolean;
+}
+
+function fail(what: string): never {
+  throw new InvalidArgumentError(`splitQwen2Checkpoint: ${what}`);
+}
+
+function checkOptions(options: SplitOptions): void {
+  const { config, weights, arSet, cl, splits, embeddingPart = false, inputKind, naming = 'ai-hub' } = options;
+  const configProblem = qwen2ConfigProblem(config);
+  if (configProblem !== null) fail(`config ${configProblem}`);
+  const weightsProblem = qwen2WeightsProblem(config, weights);
+  if (weightsProblem !== null) fail(`weights: ${weightsProblem}`);
+  if (!Number.isSafeInteger(cl) || cl < 2) fail(`cl ${cl} is not an integer >= 2`);
+  if (arSet.length === 0) fail('arSet is empty');
+  for (const ar of arSet) {
+    if (!Number.isSafeInteger(ar) || ar < 1 || ar >= cl) fail(`arSet entry ${ar} is not an integer in [1, cl ${cl})`);
+  }
+  if (new Set(arSet).size !== arSet.length) fail(`arSet [${arSet}] repeats an AR`);
+  if (inputKind !== 'ids' && inputKind !== 'embeds') fail(`inputKind "${String(inputKind)}" is not "ids" or "embeds"`);
+  if (naming !== 'ai-hub' && naming !== 'neutral') fail(`naming "${String(naming)}" is not "ai-hub" or "neutral"`);
+  if (embeddingPart && inputKind !== 'ids') {
+    fail('embeddingPart needs inputKind "ids" (an embeds model has no embedding graph)');
+  }
+  const decoderParts = splits - (embeddingPart ? 1 : 0);
+  if (!Number.isSafeInteger(splits) || decoderParts < 1 || decoderParts > config.numHiddenLayers) {
+    fail(
+      `splits ${splits} leaves ${decoderParts} decoder part(s) for ${config.numHiddenLayers} layers ` +
+        `(need 1..${config.numHiddenLayers}${embeddingPart ? ' plus the embedding part' : ''})`,
+    );
+  }
+}
+
+/** Layers spread as evenly as possible, earlier parts taking the remainder. */
+function layout(layers: number, splits: number, embeddingPart: boolean, inputKind: 'ids' | 'embeds'): PartLayout[] {
+  const parts: PartLayout[] = [];
+  if (embeddingPart) parts.push({ embedding: true, first: 0, end: 0, lmHead: false });
+  const decoderParts = splits - parts.length;
+  let first = 0;
+  for (let p = 0; p < decoderParts; p++) {
+    const count = Math.floor(layers / decoderParts) + (p < layers % decoderParts ? 1 : 0);
+    parts.push({
+      embedding: !embeddingPart && p === 0 && inputKind === 'ids',
+      first,
+      end: first + count,
+      lmHead: p === decoderParts - 1,
+    });
+    first += count;
+  }
+  return parts;
+}
+
+function kindOf(part: PartLayout): GraphKind {
+  const stages = [part.embedding && 'embedding', part.end > part.first && 'decoder', part.lmHead && 'lm-head'];
+  return stages.filter(Boolean).join('+') as GraphKind;
+}
+
+const float = (name: string, shape: number[]): TensorSpec => ({ name, dtype: 'FLOAT_32', shape });
+
+function graphIo(model: ReferenceModel, parts: readonly PartLayout[], index: number, ar: number, cl: number) {
+  const part = parts[index];
+  const { hidden, kvHeads, headDim, vocab } = model;
+  const inputs: TensorSpec[] = [];
+  const outputs: TensorSpec[] = [];
+  if (part.embedding) inputs.push({ name: INPUT_IDS, dtype: 'INT_32', shape: [1, ar] });
+  else inputs.push(float(index === 0 ? INPUT_EMBEDS : handoffName(parts[index - 1]), [1, ar, hidden]));
+  outputs.push(part.lmHead ? float(LOGITS, [1, ar, vocab]) : float(handoffName(part), [1, ar, hidden]));
+  if (part.end > part.first) {
+    inputs.push(
+      float(ATTENTION_MASK, [1, 1, ar, cl]),
+      float(POSITION_COS, [1, 1, ar, headDim / 2]),
+      float(POSITION_SIN, [1, 1, ar, headDim / 2]),
+    );
+    for (let l = part.first; l < part.end; l++) {
+      inputs.push(float(pastKeyIn(l), [kvHeads, 1, headDim, cl - ar]));
+      inputs.push(float(pastValueIn(l), [kvHeads, 1, cl - ar, headDim]));
+      outputs.push(float(pastKeyOut(l), [kvHeads, 1, headDim, ar]));
+      outputs.push(float(pastValueOut(l), [kvHeads, 1, ar, headDim]));
+    }
+  }
+  return { inputs, outputs };
+}
+
+function handoffName(part: PartLayout): string {
+  return part.end > part.first ? layerOutput(part.end - 1) : EMBEDDING_OUTPUT;
+}
+
+function partTensors(
+  model: ReferenceModel,
+  part: PartLayout,
+  weights: ReadonlyMap<string, FloatTensor>,
+): Map<string, FloatTensor> {
+  const tensors = new Map<string, FloatTensor>();
+  const copy = (name: string, as = name): void => void tensors.set(as, weights.get(name)!);
+  if (part.embedding) copy(EMBED_TOKENS);
+  for (let l = part.first; l < part.end; l++) for (const [, name] of layerWeights(model, l)) copy(name);
+  if (part.lmHead) {
+    copy(FINAL_NORM);
+    // A tied head is the embedding table: stored once when this part already has it.
+    if (!model.tieWordEmbeddings) copy(LM_HEAD);
+    else if (!part.embedding) copy(EMBED_TOKENS, LM_HEAD);
+  }
+  return tensors;
+}
+
+/** The parts (in order `1_of_N` ... `N_of_N`) of a reference model; weights are shared, not copied. */
+export function splitQwen2Checkpoint(options: SplitOptions): ReferenceCtxBinPart[] {
+  checkOptions(options);
+  const { config, weights, cl, splits, embeddingPart = false, inputKind, naming = 'ai-hub' } = options;
+  const model = referenceModelOf(config);
+  const arSet = [...options.arSet].sort((a, b) => a - b);
+  const parts = layout(model.layers, splits, embeddingPart, inputKind);
+  return parts.map((part, index) => {
+    const graphs: ReferenceGraphMeta[] = arSet.map((ar) => ({
+      name: graphName(naming, ar, cl, index + 1, splits),
+      kind: kindOf(part),
+      layers: [part.first, part.end],
+      ...graphIo(model, parts, index, ar, cl),
+    }));
+    return {
+      metadata: { format: CTX_BIN_FORMAT, version: CTX_BIN_VERSION, model, graphs },
+      tensors: partTensors(model, part, weights),
+    };
+  });
+}
