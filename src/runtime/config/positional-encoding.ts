@@ -1,0 +1,79 @@
+import type { EngineConfig } from './schema/engine.js';
+import { DEFAULT_ROPE_DIM, DEFAULT_ROPE_THETA, type RopeScalingConfig } from './schema/model.js';
+
+export type RopeScaling =
+  | { readonly type: 'default' }
+  | {
+      readonly type: 'llama3';
+      readonly factor: number;
+      readonly lowFreqFactor: number;
+      readonly highFreqFactor: number;
+      readonly originalMaxPositionEmbeddings: number;
+    }
+  | {
+      readonly type: 'longrope';
+      /** 1 when the config gives none (attention factor 1). */
+      readonly factor: number;
+      readonly shortFactor: readonly number[];
+      readonly longFactor: readonly number[];
+      readonly originalMaxPositionEmbeddings: number;
+    };
+
+export interface PositionalEncoding {
+  readonly type: 'rope' | 'absolute' | 'alibi';
+  /** Number of rotary frequencies (head_dim / 2). */
+  readonly ropeDim: number;
+  readonly theta: number;
+  readonly scaling: RopeScaling;
+  /** Where the values came from: QnnHtp `pos-id-dim`/`rope-theta`, `model.positional-encoding`, or neither. */
+  readonly source: 'legacy' | 'positional-encoding' | 'default';
+}
+
+function normaliseScaling(scaling: RopeScalingConfig | undefined): RopeScaling {
+  switch (scaling?.['rope-type']) {
+    case undefined:
+    case 'default':
+      return { type: 'default' };
+    case 'llama3':
+      return {
+        type: 'llama3',
+        factor: scaling.factor,
+        lowFreqFactor: scaling['low-freq-factor'],
+        highFreqFactor: scaling['high-freq-factor'],
+        originalMaxPositionEmbeddings: scaling['original-max-position-embeddings'],
+      };
+    case 'longrope':
+      return {
+        type: 'longrope',
+        factor: scaling.factor ?? 1,
+        shortFactor: scaling['short-factor'],
+        longFactor: scaling['long-factor'],
+        originalMaxPositionEmbeddings: scaling['original-max-position-embeddings'],
+      };
+  }
+}
+
+/** RoPE parameters from either form (the schema guarantees at most one is present). */
+export function derivePositionalEncoding(engine: EngineConfig): PositionalEncoding {
+  const htp = engine.backend.QnnHtp;
+  const encoding = engine.model['positional-encoding'];
+  if (htp?.['pos-id-dim'] !== undefined || htp?.['rope-theta'] !== undefined) {
+    return {
+      type: 'rope',
+      ropeDim: htp['pos-id-dim'] ?? DEFAULT_ROPE_DIM,
+      theta: htp['rope-theta'] ?? DEFAULT_ROPE_THETA,
+      scaling: { type: 'default' },
+      source: 'legacy',
+    };
+  }
+  if (encoding !== undefined) {
+    return {
+      type: encoding.type,
+      ropeDim: encoding['rope-dim'] ?? DEFAULT_ROPE_DIM,
+      theta: encoding['rope-theta'] ?? DEFAULT_ROPE_THETA,
+      scaling: normaliseScaling(encoding['rope-scaling']),
+      source: 'positional-encoding',
+    };
+  }
+  return { type: 'rope', ropeDim: DEFAULT_ROPE_DIM, theta: DEFAULT_ROPE_THETA, scaling: { type: 'default' }, source: 'default' };
+}

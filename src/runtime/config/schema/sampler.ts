@@ -1,0 +1,51 @@
+import * as z from 'zod';
+import {
+  bool, finiteNumber, forbiddenWhen, integerInRange, nonNegativeInt, numberIn, oneOf, positiveNumber, quoted,
+  requiredWhen, text, versioned, withRules,
+} from './values.js';
+
+export const SAMPLER_TYPES = ['basic', 'custom'] as const;
+
+const tokenPenaltySchema = versioned({
+  'penalize-last-n': nonNegativeInt.optional(),
+  /** Multiplicative (logit / rp, or * rp when <= 0), so 1 is neutral and 0 is meaningless. */
+  'repetition-penalty': positiveNumber.optional(),
+  'presence-penalty': finiteNumber.optional(),
+  'frequency-penalty': finiteNumber.optional(),
+});
+
+/** Keys a custom sampler may not set: the callback receives the raw logits and does its own choosing. */
+const BASIC_ONLY_KEYS = ['temp', 'top-k', 'top-p', 'greedy', 'min-p'] as const;
+
+/** `sampler` (research/genie.md §1.3), inside a dialog or as the standalone root. */
+export const samplerSchema = withRules(
+  versioned({
+    type: oneOf(SAMPLER_TYPES).optional(),
+    'callback-name': text.optional(),
+    /** -1 (or absent) seeds from the clock; otherwise the uint32 seed of the RNG. */
+    seed: integerInRange(-1, 0xffff_ffff, 'an integer in [-1, 4294967295] (-1 seeds from the clock)').optional(),
+    /** <= 0 means greedy (Genie accepts negative values with that meaning). */
+    temp: finiteNumber.optional(),
+    'top-k': nonNegativeInt.optional(),
+    'top-p': numberIn('(', 0, 1, ']').optional(),
+    /** Accepted for compatibility; Genie overwrites it with `temp <= 0 || top-k == 1`. */
+    greedy: bool.optional(),
+    'token-penalty': tokenPenaltySchema.optional(),
+    /** Project extension (PROJECT_EXTENSIONS): min-p filtering. */
+    'min-p': numberIn('[', 0, 1, ')').optional(),
+  }),
+  (sampler, report) => {
+    const type = sampler.type ?? 'basic';
+    if (type === 'custom') {
+      if (sampler['callback-name'] === undefined) report(['callback-name'], requiredWhen('type is "custom"'));
+      for (const key of BASIC_ONLY_KEYS) {
+        if (sampler[key] !== undefined) report([key], forbiddenWhen('type is "custom"', sampler[key]));
+      }
+    } else if (type === 'basic' && sampler['callback-name'] !== undefined) {
+      report(['callback-name'], forbiddenWhen(`type is ${quoted(type)} (only a "custom" sampler has a callback)`, sampler['callback-name']));
+    }
+  },
+);
+
+export type SamplerConfig = z.infer<typeof samplerSchema>;
+export type TokenPenaltyConfig = z.infer<typeof tokenPenaltySchema>;

@@ -1,0 +1,106 @@
+import { describe, expect, it } from 'vitest';
+import { dialogIssues, parseDialog, type Json } from './fixtures.js';
+
+const issue = (path: string, message: string) => ({ path, message });
+
+describe('sampler', () => {
+  const samplerIssues = (sampler: Json) => dialogIssues((d) => (d.sampler = sampler));
+
+  it('accepts Genie\'s keys, token-penalty and the min-p extension', () => {
+    expect(() =>
+      parseDialog((d) => (d.sampler = {
+        version: 1, type: 'basic', seed: 100, temp: 1.2, 'top-k': 25, 'top-p': 0.8, greedy: false, 'min-p': 0.05,
+        'token-penalty': { version: 1, 'penalize-last-n': 64, 'repetition-penalty': 1.1, 'presence-penalty': 0.5, 'frequency-penalty': -0.2 },
+      })),
+    ).not.toThrow();
+  });
+
+  it.each<[string, Json, string, string]>([
+    ['seed below -1', { seed: -2 }, 'seed', 'expected an integer in [-1, 4294967295] (-1 seeds from the clock), found -2'],
+    ['seed above uint32', { seed: 2 ** 32 }, 'seed', 'expected an integer in [-1, 4294967295] (-1 seeds from the clock), found 4294967296'],
+    ['top-p above 1', { 'top-p': 1.5 }, 'top-p', 'expected a number in (0, 1], found 1.5'],
+    ['top-p 0', { 'top-p': 0 }, 'top-p', 'expected a number in (0, 1], found 0'],
+    ['negative top-k', { 'top-k': -1 }, 'top-k', 'expected an integer >= 0, found -1'],
+    ['fractional top-k', { 'top-k': 2.5 }, 'top-k', 'expected an integer >= 0, found 2.5'],
+    ['temp as a string', { temp: 'hot' }, 'temp', 'expected a number, found "hot"'],
+    ['min-p of 1', { 'min-p': 1 }, 'min-p', 'expected a number in [0, 1), found 1'],
+    ['greedy as a number', { greedy: 1 }, 'greedy', 'expected true or false, found 1'],
+    ['unknown type', { type: 'greedy' }, 'type', 'expected one of "basic", "custom", found "greedy"'],
+    ['a zero repetition penalty', { 'token-penalty': { version: 1, 'repetition-penalty': 0 } }, 'token-penalty.repetition-penalty', 'expected a positive number, found 0'],
+    ['token-penalty without version', { 'token-penalty': { 'penalize-last-n': 8 } }, 'token-penalty.version', 'mandatory key is missing (expected 1)'],
+  ])('rejects %s', (_name, keys, path, message) => {
+    expect(samplerIssues({ version: 1, ...keys })).toEqual([issue(`dialog.sampler.${path}`, message)]);
+  });
+
+  describe('custom samplers', () => {
+    it('type custom requires callback-name', () => {
+      expect(samplerIssues({ version: 1, type: 'custom' })).toEqual([
+        issue('dialog.sampler.callback-name', 'mandatory key is missing (required when type is "custom")'),
+      ]);
+    });
+
+    it('type custom forbids temp, top-k, top-p, greedy (and min-p)', () => {
+      const issues = samplerIssues({ version: 1, type: 'custom', 'callback-name': 'mine', temp: 0.5, 'top-k': 5, 'top-p': 0.9, greedy: true, 'min-p': 0.1 });
+      expect(issues).toEqual([
+        issue('dialog.sampler.temp', 'not allowed when type is "custom", found 0.5'),
+        issue('dialog.sampler.top-k', 'not allowed when type is "custom", found 5'),
+        issue('dialog.sampler.top-p', 'not allowed when type is "custom", found 0.9'),
+        issue('dialog.sampler.greedy', 'not allowed when type is "custom", found true'),
+        issue('dialog.sampler.min-p', 'not allowed when type is "custom", found 0.1'),
+      ]);
+    });
+
+    it('callback-name needs type custom, whether type is basic or absent', () => {
+      const expected = [issue('dialog.sampler.callback-name', 'not allowed when type is "basic" (only a "custom" sampler has a callback), found "mine"')];
+      expect(samplerIssues({ version: 1, type: 'basic', 'callback-name': 'mine' })).toEqual(expected);
+      expect(samplerIssues({ version: 1, 'callback-name': 'mine' })).toEqual(expected);
+    });
+
+    it('accepts a custom sampler with a callback and penalties', () => {
+      expect(() =>
+        parseDialog((d) => (d.sampler = { version: 1, type: 'custom', 'callback-name': 'mine', seed: 7, 'token-penalty': { version: 1, 'penalize-last-n': 4 } })),
+      ).not.toThrow();
+    });
+  });
+});
+
+describe('embedding block', () => {
+  const embeddingIssues = (embedding: Json) => dialogIssues((d) => (d.embedding = { version: 1, size: 896, ...embedding }));
+
+  it('accepts Genie\'s LUT forms', () => {
+    for (const embedding of [
+      { type: 'lut', 'lut-path': 'lut.bin', datatype: 'ufixed8', 'quant-param': { scale: 0.00223269, offset: -107 } },
+      { type: 'lut', 'lut-path': 'lut.bin', datatype: 'float32' },
+      { datatype: 'float32' },
+      { type: 'callback', datatype: 'native' },
+      {},
+    ]) {
+      expect(() => parseDialog((d) => (d.embedding = { version: 1, size: 896, ...embedding }))).not.toThrow();
+    }
+  });
+
+  it.each(['ufixed8', 'ufixed16', 'sfixed8', 'sfixed16'])('datatype %s requires quant-param', (datatype) => {
+    expect(embeddingIssues({ datatype })).toEqual([
+      issue('dialog.embedding.quant-param', `mandatory key is missing (required when datatype is "${datatype}")`),
+    ]);
+  });
+
+  it.each<[string, Json, string, string]>([
+    ['size 0', { size: 0 }, 'size', 'expected a positive integer, found 0'],
+    ['an unknown datatype', { datatype: 'int8' }, 'datatype', 'expected one of "float32", "native", "ufixed8", "ufixed16", "sfixed8", "sfixed16", found "int8"'],
+    ['a zero scale', { datatype: 'ufixed16', 'quant-param': { scale: 0, offset: -32768 } }, 'quant-param.scale', 'expected a positive number, found 0'],
+    ['a fractional offset', { datatype: 'ufixed16', 'quant-param': { scale: 0.1, offset: -1.5 } }, 'quant-param.offset', 'expected an integer, found -1.5'],
+    ['an unknown type', { type: 'table' }, 'type', 'expected one of "lut", "callback", found "table"'],
+    ['type lut without lut-path', { type: 'lut' }, 'lut-path', 'mandatory key is missing (required when type is "lut")'],
+    ['lut-path with type callback', { type: 'callback', 'lut-path': 'lut.bin' }, 'lut-path', 'not allowed when type is "callback" (a lut-path needs type "lut"), found "lut.bin"'],
+    ['lut-path without a type', { 'lut-path': 'lut.bin' }, 'lut-path', 'not allowed when type is absent (a lut-path needs type "lut"), found "lut.bin"'],
+  ])('rejects %s', (_name, keys, path, message) => {
+    expect(embeddingIssues(keys)).toEqual([issue(`dialog.embedding.${path}`, message)]);
+  });
+
+  it('quant-param takes only scale and offset (Genie gives it no version)', () => {
+    expect(embeddingIssues({ datatype: 'ufixed8', 'quant-param': { version: 1, scale: 0.1, offset: -128 } })).toEqual([
+      issue('dialog.embedding.quant-param.version', 'unknown key; expected one of: scale, offset'),
+    ]);
+  });
+});
