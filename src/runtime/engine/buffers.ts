@@ -1,0 +1,40 @@
+import type { GraphBackend } from '../../backends/backend.js';
+import type { BufferPlan } from '../../graphs/buffer-plan.js';
+import type { IoTensor } from '../../graphs/layout.js';
+import type { ElementArray } from '../../tensor/dtype.js';
+import { typedView } from '../../tensor/views.js';
+
+/**
+ * The engine's IO memory: one allocation per planned buffer (a tensor name shared by every graph
+ * that uses it, or one KV `[in | out]` region), bound once to every graph. Views are created here,
+ * once, and reused for every step.
+ */
+export class EngineBuffers {
+  readonly totalBytes: number;
+  private readonly bytes = new Map<string, Uint8Array>();
+
+  constructor(backend: GraphBackend, plan: BufferPlan) {
+    for (const buffer of plan.buffers) this.bytes.set(buffer.name, backend.allocate(buffer.byteLength));
+    this.totalBytes = plan.totalBytes;
+    for (const [graph, placements] of plan.placements) {
+      const views = new Map<string, Uint8Array>();
+      for (const [tensor, p] of placements) {
+        const base = this.require(p.buffer);
+        views.set(tensor, base.subarray(p.byteOffset, p.byteOffset + p.byteLength));
+      }
+      backend.bind(graph, views);
+    }
+  }
+
+  /** The whole buffer named `name` (a tensor name or a KV region name) as raw bytes. */
+  require(name: string): Uint8Array {
+    const bytes = this.bytes.get(name);
+    if (bytes === undefined) throw new Error(`internal: no buffer planned for "${name}"`);
+    return bytes;
+  }
+
+  /** A typed view of the tensor's whole buffer in its dtype's element type. */
+  view(tensor: IoTensor): ElementArray {
+    return typedView(this.require(tensor.name), tensor.dtype) as ElementArray;
+  }
+}
