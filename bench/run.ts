@@ -1,11 +1,23 @@
 /**
- * `npm run bench`: every suite in this folder, printed as markdown tables.
- * Run with `--expose-gc` (the npm script does) so the heap-delta probe is meaningful.
+ * `npm run bench`: every suite in this folder, printed as markdown tables (medians in microseconds,
+ * ratios to a floor measured in the same run). Runs with `--expose-gc` so the heap-delta probe is
+ * meaningful. `npm run bench -- kv engine` runs only the named suites.
  */
 import { printTable, type Measurement } from './harness.js';
 
-type Suite = { title: string; run: () => Promise<Measurement[]> | Measurement[] };
+type Suite = { title: string; load: () => Promise<{ run: () => Promise<Measurement[]> }> };
 
-const suites: Suite[] = [];
+const suites: Record<string, Suite> = {
+  sampler: { title: 'Sampler (vocab 151936, uint16 logits)', load: () => import('./sampler.js') },
+  kv: { title: 'Per-step KV update, mask and cos/sin (Qwen2-0.5B, CL 4096)', load: () => import('./kv.js') },
+  engine: { title: 'Engine host overhead (Qwen2-0.5B shapes, null executor)', load: () => import('./engine.js') },
+};
 
-for (const suite of suites) printTable(suite.title, await suite.run());
+const selected = process.argv.slice(2);
+for (const name of selected) {
+  if (!(name in suites)) throw new Error(`unknown bench suite "${name}" (known: ${Object.keys(suites).join(', ')})`);
+}
+for (const [name, suite] of Object.entries(suites)) {
+  if (selected.length > 0 && !selected.includes(name)) continue;
+  printTable(suite.title, await (await suite.load()).run());
+}

@@ -1,0 +1,112 @@
+/**
+ * Host overhead of the Engine at Qwen2-0.5B shapes (24 layers in 3 parts, 2 KV heads, head_dim 64,
+ * hidden 896, CL 4096, vocab 151936, uint8 KV, uint16 mask / cos / sin / logits, AR {1, 128}):
+ * everything except graph math, measured with a backend whose execute returns at once. Also the
+ * resident memory the engine adds, against the KV cache's theoretical size.
+ */
+import type { GraphBackend } from '../src/backends/backend.js';
+import type { GraphSpec, TensorSpec } from '../src/graphs/spec.js';
+import { Engine } from '../src/runtime/engine/engine.js';
+import { Sampler } from '../src/sampler/sampler.js';
+import type { Measurement } from './harness.js';
+
+const LAYERS = 24;
+const PARTS = 3;
+const KV_HEADS = 2;
+const HEAD_DIM = 64;
+const HIDDEN = 896;
+const CL = 4096;
+const VOCAB = 151936;
+const N_VALID = 2000;
+
+const u8 = { scale: 0.05, offset: -128 };
+const u16 = (scale: number, offset: number) => ({ scale, offset });
+
+function partGraph(ar: number, part: number): GraphSpec {
+  const name = `${ar === 1 ? 'token' : 'prompt'}_ar${ar}_cl${CL}_${part + 1}_of_${PARTS}`;
+  const inputs: TensorSpec[] = [];
+  const outputs: TensorSpec[] = [];
+  const hiddenOf = (p: number): TensorSpec => ({
+    name: `_model_layers_${(p + 1) * (LAYERS / PARTS) - 1}_Add_1_output_0`, dtype: 'UFIXED_POINT_16', shape: [1, ar, HIDDEN], encoding: u16(0.001, -32768),
+  });
+  inputs.push(part === 0 ? { name: 'input_ids', dtype: 'INT_32', shape: [1, ar] } : hiddenOf(part - 1));
+  inputs.push({ name: 'attention_mask', dtype: 'UFIXED_POINT_16', shape: [1, 1, ar, CL], encoding: u16(50 / 65535, -65535) });
+  inputs.push({ name: 'position_ids_cos', dtype: 'UFIXED_POINT_16', shape: [1, 1, ar, HEAD_DIM / 2], encoding: u16(2 / 65535, -32768) });
+  inputs.push({ name: 'position_ids_sin', dtype: 'UFIXED_POINT_16', shape: [1, 1, ar, HEAD_DIM / 2], encoding: u16(2 / 65535, -32768) });
+  for (let l = part * (LAYERS / PARTS); l < (part + 1) * (LAYERS / PARTS); l++) {
+    inputs.push({ name: `past_key_${l}_in`, dtype: 'UFIXED_POINT_8', shape: [KV_HEADS, 1, HEAD_DIM, CL - ar], encoding: u8 });
+    inputs.push({ name: `past_value_${l}_in`, dtype: 'UFIXED_POINT_8', shape: [KV_HEADS, 1, CL - ar, HEAD_DIM], encoding: u8 });
+    outputs.push({ name: `past_key_${l}_out`, dtype: 'UFIXED_POINT_8', shape: [KV_HEADS, 1, HEAD_DIM, ar], encoding: u8 });
+    outputs.push({ name: `past_value_${l}_out`, dtype: 'UFIXED_POINT_8', shape: [KV_HEADS, 1, ar, HEAD_DIM], encoding: u8 });
+  }
+  outputs.push(part === PARTS - 1 ? { name: 'logits', dtype: 'UFIXED_POINT_16', shape: [1, ar, VOCAB], encoding: u16(0.0005, -30000) } : hiddenOf(part));
+  return { name, ctxBin: part, inputs, outputs };
+}
+
+/** A backend that binds and "executes" without doing any graph math. */
+function nullBackend(): GraphBackend {
+  const graphs = [1, 128].flatMap((ar) => Array.from({ length: PARTS }, (_, p) => partGraph(ar, p)));
+  return {
+    type: 'null',
+    graphs,
+    allocate: (n) => new Uint8Array(n),
+    bind: () => {},
+    execute: async () => {},
+    dispose: async () => {},
+  };
+}
+
+async function medianAsyncUs(fn: () => Promise<unknown>, samples: number, inner: number): Promise<number> {
+  for (let i = 0; i < inner * 3; i++) await fn();
+  const times: number[] = [];
+  for (let s = 0; s < samples; s++) {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < inner; i++) await fn();
+    times.push(Number(process.hrtime.bigint() - t0) / 1e3 / inner);
+  }
+  times.sort((a, b) => a - b);
+  return times[samples >> 1];
+}
+
+export async function run(): Promise<Measurement[]> {
+  const rssBefore = process.memoryUsage().rss;
+  const engine = Engine.create(nullBackend(), {
+    contextSize: CL, padToken: 151643, eosToken: 151645, rope: { theta: 1e6, scaling: { type: 'default' } },
+  });
+  const rssAfter = process.memoryUsage().rss;
+  const sampler = new Sampler(
+    { type: 'basic', seed: 1, temp: 0, topK: 0, topP: 1, minP: 0, greedy: true, penalizeLastN: 0, repetitionPenalty: 1, presencePenalty: 0, frequencyPenalty: 0 },
+    VOCAB,
+  );
+  const prompt = Int32Array.from({ length: N_VALID }, (_, i) => (i * 7919) % VOCAB);
+  await engine.prefill(prompt);
+
+  const decodeStep = async () => {
+    engine.rewind(N_VALID);
+    sampler.sample(await engine.decode(42));
+  };
+  const chunk = prompt.subarray(0, 128);
+  const prefillChunk = async () => {
+    engine.rewind(N_VALID);
+    await engine.prefill(chunk);
+  };
+  const greedyOnly = async () => sampler.sample(engine.logits);
+
+  const greedyUs = await medianAsyncUs(greedyOnly, 31, 20);
+  const decodeUs = await medianAsyncUs(decodeStep, 31, 20);
+  await engine.decode(1);
+  const prefillUs = await medianAsyncUs(prefillChunk, 15, 3);
+  await engine.dispose();
+
+  const kvBytes = LAYERS * 2 * KV_HEADS * HEAD_DIM * CL;
+  return [
+    { name: 'engine: greedy sample alone (reference for the next row)', medianUs: greedyUs },
+    { name: 'engine: decode step (AR-1) + greedy sample, null executor, nValid 2000', medianUs: decodeUs, ratio: decodeUs / greedyUs, target: '<= 300 us over the sampler' },
+    { name: 'engine: prefill chunk (AR-128), null executor, nValid 2000', medianUs: prefillUs, target: '<= 2 ms' },
+    {
+      name: `engine: RSS added at load ${((rssAfter - rssBefore) / 2 ** 20).toFixed(1)} MiB (buffers ${(engine.bufferBytes / 2 ** 20).toFixed(1)} MiB; KV theoretical ${(kvBytes / 2 ** 20).toFixed(1)} MiB)`,
+      medianUs: 0,
+      ratio: (rssAfter - rssBefore) / kvBytes,
+    },
+  ];
+}
