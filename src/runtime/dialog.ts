@@ -144,18 +144,18 @@ export class Dialog {
   query(prompt: string, options: QueryOptions = {}): AsyncGenerator<string, QueryResult> {
     this.checkUsable();
     if (typeof prompt !== 'string') throw new InvalidArgumentError(`prompt must be a string, got ${typeof prompt}`);
-    return this.run(Array.from(this.tokenizer.encode(prompt)), options);
+    checkQueryOptions(options);
+    const ids = Array.from(this.tokenizer.encode(prompt));
+    this.checkIds(ids, 'the encoded prompt');
+    return this.run(ids, options);
   }
 
   /** Like `query`, with the prompt given as token ids (genie-t2t-run `--tokens_file`). */
   tokenQuery(tokens: ArrayLike<number>, options: QueryOptions = {}): AsyncGenerator<string, QueryResult> {
     this.checkUsable();
     const ids = Array.from(tokens);
-    ids.forEach((t, i) => {
-      if (!Number.isInteger(t) || t < 0 || t >= this.engine.vocabSize) {
-        throw new InvalidArgumentError(`tokens[${i}] = ${t} is not a token id in [0, ${this.engine.vocabSize})`);
-      }
-    });
+    this.checkIds(ids, 'tokens');
+    checkQueryOptions(options);
     return this.run(ids, options);
   }
 
@@ -219,7 +219,6 @@ export class Dialog {
   private async *run(prompt: readonly number[], options: QueryOptions): AsyncGenerator<string, QueryResult> {
     this.checkIdle();
     const maxTokens = options.maxTokens ?? this.maxNumTokens ?? Infinity;
-    if (options.maxTokens !== undefined) checkCount('maxTokens', options.maxTokens);
     const input = this.turnTokens(prompt);
     if (input.length === 0) throw new InvalidArgumentError('the query has no tokens (empty prompt and nothing to carry over)');
     const before = this.engine.nValid;
@@ -236,7 +235,8 @@ export class Dialog {
     let text = '';
     let stopReason: StopReason = 'abort';
     try {
-      if (options.signal?.aborted) return this.finish(clock, input, generated, text, stopReason);
+      // Aborted before the prompt was (fully) processed: nothing was fed, the turn never happened.
+      if (options.signal?.aborted) return this.finish(clock, [], generated, text, stopReason);
       let logits: LogitsView | null;
       try {
         logits = await this.engine.prefill(input, options.signal);
@@ -244,7 +244,7 @@ export class Dialog {
         this.engine.rewind(before);
         throw error;
       }
-      if (logits === null) return this.finish(clock, input, generated, text, stopReason);
+      if (logits === null) return this.finish(clock, [], generated, text, stopReason);
       this.pending = null;
       this.firstQuery = false;
       this.history.pushAll(input);
@@ -284,6 +284,7 @@ export class Dialog {
           );
         }
         logits = await this.engine.decode(token);
+        this.pending = null; // fed: an EOS or a failure from here on must not carry it over
         token = this.sampler.sample(logits, this.history);
       }
       if (stopReason !== 'stop-sequence') {
@@ -306,10 +307,12 @@ export class Dialog {
 
   /**
    * Removes the `k` trailing generated tokens that spell a stop sequence, as if they had never been
-   * generated: all but the last were fed to the model, so the KV cache rewinds by k - 1.
+   * generated: the KV cache forgets those that were fed (all k when the last one was fed before an
+   * EOS, else all but the pending last one).
    */
   private dropStopTokens(k: number, generated: number[]): void {
-    this.engine.rewind(this.engine.nValid - (k - 1));
+    const fed = this.pending === null ? k : k - 1;
+    this.engine.rewind(this.engine.nValid - fed);
     this.history.truncate(this.history.length - k);
     generated.length -= k;
     this.pending = null;
@@ -329,6 +332,15 @@ export class Dialog {
     return { stopReason, promptTokens: input, generatedTokens: generated, text, kpis };
   }
 
+  /** A tokenizer's vocabulary can be larger than the model's (or the ids arbitrary): check before anything runs. */
+  private checkIds(ids: readonly number[], name: string): void {
+    ids.forEach((t, i) => {
+      if (!Number.isInteger(t) || t < 0 || t >= this.engine.vocabSize) {
+        throw new InvalidArgumentError(`${name}[${i}] = ${t} is not a token id in [0, ${this.engine.vocabSize})`);
+      }
+    });
+  }
+
   private checkUsable(): void {
     if (this.disposed) throw new DisposedError('dialog');
   }
@@ -337,6 +349,11 @@ export class Dialog {
     this.checkUsable();
     if (this.busy) throw new DialogBusyError();
   }
+}
+
+/** Argument errors surface when the query is created, not at its first step. */
+function checkQueryOptions(options: QueryOptions): void {
+  if (options.maxTokens !== undefined) checkCount('maxTokens', options.maxTokens);
 }
 
 function checkCount(name: string, value: number): void {

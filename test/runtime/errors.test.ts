@@ -1,0 +1,204 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { InvalidArgumentError, NotSupportedError } from '../../src/errors.js';
+import { SafetensorsError } from '../../src/formats/index.js';
+import { ConfigError } from '../../src/runtime/config/index.js';
+import { Dialog } from '../../src/runtime/dialog.js';
+import { EmbeddingTableError } from '../../src/runtime/embeddings/lut.js';
+import { DisposedError } from '../../src/runtime/engine/engine.js';
+import {
+  dialogConfig, expectTurnMatchesRecompute, makeModel, openDialog, sharedTokenizer, tempDir, tokenIds, tokenTurn,
+  writeBundle, type Bundle, type Json,
+} from './fixtures.js';
+
+describe('bad input: typed errors that name the culprit, and nothing left broken', () => {
+  const root = tempDir('runtime-errors');
+  const model = makeModel({}, 'errors');
+  const vocab = model.config.vocabSize;
+  const prompt = tokenIds(6, 1, 1, vocab - 1);
+  let bundle: Bundle;
+  let embeds: Bundle;
+  let dialog: Dialog;
+
+  /** The dialog still answers, and exactly as the uncached model says. */
+  async function expectUsable(d: Dialog = dialog): Promise<void> {
+    d.reset();
+    const turn = await tokenTurn(d, prompt, { maxTokens: 3 });
+    expect(turn.result.stopReason).toBe('max-tokens');
+    expectTurnMatchesRecompute(model, prompt, turn);
+  }
+
+  /** `Dialog.create` on an edited copy of the bundle's config. */
+  async function create(edit: (config: Json) => void, target: Bundle = bundle): Promise<Dialog> {
+    const config = dialogConfig(target);
+    edit(config);
+    return Dialog.create(config, { baseDir: target.dir, tokenizer: await sharedTokenizer() });
+  }
+
+  beforeAll(async () => {
+    bundle = await writeBundle(root, model, { name: 'ids', arSet: [1, 32], cl: 128, splits: 2 });
+    embeds = await writeBundle(root, model, { name: 'embeds', arSet: [1, 32], cl: 128, splits: 2, inputKind: 'embeds' });
+    dialog = await openDialog(bundle);
+  });
+  afterAll(async () => {
+    await dialog.dispose();
+  });
+
+  describe('queries', () => {
+    it('a non-string prompt', async () => {
+      expect(() => dialog.query(42 as unknown as string)).toThrow(InvalidArgumentError);
+      expect(() => dialog.query(undefined as unknown as string)).toThrow(/prompt must be a string, got undefined/);
+      await expectUsable();
+    });
+
+    it('token ids out of range, fractional or negative in tokenQuery', async () => {
+      expect(() => dialog.tokenQuery([1, vocab])).toThrow(InvalidArgumentError);
+      expect(() => dialog.tokenQuery([1, vocab])).toThrow(`tokens[1] = ${vocab} is not a token id in [0, ${vocab})`);
+      expect(() => dialog.tokenQuery([-1])).toThrow(`tokens[0] = -1 is not a token id in [0, ${vocab})`);
+      expect(() => dialog.tokenQuery([2, 3, 1.5])).toThrow(`tokens[2] = 1.5 is not a token id in [0, ${vocab})`);
+      await expectUsable();
+    });
+
+    it('a text prompt whose tokens lie outside a small model vocabulary', async () => {
+      const used = dialog.contextUsed;
+      expect(() => dialog.query('<|im_start|>')).toThrow(InvalidArgumentError);
+      expect(() => dialog.query('ab<|im_start|>')).toThrow(`the encoded prompt[1] = 151644 is not a token id in [0, ${vocab})`);
+      expect(dialog.contextUsed).toBe(used);
+      await expectUsable();
+    });
+
+    it('maxTokens 0, 1.5, -3 and NaN', async () => {
+      for (const bad of [0, 1.5, -3, Number.NaN]) {
+        expect(() => dialog.tokenQuery(prompt, { maxTokens: bad })).toThrow(InvalidArgumentError);
+        expect(() => dialog.query('hi', { maxTokens: bad })).toThrow(`maxTokens must be a positive integer, got ${bad}`);
+      }
+      await expectUsable();
+    });
+
+    it('an empty first query has no tokens to feed', async () => {
+      dialog.reset();
+      await expect(dialog.tokenQuery([]).next()).rejects.toThrow(InvalidArgumentError);
+      await expect(dialog.query('').next()).rejects.toThrow(/the query has no tokens \(empty prompt and nothing to carry over\)/);
+      await expectUsable();
+    });
+
+    it('stop sequences that are not non-empty strings, leaving the current ones in place', async () => {
+      dialog.reset();
+      const free = (await tokenTurn(dialog, prompt, { maxTokens: 12 })).sampled;
+      const tokenizer = await sharedTokenizer();
+      const stop = tokenizer.decode(free.slice(5, 7));
+      dialog.setStopSequences([stop]);
+      expect(() => dialog.setStopSequences(['ok', ''])).toThrow(InvalidArgumentError);
+      expect(() => dialog.setStopSequences(['ok', ''])).toThrow(/stopSequences\[1\] is an empty string/);
+      expect(() => dialog.setStopSequences('abc' as unknown as string[])).toThrow(/stopSequences must be an array of strings, got string/);
+      expect(() => dialog.setStopSequences([7 as unknown as string])).toThrow(/stopSequences\[0\] = 7 is not a string/);
+      dialog.reset();
+      const turn = await tokenTurn(dialog, prompt, { maxTokens: 12 });
+      expect(turn.result.stopReason).toBe('stop-sequence');
+      dialog.setStopSequences([]);
+      await expectUsable();
+    });
+
+    it('a sampler update with a bad value changes nothing', async () => {
+      const before = dialog.samplerParams;
+      expect(() => dialog.configureSampler({ temp: 0.7, topP: 2 })).toThrow(InvalidArgumentError);
+      expect(() => dialog.configureSampler({ greedy: false } as never)).toThrow(/sampler\.greedy is derived/);
+      expect(() => dialog.configureSampler({ bogus: 1 } as never)).toThrow(/unknown sampler parameter "bogus"/);
+      expect(dialog.samplerParams).toEqual(before);
+      await expectUsable();
+    });
+  });
+
+  describe('Dialog.create', () => {
+    it('an invalid config object: ConfigError naming every offending path', async () => {
+      const error = await create((c) => {
+        c.dialog.context.size = 0;
+        c.dialog.sampler.temp = 'hot';
+      }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ConfigError);
+      const paths = (error as ConfigError).issues.map((i) => i.path);
+      expect(paths).toEqual(expect.arrayContaining(['dialog.context.size', 'dialog.sampler.temp']));
+      expect((error as Error).message).toMatch(/^dialog\.context\.size: /m);
+      await expect(create((c) => void (c.dialog.context.nope = 1))).rejects.toThrow(/dialog\.context\.nope: unknown key/);
+      await expectUsable(await openDialog(bundle));
+    });
+
+    it('a ctx-bin file that does not exist', async () => {
+      const error = await create((c) => void (c.dialog.engine.model.binary['ctx-bins'][1] = 'missing_part_2_of_2.bin')).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(SafetensorsError);
+      expect((error as Error).message).toContain(join(bundle.dir, 'missing_part_2_of_2.bin'));
+      await expectUsable(await openDialog(bundle));
+    });
+
+    it('dialog.type "lade" is valid Genie but not supported', async () => {
+      const error = await create((c) => {
+        c.dialog.type = 'lade';
+        c.dialog.lade = { version: 1, window: 8, ngram: 5, gcap: 8 };
+      }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(NotSupportedError);
+      expect((error as Error).message).toBe('not supported yet: dialog.type "lade"');
+    });
+
+    it('a LUT of the wrong size names the file and both sizes', async () => {
+      const short = join(embeds.dir, 'short_lut.bin');
+      writeFileSync(short, new Uint8Array(vocab * model.config.hiddenSize * 4 - 4));
+      const error = await create((c) => void (c.dialog.embedding['lut-path'] = 'short_lut.bin'), embeds).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(EmbeddingTableError);
+      const expected = vocab * model.config.hiddenSize * 4;
+      expect((error as Error).message).toBe(
+        `embedding LUT "${short}" has ${expected - 4} bytes, expected n-vocab x size x bytes = ` +
+          `${vocab} x ${model.config.hiddenSize} x 4 = ${expected}`,
+      );
+      await expectUsable(await openDialog(embeds));
+    });
+
+    it('a LUT whose size key disagrees with the model width', async () => {
+      const error = await create((c) => void (c.dialog.embedding.size = model.config.hiddenSize * 2), embeds).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(EmbeddingTableError);
+      expect((error as Error).message).toMatch(new RegExp(`${vocab} x ${model.config.hiddenSize * 2} x 4`));
+    });
+
+    it('an embedding model with no LUT in the config', async () => {
+      const error = await create((c) => void delete c.dialog.embedding, embeds).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(InvalidArgumentError);
+      expect((error as Error).message).toBe(
+        'the first graph takes "input_embeds" but the config has no embedding LUT (dialog.embedding)',
+      );
+      await expectUsable(await openDialog(embeds));
+    });
+
+    it('a bad maxNumTokens option', async () => {
+      const tokenizer = await sharedTokenizer();
+      await expect(Dialog.create(dialogConfig(bundle), { baseDir: bundle.dir, tokenizer, maxNumTokens: 0 })).rejects.toThrow(
+        'maxNumTokens must be a positive integer, got 0',
+      );
+    });
+  });
+
+  describe('dispose', () => {
+    it('every call after dispose throws DisposedError; dispose twice is harmless', async () => {
+      const d = await openDialog(bundle);
+      const created = d.tokenQuery(prompt);
+      await d.dispose();
+      await d.dispose();
+      await d[Symbol.asyncDispose]();
+      expect(() => d.query('hi')).toThrow(DisposedError);
+      expect(() => d.tokenQuery(prompt)).toThrow('dialog is disposed');
+      expect(() => d.reset()).toThrow(DisposedError);
+      expect(() => d.configureSampler({ seed: 3 })).toThrow(DisposedError);
+      expect(() => d.setStopSequences(['x'])).toThrow(DisposedError);
+      await expect(created.next()).rejects.toThrow(DisposedError);
+    });
+
+    it('await using disposes the dialog at the end of the block', async () => {
+      let kept: Dialog | undefined;
+      {
+        await using d = await openDialog(bundle);
+        kept = d;
+        await expectUsable(d);
+      }
+      expect(() => kept!.reset()).toThrow(DisposedError);
+    });
+  });
+});

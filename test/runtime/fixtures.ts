@@ -1,0 +1,259 @@
+/**
+ * Test bundles for the runtime: a random Qwen2 model split into reference ctx-bins with a Genie
+ * config object beside them, a shared tokenizer, and helpers that drive a Dialog and collect what
+ * it streams. The oracle is `fullForward` (no cache, float64) from test/reference.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { expect } from 'vitest';
+import { splitQwen2Checkpoint, type Qwen2Config } from '../../src/backends/reference/index.js';
+import type { FloatTensor } from '../../src/formats/index.js';
+import { Dialog, type DialogOptions, type QueryOptions, type QueryResult } from '../../src/runtime/dialog.js';
+import { demoTokenizerPath, loadTokenizer } from '../../src/runtime/tokenizer/index.js';
+import type { Tokenizer } from '../../src/runtime/tokenizer/index.js';
+import { tempDir, writeParts } from '../reference/fixtures.js';
+import { fullForward, randomWeights, tinyConfig } from '../reference/qwen2-oracle.js';
+
+/** Config bodies are plain JSON; tests edit fresh copies. */
+export type Json = any;
+
+/** The Qwen vocabulary size, so that any sampled id decodes with the real tokenizer. */
+export const QWEN_VOCAB = 151936;
+
+/** Loaded once per worker (loadTokenizer caches by path). */
+export function sharedTokenizer(): Promise<Tokenizer> {
+  return loadTokenizer(demoTokenizerPath());
+}
+
+/** A 2-layer model small enough for the float64 oracle; its 1024 ids decode to ASCII-ish Qwen tokens. */
+export function smallModel(overrides: Partial<Qwen2Config> = {}): Qwen2Config {
+  return tinyConfig({
+    hiddenSize: 32,
+    numAttentionHeads: 4,
+    numKeyValueHeads: 2,
+    headDim: 8,
+    intermediateSize: 64,
+    numHiddenLayers: 2,
+    vocabSize: 1024,
+    ...overrides,
+  });
+}
+
+export interface Model {
+  readonly config: Qwen2Config;
+  readonly weights: Map<string, FloatTensor>;
+}
+
+/**
+ * Random weights (untied LM head) whose LM-head row of the last token id is zero: that token's
+ * logit is exactly 0 while the maximum over the others is far above it, so greedy decoding never
+ * produces it and it can serve as a default EOS that never ends a query by chance.
+ */
+export function makeModel(overrides: Partial<Qwen2Config> = {}, seed = 'runtime'): Model {
+  const config = smallModel({ ...overrides, tieWordEmbeddings: false });
+  const weights = randomWeights(config, seed);
+  weights.get('lm_head.weight')!.data.fill(0, (config.vocabSize - 1) * config.hiddenSize);
+  return { config, weights };
+}
+
+/** The EOS of `dialogConfig` by default: never sampled greedily (see `makeModel`). */
+export function silentEos(model: Model): number {
+  return model.config.vocabSize - 1;
+}
+
+export interface BundleOptions {
+  readonly arSet: readonly number[];
+  readonly cl: number;
+  readonly splits: number;
+  readonly embeddingPart?: boolean;
+  /** `embeds`: part 1 takes `input_embeds` and the config carries a float32 LUT of embed_tokens. */
+  readonly inputKind?: 'ids' | 'embeds';
+  /** Sub-folder name inside the test's temporary folder. */
+  readonly name: string;
+}
+
+export interface Bundle {
+  readonly dir: string;
+  readonly model: Model;
+  readonly ctxBins: string[];
+  readonly cl: number;
+  /** Set for `embeds` bundles: the LUT's file name inside `dir`. */
+  readonly lut: string | undefined;
+}
+
+/** Writes the model's parts (and LUT) into `root/<name>`. */
+export async function writeBundle(root: string, model: Model, options: BundleOptions): Promise<Bundle> {
+  const dir = join(root, options.name);
+  const inputKind = options.inputKind ?? 'ids';
+  const parts = splitQwen2Checkpoint({
+    config: model.config,
+    weights: model.weights,
+    arSet: options.arSet,
+    cl: options.cl,
+    splits: options.splits,
+    embeddingPart: options.embeddingPart,
+    inputKind,
+  });
+  mkdirSync(dir, { recursive: true });
+  const paths = await writeParts(dir, 'model', parts);
+  let lut: string | undefined;
+  if (inputKind === 'embeds') {
+    lut = 'embedding_lut.bin';
+    const table = model.weights.get('model.embed_tokens.weight')!.data;
+    writeFileSync(join(dir, lut), new Uint8Array(table.buffer, table.byteOffset, table.byteLength));
+  }
+  return { dir, model, ctxBins: paths.map((p) => p.slice(dir.length + 1)), cl: options.cl, lut };
+}
+
+export interface ConfigOptions {
+  readonly contextSize?: number;
+  readonly eos?: number | number[];
+  readonly bos?: number;
+  readonly sampler?: Json;
+  readonly maxNumTokens?: number;
+  readonly stopSequences?: string[];
+}
+
+/** A Genie dialog config object for the bundle (Reference backend, greedy unless `sampler` says otherwise). */
+export function dialogConfig(bundle: Bundle, options: ConfigOptions = {}): Json {
+  const { config } = bundle.model;
+  const dialog: Json = {
+    version: 1,
+    type: 'basic',
+    context: {
+      version: 1,
+      size: options.contextSize ?? bundle.cl,
+      'n-vocab': config.vocabSize,
+      'bos-token': options.bos ?? -1,
+      'eos-token': options.eos ?? silentEos(bundle.model),
+    },
+    sampler: options.sampler ?? { version: 1, seed: 1, temp: 0 },
+    tokenizer: { version: 1, path: demoTokenizerPath() },
+    engine: {
+      version: 1,
+      'n-threads': 1,
+      backend: { version: 1, type: 'Reference' },
+      model: {
+        version: 1,
+        type: 'binary',
+        binary: { version: 1, 'ctx-bins': [...bundle.ctxBins] },
+        'positional-encoding': {
+          type: 'rope',
+          'rope-dim': config.headDim / 2,
+          'rope-theta': config.ropeTheta,
+        },
+      },
+    },
+  };
+  if (bundle.lut !== undefined) {
+    dialog.embedding = { version: 1, type: 'lut', 'lut-path': bundle.lut, size: config.hiddenSize, datatype: 'float32' };
+  }
+  if (options.maxNumTokens !== undefined) dialog['max-num-tokens'] = options.maxNumTokens;
+  if (options.stopSequences !== undefined) dialog['stop-sequence'] = options.stopSequences;
+  return { dialog };
+}
+
+export async function openDialog(bundle: Bundle, config: Json = dialogConfig(bundle), options: DialogOptions = {}): Promise<Dialog> {
+  return Dialog.create(config, { baseDir: bundle.dir, tokenizer: await sharedTokenizer(), ...options });
+}
+
+export interface Turn {
+  readonly result: QueryResult;
+  /** Pieces as streamed. */
+  readonly pieces: string[];
+  /** Every sampled token (EOS and stop tokens included), in order. */
+  readonly sampled: number[];
+  /** A copy of the logits row each sampled token was drawn from. */
+  readonly logits: Float32Array[];
+}
+
+/** Drains a query; `options.onLogits` is replaced by the collector. */
+export async function drain(
+  start: (options: QueryOptions) => AsyncGenerator<string, QueryResult>,
+  options: QueryOptions = {},
+  onSampled?: (count: number, token: number) => void,
+): Promise<Turn> {
+  const sampled: number[] = [];
+  const logits: Float32Array[] = [];
+  const generator = start({
+    ...options,
+    onLogits: (row, token) => {
+      sampled.push(token);
+      logits.push(row.slice());
+      onSampled?.(sampled.length, token);
+    },
+  });
+  const pieces: string[] = [];
+  for (;;) {
+    const next = await generator.next();
+    if (next.done) return { result: next.value, pieces, sampled, logits };
+    pieces.push(next.value);
+  }
+}
+
+export function tokenTurn(
+  dialog: Dialog,
+  tokens: readonly number[],
+  options: QueryOptions = {},
+  onSampled?: (count: number, token: number) => void,
+): Promise<Turn> {
+  return drain((o) => dialog.tokenQuery(tokens, o), options, onSampled);
+}
+
+export function textTurn(dialog: Dialog, prompt: string, options: QueryOptions = {}): Promise<Turn> {
+  return drain((o) => dialog.query(prompt, o), options);
+}
+
+/** Deterministic token ids in [lo, hi). */
+export function tokenIds(count: number, seed: number, lo = 1, hi = 1000): number[] {
+  const ids: number[] = [];
+  let state = seed >>> 0 || 1;
+  for (let i = 0; i < count; i++) {
+    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+    ids.push(lo + ((state >>> 8) % (hi - lo)));
+  }
+  return ids;
+}
+
+export function argmax(row: ArrayLike<number>): number {
+  let best = 0;
+  for (let i = 1; i < row.length; i++) if (row[i] > row[best]) best = i;
+  return best;
+}
+
+/**
+ * The oracle for one turn: `context` is every token the model should hold once the turn's prompt
+ * is in (everything fed since the last reset, as Genie's rules say, computed by the test). The
+ * turn's logits rows belong to the last prompt position and then to each sampled token fed back,
+ * so they must equal the rows of one uncached pass over `context + sampled[0..-1]`, and each
+ * (greedy) token must be the argmax of its recomputed row. Returns the largest |delta logit|.
+ */
+export function expectTurnMatchesRecompute(model: Model, context: readonly number[], turn: Pick<Turn, 'sampled' | 'logits'>): number {
+  const sequence = [...context, ...turn.sampled.slice(0, -1)];
+  const expected = fullForward(model.config, model.weights, sequence);
+  const offset = context.length - 1;
+  expect(turn.logits.length).toBe(turn.sampled.length);
+  expect(turn.logits.length).toBeGreaterThan(0);
+  let worst = 0;
+  turn.logits.forEach((row, i) => {
+    const want = expected[offset + i];
+    expect(row.length).toBe(want.length);
+    for (let v = 0; v < want.length; v++) worst = Math.max(worst, Math.abs(row[v] - want[v]));
+    expect(turn.sampled[i]).toBe(argmax(want));
+  });
+  expect(worst).toBeLessThanOrEqual(1e-4);
+  return worst;
+}
+
+/** Largest |a - b| over two turns' logits rows (same count required). */
+export function maxRowDiff(a: Turn, b: Turn): number {
+  expect(a.logits.length).toBe(b.logits.length);
+  let worst = 0;
+  a.logits.forEach((row, i) => {
+    const other = b.logits[i];
+    for (let v = 0; v < row.length; v++) worst = Math.max(worst, Math.abs(row[v] - other[v]));
+  });
+  return worst;
+}
+
+export { tempDir };
