@@ -1,0 +1,121 @@
+import { GenieError } from '../../errors.js';
+import {
+  DEFAULT_DEMO_OPTIONS, describeDemoOptions, DemoOptionError, writeDemoBundle, type DemoInput, type DemoOptions,
+} from '../../runtime/demo/index.js';
+import { parseChoiceFlag, parseFlags, parseIntegerFlag, parseIntegerListFlag, UsageError, type FlagSpec } from '../flags.js';
+import type { CliIO, Command } from '../io.js';
+
+const defaults = DEFAULT_DEMO_OPTIONS;
+const USAGE = `usage: genie-ts demo --out DIR [options]
+
+Writes a self-contained demo bundle to DIR: a Qwen2-architecture model with RANDOM weights and
+Qwen2.5's vocabulary as reference ctx-bins, genie_config.json (Reference backend), tokenizer.json,
+and the same weights as a Hugging Face checkpoint in DIR/hf. Equal options give identical files.
+
+  --out DIR            folder to write: absent, empty, or a demo bundle (with --force)
+  --layers N           decoder layers (default ${defaults.layers})
+  --hidden N           hidden size, a multiple of --heads with an even head_dim (default ${defaults.hidden})
+  --heads N            attention heads (default ${defaults.heads})
+  --kv-heads N         KV heads, dividing --heads (default ${defaults.kvHeads})
+  --splits N           ctx-bin parts (default ${defaults.splits}); with --input ids and N >= 2, part 1 is
+                       the embedding lookup alone, so N is at most layers + 1
+  --ar LIST            AR variants, comma-separated, each below --cl (default ${defaults.ar.join(',')})
+  --cl N               context length (default ${defaults.cl})
+  --seed S             seed of the weights and the sampler, 0..4294967295 (default ${defaults.seed})
+  --input ids|embeds   part 1 takes token ids, or embeddings from embedding_lut.bin (default ${defaults.input})
+  --force              replace DIR when it already holds a demo bundle
+  -h, --help           show this help
+
+exit status: 0 written, 1 DIR cannot be written, 2 bad usage
+`;
+
+const INTEGER_FLAGS = {
+  layers: 'layers',
+  hidden: 'hidden',
+  heads: 'heads',
+  'kv-heads': 'kvHeads',
+  splits: 'splits',
+  cl: 'cl',
+  seed: 'seed',
+} as const satisfies Record<string, keyof DemoOptions>;
+
+const FLAGS: FlagSpec[] = [
+  { name: 'out', kind: 'value' },
+  ...Object.keys(INTEGER_FLAGS).map((name): FlagSpec => ({ name, kind: 'value' })),
+  { name: 'ar', kind: 'value' },
+  { name: 'input', kind: 'value' },
+  { name: 'force', kind: 'boolean' },
+  { name: 'help', kind: 'boolean', aliases: ['-h'] },
+];
+
+const flagOf = (option: string): string =>
+  `--${Object.entries(INTEGER_FLAGS).find(([, key]) => key === option)?.[0] ?? option}`;
+
+interface DemoArgs {
+  readonly help: boolean;
+  readonly out?: string;
+  readonly force: boolean;
+  readonly options: Partial<DemoOptions>;
+}
+
+function parseDemoArgs(args: readonly string[]): DemoArgs {
+  const { values, positionals } = parseFlags(args, FLAGS);
+  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+  const text = (name: string): string | undefined => values.get(name) as string | undefined;
+  const options: { -readonly [K in keyof DemoOptions]?: DemoOptions[K] } = {};
+  for (const [flag, key] of Object.entries(INTEGER_FLAGS)) {
+    const value = text(flag);
+    if (value !== undefined) options[key] = parseIntegerFlag(`--${flag}`, value);
+  }
+  const ar = text('ar');
+  if (ar !== undefined) options.ar = parseIntegerListFlag('--ar', ar);
+  const input = text('input');
+  if (input !== undefined) options.input = parseChoiceFlag<DemoInput>('--input', input, ['ids', 'embeds']);
+  const out = text('out');
+  if (out === '') throw new UsageError('--out needs a folder, got ""');
+  return { help: values.has('help'), out, force: values.has('force'), options };
+}
+
+function usageError(io: CliIO, message: string): number {
+  io.stderr(`genie-ts demo: ${message}\n(see genie-ts demo --help)\n`);
+  return 2;
+}
+
+const isSystemError = (error: unknown): error is NodeJS.ErrnoException =>
+  error instanceof Error && typeof (error as NodeJS.ErrnoException).code === 'string';
+
+/** `genie-ts demo --out DIR [...]`. */
+export const demoCommand: Command = async (args, io) => {
+  let parsed: DemoArgs;
+  try {
+    parsed = parseDemoArgs(args);
+  } catch (error) {
+    if (error instanceof UsageError) return usageError(io, error.message);
+    throw error;
+  }
+  if (parsed.help) {
+    io.stdout(USAGE);
+    return 0;
+  }
+  if (parsed.out === undefined) return usageError(io, 'missing --out DIR');
+  try {
+    const bundle = await writeDemoBundle(parsed.out, {
+      ...parsed.options,
+      force: parsed.force,
+      onProgress: io.isTTY ? (message) => io.stderr(`${message}\n`) : undefined,
+    });
+    io.stdout(`${bundle.dir}\n`);
+    io.stdout(`demo model with random weights (${describeDemoOptions(bundle.options)}); config: ${bundle.configPath}\n`);
+    return 0;
+  } catch (error) {
+    if (error instanceof DemoOptionError) {
+      const value = Array.isArray(error.value) ? error.value.join(',') : String(error.value);
+      return usageError(io, `${flagOf(error.option)} ${value}: ${error.reason}`);
+    }
+    if (error instanceof GenieError || isSystemError(error)) {
+      io.stderr(`genie-ts demo: ${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  }
+};

@@ -1,0 +1,127 @@
+/** Writes a demo bundle: the files of one random-weight model, built in a staging folder and renamed into place. */
+import { copyFile, rm, stat, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { splitQwen2Checkpoint, writeHfQwen2, writeReferenceCtxBin } from '../../backends/reference/index.js';
+import { EMBED_TOKENS } from '../../backends/reference/names.js';
+import { demoTokenizerPath } from '../tokenizer/index.js';
+import { installDir, makeStagingDir, removeLeftovers, targetState } from './atomic-dir.js';
+import { DemoBundleError } from './errors.js';
+import { demoGenieConfig } from './genie-config.js';
+import {
+  bundleFiles, CONFIG_FILE, ctxBinFiles, HF_DIR, LUT_FILE, MANIFEST_FILE, README_FILE, TOKENIZER_FILE,
+} from './layout.js';
+import { DEMO_FORMAT_VERSION, manifestText, readDemoManifest } from './manifest.js';
+import { demoCheckpoint, DEMO_VOCAB_SIZE } from './model.js';
+import { describeDemoOptions, resolveDemoOptions, type DemoOptions } from './options.js';
+
+export interface DemoBundle {
+  /** Absolute path of the bundle folder. */
+  readonly dir: string;
+  /** Absolute path of its `genie_config.json`. */
+  readonly configPath: string;
+  /** The options it was built from, defaults filled in. */
+  readonly options: DemoOptions;
+}
+
+export type ProgressCallback = (message: string) => void;
+
+export interface WriteDemoOptions extends Partial<DemoOptions> {
+  /** Replace the folder when it already holds a demo bundle (never any other folder). */
+  readonly force?: boolean;
+  readonly onProgress?: ProgressCallback;
+}
+
+export const bundleAt = (dir: string, options: DemoOptions): DemoBundle => ({
+  dir,
+  configPath: join(dir, CONFIG_FILE),
+  options,
+});
+
+function readme(options: DemoOptions): string {
+  return [
+    `genie-ts demo bundle: a Qwen2-architecture model with Qwen2.5's vocabulary (${DEMO_VOCAB_SIZE}) as reference ctx-bins ` +
+      `and ${CONFIG_FILE} (Reference backend), plus the same weights as a Hugging Face checkpoint in ${HF_DIR}/.`,
+    'Its weights are random (seeded): it exercises the whole runtime loop, but the text it generates is gibberish.',
+    `Built by genie-ts demo (bundle format ${DEMO_FORMAT_VERSION}) with ${describeDemoOptions(options)}.`,
+  ].join('\n') + '\n';
+}
+
+/** Writes every file of the bundle into the empty folder `dir`, the manifest last. */
+async function writeBundleFiles(dir: string, options: DemoOptions, report: ProgressCallback): Promise<void> {
+  report(`generating random weights (${describeDemoOptions(options)})`);
+  const checkpoint = demoCheckpoint(options);
+  const parts = splitQwen2Checkpoint({
+    config: checkpoint.config,
+    weights: checkpoint.weights,
+    arSet: options.ar,
+    cl: options.cl,
+    splits: options.splits,
+    embeddingPart: options.input === 'ids' && options.splits > 1,
+    inputKind: options.input,
+  });
+  const ctxBins = ctxBinFiles(options);
+  for (const [i, part] of parts.entries()) {
+    report(`writing ${ctxBins[i]}`);
+    await writeReferenceCtxBin(join(dir, ctxBins[i]), part);
+  }
+  report(`writing the Hugging Face checkpoint ${HF_DIR}/`);
+  await writeHfQwen2(join(dir, HF_DIR), checkpoint);
+  if (options.input === 'embeds') {
+    const table = checkpoint.weights.get(EMBED_TOKENS)!.data;
+    await writeFile(join(dir, LUT_FILE), new Uint8Array(table.buffer, table.byteOffset, table.byteLength));
+  }
+  await copyFile(demoTokenizerPath(), join(dir, TOKENIZER_FILE));
+  await writeFile(join(dir, CONFIG_FILE), `${JSON.stringify(demoGenieConfig(options, ctxBins), null, 2)}\n`);
+  await writeFile(join(dir, README_FILE), readme(options));
+  const sizes: Record<string, number> = {};
+  for (const file of bundleFiles(options)) sizes[file] = (await stat(join(dir, file))).size;
+  await writeFile(join(dir, MANIFEST_FILE), manifestText(options, sizes));
+}
+
+/** Builds the bundle in a fresh staging folder next to `target` and returns that folder. */
+export async function buildStaged(target: string, options: DemoOptions, report: ProgressCallback = () => {}): Promise<string> {
+  const staging = await makeStagingDir(target);
+  try {
+    await writeBundleFiles(staging, options, report);
+    return staging;
+  } catch (error) {
+    await rm(staging, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+/**
+ * Writes a demo bundle to `dir` atomically: an interrupted build leaves no partial bundle there.
+ * `dir` may be absent or empty; a folder that already holds a demo bundle is replaced only with
+ * `force`, and any other folder or file is never touched. Staging folders that killed builds left
+ * next to `dir` are removed.
+ * @throws DemoOptionError for a bad option (before any I/O).
+ * @throws DemoBundleError when `dir` cannot take the bundle.
+ */
+export async function writeDemoBundle(dir: string, options: WriteDemoOptions = {}): Promise<DemoBundle> {
+  const { force = false, onProgress, ...modelOptions } = options;
+  const resolved = resolveDemoOptions(modelOptions);
+  const target = resolve(dir);
+  const state = await targetState(target);
+  if (state === 'not-a-folder') throw new DemoBundleError(`output "${target}" exists and is not a folder`);
+  const holdsBundle = state === 'non-empty' && (await readDemoManifest(target)) !== null;
+  if (state === 'non-empty' && !holdsBundle) {
+    throw new DemoBundleError(
+      `output folder "${target}" is not empty and is not a demo bundle (no valid ${MANIFEST_FILE}); refusing to overwrite it`,
+    );
+  }
+  if (holdsBundle && !force) {
+    throw new DemoBundleError(`output folder "${target}" already holds a demo bundle; pass force (--force) to overwrite it`);
+  }
+  await removeLeftovers(dirname(target), basename(target));
+  const staging = await buildStaged(target, resolved, onProgress);
+  try {
+    if (!(await installDir(staging, target, holdsBundle))) {
+      throw new DemoBundleError(`output folder "${target}" was filled by another writer while the bundle was being built`);
+    }
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+  }
+  onProgress?.(`wrote ${target}`);
+  return bundleAt(target, resolved);
+}

@@ -1,0 +1,48 @@
+/** The demo bundle's `genie_config.json`: a Qwen2.5-style dialog on the Reference backend. */
+import { LUT_FILE, TOKENIZER_FILE } from './layout.js';
+import { DEMO_ROPE_THETA, DEMO_VOCAB_SIZE } from './model.js';
+import type { DemoOptions } from './options.js';
+
+/** `<|im_end|>`: ends an assistant turn. */
+const IM_END = 151645;
+/** `<|endoftext|>`: Qwen's end-of-text and pad token. */
+const END_OF_TEXT = 151643;
+
+/**
+ * The config object (written as JSON). Paths are relative to the bundle folder, so the folder can
+ * move. `ctxBins` are the part files in split order.
+ */
+export function demoGenieConfig(options: DemoOptions, ctxBins: readonly string[]): Record<string, unknown> {
+  const headDim = options.hidden / options.heads;
+  return {
+    dialog: {
+      version: 1,
+      type: 'basic',
+      context: {
+        version: 1,
+        size: options.cl,
+        'n-vocab': DEMO_VOCAB_SIZE,
+        'bos-token': -1,
+        'eos-token': IM_END,
+        'eot-token': END_OF_TEXT,
+        'pad-token': END_OF_TEXT,
+      },
+      sampler: { version: 1, seed: options.seed, temp: 0.8, 'top-k': 40, 'top-p': 0.95 },
+      tokenizer: { version: 1, path: TOKENIZER_FILE },
+      ...(options.input === 'embeds'
+        ? { embedding: { version: 1, type: 'lut', 'lut-path': LUT_FILE, size: options.hidden, datatype: 'float32' } }
+        : {}),
+      engine: {
+        version: 1,
+        'n-threads': 1,
+        backend: { version: 1, type: 'Reference' },
+        model: {
+          version: 1,
+          type: 'binary',
+          binary: { version: 1, 'ctx-bins': [...ctxBins] },
+          'positional-encoding': { type: 'rope', 'rope-dim': headDim / 2, 'rope-theta': DEMO_ROPE_THETA },
+        },
+      },
+    },
+  };
+}
