@@ -3,10 +3,16 @@ import { processIO, type CliIO, type Command } from './io.js';
 const USAGE = `usage: genie-ts <command> [options]
 
 commands:
-  config check FILE   validate a Genie JSON config (schema only) and print a summary
+  run [-c CONFIG] -p PROMPT   run a Genie dialog config (default: the embedded demo model)
+  demo --out DIR              write the embedded demo model bundle (random weights)
+  config check FILE           validate a Genie JSON config (schema only) and print a summary
+
+'genie-ts <command> --help' shows a command's options.
 `;
 
 const commands: Record<string, () => Promise<Command>> = {
+  run: async () => (await import('./commands/run.js')).runCommand,
+  demo: async () => (await import('./commands/demo.js')).demoCommand,
   config: async () => (await import('./commands/config.js')).configCommand,
 };
 

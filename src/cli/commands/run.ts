@@ -1,0 +1,237 @@
+import { closeSync, existsSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
+import { GenieError } from '../../errors.js';
+import { ensureDemoBundle } from '../../runtime/demo/index.js';
+import { Dialog, type QueryResult } from '../../runtime/dialog.js';
+import type { SamplerUpdate } from '../../sampler/resolve-params.js';
+import { parseChoiceFlag, parseFlags, parseIntegerFlag, UsageError, type FlagSpec } from '../flags.js';
+import type { CliIO, Command } from '../io.js';
+
+const USAGE = `usage: genie-ts run [-c CONFIG] (-p PROMPT | --prompt_file FILE | -tok FILE) [options]
+
+Runs a Genie dialog config like genie-t2t-run. Without -c it runs the embedded demo model (random
+weights, built on first use into a cache folder). Text streams to stdout, diagnostics to stderr.
+
+  -c, --config FILE          Genie JSON config (default: the embedded demo model)
+  -p, --prompt TEXT          the prompt, already templated (Genie applies no chat template)
+  --prompt_file FILE         read the prompt from a file
+  -tok, --tokens_file FILE   whitespace-separated token ids instead of text
+  -n, --max-tokens N         stop after N generated tokens (default: the config's max-num-tokens)
+  --seed S                   sampler seed, 0..4294967295
+  --temp T                   temperature (0 = greedy)
+  --top-k K                  top-k (0 = off, 1 = greedy)
+  --top-p P                  top-p in (0, 1] (1 = off)
+  --json                     print one JSON object at the end (prompt and generated token ids, text,
+                             stop reason, KPIs) instead of streaming text
+  --dump-logits FILE         write raw float32 logits, one dequantized row per sampled token
+  --profile FILE             write the KPIs as JSON (refuses to overwrite an existing file, like Genie)
+  --log LEVEL                error | warn | info | verbose (default error)
+  -h, --help                 show this help
+
+exit status: 0 done, 1 runtime error (config, files, model), 2 bad usage
+`;
+
+const FLAGS: FlagSpec[] = [
+  { name: 'config', kind: 'value', aliases: ['-c'] },
+  { name: 'prompt', kind: 'value', aliases: ['-p'] },
+  { name: 'prompt_file', kind: 'value' },
+  { name: 'tokens_file', kind: 'value', aliases: ['-tok'] },
+  { name: 'max-tokens', kind: 'value', aliases: ['-n'] },
+  { name: 'seed', kind: 'value' },
+  { name: 'temp', kind: 'value' },
+  { name: 'top-k', kind: 'value' },
+  { name: 'top-p', kind: 'value' },
+  { name: 'json', kind: 'boolean' },
+  { name: 'dump-logits', kind: 'value' },
+  { name: 'profile', kind: 'value' },
+  { name: 'log', kind: 'value' },
+  { name: 'help', kind: 'boolean', aliases: ['-h'] },
+];
+
+const LOG_LEVELS = ['error', 'warn', 'info', 'verbose'] as const;
+type LogLevel = (typeof LOG_LEVELS)[number];
+
+type PromptSource = { kind: 'text'; text: string } | { kind: 'text-file'; path: string } | { kind: 'tokens-file'; path: string };
+
+interface RunArgs {
+  readonly help: boolean;
+  readonly config?: string;
+  readonly prompt?: PromptSource;
+  readonly maxTokens?: number;
+  readonly sampler: SamplerUpdate;
+  readonly json: boolean;
+  readonly dumpLogits?: string;
+  readonly profile?: string;
+  readonly log: LogLevel;
+}
+
+function parseNumberFlag(flag: string, text: string, check: (v: number) => boolean, expected: string): number {
+  const value = Number(text);
+  if (text.trim() === '' || !Number.isFinite(value) || !check(value)) throw new UsageError(`${flag} "${text}": expected ${expected}`);
+  return value;
+}
+
+function parseRunArgs(args: readonly string[]): RunArgs {
+  const { values, positionals } = parseFlags(args, FLAGS);
+  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+  const text = (name: string): string | undefined => values.get(name) as string | undefined;
+
+  const sources: PromptSource[] = [];
+  if (text('prompt') !== undefined) sources.push({ kind: 'text', text: text('prompt')! });
+  if (text('prompt_file') !== undefined) sources.push({ kind: 'text-file', path: text('prompt_file')! });
+  if (text('tokens_file') !== undefined) sources.push({ kind: 'tokens-file', path: text('tokens_file')! });
+  if (sources.length > 1) throw new UsageError('--prompt, --prompt_file and --tokens_file are mutually exclusive');
+
+  const sampler: { -readonly [K in keyof SamplerUpdate]: SamplerUpdate[K] } = {};
+  const seed = text('seed');
+  if (seed !== undefined) {
+    sampler.seed = parseIntegerFlag('--seed', seed);
+    if (sampler.seed < 0 || sampler.seed > 0xffffffff) throw new UsageError(`--seed "${seed}": expected 0..4294967295`);
+  }
+  const temp = text('temp');
+  if (temp !== undefined) sampler.temp = parseNumberFlag('--temp', temp, (v) => v >= 0, 'a number >= 0');
+  const topK = text('top-k');
+  if (topK !== undefined) {
+    sampler.topK = parseIntegerFlag('--top-k', topK);
+    if (sampler.topK < 0) throw new UsageError(`--top-k "${topK}": expected an integer >= 0`);
+  }
+  const topP = text('top-p');
+  if (topP !== undefined) sampler.topP = parseNumberFlag('--top-p', topP, (v) => v > 0 && v <= 1, 'a number in (0, 1]');
+
+  const maxTokensText = text('max-tokens');
+  let maxTokens: number | undefined;
+  if (maxTokensText !== undefined) {
+    maxTokens = parseIntegerFlag('--max-tokens', maxTokensText);
+    if (maxTokens < 1) throw new UsageError(`--max-tokens "${maxTokensText}": expected a positive integer`);
+  }
+  const log = text('log');
+  return {
+    help: values.has('help'),
+    config: text('config'),
+    prompt: sources[0],
+    maxTokens,
+    sampler,
+    json: values.has('json'),
+    dumpLogits: text('dump-logits'),
+    profile: text('profile'),
+    log: log === undefined ? 'error' : parseChoiceFlag('--log', log, LOG_LEVELS),
+  };
+}
+
+/** genie-t2t-run's tokens file: whitespace-separated non-negative integers. */
+function readTokensFile(path: string): number[] {
+  const words = readFileSync(path, 'utf8').split(/\s+/).filter((w) => w !== '');
+  if (words.length === 0) throw new GenieError('INVALID_INPUT', `tokens file "${path}" holds no token ids`);
+  return words.map((word, i) => {
+    if (!/^\d+$/.test(word)) throw new GenieError('INVALID_INPUT', `tokens file "${path}": entry ${i + 1} "${word}" is not a token id`);
+    return Number(word);
+  });
+}
+
+/** A one-line status on a terminal's stderr, replaced in place and cleared when done. */
+class ProgressLine {
+  private shown = false;
+  constructor(private readonly io: CliIO) {}
+  show(message: string): void {
+    if (!this.io.isTTY) return;
+    this.io.stderr(`\r\x1b[2K${message}`);
+    this.shown = true;
+  }
+  clear(): void {
+    if (this.shown) this.io.stderr('\r\x1b[2K');
+    this.shown = false;
+  }
+}
+
+async function runDialog(args: RunArgs, io: CliIO): Promise<number> {
+  const progress = new ProgressLine(io);
+  const log = (level: LogLevel, message: string): void => {
+    if (LOG_LEVELS.indexOf(level) <= LOG_LEVELS.indexOf(args.log)) io.stderr(`[${level}] ${message}\n`);
+  };
+  if (args.profile !== undefined && existsSync(args.profile)) {
+    throw new GenieError('INVALID_INPUT', `--profile "${args.profile}" already exists (genie-ts, like Genie, does not overwrite it)`);
+  }
+  const prompt = args.prompt!;
+  const tokens = prompt.kind === 'tokens-file' ? readTokensFile(prompt.path) : undefined;
+  const promptText = prompt.kind === 'text' ? prompt.text : prompt.kind === 'text-file' ? readFileSync(prompt.path, 'utf8') : undefined;
+
+  let configPath = args.config;
+  if (configPath === undefined) {
+    const bundle = await ensureDemoBundle({ onProgress: (message) => progress.show(`genie-ts: ${message}`) });
+    log('info', `embedded demo model (random weights): ${bundle.configPath}`);
+    configPath = bundle.configPath;
+  }
+  progress.show('genie-ts: loading model...');
+  const dialog = await Dialog.create(configPath, { sampler: args.sampler });
+  const dump = args.dumpLogits === undefined ? undefined : openSync(args.dumpLogits, 'w');
+  const abort = new AbortController();
+  const onSigint = (): void => abort.abort();
+  process.once('SIGINT', onSigint);
+  try {
+    log('info', `backend ${dialog.config.backendType}, context.size ${dialog.config.contextSize}, init ${(dialog.initTimeUs / 1e3).toFixed(1)} ms`);
+    progress.show('genie-ts: processing the prompt...');
+    const options = {
+      maxTokens: args.maxTokens,
+      signal: abort.signal,
+      onLogits: dump === undefined ? undefined : (row: Float32Array) => writeSync(dump, row),
+    };
+    const stream = tokens !== undefined ? dialog.tokenQuery(tokens, options) : dialog.query(promptText!, options);
+    let next = await stream.next();
+    progress.clear();
+    while (!next.done) {
+      if (!args.json) io.stdout(next.value);
+      next = await stream.next();
+    }
+    const result: QueryResult = next.value;
+    if (!args.json && result.text !== '' && !result.text.endsWith('\n')) io.stdout('\n');
+    log('verbose', `prompt tokens ${result.promptTokens.join(' ')}; generated ${result.generatedTokens.join(' ')}`);
+    log('info', `stop: ${result.stopReason}; KPIs ${JSON.stringify(result.kpis)}`);
+    if (args.json) {
+      io.stdout(`${JSON.stringify({
+        promptTokens: result.promptTokens,
+        generatedTokens: result.generatedTokens,
+        text: result.text,
+        stopReason: result.stopReason,
+        kpis: result.kpis,
+      })}\n`);
+    }
+    if (args.profile !== undefined) writeFileSync(args.profile, `${JSON.stringify(result.kpis, null, 2)}\n`, { flag: 'wx' });
+    return 0;
+  } finally {
+    progress.clear();
+    process.removeListener('SIGINT', onSigint);
+    if (dump !== undefined) closeSync(dump);
+    await dialog.dispose();
+  }
+}
+
+const isSystemError = (error: unknown): error is NodeJS.ErrnoException =>
+  error instanceof Error && typeof (error as NodeJS.ErrnoException).code === 'string' && 'syscall' in error;
+
+/** `genie-ts run`: genie-t2t-run's flags plus sampling overrides, JSON output and logits dumps. */
+export const runCommand: Command = async (args, io) => {
+  let parsed: RunArgs;
+  try {
+    parsed = parseRunArgs(args);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    io.stderr(`genie-ts run: ${error.message}\n(see genie-ts run --help)\n`);
+    return 2;
+  }
+  if (parsed.help) {
+    io.stdout(USAGE);
+    return 0;
+  }
+  if (parsed.prompt === undefined) {
+    io.stderr('genie-ts run: give a prompt with -p, --prompt_file or --tokens_file\n(see genie-ts run --help)\n');
+    return 2;
+  }
+  try {
+    return await runDialog(parsed, io);
+  } catch (error) {
+    if (error instanceof GenieError || isSystemError(error)) {
+      io.stderr(`genie-ts run: ${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  }
+};
