@@ -5,7 +5,7 @@ import type { SamplerParams } from '../sampler/params.js';
 import type { SamplerUpdate } from '../sampler/resolve-params.js';
 import { Sampler } from '../sampler/sampler.js';
 import { TokenHistory } from '../sampler/token-history.js';
-import { openBackend } from './backend-factory.js';
+import { openBackend, type BackendOptions } from './backend-factory.js';
 import { deriveDialog, type DerivedDialog } from './config/derive.js';
 import { loadConfigFile } from './config/load.js';
 import { assertLoadable } from './config/loadable.js';
@@ -35,6 +35,8 @@ export interface DialogOptions {
   readonly maxNumTokens?: number;
   /** An already loaded tokenizer to share (loading the Qwen vocabulary takes ~0.6 s). */
   readonly tokenizer?: Tokenizer;
+  /** Options of the backend `engine.backend.type` names (e.g. `qnn: { provider: 'simulated' }`). */
+  readonly backend?: BackendOptions;
 }
 
 export interface QueryOptions {
@@ -119,7 +121,7 @@ export class Dialog {
     if (options.maxNumTokens !== undefined) checkCount('maxNumTokens', options.maxNumTokens);
     const tokenizer = options.tokenizer ?? (await loadTokenizer(derived.tokenizerPath));
     const embeddings = loadEmbeddings(derived);
-    const backend = await openBackend(derived);
+    const backend = await openBackend(derived, options.backend);
     try {
       const engine = Engine.create(backend, {
         contextSize: derived.contextSize,

@@ -1,5 +1,6 @@
 import { closeSync, existsSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { GenieError } from '../../errors.js';
+import { ConfigError } from '../../runtime/config/index.js';
 import { ensureDemoBundle } from '../../runtime/demo/index.js';
 import { Dialog, type QueryResult } from '../../runtime/dialog.js';
 import type { SamplerUpdate } from '../../sampler/resolve-params.js';
@@ -117,9 +118,24 @@ function parseRunArgs(args: readonly string[]): RunArgs {
   };
 }
 
+const isSystemError = (error: unknown): error is NodeJS.ErrnoException =>
+  error instanceof Error && typeof (error as NodeJS.ErrnoException).code === 'string' && 'syscall' in error;
+
+/** `op` on the file a flag names; an OS error becomes `--flag "path": ENOENT: no such file or directory`. */
+function onFlagFile<T>(flag: string, path: string, op: () => T): T {
+  try {
+    return op();
+  } catch (error) {
+    if (!isSystemError(error)) throw error;
+    const reason = /^(E[A-Z]+: [^,]+)/.exec(error.message)?.[1] ?? error.message;
+    throw new GenieError('FILE', `${flag} "${path}": ${reason}`, { cause: error });
+  }
+}
+
 /** genie-t2t-run's tokens file: whitespace-separated non-negative integers. */
 function readTokensFile(path: string): number[] {
-  const words = readFileSync(path, 'utf8').split(/\s+/).filter((w) => w !== '');
+  const text = onFlagFile('--tokens_file', path, () => readFileSync(path, 'utf8'));
+  const words = text.split(/\s+/).filter((w) => w !== '');
   if (words.length === 0) throw new GenieError('INVALID_INPUT', `tokens file "${path}" holds no token ids`);
   return words.map((word, i) => {
     if (!/^\d+$/.test(word)) throw new GenieError('INVALID_INPUT', `tokens file "${path}": entry ${i + 1} "${word}" is not a token id`);
@@ -142,17 +158,21 @@ class ProgressLine {
   }
 }
 
-async function runDialog(args: RunArgs, io: CliIO): Promise<number> {
-  const progress = new ProgressLine(io);
+async function runDialog(args: RunArgs, io: CliIO, progress: ProgressLine): Promise<number> {
   const log = (level: LogLevel, message: string): void => {
-    if (LOG_LEVELS.indexOf(level) <= LOG_LEVELS.indexOf(args.log)) io.stderr(`[${level}] ${message}\n`);
+    if (LOG_LEVELS.indexOf(level) > LOG_LEVELS.indexOf(args.log)) return;
+    progress.clear();
+    io.stderr(`[${level}] ${message}\n`);
   };
   if (args.profile !== undefined && existsSync(args.profile)) {
     throw new GenieError('INVALID_INPUT', `--profile "${args.profile}" already exists (genie-ts, like Genie, does not overwrite it)`);
   }
   const prompt = args.prompt!;
   const tokens = prompt.kind === 'tokens-file' ? readTokensFile(prompt.path) : undefined;
-  const promptText = prompt.kind === 'text' ? prompt.text : prompt.kind === 'text-file' ? readFileSync(prompt.path, 'utf8') : undefined;
+  const promptText =
+    prompt.kind === 'text' ? prompt.text
+    : prompt.kind === 'text-file' ? onFlagFile('--prompt_file', prompt.path, () => readFileSync(prompt.path, 'utf8'))
+    : undefined;
 
   let configPath = args.config;
   if (configPath === undefined) {
@@ -162,27 +182,39 @@ async function runDialog(args: RunArgs, io: CliIO): Promise<number> {
   }
   progress.show('genie-ts: loading model...');
   const dialog = await Dialog.create(configPath, { sampler: args.sampler });
-  const dump = args.dumpLogits === undefined ? undefined : openSync(args.dumpLogits, 'w');
   const abort = new AbortController();
   const onSigint = (): void => abort.abort();
   process.once('SIGINT', onSigint);
+  let dump: number | undefined;
+  // Streamed text not yet ended by a newline: the line is ended before anything else is reported.
+  let lineOpen = false;
+  const endLine = (): void => {
+    if (lineOpen) io.stdout('\n');
+    lineOpen = false;
+  };
   try {
+    const dumpPath = args.dumpLogits;
+    const dumpFd = dumpPath === undefined ? undefined : onFlagFile('--dump-logits', dumpPath, () => openSync(dumpPath, 'w'));
+    dump = dumpFd;
     log('info', `backend ${dialog.config.backendType}, context.size ${dialog.config.contextSize}, init ${(dialog.initTimeUs / 1e3).toFixed(1)} ms`);
     progress.show('genie-ts: processing the prompt...');
     const options = {
       maxTokens: args.maxTokens,
       signal: abort.signal,
-      onLogits: dump === undefined ? undefined : (row: Float32Array) => writeSync(dump, row),
+      onLogits: dumpFd === undefined ? undefined : (row: Float32Array) => writeSync(dumpFd, row),
     };
     const stream = tokens !== undefined ? dialog.tokenQuery(tokens, options) : dialog.query(promptText!, options);
     let next = await stream.next();
     progress.clear();
     while (!next.done) {
-      if (!args.json) io.stdout(next.value);
+      if (!args.json) {
+        io.stdout(next.value);
+        lineOpen = !next.value.endsWith('\n');
+      }
       next = await stream.next();
     }
     const result: QueryResult = next.value;
-    if (!args.json && result.text !== '' && !result.text.endsWith('\n')) io.stdout('\n');
+    endLine();
     log('verbose', `prompt tokens ${result.promptTokens.join(' ')}; generated ${result.generatedTokens.join(' ')}`);
     log('info', `stop: ${result.stopReason}; KPIs ${JSON.stringify(result.kpis)}`);
     if (args.json) {
@@ -194,18 +226,19 @@ async function runDialog(args: RunArgs, io: CliIO): Promise<number> {
         kpis: result.kpis,
       })}\n`);
     }
-    if (args.profile !== undefined) writeFileSync(args.profile, `${JSON.stringify(result.kpis, null, 2)}\n`, { flag: 'wx' });
+    const profile = args.profile;
+    if (profile !== undefined) {
+      onFlagFile('--profile', profile, () => writeFileSync(profile, `${JSON.stringify(result.kpis, null, 2)}\n`, { flag: 'wx' }));
+    }
     return 0;
   } finally {
+    endLine();
     progress.clear();
     process.removeListener('SIGINT', onSigint);
     if (dump !== undefined) closeSync(dump);
     await dialog.dispose();
   }
 }
-
-const isSystemError = (error: unknown): error is NodeJS.ErrnoException =>
-  error instanceof Error && typeof (error as NodeJS.ErrnoException).code === 'string' && 'syscall' in error;
 
 /** `genie-ts run`: genie-t2t-run's flags plus sampling overrides, JSON output and logits dumps. */
 export const runCommand: Command = async (args, io) => {
@@ -225,9 +258,17 @@ export const runCommand: Command = async (args, io) => {
     io.stderr('genie-ts run: give a prompt with -p, --prompt_file or --tokens_file\n(see genie-ts run --help)\n');
     return 2;
   }
+  const progress = new ProgressLine(io);
   try {
-    return await runDialog(parsed, io);
+    return await runDialog(parsed, io, progress);
   } catch (error) {
+    progress.clear();
+    if (error instanceof ConfigError) {
+      const count = error.issues.length;
+      io.stderr(`genie-ts run: ${error.file ?? parsed.config}: ${count} error${count === 1 ? '' : 's'}\n`);
+      for (const issue of error.issues) io.stderr(`  ${issue.path}: ${issue.message}\n`);
+      return 1;
+    }
     if (error instanceof GenieError || isSystemError(error)) {
       io.stderr(`genie-ts run: ${error.message}\n`);
       return 1;
