@@ -27,3 +27,4 @@ export {
 } from './slots.js';
 export * from './enums.js';
 export { QnnErrorCode, qnnErrorName, qnnErrorHint, QnnError, qnnErrorCode, checkQnn } from './errors.js';
+export * from './binding/index.js';

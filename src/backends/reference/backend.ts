@@ -8,7 +8,7 @@ import { BoundGraph, checkBuffers } from './executor.js';
 import { parseCtxBinMetadata } from './metadata.js';
 import type { ReferenceModel } from './model.js';
 import { planGraph, type GraphPlan } from './plan.js';
-import { loadPartWeights, type PartWeights } from './weights.js';
+import { loadPartWeights, weightNeedsOf, type PartWeights } from './weights.js';
 
 interface LoadedGraph {
   readonly plan: GraphPlan;
@@ -23,13 +23,7 @@ async function loadCtxBin(path: string, ctxBin: number): Promise<LoadedGraph[]> 
   try {
     const { model, graphs } = parseCtxBinMetadata(reader.metadata, path);
     const plans = graphs.map((graph, i) => planGraph(graph, i, ctxBin, model, path));
-    const layers = new Set<number>();
-    for (const plan of plans) for (const io of plan.decoder?.layers ?? []) layers.add(io.layer);
-    const weights = await loadPartWeights(reader, model, {
-      embedding: plans.some((p) => p.tokenIds !== undefined),
-      layers,
-      lmHead: plans.some((p) => p.logits !== undefined),
-    });
+    const weights = await loadPartWeights(reader, model, weightNeedsOf(plans));
     return plans.map((plan) => ({ plan, model, weights }));
   } finally {
     await reader.close();

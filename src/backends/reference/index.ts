@@ -1,5 +1,6 @@
 export { openReferenceBackend } from './backend.js';
 export { writeReferenceCtxBin, type ReferenceCtxBinPart } from './ctx-bin.js';
+export { loadCtxBinProgram, readCtxBinGraphs, ReferenceCtxBinProgram, type RunnableGraph } from './from-bytes.js';
 export { splitQwen2Checkpoint, type SplitOptions } from './split.js';
 export { loadHfQwen2, writeHfQwen2 } from './checkpoint.js';
 export { qwen2WeightShapes, referenceModelOf, type Qwen2Checkpoint, type Qwen2Config } from './qwen2.js';

@@ -3,6 +3,7 @@ import type { SafetensorsReader } from '../../formats/safetensors.js';
 import { CtxBinError } from './errors.js';
 import { layerWeights, sameShape, type ReferenceModel } from './model.js';
 import { EMBED_TOKENS, FINAL_NORM, LM_HEAD, type LayerWeightKey } from './names.js';
+import type { GraphPlan } from './plan.js';
 
 export type LayerWeights = Readonly<Record<LayerWeightKey, Float32Array>>;
 
@@ -20,39 +21,94 @@ export interface WeightNeeds {
   readonly lmHead: boolean;
 }
 
+/** The weights the stages of `plans` (the graphs of one ctx-bin) use. */
+export function weightNeedsOf(plans: readonly GraphPlan[]): WeightNeeds {
+  const layers = new Set<number>();
+  for (const plan of plans) for (const io of plan.decoder?.layers ?? []) layers.add(io.layer);
+  return {
+    embedding: plans.some((p) => p.tokenIds !== undefined),
+    layers,
+    lmHead: plans.some((p) => p.logits !== undefined),
+  };
+}
+
+/** Tensor shapes of a weight file, and its float32 data read one tensor at a time. */
+export interface WeightSource<Data> {
+  readonly path: string;
+  readonly tensors: ReadonlyMap<string, { readonly shape: readonly number[] }>;
+  readFloat32(name: string): Data;
+}
+
+interface WeightRequest {
+  readonly name: string;
+  readonly shape: readonly number[];
+}
+
 /**
- * Reads the weights `needs` asks for, checking presence and shape. The LM head is `lm_head.weight`,
+ * The weights `needs` asks for, as a sequence of reads (each answered with the tensor's data) so
+ * the file-backed and the in-memory loaders share one selection. The LM head is `lm_head.weight`,
  * or `model.embed_tokens.weight` when the model ties them and the file has no separate head.
  */
-export async function loadPartWeights(
-  reader: SafetensorsReader,
+function* partWeightReads(
   model: ReferenceModel,
   needs: WeightNeeds,
-): Promise<PartWeights> {
-  const read = async (name: string, shape: readonly number[]): Promise<Float32Array> => {
-    const info = reader.tensors.get(name);
-    if (info === undefined) throw new CtxBinError(`reference ctx-bin "${reader.path}": missing weight tensor "${name}"`);
-    if (!sameShape(info.shape, shape)) {
-      throw new CtxBinError(
-        `reference ctx-bin "${reader.path}": weight tensor "${name}" has shape [${info.shape}], expected [${shape}]`,
-      );
-    }
-    return reader.readFloat32(name);
-  };
+  has: (name: string) => boolean,
+): Generator<WeightRequest, PartWeights, Float32Array> {
   const tableShape = [model.vocab, model.hidden];
-  const embedding = needs.embedding ? await read(EMBED_TOKENS, tableShape) : undefined;
+  const embedding = needs.embedding ? yield { name: EMBED_TOKENS, shape: tableShape } : undefined;
   const layers = new Map<number, LayerWeights>();
   for (const layer of [...needs.layers].sort((a, b) => a - b)) {
     const weights = {} as Record<LayerWeightKey, Float32Array>;
-    for (const [key, name, shape] of layerWeights(model, layer)) weights[key] = await read(name, shape);
+    for (const [key, name, shape] of layerWeights(model, layer)) weights[key] = yield { name, shape };
     layers.set(layer, weights);
   }
   let finalNorm: Float32Array | undefined;
   let lmHead: Float32Array | undefined;
   if (needs.lmHead) {
-    finalNorm = await read(FINAL_NORM, [model.hidden]);
-    const headName = model.tieWordEmbeddings && !reader.tensors.has(LM_HEAD) ? EMBED_TOKENS : LM_HEAD;
-    lmHead = headName === EMBED_TOKENS && embedding !== undefined ? embedding : await read(headName, tableShape);
+    finalNorm = yield { name: FINAL_NORM, shape: [model.hidden] };
+    const headName = model.tieWordEmbeddings && !has(LM_HEAD) ? EMBED_TOKENS : LM_HEAD;
+    lmHead = headName === EMBED_TOKENS && embedding !== undefined ? embedding : yield { name: headName, shape: tableShape };
   }
   return { embedding, layers, finalNorm, lmHead };
+}
+
+/** Checks presence and shape of a requested weight; throws `CtxBinError` naming file and tensor. */
+function checkWeight<Data>(source: WeightSource<Data>, { name, shape }: WeightRequest): void {
+  const info = source.tensors.get(name);
+  if (info === undefined) throw new CtxBinError(`reference ctx-bin "${source.path}": missing weight tensor "${name}"`);
+  if (!sameShape(info.shape, shape)) {
+    throw new CtxBinError(
+      `reference ctx-bin "${source.path}": weight tensor "${name}" has shape [${info.shape}], expected [${shape}]`,
+    );
+  }
+}
+
+/** Reads the weights `needs` asks for from an open file, checking presence and shape. */
+export async function loadPartWeights(
+  reader: SafetensorsReader,
+  model: ReferenceModel,
+  needs: WeightNeeds,
+): Promise<PartWeights> {
+  const reads = partWeightReads(model, needs, (name) => reader.tensors.has(name));
+  let step = reads.next();
+  while (!step.done) {
+    checkWeight(reader, step.value);
+    step = reads.next(await reader.readFloat32(step.value.name));
+  }
+  return step.value;
+}
+
+/** Reads the weights `needs` asks for from memory, checking presence and shape. */
+export function readPartWeights(
+  source: WeightSource<Float32Array>,
+  model: ReferenceModel,
+  needs: WeightNeeds,
+): PartWeights {
+  const reads = partWeightReads(model, needs, (name) => source.tensors.has(name));
+  let step = reads.next();
+  while (!step.done) {
+    checkWeight(source, step.value);
+    step = reads.next(source.readFloat32(step.value.name));
+  }
+  return step.value;
 }

@@ -1,0 +1,102 @@
+/** The `QnnHtp` GraphBackend: the runtime's graphs executed through the QNN binding. */
+import { InvalidArgumentError } from '../../errors.js';
+import type { GraphSpec } from '../../graphs/spec.js';
+import type { QnnHardwareDevice } from '../../qnn/binding/platform.js';
+import type { QnnProfileRecord } from '../../qnn/binding/profile.js';
+import { QnnSession } from '../../qnn/binding/session.js';
+import { logLevelAdmits, stderrLogSink } from '../../qnn/binding/log.js';
+import type { GraphBackend } from '../backend.js';
+import { readHtpExtensions } from './extensions.js';
+import { toGraphSpec } from './graph-specs.js';
+import { resolveQnnBackendOptions, type QnnBackendOptions } from './options.js';
+import { openProvider } from './provider.js';
+
+/** A GraphBackend over a QNN session, plus what only QNN reports (devices, profile events). */
+export interface QnnGraphBackend extends GraphBackend {
+  /** Hardware devices the backend reports (SoC model, Hexagon arch, VTCM), null when none. */
+  readonly devices: readonly QnnHardwareDevice[] | null;
+  /** QnnProfile records since the last call (with the `profiling` option; else empty). */
+  takeProfile(): QnnProfileRecord[];
+}
+
+class QnnHtpBackend implements QnnGraphBackend {
+  readonly type = 'QnnHtp';
+  readonly graphs: readonly GraphSpec[];
+
+  constructor(
+    private readonly session: QnnSession,
+    private readonly release: () => void,
+  ) {
+    this.graphs = [...session.graphs.values()].map(toGraphSpec);
+  }
+
+  get devices(): readonly QnnHardwareDevice[] | null {
+    return this.session.devices;
+  }
+
+  allocate(byteLength: number): Uint8Array {
+    return this.session.allocate(byteLength);
+  }
+
+  bind(graph: string, buffers: ReadonlyMap<string, Uint8Array>): void {
+    const qnnGraph = this.session.graph(graph, `bind "${graph}"`);
+    const pick = ({ name }: { name: string }): Uint8Array => {
+      const buffer = buffers.get(name);
+      if (buffer === undefined) throw new InvalidArgumentError(`bind "${graph}": no buffer for tensor "${name}"`);
+      return buffer;
+    };
+    qnnGraph.bind(qnnGraph.inputs.map(pick), qnnGraph.outputs.map(pick));
+  }
+
+  async execute(graph: string): Promise<void> {
+    return this.session.graph(graph, `execute "${graph}"`).execute();
+  }
+
+  takeProfile(): QnnProfileRecord[] {
+    return this.session.takeProfile();
+  }
+
+  async dispose(): Promise<void> {
+    try {
+      await this.session.dispose();
+    } finally {
+      this.release();
+    }
+  }
+}
+
+/**
+ * Opens context binaries (graph `ctxBin` = index in `ctxBinPaths`) on a QNN backend: the HTP
+ * libraries on a device, or the simulated provider (`provider: 'simulated'` or
+ * `GENIE_TS_QNN_PROVIDER=simulated`).
+ */
+export async function openQnnBackend(ctxBinPaths: readonly string[], options: QnnBackendOptions = {}): Promise<QnnGraphBackend> {
+  if (ctxBinPaths.length === 0) throw new InvalidArgumentError('openQnnBackend: ctxBinPaths is empty');
+  const extensions = options.extensionsPath ? await readHtpExtensions(options.extensionsPath) : {};
+  const resolved = resolveQnnBackendOptions(options, extensions);
+  const sink = options.onLog ?? stderrLogSink;
+  const warn = (message: string): void => {
+    if (options.logLevel !== undefined && logLevelAdmits(options.logLevel, 'warn')) sink('warn', message);
+  };
+  if (options.perfProfile === undefined && extensions.perfProfile === undefined && extensions.rpcControlLatencyUs !== undefined) {
+    warn(`HTP extensions file "${options.extensionsPath}": rpc_control_latency is ignored without a perf_profile`);
+  }
+  const provider = await openProvider(options, resolved, warn);
+  let session: QnnSession;
+  try {
+    session = await QnnSession.open({
+      source: provider.source,
+      ctxBins: ctxBinPaths,
+      ...(options.logLevel === undefined ? {} : { logLevel: options.logLevel, logSink: sink }),
+      htp: resolved.htp,
+      ...(resolved.perf === undefined ? {} : { perf: resolved.perf }),
+      ...(options.profiling === undefined ? {} : { profiling: options.profiling }),
+      ...(provider.sharedMemory === undefined ? {} : { sharedMemory: provider.sharedMemory }),
+      ...(options.executeMode === undefined ? {} : { executeMode: options.executeMode }),
+    });
+  } catch (error) {
+    provider.release();
+    throw error;
+  }
+  return new QnnHtpBackend(session, provider.release);
+}

@@ -1,0 +1,12 @@
+export { openQnnBackend, type QnnGraphBackend } from './backend.js';
+export {
+  QNN_PROVIDER_ENV,
+  QNN_PROVIDERS,
+  resolveQnnBackendOptions,
+  type QnnBackendOptions,
+  type QnnProviderKind,
+  type ResolvedQnnBackendOptions,
+} from './options.js';
+export { HtpExtensionsError, readHtpExtensions, type HtpExtensionsPerf } from './extensions.js';
+export { toGraphSpec, toTensorSpec } from './graph-specs.js';
+export { DEFAULT_BACKEND_LIBRARY, DEFAULT_SYSTEM_LIBRARY } from './provider.js';

@@ -1,0 +1,154 @@
+/**
+ * Options of the QnnHtp backend, their environment overrides and validation.
+ *
+ * Environment (documented for the README):
+ * - `GENIE_TS_QNN_PROVIDER=simulated|native`: run on the simulated HTP provider (no device or QNN
+ *   SDK needed) or on the QNN libraries; the `provider` option wins.
+ * - `GENIE_TS_QNN_BACKEND_LIB`, `GENIE_TS_QNN_SYSTEM_LIB`: path or file name of the backend library
+ *   (default libQnnHtp.so / QnnHtp.dll) and of libQnnSystem; the `backendLibrary` / `systemLibrary`
+ *   options win.
+ */
+import { InvalidArgumentError, NotSupportedError } from '../../errors.js';
+import type { HtpContextSettings } from '../../qnn/binding/context-config.js';
+import type { QnnExecuteMode } from '../../qnn/binding/graph.js';
+import { isQnnLogLevelName, QNN_LOG_LEVELS, type QnnLogLevelName, type QnnLogSink } from '../../qnn/binding/log.js';
+import type { SharedMemoryAllocator } from '../../qnn/binding/memory.js';
+import {
+  DEFAULT_RPC_CONTROL_LATENCY_US,
+  DEFAULT_RPC_POLLING_TIME_US,
+  HTP_PERF_PROFILES,
+  isHtpPerfProfile,
+  type HtpPerfProfile,
+  type HtpPerfSettings,
+} from '../../qnn/binding/perf.js';
+import { isQnnProfilingLevel, QNN_PROFILING_LEVELS, type QnnProfilingLevel } from '../../qnn/binding/profile.js';
+import type { SimulatedQnn, SimulatedQnnOptions } from '../../qnn/sim/index.js';
+import type { HtpExtensionsPerf } from './extensions.js';
+
+export const QNN_PROVIDER_ENV = 'GENIE_TS_QNN_PROVIDER';
+export const QNN_PROVIDERS = ['native', 'simulated'] as const;
+export type QnnProviderKind = (typeof QNN_PROVIDERS)[number];
+
+export interface QnnBackendOptions {
+  /**
+   * `native`: the QNN libraries; `simulated`: the JS HTP provider. Default: `simulated` when
+   * `simulated`/`simulatedOptions` is given, else env `GENIE_TS_QNN_PROVIDER`, else `native`.
+   */
+  readonly provider?: QnnProviderKind;
+  /** With `simulated`: a provider the caller created and owns (it survives dispose). */
+  readonly simulated?: SimulatedQnn;
+  /** With `simulated` and no `simulated` instance: options of the provider the backend creates and disposes. */
+  readonly simulatedOptions?: SimulatedQnnOptions;
+  /** Backend library path or file name (default `QnnHtp`'s platform name). Env `GENIE_TS_QNN_BACKEND_LIB`. */
+  readonly backendLibrary?: string;
+  /** libQnnSystem path or file name. Env `GENIE_TS_QNN_SYSTEM_LIB`. */
+  readonly systemLibrary?: string;
+  /** QNN log level (`--log`); absent: no log callback. */
+  readonly logLevel?: QnnLogLevelName;
+  /** Where log lines go; default stderr. */
+  readonly onLog?: QnnLogSink;
+  /** Perf vote; overrides the extensions file's `perf_profile`. */
+  readonly perfProfile?: HtpPerfProfile;
+  /** Overrides the extensions file's `rpc_control_latency` (microseconds). */
+  readonly rpcControlLatencyUs?: number;
+  /** `engine.backend.extensions`: the HTP extensions file read for perf settings. */
+  readonly extensionsPath?: string | null;
+  /** The config's QnnHtp values (a derived config's `htp` fits). */
+  readonly htp?: Partial<HtpContextSettings> | null;
+  /** QnnProfile events per execute (`--profile`), read with `takeProfile()`. */
+  readonly profiling?: QnnProfilingLevel;
+  /** `auto` (default): rpcmem when libcdsprpc is present (native provider only); `off`: raw client buffers. */
+  readonly sharedMemory?: 'auto' | 'off' | SharedMemoryAllocator;
+  /** `async` (default) keeps the event loop free during execute; `sync` saves the worker hop (no log allowed). */
+  readonly executeMode?: QnnExecuteMode;
+  /** Environment to read the overrides from; default `process.env`. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+}
+
+/** The options after environment overrides, defaults and validation. */
+export interface ResolvedQnnBackendOptions {
+  readonly provider: QnnProviderKind;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly perf: HtpPerfSettings | undefined;
+  readonly htp: Partial<HtpContextSettings>;
+}
+
+function fail(key: string, value: unknown, what: string): never {
+  throw new InvalidArgumentError(`openQnnBackend: option ${key} ${JSON.stringify(value)} ${what}`);
+}
+
+function resolveProvider(options: QnnBackendOptions, env: Readonly<Record<string, string | undefined>>): QnnProviderKind {
+  if (options.provider !== undefined) {
+    if (!(QNN_PROVIDERS as readonly string[]).includes(options.provider)) {
+      fail('provider', options.provider, `is not one of ${QNN_PROVIDERS.join(', ')}`);
+    }
+    return options.provider;
+  }
+  if (options.simulated !== undefined || options.simulatedOptions !== undefined) return 'simulated';
+  const fromEnv = env[QNN_PROVIDER_ENV];
+  if (fromEnv === undefined || fromEnv === '') return 'native';
+  if (!(QNN_PROVIDERS as readonly string[]).includes(fromEnv)) {
+    throw new InvalidArgumentError(
+      `openQnnBackend: environment ${QNN_PROVIDER_ENV}="${fromEnv}" is not one of ${QNN_PROVIDERS.join(', ')}`,
+    );
+  }
+  return fromEnv as QnnProviderKind;
+}
+
+function resolvePerf(options: QnnBackendOptions, extensions: HtpExtensionsPerf): HtpPerfSettings | undefined {
+  const latency = options.rpcControlLatencyUs ?? extensions.rpcControlLatencyUs;
+  if (latency !== undefined && !(Number.isSafeInteger(latency) && latency >= 0)) {
+    fail('rpcControlLatencyUs', latency, 'is not a non-negative integer (microseconds)');
+  }
+  const profile = options.perfProfile ?? extensions.perfProfile;
+  if (profile === undefined) return undefined;
+  if (!isHtpPerfProfile(profile)) {
+    const where =
+      options.perfProfile !== undefined
+        ? 'option perfProfile'
+        : `HTP extensions file "${options.extensionsPath}" key devices[0].cores[0].perf_profile`;
+    throw new NotSupportedError(`${where}: perf profile "${profile}" is not supported (supported: ${HTP_PERF_PROFILES.join(', ')})`);
+  }
+  return {
+    profile,
+    rpcControlLatencyUs: latency ?? DEFAULT_RPC_CONTROL_LATENCY_US,
+    rpcPollingTimeUs: DEFAULT_RPC_POLLING_TIME_US,
+  };
+}
+
+function resolveHtp(htp: Partial<HtpContextSettings> | null | undefined): Partial<HtpContextSettings> {
+  if (htp === undefined || htp === null) return {};
+  for (const key of ['spillFillBufsize', 'mmapBudget'] as const) {
+    const value = htp[key];
+    if (value !== undefined && !(Number.isSafeInteger(value) && value >= 0)) fail(`htp.${key}`, value, 'is not a non-negative integer');
+  }
+  for (const key of ['useMmap', 'enableGraphSwitching'] as const) {
+    const value = htp[key];
+    if (value !== undefined && typeof value !== 'boolean') fail(`htp.${key}`, value, 'is not a boolean');
+  }
+  const { spillFillBufsize, mmapBudget, useMmap, enableGraphSwitching } = htp;
+  return { spillFillBufsize, mmapBudget, useMmap, enableGraphSwitching };
+}
+
+/** Validates `options` (throws `InvalidArgumentError` / `NotSupportedError` naming the option and value). */
+export function resolveQnnBackendOptions(options: QnnBackendOptions, extensions: HtpExtensionsPerf): ResolvedQnnBackendOptions {
+  const env = options.env ?? process.env;
+  const provider = resolveProvider(options, env);
+  if (options.logLevel !== undefined && !isQnnLogLevelName(options.logLevel)) {
+    fail('logLevel', options.logLevel, `is not one of ${QNN_LOG_LEVELS.join(', ')}`);
+  }
+  if (options.profiling !== undefined && !isQnnProfilingLevel(options.profiling)) {
+    fail('profiling', options.profiling, `is not one of ${QNN_PROFILING_LEVELS.join(', ')}`);
+  }
+  if (options.executeMode !== undefined && options.executeMode !== 'async' && options.executeMode !== 'sync') {
+    fail('executeMode', options.executeMode, 'is not "async" or "sync"');
+  }
+  const shared = options.sharedMemory;
+  if (shared !== undefined && shared !== 'auto' && shared !== 'off' && (typeof shared !== 'object' || shared === null)) {
+    fail('sharedMemory', shared, 'is not "auto", "off" or a SharedMemoryAllocator');
+  }
+  if (provider === 'native' && (options.simulated !== undefined || options.simulatedOptions !== undefined)) {
+    throw new InvalidArgumentError('openQnnBackend: options simulated / simulatedOptions contradict provider "native"');
+  }
+  return { provider, env, perf: resolvePerf(options, extensions), htp: resolveHtp(options.htp) };
+}

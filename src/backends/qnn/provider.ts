@@ -1,0 +1,48 @@
+/** Picks where the QNN function tables come from: the QNN libraries on disk or the simulated provider. */
+import { basename } from 'node:path';
+import { checkAdspLibraryPath } from '../../qnn/binding/adsp.js';
+import { processLibraryHost, resolveQnnLibrary } from '../../qnn/binding/library-paths.js';
+import { loadRpcmem, type SharedMemoryAllocator } from '../../qnn/binding/memory.js';
+import { loadQnnLibraries, providerSourceFromPointers, type QnnProviderSource } from '../../qnn/binding/providers.js';
+import type { QnnBackendOptions, ResolvedQnnBackendOptions } from './options.js';
+
+export const DEFAULT_BACKEND_LIBRARY = 'QnnHtp';
+export const DEFAULT_SYSTEM_LIBRARY = 'QnnSystem';
+
+export interface OpenedProvider {
+  readonly source: QnnProviderSource;
+  readonly sharedMemory: SharedMemoryAllocator | undefined;
+  /** Disposes a simulated provider the backend created; no-op otherwise (libraries stay loaded). */
+  release(): void;
+}
+
+/** `warn` receives environment problems that do not stop loading. */
+export async function openProvider(
+  options: QnnBackendOptions,
+  resolved: ResolvedQnnBackendOptions,
+  warn: (message: string) => void,
+): Promise<OpenedProvider> {
+  const injected = typeof options.sharedMemory === 'object' ? options.sharedMemory : undefined;
+  if (resolved.provider === 'simulated') {
+    // Loaded on demand so production code never pulls the simulator in.
+    const { createSimulatedQnn } = await import('../../qnn/sim/index.js');
+    const sim = options.simulated ?? createSimulatedQnn(options.simulatedOptions);
+    return {
+      source: providerSourceFromPointers('simulated QNN HTP provider', sim.interfaceGetProviders, sim.systemInterfaceGetProviders),
+      // No FastRPC behind a simulation: shared memory only when a test injects an allocator.
+      sharedMemory: injected,
+      release: options.simulated === undefined ? () => sim.dispose() : () => undefined,
+    };
+  }
+  const host = { ...processLibraryHost(), env: resolved.env };
+  const backend = resolveQnnLibrary('backend', options.backendLibrary, DEFAULT_BACKEND_LIBRARY, host);
+  const system = resolveQnnLibrary('system', options.systemLibrary, DEFAULT_SYSTEM_LIBRARY, host);
+  if (host.platform === 'android' && basename(backend.path).includes('Htp')) {
+    for (const warning of checkAdspLibraryPath(resolved.env).warnings) warn(warning);
+  }
+  return {
+    source: loadQnnLibraries(backend.path, system.path),
+    sharedMemory: options.sharedMemory === 'off' ? undefined : (injected ?? loadRpcmem() ?? undefined),
+    release: () => undefined,
+  };
+}

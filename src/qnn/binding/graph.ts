@@ -1,0 +1,214 @@
+/**
+ * One retrieved graph with its execute arguments: the input and output `Qnn_Tensor_t` arrays are
+ * encoded once in native memory (ids, names, dims, quant params from the binary's metadata); `bind`
+ * only points their client buffers (or mem handles) at the engine's buffers, so `execute` passes the
+ * same arrays every step without copying anything.
+ */
+import koffi from 'koffi';
+import { abi, TENSOR_STRIDE } from '../abi.js';
+import { QnnQuantizationEncoding, QnnSparseLayout, QnnTensorMemType, QnnTensorVersion } from '../enums.js';
+import { InvalidArgumentError } from '../../errors.js';
+import { byteSize, dataTypeName } from '../../tensor/dtype.js';
+import { QnnContextBinaryError, QnnGraphNotBoundError } from './errors.js';
+import type { QnnCoreApi } from './function-table.js';
+import { TENSOR } from './layout.js';
+import type { ContextMemHandles } from './mem-handles.js';
+import type { NativeBufferPool } from './memory.js';
+import type { QnnGraphInfo, QnnQuantization, QnnTensorInfo } from './metadata.js';
+import { callAsync, writePointer, writeU32, type NativeArena, type NativeFunction, type NativePointer } from './native.js';
+import type { QnnProfiler } from './profile.js';
+
+/** `async`: execute on Koffi's worker pool (event loop stays free); `sync`: on the JS thread. */
+export type QnnExecuteMode = 'async' | 'sync';
+
+/** What a graph needs from the session that owns it. */
+export interface GraphRuntime {
+  readonly core: QnnCoreApi;
+  readonly pool: NativeBufferPool;
+  readonly profiler: QnnProfiler | null;
+  readonly executeMode: QnnExecuteMode;
+  /** Throws `QnnDisposedError` after dispose. */
+  assertOpen(call: string): void;
+  /** Keeps `work` in the set dispose waits for. */
+  track(work: Promise<void>): Promise<void>;
+}
+
+interface EncodedTensor {
+  readonly info: QnnTensorInfo;
+  /** Bytes the graph reads or writes (the client buffer's dataSize). */
+  readonly byteLength: number;
+  readonly elementBytes: number;
+  readonly dimsPointer: NativePointer | null;
+  /** This tensor's `Qnn_Tensor_t` in the graph's input or output array. */
+  readonly struct: NativePointer;
+}
+
+function quantizeParams(q: QnnQuantization): object {
+  const so = q.scaleOffset;
+  if (so !== undefined && q.encoding === QnnQuantizationEncoding.BW_SCALE_OFFSET) {
+    return {
+      encodingDefinition: q.definition,
+      quantizationEncoding: q.encoding,
+      u: { bwScaleOffsetEncoding: { bitwidth: so.bitwidth ?? 0, scale: so.scale, offset: so.offset } },
+    };
+  }
+  return {
+    encodingDefinition: q.definition,
+    quantizationEncoding: q.encoding,
+    u: { scaleOffsetEncoding: { scale: so?.scale ?? 0, offset: so?.offset ?? 0 } },
+  };
+}
+
+function tensorBytes(info: QnnTensorInfo, where: string): { byteLength: number; elementBytes: number } {
+  let elementBytes: number;
+  try {
+    elementBytes = byteSize(dataTypeName(info.dataType));
+  } catch (cause) {
+    throw new QnnContextBinaryError(
+      `${where}: tensor "${info.name}" has data type 0x${info.dataType.toString(16).padStart(4, '0')}, which this binding cannot size`,
+      { cause },
+    );
+  }
+  return { byteLength: info.dims.reduce((a, b) => a * b, 1) * elementBytes, elementBytes };
+}
+
+function encodeTensors(
+  arena: NativeArena,
+  tensors: readonly QnnTensorInfo[],
+  where: string,
+): { array: NativePointer; encoded: EncodedTensor[] } {
+  const array = arena.bytes(TENSOR_STRIDE * tensors.length);
+  const encoded = tensors.map((info, i) => {
+    const struct = array + BigInt(i * TENSOR_STRIDE);
+    const dimsPointer = arena.u32Array(info.dims);
+    koffi.encode(struct, abi.Qnn_Tensor_t, {
+      version: QnnTensorVersion.V2,
+      u: {
+        v2: {
+          id: info.id,
+          name: arena.string(info.name),
+          type: info.type,
+          dataFormat: info.dataFormat,
+          dataType: info.dataType,
+          quantizeParams: quantizeParams(info.quantization),
+          rank: info.dims.length,
+          dimensions: dimsPointer,
+          memType: QnnTensorMemType.RAW,
+          u: { clientBuf: { data: null, dataSize: 0 } },
+          isDynamicDimensions: null,
+          sparseParams: {
+            type: QnnSparseLayout.UNDEFINED,
+            u: { hybridCoo: { numSpecifiedElements: 0, numSparseDimensions: 0 } },
+          },
+          isProduced: 0,
+        },
+      },
+    });
+    return { info, ...tensorBytes(info, where), dimsPointer, struct };
+  });
+  return { array, encoded };
+}
+
+export class QnnGraph {
+  readonly name: string;
+  readonly inputs: readonly QnnTensorInfo[];
+  readonly outputs: readonly QnnTensorInfo[];
+  private readonly encodedInputs: readonly EncodedTensor[];
+  private readonly encodedOutputs: readonly EncodedTensor[];
+  private readonly inputArray: NativePointer;
+  private readonly outputArray: NativePointer;
+  private readonly graphExecute: NativeFunction;
+  private readonly executeArgs: readonly unknown[];
+  private readonly executeLabel: string;
+  private bound = false;
+
+  /** `arena` owns the tensor arrays and must outlive every execute. */
+  constructor(
+    private readonly runtime: GraphRuntime,
+    handle: NativePointer,
+    info: QnnGraphInfo,
+    /** Index of the context binary holding the graph. */
+    readonly ctxBin: number,
+    private readonly memHandles: ContextMemHandles | null,
+    arena: NativeArena,
+    file: string,
+  ) {
+    this.name = info.name;
+    this.inputs = info.inputs;
+    this.outputs = info.outputs;
+    const where = `context binary "${file}" graph "${info.name}"`;
+    const inputs = encodeTensors(arena, info.inputs, where);
+    const outputs = encodeTensors(arena, info.outputs, where);
+    this.encodedInputs = inputs.encoded;
+    this.encodedOutputs = outputs.encoded;
+    this.inputArray = inputs.array;
+    this.outputArray = outputs.array;
+    this.graphExecute = runtime.core.fn('graphExecute');
+    const profile = runtime.profiler?.handle ?? null;
+    this.executeArgs = [handle, this.inputArray, info.inputs.length, this.outputArray, info.outputs.length, profile, null];
+    this.executeLabel = `graphExecute("${info.name}")`;
+  }
+
+  /**
+   * Points the graph's tensors at views of this session's buffers (in metadata order). Every view is
+   * checked (ownership, size, alignment) before anything native changes, so a rejected call leaves
+   * the previous binding intact.
+   */
+  bind(inputs: readonly Uint8Array[], outputs: readonly Uint8Array[]): void {
+    this.runtime.assertOpen(`bind "${this.name}"`);
+    const sides = [['inputs', inputs, this.encodedInputs], ['outputs', outputs, this.encodedOutputs]] as const;
+    for (const [kind, views, tensors] of sides) {
+      if (views.length !== tensors.length) {
+        throw new InvalidArgumentError(`bind "${this.name}": ${views.length} ${kind} given, the graph has ${tensors.length}`);
+      }
+    }
+    const tensors = [...this.encodedInputs, ...this.encodedOutputs];
+    const views = [...inputs, ...outputs];
+    const locations = tensors.map((tensor, i) => {
+      const what = `bind "${this.name}": buffer for tensor "${tensor.info.name}"`;
+      const view = views[i];
+      const location = this.runtime.pool.locate(view, what);
+      if (view.byteLength < tensor.byteLength) {
+        throw new InvalidArgumentError(`${what} has ${view.byteLength} bytes, expected at least ${tensor.byteLength}`);
+      }
+      if (location.offset % tensor.elementBytes !== 0) {
+        throw new InvalidArgumentError(`${what} starts at byte offset ${location.offset}, not aligned to ${tensor.elementBytes}`);
+      }
+      return location;
+    });
+    const memHandles = this.memHandles;
+    const handles = tensors.map(({ info, dimsPointer }, i) =>
+      memHandles !== null && locations[i].allocation.fd !== null
+        ? memHandles.handleFor(locations[i], { dataType: info.dataType, dims: info.dims, dimsPointer })
+        : null,
+    );
+    tensors.forEach((tensor, i) => {
+      const handle = handles[i];
+      if (handle === null) {
+        writeU32(tensor.struct, TENSOR.memType, QnnTensorMemType.RAW);
+        writePointer(tensor.struct, TENSOR.clientBufData, locations[i].address);
+        writeU32(tensor.struct, TENSOR.clientBufDataSize, tensor.byteLength);
+      } else {
+        writeU32(tensor.struct, TENSOR.memType, QnnTensorMemType.MEMHANDLE);
+        writePointer(tensor.struct, TENSOR.memHandle, handle);
+        writeU32(tensor.struct, TENSOR.clientBufDataSize, 0);
+      }
+    });
+    this.bound = true;
+  }
+
+  /** Runs the graph on the bound buffers. */
+  async execute(): Promise<void> {
+    this.runtime.assertOpen(`execute "${this.name}"`);
+    if (!this.bound) throw new QnnGraphNotBoundError(`execute "${this.name}": the graph's IO was never bound`);
+    return this.runtime.track(this.run());
+  }
+
+  private async run(): Promise<void> {
+    const { runtime, executeArgs } = this;
+    const result =
+      runtime.executeMode === 'async' ? await callAsync(this.graphExecute, ...executeArgs) : this.graphExecute(...executeArgs);
+    runtime.core.check(this.executeLabel, result);
+    runtime.profiler?.collect('execute', this.name);
+  }
+}

@@ -1,0 +1,139 @@
+/**
+ * The two entry points of a QNN installation (`QnnInterface_getProviders` in the backend library,
+ * `QnnSystemInterface_getProviders` in libQnnSystem) and the choice of a provider whose API this
+ * binding speaks (qnn-abi.md §1.1-1.2).
+ */
+import koffi from 'koffi';
+import type { LibraryHandle } from 'koffi';
+import { abi, QNN_INTERFACE_GET_PROVIDERS_SYMBOL, QNN_SYSTEM_INTERFACE_GET_PROVIDERS_SYMBOL } from '../abi.js';
+import { checkQnn } from '../errors.js';
+import { MIN_CORE_API_VERSION, MIN_SYSTEM_API_VERSION, type QnnApiVersion } from '../slots.js';
+import { QnnProviderError } from './errors.js';
+import { INTERFACE, SYSTEM_INTERFACE } from './layout.js';
+import { readCStringAt, readU32, type NativeFunction, type NativePointer } from './native.js';
+
+/** The two `getProviders` functions of one QNN installation (real libraries or the simulated provider). */
+export interface QnnProviderSource {
+  /** For messages, e.g. the library paths. */
+  readonly description: string;
+  readonly interfaceGetProviders: NativeFunction;
+  readonly systemInterfaceGetProviders: NativeFunction;
+}
+
+/** A source from two native function pointers with the `getProviders` C signatures. */
+export function providerSourceFromPointers(
+  description: string,
+  interfaceGetProviders: unknown,
+  systemInterfaceGetProviders: unknown,
+): QnnProviderSource {
+  return {
+    description,
+    interfaceGetProviders: koffi.decode(interfaceGetProviders, abi.QnnInterface_GetProvidersFn_t) as NativeFunction,
+    systemInterfaceGetProviders: koffi.decode(
+      systemInterfaceGetProviders,
+      abi.QnnSystemInterface_GetProvidersFn_t,
+    ) as NativeFunction,
+  };
+}
+
+// A backend library must stay loaded for the whole process: its provider tables die on unload, and
+// reloading one in the same process can fail with QNN error 1009 (qnn-abi.md §8).
+const loadedLibraries = new Map<string, LibraryHandle>();
+
+function loadOnce(path: string): LibraryHandle {
+  let library = loadedLibraries.get(path);
+  if (library === undefined) {
+    library = koffi.load(path);
+    loadedLibraries.set(path, library);
+  }
+  return library;
+}
+
+function exported(library: LibraryHandle, path: string, symbol: string): unknown {
+  try {
+    return library.symbol(symbol);
+  } catch (cause) {
+    throw new QnnProviderError(`${path} does not export ${symbol}; is it a QNN library of the right kind?`, { cause });
+  }
+}
+
+/** A source from a backend library and libQnnSystem on disk (loaded once per process, never unloaded). */
+export function loadQnnLibraries(backendPath: string, systemPath: string): QnnProviderSource {
+  return providerSourceFromPointers(
+    `${backendPath} + ${systemPath}`,
+    exported(loadOnce(backendPath), backendPath, QNN_INTERFACE_GET_PROVIDERS_SYMBOL),
+    exported(loadOnce(systemPath), systemPath, QNN_SYSTEM_INTERFACE_GET_PROVIDERS_SYMBOL),
+  );
+}
+
+/** One entry of a provider list. */
+export interface QnnProvider {
+  readonly pointer: NativePointer;
+  readonly backendId: number;
+  readonly providerName: string | null;
+  /** Core API version (interface providers) or system API version (system providers). */
+  readonly apiVersion: QnnApiVersion;
+}
+
+function readVersion(ptr: NativePointer, offset: number): QnnApiVersion {
+  return { major: readU32(ptr, offset), minor: readU32(ptr, offset + 4), patch: readU32(ptr, offset + 8) };
+}
+
+interface ProviderPrefix {
+  readonly backendId: number;
+  readonly providerName: number;
+  readonly version: number;
+}
+
+function listProviders(getProviders: NativeFunction, symbol: string, prefix: ProviderPrefix): QnnProvider[] {
+  const list: unknown[] = [null];
+  const count = [0];
+  checkQnn(symbol, getProviders(list, count) as number | bigint);
+  if (count[0] === 0 || list[0] === null) return [];
+  const pointers = Array.from(koffi.decode(list[0], 'void *', count[0]) as ArrayLike<bigint | null>);
+  return pointers
+    .filter((ptr): ptr is bigint => ptr !== null && ptr !== 0n)
+    .map((ptr) => ({
+      pointer: ptr,
+      backendId: readU32(ptr, prefix.backendId),
+      providerName: readCStringAt(ptr, prefix.providerName),
+      apiVersion: readVersion(ptr, prefix.version),
+    }));
+}
+
+const formatVersion = (v: QnnApiVersion): string => `${v.major}.${v.minor}.${v.patch}`;
+
+function describeProviders(providers: readonly QnnProvider[], what: string): string {
+  if (providers.length === 0) return 'it lists no providers';
+  return `it offers ${providers
+    .map((p) => `${p.providerName ?? '(unnamed)'} (backend id ${p.backendId}) with ${what} ${formatVersion(p.apiVersion)}`)
+    .join(', ')}`;
+}
+
+function select(providers: readonly QnnProvider[], minimum: QnnApiVersion, what: string, source: string): QnnProvider {
+  const chosen = providers.find((p) => p.apiVersion.major === minimum.major && p.apiVersion.minor >= minimum.minor);
+  if (chosen !== undefined) return chosen;
+  throw new QnnProviderError(
+    `${source}: no provider with ${what} ${minimum.major}.x >= ${minimum.major}.${minimum.minor} ` +
+      `(the oldest this binding supports); ${describeProviders(providers, what)}`,
+  );
+}
+
+/** Lists the backend's interface providers and picks the first with core API 2.x >= 2.14. */
+export function selectInterfaceProvider(source: QnnProviderSource): QnnProvider {
+  const providers = listProviders(source.interfaceGetProviders, QNN_INTERFACE_GET_PROVIDERS_SYMBOL, {
+    ...INTERFACE,
+    version: INTERFACE.coreApiVersion,
+  });
+  return select(providers, MIN_CORE_API_VERSION, 'core API', `QNN backend (${source.description})`);
+}
+
+/** Lists libQnnSystem's providers and picks the first with system API 1.x >= 1.1. */
+export function selectSystemProvider(source: QnnProviderSource): QnnProvider {
+  const providers = listProviders(
+    source.systemInterfaceGetProviders,
+    QNN_SYSTEM_INTERFACE_GET_PROVIDERS_SYMBOL,
+    { ...SYSTEM_INTERFACE, version: SYSTEM_INTERFACE.systemApiVersion },
+  );
+  return select(providers, MIN_SYSTEM_API_VERSION, 'system API', `QnnSystem (${source.description})`);
+}
