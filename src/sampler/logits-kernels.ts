@@ -1,0 +1,154 @@
+import type { Encoding } from '../tensor/dtype.js';
+import { float16ToFloat32 } from '../tensor/fp16.js';
+
+// Kernels return the argmax (lowest index on ties); the float ones return ~i for a NaN at i. Doubles stay
+// inside them and the encoding travels as an object: a double passed to or returned from a call V8 does
+// not inline is boxed (one allocation per token). Nothing follows the loops either: V8 compiles these on
+// stack replacement during their first call, and code after the loop without type feedback by then
+// deoptimizes on every later call.
+
+export function dequantizeFloat32(src: Float32Array, from: number, n: number, dst: Float32Array): number {
+  let best = -Infinity;
+  let top = 0;
+  for (let i = 0; i < n; i++) {
+    const v = src[from + i];
+    dst[i] = v;
+    if (v > best) {
+      best = v;
+      top = i;
+    } else if (v !== v) {
+      return ~i;
+    }
+  }
+  return top;
+}
+
+export function dequantizeFloat16(src: Uint16Array, from: number, n: number, dst: Float32Array): number {
+  let best = -Infinity;
+  let top = 0;
+  for (let i = 0; i < n; i++) {
+    const v = float16ToFloat32(src[from + i]);
+    dst[i] = v;
+    if (v > best) {
+      best = v;
+      top = i;
+    } else if (v !== v) {
+      return ~i;
+    }
+  }
+  return top;
+}
+
+export function dequantizeUint8(src: Uint8Array, from: number, n: number, encoding: Encoding, dst: Float32Array): number {
+  const { scale, offset } = encoding;
+  let best = -1;
+  let top = 0;
+  for (let i = 0; i < n; i++) {
+    const q = src[from + i];
+    dst[i] = (q + offset) * scale;
+    if (q > best) {
+      best = q;
+      top = i;
+    }
+  }
+  return top;
+}
+
+export function dequantizeUint16(src: Uint16Array, from: number, n: number, encoding: Encoding, dst: Float32Array): number {
+  const { scale, offset } = encoding;
+  let best = -1;
+  let top = 0;
+  for (let i = 0; i < n; i++) {
+    const q = src[from + i];
+    dst[i] = (q + offset) * scale;
+    if (q > best) {
+      best = q;
+      top = i;
+    }
+  }
+  return top;
+}
+
+export function argmaxFloat32(src: Float32Array, from: number, n: number): number {
+  let best = -Infinity;
+  let top = 0;
+  for (let i = 0; i < n; i++) {
+    const v = src[from + i];
+    if (v > best) {
+      best = v;
+      top = i;
+    } else if (v !== v) {
+      return ~i;
+    }
+  }
+  return top;
+}
+
+/** Float16 bits mapped to an unsigned key with the same order as the values (-0 equal to +0). */
+export function argmaxFloat16(src: Uint16Array, from: number, n: number): number {
+  let best = -1;
+  let top = 0;
+  for (let i = 0; i < n; i++) {
+    const h = src[from + i];
+    if ((h & 0x7fff) > 0x7c00) return ~i;
+    const key = h & 0x8000 ? (h === 0x8000 ? 0x8000 : 0xffff - h) : h | 0x8000;
+    if (key > best) {
+      best = key;
+      top = i;
+    }
+  }
+  return top;
+}
+
+export function argmaxCodes8(src: Uint8Array, from: number, n: number): number {
+  let best = -1;
+  let top = 0;
+  for (let i = 0; i < n; i++) {
+    const q = src[from + i];
+    if (q > best) {
+      best = q;
+      top = i;
+    }
+  }
+  return top;
+}
+
+export function argmaxCodes16(src: Uint16Array, from: number, n: number): number {
+  let best = -1;
+  let top = 0;
+  for (let i = 0; i < n; i++) {
+    const q = src[from + i];
+    if (q > best) {
+      best = q;
+      top = i;
+    }
+  }
+  return top;
+}
+
+/**
+ * Dequantizes only `tokens[0, k)` of a fixed-point row into `dst[token]`; returns the best of them
+ * (largest code, lowest index on ties).
+ */
+export function dequantizeTokens(
+  src: Uint16Array | Uint8Array,
+  from: number,
+  tokens: Int32Array,
+  k: number,
+  encoding: Encoding,
+  dst: Float32Array,
+): number {
+  const { scale, offset } = encoding;
+  let best = -1;
+  let top = 0;
+  for (let j = 0; j < k; j++) {
+    const token = tokens[j];
+    const q = src[from + token];
+    dst[token] = (q + offset) * scale;
+    if (q > best || (q === best && token < top)) {
+      best = q;
+      top = token;
+    }
+  }
+  return top;
+}

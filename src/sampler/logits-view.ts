@@ -1,0 +1,245 @@
+import { InvalidArgumentError } from '../errors.js';
+import type { DataTypeName, Encoding } from '../tensor/dtype.js';
+import { float16ToFloat32 } from '../tensor/fp16.js';
+import {
+  argmaxCodes16, argmaxCodes8, argmaxFloat16, argmaxFloat32, dequantizeFloat16, dequantizeFloat32,
+  dequantizeTokens, dequantizeUint16, dequantizeUint8,
+} from './logits-kernels.js';
+import { selectTopK } from './rank.js';
+
+/** The logits dtypes a view can read: Genie's getDequantLogits cases (research/genie.md §3.8). */
+export type LogitsDataType = 'FLOAT_32' | 'FLOAT_16' | 'UFIXED_POINT_8' | 'UFIXED_POINT_16';
+
+const LOGITS_DATA_TYPES: readonly LogitsDataType[] = ['FLOAT_32', 'FLOAT_16', 'UFIXED_POINT_8', 'UFIXED_POINT_16'];
+
+export interface LogitsLayout {
+  readonly dtype: DataTypeName;
+  /** Elements per row. */
+  readonly vocab: number;
+  /** Rows in the buffer; default: all of it (its element count must then be a multiple of `vocab`). */
+  readonly rows?: number;
+  /** Required for the fixed-point dtypes (`float = (q + offset) * scale`), absent for the float ones. */
+  readonly encoding?: Encoding;
+}
+
+const EMPTY_F32 = new Float32Array(0);
+const EMPTY_U16 = new Uint16Array(0);
+const EMPTY_U8 = new Uint8Array(0);
+
+/**
+ * One row at a time of a logits tensor `(rows, vocab)`, read in place from the engine's buffer (no copy).
+ * Create it once per buffer; `setRow` only moves an offset. Each dtype has its own loop over its own
+ * typed array so every kernel stays monomorphic.
+ */
+export class LogitsView {
+  readonly dtype: LogitsDataType;
+  readonly vocab: number;
+  readonly rows: number;
+  /** Identity encoding (`scale 1, offset 0`) for the float dtypes. */
+  readonly encoding: Encoding;
+  private readonly f32: Float32Array;
+  private readonly u16: Uint16Array;
+  private readonly u8: Uint8Array;
+  private currentRow = 0;
+  private offset = 0;
+
+  constructor(data: ArrayBufferLike | ArrayBufferView, layout: LogitsLayout) {
+    const dtype = checkDataType(layout.dtype);
+    const { vocab } = layout;
+    if (!Number.isSafeInteger(vocab) || vocab < 1) {
+      throw new InvalidArgumentError(`logits vocab must be a positive integer, got ${String(vocab)}`);
+    }
+    this.encoding = checkEncoding(dtype, layout.encoding);
+    const elementBytes = dtype === 'FLOAT_32' ? 4 : dtype === 'UFIXED_POINT_8' ? 1 : 2;
+    const buffer = ArrayBuffer.isView(data) ? data.buffer : data;
+    const byteOffset = ArrayBuffer.isView(data) ? data.byteOffset : 0;
+    const byteLength = ArrayBuffer.isView(data) ? data.byteLength : data.byteLength;
+    if (byteOffset % elementBytes !== 0) {
+      throw new InvalidArgumentError(
+        `logits data byteOffset ${byteOffset} is not a multiple of the ${dtype} element size ${elementBytes}`,
+      );
+    }
+    const elements = Math.floor(byteLength / elementBytes);
+    this.rows = checkRows(layout.rows, elements, vocab, dtype);
+    const length = this.rows * vocab;
+    this.f32 = dtype === 'FLOAT_32' ? new Float32Array(buffer, byteOffset, length) : EMPTY_F32;
+    this.u16 = dtype === 'FLOAT_16' || dtype === 'UFIXED_POINT_16' ? new Uint16Array(buffer, byteOffset, length) : EMPTY_U16;
+    this.u8 = dtype === 'UFIXED_POINT_8' ? new Uint8Array(buffer, byteOffset, length) : EMPTY_U8;
+    this.dtype = dtype;
+    this.vocab = vocab;
+  }
+
+  /** The row the other methods read. */
+  get row(): number {
+    return this.currentRow;
+  }
+
+  /** Selects the row the other methods read; returns `this` so `sampler.sample(view.setRow(i))` reads well. */
+  setRow(row: number): this {
+    if (!Number.isInteger(row) || row < 0 || row >= this.rows) {
+      throw new InvalidArgumentError(`logits row must be an integer in [0, ${this.rows}), got ${String(row)}`);
+    }
+    this.currentRow = row;
+    this.offset = row * this.vocab;
+    return this;
+  }
+
+  /** Dequantized value of one token in the current row (inspection; the hot paths use whole-row kernels). */
+  value(token: number): number {
+    if (!Number.isInteger(token) || token < 0 || token >= this.vocab) {
+      throw new InvalidArgumentError(`token must be an integer in [0, ${this.vocab}), got ${String(token)}`);
+    }
+    const i = this.offset + token;
+    const { scale, offset } = this.encoding;
+    switch (this.dtype) {
+      case 'FLOAT_32':
+        return this.f32[i];
+      case 'FLOAT_16':
+        return float16ToFloat32(this.u16[i]);
+      case 'UFIXED_POINT_8':
+        return Math.fround((this.u8[i] + offset) * scale);
+      case 'UFIXED_POINT_16':
+        return Math.fround((this.u16[i] + offset) * scale);
+    }
+  }
+
+  /**
+   * Writes the current row as float32 into `dst[0, vocab)` and returns the index of its largest value
+   * (lowest index on ties), which the sampler needs anyway. NaN or +Infinity logits, or a row with no
+   * finite value, are an error: every later step would turn them into NaN probabilities.
+   */
+  dequantizeInto(dst: Float32Array): number {
+    if (dst.length < this.vocab) {
+      throw new InvalidArgumentError(`dequantizeInto dst has length ${dst.length}, needs at least vocab ${this.vocab}`);
+    }
+    const n = this.vocab;
+    let top: number;
+    switch (this.dtype) {
+      case 'FLOAT_32':
+        top = dequantizeFloat32(this.f32, this.offset, n, dst);
+        break;
+      case 'FLOAT_16':
+        top = dequantizeFloat16(this.u16, this.offset, n, dst);
+        break;
+      case 'UFIXED_POINT_8':
+        return dequantizeUint8(this.u8, this.offset, n, this.encoding, dst);
+      case 'UFIXED_POINT_16':
+        return dequantizeUint16(this.u16, this.offset, n, this.encoding, dst);
+    }
+    if (top < 0) this.throwNotFinite(~top);
+    if (dst[top] === Infinity || dst[top] === -Infinity) this.throwNotFinite(top);
+    return top;
+  }
+
+  /**
+   * The `k` best tokens of the current row (`0 < k <= vocab`) into `tokens[0, k)` in heap order, their
+   * dequantized values into `values[token]` (other entries are left as they were); returns the best
+   * token. Fixed-point rows are ranked on their raw codes, which order exactly like their values, so only
+   * the k winners are dequantized; float rows are dequantized (and checked) first.
+   */
+  topKInto(k: number, tokens: Int32Array, values: Float32Array): number {
+    if (!Number.isInteger(k) || k < 1 || k > this.vocab) {
+      throw new InvalidArgumentError(`topKInto k must be an integer in [1, ${this.vocab}], got ${String(k)}`);
+    }
+    if (tokens.length < k) throw new InvalidArgumentError(`topKInto tokens has length ${tokens.length}, needs at least k ${k}`);
+    if (values.length < this.vocab) {
+      throw new InvalidArgumentError(`topKInto values has length ${values.length}, needs at least vocab ${this.vocab}`);
+    }
+    switch (this.dtype) {
+      case 'UFIXED_POINT_8':
+        selectTopK(this.u8, this.offset, this.vocab, k, tokens);
+        return dequantizeTokens(this.u8, this.offset, tokens, k, this.encoding, values);
+      case 'UFIXED_POINT_16':
+        selectTopK(this.u16, this.offset, this.vocab, k, tokens);
+        return dequantizeTokens(this.u16, this.offset, tokens, k, this.encoding, values);
+      default: {
+        const top = this.dequantizeInto(values);
+        selectTopK(values, 0, this.vocab, k, tokens);
+        return top;
+      }
+    }
+  }
+
+  /**
+   * Greedy: the index of the largest raw code in the current row (lowest index on ties). Dequantization
+   * is monotonic (scale > 0), so this is the argmax of the dequantized values without dequantizing.
+   */
+  argmax(): number {
+    const n = this.vocab;
+    switch (this.dtype) {
+      case 'FLOAT_32': {
+        const top = argmaxFloat32(this.f32, this.offset, n);
+        if (top < 0) this.throwNotFinite(~top);
+        const best = this.f32[this.offset + top];
+        if (best === Infinity || best === -Infinity) this.throwNotFinite(top);
+        return top;
+      }
+      case 'FLOAT_16': {
+        const top = argmaxFloat16(this.u16, this.offset, n);
+        if (top < 0) this.throwNotFinite(~top);
+        if ((this.u16[this.offset + top] & 0x7fff) === 0x7c00) this.throwNotFinite(top);
+        return top;
+      }
+      case 'UFIXED_POINT_8':
+        return argmaxCodes8(this.u8, this.offset, n);
+      case 'UFIXED_POINT_16':
+        return argmaxCodes16(this.u16, this.offset, n);
+    }
+  }
+
+  /** `token` holds the NaN or +Infinity found, or is the best token of a row of -Infinity. */
+  private throwNotFinite(token: number): never {
+    const value = this.value(token);
+    const what = value === -Infinity ? 'has no finite value' : `has ${value} at token ${token}`;
+    throw new InvalidArgumentError(`logits row ${this.currentRow} ${what}`);
+  }
+}
+
+function checkDataType(dtype: DataTypeName): LogitsDataType {
+  if (!(LOGITS_DATA_TYPES as readonly string[]).includes(dtype)) {
+    throw new InvalidArgumentError(
+      `logits dtype must be one of ${LOGITS_DATA_TYPES.join(', ')}, got ${String(dtype)}`,
+    );
+  }
+  return dtype as LogitsDataType;
+}
+
+function checkEncoding(dtype: LogitsDataType, encoding: Encoding | undefined): Encoding {
+  const fixed = dtype === 'UFIXED_POINT_8' || dtype === 'UFIXED_POINT_16';
+  if (!fixed) {
+    if (encoding !== undefined) {
+      throw new InvalidArgumentError(`logits encoding must be absent for float dtype ${dtype}`);
+    }
+    return { scale: 1, offset: 0 };
+  }
+  if (encoding === undefined) throw new InvalidArgumentError(`logits encoding is required for ${dtype}`);
+  const { scale, offset } = encoding;
+  // scale > 0 keeps dequantization monotonic, which greedy-on-raw-codes relies on.
+  if (typeof scale !== 'number' || !Number.isFinite(scale) || scale <= 0) {
+    throw new InvalidArgumentError(`logits encoding.scale must be a finite number > 0, got ${String(scale)}`);
+  }
+  if (typeof offset !== 'number' || !Number.isFinite(offset)) {
+    throw new InvalidArgumentError(`logits encoding.offset must be a finite number, got ${String(offset)}`);
+  }
+  return { scale, offset };
+}
+
+function checkRows(rows: number | undefined, elements: number, vocab: number, dtype: LogitsDataType): number {
+  if (rows === undefined) {
+    if (elements < vocab || elements % vocab !== 0) {
+      throw new InvalidArgumentError(
+        `logits data holds ${elements} ${dtype} elements, not a positive multiple of vocab ${vocab}; pass rows`,
+      );
+    }
+    return elements / vocab;
+  }
+  if (!Number.isSafeInteger(rows) || rows < 1) {
+    throw new InvalidArgumentError(`logits rows must be a positive integer, got ${String(rows)}`);
+  }
+  if (rows * vocab > elements) {
+    throw new InvalidArgumentError(
+      `logits rows ${rows} x vocab ${vocab} needs ${rows * vocab} elements, data holds ${elements}`,
+    );
+  }
+  return rows;
+}
