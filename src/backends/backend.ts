@@ -24,6 +24,8 @@ export interface GraphBackend {
   bind(graph: string, buffers: ReadonlyMap<string, Uint8Array>): void;
   /** Runs one graph on the bound buffers. */
   execute(graph: string): Promise<void>;
+  /** Backend profiling records collected since the last call (QNN: QnnProfile events), if it profiles. */
+  takeProfile?(): readonly object[];
   /** Frees everything; idempotent. Any later call throws a typed error. */
   dispose(): Promise<void>;
 }

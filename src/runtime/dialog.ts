@@ -193,6 +193,12 @@ export class Dialog {
     return this.engine.nValid;
   }
 
+  /** Backend profiling records (QnnProfile events with `backend.qnn.profiling`) since the last call. */
+  takeBackendProfile(): readonly object[] {
+    this.checkUsable();
+    return this.engine.takeBackendProfile();
+  }
+
   /** KPIs of the last finished query. */
   get kpis(): Kpis | undefined {
     return this.lastKpis;

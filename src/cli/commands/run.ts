@@ -24,7 +24,8 @@ weights, built on first use into a cache folder). Text streams to stdout, diagno
   --json                     print one JSON object at the end (prompt and generated token ids, text,
                              stop reason, KPIs) instead of streaming text
   --dump-logits FILE         write raw float32 logits, one dequantized row per sampled token
-  --profile FILE             write the KPIs as JSON (refuses to overwrite an existing file, like Genie)
+  --profile FILE             write the KPIs as JSON, plus QnnProfile events on QnnHtp (refuses to
+                             overwrite an existing file, like Genie)
   --log LEVEL                error | warn | info | verbose (default error)
   -h, --help                 show this help
 
@@ -181,7 +182,10 @@ async function runDialog(args: RunArgs, io: CliIO, progress: ProgressLine): Prom
     configPath = bundle.configPath;
   }
   progress.show('genie-ts: loading model...');
-  const dialog = await Dialog.create(configPath, { sampler: args.sampler });
+  const dialog = await Dialog.create(configPath, {
+    sampler: args.sampler,
+    backend: { qnn: { logLevel: args.log, ...(args.profile !== undefined && { profiling: 'basic' as const }) } },
+  });
   const abort = new AbortController();
   const onSigint = (): void => abort.abort();
   process.once('SIGINT', onSigint);
@@ -228,7 +232,9 @@ async function runDialog(args: RunArgs, io: CliIO, progress: ProgressLine): Prom
     }
     const profile = args.profile;
     if (profile !== undefined) {
-      onFlagFile('--profile', profile, () => writeFileSync(profile, `${JSON.stringify(result.kpis, null, 2)}\n`, { flag: 'wx' }));
+      const backendProfile = dialog.takeBackendProfile();
+      const report = backendProfile.length > 0 ? { ...result.kpis, 'backend-profile': backendProfile } : result.kpis;
+      onFlagFile('--profile', profile, () => writeFileSync(profile, `${JSON.stringify(report, null, 2)}\n`, { flag: 'wx' }));
     }
     return 0;
   } finally {

@@ -103,6 +103,7 @@ export class Engine {
     this.bufferBytes = buffers.totalBytes;
     this.input = buffers.view(layout.input.tensor);
     this.embeddingTarget = { data: this.input, dtype: layout.input.tensor.dtype, encoding: layout.input.tensor.encoding };
+    if (layout.input.kind === 'embeddings') checkEmbeddings(options.embeddings!, layout, this.embeddingTarget);
     this.logits = new LogitsView(buffers.require(layout.logits.name), {
       dtype: layout.logits.dtype,
       vocab: layout.vocabSize,
@@ -200,6 +201,11 @@ export class Engine {
     return this.logits;
   }
 
+  /** The backend's profiling records since the last call (empty when it does not profile). */
+  takeBackendProfile(): readonly object[] {
+    return this.backend.takeProfile?.() ?? [];
+  }
+
   /** Forgets every cached entry from position `n` on (a rewind; freed slots get the clear value). */
   rewind(n: number): void {
     this.checkUsable();
@@ -269,4 +275,18 @@ export class Engine {
       throw new InvalidArgumentError(`${name} = ${token} is not a token id in [0, ${this.vocabSize})`);
     }
   }
+}
+
+/** The LUT must fill the model's embedding input: same row width, every token of the vocabulary, a supported dtype. */
+function checkEmbeddings(table: EmbeddingTable, layout: ModelLayout, target: EmbeddingTarget): void {
+  const input = layout.input as Extract<ModelLayout['input'], { kind: 'embeddings' }>;
+  if (table.size !== input.rowElements) {
+    throw new InvalidArgumentError(
+      `the embedding LUT's size ${table.size} does not match the ${input.rowElements} elements per row of "${input.tensor.name}"`,
+    );
+  }
+  if (table.nVocab < layout.vocabSize) {
+    throw new InvalidArgumentError(`the embedding LUT has ${table.nVocab} rows, fewer than the model's vocabulary ${layout.vocabSize}`);
+  }
+  table.checkTarget(target, Math.max(...layout.variants.map((v) => v.ar)));
 }
