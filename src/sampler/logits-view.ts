@@ -28,8 +28,8 @@ const EMPTY_U8 = new Uint8Array(0);
 
 /**
  * One row at a time of a logits tensor `(rows, vocab)`, read in place from the engine's buffer (no copy).
- * Create it once per buffer; `setRow` only moves an offset. Each dtype has its own loop over its own
- * typed array so every kernel stays monomorphic.
+ * Create it once per buffer; `setRow` only moves an offset. Each dtype has its own loops over its own
+ * typed array (logits-kernels.ts) so V8 keeps them monomorphic.
  */
 export class LogitsView {
   readonly dtype: LogitsDataType;
@@ -53,7 +53,7 @@ export class LogitsView {
     const elementBytes = dtype === 'FLOAT_32' ? 4 : dtype === 'UFIXED_POINT_8' ? 1 : 2;
     const buffer = ArrayBuffer.isView(data) ? data.buffer : data;
     const byteOffset = ArrayBuffer.isView(data) ? data.byteOffset : 0;
-    const byteLength = ArrayBuffer.isView(data) ? data.byteLength : data.byteLength;
+    const { byteLength } = data;
     if (byteOffset % elementBytes !== 0) {
       throw new InvalidArgumentError(
         `logits data byteOffset ${byteOffset} is not a multiple of the ${dtype} element size ${elementBytes}`,

@@ -31,6 +31,9 @@ describe('custom sampler callbacks', () => {
     const reference = new Sampler(samplerParams({ seed: 11 }), VOCAB);
     sampler.configure({ type: 'custom', callbackName: 'always-7' });
     expect([sampler.sample(view), sampler.sample(view)]).toEqual([7, 7]);
+    const inspect = () => sampler.survivorsInto(view, new Int32Array(VOCAB));
+    expect(inspect).toThrow(InvalidArgumentError);
+    expect(inspect).toThrow(/survivorsInto does not apply to a custom sampler \(its callback decides\)/);
     sampler.configure({ type: 'basic' });
     for (let i = 0; i < 5; i++) expect(sampler.sample(view)).toBe(reference.sample(view));
     expect(() => sampler.survivorsInto(view, new Int32Array(VOCAB))).not.toThrow();

@@ -68,6 +68,18 @@ describe('seeded determinism', () => {
     expect(take(sampler, view, 5)).toEqual(first.slice(5, 10));
   });
 
+  it('reseed with a non-uint32 is a typed error and the sequence continues', () => {
+    const { view, sampler } = scene(5);
+    const reference = take(scene(5).sampler, view, 6);
+    take(sampler, view, 3);
+    for (const seed of [-1, 1.5, 2 ** 32]) {
+      expect(() => sampler.reseed(seed)).toThrow(InvalidArgumentError);
+      expect(() => sampler.reseed(seed)).toThrow(`sampler.seed must be a uint32 (integer in [0, 4294967295]), got ${seed}`);
+    }
+    expect(take(sampler, view, 3)).toEqual(reference.slice(3));
+    expect(sampler.params.seed).toBe(5);
+  });
+
   it('greedy draws consume no randomness', () => {
     const { view, sampler } = scene(5);
     const reference = take(scene(5).sampler, view, 5);

@@ -41,8 +41,11 @@ describe('survivor sets equal a naive full-sort implementation', () => {
 
       const values = penalize(dequantizeRow(dtype, data, 0, vocab, encoding), prompt, penalties);
       const expected = sampler.params.greedy ? naiveSurvivors(values, { topK: 1, topP: 1, minP: 0 }) : naiveSurvivors(values, t);
+      const before = data.slice();
       const n = sampler.survivorsInto(view, out, history);
       expect(Array.from(out.subarray(0, n))).toEqual(expected);
+      expect(expected).toContain(sampler.sample(view, history));
+      expect(data).toEqual(before); // penalties work on scratch, never on the engine's buffer
     }
   });
 
