@@ -1,23 +1,8 @@
 import type { EngineConfig } from './schema/engine.js';
+import type { RopeScaling } from '../../rope/inv-freq.js';
 import { DEFAULT_ROPE_DIM, DEFAULT_ROPE_THETA, type RopeScalingConfig } from './schema/model.js';
 
-export type RopeScaling =
-  | { readonly type: 'default' }
-  | {
-      readonly type: 'llama3';
-      readonly factor: number;
-      readonly lowFreqFactor: number;
-      readonly highFreqFactor: number;
-      readonly originalMaxPositionEmbeddings: number;
-    }
-  | {
-      readonly type: 'longrope';
-      /** 1 when the config gives none (attention factor 1). */
-      readonly factor: number;
-      readonly shortFactor: readonly number[];
-      readonly longFactor: readonly number[];
-      readonly originalMaxPositionEmbeddings: number;
-    };
+export type { RopeScaling };
 
 export interface PositionalEncoding {
   readonly type: 'rope' | 'absolute' | 'alibi';

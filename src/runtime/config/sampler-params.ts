@@ -1,3 +1,4 @@
+import { isGreedy } from '../../sampler/resolve-params.js';
 import type { SamplerParams } from '../../sampler/params.js';
 import type { SamplerConfig } from './schema/sampler.js';
 
@@ -29,7 +30,7 @@ export function deriveSampler(sampler: SamplerConfig | undefined, options: Deriv
     topK,
     topP: sampler?.['top-p'] ?? GENIE_SAMPLER_DEFAULTS.topP,
     minP: sampler?.['min-p'] ?? 0,
-    greedy: type === 'basic' && (temp <= 0 || topK === 1),
+    greedy: type === 'basic' && isGreedy(temp, topK),
     penalizeLastN: penalty?.['penalize-last-n'] ?? 0,
     repetitionPenalty: penalty?.['repetition-penalty'] ?? 1,
     presencePenalty: penalty?.['presence-penalty'] ?? 0,
