@@ -4,16 +4,21 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidArgumentError, NotSupportedError } from '../../src/errors.js';
 import { SafetensorsError } from '../../src/formats/index.js';
 import { ConfigError } from '../../src/runtime/config/index.js';
-import { Dialog } from '../../src/runtime/dialog.js';
+import type { Dialog } from '../../src/runtime/dialog.js';
+import { QnnContextBinaryError } from '../../src/qnn/binding/index.js';
 import { EmbeddingTableError } from '../../src/runtime/embeddings/lut.js';
 import { DisposedError } from '../../src/runtime/engine/engine.js';
 import {
-  dialogConfig, expectTurnMatchesRecompute, makeModel, openDialog, sharedTokenizer, tempDir, tokenIds, tokenTurn,
-  writeBundle, type Bundle, type Json,
+  BACKENDS, DialogPool, expectTurnMatchesRecompute, makeModel, sharedTokenizer, tempDir, tokenIds, tokenTurn, writeBundle,
+  type Bundle, type Json,
 } from './fixtures.js';
 
-describe('bad input: typed errors that name the culprit, and nothing left broken', () => {
+/** What each backend throws for a ctx-bin path that does not exist (both name the path). */
+const MISSING_CTX_BIN_ERROR = { Reference: SafetensorsError, QnnHtp: QnnContextBinaryError };
+
+describe.each(BACKENDS)('%s: bad input: typed errors that name the culprit, and nothing left broken', (backend) => {
   const root = tempDir('runtime-errors');
+  const dialogs = new DialogPool(backend);
   const model = makeModel({}, 'errors');
   const vocab = model.config.vocabSize;
   const prompt = tokenIds(6, 1, 1, vocab - 1);
@@ -29,21 +34,19 @@ describe('bad input: typed errors that name the culprit, and nothing left broken
     expectTurnMatchesRecompute(model, prompt, turn);
   }
 
-  /** `Dialog.create` on an edited copy of the bundle's config. */
+  /** `Dialog.create` on an edited copy of the bundle's config (a failed create must leave no live QNN handle). */
   async function create(edit: (config: Json) => void, target: Bundle = bundle): Promise<Dialog> {
-    const config = dialogConfig(target);
+    const config = dialogs.config(target);
     edit(config);
-    return Dialog.create(config, { baseDir: target.dir, tokenizer: await sharedTokenizer() });
+    return dialogs.open(target, config);
   }
 
   beforeAll(async () => {
     bundle = await writeBundle(root, model, { name: 'ids', arSet: [1, 32], cl: 128, splits: 2 });
     embeds = await writeBundle(root, model, { name: 'embeds', arSet: [1, 32], cl: 128, splits: 2, inputKind: 'embeds' });
-    dialog = await openDialog(bundle);
+    dialog = await dialogs.open(bundle);
   });
-  afterAll(async () => {
-    await dialog.dispose();
-  });
+  afterAll(() => dialogs.disposeAll());
 
   describe('queries', () => {
     it('a non-string prompt', async () => {
@@ -121,14 +124,14 @@ describe('bad input: typed errors that name the culprit, and nothing left broken
       expect(paths).toEqual(expect.arrayContaining(['dialog.context.size', 'dialog.sampler.temp']));
       expect((error as Error).message).toMatch(/^dialog\.context\.size: /m);
       await expect(create((c) => void (c.dialog.context.nope = 1))).rejects.toThrow(/dialog\.context\.nope: unknown key/);
-      await expectUsable(await openDialog(bundle));
+      await expectUsable(await dialogs.open(bundle));
     });
 
     it('a ctx-bin file that does not exist', async () => {
       const error = await create((c) => void (c.dialog.engine.model.binary['ctx-bins'][1] = 'missing_part_2_of_2.bin')).catch((e: unknown) => e);
-      expect(error).toBeInstanceOf(SafetensorsError);
+      expect(error).toBeInstanceOf(MISSING_CTX_BIN_ERROR[backend]);
       expect((error as Error).message).toContain(join(bundle.dir, 'missing_part_2_of_2.bin'));
-      await expectUsable(await openDialog(bundle));
+      await expectUsable(await dialogs.open(bundle));
     });
 
     it('dialog.type "lade" is valid Genie but not supported', async () => {
@@ -150,7 +153,7 @@ describe('bad input: typed errors that name the culprit, and nothing left broken
         `embedding LUT "${short}" has ${expected - 4} bytes, expected n-vocab x size x bytes = ` +
           `${vocab} x ${model.config.hiddenSize} x 4 = ${expected}`,
       );
-      await expectUsable(await openDialog(embeds));
+      await expectUsable(await dialogs.open(embeds));
     });
 
     it('a LUT whose size key disagrees with the model width', async () => {
@@ -165,24 +168,29 @@ describe('bad input: typed errors that name the culprit, and nothing left broken
       expect((error as Error).message).toBe(
         'the first graph takes "input_embeds" but the config has no embedding LUT (dialog.embedding)',
       );
-      await expectUsable(await openDialog(embeds));
+      await expectUsable(await dialogs.open(embeds));
     });
 
     it('a bad maxNumTokens option', async () => {
-      const tokenizer = await sharedTokenizer();
-      await expect(Dialog.create(dialogConfig(bundle), { baseDir: bundle.dir, tokenizer, maxNumTokens: 0 })).rejects.toThrow(
+      await expect(dialogs.open(bundle, dialogs.config(bundle), { maxNumTokens: 0 })).rejects.toThrow(
         'maxNumTokens must be a positive integer, got 0',
       );
     });
   });
 
   describe('dispose', () => {
+    /** On QnnHtp: the live handles of the dialog's own simulated provider. */
+    const liveHandles = (d: Dialog): number | undefined => dialogs.provider(d)?.liveHandles();
+
     it('every call after dispose throws DisposedError; dispose twice is harmless', async () => {
-      const d = await openDialog(bundle);
+      const d = await dialogs.open(bundle);
       const created = d.tokenQuery(prompt);
+      if (backend === 'QnnHtp') expect(liveHandles(d)).toBeGreaterThan(0);
       await d.dispose();
+      if (backend === 'QnnHtp') expect(liveHandles(d)).toBe(0);
       await d.dispose();
       await d[Symbol.asyncDispose]();
+      expect(liveHandles(d)).toBe(backend === 'QnnHtp' ? 0 : undefined);
       expect(() => d.query('hi')).toThrow(DisposedError);
       expect(() => d.tokenQuery(prompt)).toThrow('dialog is disposed');
       expect(() => d.reset()).toThrow(DisposedError);
@@ -194,11 +202,12 @@ describe('bad input: typed errors that name the culprit, and nothing left broken
     it('await using disposes the dialog at the end of the block', async () => {
       let kept: Dialog | undefined;
       {
-        await using d = await openDialog(bundle);
+        await using d = await dialogs.open(bundle);
         kept = d;
         await expectUsable(d);
       }
       expect(() => kept!.reset()).toThrow(DisposedError);
+      expect(liveHandles(kept!)).toBe(backend === 'QnnHtp' ? 0 : undefined);
     });
   });
 });

@@ -1,13 +1,15 @@
 /**
  * Test bundles for the runtime: a random Qwen2 model split into reference ctx-bins with a Genie
- * config object beside them, a shared tokenizer, and helpers that drive a Dialog and collect what
- * it streams. The oracle is `fullForward` (no cache, float64) from test/reference.
+ * config object beside them, a shared tokenizer, dialogs opened on either backend (Reference, or
+ * QnnHtp through the QNN binding on the simulated HTP provider), and helpers that drive a Dialog
+ * and collect what it streams. The oracle is `fullForward` (no cache, float64) from test/reference.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { splitQwen2Checkpoint, type Qwen2Config } from '../../src/backends/reference/index.js';
 import type { FloatTensor } from '../../src/formats/index.js';
+import { createSimulatedQnn, type SimulatedQnn } from '../../src/qnn/sim/index.js';
 import { Dialog, type DialogOptions, type QueryOptions, type QueryResult } from '../../src/runtime/dialog.js';
 import { demoTokenizerPath, loadTokenizer } from '../../src/runtime/tokenizer/index.js';
 import type { Tokenizer } from '../../src/runtime/tokenizer/index.js';
@@ -105,7 +107,26 @@ export async function writeBundle(root: string, model: Model, options: BundleOpt
   return { dir, model, ctxBins: paths.map((p) => p.slice(dir.length + 1)), cl: options.cl, lut };
 }
 
+/**
+ * The backends every model test runs on: the pure-TypeScript executor, and QnnHtp, whose graphs run
+ * through the QNN binding on the simulated HTP provider (same weights, same executor behind the C ABI).
+ */
+export const BACKENDS = ['Reference', 'QnnHtp'] as const;
+export type BackendKind = (typeof BACKENDS)[number];
+
+/** `engine.backend` of a Genie config; QnnHtp carries the five keys Genie requires. */
+export function backendConfig(kind: BackendKind): Json {
+  if (kind === 'Reference') return { version: 1, type: 'Reference' };
+  return {
+    version: 1,
+    type: 'QnnHtp',
+    QnnHtp: { version: 1, 'spill-fill-bufsize': 0, 'mmap-budget': 0, 'use-mmap': true, 'cpu-mask': '0xe0', poll: false },
+  };
+}
+
 export interface ConfigOptions {
+  /** Default `Reference`. */
+  readonly backend?: BackendKind;
   readonly contextSize?: number;
   readonly eos?: number | number[];
   readonly bos?: number;
@@ -114,7 +135,7 @@ export interface ConfigOptions {
   readonly stopSequences?: string[];
 }
 
-/** A Genie dialog config object for the bundle (Reference backend, greedy unless `sampler` says otherwise). */
+/** A Genie dialog config object for the bundle (Reference backend unless `backend` says otherwise, greedy unless `sampler` does). */
 export function dialogConfig(bundle: Bundle, options: ConfigOptions = {}): Json {
   const { config } = bundle.model;
   const dialog: Json = {
@@ -132,7 +153,7 @@ export function dialogConfig(bundle: Bundle, options: ConfigOptions = {}): Json 
     engine: {
       version: 1,
       'n-threads': 1,
-      backend: { version: 1, type: 'Reference' },
+      backend: backendConfig(options.backend ?? 'Reference'),
       model: {
         version: 1,
         type: 'binary',
@@ -153,8 +174,68 @@ export function dialogConfig(bundle: Bundle, options: ConfigOptions = {}): Json 
   return { dialog };
 }
 
-export async function openDialog(bundle: Bundle, config: Json = dialogConfig(bundle), options: DialogOptions = {}): Promise<Dialog> {
-  return Dialog.create(config, { baseDir: bundle.dir, tokenizer: await sharedTokenizer(), ...options });
+/**
+ * Opens dialogs on one backend and disposes them together. Each QnnHtp dialog gets a simulated
+ * provider of its own, so that its dispose (or a failed create) can be checked to leave no live
+ * native handle behind.
+ */
+export class DialogPool {
+  /** Every dialog opened, with its simulated provider on QnnHtp. */
+  private readonly opened = new Map<Dialog, SimulatedQnn | undefined>();
+
+  constructor(readonly backend: BackendKind) {}
+
+  /** `dialogConfig` on this pool's backend. */
+  config(bundle: Bundle, options: ConfigOptions = {}): Json {
+    return dialogConfig(bundle, { backend: this.backend, ...options });
+  }
+
+  /** A dialog over the bundle with the shared tokenizer; the config defaults to `config(bundle)`. */
+  async open(bundle: Bundle, config: Json = this.config(bundle), options: DialogOptions = {}): Promise<Dialog> {
+    return this.create(config, { baseDir: bundle.dir, tokenizer: await sharedTokenizer(), ...options });
+  }
+
+  /** `Dialog.create` (config object or file path) with this pool's backend options. */
+  async create(config: string | Json, options: DialogOptions = {}): Promise<Dialog> {
+    const simulated = this.backend === 'QnnHtp' ? createSimulatedQnn() : undefined;
+    let dialog: Dialog;
+    try {
+      dialog = await Dialog.create(
+        config,
+        simulated === undefined
+          ? options
+          : { ...options, backend: { ...options.backend, qnn: { provider: 'simulated', simulated, ...options.backend?.qnn } } },
+      );
+    } catch (error) {
+      if (simulated !== undefined) {
+        const live = simulated.liveHandles();
+        simulated.dispose();
+        expect(live, 'live simulated QNN handles after a failed Dialog.create').toBe(0);
+      }
+      throw error;
+    }
+    this.opened.set(dialog, simulated);
+    expect(dialog.config.backendType, 'engine.backend.type of the config the pool opened').toBe(this.backend);
+    return dialog;
+  }
+
+  /** The simulated provider behind a QnnHtp dialog of this pool (undefined on Reference). */
+  provider(dialog: Dialog): SimulatedQnn | undefined {
+    return this.opened.get(dialog);
+  }
+
+  /** Disposes every dialog (disposing twice is harmless); each one's provider must then hold no live handle. */
+  async disposeAll(): Promise<void> {
+    const liveCounts: number[] = [];
+    for (const [dialog, simulated] of this.opened) {
+      await dialog.dispose();
+      if (simulated === undefined) continue;
+      liveCounts.push(simulated.liveHandles());
+      simulated.dispose();
+    }
+    this.opened.clear();
+    expect(liveCounts.filter((live) => live !== 0), 'live simulated QNN handles after a dialog was disposed').toEqual([]);
+  }
 }
 
 export interface Turn {
@@ -213,6 +294,20 @@ export function tokenIds(count: number, seed: number, lo = 1, hi = 1000): number
     ids.push(lo + ((state >>> 8) % (hi - lo)));
   }
   return ids;
+}
+
+/**
+ * A stop sequence spelled by `count` whole tokens of a free-running output, at the first start >=
+ * `from` where they and the token before them decode to complete characters (random weights also
+ * emit lone UTF-8 bytes, whose text is only settled by the next token).
+ */
+export function stopFrom(tokenizer: Tokenizer, free: readonly number[], from: number, count: number): { stop: string; start: number } {
+  for (let start = Math.max(from, 1); start + count <= free.length; start++) {
+    const window = free.slice(start - 1, start + count);
+    const pieces = window.map((t) => tokenizer.decode([t]));
+    if (pieces.every((p) => p.length > 0 && !p.includes('\uFFFD'))) return { stop: pieces.slice(1).join(''), start };
+  }
+  throw new Error(`no clean ${count}-token window from ${from} in the free-running output`);
 }
 
 export function argmax(row: ArrayLike<number>): number {

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Dialog } from '../../src/runtime/dialog.js';
 import type { Kpis } from '../../src/runtime/kpis.js';
 import {
-  argmax, dialogConfig, makeModel, openDialog, silentEos, tempDir, tokenIds, tokenTurn, writeBundle, type Bundle, type Turn,
+  BACKENDS, DialogPool, argmax, makeModel, silentEos, tempDir, tokenIds, tokenTurn, writeBundle, type Bundle, type ConfigOptions,
+  type Turn,
 } from './fixtures.js';
 
 const KPI_NAMES = [
@@ -13,18 +14,16 @@ const KPI_NAMES = [
 const TOP_K = 20;
 const SAMPLING = { version: 1, seed: 42, temp: 1.5, 'top-k': TOP_K, 'top-p': 1 };
 
-describe('KPIs and seeded sampling', () => {
+describe.each(BACKENDS)('%s: KPIs and seeded sampling', (backend) => {
   const root = tempDir('runtime-kpis');
+  const dialogs = new DialogPool(backend);
   const model = makeModel({}, 'kpis');
   const vocab = model.config.vocabSize;
   const prompt = tokenIds(20, 1, 1, vocab - 1);
   let bundle: Bundle;
-  const opened: Dialog[] = [];
 
-  async function open(options: Parameters<typeof dialogConfig>[1] = {}): Promise<Dialog> {
-    const dialog = await openDialog(bundle, dialogConfig(bundle, options));
-    opened.push(dialog);
-    return dialog;
+  function open(options: ConfigOptions = {}): Promise<Dialog> {
+    return dialogs.open(bundle, dialogs.config(bundle, options));
   }
 
   function expectKpis(kpis: Kpis, promptTokens: number, generatedTokens: number, initTimeUs: number): void {
@@ -50,9 +49,7 @@ describe('KPIs and seeded sampling', () => {
   beforeAll(async () => {
     bundle = await writeBundle(root, model, { name: 'kpis', arSet: [1, 32], cl: 128, splits: 2 });
   });
-  afterAll(async () => {
-    for (const dialog of opened) await dialog.dispose();
-  });
+  afterAll(() => dialogs.disposeAll());
 
   describe('KPIs', () => {
     it('carry Genie’s names and count the tokens of each turn', async () => {
@@ -119,10 +116,9 @@ describe('KPIs and seeded sampling', () => {
 
     it('DialogOptions.sampler overrides the config sampler the same way', async () => {
       const reference = await sample(await open({ sampler: SAMPLING }));
-      const overridden = await openDialog(bundle, dialogConfig(bundle), {
+      const overridden = await dialogs.open(bundle, dialogs.config(bundle), {
         sampler: { seed: SAMPLING.seed, temp: SAMPLING.temp, topK: TOP_K, topP: 1 },
       });
-      opened.push(overridden);
       expect((await sample(overridden)).sampled).toEqual(reference.sampled);
     });
 

@@ -1,18 +1,19 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Dialog } from '../../src/runtime/dialog.js';
+import type { Dialog } from '../../src/runtime/dialog.js';
 import type { Tokenizer } from '../../src/runtime/tokenizer/index.js';
 import {
-  QWEN_VOCAB, dialogConfig, expectTurnMatchesRecompute, makeModel, maxRowDiff, openDialog, sharedTokenizer, silentEos,
-  tempDir, textTurn, tokenTurn, writeBundle, type Bundle, type Turn,
+  BACKENDS, DialogPool, QWEN_VOCAB, expectTurnMatchesRecompute, makeModel, maxRowDiff, sharedTokenizer, silentEos, tempDir,
+  textTurn, tokenTurn, writeBundle, type Bundle, type Turn,
 } from './fixtures.js';
 
 const PROMPT = '<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n';
 const SECOND = '<|im_start|>user\nAnd of Italy? Answer in one word.<|im_end|>\n<|im_start|>assistant\n';
 
-describe('Dialog over the KV loop vs a full recompute (Qwen vocabulary, text prompt)', () => {
+describe.each(BACKENDS)('%s: Dialog over the KV loop vs a full recompute (Qwen vocabulary, text prompt)', (backend) => {
   const root = tempDir('runtime-kv-loop');
+  const dialogs = new DialogPool(backend);
   let bundle: Bundle;
   let dialog: Dialog;
   let tokenizer: Tokenizer;
@@ -26,11 +27,9 @@ describe('Dialog over the KV loop vs a full recompute (Qwen vocabulary, text pro
       cl: 128,
       splits: 2,
     });
-    dialog = await openDialog(bundle);
+    dialog = await dialogs.open(bundle);
   });
-  afterAll(async () => {
-    await dialog.dispose();
-  });
+  afterAll(() => dialogs.disposeAll());
 
   it('streams greedy tokens whose logits equal the uncached forward pass of prompt + generation', async () => {
     const turn = await textTurn(dialog, PROMPT, { maxTokens: 20 });
@@ -59,7 +58,7 @@ describe('Dialog over the KV loop vs a full recompute (Qwen vocabulary, text pro
     expect(turn.result.text).toBe(tokenizer.decode(turn.sampled));
     // The recompute of two turns is checked on a small vocabulary (turns.test.ts); here the
     // single query of the same tokens, itself checked against the recompute above, stands in.
-    await using single = await openDialog(bundle);
+    await using single = await dialogs.open(bundle);
     const whole = await tokenTurn(single, [...prompt1, ...first.sampled, eos, ...prompt2], { maxTokens: 16 });
     expect(whole.sampled).toEqual(turn.sampled);
     expect(maxRowDiff(whole, turn)).toBeLessThanOrEqual(1e-4);
@@ -67,8 +66,8 @@ describe('Dialog over the KV loop vs a full recompute (Qwen vocabulary, text pro
 
   it('a config file path resolves relative paths against its folder and runs the same model', async () => {
     const path = join(bundle.dir, 'genie_config.json');
-    writeFileSync(path, JSON.stringify(dialogConfig(bundle), null, 2));
-    await using fromFile = await Dialog.create(path);
+    writeFileSync(path, JSON.stringify(dialogs.config(bundle), null, 2));
+    await using fromFile = await dialogs.create(path);
     expect(fromFile.tokenizer).toBe(tokenizer);
     const turn = await textTurn(fromFile, PROMPT, { maxTokens: 20 });
     expect(turn.sampled).toEqual(first.sampled);

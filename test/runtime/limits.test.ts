@@ -2,26 +2,24 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ContextLimitError } from '../../src/graphs/errors.js';
 import { DialogBusyError, type Dialog, type QueryOptions } from '../../src/runtime/dialog.js';
 import {
-  dialogConfig, expectTurnMatchesRecompute, makeModel, maxRowDiff, openDialog, silentEos, tempDir, tokenIds, tokenTurn,
+  BACKENDS, DialogPool, expectTurnMatchesRecompute, makeModel, maxRowDiff, silentEos, tempDir, tokenIds, tokenTurn,
   writeBundle, type Bundle, type Turn,
 } from './fixtures.js';
 
 const CL = 128;
 const CONTEXT = 40;
 
-describe('context limit, abort and concurrency leave the dialog usable', () => {
+describe.each(BACKENDS)('%s: context limit, abort and concurrency leave the dialog usable', (backend) => {
   const root = tempDir('runtime-limits');
+  const dialogs = new DialogPool(backend);
   const model = makeModel({}, 'limits');
   const vocab = model.config.vocabSize;
   const EOS = silentEos(model);
   const ids = (n: number, seed: number): number[] => tokenIds(n, seed, 1, vocab - 1);
   let bundle: Bundle;
-  const opened: Dialog[] = [];
 
-  async function open(contextSize = CONTEXT): Promise<Dialog> {
-    const dialog = await openDialog(bundle, dialogConfig(bundle, { contextSize }));
-    opened.push(dialog);
-    return dialog;
+  function open(contextSize = CONTEXT): Promise<Dialog> {
+    return dialogs.open(bundle, dialogs.config(bundle, { contextSize }));
   }
 
   /** Runs a query expected to fail mid-stream; returns what it sampled and streamed before the error. */
@@ -48,9 +46,7 @@ describe('context limit, abort and concurrency leave the dialog usable', () => {
   beforeAll(async () => {
     bundle = await writeBundle(root, model, { name: 'limits', arSet: [1, 32], cl: CL, splits: 2 });
   });
-  afterAll(async () => {
-    for (const dialog of opened) await dialog.dispose();
-  });
+  afterAll(() => dialogs.disposeAll());
 
   describe('context limit', () => {
     it('a prompt longer than context.size fails before anything runs; a shorter one then works without reset', async () => {

@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Dialog } from '../../src/runtime/dialog.js';
 import type { Tokenizer } from '../../src/runtime/tokenizer/index.js';
 import {
-  dialogConfig, expectTurnMatchesRecompute, makeModel, maxRowDiff, openDialog, sharedTokenizer, silentEos, tempDir,
-  tokenIds, tokenTurn, writeBundle, type Bundle,
+  BACKENDS, DialogPool, expectTurnMatchesRecompute, makeModel, maxRowDiff, sharedTokenizer, silentEos, stopFrom, tempDir,
+  tokenIds, tokenTurn, writeBundle, type Bundle, type ConfigOptions,
 } from './fixtures.js';
 
 /**
@@ -12,8 +12,9 @@ import {
  * configured, then the prompt. Every expectation below spells out the token sequence the model
  * must hold and checks the dialog's logits against one uncached pass over it.
  */
-describe('multi-turn semantics', () => {
+describe.each(BACKENDS)('%s: multi-turn semantics', (backend) => {
   const root = tempDir('runtime-turns');
+  const dialogs = new DialogPool(backend);
   const model = makeModel({}, 'turns');
   const vocab = model.config.vocabSize;
   const EOS = silentEos(model);
@@ -22,12 +23,9 @@ describe('multi-turn semantics', () => {
   const p2 = tokenIds(7, 2, 1, vocab - 1);
   let bundle: Bundle;
   let tokenizer: Tokenizer;
-  const opened: Dialog[] = [];
 
-  async function open(options: Parameters<typeof dialogConfig>[1] = {}): Promise<Dialog> {
-    const dialog = await openDialog(bundle, dialogConfig(bundle, options));
-    opened.push(dialog);
-    return dialog;
+  function open(options: ConfigOptions = {}): Promise<Dialog> {
+    return dialogs.open(bundle, dialogs.config(bundle, options));
   }
 
   /** Greedy generation of `count` tokens after `prompt` in a fresh dialog (no BOS), used to pick EOS / stop targets. */
@@ -40,9 +38,7 @@ describe('multi-turn semantics', () => {
     tokenizer = await sharedTokenizer();
     bundle = await writeBundle(root, model, { name: 'turns', arSet: [1, 32], cl: 256, splits: 2 });
   });
-  afterAll(async () => {
-    for (const dialog of opened) await dialog.dispose();
-  });
+  afterAll(() => dialogs.disposeAll());
 
   it('two turns equal one query of the same tokens: carried-over token, EOS, BOS, prompt', async () => {
     const chat = await open({ bos: BOS });
@@ -120,8 +116,7 @@ describe('multi-turn semantics', () => {
   });
 
   it('the DialogOptions maxNumTokens override beats the config', async () => {
-    const chat = await openDialog(bundle, dialogConfig(bundle, { maxNumTokens: 4 }), { maxNumTokens: 7 });
-    opened.push(chat);
+    const chat = await dialogs.open(bundle, dialogs.config(bundle, { maxNumTokens: 4 }), { maxNumTokens: 7 });
     expect((await tokenTurn(chat, p1)).result.generatedTokens).toHaveLength(7);
   });
 
@@ -140,20 +135,6 @@ describe('multi-turn semantics', () => {
         return { kept: free.slice(0, kept), text: text.slice(0, at) };
       }
       throw new Error(`stop ${JSON.stringify(stop)} does not occur in the free-running output`);
-    }
-
-    /**
-     * A stop spelled by `count` whole tokens of the free-running output, at the first start >= `from`
-     * where they and the token before them decode to complete characters (random weights also emit
-     * lone UTF-8 bytes, whose text is only settled by the next token).
-     */
-    function stopFrom(free: number[], from: number, count: number): { stop: string; start: number } {
-      for (let start = Math.max(from, 1); start + count <= free.length; start++) {
-        const window = free.slice(start - 1, start + count);
-        const pieces = window.map((t) => tokenizer.decode([t]));
-        if (pieces.every((p) => p.length > 0 && !p.includes('\uFFFD'))) return { stop: pieces.slice(1).join(''), start };
-      }
-      throw new Error(`no clean ${count}-token window from ${from} in the free-running output`);
     }
 
     async function checkStop(chat: Dialog, free: number[], stop: string): Promise<void> {
@@ -178,13 +159,13 @@ describe('multi-turn semantics', () => {
 
     it('a stop from the config leaves the KV as if the stop text had never been generated', async () => {
       const free = await greedyAfter(p1, 24);
-      const { stop } = stopFrom(free, 6, 3);
+      const { stop } = stopFrom(tokenizer, free, 6, 3);
       await checkStop(await open({ stopSequences: ['never occurs \u2603', stop] }), free, stop);
     });
 
     it('a stop set with setStopSequences works the same way, and an empty list clears it', async () => {
       const free = await greedyAfter(p1, 24);
-      const { stop } = stopFrom(free, 10, 4);
+      const { stop } = stopFrom(tokenizer, free, 10, 4);
       const chat = await open();
       chat.setStopSequences([stop]);
       await checkStop(chat, free, stop);
@@ -223,7 +204,7 @@ describe('multi-turn semantics', () => {
       const free = await greedyAfter(p1, 24);
       let found: { stop: string; start: number } | undefined;
       for (let from = 4; !found; from++) {
-        const candidate = stopFrom(free, from, 3);
+        const candidate = stopFrom(tokenizer, free, from, 3);
         if (tokenizer.decode([free[candidate.start]]).length >= 2) found = candidate;
         from = candidate.start;
       }

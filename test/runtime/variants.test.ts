@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Dialog } from '../../src/runtime/dialog.js';
 import {
-  expectTurnMatchesRecompute, makeModel, maxRowDiff, openDialog, tempDir, tokenIds, tokenTurn, writeBundle,
+  BACKENDS, DialogPool, expectTurnMatchesRecompute, makeModel, maxRowDiff, tempDir, tokenIds, tokenTurn, writeBundle,
   type BundleOptions, type Turn,
 } from './fixtures.js';
 
@@ -25,20 +24,19 @@ const CL = 256;
 const PROMPT_LENGTHS = [5, 32, 100, 200];
 const GENERATED = 16;
 
-describe('greedy generation does not depend on how the model is compiled', () => {
+describe.each(BACKENDS)('%s: greedy generation does not depend on how the model is compiled', (backend) => {
   const root = tempDir('runtime-variants');
+  const dialogs = new DialogPool(backend);
   // Three layers so that three parts each hold decoder layers.
   const model = makeModel({ numHiddenLayers: 3 }, 'variants');
   const prompts = PROMPT_LENGTHS.map((n, i) => tokenIds(n, 100 + i, 1, model.config.vocabSize - 1));
   /** turns[layout][prompt] */
   const turns = new Map<string, Turn[]>();
 
-  const dialogs: Dialog[] = [];
   beforeAll(async () => {
     for (const layout of LAYOUTS) {
       const bundle = await writeBundle(root, model, { ...layout, cl: CL });
-      const dialog = await openDialog(bundle);
-      dialogs.push(dialog);
+      const dialog = await dialogs.open(bundle);
       const results: Turn[] = [];
       for (const prompt of prompts) {
         dialog.reset();
@@ -47,27 +45,25 @@ describe('greedy generation does not depend on how the model is compiled', () =>
       turns.set(layout.name, results);
     }
   });
-  afterAll(async () => {
-    for (const dialog of dialogs) await dialog.dispose();
-  });
+  afterAll(() => dialogs.disposeAll());
 
-  it('the reference layout matches the uncached forward pass for every prompt length', () => {
-    const reference = turns.get('ar1-32-128-split2')!;
+  it('the baseline layout matches the uncached forward pass for every prompt length', () => {
+    const baseline = turns.get('ar1-32-128-split2')!;
     prompts.forEach((prompt, i) => {
-      expect(reference[i].result.stopReason).toBe('max-tokens');
-      expect(reference[i].sampled).toHaveLength(GENERATED);
-      expectTurnMatchesRecompute(model, prompt, reference[i]);
+      expect(baseline[i].result.stopReason).toBe('max-tokens');
+      expect(baseline[i].sampled).toHaveLength(GENERATED);
+      expectTurnMatchesRecompute(model, prompt, baseline[i]);
     });
   });
 
   for (const layout of LAYOUTS) {
-    it(`${layout.name}: same tokens and logits as the reference layout`, () => {
-      const reference = turns.get('ar1-32-128-split2')!;
+    it(`${layout.name}: same tokens and logits as the baseline layout`, () => {
+      const baseline = turns.get('ar1-32-128-split2')!;
       const mine = turns.get(layout.name)!;
       prompts.forEach((prompt, i) => {
         expect(mine[i].result.promptTokens).toEqual(prompt);
-        expect(mine[i].result.generatedTokens).toEqual(reference[i].result.generatedTokens);
-        expect(maxRowDiff(mine[i], reference[i])).toBeLessThanOrEqual(1e-4);
+        expect(mine[i].result.generatedTokens).toEqual(baseline[i].result.generatedTokens);
+        expect(maxRowDiff(mine[i], baseline[i])).toBeLessThanOrEqual(1e-4);
       });
     });
   }
