@@ -94,6 +94,12 @@ export async function run(): Promise<Measurement[]> {
 
   const greedyUs = await medianAsyncUs(greedyOnly, 31, 20);
   const decodeUs = await medianAsyncUs(decodeStep, 31, 20);
+  const gc = (globalThis as { gc?: () => void }).gc;
+  gc?.();
+  const heapBefore = process.memoryUsage().heapUsed;
+  for (let i = 0; i < 5000; i++) await decodeStep();
+  gc?.();
+  const retainedBytes = process.memoryUsage().heapUsed - heapBefore;
   await engine.decode(1);
   const prefillUs = await medianAsyncUs(prefillChunk, 15, 3);
   await engine.dispose();
@@ -103,6 +109,7 @@ export async function run(): Promise<Measurement[]> {
     { name: 'engine: greedy sample alone (reference for the next row)', medianUs: greedyUs },
     { name: 'engine: decode step (AR-1) + greedy sample, null executor, nValid 2000', medianUs: decodeUs, ratio: decodeUs / greedyUs, target: '<= 300 us over the sampler' },
     { name: 'engine: prefill chunk (AR-128), null executor, nValid 2000', medianUs: prefillUs, target: '<= 2 ms' },
+    { name: 'engine: heap retained after 5000 decode steps (after GC)', medianUs: 0, heapDeltaBytes: retainedBytes },
     {
       name: `engine: RSS added at load ${((rssAfter - rssBefore) / 2 ** 20).toFixed(1)} MiB (buffers ${(engine.bufferBytes / 2 ** 20).toFixed(1)} MiB; KV theoretical ${(kvBytes / 2 ** 20).toFixed(1)} MiB)`,
       medianUs: 0,
