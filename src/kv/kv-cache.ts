@@ -13,10 +13,11 @@ export type KvMode = 'concat' | 'scatter';
 
 /**
  * One KV tensor pair: a whole layer (`heads` = kv_heads) or one head of it (`past_key_3_h5_in`:
- * `heads` = 1). Both arrays cover the slot's region in elements:
+ * `heads` = 1). Both arrays cover the slot's region in elements, `heads * headDim * maxContextLength`
+ * each, sized for the largest variant; the active (CL, AR) variant uses its front:
  * - concat: `key` = `[k_in (heads, head_dim, CL-AR) | k_out (heads, head_dim, AR)]`,
- *   `value` = `[v_in (heads, CL-AR, head_dim) | v_out (heads, AR, head_dim)]`,
- *   each `heads * headDim * CL` elements whatever the AR (only the in/out boundary moves);
+ *   `value` = `[v_in (heads, CL-AR, head_dim) | v_out (heads, AR, head_dim)]`
+ *   (at one CL only the in/out boundary moves with AR);
  * - scatter: just KV-in, `key` `(heads, head_dim, CL)` and `value` `(heads, CL, head_dim)`.
  */
 export interface KvSlot {
@@ -27,9 +28,14 @@ export interface KvSlot {
 }
 
 export interface KvCacheOptions {
-  /** CL of the graphs this cache serves. */
+  /** CL of the variant active at construction. */
   readonly contextLength: number;
-  /** The AR variant active at construction. */
+  /**
+   * Largest CL the cache will be switched to (`setShape`); the slots are sized for it.
+   * Default `contextLength` (a single-CL cache).
+   */
+  readonly maxContextLength?: number;
+  /** AR of the variant active at construction. */
   readonly ar: number;
   readonly mode: KvMode;
   /** Stored form of an empty slot (see `kvClearValue`); must fit the arrays' element type. */
@@ -44,32 +50,35 @@ export interface KvCacheOptions {
  * changes anything. Nothing allocates after construction.
  */
 export class KvCacheManager {
-  readonly contextLength: number;
+  readonly maxContextLength: number;
   readonly mode: KvMode;
   readonly clearValue: number;
   private readonly keys: ElementArray[];
   private readonly values: ElementArray[];
   private readonly heads: Int32Array;
   private readonly headDims: Int32Array;
+  private clValue: number;
   private arValue: number;
   private count = 0;
 
   /** Validates the buffers against the declared shapes, then clears them (nValid = 0). */
   constructor(options: KvCacheOptions) {
-    const { contextLength, ar, mode, clearValue, slots } = options;
+    const { contextLength, maxContextLength = contextLength, ar, mode, clearValue, slots } = options;
     if (mode !== 'concat' && mode !== 'scatter') {
       throw new InvalidArgumentError(`mode must be "concat" or "scatter", got "${String(mode)}"`);
     }
     checkInteger('contextLength', contextLength, 1, 2 ** 24);
+    checkInteger('maxContextLength', maxContextLength, contextLength, 2 ** 24);
     checkArVariant(mode, contextLength, ar);
     if (slots.length === 0) throw new InvalidArgumentError('slots must list at least one KV slot, got none');
-    slots.forEach((slot, i) => checkSlot(slot, i, contextLength, slots[0].key));
+    slots.forEach((slot, i) => checkSlot(slot, i, maxContextLength, slots[0].key));
     checkStorable('clearValue', slots[0].key, clearValue);
     checkNoOverlap(slots);
 
-    this.contextLength = contextLength;
+    this.maxContextLength = maxContextLength;
     this.mode = mode;
     this.clearValue = clearValue;
+    this.clValue = contextLength;
     this.arValue = ar;
     this.keys = slots.map((s) => s.key);
     this.values = slots.map((s) => s.value);
@@ -83,14 +92,19 @@ export class KvCacheManager {
     return this.count;
   }
 
-  /** The active AR variant. */
+  /** CL of the active variant. */
+  get contextLength(): number {
+    return this.clValue;
+  }
+
+  /** AR of the active variant. */
   get ar(): number {
     return this.arValue;
   }
 
   /** Entries KV-in holds per head: CL - AR (concat) or CL (scatter). */
   get pastDim(): number {
-    return this.mode === 'concat' ? this.contextLength - this.arValue : this.contextLength;
+    return pastDimOf(this.mode, this.clValue, this.arValue);
   }
 
   /**
@@ -132,29 +146,44 @@ export class KvCacheManager {
     this.count = end;
   }
 
-  /**
-   * Switches to another AR variant at the same CL. concat: past dim goes from CL - AR_old to
-   * CL - AR_new, so every K row and V block is repacked keeping its nValid entries, the rest filled
-   * with the clear value; throws if the cache no longer fits. scatter: only records the AR.
-   */
+  /** Switches to another AR variant at the same CL: `setShape(contextLength, ar)`. */
   setVariant(ar: number): void {
-    checkArVariant(this.mode, this.contextLength, ar);
-    if (this.mode === 'concat' && this.count > this.contextLength - ar) {
+    this.setShape(this.clValue, ar);
+  }
+
+  /**
+   * Switches to the variant (cl, ar), CL and AR together (Genie's `reshapeCache`). The past dim goes
+   * from the old to the new `CL - AR` (concat) or CL (scatter); when it changes, every K row and V
+   * block is re-laid in place keeping its nValid entries. Afterwards every element of each region
+   * that is not a valid entry holds the clear value, the new KV-out and whatever lies beyond the
+   * new layout included, so the slots are clear for any later CL. Throws, changing nothing, if the
+   * new KV-in cannot hold the cache.
+   */
+  setShape(cl: number, ar: number): void {
+    checkInteger('cl', cl, this.mode === 'concat' ? 2 : 1, this.maxContextLength);
+    checkArVariant(this.mode, cl, ar);
+    const newPast = pastDimOf(this.mode, cl, ar);
+    if (this.count > newPast) {
       throw new InvalidArgumentError(
-        `ar ${ar} cannot hold the cache: nValid ${this.count} > CL - AR = ${this.contextLength} - ${ar} = ${this.contextLength - ar}`,
+        `cl ${cl}, ar ${ar} cannot hold the cache: nValid ${this.count} > ` +
+          (this.mode === 'concat' ? `CL - AR = ${cl} - ${ar} = ${newPast}` : `CL = ${cl}`),
       );
     }
-    if (ar === this.arValue) return;
-    if (this.mode === 'concat') {
-      const oldPast = this.contextLength - this.arValue;
-      const newPast = this.contextLength - ar;
-      for (let s = 0; s < this.keys.length; s++) {
-        const heads = this.heads[s];
-        const hd = this.headDims[s];
-        restrideRows(this.keys[s], heads * hd, oldPast, newPast, this.count, this.clearValue);
-        restrideRows(this.values[s], heads, oldPast * hd, newPast * hd, this.count * hd, this.clearValue);
+    if (cl === this.clValue && ar === this.arValue) return;
+    const oldPast = this.pastDim;
+    for (let s = 0; s < this.keys.length; s++) {
+      const heads = this.heads[s];
+      const hd = this.headDims[s];
+      const key = this.keys[s];
+      const value = this.values[s];
+      if (newPast !== oldPast) {
+        restrideRows(key, heads * hd, oldPast, newPast, this.count, this.clearValue);
+        restrideRows(value, heads, oldPast * hd, newPast * hd, this.count * hd, this.clearValue);
       }
+      key.fill(this.clearValue, heads * hd * newPast);
+      value.fill(this.clearValue, heads * newPast * hd);
     }
+    this.clValue = cl;
     this.arValue = ar;
   }
 
@@ -181,15 +210,19 @@ export class KvCacheManager {
   }
 }
 
+function pastDimOf(mode: KvMode, cl: number, ar: number): number {
+  return mode === 'concat' ? cl - ar : cl;
+}
+
 function checkArVariant(mode: KvMode, contextLength: number, ar: number): void {
   // A concat graph with AR == CL has no past (no KV input), so it cannot use this cache.
   checkInteger('ar', ar, 1, mode === 'concat' ? contextLength - 1 : contextLength);
 }
 
-function checkSlot(slot: KvSlot, i: number, contextLength: number, reference: ElementArray): void {
+function checkSlot(slot: KvSlot, i: number, maxContextLength: number, reference: ElementArray): void {
   checkInteger(`slots[${i}].heads`, slot.heads, 1, 2 ** 16);
   checkInteger(`slots[${i}].headDim`, slot.headDim, 1, 2 ** 16);
-  const expected = slot.heads * slot.headDim * contextLength;
+  const expected = slot.heads * slot.headDim * maxContextLength;
   for (const part of ['key', 'value'] as const) {
     const array = slot[part];
     if (array.constructor !== reference.constructor) {
@@ -200,8 +233,8 @@ function checkSlot(slot: KvSlot, i: number, contextLength: number, reference: El
     }
     if (array.length !== expected) {
       throw new InvalidArgumentError(
-        `slots[${i}].${part} has ${array.length} elements, expected heads * headDim * CL = ` +
-          `${slot.heads} * ${slot.headDim} * ${contextLength} = ${expected}`,
+        `slots[${i}].${part} has ${array.length} elements, expected heads * headDim * maxContextLength = ` +
+          `${slot.heads} * ${slot.headDim} * ${maxContextLength} = ${expected}`,
       );
     }
   }

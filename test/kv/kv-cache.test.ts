@@ -233,7 +233,7 @@ describe('KvCacheManager rejects bad input before changing anything', () => {
     }
     const before = snapshot(buffers);
     expect(() => cache.setVariant(128)).toThrow(InvalidArgumentError);
-    expect(() => cache.setVariant(128)).toThrow(/^ar 128 cannot hold the cache: nValid 200 > CL - AR = 256 - 128 = 128$/);
+    expect(() => cache.setVariant(128)).toThrow(/^cl 256, ar 128 cannot hold the cache: nValid 200 > CL - AR = 256 - 128 = 128$/);
     expect(snapshot(buffers)).toEqual(before);
     expect(cache.ar).toBe(1);
     cache.setVariant(32);
@@ -260,7 +260,7 @@ describe('KvCacheManager constructor validation', () => {
 
   const cases: { what: string; options: () => ConstructorParameters<typeof KvCacheManager>[0]; message: RegExp }[] = [
     { what: 'a key of the wrong length', options: () => ({ contextLength: CL, ar: 1, mode: 'concat', clearValue: 128, slots: [good(), { ...good(), key: new Uint8Array(2 * 4 * (CL - 1)) }] }),
-      message: /^slots\[1\]\.key has 2040 elements, expected heads \* headDim \* CL = 2 \* 4 \* 256 = 2048$/ },
+      message: /^slots\[1\]\.key has 2040 elements, expected heads \* headDim \* maxContextLength = 2 \* 4 \* 256 = 2048$/ },
     { what: 'a value of another element type', options: () => ({ contextLength: CL, ar: 1, mode: 'concat', clearValue: 128, slots: [{ ...good(), value: new Uint16Array(2 * 4 * CL) }] }),
       message: /^slots\[0\]\.value is a Uint16Array but slots\[0\]\.key is a Uint8Array; all KV buffers must share one element type$/ },
     { what: 'a clear value the element type cannot hold', options: () => ({ contextLength: CL, ar: 1, mode: 'concat', clearValue: 32768, slots: [good()] }),

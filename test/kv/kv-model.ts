@@ -184,3 +184,20 @@ export function makeBuffers(
 export function snapshot(buffers: readonly Buffers[]): ElementArray[] {
   return buffers.flatMap((b) => [b.key.slice(), b.value.slice()]);
 }
+
+/**
+ * Checks that every element of every buffer from `heads * headDim * positions` on holds `clear`:
+ * with `positions` = the past dim, everything after KV-in; with `positions` = CL, everything after
+ * the `[in | out]` layout of that CL. Returns the first mismatch as text, or null.
+ */
+export function diffBeyondKvIn(buffers: readonly Buffers[], positions: number, clear: number): string | null {
+  for (let s = 0; s < buffers.length; s++) {
+    const { key, value, heads, headDim: hd } = buffers[s];
+    for (const [name, array] of [['K', key], ['V', value]] as const) {
+      for (let i = heads * hd * positions; i < array.length; i++) {
+        if (array[i] !== clear) return `${name} slot ${s} element ${i} (checked from ${heads * hd * positions}): got ${array[i]}, expected ${clear}`;
+      }
+    }
+  }
+  return null;
+}
