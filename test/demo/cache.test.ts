@@ -43,8 +43,9 @@ describe('ensureDemoBundle', () => {
     const cacheDir = freshCache();
     const a = await ensureDemoBundle({ ...SMALL, cacheDir });
     const b = await ensureDemoBundle({ ...SMALL, seed: 8, cacheDir });
-    expect(a.dir).not.toBe(b.dir);
-    expect(readdirSync(cacheDir).sort()).toEqual([a.dir, b.dir].map((d) => d.slice(cacheDir.length + 1)).sort());
+    const c = await ensureDemoBundle({ ...SMALL, quant: 'fp16', cacheDir });
+    expect(new Set([a.dir, b.dir, c.dir]).size).toBe(3);
+    expect(readdirSync(cacheDir).sort()).toEqual([a.dir, b.dir, c.dir].map((d) => d.slice(cacheDir.length + 1)).sort());
   });
 
   const corruptions: Array<[string, (dir: string) => void]> = [

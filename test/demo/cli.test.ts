@@ -28,7 +28,7 @@ describe('genie-ts demo', () => {
       code: 0,
       stdout:
         `${out}\ndemo model with random weights (layers 2, hidden 8, heads 2, kv-heads 1, splits 2, ar 1,4, cl 16, ` +
-        `input ids, seed 7); config: ${join(out, 'genie_config.json')}\n`,
+        `input ids, seed 7, quant none); config: ${join(out, 'genie_config.json')}\n`,
       stderr: '',
     });
     const library = await writeDemoBundle(fresh(), SMALL);
@@ -64,7 +64,7 @@ describe('genie-ts demo', () => {
       const { code, stdout, stderr } = await run([flag]);
       expect([code, stderr]).toEqual([0, '']);
       expect(stdout).toMatch(/^usage: genie-ts demo --out DIR/);
-      for (const f of ['--layers', '--hidden', '--heads', '--kv-heads', '--splits', '--ar', '--cl', '--seed', '--input', '--force']) {
+      for (const f of ['--layers', '--hidden', '--heads', '--kv-heads', '--splits', '--ar', '--cl', '--seed', '--input', '--quant', '--force']) {
         expect(stdout).toContain(f);
       }
       expect(stdout).toContain('(default 1,32)');
@@ -79,6 +79,7 @@ describe('genie-ts demo', () => {
     ['a fractional integer', ['--cl', '512.5'], '--cl "512.5" is not an integer'],
     ['an AR list entry that is not an integer', ['--ar', '1,x'], '--ar "1,x": entry "x" is not an integer'],
     ['an unknown input kind', ['--input', 'tokens'], '--input "tokens" is not one of: ids, embeds'],
+    ['an unknown quantization', ['--quant', 'int8'], '--quant "int8" is not one of: none, htp, fp16'],
     ['layers out of range', ['--layers', '0'], '--layers 0: expected an integer in [1, 64]'],
     ['a hidden size that is not a multiple of heads', ['--hidden', '66'], '--hidden 66: not a multiple of heads 4'],
     ['kv heads not dividing heads', ['--kv-heads', '3'], '--kv-heads 3: does not divide heads 4'],

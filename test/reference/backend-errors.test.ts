@@ -95,7 +95,12 @@ describe('openReferenceBackend metadata errors name the file and key', () => {
     ['two handoffs', (m) => m.graphs[0].inputs.push({ name: 'extra', dtype: 'FLOAT_32', shape: [1, 1, 64] }), 1, /inputs: expected exactly one hidden-state tensor besides the named roles, found 2 \("_model_layers_0_Add_1_output_0", "extra"\)/],
     ['missing KV output', (m) => m.graphs[0].outputs.pop(), 0, /outputs: missing tensor "past_value_0_out"/],
     ['logits shape', (m) => (m.graphs[0].outputs[0].shape = [1, 1, 999]), 1, /outputs: tensor "logits" has shape \[1,1,999\], expected \[1,1,1000\]/],
-    ['quantized mask', (m) => Object.assign(m.graphs[0].inputs[1], { dtype: 'UFIXED_POINT_16', encoding: { scale: 0.001, offset: -50000 } }), 0, /inputs: tensor "attention_mask": dtype UFIXED_POINT_16 is not supported for float tensors \(supported: FLOAT_32\)/],
+    ['bfloat16 mask', (m) => (m.graphs[0].inputs[1].dtype = 'BFLOAT_16'), 0, /inputs: tensor "attention_mask": dtype BFLOAT_16 is not supported for float-valued tensors \(supported: FLOAT_32, FLOAT_16, UFIXED_POINT_8, /],
+    ['integer logits', (m) => (m.graphs[0].outputs[0].dtype = 'INT_32'), 1, /outputs: tensor "logits": dtype INT_32 is not supported for float-valued tensors/],
+    ['fixed-point mask without encoding', (m) => (m.graphs[0].inputs[1].dtype = 'UFIXED_POINT_16'), 0, /inputs: tensor "attention_mask": dtype UFIXED_POINT_16 needs an encoding \{scale, offset\}/],
+    ['float KV with an encoding', (m) => (m.graphs[0].inputs[4].encoding = { scale: 0.1, offset: -128 }), 0, /inputs: tensor "past_key_0_in": dtype FLOAT_32 is not fixed point and cannot have an encoding/],
+    ['fractional offset', (m) => Object.assign(m.graphs[0].inputs[1], { dtype: 'UFIXED_POINT_16', encoding: { scale: 0.001, offset: -0.5 } }), 0, /key graphs\[0\]\.inputs\[1\]\.encoding\.offset: /],
+    ['zero scale', (m) => Object.assign(m.graphs[0].inputs[1], { dtype: 'UFIXED_POINT_16', encoding: { scale: 0, offset: -5 } }), 0, /key graphs\[0\]\.inputs\[1\]\.encoding\.scale: /],
     ['float token ids', (m) => (m.graphs[0].inputs[0].dtype = 'FLOAT_32'), 0, /inputs: tensor "input_ids": dtype FLOAT_32 is not supported for token ids \(expected INT_32\)/],
   ];
   for (const [what, edit, index, message] of cases) {

@@ -187,23 +187,43 @@ export class BoundGraph {
     addInPlace(x, proj, ar * hidden);
   }
 
-  /** New keys go out transposed `[kvHeads, headDim, ar]`, new values `[kvHeads, ar, headDim]`. */
+  /**
+   * New keys go out transposed `[kvHeads, headDim, ar]`, new values `[kvHeads, ar, headDim]`. When
+   * the KV outputs round (quantized or float16), attention also uses the rounded new entries: in an
+   * exported graph the KV output and the attention's concat are one tensor with one encoding, and
+   * later steps see exactly these values through KV-in.
+   */
   private writeNewKv(layer: BoundLayer): void {
     const { kvHeads, headDim } = this.model;
     const { ar, k, v } = this;
-    const keyOut = layer.keyOut.values;
-    const valueOut = layer.valueOut.values;
+    const { keyOut, valueOut } = layer;
+    const keys = keyOut.values;
+    const values = valueOut.values;
     for (let r = 0; r < ar; r++) {
       for (let h = 0; h < kvHeads; h++) {
         const src = (r * kvHeads + h) * headDim;
         for (let d = 0; d < headDim; d++) {
-          keyOut[(h * headDim + d) * ar + r] = k[src + d];
-          valueOut[(h * ar + r) * headDim + d] = v[src + d];
+          keys[(h * headDim + d) * ar + r] = k[src + d];
+          values[(h * ar + r) * headDim + d] = v[src + d];
         }
       }
     }
-    layer.keyOut.store();
-    layer.valueOut.store();
+    if (keyOut.exact && valueOut.exact) {
+      keyOut.store();
+      valueOut.store();
+      return;
+    }
+    keyOut.storeRounded();
+    valueOut.storeRounded();
+    for (let r = 0; r < ar; r++) {
+      for (let h = 0; h < kvHeads; h++) {
+        const dst = (r * kvHeads + h) * headDim;
+        for (let d = 0; d < headDim; d++) {
+          k[dst + d] = keys[(h * headDim + d) * ar + r];
+          v[dst + d] = values[(h * ar + r) * headDim + d];
+        }
+      }
+    }
   }
 
   private lmHead(logits: FloatOutput): void {

@@ -44,7 +44,7 @@ const tensorSpecSchema = z.strictObject({
   name: z.string().min(1),
   dtype: z.enum(Object.keys(QnnDataType) as [DataTypeName, ...DataTypeName[]]),
   shape: z.array(z.int().positive()).min(1),
-  encoding: z.strictObject({ scale: z.number().positive(), offset: z.number() }).optional(),
+  encoding: z.strictObject({ scale: z.number().positive(), offset: z.int() }).optional(),
 });
 
 const graphSchema = z.strictObject({

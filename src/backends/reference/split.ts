@@ -1,12 +1,15 @@
 /**
  * Splits a Qwen2 checkpoint into reference ctx-bin parts the way AI Hub splits its exports: an
  * optional embedding-only first part, decoder layers spread over the remaining parts, final norm
- * and LM head in the last one. Each part holds one graph per AR at a single CL.
+ * and LM head in the last one. Each part holds one graph per AR at a single CL. Float-valued IO is
+ * FLOAT_32 unless `tensorTypes` gives a tensor another dtype (float16, or fixed point with its
+ * encoding), as a quantized export presents it.
  */
 import { InvalidArgumentError } from '../../errors.js';
 import type { FloatTensor } from '../../formats/safetensors.js';
 import type { TensorSpec } from '../../graphs/spec.js';
 import type { ReferenceCtxBinPart } from './ctx-bin.js';
+import { floatIoProblem } from './io.js';
 import { CTX_BIN_FORMAT, CTX_BIN_VERSION, type GraphKind, type ReferenceGraphMeta } from './metadata.js';
 import { layerWeights, type ReferenceModel } from './model.js';
 import {
@@ -44,7 +47,15 @@ export interface SplitOptions {
   readonly inputKind: 'ids' | 'embeds';
   /** Default `'ai-hub'`. */
   readonly naming?: GraphNaming;
+  /**
+   * dtype (and encoding) of float-valued IO tensors by name, the same in every graph that has the
+   * tensor; unlisted ones are FLOAT_32. Every name must be a float-valued IO tensor of the split.
+   */
+  readonly tensorTypes?: Readonly<Record<string, TensorType>>;
 }
+
+/** How a graph presents one IO tensor: FLOAT_32, FLOAT_16, or fixed point with its encoding. */
+export type TensorType = Pick<TensorSpec, 'dtype' | 'encoding'>;
 
 interface PartLayout {
   readonly embedding: boolean;
@@ -107,9 +118,36 @@ function kindOf(part: PartLayout): GraphKind {
   return stages.filter(Boolean).join('+') as GraphKind;
 }
 
-const float = (name: string, shape: number[]): TensorSpec => ({ name, dtype: 'FLOAT_32', shape });
+type FloatSpec = (name: string, shape: number[]) => TensorSpec;
 
-function graphIo(model: ReferenceModel, parts: readonly PartLayout[], index: number, ar: number, cl: number) {
+function floatSpecs(types: Readonly<Record<string, TensorType>>): FloatSpec {
+  return (name, shape) => {
+    const type = Object.prototype.hasOwnProperty.call(types, name) ? types[name] : undefined;
+    if (type === undefined) return { name, dtype: 'FLOAT_32', shape };
+    return type.encoding === undefined
+      ? { name, dtype: type.dtype, shape }
+      : { name, dtype: type.dtype, shape, encoding: { scale: type.encoding.scale, offset: type.encoding.offset } };
+  };
+}
+
+/** Every listed type is admissible for a float-valued tensor, and names a tensor of the split. */
+function checkTensorTypes(types: Readonly<Record<string, TensorType>>, graphs: readonly ReferenceGraphMeta[]): void {
+  const floatNames = new Set<string>();
+  for (const graph of graphs) {
+    for (const t of [...graph.inputs, ...graph.outputs]) if (t.name !== INPUT_IDS) floatNames.add(t.name);
+  }
+  for (const [name, type] of Object.entries(types)) {
+    if (!floatNames.has(name)) fail(`tensorTypes names "${name}", which is not a float-valued IO tensor of these graphs`);
+    const problem = floatIoProblem({ name, shape: [1], ...type });
+    if (problem !== null) fail(`tensorTypes["${name}"]: ${problem}`);
+    const e = type.encoding;
+    if (e !== undefined && !(Number.isFinite(e.scale) && e.scale > 0 && Number.isSafeInteger(e.offset))) {
+      fail(`tensorTypes["${name}"].encoding ${JSON.stringify(e)} needs a finite scale > 0 and an integer offset`);
+    }
+  }
+}
+
+function graphIo(model: ReferenceModel, parts: readonly PartLayout[], index: number, ar: number, cl: number, float: FloatSpec) {
   const part = parts[index];
   const { hidden, kvHeads, headDim, vocab } = model;
   const inputs: TensorSpec[] = [];
@@ -158,20 +196,22 @@ function partTensors(
 /** The parts (in order `1_of_N` ... `N_of_N`) of a reference model; weights are shared, not copied. */
 export function splitQwen2Checkpoint(options: SplitOptions): ReferenceCtxBinPart[] {
   checkOptions(options);
-  const { config, weights, cl, splits, embeddingPart = false, inputKind, naming = 'ai-hub' } = options;
+  const { config, weights, cl, splits, embeddingPart = false, inputKind, naming = 'ai-hub', tensorTypes = {} } = options;
   const model = referenceModelOf(config);
   const arSet = [...options.arSet].sort((a, b) => a - b);
   const parts = layout(model.layers, splits, embeddingPart, inputKind);
-  return parts.map((part, index) => {
-    const graphs: ReferenceGraphMeta[] = arSet.map((ar) => ({
+  const float = floatSpecs(tensorTypes);
+  const graphsOf = parts.map((part, index) =>
+    arSet.map((ar): ReferenceGraphMeta => ({
       name: graphName(naming, ar, cl, index + 1, splits),
       kind: kindOf(part),
       layers: [part.first, part.end],
-      ...graphIo(model, parts, index, ar, cl),
-    }));
-    return {
-      metadata: { format: CTX_BIN_FORMAT, version: CTX_BIN_VERSION, model, graphs },
-      tensors: partTensors(model, part, weights),
-    };
-  });
+      ...graphIo(model, parts, index, ar, cl, float),
+    })),
+  );
+  checkTensorTypes(tensorTypes, graphsOf.flat());
+  return parts.map((part, index) => ({
+    metadata: { format: CTX_BIN_FORMAT, version: CTX_BIN_VERSION, model, graphs: graphsOf[index] },
+    tensors: partTensors(model, part, weights),
+  }));
 }

@@ -1,6 +1,7 @@
 import { GenieError } from '../../errors.js';
 import {
-  DEFAULT_DEMO_OPTIONS, describeDemoOptions, DemoOptionError, writeDemoBundle, type DemoInput, type DemoOptions,
+  DEFAULT_DEMO_OPTIONS, DEMO_QUANTS, describeDemoOptions, DemoOptionError, writeDemoBundle, type DemoInput, type DemoOptions,
+  type DemoQuant,
 } from '../../runtime/demo/index.js';
 import { parseChoiceFlag, parseFlags, parseIntegerFlag, parseIntegerListFlag, UsageError, type FlagSpec } from '../flags.js';
 import type { CliIO, Command } from '../io.js';
@@ -23,6 +24,10 @@ and the same weights as a Hugging Face checkpoint in DIR/hf. Equal options give 
   --cl N               context length (default ${defaults.cl})
   --seed S             seed of the weights and the sampler, 0..4294967295 (default ${defaults.seed})
   --input ids|embeds   part 1 takes token ids, or embeddings from embedding_lut.bin (default ${defaults.input})
+  --quant none|htp|fp16
+                       graph IO types (default ${defaults.quant}): none = float32; htp = as AI Hub HTP exports
+                       (KV uint8, mask/cos/sin/embeddings/hidden/logits uint16, encodings calibrated on the
+                       model, uint16 LUT with --input embeds); fp16 = every float IO float16. Same weights.
   --force              replace DIR when it already holds a demo bundle
   -h, --help           show this help
 
@@ -44,6 +49,7 @@ const FLAGS: FlagSpec[] = [
   ...Object.keys(INTEGER_FLAGS).map((name): FlagSpec => ({ name, kind: 'value' })),
   { name: 'ar', kind: 'value' },
   { name: 'input', kind: 'value' },
+  { name: 'quant', kind: 'value' },
   { name: 'force', kind: 'boolean' },
   { name: 'help', kind: 'boolean', aliases: ['-h'] },
 ];
@@ -71,6 +77,8 @@ function parseDemoArgs(args: readonly string[]): DemoArgs {
   if (ar !== undefined) options.ar = parseIntegerListFlag('--ar', ar);
   const input = text('input');
   if (input !== undefined) options.input = parseChoiceFlag<DemoInput>('--input', input, ['ids', 'embeds']);
+  const quant = text('quant');
+  if (quant !== undefined) options.quant = parseChoiceFlag<DemoQuant>('--quant', quant, DEMO_QUANTS);
   const out = text('out');
   if (out === '') throw new UsageError('--out needs a folder, got ""');
   return { help: values.has('help'), out, force: values.has('force'), options };

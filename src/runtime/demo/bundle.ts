@@ -1,8 +1,7 @@
 /** Writes a demo bundle: the files of one random-weight model, built in a staging folder and renamed into place. */
 import { copyFile, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { splitQwen2Checkpoint, writeHfQwen2, writeReferenceCtxBin } from '../../backends/reference/index.js';
-import { EMBED_TOKENS } from '../../backends/reference/names.js';
+import { writeHfQwen2, writeReferenceCtxBin } from '../../backends/reference/index.js';
 import { demoTokenizerPath } from '../tokenizer/index.js';
 import { installDir, makeStagingDir, removeLeftovers, targetState } from './atomic-dir.js';
 import { DemoBundleError } from './errors.js';
@@ -13,6 +12,11 @@ import {
 import { DEMO_FORMAT_VERSION, manifestText, readDemoManifest } from './manifest.js';
 import { demoCheckpoint, DEMO_VOCAB_SIZE } from './model.js';
 import { describeDemoOptions, resolveDemoOptions, type DemoOptions } from './options.js';
+import { demoParts } from './parts.js';
+import { demoIo } from './quantize.js';
+
+/** Scratch folder of the htp calibration inside the staging folder (removed before the bundle is installed). */
+const CALIBRATION_DIR = '.calibration';
 
 export interface DemoBundle {
   /** Absolute path of the bundle folder. */
@@ -37,10 +41,19 @@ export const bundleAt = (dir: string, options: DemoOptions): DemoBundle => ({
   options,
 });
 
+const QUANT_NOTES: Readonly<Record<DemoOptions['quant'], string>> = {
+  none: 'Graph IO is float32.',
+  htp:
+    'Graph IO is quantized as AI Hub HTP exports present it: KV cache uint8 (symmetric, zero point 128), attention mask, ' +
+    'cos/sin, embeddings, hidden states and logits uint16, with encodings calibrated on this model (weights stay float32).',
+  fp16: 'Graph IO is float16 (AI Hub "w4" precision; weights stay float32).',
+};
+
 function readme(options: DemoOptions): string {
   return [
     `genie-ts demo bundle: a Qwen2-architecture model with Qwen2.5's vocabulary (${DEMO_VOCAB_SIZE}) as reference ctx-bins ` +
-      `and ${CONFIG_FILE} (Reference backend), plus the same weights as a Hugging Face checkpoint in ${HF_DIR}/.`,
+      `and ${CONFIG_FILE} (Reference backend), plus the same weights as a Hugging Face checkpoint in ${HF_DIR}/. ` +
+      QUANT_NOTES[options.quant],
     'Its weights are random (seeded): it exercises the whole runtime loop, but the text it generates is gibberish.',
     `Built by genie-ts demo (bundle format ${DEMO_FORMAT_VERSION}) with ${describeDemoOptions(options)}.`,
   ].join('\n') + '\n';
@@ -50,15 +63,9 @@ function readme(options: DemoOptions): string {
 async function writeBundleFiles(dir: string, options: DemoOptions, report: ProgressCallback): Promise<void> {
   report(`generating random weights (${describeDemoOptions(options)})`);
   const checkpoint = demoCheckpoint(options);
-  const parts = splitQwen2Checkpoint({
-    config: checkpoint.config,
-    weights: checkpoint.weights,
-    arSet: options.ar,
-    cl: options.cl,
-    splits: options.splits,
-    embeddingPart: options.input === 'ids' && options.splits > 1,
-    inputKind: options.input,
-  });
+  if (options.quant === 'htp') report('calibrating the quantization on the float model');
+  const io = await demoIo(options, checkpoint, join(dir, CALIBRATION_DIR));
+  const parts = demoParts(options, checkpoint, io.tensorTypes);
   const ctxBins = ctxBinFiles(options);
   for (const [i, part] of parts.entries()) {
     report(`writing ${ctxBins[i]}`);
@@ -66,12 +73,9 @@ async function writeBundleFiles(dir: string, options: DemoOptions, report: Progr
   }
   report(`writing the Hugging Face checkpoint ${HF_DIR}/`);
   await writeHfQwen2(join(dir, HF_DIR), checkpoint);
-  if (options.input === 'embeds') {
-    const table = checkpoint.weights.get(EMBED_TOKENS)!.data;
-    await writeFile(join(dir, LUT_FILE), new Uint8Array(table.buffer, table.byteOffset, table.byteLength));
-  }
+  if (io.lutBytes !== undefined) await writeFile(join(dir, LUT_FILE), io.lutBytes);
   await copyFile(demoTokenizerPath(), join(dir, TOKENIZER_FILE));
-  await writeFile(join(dir, CONFIG_FILE), `${JSON.stringify(demoGenieConfig(options, ctxBins), null, 2)}\n`);
+  await writeFile(join(dir, CONFIG_FILE), `${JSON.stringify(demoGenieConfig(options, ctxBins, io.lut), null, 2)}\n`);
   await writeFile(join(dir, README_FILE), readme(options));
   const sizes: Record<string, number> = {};
   for (const file of bundleFiles(options)) sizes[file] = (await stat(join(dir, file))).size;

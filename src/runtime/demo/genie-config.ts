@@ -1,18 +1,27 @@
 /** The demo bundle's `genie_config.json`: a Qwen2.5-style dialog on the Reference backend. */
+import type { Encoding } from '../../tensor/dtype.js';
 import { LUT_FILE, TOKENIZER_FILE } from './layout.js';
 import { DEMO_ROPE_THETA, DEMO_VOCAB_SIZE } from './model.js';
 import type { DemoOptions } from './options.js';
 
-/** `<|im_end|>`: ends an assistant turn. */
-const IM_END = 151645;
+/** `<|im_end|>`: ends an assistant turn (the config's eos-token). */
+export const IM_END = 151645;
 /** `<|endoftext|>`: Qwen's end-of-text and pad token. */
-const END_OF_TEXT = 151643;
+export const END_OF_TEXT = 151643;
+
+/** How `embedding_lut.bin` stores its values: the config's `datatype` and `quant-param`. */
+export interface DemoLutType {
+  readonly datatype: 'float32' | 'ufixed16';
+  readonly quantParam?: Encoding;
+}
+
+const FLOAT32_LUT: DemoLutType = { datatype: 'float32' };
 
 /**
  * The config object (written as JSON). Paths are relative to the bundle folder, so the folder can
- * move. `ctxBins` are the part files in split order.
+ * move. `ctxBins` are the part files in split order; `lut` describes the LUT of an embeds bundle.
  */
-export function demoGenieConfig(options: DemoOptions, ctxBins: readonly string[]): Record<string, unknown> {
+export function demoGenieConfig(options: DemoOptions, ctxBins: readonly string[], lut: DemoLutType = FLOAT32_LUT): Record<string, unknown> {
   const headDim = options.hidden / options.heads;
   return {
     dialog: {
@@ -30,7 +39,16 @@ export function demoGenieConfig(options: DemoOptions, ctxBins: readonly string[]
       sampler: { version: 1, seed: options.seed, temp: 0.8, 'top-k': 40, 'top-p': 0.95 },
       tokenizer: { version: 1, path: TOKENIZER_FILE },
       ...(options.input === 'embeds'
-        ? { embedding: { version: 1, type: 'lut', 'lut-path': LUT_FILE, size: options.hidden, datatype: 'float32' } }
+        ? {
+            embedding: {
+              version: 1,
+              type: 'lut',
+              'lut-path': LUT_FILE,
+              size: options.hidden,
+              datatype: lut.datatype,
+              ...(lut.quantParam === undefined ? {} : { 'quant-param': { scale: lut.quantParam.scale, offset: lut.quantParam.offset } }),
+            },
+          }
         : {}),
       engine: {
         version: 1,

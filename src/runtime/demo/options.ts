@@ -3,6 +3,14 @@ import { DemoOptionError } from './errors.js';
 
 export type DemoInput = 'ids' | 'embeds';
 
+/**
+ * The IO types of the graphs: `none` float32; `htp` as AI Hub's w8a16 HTP exports present them (KV
+ * uint8, everything else uint16, calibrated on the model itself; a uint16 LUT with `--input
+ * embeds`); `fp16` every float IO tensor float16 (AI Hub's "w4"). The weights are the same.
+ */
+export type DemoQuant = 'none' | 'htp' | 'fp16';
+export const DEMO_QUANTS: readonly DemoQuant[] = Object.freeze(['none', 'htp', 'fp16']);
+
 export interface DemoOptions {
   /** Decoder layers. */
   readonly layers: number;
@@ -25,6 +33,8 @@ export interface DemoOptions {
   readonly seed: number;
   /** What part 1 takes: token ids, or embeddings the host looks up in `embedding_lut.bin`. */
   readonly input: DemoInput;
+  /** IO types of the graphs (and of the LUT); the weights do not depend on it. */
+  readonly quant: DemoQuant;
 }
 
 export const DEFAULT_DEMO_OPTIONS: DemoOptions = Object.freeze({
@@ -37,6 +47,7 @@ export const DEFAULT_DEMO_OPTIONS: DemoOptions = Object.freeze({
   cl: 512,
   seed: 42,
   input: 'ids',
+  quant: 'none',
 });
 
 /**
@@ -98,11 +109,12 @@ export function resolveDemoOptions(options: Partial<DemoOptions> = {}): DemoOpti
   const cl = integerIn('cl', o.cl, 2, DEMO_LIMITS.maxCl);
   const ar = arList(o.ar, cl);
   const seed = integerIn('seed', o.seed, 0, 0xffff_ffff);
-  return { layers, hidden, heads, kvHeads, splits, ar, cl, seed, input: o.input };
+  if (!DEMO_QUANTS.includes(o.quant)) throw new DemoOptionError('quant', o.quant, `expected ${DEMO_QUANTS.map((q) => `"${q}"`).join(', ')}`);
+  return { layers, hidden, heads, kvHeads, splits, ar, cl, seed, input: o.input, quant: o.quant };
 }
 
-/** One line, e.g. `layers 2, hidden 64, heads 4, kv-heads 2, splits 2, ar 1,32, cl 512, input ids, seed 42`. */
+/** One line, e.g. `layers 2, hidden 64, heads 4, kv-heads 2, splits 2, ar 1,32, cl 512, input ids, seed 42, quant none`. */
 export function describeDemoOptions(options: DemoOptions): string {
-  const { layers, hidden, heads, kvHeads, splits, ar, cl, input, seed } = options;
-  return `layers ${layers}, hidden ${hidden}, heads ${heads}, kv-heads ${kvHeads}, splits ${splits}, ar ${ar.join(',')}, cl ${cl}, input ${input}, seed ${seed}`;
+  const { layers, hidden, heads, kvHeads, splits, ar, cl, input, seed, quant } = options;
+  return `layers ${layers}, hidden ${hidden}, heads ${heads}, kv-heads ${kvHeads}, splits ${splits}, ar ${ar.join(',')}, cl ${cl}, input ${input}, seed ${seed}, quant ${quant}`;
 }

@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { GenieError, InvalidArgumentError } from '../../errors.js';
 import { byteSize, isFixedPoint, type DataTypeName, type ElementArray, type Encoding } from '../../tensor/dtype.js';
+import { float32ToFloat16 } from '../../tensor/fp16.js';
+import { validateEncoding } from '../../tensor/encoding.js';
 import { requantizeArray } from '../../tensor/quant.js';
-import { typedView } from '../../tensor/views.js';
+import { assertViewFor, typedView } from '../../tensor/views.js';
 
 /** The LUT file is missing, unreadable, or its size does not match `n_vocab x size x bytes`. */
 export class EmbeddingTableError extends GenieError {
@@ -22,16 +24,31 @@ export interface EmbeddingTableOptions {
   readonly encoding?: Encoding;
 }
 
+function checkTableType(options: Omit<EmbeddingTableOptions, 'path'>, what: string): void {
+  const { nVocab, size, dtype, encoding } = options;
+  if (!Number.isSafeInteger(nVocab) || nVocab < 1) throw new InvalidArgumentError(`${what}: nVocab must be a positive integer, got ${nVocab}`);
+  if (!Number.isSafeInteger(size) || size < 1) throw new InvalidArgumentError(`${what}: size must be a positive integer, got ${size}`);
+  if (dtype !== 'FLOAT_32' && !isFixedPoint(dtype)) {
+    throw new InvalidArgumentError(`${what}: datatype ${dtype} is not supported for a LUT (float32 or fixed point)`);
+  }
+  if (isFixedPoint(dtype) && encoding === undefined) {
+    throw new EmbeddingTableError(`${what} is ${dtype} but the config gives no quant-param`);
+  }
+  if (isFixedPoint(dtype)) validateEncoding(encoding!, 'quant-param');
+}
+
 /** Where looked-up rows go: the model's embedding input tensor. */
 export interface EmbeddingTarget {
   readonly data: ElementArray;
+  /** FLOAT_32, FLOAT_16 (bits in a Uint16Array) or fixed point with `encoding`. */
   readonly dtype: DataTypeName;
   readonly encoding?: Encoding;
 }
 
 /**
  * Genie's host LUT (research/genie.md §1.5): the prompt's token ids become rows of a table that is
- * re-expressed in the model input's encoding on lookup (`q_in = s_lut/s_in * q_lut + ...`).
+ * re-expressed in the model input's encoding on lookup (`q_in = s_lut/s_in * q_lut + ...`), or
+ * converted to float16 for a float16 input.
  */
 export class EmbeddingTable {
   readonly nVocab: number;
@@ -44,18 +61,14 @@ export class EmbeddingTable {
     this.nVocab = options.nVocab;
     this.size = options.size;
     this.dtype = options.dtype;
-    this.encoding = options.encoding;
+    // A float table has no encoding: a quant-param beside it is ignored.
+    this.encoding = isFixedPoint(options.dtype) ? options.encoding : undefined;
     this.rows = rows;
   }
 
   static load(options: EmbeddingTableOptions): EmbeddingTable {
-    const { path, nVocab, size, dtype, encoding } = options;
-    if (dtype !== 'FLOAT_32' && !isFixedPoint(dtype)) {
-      throw new InvalidArgumentError(`embedding datatype ${dtype} is not supported for a LUT (float32 or fixed point)`);
-    }
-    if (isFixedPoint(dtype) && encoding === undefined) {
-      throw new EmbeddingTableError(`embedding LUT "${path}" is ${dtype} but the config gives no quant-param`);
-    }
+    const { path, nVocab, size, dtype } = options;
+    checkTableType(options, `embedding LUT "${path}"`);
     let bytes: Buffer;
     try {
       bytes = readFileSync(path);
@@ -75,8 +88,42 @@ export class EmbeddingTable {
   }
 
   /**
+   * A table over rows already in memory (`rows` is kept, not copied): `nVocab x size` elements of
+   * the class of `dtype`, e.g. a checkpoint's float32 `embed_tokens`.
+   */
+  static fromRows(options: Omit<EmbeddingTableOptions, 'path'>, rows: ElementArray): EmbeddingTable {
+    checkTableType(options, 'embedding table');
+    assertViewFor(rows, options.dtype, 'rows');
+    const expected = options.nVocab * options.size;
+    if (rows.length !== expected) {
+      throw new InvalidArgumentError(
+        `rows has ${rows.length} elements, expected nVocab x size = ${options.nVocab} x ${options.size} = ${expected}`,
+      );
+    }
+    return new EmbeddingTable({ ...options, path: '' }, rows);
+  }
+
+  /**
+   * Throws `InvalidArgumentError` unless `writeRows` can convert rows into a target of this dtype:
+   * FLOAT_32, FLOAT_16, or fixed point with an encoding.
+   */
+  checkTarget(target: Pick<EmbeddingTarget, 'dtype' | 'encoding'>): void {
+    const { dtype, encoding } = target;
+    if (dtype !== 'FLOAT_32' && dtype !== 'FLOAT_16' && !isFixedPoint(dtype)) {
+      throw new InvalidArgumentError(`embedding input dtype ${dtype} is not supported (FLOAT_32, FLOAT_16 or fixed point)`);
+    }
+    if (isFixedPoint(dtype)) {
+      if (encoding === undefined) {
+        throw new InvalidArgumentError(`embedding input dtype ${dtype} needs an encoding to requantize the LUT into`);
+      }
+      validateEncoding(encoding, 'target.encoding');
+    }
+  }
+
+  /**
    * Writes the rows of `tokens[start .. start+count)` to rows 0.. of `target`, and the `padToken`
-   * row to rows count..nRows (Genie pads unused AR rows with the EOS embedding).
+   * row to rows count..nRows (Genie pads unused AR rows with the EOS embedding). Every token is
+   * checked before anything is written.
    */
   writeRows(
     tokens: ArrayLike<number>,
@@ -88,12 +135,29 @@ export class EmbeddingTable {
   ): void {
     for (let row = 0; row < nRows; row++) {
       const token = row < count ? tokens[start + row] : padToken;
-      if (!(token >= 0 && token < this.nVocab)) {
+      if (!(token >= 0 && token < this.nVocab) || !Number.isInteger(token)) {
         throw new InvalidArgumentError(`token ${token} is outside the embedding LUT's ${this.nVocab} rows`);
       }
-      requantizeArray(
-        this.rows, this.encoding, target.data, target.encoding, target.dtype, token * this.size, row * this.size, this.size,
-      );
+    }
+    for (let row = 0; row < nRows; row++) this.writeRow(row < count ? tokens[start + row] : padToken, row, target);
+  }
+
+  private writeRow(token: number, row: number, target: EmbeddingTarget): void {
+    const size = this.size;
+    if (target.dtype !== 'FLOAT_16') {
+      requantizeArray(this.rows, this.encoding, target.data, target.encoding, target.dtype, token * size, row * size, size);
+      return;
+    }
+    // Through float32, as a C++ host converting its float rows would.
+    const src = this.rows;
+    const dst = target.data;
+    const from = token * size;
+    const to = row * size;
+    if (this.encoding === undefined) {
+      for (let i = 0; i < size; i++) dst[to + i] = float32ToFloat16(src[from + i]);
+    } else {
+      const { scale, offset } = this.encoding;
+      for (let i = 0; i < size; i++) dst[to + i] = float32ToFloat16((src[from + i] + offset) * scale);
     }
   }
 }

@@ -1,5 +1,5 @@
 import type { GraphBackend } from '../../backends/backend.js';
-import { GenieError, InvalidArgumentError, NotSupportedError } from '../../errors.js';
+import { GenieError, InvalidArgumentError } from '../../errors.js';
 import { planBuffers } from '../../graphs/buffer-plan.js';
 import { checkContextSize } from '../../graphs/context-size.js';
 import { discoverModelLayout } from '../../graphs/discover.js';
@@ -80,16 +80,12 @@ export class Engine {
   private constructor(backend: GraphBackend, options: EngineOptions) {
     const layout = discoverModelLayout(backend.graphs, { cacheGroups: options.cacheGroups });
     checkContextSize(layout, options.contextSize);
-    if (layout.contextLengths.length > 1) {
-      throw new NotSupportedError(
-        `not supported yet: binaries with several context lengths (CL ${layout.contextLengths.join(', ')})`,
-      );
-    }
     if (layout.input.kind === 'embeddings' && options.embeddings === undefined) {
       throw new InvalidArgumentError(
         `the first graph takes "${layout.input.tensor.name}" but the config has no embedding LUT (dialog.embedding)`,
       );
     }
+    if (layout.input.kind === 'embeddings') checkEmbeddings(options.embeddings!, layout);
     this.layout = layout;
     this.backend = backend;
     this.contextSize = options.contextSize;
@@ -103,17 +99,19 @@ export class Engine {
     this.bufferBytes = buffers.totalBytes;
     this.input = buffers.view(layout.input.tensor);
     this.embeddingTarget = { data: this.input, dtype: layout.input.tensor.dtype, encoding: layout.input.tensor.encoding };
-    if (layout.input.kind === 'embeddings') checkEmbeddings(options.embeddings!, layout, this.embeddingTarget);
     this.logits = new LogitsView(buffers.require(layout.logits.name), {
       dtype: layout.logits.dtype,
       vocab: layout.vocabSize,
       encoding: layout.logits.encoding,
     });
 
+    // KV regions, the mask buffer and the RoPE table are sized for the largest CL; the cache starts
+    // on the variant that decodes an empty context and follows each step's (CL, AR).
     const cl = layout.maxContextLength;
     const decodeVariant = this.planner.decodeVariant(0);
     this.kv = new KvCacheManager({
-      contextLength: cl,
+      contextLength: decodeVariant.cl,
+      maxContextLength: cl,
       ar: decodeVariant.ar,
       mode: layout.pastDimMode,
       clearValue: kvClearValue(layout.kv[0].key.dtype, layout.kv[0].key.encoding),
@@ -228,7 +226,7 @@ export class Engine {
 
   private async step(variant: Variant, tokens: ArrayLike<number>, start: number, n: number, final: boolean): Promise<void> {
     const nValid = this.kv.nValid;
-    if (this.kv.ar !== variant.ar) this.kv.setVariant(variant.ar);
+    if (this.kv.ar !== variant.ar || this.kv.contextLength !== variant.cl) this.kv.setShape(variant.cl, variant.ar);
     this.fillInputs(variant, tokens, start, n, nValid);
     const parts = variant.parts;
     for (let p = 0; p < parts.length; p++) {
@@ -250,6 +248,7 @@ export class Engine {
     if (this.mask) {
       const params = this.maskParams;
       params.ar = ar;
+      params.cl = variant.cl;
       params.nValid = nValid;
       params.nNew = n;
       fillAttentionMask(this.mask, params);
@@ -278,7 +277,7 @@ export class Engine {
 }
 
 /** The LUT must fill the model's embedding input: same row width, every token of the vocabulary, a supported dtype. */
-function checkEmbeddings(table: EmbeddingTable, layout: ModelLayout, target: EmbeddingTarget): void {
+function checkEmbeddings(table: EmbeddingTable, layout: ModelLayout): void {
   const input = layout.input as Extract<ModelLayout['input'], { kind: 'embeddings' }>;
   if (table.size !== input.rowElements) {
     throw new InvalidArgumentError(
@@ -288,5 +287,5 @@ function checkEmbeddings(table: EmbeddingTable, layout: ModelLayout, target: Emb
   if (table.nVocab < layout.vocabSize) {
     throw new InvalidArgumentError(`the embedding LUT has ${table.nVocab} rows, fewer than the model's vocabulary ${layout.vocabSize}`);
   }
-  table.checkTarget(target, Math.max(...layout.variants.map((v) => v.ar)));
+  table.checkTarget(input.tensor);
 }
