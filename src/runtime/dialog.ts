@@ -5,14 +5,14 @@ import type { SamplerParams } from '../sampler/params.js';
 import type { SamplerUpdate } from '../sampler/resolve-params.js';
 import { Sampler } from '../sampler/sampler.js';
 import { TokenHistory } from '../sampler/token-history.js';
-import { openBackend, type BackendOptions } from './backend-factory.js';
+import type { BackendOptions } from './backend-factory.js';
 import { deriveDialog, type DerivedDialog } from './config/derive.js';
 import { loadConfigFile } from './config/load.js';
 import { assertLoadable } from './config/loadable.js';
 import { parseConfig } from './config/parse.js';
 import type { GenieConfig } from './config/types.js';
-import { EmbeddingTable } from './embeddings/lut.js';
-import { DisposedError, Engine } from './engine/engine.js';
+import { DisposedError, type Engine } from './engine/engine.js';
+import { openEngine } from './engine/open.js';
 import { QueryClock, type Kpis } from './kpis.js';
 import { IncrementalDetokenizer } from './text/incremental-detokenizer.js';
 import { StopSequenceMatcher } from './text/stop-sequence-matcher.js';
@@ -120,16 +120,8 @@ export class Dialog {
     const derived = deriveDialog(parsed);
     if (options.maxNumTokens !== undefined) checkCount('maxNumTokens', options.maxNumTokens);
     const tokenizer = options.tokenizer ?? (await loadTokenizer(derived.tokenizerPath));
-    const embeddings = loadEmbeddings(derived);
-    const backend = await openBackend(derived, options.backend);
+    const engine = await openEngine(derived, options.backend);
     try {
-      const engine = Engine.create(backend, {
-        contextSize: derived.contextSize,
-        padToken: derived.padToken,
-        eosToken: derived.primaryEos,
-        rope: derived.positionalEncoding,
-        embeddings,
-      });
       const sampler = new Sampler(derived.sampler, engine.vocabSize);
       if (options.sampler) sampler.configure(options.sampler);
       const initTimeUs = Number(process.hrtime.bigint() - start) / 1e3;
@@ -137,7 +129,7 @@ export class Dialog {
       if (options.maxNumTokens !== undefined) dialog.maxNumTokens = options.maxNumTokens;
       return dialog;
     } catch (error) {
-      await backend.dispose();
+      await engine.dispose();
       throw error;
     }
   }
@@ -188,6 +180,18 @@ export class Dialog {
     this.stopSequences = [...stops];
   }
 
+  /** Most tokens the KV cache can hold: `context.size`, or less when the binaries' KV-in is smaller. */
+  get contextLimit(): number {
+    return Math.min(this.config.contextSize, this.engine.capacity);
+  }
+
+  private describeLimit(): string {
+    const size = this.config.contextSize;
+    return this.engine.capacity < size
+      ? `context.size=${size} (the binaries' KV cache holds ${this.engine.capacity} entries)`
+      : `context.size=${size}`;
+  }
+
   /** Tokens held in the KV cache. */
   get contextUsed(): number {
     return this.engine.nValid;
@@ -230,10 +234,10 @@ export class Dialog {
     const input = this.turnTokens(prompt);
     if (input.length === 0) throw new InvalidArgumentError('the query has no tokens (empty prompt and nothing to carry over)');
     const before = this.engine.nValid;
-    if (before + input.length > this.config.contextSize) {
+    if (before + input.length > this.contextLimit) {
       throw new ContextLimitError(
-        `the prompt needs ${input.length} tokens but only ${this.config.contextSize - before} of context.size=` +
-          `${this.config.contextSize} are left; call reset()`,
+        `the prompt needs ${input.length} tokens but only ${this.contextLimit - before} of ${this.describeLimit()} ` +
+          'are left; call reset()',
       );
     }
 
@@ -286,9 +290,9 @@ export class Dialog {
           stopReason = 'abort';
           break;
         }
-        if (this.engine.nValid + 1 > this.config.contextSize) {
+        if (this.engine.nValid + 1 > this.contextLimit) {
           throw new ContextLimitError(
-            `context.size=${this.config.contextSize} reached after ${generated.length} generated tokens; call reset()`,
+            `${this.describeLimit()} reached after ${generated.length} generated tokens; call reset()`,
           );
         }
         logits = await this.engine.decode(token);
@@ -368,16 +372,4 @@ function checkCount(name: string, value: number): void {
   if (!Number.isSafeInteger(value) || value < 1) {
     throw new InvalidArgumentError(`${name} must be a positive integer, got ${String(value)}`);
   }
-}
-
-function loadEmbeddings(config: DerivedDialog): EmbeddingTable | undefined {
-  const embedding = config.embedding;
-  if (embedding === null || embedding.type !== 'lut' || embedding.lutPath === null) return undefined;
-  return EmbeddingTable.load({
-    path: embedding.lutPath,
-    nVocab: config.nVocab,
-    size: embedding.size,
-    dtype: embedding.qnnDataType ?? 'FLOAT_32',
-    encoding: embedding.quantParam ?? undefined,
-  });
 }

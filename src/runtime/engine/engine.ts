@@ -59,6 +59,8 @@ export class Engine {
   /** Logits of the last processed token (its row is selected by `prefill` / `decode`). */
   readonly logits: LogitsView;
   readonly bufferBytes: number;
+  /** Most KV entries the binaries can hold: the largest KV-in past dim (CL - AR for concat graphs). */
+  readonly capacity: number;
 
   private readonly backend: GraphBackend;
   private readonly planner: ExecutionPlanner;
@@ -94,6 +96,7 @@ export class Engine {
     this.eosToken = options.eosToken;
     this.embeddings = options.embeddings;
     this.planner = new ExecutionPlanner(layout);
+    this.capacity = Math.max(...layout.variants.map((v) => v.pastDim));
 
     const buffers = new EngineBuffers(backend, planBuffers(layout));
     this.bufferBytes = buffers.totalBytes;
@@ -122,9 +125,11 @@ export class Engine {
               `but "${slot.value.in}" has ${slot.value.heads}x${slot.value.headDim}`,
           );
         }
+        // The manager owns KV-in (heads x head_dim x CL elements); a scatter region also holds KV-out after it.
+        const elements = slot.key.heads * slot.key.headDim * cl;
         return {
-          key: buffers.view({ name: slot.key.region, dtype: slot.key.dtype }),
-          value: buffers.view({ name: slot.value.region, dtype: slot.value.dtype }),
+          key: buffers.view({ name: slot.key.region, dtype: slot.key.dtype }).subarray(0, elements),
+          value: buffers.view({ name: slot.value.region, dtype: slot.value.dtype }).subarray(0, elements),
           heads: slot.key.heads,
           headDim: slot.key.headDim,
         };
