@@ -28,7 +28,7 @@ describe('genie-ts demo', () => {
       code: 0,
       stdout:
         `${out}\ndemo model with random weights (layers 2, hidden 8, heads 2, kv-heads 1, splits 2, ar 1,4, cl 16, ` +
-        `input ids, seed 7, quant none); config: ${join(out, 'genie_config.json')}\n`,
+        `input ids, seed 7, quant none, backend reference); config: ${join(out, 'genie_config.json')}\n`,
       stderr: '',
     });
     const library = await writeDemoBundle(fresh(), SMALL);

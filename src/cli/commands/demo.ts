@@ -1,7 +1,7 @@
 import { GenieError } from '../../errors.js';
 import {
-  DEFAULT_DEMO_OPTIONS, DEMO_QUANTS, describeDemoOptions, DemoOptionError, writeDemoBundle, type DemoInput, type DemoOptions,
-  type DemoQuant,
+  DEFAULT_DEMO_OPTIONS, DEMO_BACKENDS, DEMO_QUANTS, describeDemoOptions, DemoOptionError, writeDemoBundle, type DemoInput, type DemoOptions,
+  type DemoBackend, type DemoQuant,
 } from '../../runtime/demo/index.js';
 import { parseChoiceFlag, parseFlags, parseIntegerFlag, parseIntegerListFlag, UsageError, type FlagSpec } from '../flags.js';
 import type { CliIO, Command } from '../io.js';
@@ -28,6 +28,9 @@ and the same weights as a Hugging Face checkpoint in DIR/hf. Equal options give 
                        graph IO types (default ${defaults.quant}): none = float32; htp = as AI Hub HTP exports
                        (KV uint8, mask/cos/sin/embeddings/hidden/logits uint16, encodings calibrated on the
                        model, uint16 LUT with --input embeds); fp16 = every float IO float16. Same weights.
+  --backend reference|qnn-htp
+                       engine.backend.type of the config (default ${defaults.backend}); qnn-htp bundles run
+                       on the simulated HTP provider (GENIE_TS_QNN_PROVIDER=simulated). Same files otherwise.
   --force              replace DIR when it already holds a demo bundle
   -h, --help           show this help
 
@@ -50,6 +53,7 @@ const FLAGS: FlagSpec[] = [
   { name: 'ar', kind: 'value' },
   { name: 'input', kind: 'value' },
   { name: 'quant', kind: 'value' },
+  { name: 'backend', kind: 'value' },
   { name: 'force', kind: 'boolean' },
   { name: 'help', kind: 'boolean', aliases: ['-h'] },
 ];
@@ -79,6 +83,8 @@ function parseDemoArgs(args: readonly string[]): DemoArgs {
   if (input !== undefined) options.input = parseChoiceFlag<DemoInput>('--input', input, ['ids', 'embeds']);
   const quant = text('quant');
   if (quant !== undefined) options.quant = parseChoiceFlag<DemoQuant>('--quant', quant, DEMO_QUANTS);
+  const backend = text('backend');
+  if (backend !== undefined) options.backend = parseChoiceFlag<DemoBackend>('--backend', backend, DEMO_BACKENDS);
   const out = text('out');
   if (out === '') throw new UsageError('--out needs a folder, got ""');
   return { help: values.has('help'), out, force: values.has('force'), options };

@@ -1,4 +1,4 @@
-/** The demo bundle's `genie_config.json`: a Qwen2.5-style dialog on the Reference backend. */
+/** The demo bundle's `genie_config.json`: a Qwen2.5-style dialog on the Reference or QnnHtp backend. */
 import type { Encoding } from '../../tensor/dtype.js';
 import { LUT_FILE, TOKENIZER_FILE } from './layout.js';
 import { DEMO_ROPE_THETA, DEMO_VOCAB_SIZE } from './model.js';
@@ -16,6 +16,13 @@ export interface DemoLutType {
 }
 
 const FLOAT32_LUT: DemoLutType = { datatype: 'float32' };
+
+/** AI Hub's QnnHtp block (`create_genie_config`), single-threaded like the rest of the demo. */
+const QNN_HTP_BACKEND = {
+  version: 1,
+  type: 'QnnHtp',
+  QnnHtp: { version: 1, 'spill-fill-bufsize': 0, 'mmap-budget': 0, 'use-mmap': true, 'cpu-mask': '0xe0', poll: true, 'allow-async-init': false },
+};
 
 /**
  * The config object (written as JSON). Paths are relative to the bundle folder, so the folder can
@@ -53,7 +60,7 @@ export function demoGenieConfig(options: DemoOptions, ctxBins: readonly string[]
       engine: {
         version: 1,
         'n-threads': 1,
-        backend: { version: 1, type: 'Reference' },
+        backend: options.backend === 'qnn-htp' ? QNN_HTP_BACKEND : { version: 1, type: 'Reference' },
         model: {
           version: 1,
           type: 'binary',

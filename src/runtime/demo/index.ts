@@ -1,7 +1,7 @@
 export { writeDemoBundle, type DemoBundle, type ProgressCallback, type WriteDemoOptions } from './bundle.js';
 export { demoCacheFolderName, demoCacheRoot, ensureDemoBundle, type EnsureDemoOptions } from './cache.js';
 export {
-  DEFAULT_DEMO_OPTIONS, DEMO_LIMITS, DEMO_QUANTS, describeDemoOptions, resolveDemoOptions, type DemoInput, type DemoOptions,
+  DEFAULT_DEMO_OPTIONS, DEMO_BACKENDS, DEMO_LIMITS, DEMO_QUANTS, describeDemoOptions, resolveDemoOptions, type DemoBackend, type DemoInput, type DemoOptions,
   type DemoQuant,
 } from './options.js';
 export { demoCheckpoint, demoQwen2Config, DEMO_ROPE_THETA, DEMO_VOCAB_SIZE } from './model.js';

@@ -11,6 +11,14 @@ export type DemoInput = 'ids' | 'embeds';
 export type DemoQuant = 'none' | 'htp' | 'fp16';
 export const DEMO_QUANTS: readonly DemoQuant[] = Object.freeze(['none', 'htp', 'fp16']);
 
+/**
+ * Which `engine.backend.type` the config names: `reference` (genie-ts's pure-TS executor) or
+ * `qnn-htp` (the QNN binding; the ctx-bins are reference binaries, which only the simulated HTP
+ * provider executes: run with `GENIE_TS_QNN_PROVIDER=simulated`). Same files otherwise.
+ */
+export type DemoBackend = 'reference' | 'qnn-htp';
+export const DEMO_BACKENDS: readonly DemoBackend[] = Object.freeze(['reference', 'qnn-htp']);
+
 export interface DemoOptions {
   /** Decoder layers. */
   readonly layers: number;
@@ -35,6 +43,8 @@ export interface DemoOptions {
   readonly input: DemoInput;
   /** IO types of the graphs (and of the LUT); the weights do not depend on it. */
   readonly quant: DemoQuant;
+  /** The config's backend; the weights and ctx-bins do not depend on it. */
+  readonly backend: DemoBackend;
 }
 
 export const DEFAULT_DEMO_OPTIONS: DemoOptions = Object.freeze({
@@ -48,6 +58,7 @@ export const DEFAULT_DEMO_OPTIONS: DemoOptions = Object.freeze({
   seed: 42,
   input: 'ids',
   quant: 'none',
+  backend: 'reference',
 });
 
 /**
@@ -110,11 +121,14 @@ export function resolveDemoOptions(options: Partial<DemoOptions> = {}): DemoOpti
   const ar = arList(o.ar, cl);
   const seed = integerIn('seed', o.seed, 0, 0xffff_ffff);
   if (!DEMO_QUANTS.includes(o.quant)) throw new DemoOptionError('quant', o.quant, `expected ${DEMO_QUANTS.map((q) => `"${q}"`).join(', ')}`);
-  return { layers, hidden, heads, kvHeads, splits, ar, cl, seed, input: o.input, quant: o.quant };
+  if (!DEMO_BACKENDS.includes(o.backend)) {
+    throw new DemoOptionError('backend', o.backend, `expected ${DEMO_BACKENDS.map((b) => `"${b}"`).join(', ')}`);
+  }
+  return { layers, hidden, heads, kvHeads, splits, ar, cl, seed, input: o.input, quant: o.quant, backend: o.backend };
 }
 
-/** One line, e.g. `layers 2, hidden 64, heads 4, kv-heads 2, splits 2, ar 1,32, cl 512, input ids, seed 42, quant none`. */
+/** One line, e.g. `layers 2, hidden 64, heads 4, kv-heads 2, splits 2, ar 1,32, cl 512, input ids, seed 42, quant none, backend reference`. */
 export function describeDemoOptions(options: DemoOptions): string {
-  const { layers, hidden, heads, kvHeads, splits, ar, cl, input, seed, quant } = options;
-  return `layers ${layers}, hidden ${hidden}, heads ${heads}, kv-heads ${kvHeads}, splits ${splits}, ar ${ar.join(',')}, cl ${cl}, input ${input}, seed ${seed}, quant ${quant}`;
+  const { layers, hidden, heads, kvHeads, splits, ar, cl, input, seed, quant, backend } = options;
+  return `layers ${layers}, hidden ${hidden}, heads ${heads}, kv-heads ${kvHeads}, splits ${splits}, ar ${ar.join(',')}, cl ${cl}, input ${input}, seed ${seed}, quant ${quant}, backend ${backend}`;
 }
