@@ -8,7 +8,7 @@ import type { GraphBackend } from '../src/backends/backend.js';
 import type { GraphSpec, TensorSpec } from '../src/graphs/spec.js';
 import { Engine } from '../src/runtime/engine/engine.js';
 import { Sampler } from '../src/sampler/sampler.js';
-import type { Measurement } from './harness.js';
+import { medianAsyncUs, type Measurement } from './harness.js';
 
 const LAYERS = 24;
 const PARTS = 3;
@@ -54,18 +54,6 @@ function nullBackend(): GraphBackend {
     execute: async () => {},
     dispose: async () => {},
   };
-}
-
-async function medianAsyncUs(fn: () => Promise<unknown>, samples: number, inner: number): Promise<number> {
-  for (let i = 0; i < inner * 3; i++) await fn();
-  const times: number[] = [];
-  for (let s = 0; s < samples; s++) {
-    const t0 = process.hrtime.bigint();
-    for (let i = 0; i < inner; i++) await fn();
-    times.push(Number(process.hrtime.bigint() - t0) / 1e3 / inner);
-  }
-  times.sort((a, b) => a - b);
-  return times[samples >> 1];
 }
 
 export async function run(): Promise<Measurement[]> {

@@ -26,6 +26,19 @@ export function medianUs(fn: () => unknown, opts: { samples?: number; inner?: nu
   return times[samples >> 1];
 }
 
+/** Median microseconds per awaited call: `samples` samples of `inner` sequential calls, after a warm-up. */
+export async function medianAsyncUs(fn: () => Promise<unknown>, samples = 31, inner = 200): Promise<number> {
+  for (let i = 0; i < inner * 3; i++) await fn();
+  const times = new Float64Array(samples);
+  for (let s = 0; s < samples; s++) {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < inner; i++) await fn();
+    times[s] = Number(process.hrtime.bigint() - t0) / 1e3 / inner;
+  }
+  times.sort();
+  return times[samples >> 1];
+}
+
 /**
  * Heap growth over `iterations` calls of `fn` after a warm-up, with GC before and after when
  * node runs with --expose-gc. A path that allocates per call shows a delta proportional to

@@ -13,7 +13,7 @@ import { openQnnBackend, type QnnGraphBackend } from '../src/backends/qnn/index.
 import { qwen2WeightShapes, splitQwen2Checkpoint, writeReferenceCtxBin, type Qwen2Config } from '../src/backends/reference/index.js';
 import type { QnnExecuteMode } from '../src/qnn/binding/index.js';
 import { byteSize } from '../src/tensor/dtype.js';
-import { medianUs, type Measurement } from './harness.js';
+import { medianAsyncUs, medianUs, type Measurement } from './harness.js';
 
 const CONFIG: Qwen2Config = {
   hiddenSize: 8,
@@ -47,18 +47,6 @@ function bind(backend: QnnGraphBackend): { name: string; ioCount: number } {
   }
   backend.bind(graph.name, buffers);
   return { name: graph.name, ioCount: graph.inputs.length + graph.outputs.length };
-}
-
-/** Median microseconds per awaited call: `samples` samples of `inner` sequential calls. */
-async function medianAsyncUs(fn: () => Promise<unknown>, samples = 31, inner = 200): Promise<number> {
-  for (let i = 0; i < inner * 3; i++) await fn();
-  const times: number[] = [];
-  for (let s = 0; s < samples; s++) {
-    const t0 = process.hrtime.bigint();
-    for (let i = 0; i < inner; i++) await fn();
-    times.push(Number(process.hrtime.bigint() - t0) / 1e3 / inner);
-  }
-  return times.sort((a, b) => a - b)[samples >> 1];
 }
 
 export async function run(): Promise<Measurement[]> {
