@@ -3,8 +3,13 @@ export {
   SafetensorsReader,
   readSafetensors,
   writeSafetensors,
+  parseSafetensorsBytes,
+  tensorToFloat32,
+  isFloatDType,
   type SafetensorsDType,
+  type SafetensorsFloatDType,
   type SafetensorsTensorInfo,
+  type SafetensorsLayout,
   type SafetensorsContents,
   type FloatTensor,
 } from './safetensors.js';

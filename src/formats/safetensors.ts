@@ -5,6 +5,7 @@
  *
  * The reader keeps the file open and reads one tensor at a time, so checkpoints larger than what
  * fits in one Buffer (2 GiB) still load, and only the tensors asked for are converted to float32.
+ * `parseSafetensorsBytes` applies the same checks to an image already in memory.
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import { InvalidArgumentError, NotSupportedError } from '../errors.js';
@@ -117,14 +118,28 @@ function parseSafetensorsHeader(
   return { metadata, tensors };
 }
 
-type FloatDType = 'F32' | 'F16' | 'BF16';
+export type SafetensorsFloatDType = 'F32' | 'F16' | 'BF16';
 
-function isFloatDType(dtype: SafetensorsDType): dtype is FloatDType {
+/** Whether tensors of `dtype` convert to float32 (`tensorToFloat32`). */
+export function isFloatDType(dtype: SafetensorsDType): dtype is SafetensorsFloatDType {
   return dtype === 'F32' || dtype === 'F16' || dtype === 'BF16';
 }
 
-/** Converts raw little-endian tensor bytes (in a buffer of their own) to float32. */
-function toFloat32(dtype: FloatDType, bytes: Uint8Array, count: number): Float32Array {
+/**
+ * Converts the raw little-endian bytes of one F32, F16 or BF16 tensor to float32. `data` may sit at
+ * any byte offset: element-aligned F32 data is returned as a view sharing its memory, everything
+ * else as a new array. Throws `InvalidArgumentError` if `data` is not a whole number of elements.
+ */
+export function tensorToFloat32(dtype: SafetensorsFloatDType, data: Uint8Array): Float32Array {
+  const width = DTYPE_BYTES[dtype];
+  if (data.byteLength % width !== 0) {
+    throw new InvalidArgumentError(
+      `tensorToFloat32: data of ${data.byteLength} bytes is not a whole number of ${dtype} elements (${width} bytes each)`,
+    );
+  }
+  const count = data.byteLength / width;
+  // Typed-array views need an element-aligned offset; misaligned data is copied first.
+  const bytes = data.byteOffset % width === 0 ? data : data.slice();
   switch (dtype) {
     case 'F32':
       return new Float32Array(bytes.buffer, bytes.byteOffset, count);
@@ -137,6 +152,52 @@ function toFloat32(dtype: FloatDType, bytes: Uint8Array, count: number): Float32
       return new Float32Array(words.buffer);
     }
   }
+}
+
+/** Where everything lives in a safetensors image: tensor offsets are relative to `dataStart`. */
+export interface SafetensorsLayout {
+  readonly metadata: Record<string, string>;
+  readonly tensors: Map<string, SafetensorsTensorInfo>;
+  /** Byte offset of the data section from the start of the image. */
+  readonly dataStart: number;
+}
+
+/**
+ * The header length stored in `prefix` (the first `min(8, size)` bytes of an image of `size`
+ * bytes), checked to fit the image.
+ */
+function headerLengthOf(prefix: Uint8Array, size: number, path: string): number {
+  if (size < 8) throw new SafetensorsError(`safetensors file "${path}" is ${size} bytes, too short for a header`);
+  const headerLength = Number(new DataView(prefix.buffer, prefix.byteOffset, 8).getBigUint64(0, true));
+  if (headerLength > size - 8 || headerLength > MAX_HEADER_BYTES) {
+    throw new SafetensorsError(
+      `safetensors file "${path}": header length ${headerLength} exceeds the file size ${size} (or ${MAX_HEADER_BYTES})`,
+    );
+  }
+  return headerLength;
+}
+
+/** Decodes and validates the header bytes (the ones after the length) of an image of `size` bytes. */
+function parseHeaderBytes(headerBytes: Uint8Array, size: number, path: string): SafetensorsLayout {
+  let header: unknown;
+  try {
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(headerBytes));
+  } catch (cause) {
+    throw new SafetensorsError(`safetensors file "${path}": header is not valid JSON: ${(cause as Error).message}`, {
+      cause,
+    });
+  }
+  const dataStart = 8 + headerBytes.byteLength;
+  return { ...parseSafetensorsHeader(header, size - dataStart, path), dataStart };
+}
+
+/**
+ * Parses and validates the safetensors image held in `bytes` (the same checks as
+ * `SafetensorsReader.open`); tensor data is not read. Throws `SafetensorsError` naming `path`.
+ */
+export function parseSafetensorsBytes(bytes: Uint8Array, path: string): SafetensorsLayout {
+  const headerLength = headerLengthOf(bytes.subarray(0, 8), bytes.byteLength, path);
+  return parseHeaderBytes(bytes.subarray(8, 8 + headerLength), bytes.byteLength, path);
 }
 
 async function readExactly(handle: FileHandle, target: Uint8Array, position: number, path: string): Promise<void> {
@@ -176,27 +237,11 @@ export class SafetensorsReader {
     }
     try {
       const { size } = await handle.stat();
-      if (size < 8) throw new SafetensorsError(`safetensors file "${path}" is ${size} bytes, too short for a header`);
-      const lengthBytes = new Uint8Array(8);
-      await readExactly(handle, lengthBytes, 0, path);
-      const headerLength = Number(new DataView(lengthBytes.buffer).getBigUint64(0, true));
-      if (headerLength > size - 8 || headerLength > MAX_HEADER_BYTES) {
-        throw new SafetensorsError(
-          `safetensors file "${path}": header length ${headerLength} exceeds the file size ${size} (or ${MAX_HEADER_BYTES})`,
-        );
-      }
-      const headerBytes = new Uint8Array(headerLength);
+      const prefix = new Uint8Array(Math.min(8, size));
+      await readExactly(handle, prefix, 0, path);
+      const headerBytes = new Uint8Array(headerLengthOf(prefix, size, path));
       await readExactly(handle, headerBytes, 8, path);
-      let header: unknown;
-      try {
-        header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(headerBytes));
-      } catch (cause) {
-        throw new SafetensorsError(`safetensors file "${path}": header is not valid JSON: ${(cause as Error).message}`, {
-          cause,
-        });
-      }
-      const dataStart = 8 + headerLength;
-      const { metadata, tensors } = parseSafetensorsHeader(header, size - dataStart, path);
+      const { metadata, tensors, dataStart } = parseHeaderBytes(headerBytes, size, path);
       return new SafetensorsReader(path, handle, dataStart, metadata, tensors);
     } catch (error) {
       await handle.close();
@@ -219,7 +264,7 @@ export class SafetensorsReader {
     }
     const bytes = new Uint8Array(info.end - info.begin);
     await readExactly(this.handle, bytes, this.dataStart + info.begin, this.path);
-    return toFloat32(info.dtype, bytes, elementCount(info.shape));
+    return tensorToFloat32(info.dtype, bytes);
   }
 
   async readTensor(name: string): Promise<FloatTensor> {

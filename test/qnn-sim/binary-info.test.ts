@@ -170,8 +170,8 @@ describe('system context errors', () => {
       const block = qnn.heap.copy(data);
       return qnn.callSystem(SYSTEM.getMetaData, Proto.getMetaData, sys, block.ptr, data.length, out.ptr);
     };
-    expect(qnn.failure(call(bytes.subarray(0, 5)), 30010)).toMatch(/5 bytes is too short for a safetensors header/);
-    expect(qnn.failure(call(bytes.subarray(0, bytes.length - 100)), 30010)).toMatch(/do not hold its \d+ bytes within the/);
+    expect(qnn.failure(call(bytes.subarray(0, 5)), 30010)).toMatch(/safetensors file "binary of 5 bytes" is 5 bytes, too short for a header/);
+    expect(qnn.failure(call(bytes.subarray(0, bytes.length - 100)), 30010)).toMatch(/data_offsets \[\d+, \d+\] exceed the data section of \d+ bytes/);
     const garbage = bytes.slice();
     garbage.fill(0x7b, 8, 20);
     expect(qnn.failure(call(garbage), 30010)).toMatch(/header is not valid JSON/);

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CtxBinError, loadCtxBinProgram, openReferenceBackend, readCtxBinGraphs } from '../../src/backends/reference/index.js';
 import { InvalidArgumentError } from '../../src/errors.js';
+import { SafetensorsError } from '../../src/formats/index.js';
 import { byteSize } from '../../src/tensor/dtype.js';
 import { float32ArrayToFloat16 } from '../../src/tensor/fp16.js';
 import { ctxBin, dir } from './fixtures.js';
@@ -101,19 +102,41 @@ describe('reference ctx-bins from bytes', () => {
     out.set(encoded, 8);
     return out;
   };
-  const corrupt: Array<[string, Uint8Array, RegExp]> = [
-    ['too short', new Uint8Array(7), /reference ctx-bin "img": 7 bytes is too short for a safetensors header/],
-    ['header length past the end', header('{}').subarray(0, 9), /safetensors header length 2 exceeds the 1 bytes after it/],
-    ['header not JSON', header('{"a":'), /safetensors header is not valid JSON/],
-    ['header not an object', header('[1]'), /safetensors header is not a JSON object/],
-    ['metadata not strings', header('{"__metadata__":{"genie-ts":1}}'), /"__metadata__\.genie-ts" is not a string/],
-    ['integer weights', header('{"w":{"dtype":"I32","shape":[1],"data_offsets":[0,4]}}', 4), /tensor "w": dtype "I32" is not a float weight dtype \(F32, F16, BF16\)/],
-    ['bad shape', header('{"w":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}}', 4), /tensor "w": shape \[-1\] is not a list of non-negative integers/],
-    ['offsets past the data', header('{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}', 4), /tensor "w": data_offsets \[0, 8\] do not hold its 8 bytes within the 4-byte data section/],
-    ['span mismatch', header('{"w":{"dtype":"F16","shape":[2],"data_offsets":[0,8]}}', 8), /data_offsets \[0, 8\] do not hold its 4 bytes/],
-    ['no genie-ts metadata', header('{}'), /__metadata__ has no "genie-ts" entry/],
+  // Container problems: the safetensors parser's message (naming the label as the file), wrapped.
+  const container: Array<[string, Uint8Array, RegExp]> = [
+    ['too short', new Uint8Array(7), /^safetensors file "img" is 7 bytes, too short for a header$/],
+    ['header length past the end', header('{}').subarray(0, 9), /^safetensors file "img": header length 2 exceeds the file size 9 \(or 100000000\)$/],
+    ['header not JSON', header('{"a":'), /^safetensors file "img": header is not valid JSON: /],
+    ['header not an object', header('[1]'), /^safetensors file "img": header is not a JSON object$/],
+    ['metadata not strings', header('{"__metadata__":{"genie-ts":1}}'), /^safetensors file "img": "__metadata__\.genie-ts" is not a string$/],
+    ['bad shape', header('{"w":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}}', 4), /^safetensors file "img": tensor "w": shape \[-1\] is not a list of non-negative integers$/],
+    ['offsets past the data', header('{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}', 4), /^safetensors file "img": tensor "w": data_offsets \[0, 8\] exceed the data section of 4 bytes$/],
+    ['span mismatch', header('{"w":{"dtype":"F16","shape":[2],"data_offsets":[0,8]}}', 8), /^safetensors file "img": tensor "w": data_offsets \[0, 8\] span 8 bytes but F16 \[2\] needs 4$/],
+    ['overlapping tensors', header('{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}', 8), /^safetensors file "img": tensors "a" and "b" overlap$/],
   ];
-  for (const [name, bytes, message] of corrupt) {
+  for (const [name, bytes, problem] of container) {
+    it(`${name}: CtxBinError naming the label and the safetensors problem, which is the cause`, () => {
+      expect(() => readCtxBinGraphs(bytes, 'img')).toThrow(CtxBinError);
+      let error: unknown;
+      try {
+        loadCtxBinProgram(bytes, 'img');
+      } catch (caught) {
+        error = caught;
+      }
+      expect(error).toBeInstanceOf(CtxBinError);
+      const { message, cause } = error as CtxBinError;
+      expect(cause).toBeInstanceOf(SafetensorsError);
+      expect((cause as SafetensorsError).message).toMatch(problem);
+      expect(message).toBe(`reference ctx-bin "img": ${(cause as SafetensorsError).message}`);
+    });
+  }
+
+  // Valid safetensors that is not a reference ctx-bin.
+  const notCtxBin: Array<[string, Uint8Array, RegExp]> = [
+    ['integer weights', header('{"w":{"dtype":"I32","shape":[1],"data_offsets":[0,4]}}', 4), /^reference ctx-bin "img": tensor "w": dtype I32 is not a float weight dtype \(F32, F16, BF16\)$/],
+    ['no genie-ts metadata', header('{}'), /^reference ctx-bin "img": __metadata__ has no "genie-ts" entry \(not a genie-ts reference ctx-bin\)$/],
+  ];
+  for (const [name, bytes, message] of notCtxBin) {
     it(`${name}: CtxBinError naming the label and the problem`, () => {
       expect(() => readCtxBinGraphs(bytes, 'img')).toThrow(CtxBinError);
       expect(() => loadCtxBinProgram(bytes, 'img')).toThrow(message);

@@ -6,9 +6,12 @@ import { InvalidArgumentError, NotSupportedError } from '../../src/errors.js';
 import {
   SafetensorsError,
   SafetensorsReader,
+  parseSafetensorsBytes,
   readSafetensors,
+  tensorToFloat32,
   writeSafetensors,
   type FloatTensor,
+  type SafetensorsFloatDType,
 } from '../../src/formats/index.js';
 import { tempDir, writeRawSafetensors } from './fixtures.js';
 import { gaussian } from './qwen2-oracle.js';
@@ -141,6 +144,10 @@ describe('safetensors header validation', () => {
       await expect(SafetensorsReader.open(path)).rejects.toThrow(SafetensorsError);
       await expect(SafetensorsReader.open(path)).rejects.toThrow(message);
       await expect(SafetensorsReader.open(path)).rejects.toThrow(`safetensors file "${path}"`);
+      const bytes = new Uint8Array(await readFile(path));
+      expect(() => parseSafetensorsBytes(bytes, path)).toThrow(SafetensorsError);
+      expect(() => parseSafetensorsBytes(bytes, path)).toThrow(message);
+      expect(() => parseSafetensorsBytes(bytes, path)).toThrow(`safetensors file "${path}"`);
     });
   }
 
@@ -157,6 +164,10 @@ describe('safetensors header validation', () => {
     await writeFile(long, bytes);
     await expect(readSafetensors(long)).rejects.toThrow(SafetensorsError);
     await expect(readSafetensors(long)).rejects.toThrow(/header length 1000 exceeds the file size 20/);
+    expect(() => parseSafetensorsBytes(new Uint8Array(5), tiny)).toThrow(SafetensorsError);
+    expect(() => parseSafetensorsBytes(new Uint8Array(5), tiny)).toThrow(`safetensors file "${tiny}" is 5 bytes, too short for a header`);
+    expect(() => parseSafetensorsBytes(bytes, long)).toThrow(SafetensorsError);
+    expect(() => parseSafetensorsBytes(bytes, long)).toThrow(`safetensors file "${long}": header length 1000 exceeds the file size 20 (or 100000000)`);
   });
 });
 
@@ -183,5 +194,95 @@ describe('safetensors writer validation', () => {
     const path = join(dir, 'no-such-dir', 'x.safetensors');
     await expect(writeSafetensors(path, new Map())).rejects.toThrow(SafetensorsError);
     await expect(writeSafetensors(path, new Map())).rejects.toThrow(`cannot create safetensors file "${path}"`);
+  });
+});
+
+/** Raw little-endian bytes of F32, F16 or BF16 values given as float32 (F32) or 16-bit patterns. */
+function rawBytes(dtype: SafetensorsFloatDType, values: number[]): Uint8Array {
+  if (dtype !== 'F32') return u16Bytes(values);
+  const bytes = new Uint8Array(values.length * 4);
+  const view = new DataView(bytes.buffer);
+  values.forEach((v, i) => view.setFloat32(i * 4, v, true));
+  return bytes;
+}
+
+describe('safetensors from bytes', () => {
+  const f32 = [0, -0, 1.5, -2.25, 3.4e38, 1e-45, Infinity, -Infinity, NaN, Math.fround(Math.PI)];
+  const half = [0x0000, 0x8000, 0x3c00, 0xc000, 0x7bff, 0x0001, 0x03ff, 0x0400, 0x7c00, 0xfc00, 0x3555, 0x7e00];
+  const bf = [0x0000, 0x8000, 0x3f80, 0xc049, 0x7f7f, 0x0001, 0x7f80, 0xff80, 0x3eaa, 0x4b00, 0x7fc0, 0x1234];
+  const cases: Array<[SafetensorsFloatDType, number[], number[]]> = [
+    ['F32', f32, f32.map(Math.fround)],
+    ['F16', half, half.map(halfValue)],
+    ['BF16', bf, bf.map(bf16Value)],
+  ];
+
+  it('parses an image to the same metadata, tensors and data offset as the file reader, at any byte offset', async () => {
+    const data = new Uint8Array([...rawBytes('F32', f32), ...u16Bytes(half), ...u16Bytes(bf), ...new Uint8Array(16)]);
+    const path = join(dir, 'from-bytes.safetensors');
+    await writeRawSafetensors(
+      path,
+      {
+        __metadata__: { format: 'pt', note: 'x' },
+        f: { dtype: 'F32', shape: [2, 5], data_offsets: [0, 40] },
+        h: { dtype: 'F16', shape: [12], data_offsets: [40, 64] },
+        b: { dtype: 'BF16', shape: [3, 4], data_offsets: [64, 88] },
+        ids: { dtype: 'I64', shape: [2], data_offsets: [88, 104] },
+        empty: { dtype: 'F32', shape: [0], data_offsets: [104, 104] },
+      },
+      data,
+    );
+    const file = new Uint8Array(await readFile(path));
+    const headerLength = Number(new DataView(file.buffer, file.byteOffset).getBigUint64(0, true));
+    const reader = await SafetensorsReader.open(path);
+    for (const shift of [0, 1, 2, 3]) {
+      const bytes = new Uint8Array(file.length + shift).subarray(shift);
+      bytes.set(file);
+      const layout = parseSafetensorsBytes(bytes, path);
+      expect(layout.metadata).toEqual(reader.metadata);
+      expect(layout.tensors).toEqual(reader.tensors);
+      expect(layout.dataStart).toBe(8 + headerLength);
+      for (const [name, info] of layout.tensors) {
+        if (info.dtype === 'I64') continue;
+        const tensor = bytes.subarray(layout.dataStart + info.begin, layout.dataStart + info.end);
+        expect(tensorToFloat32(info.dtype as SafetensorsFloatDType, tensor)).toEqual(await reader.readFloat32(name));
+      }
+    }
+    await reader.close();
+  });
+
+  it('an image written by the writer parses like the file reader reads it', async () => {
+    const path = join(dir, 'from-bytes-written.safetensors');
+    const g = gaussian('safetensors-from-bytes');
+    await writeSafetensors(path, new Map([['w', { shape: [4, 3], data: Float32Array.from({ length: 12 }, g) }]]), { k: 'v' });
+    const reader = await SafetensorsReader.open(path);
+    const layout = parseSafetensorsBytes(new Uint8Array(await readFile(path)), path);
+    expect(layout.metadata).toEqual({ k: 'v' });
+    expect(layout.tensors).toEqual(reader.tensors);
+    await reader.close();
+  });
+
+  for (const [dtype, raw, expected] of cases) {
+    it(`converts ${dtype} at every byte offset to the independently decoded values`, () => {
+      const encoded = rawBytes(dtype, raw);
+      for (const shift of [0, 1, 2, 3, 5]) {
+        const backing = new Uint8Array(encoded.length + shift + 3).fill(0xa5);
+        const data = backing.subarray(shift, shift + encoded.length);
+        data.set(encoded);
+        const values = tensorToFloat32(dtype, data);
+        expect(Array.from(values)).toEqual(expected);
+        // Aligned F32 is a view of the image; everything else owns its memory.
+        const view = dtype === 'F32' && shift % 4 === 0;
+        expect(values.buffer === backing.buffer).toBe(view);
+      }
+    });
+  }
+
+  it('rejects data that is not a whole number of elements, naming the size and dtype', () => {
+    expect(() => tensorToFloat32('F32', new Uint8Array(6))).toThrow(InvalidArgumentError);
+    expect(() => tensorToFloat32('F32', new Uint8Array(6))).toThrow(
+      'tensorToFloat32: data of 6 bytes is not a whole number of F32 elements (4 bytes each)',
+    );
+    expect(() => tensorToFloat32('BF16', new Uint8Array(3))).toThrow(/data of 3 bytes is not a whole number of BF16 elements/);
+    expect(Array.from(tensorToFloat32('F16', u16Bytes([0x3c00])))).toEqual([1]);
   });
 });
