@@ -176,7 +176,7 @@ export class Dialog {
   /** Genie's `GenieDialog_setStopSequence`; an empty list clears them. */
   setStopSequences(stops: readonly string[]): void {
     this.checkUsable();
-    new StopSequenceMatcher(stops);
+    new StopSequenceMatcher(stops); // validates (empty strings, lone surrogates) before anything changes
     this.stopSequences = [...stops];
   }
 
