@@ -3,9 +3,12 @@
  * engine; the pure modules also have subpath exports (`genie-ts/config`, `/tensor`, `/rope`,
  * `/sampler`, `/kv`).
  */
-export { Dialog, DialogBusyError, type DialogOptions, type QueryOptions, type QueryResult, type StopReason } from './runtime/dialog.js';
-export { Engine, DisposedError, type EngineOptions } from './runtime/engine/engine.js';
+export {
+  Dialog, DialogBusyError, type DialogOptions, type EmbeddingQueryOptions, type QueryOptions, type QueryResult, type StopReason,
+} from './runtime/dialog.js';
+export { Engine, DisposedError, type EmbeddingPrefillOptions, type EngineOptions } from './runtime/engine/engine.js';
 export { EmbeddingTable, EmbeddingTableError } from './runtime/embeddings/lut.js';
+export type { EmbeddingRows } from './runtime/embeddings/rows.js';
 export type { Kpis } from './runtime/kpis.js';
 export type { GraphBackend } from './backends/backend.js';
 export { openBackend } from './runtime/backend-factory.js';

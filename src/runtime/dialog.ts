@@ -1,16 +1,18 @@
-import { GenieError, InvalidArgumentError } from '../errors.js';
+import { GenieError, InvalidArgumentError, NotSupportedError } from '../errors.js';
 import { ContextLimitError } from '../graphs/errors.js';
 import type { LogitsView } from '../sampler/logits-view.js';
 import type { SamplerParams } from '../sampler/params.js';
 import type { SamplerUpdate } from '../sampler/resolve-params.js';
 import { Sampler } from '../sampler/sampler.js';
 import { TokenHistory } from '../sampler/token-history.js';
+import type { DataTypeName, ElementArray, Encoding } from '../tensor/dtype.js';
 import type { BackendOptions } from './backend-factory.js';
 import { deriveDialog, type DerivedDialog } from './config/derive.js';
 import { loadConfigFile } from './config/load.js';
 import { assertLoadable } from './config/loadable.js';
 import { parseConfig } from './config/parse.js';
 import type { GenieConfig } from './config/types.js';
+import { allocateEmbeddingRows, type EmbeddingRows } from './embeddings/rows.js';
 import { DisposedError, type Engine } from './engine/engine.js';
 import { openEngine } from './engine/open.js';
 import { QueryClock, type Kpis } from './kpis.js';
@@ -51,17 +53,51 @@ export interface QueryOptions {
   readonly onLogits?: (logits: Float32Array, token: number) => void;
 }
 
+/**
+ * Options of `Dialog.embeddingQuery` (Genie's `GenieDialog_embeddingQuery`): the format of the
+ * rows, and Genie's token-to-embedding (T2E) callback.
+ */
+export interface EmbeddingQueryOptions<T extends ElementArray = ElementArray> extends QueryOptions {
+  /** Element type of the rows: FLOAT_32 (default, a Float32Array) or a fixed-point type (e.g. UFIXED_POINT_16, a Uint16Array). */
+  readonly dtype?: DataTypeName;
+  /** Encoding of fixed-point rows, QNN convention `float = (q + offset) * scale`; required for them. */
+  readonly encoding?: Encoding;
+  /**
+   * Writes the embedding row of `token` into `row` (`embeddingSize` elements of the query's dtype
+   * and encoding; reused between calls, so write every element). Replaces the LUT for the tokens
+   * the dialog feeds itself: the previous turn's carried-over token, EOS between turns, and each
+   * generated token fed back. Required when the config's embedding has no LUT (`type: callback`).
+   */
+  readonly tokenToEmbedding?: (token: number, row: T) => void;
+}
+
 export type StopReason = 'eos' | 'stop-sequence' | 'max-tokens' | 'abort';
 
 export interface QueryResult {
   readonly stopReason: StopReason;
-  /** Tokens fed to the model for this turn (carried-over token, EOS and BOS included). */
+  /**
+   * Tokens fed to the model for this turn (carried-over token, EOS and BOS included). For an
+   * embedding query: only the tokens the dialog fed before the caller's rows.
+   */
   readonly promptTokens: readonly number[];
   /** Sampled tokens delivered as text (EOS and stop-sequence tokens excluded). */
   readonly generatedTokens: readonly number[];
   readonly text: string;
   readonly kpis: Kpis;
 }
+
+/** What a turn feeds after the dialog's own tokens: token ids, or caller-given embedding rows. */
+type TurnPrompt =
+  | { readonly kind: 'tokens'; readonly ids: readonly number[] }
+  | {
+    readonly kind: 'embeddings';
+    readonly rows: EmbeddingRows;
+    readonly count: number;
+    readonly toEmbedding: ((token: number, row: ElementArray) => void) | undefined;
+  };
+
+/** Names the callback in the engine's messages about a row it wrote. */
+const T2E_ROW = 'the tokenToEmbedding row';
 
 /**
  * Genie's basic dialog (research/genie.md §2.3) over an Engine: turn rules (the previous turn's last
@@ -139,9 +175,10 @@ export class Dialog {
     this.checkUsable();
     if (typeof prompt !== 'string') throw new InvalidArgumentError(`prompt must be a string, got ${typeof prompt}`);
     checkQueryOptions(options);
+    this.checkAcceptsTokens('query');
     const ids = Array.from(this.tokenizer.encode(prompt));
     this.checkIds(ids, 'the encoded prompt');
-    return this.run(ids, options);
+    return this.run({ kind: 'tokens', ids }, options);
   }
 
   /** Like `query`, with the prompt given as token ids (genie-t2t-run `--tokens_file`). */
@@ -150,7 +187,41 @@ export class Dialog {
     const ids = Array.from(tokens);
     this.checkIds(ids, 'tokens');
     checkQueryOptions(options);
-    return this.run(ids, options);
+    this.checkAcceptsTokens('tokenQuery');
+    return this.run({ kind: 'tokens', ids }, options);
+  }
+
+  /**
+   * Like `query`, with the prompt given as embedding rows (Genie's `GenieDialog_embeddingQuery`,
+   * genie-t2t-run `-e`): `embeddingSize` elements per row, float32 or fixed-point codes (see
+   * `options.dtype` / `encoding`), converted into the model input's dtype and encoding. The rows
+   * are the whole prompt: the dialog adds no BOS (put its row in the embeddings); it still feeds
+   * the previous turn's carried-over token and EOS between turns first, through the LUT or
+   * `options.tokenToEmbedding`. Generated tokens are fed back the same way (Genie's T2E).
+   * @throws NotSupportedError when the model takes token ids; InvalidArgumentError for rows of the
+   * wrong class, size or values, or when there is neither a LUT nor a `tokenToEmbedding` callback.
+   */
+  embeddingQuery<T extends ElementArray>(embeddings: T, options: EmbeddingQueryOptions<T> = {}): AsyncGenerator<string, QueryResult> {
+    this.checkUsable();
+    checkQueryOptions(options);
+    const rows: EmbeddingRows = { data: embeddings, dtype: options.dtype ?? 'FLOAT_32', encoding: options.encoding };
+    const count = this.engine.checkEmbeddingRows(rows);
+    const toEmbedding = options.tokenToEmbedding as ((token: number, row: ElementArray) => void) | undefined;
+    if (toEmbedding !== undefined && typeof toEmbedding !== 'function') {
+      throw new InvalidArgumentError(`tokenToEmbedding must be a function, got ${typeof toEmbedding}`);
+    }
+    if (toEmbedding === undefined && !this.engine.acceptsTokens) {
+      throw new InvalidArgumentError(
+        'embeddingQuery needs options.tokenToEmbedding: the config\'s embedding has no LUT (type "callback") ' +
+          'to turn the dialog\'s tokens into embeddings',
+      );
+    }
+    return this.run({ kind: 'embeddings', rows, count, toEmbedding }, options);
+  }
+
+  /** Elements per embedding row when the model takes embeddings (`embedding.size`); undefined for an ids model. */
+  get embeddingSize(): number | undefined {
+    return this.engine.embeddingSize;
   }
 
   /** Forgets the conversation: empty KV cache, no carried-over token, penalty history cleared. */
@@ -218,28 +289,55 @@ export class Dialog {
     await this.dispose();
   }
 
-  /** The tokens a turn feeds: the carried-over token, EOS between turns, BOS, then the prompt. */
-  private turnTokens(prompt: readonly number[]): number[] {
+  /**
+   * The tokens a turn feeds: the carried-over token, EOS between turns, then (for a token prompt)
+   * BOS and the prompt. An embedding prompt brings its own BOS row, if any.
+   */
+  private turnTokens(prompt: TurnPrompt): number[] {
     const tokens: number[] = [];
     if (this.pending !== null) tokens.push(this.pending);
     if (!this.firstQuery) tokens.push(this.config.primaryEos);
-    if (this.config.bosToken !== null) tokens.push(this.config.bosToken);
-    tokens.push(...prompt);
+    if (prompt.kind === 'tokens') {
+      if (this.config.bosToken !== null) tokens.push(this.config.bosToken);
+      tokens.push(...prompt.ids);
+    }
     return tokens;
   }
 
-  private async *run(prompt: readonly number[], options: QueryOptions): AsyncGenerator<string, QueryResult> {
+  /** Prefills the turn: its tokens, then (embedding prompts) the caller's rows. */
+  private prefill(input: readonly number[], prompt: TurnPrompt, signal: AbortSignal | undefined): Promise<LogitsView | null> {
+    if (prompt.kind === 'tokens') return this.engine.prefill(input, signal);
+    if (prompt.toEmbedding === undefined) return this.engine.prefillEmbeddings(prompt.rows, { leadingTokens: input, signal });
+    if (input.length === 0) return this.engine.prefillEmbeddings(prompt.rows, { signal });
+    // The callback writes the dialog's tokens in the query's format, ahead of the caller's rows.
+    const { data, dtype, encoding } = prompt.rows;
+    const size = this.engine.embeddingSize!;
+    const all = allocateEmbeddingRows(dtype, (input.length + prompt.count) * size);
+    for (let i = 0; i < input.length; i++) {
+      const row = all.subarray(i * size, (i + 1) * size);
+      prompt.toEmbedding(input[i], row);
+      this.engine.checkEmbeddingRows({ data: row, dtype, encoding }, T2E_ROW);
+    }
+    all.set(data, input.length * size);
+    return this.engine.prefillEmbeddings({ data: all, dtype, encoding }, { signal });
+  }
+
+  private async *run(prompt: TurnPrompt, options: QueryOptions): AsyncGenerator<string, QueryResult> {
     this.checkIdle();
     const maxTokens = options.maxTokens ?? this.maxNumTokens ?? Infinity;
     const input = this.turnTokens(prompt);
-    if (input.length === 0) throw new InvalidArgumentError('the query has no tokens (empty prompt and nothing to carry over)');
+    const promptLength = input.length + (prompt.kind === 'embeddings' ? prompt.count : 0);
+    if (promptLength === 0) throw new InvalidArgumentError('the query has no tokens (empty prompt and nothing to carry over)');
     const before = this.engine.nValid;
-    if (before + input.length > this.contextLimit) {
+    if (before + promptLength > this.contextLimit) {
       throw new ContextLimitError(
-        `the prompt needs ${input.length} tokens but only ${this.contextLimit - before} of ${this.describeLimit()} ` +
+        `the prompt needs ${promptLength} tokens but only ${this.contextLimit - before} of ${this.describeLimit()} ` +
           'are left; call reset()',
       );
     }
+    const t2e = prompt.kind === 'embeddings' ? prompt.toEmbedding : undefined;
+    // Genie's T2E output buffer: one row in the query's format, reused for every generated token.
+    const t2eRow = prompt.kind === 'embeddings' && t2e !== undefined ? rowLike(prompt.rows, this.engine.embeddingSize!) : undefined;
 
     this.busy = true;
     const clock = new QueryClock();
@@ -248,15 +346,15 @@ export class Dialog {
     let stopReason: StopReason = 'abort';
     try {
       // Aborted before the prompt was (fully) processed: nothing was fed, the turn never happened.
-      if (options.signal?.aborted) return this.finish(clock, [], generated, text, stopReason);
+      if (options.signal?.aborted) return this.finish(clock, [], 0, generated, text, stopReason);
       let logits: LogitsView | null;
       try {
-        logits = await this.engine.prefill(input, options.signal);
+        logits = await this.prefill(input, prompt, options.signal);
       } catch (error) {
         this.engine.rewind(before);
         throw error;
       }
-      if (logits === null) return this.finish(clock, [], generated, text, stopReason);
+      if (logits === null) return this.finish(clock, [], 0, generated, text, stopReason);
       this.pending = null;
       this.firstQuery = false;
       this.history.pushAll(input);
@@ -295,7 +393,12 @@ export class Dialog {
             `${this.describeLimit()} reached after ${generated.length} generated tokens; call reset()`,
           );
         }
-        logits = await this.engine.decode(token);
+        if (t2e === undefined) {
+          logits = await this.engine.decode(token);
+        } else {
+          t2e(token, t2eRow!.data);
+          logits = await this.engine.decodeEmbedding(t2eRow!, T2E_ROW);
+        }
         this.pending = null; // fed: an EOS or a failure from here on must not carry it over
         token = this.sampler.sample(logits, this.history);
       }
@@ -311,7 +414,7 @@ export class Dialog {
         text += tail;
         if (tail) yield tail;
       }
-      return this.finish(clock, input, generated, text, stopReason);
+      return this.finish(clock, input, promptLength, generated, text, stopReason);
     } finally {
       this.busy = false;
     }
@@ -337,9 +440,16 @@ export class Dialog {
     options.onLogits(this.logitsScratch, token);
   }
 
-  private finish(clock: QueryClock, input: number[], generated: number[], text: string, stopReason: StopReason): QueryResult {
+  private finish(
+    clock: QueryClock,
+    input: number[],
+    promptLength: number,
+    generated: number[],
+    text: string,
+    stopReason: StopReason,
+  ): QueryResult {
     clock.stop();
-    const kpis = clock.kpis(this.initTimeUs, input.length, generated.length);
+    const kpis = clock.kpis(this.initTimeUs, promptLength, generated.length);
     this.lastKpis = kpis;
     return { stopReason, promptTokens: input, generatedTokens: generated, text, kpis };
   }
@@ -357,10 +467,23 @@ export class Dialog {
     if (this.disposed) throw new DisposedError('dialog');
   }
 
+  private checkAcceptsTokens(method: string): void {
+    if (!this.engine.acceptsTokens) {
+      throw new NotSupportedError(
+        `${method} needs an embedding LUT: the config's embedding is type "callback"; use embeddingQuery with a tokenToEmbedding callback`,
+      );
+    }
+  }
+
   private checkIdle(): void {
     this.checkUsable();
     if (this.busy) throw new DialogBusyError();
   }
+}
+
+/** One zeroed row of `size` elements in the dtype and encoding of `rows`. */
+function rowLike(rows: EmbeddingRows, size: number): EmbeddingRows {
+  return { data: allocateEmbeddingRows(rows.dtype, size), dtype: rows.dtype, encoding: rows.encoding };
 }
 
 /** Argument errors surface when the query is created, not at its first step. */

@@ -59,8 +59,8 @@ describe('genie-ts run: bad usage exits 2 with the message and a pointer to --he
   }
 
   it('no prompt at all', async () => {
-    expect(await cli(['run'])).toEqual(usageError('give a prompt with -p, --prompt_file or --tokens_file'));
-    expect(await cli(['run', '--json', '-n', '3'])).toEqual(usageError('give a prompt with -p, --prompt_file or --tokens_file'));
+    expect(await cli(['run'])).toEqual(usageError('give a prompt with -p, --prompt_file, --tokens_file or --embedding_file'));
+    expect(await cli(['run', '--json', '-n', '3'])).toEqual(usageError('give a prompt with -p, --prompt_file, --tokens_file or --embedding_file'));
     expect(existsSync(cacheDir)).toBe(false);
   });
 });

@@ -1,13 +1,16 @@
 import { closeSync, existsSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
-import { GenieError } from '../../errors.js';
+import { GenieError, NotSupportedError } from '../../errors.js';
 import { ConfigError } from '../../runtime/config/index.js';
 import { ensureDemoBundle } from '../../runtime/demo/index.js';
-import { Dialog, type QueryResult } from '../../runtime/dialog.js';
+import { Dialog, type QueryOptions, type QueryResult } from '../../runtime/dialog.js';
+import { EmbeddingTable, EmbeddingTableError } from '../../runtime/embeddings/lut.js';
 import type { SamplerUpdate } from '../../sampler/resolve-params.js';
+import type { ElementArray } from '../../tensor/dtype.js';
 import { parseChoiceFlag, parseFlags, parseIntegerFlag, UsageError, type FlagSpec } from '../flags.js';
 import type { CliIO, Command } from '../io.js';
+import { embeddingFileRows, parseEmbeddingFileSpec, tableToEmbedding, type EmbeddingFileSpec } from './embedding-file.js';
 
-const USAGE = `usage: genie-ts run [-c CONFIG] (-p PROMPT | --prompt_file FILE | -tok FILE) [options]
+const USAGE = `usage: genie-ts run [-c CONFIG] (-p PROMPT | --prompt_file FILE | -tok FILE | -e FILE[,...]) [options]
 
 Runs a Genie dialog config like genie-t2t-run. Without -c it runs the embedded demo model (random
 weights, built on first use into a cache folder). Text streams to stdout, diagnostics to stderr.
@@ -16,6 +19,13 @@ weights, built on first use into a cache folder). Text streams to stdout, diagno
   -p, --prompt TEXT          the prompt, already templated (Genie applies no chat template)
   --prompt_file FILE         read the prompt from a file
   -tok, --tokens_file FILE   whitespace-separated token ids instead of text
+  -e, --embedding_file PATH[,TYPE,SCALE,OFFSET]
+                             the prompt as raw embedding rows (a model that takes embeddings):
+                             TYPE float32 (default), or uint8 | uint16 | int8 | int16 with SCALE
+                             and OFFSET (QNN convention: float = (q + OFFSET) * SCALE); no BOS added
+  -t, --embedding_table PATH[,TYPE,SCALE,OFFSET]
+                             with -e: the n-vocab x size table that turns generated tokens into
+                             embeddings (default: the config's LUT)
   -n, --max-tokens N         stop after N generated tokens (default: the config's max-num-tokens)
   --seed S                   sampler seed, 0..4294967295
   --temp T                   temperature (0 = greedy)
@@ -37,6 +47,8 @@ const FLAGS: FlagSpec[] = [
   { name: 'prompt', kind: 'value', aliases: ['-p'] },
   { name: 'prompt_file', kind: 'value' },
   { name: 'tokens_file', kind: 'value', aliases: ['-tok'] },
+  { name: 'embedding_file', kind: 'value', aliases: ['-e'] },
+  { name: 'embedding_table', kind: 'value', aliases: ['-t'] },
   { name: 'max-tokens', kind: 'value', aliases: ['-n'] },
   { name: 'seed', kind: 'value' },
   { name: 'temp', kind: 'value' },
@@ -52,12 +64,25 @@ const FLAGS: FlagSpec[] = [
 const LOG_LEVELS = ['error', 'warn', 'info', 'verbose'] as const;
 type LogLevel = (typeof LOG_LEVELS)[number];
 
-type PromptSource = { kind: 'text'; text: string } | { kind: 'text-file'; path: string } | { kind: 'tokens-file'; path: string };
+type PromptSource =
+  | { kind: 'text'; text: string }
+  | { kind: 'text-file'; path: string }
+  | { kind: 'tokens-file'; path: string }
+  | { kind: 'embedding-file'; spec: EmbeddingFileSpec };
+
+const SOURCE_FLAG: Readonly<Record<PromptSource['kind'], string>> = {
+  text: '--prompt',
+  'text-file': '--prompt_file',
+  'tokens-file': '--tokens_file',
+  'embedding-file': '--embedding_file',
+};
 
 interface RunArgs {
   readonly help: boolean;
   readonly config?: string;
   readonly prompt?: PromptSource;
+  /** `-t`: the T2E table of an embedding query. */
+  readonly embeddingTable?: EmbeddingFileSpec;
   readonly maxTokens?: number;
   readonly sampler: SamplerUpdate;
   readonly json: boolean;
@@ -82,6 +107,18 @@ function parseRunArgs(args: readonly string[]): RunArgs {
   if (text('prompt_file') !== undefined) sources.push({ kind: 'text-file', path: text('prompt_file')! });
   if (text('tokens_file') !== undefined) sources.push({ kind: 'tokens-file', path: text('tokens_file')! });
   if (sources.length > 1) throw new UsageError('--prompt, --prompt_file and --tokens_file are mutually exclusive');
+  const embeddingFile = text('embedding_file');
+  if (embeddingFile !== undefined) {
+    if (sources.length > 0) {
+      throw new UsageError(`--embedding_file and ${SOURCE_FLAG[sources[0].kind]} are mutually exclusive (give one prompt source)`);
+    }
+    sources.push({ kind: 'embedding-file', spec: parseEmbeddingFileSpec('--embedding_file', embeddingFile) });
+  }
+  const tableText = text('embedding_table');
+  if (tableText !== undefined && embeddingFile === undefined) {
+    throw new UsageError('--embedding_table needs --embedding_file (it turns generated tokens into embeddings for that query)');
+  }
+  const embeddingTable = tableText === undefined ? undefined : parseEmbeddingFileSpec('--embedding_table', tableText);
 
   const sampler: { -readonly [K in keyof SamplerUpdate]: SamplerUpdate[K] } = {};
   const seed = text('seed');
@@ -110,6 +147,7 @@ function parseRunArgs(args: readonly string[]): RunArgs {
     help: values.has('help'),
     config: text('config'),
     prompt: sources[0],
+    embeddingTable,
     maxTokens,
     sampler,
     json: values.has('json'),
@@ -144,6 +182,33 @@ function readTokensFile(path: string): number[] {
   });
 }
 
+/** genie-t2t-run's `-e` query: the file's rows, generated tokens through `-t`'s table or the config's LUT. */
+function embeddingQuery(
+  dialog: Dialog,
+  spec: EmbeddingFileSpec,
+  bytes: Uint8Array,
+  tableSpec: EmbeddingFileSpec | undefined,
+  options: QueryOptions,
+): AsyncGenerator<string, QueryResult> {
+  const rowSize = dialog.embeddingSize;
+  if (rowSize === undefined) {
+    throw new NotSupportedError('--embedding_file needs a model whose first graph takes embeddings; this one takes token ids');
+  }
+  const rows = embeddingFileRows(bytes, rowSize, spec, `--embedding_file "${spec.path}"`);
+  let tokenToEmbedding: ((token: number, row: ElementArray) => void) | undefined;
+  if (tableSpec !== undefined) {
+    let table: EmbeddingTable;
+    try {
+      table = EmbeddingTable.load({ path: tableSpec.path, nVocab: dialog.config.nVocab, size: rowSize, dtype: tableSpec.dtype, encoding: tableSpec.encoding });
+    } catch (error) {
+      if (!(error instanceof EmbeddingTableError)) throw error;
+      throw new EmbeddingTableError(`--embedding_table: ${error.message}`, { cause: error });
+    }
+    tokenToEmbedding = tableToEmbedding(table, rows.dtype, rows.encoding);
+  }
+  return dialog.embeddingQuery(rows.data, { ...options, dtype: rows.dtype, encoding: rows.encoding, tokenToEmbedding });
+}
+
 /** A one-line status on a terminal's stderr, replaced in place and cleared when done. */
 class ProgressLine {
   private shown = false;
@@ -170,6 +235,10 @@ async function runDialog(args: RunArgs, io: CliIO, progress: ProgressLine): Prom
   }
   const prompt = args.prompt!;
   const tokens = prompt.kind === 'tokens-file' ? readTokensFile(prompt.path) : undefined;
+  const embeddingBytes =
+    prompt.kind === 'embedding-file'
+      ? onFlagFile('--embedding_file', prompt.spec.path, () => readFileSync(prompt.spec.path))
+      : undefined;
   const promptText =
     prompt.kind === 'text' ? prompt.text
     : prompt.kind === 'text-file' ? onFlagFile('--prompt_file', prompt.path, () => readFileSync(prompt.path, 'utf8'))
@@ -207,7 +276,10 @@ async function runDialog(args: RunArgs, io: CliIO, progress: ProgressLine): Prom
       signal: abort.signal,
       onLogits: dumpFd === undefined ? undefined : (row: Float32Array) => writeSync(dumpFd, row),
     };
-    const stream = tokens !== undefined ? dialog.tokenQuery(tokens, options) : dialog.query(promptText!, options);
+    const stream =
+      prompt.kind === 'embedding-file' ? embeddingQuery(dialog, prompt.spec, embeddingBytes!, args.embeddingTable, options)
+      : tokens !== undefined ? dialog.tokenQuery(tokens, options)
+      : dialog.query(promptText!, options);
     let next = await stream.next();
     progress.clear();
     while (!next.done) {
@@ -261,7 +333,7 @@ export const runCommand: Command = async (args, io) => {
     return 0;
   }
   if (parsed.prompt === undefined) {
-    io.stderr('genie-ts run: give a prompt with -p, --prompt_file or --tokens_file\n(see genie-ts run --help)\n');
+    io.stderr('genie-ts run: give a prompt with -p, --prompt_file, --tokens_file or --embedding_file\n(see genie-ts run --help)\n');
     return 2;
   }
   const progress = new ProgressLine(io);

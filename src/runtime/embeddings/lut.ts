@@ -1,10 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { GenieError, InvalidArgumentError } from '../../errors.js';
 import { byteSize, isFixedPoint, type DataTypeName, type ElementArray, type Encoding } from '../../tensor/dtype.js';
-import { float32ToFloat16 } from '../../tensor/fp16.js';
 import { validateEncoding } from '../../tensor/encoding.js';
-import { requantizeArray } from '../../tensor/quant.js';
 import { assertViewFor, typedView } from '../../tensor/views.js';
+import { copyEmbeddingRows, type EmbeddingRows } from './rows.js';
 
 /** The LUT file is missing, unreadable, or its size does not match `n_vocab x size x bytes`. */
 export class EmbeddingTableError extends GenieError {
@@ -37,13 +36,11 @@ function checkTableType(options: Omit<EmbeddingTableOptions, 'path'>, what: stri
   if (isFixedPoint(dtype)) validateEncoding(encoding!, 'quant-param');
 }
 
-/** Where looked-up rows go: the model's embedding input tensor. */
-export interface EmbeddingTarget {
-  readonly data: ElementArray;
-  /** FLOAT_32, FLOAT_16 (bits in a Uint16Array) or fixed point with `encoding`. */
-  readonly dtype: DataTypeName;
-  readonly encoding?: Encoding;
-}
+/**
+ * Where looked-up rows go: the model's embedding input tensor (FLOAT_32, FLOAT_16 or fixed point
+ * with an encoding), or a caller's row in an embedding query's dtype.
+ */
+export type EmbeddingTarget = EmbeddingRows;
 
 /**
  * Genie's host LUT (research/genie.md §1.5): the prompt's token ids become rows of a table that is
@@ -55,7 +52,7 @@ export class EmbeddingTable {
   readonly size: number;
   readonly dtype: DataTypeName;
   readonly encoding: Encoding | undefined;
-  private readonly rows: ElementArray;
+  private readonly rows: EmbeddingRows;
 
   private constructor(options: EmbeddingTableOptions, rows: ElementArray) {
     this.nVocab = options.nVocab;
@@ -63,7 +60,7 @@ export class EmbeddingTable {
     this.dtype = options.dtype;
     // A float table has no encoding: a quant-param beside it is ignored.
     this.encoding = isFixedPoint(options.dtype) ? options.encoding : undefined;
-    this.rows = rows;
+    this.rows = { data: rows, dtype: options.dtype, encoding: this.encoding };
   }
 
   static load(options: EmbeddingTableOptions): EmbeddingTable {
@@ -133,31 +130,29 @@ export class EmbeddingTable {
     padToken: number,
     target: EmbeddingTarget,
   ): void {
-    for (let row = 0; row < nRows; row++) {
-      const token = row < count ? tokens[start + row] : padToken;
-      if (!(token >= 0 && token < this.nVocab) || !Number.isInteger(token)) {
-        throw new InvalidArgumentError(`token ${token} is outside the embedding LUT's ${this.nVocab} rows`);
-      }
-    }
-    for (let row = 0; row < nRows; row++) this.writeRow(row < count ? tokens[start + row] : padToken, row, target);
+    for (let row = 0; row < nRows; row++) this.checkToken(row < count ? tokens[start + row] : padToken);
+    for (let row = 0; row < nRows; row++) this.copyRow(row < count ? tokens[start + row] : padToken, row, target);
   }
 
-  private writeRow(token: number, row: number, target: EmbeddingTarget): void {
-    const size = this.size;
-    if (target.dtype !== 'FLOAT_16') {
-      requantizeArray(this.rows, this.encoding, target.data, target.encoding, target.dtype, token * size, row * size, size);
-      return;
+  /**
+   * Writes the row of `token` to row `row` of `target`, converted into its dtype and encoding (e.g.
+   * a token-to-embedding callback's row in an embedding query's dtype).
+   */
+  writeRow(token: number, row: number, target: EmbeddingTarget): void {
+    this.checkToken(token);
+    if (!Number.isSafeInteger(row) || row < 0 || (row + 1) * this.size > target.data.length) {
+      throw new InvalidArgumentError(`row ${row} is outside the target's ${Math.floor(target.data.length / this.size)} rows`);
     }
-    // Through float32, as a C++ host converting its float rows would.
-    const src = this.rows;
-    const dst = target.data;
-    const from = token * size;
-    const to = row * size;
-    if (this.encoding === undefined) {
-      for (let i = 0; i < size; i++) dst[to + i] = float32ToFloat16(src[from + i]);
-    } else {
-      const { scale, offset } = this.encoding;
-      for (let i = 0; i < size; i++) dst[to + i] = float32ToFloat16((src[from + i] + offset) * scale);
+    this.copyRow(token, row, target);
+  }
+
+  private checkToken(token: number): void {
+    if (!(token >= 0 && token < this.nVocab) || !Number.isInteger(token)) {
+      throw new InvalidArgumentError(`token ${token} is outside the embedding LUT's ${this.nVocab} rows`);
     }
+  }
+
+  private copyRow(token: number, row: number, target: EmbeddingTarget): void {
+    copyEmbeddingRows(this.rows, token, target, row, 1, this.size);
   }
 }

@@ -1,5 +1,5 @@
 import type { GraphBackend } from '../../backends/backend.js';
-import { GenieError, InvalidArgumentError } from '../../errors.js';
+import { GenieError, InvalidArgumentError, NotSupportedError } from '../../errors.js';
 import { planBuffers } from '../../graphs/buffer-plan.js';
 import { checkContextSize } from '../../graphs/context-size.js';
 import { discoverModelLayout } from '../../graphs/discover.js';
@@ -12,8 +12,10 @@ import { KvCacheManager, type KvSlot } from '../../kv/kv-cache.js';
 import { RopeTable, type RopeTableArray, type RopeTableDtype } from '../../rope/table.js';
 import type { RopeScaling } from '../../rope/inv-freq.js';
 import { LogitsView } from '../../sampler/logits-view.js';
-import type { ElementArray } from '../../tensor/dtype.js';
+import { isFixedPoint, type ElementArray } from '../../tensor/dtype.js';
+import { quantize } from '../../tensor/quant.js';
 import type { EmbeddingTable, EmbeddingTarget } from '../embeddings/lut.js';
+import { checkEmbeddingRows, copyEmbeddingRows, type EmbeddingRows } from '../embeddings/rows.js';
 import { EngineBuffers } from './buffers.js';
 
 /** The engine was used after `dispose()`. */
@@ -21,6 +23,14 @@ export class DisposedError extends GenieError {
   constructor(what: string) {
     super('DISPOSED', `${what} is disposed`);
   }
+}
+
+/** Options of `Engine.prefillEmbeddings`. */
+export interface EmbeddingPrefillOptions {
+  /** Token ids fed before the rows, through the LUT (a dialog's carried-over token, EOS between turns). */
+  readonly leadingTokens?: ArrayLike<number>;
+  /** Aborts between chunks (the cache is then back where it was). */
+  readonly signal?: AbortSignal;
 }
 
 export interface EngineOptions {
@@ -32,8 +42,16 @@ export interface EngineOptions {
   readonly eosToken: number;
   /** RoPE parameters for the `position_ids_cos/sin` tables (ignored when the graphs take none). */
   readonly rope: { readonly theta: number; readonly scaling: RopeScaling };
-  /** Required when the first part takes embeddings: the host LUT (Genie's `embedding` block). */
+  /**
+   * The host LUT (Genie's `embedding` block) when the first part takes embeddings: it turns token
+   * ids into rows and pads unused rows. Required unless `embeddingCallback` is set.
+   */
   readonly embeddings?: EmbeddingTable;
+  /**
+   * The config's embedding is `type: callback`: an embedding model may come without a LUT and is
+   * then fed only rows (`prefillEmbeddings`, `decodeEmbedding`); token ids are the caller's to convert.
+   */
+  readonly embeddingCallback?: boolean;
   /** Cache-group prefixes (default `past_`). */
   readonly cacheGroups?: readonly string[];
   /** Additive bias of masked positions in float masks (default -1000, Genie's value). */
@@ -61,6 +79,10 @@ export class Engine {
   readonly bufferBytes: number;
   /** Most KV entries the binaries can hold: the largest KV-in past dim (CL - AR for concat graphs). */
   readonly capacity: number;
+  /** Elements per embedding row when the first part takes embeddings; undefined for an ids model. */
+  readonly embeddingSize: number | undefined;
+  /** Token ids can be fed (`prefill`, `decode`): the model takes ids, or there is a LUT. */
+  readonly acceptsTokens: boolean;
 
   private readonly backend: GraphBackend;
   private readonly planner: ExecutionPlanner;
@@ -70,6 +92,8 @@ export class Engine {
   private readonly embeddings: EmbeddingTable | undefined;
   private readonly input: ElementArray;
   private readonly embeddingTarget: EmbeddingTarget;
+  /** Pads unused embedding rows when there is no LUT: the input's code for 0.0. */
+  private readonly zeroCode: number;
   private readonly mask: ElementArray | undefined;
   private readonly maskParams: AttentionMaskParams;
   private readonly rope: RopeTable | undefined;
@@ -82,26 +106,35 @@ export class Engine {
   private constructor(backend: GraphBackend, options: EngineOptions) {
     const layout = discoverModelLayout(backend.graphs, { cacheGroups: options.cacheGroups });
     checkContextSize(layout, options.contextSize);
-    if (layout.input.kind === 'embeddings' && options.embeddings === undefined) {
-      throw new InvalidArgumentError(
-        `the first graph takes "${layout.input.tensor.name}" but the config has no embedding LUT (dialog.embedding)`,
-      );
+    if (layout.input.kind === 'embeddings') {
+      if (options.embeddings !== undefined) {
+        checkEmbeddings(options.embeddings, layout);
+      } else if (options.embeddingCallback === true) {
+        checkInputDtype(layout);
+      } else {
+        throw new InvalidArgumentError(
+          `the first graph takes "${layout.input.tensor.name}" but the config has no embedding LUT (dialog.embedding)`,
+        );
+      }
     }
-    if (layout.input.kind === 'embeddings') checkEmbeddings(options.embeddings!, layout);
     this.layout = layout;
     this.backend = backend;
     this.contextSize = options.contextSize;
     this.vocabSize = layout.vocabSize;
     this.padToken = options.padToken;
     this.eosToken = options.eosToken;
-    this.embeddings = options.embeddings;
+    this.embeddings = layout.input.kind === 'embeddings' ? options.embeddings : undefined;
+    this.embeddingSize = layout.input.kind === 'embeddings' ? layout.input.rowElements : undefined;
+    this.acceptsTokens = layout.input.kind === 'ids' || this.embeddings !== undefined;
     this.planner = new ExecutionPlanner(layout);
     this.capacity = Math.max(...layout.variants.map((v) => v.pastDim));
 
     const buffers = new EngineBuffers(backend, planBuffers(layout));
     this.bufferBytes = buffers.totalBytes;
     this.input = buffers.view(layout.input.tensor);
-    this.embeddingTarget = { data: this.input, dtype: layout.input.tensor.dtype, encoding: layout.input.tensor.encoding };
+    const inputTensor = layout.input.tensor;
+    this.embeddingTarget = { data: this.input, dtype: inputTensor.dtype, encoding: inputTensor.encoding };
+    this.zeroCode = isFixedPoint(inputTensor.dtype) && inputTensor.encoding ? quantize(0, inputTensor.encoding, inputTensor.dtype) : 0;
     this.logits = new LogitsView(buffers.require(layout.logits.name), {
       dtype: layout.logits.dtype,
       vocab: layout.vocabSize,
@@ -180,28 +213,62 @@ export class Engine {
    */
   async prefill(tokens: ArrayLike<number>, signal?: AbortSignal): Promise<LogitsView | null> {
     this.checkUsable();
+    this.checkAcceptsTokens();
     this.checkTokens(tokens);
-    const before = this.kv.nValid;
-    const steps = this.planner.plan(before, tokens.length);
-    for (let s = 0; s < steps.length; s++) {
-      if (signal?.aborted) {
-        this.kv.truncate(before);
-        return null;
-      }
-      const step = steps[s];
-      await this.step(step.variant, tokens, step.start, step.nProcess, s === steps.length - 1);
+    return this.prefillSequence(tokens, null, tokens.length, signal);
+  }
+
+  /**
+   * Like `prefill` over caller-given embedding rows (Genie's embedding query) for a model whose
+   * first part takes embeddings: `leadingTokens` (through the LUT), then the rows, chunked over the
+   * AR variants. FLOAT_32 rows are quantized (or converted) into the input's dtype, fixed-point rows
+   * requantized into its encoding (codes copied unchanged when the encodings are equal). Unused rows
+   * of a chunk hold the LUT's EOS row, or the input's code for 0.0 without a LUT (they are masked,
+   * so their content cannot change any valid row's result).
+   * @throws NotSupportedError for a model fed with token ids, or leading tokens without a LUT;
+   * InvalidArgumentError for rows `checkEmbeddingRows` rejects; ContextLimitError as `prefill`.
+   */
+  async prefillEmbeddings(rows: EmbeddingRows, options: EmbeddingPrefillOptions = {}): Promise<LogitsView | null> {
+    this.checkUsable();
+    const count = this.checkEmbeddingRows(rows);
+    const leading = options.leadingTokens ?? NO_TOKENS;
+    if (leading.length > 0) {
+      this.checkAcceptsTokens();
+      this.checkTokens(leading, 'leadingTokens');
     }
-    return this.logits;
+    return this.prefillSequence(leading, rows, leading.length + count, options.signal);
+  }
+
+  /**
+   * Validates embedding rows for this model (see `checkEmbeddingRows` in embeddings/rows) and
+   * returns their count.
+   * @throws NotSupportedError when the model takes token ids.
+   */
+  checkEmbeddingRows(rows: EmbeddingRows, name = 'embeddings'): number {
+    const size = this.embeddingSize;
+    if (size === undefined) {
+      throw new NotSupportedError(
+        `the model's first graph takes token ids ("${this.layout.input.tensor.name}"), not embeddings: feed it tokens`,
+      );
+    }
+    return checkEmbeddingRows(rows, size, name);
   }
 
   /** One decode step for one token (the smallest AR that fits, Genie's choice). */
   async decode(token: number): Promise<LogitsView> {
     this.checkUsable();
+    this.checkAcceptsTokens();
     this.checkToken(token, 'token');
-    const variant = this.planner.decodeVariant(this.kv.nValid);
     this.single[0] = token;
-    await this.step(variant, this.single, 0, 1, true);
-    return this.logits;
+    return this.decodeStep(this.single, null);
+  }
+
+  /** `decode` for one caller-given embedding row (`name` names it in errors) (a generated token converted by a T2E callback). */
+  async decodeEmbedding(row: EmbeddingRows, name = 'row'): Promise<LogitsView> {
+    this.checkUsable();
+    const count = this.checkEmbeddingRows(row, name);
+    if (count !== 1) throw new InvalidArgumentError(`${name} holds ${count} embedding rows, expected exactly 1`);
+    return this.decodeStep(NO_TOKENS, row);
   }
 
   /** The backend's profiling records since the last call (empty when it does not profile). */
@@ -229,10 +296,44 @@ export class Engine {
 
   private readonly single = new Int32Array(1);
 
-  private async step(variant: Variant, tokens: ArrayLike<number>, start: number, n: number, final: boolean): Promise<void> {
+  /** The sequence `tokens ++ rows` (`total` entries) after the cached ones; null when aborted. */
+  private async prefillSequence(
+    tokens: ArrayLike<number>,
+    rows: EmbeddingRows | null,
+    total: number,
+    signal: AbortSignal | undefined,
+  ): Promise<LogitsView | null> {
+    const before = this.kv.nValid;
+    const steps = this.planner.plan(before, total);
+    for (let s = 0; s < steps.length; s++) {
+      if (signal?.aborted) {
+        this.kv.truncate(before);
+        return null;
+      }
+      const step = steps[s];
+      await this.step(step.variant, tokens, rows, step.start, step.nProcess, s === steps.length - 1);
+    }
+    return this.logits;
+  }
+
+  private async decodeStep(tokens: ArrayLike<number>, rows: EmbeddingRows | null): Promise<LogitsView> {
+    const variant = this.planner.decodeVariant(this.kv.nValid);
+    await this.step(variant, tokens, rows, 0, 1, true);
+    return this.logits;
+  }
+
+  /** Entries `start .. start+n` of the sequence `tokens ++ rows` through one variant. */
+  private async step(
+    variant: Variant,
+    tokens: ArrayLike<number>,
+    rows: EmbeddingRows | null,
+    start: number,
+    n: number,
+    final: boolean,
+  ): Promise<void> {
     const nValid = this.kv.nValid;
     if (this.kv.ar !== variant.ar || this.kv.contextLength !== variant.cl) this.kv.setShape(variant.cl, variant.ar);
-    this.fillInputs(variant, tokens, start, n, nValid);
+    this.fillInputs(variant, tokens, rows, start, n, nValid);
     const parts = variant.parts;
     for (let p = 0; p < parts.length; p++) {
       if (!final && variant.kinds[p] === 'lm-head') continue;
@@ -242,9 +343,18 @@ export class Engine {
     if (final) this.logits.setRow(variant.logitsRows === 1 ? 0 : n - 1);
   }
 
-  private fillInputs(variant: Variant, tokens: ArrayLike<number>, start: number, n: number, nValid: number): void {
+  private fillInputs(
+    variant: Variant,
+    tokens: ArrayLike<number>,
+    rows: EmbeddingRows | null,
+    start: number,
+    n: number,
+    nValid: number,
+  ): void {
     const ar = variant.ar;
-    if (this.embeddings) {
+    if (rows !== null) {
+      this.fillEmbeddingRows(tokens, rows, start, n, ar);
+    } else if (this.embeddings) {
       this.embeddings.writeRows(tokens, start, n, ar, this.eosToken, this.embeddingTarget);
     } else {
       const ids = this.input;
@@ -265,19 +375,57 @@ export class Engine {
     if (cacheIndex) fillCacheIndex(cacheIndex, nValid, variant.cl);
   }
 
+  /** Input rows 0..ar from the sequence `tokens ++ rows` at `start` (n of them), then padding. */
+  private fillEmbeddingRows(tokens: ArrayLike<number>, rows: EmbeddingRows, start: number, n: number, ar: number): void {
+    const target = this.embeddingTarget;
+    const size = this.embeddingSize!;
+    const lead = tokens.length;
+    let row = 0;
+    for (; row < n && start + row < lead; row++) this.embeddings!.writeRow(tokens[start + row], row, target);
+    if (row < n) copyEmbeddingRows(rows, start + row - lead, target, row, n - row, size);
+    if (n >= ar) return;
+    if (this.embeddings) {
+      for (let r = n; r < ar; r++) this.embeddings.writeRow(this.eosToken, r, target);
+    } else {
+      this.input.fill(this.zeroCode, n * size, ar * size);
+    }
+  }
+
+  private checkAcceptsTokens(): void {
+    if (!this.acceptsTokens) {
+      throw new NotSupportedError(
+        `the model takes embeddings ("${this.layout.input.tensor.name}") and has no LUT to look token ids up in: ` +
+          'feed it embedding rows',
+      );
+    }
+  }
+
   private checkUsable(): void {
     if (this.disposed) throw new DisposedError('engine');
   }
 
-  private checkTokens(tokens: ArrayLike<number>): void {
-    if (tokens.length === 0) throw new InvalidArgumentError('tokens must not be empty');
-    for (let i = 0; i < tokens.length; i++) this.checkToken(tokens[i], `tokens[${i}]`);
+  private checkTokens(tokens: ArrayLike<number>, name = 'tokens'): void {
+    if (tokens.length === 0) throw new InvalidArgumentError(`${name} must not be empty`);
+    for (let i = 0; i < tokens.length; i++) this.checkToken(tokens[i], `${name}[${i}]`);
   }
 
   private checkToken(token: number, name: string): void {
     if (!Number.isInteger(token) || token < 0 || token >= this.vocabSize) {
       throw new InvalidArgumentError(`${name} = ${token} is not a token id in [0, ${this.vocabSize})`);
     }
+  }
+}
+
+const NO_TOKENS: ArrayLike<number> = new Int32Array(0);
+
+/** Without a LUT, rows come from the caller: the input must be a dtype they can be converted into. */
+function checkInputDtype(layout: ModelLayout): void {
+  const { dtype, encoding } = layout.input.tensor;
+  if (dtype !== 'FLOAT_32' && dtype !== 'FLOAT_16' && !(isFixedPoint(dtype) && encoding !== undefined)) {
+    throw new InvalidArgumentError(
+      `embedding input "${layout.input.tensor.name}" is ${dtype}${isFixedPoint(dtype) ? ' without an encoding' : ''}: ` +
+        'rows can only be written to FLOAT_32, FLOAT_16 or fixed point with an encoding',
+    );
   }
 }
 

@@ -4,8 +4,8 @@ import { loadConfigEmbeddings } from '../embeddings/from-config.js';
 import { Engine } from './engine.js';
 
 /**
- * The Engine of a derived config: its LUT, its backend (with `options` for it), every buffer
- * bound. The backend is disposed again when the Engine cannot be created.
+ * The Engine of a derived config: its LUT (none for `embedding.type: callback`), its backend (with
+ * `options` for it), every buffer bound. The backend is disposed again when the Engine cannot be created.
  */
 export async function openEngine(config: DerivedDialog, options: BackendOptions = {}): Promise<Engine> {
   const embeddings = loadConfigEmbeddings(config);
@@ -17,6 +17,7 @@ export async function openEngine(config: DerivedDialog, options: BackendOptions 
       eosToken: config.primaryEos,
       rope: config.positionalEncoding,
       embeddings,
+      embeddingCallback: config.embedding?.type === 'callback',
     });
   } catch (error) {
     await backend.dispose();
