@@ -51,6 +51,25 @@ export interface QueryOptions {
    * reused: copy it to keep it.
    */
   readonly onLogits?: (logits: Float32Array, token: number) => void;
+  /**
+   * Genie's REWIND query: the prompt is the WHOLE conversation so far (templated text, or ids for
+   * `tokenQuery`), taken as a fresh first turn takes it (BOS if configured, then the prompt; no
+   * carried-over token, no EOS inserted). The dialog keeps the longest prefix of it already in the KV
+   * cache, forgets the rest of the cache and feeds only the remainder (`QueryResult.reusedTokens`).
+   * When the whole prompt is cached, its last token is forgotten and fed again, so the first reply
+   * token is sampled from fresh logits: in effect Genie's boundary case (`m_rewindAtBoundary`, the
+   * next token emitted directly), since feeding that token again recomputes the logits it had.
+   * Entries fed as embedding rows (an `embeddingQuery`'s rows, and the tokens its `tokenToEmbedding`
+   * callback converted) never match; `embeddingQuery` rejects `rewind: true`.
+   * An abort or failure while feeding leaves only the reused prefix in the cache.
+   *
+   * ```ts
+   * chat += `<|im_start|>user\n${question}<|im_end|>\n<|im_start|>assistant\n`; // the whole conversation
+   * for await (const piece of dialog.query(chat, { rewind: true })) chat += piece; // feeds only what is new
+   * chat += '<|im_end|>\n';
+   * ```
+   */
+  readonly rewind?: boolean;
 }
 
 /**
@@ -77,9 +96,12 @@ export interface QueryResult {
   readonly stopReason: StopReason;
   /**
    * Tokens fed to the model for this turn (carried-over token, EOS and BOS included). For an
-   * embedding query: only the tokens the dialog fed before the caller's rows.
+   * embedding query: only the tokens the dialog fed before the caller's rows; for a rewind query:
+   * the part of its tokens after the reused prefix.
    */
   readonly promptTokens: readonly number[];
+  /** Tokens of a `rewind` query's prompt found in the KV cache and not fed again (0 for other queries). */
+  readonly reusedTokens: number;
   /** Sampled tokens delivered as text (EOS and stop-sequence tokens excluded). */
   readonly generatedTokens: readonly number[];
   readonly text: string;
@@ -88,7 +110,7 @@ export interface QueryResult {
 
 /** What a turn feeds after the dialog's own tokens: token ids, or caller-given embedding rows. */
 type TurnPrompt =
-  | { readonly kind: 'tokens'; readonly ids: readonly number[] }
+  | { readonly kind: 'tokens'; readonly ids: readonly number[]; readonly rewind: boolean }
   | {
     readonly kind: 'embeddings';
     readonly rows: EmbeddingRows;
@@ -98,6 +120,9 @@ type TurnPrompt =
 
 /** Names the callback in the engine's messages about a row it wrote. */
 const T2E_ROW = 'the tokenToEmbedding row';
+
+/** A KV entry with no token id a rewind could match (an embedding row). */
+const UNMATCHED = -1;
 
 /**
  * Genie's basic dialog (research/genie.md §2.3) over an Engine: turn rules (the previous turn's last
@@ -124,6 +149,8 @@ export class Dialog {
   private maxNumTokens: number | null;
   /** Sampled but never fed through the model; fed first at the next turn (null after EOS or a stop match). */
   private pending: number | null = null;
+  /** The token id of every KV entry (UNMATCHED for embedding rows): what a rewind query matches against. */
+  private readonly kvTokens: number[] = [];
   private firstQuery = true;
   private busy = false;
   private disposed = false;
@@ -178,7 +205,7 @@ export class Dialog {
     this.checkAcceptsTokens('query');
     const ids = Array.from(this.tokenizer.encode(prompt));
     this.checkIds(ids, 'the encoded prompt');
-    return this.run({ kind: 'tokens', ids }, options);
+    return this.run({ kind: 'tokens', ids, rewind: options.rewind === true }, options);
   }
 
   /** Like `query`, with the prompt given as token ids (genie-t2t-run `--tokens_file`). */
@@ -188,7 +215,7 @@ export class Dialog {
     this.checkIds(ids, 'tokens');
     checkQueryOptions(options);
     this.checkAcceptsTokens('tokenQuery');
-    return this.run({ kind: 'tokens', ids }, options);
+    return this.run({ kind: 'tokens', ids, rewind: options.rewind === true }, options);
   }
 
   /**
@@ -204,6 +231,9 @@ export class Dialog {
   embeddingQuery<T extends ElementArray>(embeddings: T, options: EmbeddingQueryOptions<T> = {}): AsyncGenerator<string, QueryResult> {
     this.checkUsable();
     checkQueryOptions(options);
+    if (options.rewind === true) {
+      throw new NotSupportedError('embeddingQuery cannot rewind: embedding rows carry no token ids to match against the KV cache');
+    }
     const rows: EmbeddingRows = { data: embeddings, dtype: options.dtype ?? 'FLOAT_32', encoding: options.encoding };
     const count = this.engine.checkEmbeddingRows(rows);
     const toEmbedding = options.tokenToEmbedding as ((token: number, row: ElementArray) => void) | undefined;
@@ -228,6 +258,7 @@ export class Dialog {
   reset(): void {
     this.checkIdle();
     this.engine.reset();
+    this.kvTokens.length = 0;
     this.history.reset();
     this.pending = null;
     this.firstQuery = true;
@@ -297,11 +328,51 @@ export class Dialog {
     const tokens: number[] = [];
     if (this.pending !== null) tokens.push(this.pending);
     if (!this.firstQuery) tokens.push(this.config.primaryEos);
-    if (prompt.kind === 'tokens') {
-      if (this.config.bosToken !== null) tokens.push(this.config.bosToken);
-      tokens.push(...prompt.ids);
-    }
+    if (prompt.kind === 'tokens') tokens.push(...this.firstTurnTokens(prompt.ids));
     return tokens;
+  }
+
+  /** BOS when configured, then the ids: a fresh first turn's tokens. */
+  private firstTurnTokens(ids: readonly number[]): number[] {
+    return this.config.bosToken === null ? [...ids] : [this.config.bosToken, ...ids];
+  }
+
+  /**
+   * What a turn feeds, after how many cached entries: a rewind query keeps the longest cached prefix
+   * of its tokens (all but the last when all of them are cached), any other turn keeps the whole cache.
+   */
+  private planTurn(prompt: TurnPrompt): { tokens: number[]; keep: number; input: number[] } {
+    if (prompt.kind !== 'tokens' || !prompt.rewind) {
+      const input = this.turnTokens(prompt);
+      return { tokens: input, keep: this.engine.nValid, input };
+    }
+    const tokens = this.firstTurnTokens(prompt.ids);
+    const cached = this.kvTokens;
+    const n = Math.min(tokens.length, cached.length);
+    let keep = 0;
+    while (keep < n && cached[keep] === tokens[keep]) keep++;
+    if (keep === tokens.length && keep > 0) keep--;
+    return { tokens, keep, input: tokens.slice(keep) };
+  }
+
+  /**
+   * Cuts the cache to the first `keep` of a rewind query's `tokens`. The penalty history becomes
+   * those tokens, as a fresh dialog fed them would hold; nothing is carried over.
+   */
+  private rewindTo(keep: number, tokens: readonly number[]): void {
+    this.engine.rewind(keep);
+    this.kvTokens.length = keep;
+    this.history.reset();
+    this.history.pushAll(tokens.slice(0, keep));
+    this.pending = null;
+    this.firstQuery = keep === 0;
+  }
+
+  /** Records the token ids a prefill fed; entries that came in as rows (the caller's, or T2E callback rows) have none. */
+  private recordPrefill(input: readonly number[], prompt: TurnPrompt): void {
+    const viaRows = prompt.kind === 'embeddings' && prompt.toEmbedding !== undefined;
+    for (let i = 0; i < input.length; i++) this.kvTokens.push(viaRows ? UNMATCHED : input[i]);
+    if (prompt.kind === 'embeddings') for (let i = 0; i < prompt.count; i++) this.kvTokens.push(UNMATCHED);
   }
 
   /** Prefills the turn: its tokens, then (embedding prompts) the caller's rows. */
@@ -325,14 +396,19 @@ export class Dialog {
   private async *run(prompt: TurnPrompt, options: QueryOptions): AsyncGenerator<string, QueryResult> {
     this.checkIdle();
     const maxTokens = options.maxTokens ?? this.maxNumTokens ?? Infinity;
-    const input = this.turnTokens(prompt);
+    const rewind = prompt.kind === 'tokens' && prompt.rewind;
+    const { tokens, keep: before, input } = this.planTurn(prompt); // before: the KV entries the turn starts from
+    const reused = rewind ? before : 0;
     const promptLength = input.length + (prompt.kind === 'embeddings' ? prompt.count : 0);
-    if (promptLength === 0) throw new InvalidArgumentError('the query has no tokens (empty prompt and nothing to carry over)');
-    const before = this.engine.nValid;
+    if (promptLength === 0) {
+      throw new InvalidArgumentError(
+        rewind ? 'the rewind query has no tokens (empty prompt and no bos-token)' : 'the query has no tokens (empty prompt and nothing to carry over)',
+      );
+    }
     if (before + promptLength > this.contextLimit) {
       throw new ContextLimitError(
         `the prompt needs ${promptLength} tokens but only ${this.contextLimit - before} of ${this.describeLimit()} ` +
-          'are left; call reset()',
+          `are left; ${rewind ? 'shorten the conversation' : 'call reset()'}`,
       );
     }
     const t2e = prompt.kind === 'embeddings' ? prompt.toEmbedding : undefined;
@@ -346,7 +422,8 @@ export class Dialog {
     let stopReason: StopReason = 'abort';
     try {
       // Aborted before the prompt was (fully) processed: nothing was fed, the turn never happened.
-      if (options.signal?.aborted) return this.finish(clock, [], 0, generated, text, stopReason);
+      if (options.signal?.aborted) return this.finish(clock, [], 0, 0, generated, text, stopReason);
+      if (rewind) this.rewindTo(before, tokens);
       let logits: LogitsView | null;
       try {
         logits = await this.prefill(input, prompt, options.signal);
@@ -354,7 +431,8 @@ export class Dialog {
         this.engine.rewind(before);
         throw error;
       }
-      if (logits === null) return this.finish(clock, [], 0, generated, text, stopReason);
+      if (logits === null) return this.finish(clock, [], 0, reused, generated, text, stopReason);
+      this.recordPrefill(input, prompt);
       this.pending = null;
       this.firstQuery = false;
       this.history.pushAll(input);
@@ -395,9 +473,11 @@ export class Dialog {
         }
         if (t2e === undefined) {
           logits = await this.engine.decode(token);
+          this.kvTokens.push(token);
         } else {
           t2e(token, t2eRow!.data);
           logits = await this.engine.decodeEmbedding(t2eRow!, T2E_ROW);
+          this.kvTokens.push(UNMATCHED);
         }
         this.pending = null; // fed: an EOS or a failure from here on must not carry it over
         token = this.sampler.sample(logits, this.history);
@@ -414,7 +494,7 @@ export class Dialog {
         text += tail;
         if (tail) yield tail;
       }
-      return this.finish(clock, input, promptLength, generated, text, stopReason);
+      return this.finish(clock, input, promptLength, reused, generated, text, stopReason);
     } finally {
       this.busy = false;
     }
@@ -428,6 +508,7 @@ export class Dialog {
   private dropStopTokens(k: number, generated: number[]): void {
     const fed = this.pending === null ? k : k - 1;
     this.engine.rewind(this.engine.nValid - fed);
+    this.kvTokens.length = this.engine.nValid;
     this.history.truncate(this.history.length - k);
     generated.length -= k;
     this.pending = null;
@@ -444,6 +525,7 @@ export class Dialog {
     clock: QueryClock,
     input: number[],
     promptLength: number,
+    reusedTokens: number,
     generated: number[],
     text: string,
     stopReason: StopReason,
@@ -451,7 +533,7 @@ export class Dialog {
     clock.stop();
     const kpis = clock.kpis(this.initTimeUs, promptLength, generated.length);
     this.lastKpis = kpis;
-    return { stopReason, promptTokens: input, generatedTokens: generated, text, kpis };
+    return { stopReason, promptTokens: input, reusedTokens, generatedTokens: generated, text, kpis };
   }
 
   /** A tokenizer's vocabulary can be larger than the model's (or the ids arbitrary): check before anything runs. */
@@ -489,6 +571,10 @@ function rowLike(rows: EmbeddingRows, size: number): EmbeddingRows {
 /** Argument errors surface when the query is created, not at its first step. */
 function checkQueryOptions(options: QueryOptions): void {
   if (options.maxTokens !== undefined) checkCount('maxTokens', options.maxTokens);
+  const rewind: unknown = options.rewind;
+  if (rewind !== undefined && typeof rewind !== 'boolean') {
+    throw new InvalidArgumentError(`rewind must be a boolean, got ${typeof rewind} ${String(rewind)}`);
+  }
 }
 
 function checkCount(name: string, value: number): void {
