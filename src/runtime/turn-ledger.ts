@@ -1,0 +1,139 @@
+import { TokenHistory } from '../sampler/token-history.js';
+import type { ElementArray } from '../tensor/dtype.js';
+import type { EmbeddingRows } from './embeddings/rows.js';
+
+/** What a turn feeds after the dialog's own tokens: token ids, or caller-given embedding rows. */
+export type TurnPrompt =
+  | { readonly kind: 'tokens'; readonly ids: readonly number[]; readonly rewind: boolean }
+  | {
+    readonly kind: 'embeddings';
+    readonly rows: EmbeddingRows;
+    readonly count: number;
+    readonly toEmbedding: ((token: number, row: ElementArray) => void) | undefined;
+  };
+
+/** The tokens a turn feeds (`input`), after how many KV entries it keeps (`keep`); `tokens` is what a rewind cuts back to. */
+export interface TurnPlan {
+  readonly tokens: number[];
+  readonly keep: number;
+  readonly input: number[];
+}
+
+/** A KV entry with no token id a rewind could match (an embedding row). */
+const UNMATCHED = -1;
+
+/**
+ * The dialog's conversation state between model calls (research/genie.md §2.3): the token id of each
+ * KV entry, the carried-over token, whether a turn was fed, and the penalty history. Plans each turn's
+ * tokens from it (the carried-over token, EOS between turns, BOS; a rewind's longest cached prefix).
+ * The caller moves the engine's KV cache in step with it.
+ */
+export class TurnLedger {
+  readonly history: TokenHistory;
+  private readonly bosToken: number | null;
+  private readonly primaryEos: number;
+  /** Sampled but never fed through the model; fed first at the next turn (null after EOS or a stop match). */
+  private carried: number | null = null;
+  /** The token id of every KV entry (UNMATCHED for embedding rows): what a rewind query matches against. */
+  private readonly kvTokens: number[] = [];
+  private firstQuery = true;
+
+  constructor(bosToken: number | null, primaryEos: number, penalizeLastN: number) {
+    this.bosToken = bosToken;
+    this.primaryEos = primaryEos;
+    this.history = new TokenHistory(penalizeLastN);
+  }
+
+  /** The sampled token not yet fed through the model, if any. */
+  get pending(): number | null {
+    return this.carried;
+  }
+
+  /** Forgets the conversation: no KV entries, no carried-over token, penalty history cleared. */
+  reset(): void {
+    this.kvTokens.length = 0;
+    this.history.reset();
+    this.carried = null;
+    this.firstQuery = true;
+  }
+
+  /**
+   * What a turn feeds, after how many cached entries: a rewind query keeps the longest cached prefix
+   * of its tokens (all but the last when all of them are cached), any other turn keeps the whole cache
+   * (`nValid` entries).
+   */
+  plan(prompt: TurnPrompt, nValid: number): TurnPlan {
+    if (prompt.kind !== 'tokens' || !prompt.rewind) {
+      const input = this.turnTokens(prompt);
+      return { tokens: input, keep: nValid, input };
+    }
+    const tokens = this.firstTurnTokens(prompt.ids);
+    const cached = this.kvTokens;
+    const n = Math.min(tokens.length, cached.length);
+    let keep = 0;
+    while (keep < n && cached[keep] === tokens[keep]) keep++;
+    if (keep === tokens.length && keep > 0) keep--;
+    return { tokens, keep, input: tokens.slice(keep) };
+  }
+
+  /**
+   * Cuts the ledger to the first `keep` of a rewind query's `tokens`. The penalty history becomes
+   * those tokens, as a fresh dialog fed them would hold; nothing is carried over.
+   */
+  rewindTo(keep: number, tokens: readonly number[]): void {
+    this.kvTokens.length = keep;
+    this.history.reset();
+    this.history.pushAll(tokens.slice(0, keep));
+    this.carried = null;
+    this.firstQuery = keep === 0;
+  }
+
+  /**
+   * Records a prefill that fed `input` (then an embedding prompt's rows): entries that came in as rows
+   * (the caller's, or T2E callback rows) have no token id.
+   */
+  recordPrefill(input: readonly number[], prompt: TurnPrompt): void {
+    const viaRows = prompt.kind === 'embeddings' && prompt.toEmbedding !== undefined;
+    for (let i = 0; i < input.length; i++) this.kvTokens.push(viaRows ? UNMATCHED : input[i]);
+    if (prompt.kind === 'embeddings') for (let i = 0; i < prompt.count; i++) this.kvTokens.push(UNMATCHED);
+    this.carried = null;
+    this.firstQuery = false;
+    this.history.pushAll(input);
+  }
+
+  /** A generated token, not yet fed: carried over to the next turn unless fed first. */
+  recordSampled(token: number): void {
+    this.carried = token;
+    this.history.push(token);
+  }
+
+  /** The pending token was fed through the model (as a row when `viaRow`): an EOS or a failure from here on must not carry it over. */
+  recordFed(token: number, viaRow: boolean): void {
+    this.kvTokens.push(viaRow ? UNMATCHED : token);
+    this.carried = null;
+  }
+
+  /** Forgets the `k` trailing generated tokens after the KV cache was cut to `nValid` entries. */
+  dropGenerated(k: number, nValid: number): void {
+    this.kvTokens.length = nValid;
+    this.history.truncate(this.history.length - k);
+    this.carried = null;
+  }
+
+  /**
+   * The tokens a turn feeds: the carried-over token, EOS between turns, then (for a token prompt)
+   * BOS and the prompt. An embedding prompt brings its own BOS row, if any.
+   */
+  private turnTokens(prompt: TurnPrompt): number[] {
+    const tokens: number[] = [];
+    if (this.carried !== null) tokens.push(this.carried);
+    if (!this.firstQuery) tokens.push(this.primaryEos);
+    if (prompt.kind === 'tokens') tokens.push(...this.firstTurnTokens(prompt.ids));
+    return tokens;
+  }
+
+  /** BOS when configured, then the ids: a fresh first turn's tokens. */
+  private firstTurnTokens(ids: readonly number[]): number[] {
+    return this.bosToken === null ? [...ids] : [this.bosToken, ...ids];
+  }
+}
