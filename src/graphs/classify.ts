@@ -2,6 +2,7 @@
  * Per-graph classification: tensor roles, graph kind, AR and CL (shapes first, name second, in
  * Genie's priority order, research/genie.md §3.2), split position, and the per-graph KV checks.
  */
+import type { KvMode } from '../kv/kv-cache.js';
 import { ModelLayoutError } from './errors.js';
 import {
   DEFAULT_CACHE_GROUP, kvPartnerName, kvSiblingName, parseGraphName, tensorRole, type KvRole, type TensorRole,
@@ -21,9 +22,6 @@ import type { GraphSpec, TensorSpec } from './spec.js';
 export type GraphKind =
   | 'embedding' | 'decoder' | 'decoder-with-logits' | 'lm-head' | 'image-encoder' | 'projector' | 'other';
 
-/** How KV-in's past dim relates to CL: `concat` = CL - AR, `scatter` = CL. */
-export type PastDimMode = 'concat' | 'scatter';
-
 export interface ClassifiedTensor {
   readonly spec: TensorSpec;
   readonly role: TensorRole;
@@ -38,7 +36,7 @@ export interface GraphInfo {
   readonly cl: number | undefined;
   readonly split: { readonly index: number; readonly count: number } | undefined;
   /** Undefined for graphs without KV tensors. */
-  readonly pastDimMode: PastDimMode | undefined;
+  readonly kvMode: KvMode | undefined;
   readonly inputs: readonly ClassifiedTensor[];
   readonly outputs: readonly ClassifiedTensor[];
   /** One entry per KV layer (or layer/head) of the graph. */
@@ -82,7 +80,7 @@ export function classifyGraph(graph: GraphSpec, cacheGroups: readonly string[] =
   const name = parseGraphName(graph.name);
   checkSplit(graph, name.split);
   if (isVisionKind(kind)) {
-    return { graph, kind, ar: undefined, cl: undefined, split: name.split, pastDimMode: undefined, inputs, outputs, kv };
+    return { graph, kind, ar: undefined, cl: undefined, split: name.split, kvMode: undefined, inputs, outputs, kv };
   }
   const ar = arFromShapes(inputs, outputs, kv) ?? name.ar;
   if (ar === undefined) {
@@ -93,8 +91,8 @@ export function classifyGraph(graph: GraphSpec, cacheGroups: readonly string[] =
   }
   const cl = clFromShapes(inputs, kv) ?? name.cl;
   // A graph with KV always has a CL: clFromShapes reads it from the mask or from key in + out.
-  const pastDimMode = cl === undefined || kv.length === 0 ? undefined : checkKvShapes(graph, kv, ar, cl);
-  return { graph, kind, ar, cl, split: name.split, pastDimMode, inputs, outputs, kv };
+  const kvMode = cl === undefined || kv.length === 0 ? undefined : checkKvShapes(graph, kv, ar, cl);
+  return { graph, kind, ar, cl, split: name.split, kvMode, inputs, outputs, kv };
 }
 
 function classifyTensor(graph: GraphSpec, spec: TensorSpec, cacheGroups: readonly string[]): ClassifiedTensor {
@@ -196,12 +194,12 @@ function clFromShapes(inputs: readonly ClassifiedTensor[], kv: readonly KvQuad[]
  * K is `[heads.., head_dim, past]` in and `[heads.., head_dim, AR]` out; V is `[heads.., past, head_dim]`
  * in and `[heads.., AR, head_dim]` out. Returns the past-dim mode the KV-in shape implies.
  */
-function checkKvShapes(graph: GraphSpec, kv: readonly KvQuad[], ar: number, cl: number): PastDimMode {
+function checkKvShapes(graph: GraphSpec, kv: readonly KvQuad[], ar: number, cl: number): KvMode {
   const fail = (what: string): never => {
     throw new ModelLayoutError(`graph "${graph.name}" (AR=${ar}, CL=${cl}): ${what}`);
   };
   const show = (t: TensorSpec): string => `"${t.name}" [${t.shape.join(', ')}]`;
-  let first: { mode: PastDimMode; from: TensorSpec } | undefined;
+  let first: { mode: KvMode; from: TensorSpec } | undefined;
   for (const { keyIn, keyOut, valueIn, valueOut } of kv) {
     for (const t of [keyIn, keyOut, valueIn, valueOut]) {
       if (t.shape.length < 2) fail(`KV tensor ${show(t)} must have at least 2 dims`);
@@ -216,7 +214,7 @@ function checkKvShapes(graph: GraphSpec, kv: readonly KvQuad[], ar: number, cl: 
     }
     const past = dimFromEnd(keyIn.shape, 1);
     if (dimFromEnd(valueIn.shape, 2) !== past) fail(`key input ${show(keyIn)} and value input ${show(valueIn)} disagree on the past dim`);
-    const mode: PastDimMode | undefined = past === cl ? 'scatter' : past === cl - ar ? 'concat' : undefined;
+    const mode: KvMode | undefined = past === cl ? 'scatter' : past === cl - ar ? 'concat' : undefined;
     if (mode === undefined) {
       return fail(`KV input ${show(keyIn)} has past dim ${past}, which is neither CL=${cl} (scatter) nor CL-AR=${cl - ar} (concat)`);
     }

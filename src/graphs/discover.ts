@@ -3,8 +3,9 @@
  * slots, IO roles, and every cross-graph consistency check Genie's validateModel makes.
  */
 import { InvalidArgumentError, NotSupportedError } from '../errors.js';
+import type { KvMode } from '../kv/kv-cache.js';
 import {
-  classifyGraph, isDecoderGraph, type ClassifiedTensor, type GraphInfo, type PastDimMode,
+  classifyGraph, isDecoderGraph, type ClassifiedTensor, type GraphInfo,
 } from './classify.js';
 import { ModelLayoutError } from './errors.js';
 import { collectKvSlots } from './kv-slots.js';
@@ -40,11 +41,11 @@ export function discoverModelLayout(graphs: readonly GraphSpec[], options: Disco
       `no graph outputs "${TensorNames.logits}" (graphs: ${decoderGraphs.map((i) => `"${i.graph.name}"`).join(', ') || 'none besides vision graphs'})`,
     );
   }
-  const pastDimMode = commonPastDimMode(decoderGraphs);
+  const kvMode = commonKvMode(decoderGraphs);
   const groups = groupVariants(decoderGraphs);
   const input = modelInput(groups);
   const kv = collectKvSlots(groups, cacheGroups);
-  const variants = groups.map((g) => toVariant(g, pastDimMode));
+  const variants = groups.map((g) => toVariant(g, kvMode));
   const contextLengths = [...new Set(variants.map((v) => v.cl))];
   const hiddenStates = hiddenStateNames(groups);
   const logits = vocabTensor(logitsGraphs);
@@ -56,7 +57,7 @@ export function discoverModelLayout(graphs: readonly GraphSpec[], options: Disco
     contextLengths,
     maxContextLength: contextLengths[contextLengths.length - 1],
     splitCount: groups[0].parts.length,
-    pastDimMode,
+    kvMode,
     kv,
     input,
     hiddenSize: hiddenSize(input, hiddenStates, groups),
@@ -87,21 +88,21 @@ function checkUniqueNames(graphs: readonly GraphSpec[]): void {
   }
 }
 
-function commonPastDimMode(graphs: readonly GraphInfo[]): PastDimMode {
-  const withKv = graphs.filter((i) => i.pastDimMode !== undefined);
+function commonKvMode(graphs: readonly GraphInfo[]): KvMode {
+  const withKv = graphs.filter((i) => i.kvMode !== undefined);
   if (withKv.length === 0) {
     throw new NotSupportedError(
       'the graphs have no KV-cache tensors (past_key_*_in/_out); AR == CL models that re-feed the whole history are not supported',
     );
   }
   const first = withKv[0];
-  const other = withKv.find((i) => i.pastDimMode !== first.pastDimMode);
+  const other = withKv.find((i) => i.kvMode !== first.kvMode);
   if (other !== undefined) {
     throw new ModelLayoutError(
-      `graph "${first.graph.name}" takes KV in ${first.pastDimMode} mode but graph "${other.graph.name}" in ${other.pastDimMode} mode`,
+      `graph "${first.graph.name}" takes KV in ${first.kvMode} mode but graph "${other.graph.name}" in ${other.kvMode} mode`,
     );
   }
-  return first.pastDimMode!;
+  return first.kvMode!;
 }
 
 function modelInput(groups: readonly VariantGroup[]): ModelInput {
@@ -136,7 +137,7 @@ function partInput(part: GraphInfo): ModelInput | undefined {
   return { kind: 'embeddings', tensor: ioTensor(embeds.spec), rowElements: dimFromEnd(embeds.spec.shape, 1) };
 }
 
-function toVariant(group: VariantGroup, mode: PastDimMode): Variant {
+function toVariant(group: VariantGroup, mode: KvMode): Variant {
   const last = group.parts[group.parts.length - 1];
   const logits = last.outputs.find((t) => t.role.kind === 'logits');
   return {

@@ -6,7 +6,7 @@ export {
 } from './names.js';
 export {
   classifyGraph, isDecoderGraph, isVisionKind,
-  type ClassifiedTensor, type DecoderGraphInfo, type GraphInfo, type GraphKind, type KvQuad, type PastDimMode,
+  type ClassifiedTensor, type DecoderGraphInfo, type GraphInfo, type GraphKind, type KvQuad,
 } from './classify.js';
 export type {
   IoTensor, KvSlotSpec, KvTensorSpec, ModelInput, ModelLayout, Variant, VisionGraph,

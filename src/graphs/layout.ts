@@ -1,5 +1,6 @@
 import type { DataTypeName, Encoding } from '../tensor/dtype.js';
-import type { GraphInfo, GraphKind, PastDimMode } from './classify.js';
+import type { KvMode } from '../kv/kv-cache.js';
+import type { GraphInfo, GraphKind } from './classify.js';
 import type { GraphSpec } from './spec.js';
 
 /** A tensor role as the whole model sees it (shapes vary with AR; dtype and encoding do not). */
@@ -77,7 +78,7 @@ export interface ModelLayout {
   readonly maxContextLength: number;
   /** Parts per variant. */
   readonly splitCount: number;
-  readonly pastDimMode: PastDimMode;
+  readonly kvMode: KvMode;
   /** Sorted by cache group (in `cacheGroups` order), layer, head. */
   readonly kv: readonly KvSlotSpec[];
   readonly input: ModelInput;

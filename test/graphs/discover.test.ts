@@ -24,7 +24,7 @@ function expectLayoutOf(layout: ModelLayout, opts: BundleOptions, graphs: readon
   expect(layout.contextLengths).toEqual([...new Set(o.cls)].sort((a, b) => a - b));
   expect(layout.maxContextLength).toBe(Math.max(...o.cls));
   expect(layout.splitCount).toBe(o.splits);
-  expect(layout.pastDimMode).toBe(o.mode);
+  expect(layout.kvMode).toBe(o.mode);
   expect(layout.vocabSize).toBe(o.vocab);
   expect(layout.logits).toEqual({ name: 'logits', dtype: 'UFIXED_POINT_16', encoding: U16_LOGITS });
   expect(layout.ropeDim).toBe(o.headDim / 2);
