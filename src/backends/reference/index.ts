@@ -8,9 +8,9 @@ export {
   parseCtxBinMetadata,
   CTX_BIN_FORMAT,
   CTX_BIN_VERSION,
-  GRAPH_KINDS,
+  GRAPH_STAGES,
   METADATA_KEY,
-  type GraphKind,
+  type GraphStages,
   type ReferenceCtxBinMetadata,
   type ReferenceGraphMeta,
 } from './metadata.js';

@@ -13,8 +13,12 @@ export const METADATA_KEY = 'genie-ts';
 export const CTX_BIN_FORMAT = 'genie-ts-reference';
 export const CTX_BIN_VERSION = 1;
 
-/** What a graph computes, in execution order: embedding lookup, decoder layers, final norm + LM head. */
-export const GRAPH_KINDS = [
+/**
+ * The stages a reference graph computes, joined by `+` in execution order: embedding lookup, decoder
+ * layers, final norm + LM head. Stored as a graph's `kind` in the metadata. Not the `GraphKind` of
+ * `graphs/`, which is the role a graph's IO gives it in a model layout.
+ */
+export const GRAPH_STAGES = [
   'embedding',
   'decoder',
   'lm-head',
@@ -22,11 +26,11 @@ export const GRAPH_KINDS = [
   'decoder+lm-head',
   'embedding+decoder+lm-head',
 ] as const;
-export type GraphKind = (typeof GRAPH_KINDS)[number];
+export type GraphStages = (typeof GRAPH_STAGES)[number];
 
 export interface ReferenceGraphMeta {
   readonly name: string;
-  readonly kind: GraphKind;
+  readonly kind: GraphStages;
   /** Decoder layers `[first, end)`; empty (`first == end`) when the kind has no decoder. */
   readonly layers: readonly [number, number];
   readonly inputs: readonly TensorSpec[];
@@ -49,7 +53,7 @@ const tensorSpecSchema = z.strictObject({
 
 const graphSchema = z.strictObject({
   name: z.string().min(1),
-  kind: z.enum(GRAPH_KINDS),
+  kind: z.enum(GRAPH_STAGES),
   layers: z.tuple([z.int().nonnegative(), z.int().nonnegative()]),
   inputs: z.array(tensorSpecSchema),
   outputs: z.array(tensorSpecSchema).min(1),

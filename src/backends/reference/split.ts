@@ -10,7 +10,7 @@ import type { FloatTensor } from '../../formats/safetensors.js';
 import type { TensorSpec } from '../../graphs/spec.js';
 import type { ReferenceCtxBinPart } from './ctx-bin.js';
 import { floatIoProblem } from './io.js';
-import { CTX_BIN_FORMAT, CTX_BIN_VERSION, type GraphKind, type ReferenceGraphMeta } from './metadata.js';
+import { CTX_BIN_FORMAT, CTX_BIN_VERSION, type GraphStages, type ReferenceGraphMeta } from './metadata.js';
 import { layerWeights, type ReferenceModel } from './model.js';
 import {
   ATTENTION_MASK,
@@ -113,9 +113,9 @@ function layout(layers: number, splits: number, embeddingPart: boolean, inputKin
   return parts;
 }
 
-function kindOf(part: PartLayout): GraphKind {
+function kindOf(part: PartLayout): GraphStages {
   const stages = [part.embedding && 'embedding', part.end > part.first && 'decoder', part.lmHead && 'lm-head'];
-  return stages.filter(Boolean).join('+') as GraphKind;
+  return stages.filter(Boolean).join('+') as GraphStages;
 }
 
 type FloatSpec = (name: string, shape: number[]) => TensorSpec;
