@@ -1,8 +1,8 @@
 export type { GraphSpec, TensorSpec } from './spec.js';
 export { ContextLimitError, ModelLayoutError } from './errors.js';
 export {
-  checkCacheGroups, DEFAULT_CACHE_GROUP, kvPartnerName, kvSiblingName, parseGraphName, tensorRole, TensorNames,
-  type GraphNameInfo, type KvRole, type SimpleRoleKind, type TensorRole,
+  checkCacheGroups, DEFAULT_CACHE_GROUP, graphName, kvPartnerName, kvSiblingName, kvTensorName, parseGraphName, tensorRole,
+  TensorNames, type GraphNameInfo, type GraphNaming, type KvRole, type SimpleRoleKind, type TensorRole,
 } from './names.js';
 export {
   classifyGraph, isDecoderGraph, isVisionKind,

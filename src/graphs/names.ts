@@ -11,6 +11,9 @@ export const DEFAULT_CACHE_GROUP = 'past_';
 /** Fixed tensor names by role. */
 export const TensorNames = {
   inputIds: 'input_ids',
+  inputEmbeds: 'input_embeds',
+  /** The split-embedding part's output, which the next part takes as its embedding input. */
+  embeddingGather: '_model_embed_tokens_Gather_Gather_output_0',
   attentionMask: 'attention_mask',
   positionCos: 'position_ids_cos',
   positionSin: 'position_ids_sin',
@@ -25,15 +28,22 @@ export const TensorNames = {
  * split-embedding Gather outputs stand in for `inputs_embeds`, and the Concat one is twice as wide.
  */
 const EMBEDDING_INPUTS: ReadonlyMap<string, number> = new Map([
-  ['input_embeds', 1],
+  [TensorNames.inputEmbeds, 1],
   ['inputs_embeds', 1],
-  ['_model_embed_tokens_Gather_Gather_output_0', 1],
+  [TensorNames.embeddingGather, 1],
   ['_model_model_embed_tokens_Gather_Gather_output_0', 1],
   ['_model_embedding_concat_Concat_Concat_output_0', 2],
 ]);
 
 /** Output-name prefixes of an image encoder (`image_features`, `vision_embedding`, with suffixes). */
 const IMAGE_FEATURE_PREFIXES = ['image_features', 'vision_embedding'] as const;
+
+/** The name of one tensor of a whole-layer KV pair: `{group}{key|value}_{layer}_{in|out}`. */
+export function kvTensorName(
+  tensor: 'key' | 'value', layer: number, direction: 'in' | 'out', group: string = DEFAULT_CACHE_GROUP,
+): string {
+  return `${group}${tensor}_${layer}_${direction}`;
+}
 
 /** One tensor of a KV pair: `{prefix}{key|value}_{layer}[_h{head}]_{in|out}`. */
 export interface KvRole {
@@ -125,7 +135,7 @@ function kvRole(name: string, cacheGroups: readonly string[]): KvRole | undefine
   const tensor = valueAt < 0 || (keyAt >= 0 && keyAt < valueAt) ? 'key' : 'value';
   const numbers = body.match(/\d+/g);
   if (numbers === null) {
-    throw new ModelLayoutError(`KV tensor "${name}" has no layer number (expected e.g. "${group}${tensor}_0_${direction}")`);
+    throw new ModelLayoutError(`KV tensor "${name}" has no layer number (expected e.g. "${kvTensorName(tensor, 0, direction, group)}")`);
   }
   return {
     kind: 'kv',
@@ -165,6 +175,19 @@ const CONTEXT_SAFE_LIMIT = 501;
 const AR_PATTERN = /(?:^|[^a-zA-Z])(?:ar|AR)[_-]?(\d+)/;
 const CL_PATTERN = /(?:^|[^a-zA-Z])(?:cl|CL)[_-]?(\d+)/;
 const SPLIT_PATTERN = /_(\d+)_of_(\d+)/g;
+
+/**
+ * Graph-name conventions a model export uses: AI Hub's `token_ar1_cl{CL}_{i}_of_{N}` /
+ * `prompt_ar{AR}_cl{CL}_{i}_of_{N}`, or the neutral `ar{AR}_cl{CL}_{i}_of_{N}`.
+ */
+export type GraphNaming = 'ai-hub' | 'neutral';
+
+/** The name of part `part` of `parts` of the AR/CL variant, in `naming`'s convention; `parseGraphName` reads it back. */
+export function graphName(naming: GraphNaming, ar: number, cl: number, part: number, parts: number): string {
+  const stem = `ar${ar}_cl${cl}_${part}_of_${parts}`;
+  if (naming === 'neutral') return stem;
+  return `${ar === 1 ? 'token' : 'prompt'}_${stem}`;
+}
 
 export function parseGraphName(name: string): GraphNameInfo {
   const ar = AR_PATTERN.exec(name);

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../../src/errors.js';
 import {
-  checkCacheGroups, kvPartnerName, kvSiblingName, ModelLayoutError, parseGraphName, tensorRole, type KvRole,
+  checkCacheGroups, graphName, kvPartnerName, kvSiblingName, kvTensorName, ModelLayoutError, parseGraphName, tensorRole,
+  type KvRole,
 } from '../../src/graphs/index.js';
 
 describe('tensorRole', () => {
@@ -47,6 +48,21 @@ describe('tensorRole', () => {
     const out = tensorRole('past_value_0_out') as KvRole;
     expect(kvPartnerName(out)).toBe('past_value_0_in');
     expect(kvSiblingName(out)).toBe('past_key_0_out');
+  });
+
+  it('forms the whole-layer KV names it parses', () => {
+    expect(kvTensorName('key', 3, 'in')).toBe('past_key_3_in');
+    expect(kvTensorName('value', 0, 'out', 'swa_')).toBe('swa_value_0_out');
+    expect(tensorRole(kvTensorName('value', 7, 'out'))).toMatchObject({ kind: 'kv', tensor: 'value', direction: 'out', layer: 7 });
+  });
+});
+
+describe('graphName', () => {
+  it('forms AI Hub and neutral names that parseGraphName reads back', () => {
+    expect(graphName('ai-hub', 1, 512, 1, 2)).toBe('token_ar1_cl512_1_of_2');
+    expect(graphName('ai-hub', 32, 512, 2, 2)).toBe('prompt_ar32_cl512_2_of_2');
+    expect(graphName('neutral', 32, 512, 2, 3)).toBe('ar32_cl512_2_of_3');
+    expect(parseGraphName(graphName('neutral', 32, 512, 2, 3))).toEqual({ ar: 32, cl: 512, split: { index: 2, count: 3 } });
   });
 });
 

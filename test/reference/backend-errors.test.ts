@@ -93,6 +93,7 @@ describe('openReferenceBackend metadata errors name the file and key', () => {
     ['mask not wider than AR', (m) => (m.graphs[1].inputs[1].shape = [1, 1, 4, 4]), 0, /tensor "attention_mask" has context length 4, which must exceed AR 4/],
     ['extra input', (m) => m.graphs[0].inputs.push({ name: 'position_ids', dtype: 'INT_32', shape: [1, 1] }), 0, /inputs: unexpected tensor "position_ids" for this graph kind and layer range/],
     ['two handoffs', (m) => m.graphs[0].inputs.push({ name: 'extra', dtype: 'FLOAT_32', shape: [1, 1, 64] }), 1, /inputs: expected exactly one hidden-state tensor besides the named roles, found 2 \("_model_layers_0_Add_1_output_0", "extra"\)/],
+    ['KV name without a layer', (m) => m.graphs[0].inputs.push({ name: 'past_key_in', dtype: 'FLOAT_32', shape: [1, 1, 64] }), 1, /inputs: KV tensor "past_key_in" has no layer number \(expected e\.g\. "past_key_0_in"\)/],
     ['missing KV output', (m) => m.graphs[0].outputs.pop(), 0, /outputs: missing tensor "past_value_0_out"/],
     ['logits shape', (m) => (m.graphs[0].outputs[0].shape = [1, 1, 999]), 1, /outputs: tensor "logits" has shape \[1,1,999\], expected \[1,1,1000\]/],
     ['bfloat16 mask', (m) => (m.graphs[0].inputs[1].dtype = 'BFLOAT_16'), 0, /inputs: tensor "attention_mask": dtype BFLOAT_16 is not supported for float-valued tensors \(supported: FLOAT_32, FLOAT_16, UFIXED_POINT_8, /],

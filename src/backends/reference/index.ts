@@ -15,5 +15,4 @@ export {
   type ReferenceGraphMeta,
 } from './metadata.js';
 export type { ReferenceModel } from './model.js';
-export { graphName, type GraphNaming } from './names.js';
 export { BackendDisposedError, CheckpointError, CtxBinError, GraphNotBoundError } from './errors.js';

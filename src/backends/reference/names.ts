@@ -1,39 +1,11 @@
 /**
- * Tensor names of reference ctx-bins: graph IO as AI Hub exports it (research/genie.md §4.2-4.3) and
- * weights in Hugging Face Qwen2 naming. The executor recognises only these few roles itself; the
- * hidden-state handoff between parts may have any other name.
+ * Names only reference ctx-bins use: the hidden-state handoff between parts (any name is valid there;
+ * these follow the ONNX node naming of AI Hub's exports) and the weights in Hugging Face Qwen2
+ * naming. Graph IO names and graph names come from `graphs/names.ts`.
  */
-export const INPUT_IDS = 'input_ids';
-export const INPUT_EMBEDS = 'input_embeds';
-export const ATTENTION_MASK = 'attention_mask';
-export const POSITION_COS = 'position_ids_cos';
-export const POSITION_SIN = 'position_ids_sin';
-export const LOGITS = 'logits';
 
-export const pastKeyIn = (layer: number): string => `past_key_${layer}_in`;
-export const pastValueIn = (layer: number): string => `past_value_${layer}_in`;
-export const pastKeyOut = (layer: number): string => `past_key_${layer}_out`;
-export const pastValueOut = (layer: number): string => `past_value_${layer}_out`;
-
-const PAST_KV = /^past_(key|value)_\d+_(in|out)$/;
-export const isPastKv = (name: string): boolean => PAST_KV.test(name);
-
-/** Output of a separate embedding part (one of the split-embedding names Genie accepts). */
-export const EMBEDDING_OUTPUT = '_model_embed_tokens_Gather_Gather_output_0';
 /** Residual stream after decoder layer `layer`, handed to the next part (ONNX node naming). */
 export const layerOutput = (layer: number): string => `_model_layers_${layer}_Add_1_output_0`;
-
-/**
- * Graph names: AI Hub's `token_ar1_cl{CL}_{i}_of_{N}` / `prompt_ar{AR}_cl{CL}_{i}_of_{N}`, or the
- * neutral `ar{AR}_cl{CL}_{i}_of_{N}`.
- */
-export type GraphNaming = 'ai-hub' | 'neutral';
-
-export function graphName(naming: GraphNaming, ar: number, cl: number, part: number, parts: number): string {
-  const stem = `ar${ar}_cl${cl}_${part}_of_${parts}`;
-  if (naming === 'neutral') return stem;
-  return `${ar === 1 ? 'token' : 'prompt'}_${stem}`;
-}
 
 export const EMBED_TOKENS = 'model.embed_tokens.weight';
 export const FINAL_NORM = 'model.norm.weight';

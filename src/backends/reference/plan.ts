@@ -2,23 +2,13 @@
  * Checks that a graph's IO fits its kind and resolves each tensor to its role, once at open time,
  * so the executor never looks at names or shapes again.
  */
+import { ModelLayoutError } from '../../graphs/errors.js';
+import { kvTensorName, tensorRole, TensorNames, type TensorRole } from '../../graphs/names.js';
 import type { GraphSpec, TensorSpec } from '../../graphs/spec.js';
 import { CtxBinError } from './errors.js';
 import { floatIoProblem, tokenIdsProblem } from './io.js';
 import type { ReferenceGraphMeta } from './metadata.js';
 import { sameShape, type ReferenceModel } from './model.js';
-import {
-  ATTENTION_MASK,
-  INPUT_IDS,
-  LOGITS,
-  POSITION_COS,
-  POSITION_SIN,
-  isPastKv,
-  pastKeyIn,
-  pastKeyOut,
-  pastValueIn,
-  pastValueOut,
-} from './names.js';
 
 export interface LayerIo {
   readonly layer: number;
@@ -48,7 +38,10 @@ export interface GraphPlan {
   readonly hiddenOut?: TensorSpec;
 }
 
-const NAMED_ROLES: readonly string[] = [INPUT_IDS, ATTENTION_MASK, POSITION_COS, POSITION_SIN, LOGITS];
+/** The roles the executor reads by name; a tensor of any other role may be the hidden-state handoff. */
+const NAMED_ROLES: ReadonlySet<TensorRole['kind']> = new Set([
+  'input_ids', 'attention_mask', 'position_ids_cos', 'position_ids_sin', 'logits', 'kv',
+]);
 
 /** Picks tensors by name and reports what is left over. */
 class TensorPicker {
@@ -79,7 +72,7 @@ class TensorPicker {
 
   /** The one left-over tensor that is neither KV nor a named role: the hidden-state handoff. */
   takeHandoff(shapeOf: (t: TensorSpec) => readonly number[]): TensorSpec {
-    const others = [...this.left.values()].filter((t) => !isPastKv(t.name) && !NAMED_ROLES.includes(t.name));
+    const others = [...this.left.values()].filter((t) => !NAMED_ROLES.has(this.roleOf(t.name)));
     if (others.length !== 1) {
       const found = others.map((t) => `"${t.name}"`).join(', ');
       this.fail(
@@ -94,6 +87,15 @@ class TensorPicker {
   assertEmpty(): void {
     const extra = [...this.left.keys()];
     if (extra.length > 0) this.fail(`${this.side}: unexpected tensor "${extra[0]}" for this graph kind and layer range`);
+  }
+
+  private roleOf(name: string): TensorRole['kind'] {
+    try {
+      return tensorRole(name).kind;
+    } catch (error) {
+      if (error instanceof ModelLayoutError) return this.fail(`${this.side}: ${error.message}`);
+      throw error;
+    }
   }
 
   private check(t: TensorSpec, shape: readonly number[], dtypeProblem: (t: TensorSpec) => string | null): void {
@@ -136,29 +138,29 @@ export function planGraph(
   const arOf = (t: TensorSpec | undefined): number => t?.shape[1] ?? 0;
   let tokenIds: TensorSpec | undefined;
   let hiddenIn: TensorSpec | undefined;
-  if (embedding) tokenIds = inputs.take(INPUT_IDS, [1, arOf(inputs.get(INPUT_IDS))], tokenIdsProblem);
+  if (embedding) tokenIds = inputs.take(TensorNames.inputIds, [1, arOf(inputs.get(TensorNames.inputIds))], tokenIdsProblem);
   else hiddenIn = inputs.takeHandoff((t) => [1, arOf(t), hidden]);
   const ar = arOf(tokenIds ?? hiddenIn);
 
   let decoder: DecoderIo | undefined;
   if (hasDecoder) {
-    const maskSpec = inputs.get(ATTENTION_MASK);
+    const maskSpec = inputs.get(TensorNames.attentionMask);
     const cl = maskSpec?.shape[3] ?? 0;
     if (maskSpec !== undefined && cl <= ar) {
-      fail(`inputs: tensor "${ATTENTION_MASK}" has context length ${cl}, which must exceed AR ${ar}`);
+      fail(`inputs: tensor "${TensorNames.attentionMask}" has context length ${cl}, which must exceed AR ${ar}`);
     }
-    const mask = inputs.take(ATTENTION_MASK, [1, 1, ar, cl], floatIoProblem);
-    const cos = inputs.take(POSITION_COS, [1, 1, ar, headDim / 2], floatIoProblem);
-    const sin = inputs.take(POSITION_SIN, [1, 1, ar, headDim / 2], floatIoProblem);
+    const mask = inputs.take(TensorNames.attentionMask, [1, 1, ar, cl], floatIoProblem);
+    const cos = inputs.take(TensorNames.positionCos, [1, 1, ar, headDim / 2], floatIoProblem);
+    const sin = inputs.take(TensorNames.positionSin, [1, 1, ar, headDim / 2], floatIoProblem);
     const past = cl - ar;
     const layers: LayerIo[] = [];
     for (let l = first; l < end; l++) {
       layers.push({
         layer: l,
-        keyIn: inputs.take(pastKeyIn(l), [kvHeads, 1, headDim, past], floatIoProblem),
-        valueIn: inputs.take(pastValueIn(l), [kvHeads, 1, past, headDim], floatIoProblem),
-        keyOut: outputs.take(pastKeyOut(l), [kvHeads, 1, headDim, ar], floatIoProblem),
-        valueOut: outputs.take(pastValueOut(l), [kvHeads, 1, ar, headDim], floatIoProblem),
+        keyIn: inputs.take(kvTensorName('key', l, 'in'), [kvHeads, 1, headDim, past], floatIoProblem),
+        valueIn: inputs.take(kvTensorName('value', l, 'in'), [kvHeads, 1, past, headDim], floatIoProblem),
+        keyOut: outputs.take(kvTensorName('key', l, 'out'), [kvHeads, 1, headDim, ar], floatIoProblem),
+        valueOut: outputs.take(kvTensorName('value', l, 'out'), [kvHeads, 1, ar, headDim], floatIoProblem),
       });
     }
     decoder = { cl, mask, cos, sin, layers };
@@ -167,7 +169,7 @@ export function planGraph(
 
   let logits: TensorSpec | undefined;
   let hiddenOut: TensorSpec | undefined;
-  if (lmHead) logits = outputs.take(LOGITS, [1, ar, vocab], floatIoProblem);
+  if (lmHead) logits = outputs.take(TensorNames.logits, [1, ar, vocab], floatIoProblem);
   else hiddenOut = outputs.takeHandoff(() => [1, ar, hidden]);
   outputs.assertEmpty();
 

@@ -7,30 +7,13 @@
  */
 import { InvalidArgumentError } from '../../errors.js';
 import type { FloatTensor } from '../../formats/safetensors.js';
+import { graphName, kvTensorName, TensorNames, type GraphNaming } from '../../graphs/names.js';
 import type { TensorSpec } from '../../graphs/spec.js';
 import type { ReferenceCtxBinPart } from './ctx-bin.js';
 import { floatIoProblem } from './io.js';
 import { CTX_BIN_FORMAT, CTX_BIN_VERSION, type GraphStages, type ReferenceGraphMeta } from './metadata.js';
 import { layerWeights, type ReferenceModel } from './model.js';
-import {
-  ATTENTION_MASK,
-  EMBED_TOKENS,
-  EMBEDDING_OUTPUT,
-  FINAL_NORM,
-  INPUT_EMBEDS,
-  INPUT_IDS,
-  LM_HEAD,
-  LOGITS,
-  POSITION_COS,
-  POSITION_SIN,
-  graphName,
-  layerOutput,
-  pastKeyIn,
-  pastKeyOut,
-  pastValueIn,
-  pastValueOut,
-  type GraphNaming,
-} from './names.js';
+import { EMBED_TOKENS, FINAL_NORM, LM_HEAD, layerOutput } from './names.js';
 import { qwen2ConfigProblem, qwen2WeightsProblem, referenceModelOf, type Qwen2Config } from './qwen2.js';
 
 export interface SplitOptions {
@@ -134,7 +117,7 @@ function floatSpecs(types: Readonly<Record<string, TensorType>>): FloatSpec {
 function checkTensorTypes(types: Readonly<Record<string, TensorType>>, graphs: readonly ReferenceGraphMeta[]): void {
   const floatNames = new Set<string>();
   for (const graph of graphs) {
-    for (const t of [...graph.inputs, ...graph.outputs]) if (t.name !== INPUT_IDS) floatNames.add(t.name);
+    for (const t of [...graph.inputs, ...graph.outputs]) if (t.name !== TensorNames.inputIds) floatNames.add(t.name);
   }
   for (const [name, type] of Object.entries(types)) {
     if (!floatNames.has(name)) fail(`tensorTypes names "${name}", which is not a float-valued IO tensor of these graphs`);
@@ -152,27 +135,27 @@ function graphIo(model: ReferenceModel, parts: readonly PartLayout[], index: num
   const { hidden, kvHeads, headDim, vocab } = model;
   const inputs: TensorSpec[] = [];
   const outputs: TensorSpec[] = [];
-  if (part.embedding) inputs.push({ name: INPUT_IDS, dtype: 'INT_32', shape: [1, ar] });
-  else inputs.push(float(index === 0 ? INPUT_EMBEDS : handoffName(parts[index - 1]), [1, ar, hidden]));
-  outputs.push(part.lmHead ? float(LOGITS, [1, ar, vocab]) : float(handoffName(part), [1, ar, hidden]));
+  if (part.embedding) inputs.push({ name: TensorNames.inputIds, dtype: 'INT_32', shape: [1, ar] });
+  else inputs.push(float(index === 0 ? TensorNames.inputEmbeds : handoffName(parts[index - 1]), [1, ar, hidden]));
+  outputs.push(part.lmHead ? float(TensorNames.logits, [1, ar, vocab]) : float(handoffName(part), [1, ar, hidden]));
   if (part.end > part.first) {
     inputs.push(
-      float(ATTENTION_MASK, [1, 1, ar, cl]),
-      float(POSITION_COS, [1, 1, ar, headDim / 2]),
-      float(POSITION_SIN, [1, 1, ar, headDim / 2]),
+      float(TensorNames.attentionMask, [1, 1, ar, cl]),
+      float(TensorNames.positionCos, [1, 1, ar, headDim / 2]),
+      float(TensorNames.positionSin, [1, 1, ar, headDim / 2]),
     );
     for (let l = part.first; l < part.end; l++) {
-      inputs.push(float(pastKeyIn(l), [kvHeads, 1, headDim, cl - ar]));
-      inputs.push(float(pastValueIn(l), [kvHeads, 1, cl - ar, headDim]));
-      outputs.push(float(pastKeyOut(l), [kvHeads, 1, headDim, ar]));
-      outputs.push(float(pastValueOut(l), [kvHeads, 1, ar, headDim]));
+      inputs.push(float(kvTensorName('key', l, 'in'), [kvHeads, 1, headDim, cl - ar]));
+      inputs.push(float(kvTensorName('value', l, 'in'), [kvHeads, 1, cl - ar, headDim]));
+      outputs.push(float(kvTensorName('key', l, 'out'), [kvHeads, 1, headDim, ar]));
+      outputs.push(float(kvTensorName('value', l, 'out'), [kvHeads, 1, ar, headDim]));
     }
   }
   return { inputs, outputs };
 }
 
 function handoffName(part: PartLayout): string {
-  return part.end > part.first ? layerOutput(part.end - 1) : EMBEDDING_OUTPUT;
+  return part.end > part.first ? layerOutput(part.end - 1) : TensorNames.embeddingGather;
 }
 
 function partTensors(
