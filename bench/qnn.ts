@@ -9,9 +9,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import koffi from 'koffi';
-import { openQnnBackend, type QnnGraphBackend } from '../src/backends/qnn/index.js';
+import type { QnnGraphBackend } from '../src/backends/qnn/index.js';
 import { qwen2WeightShapes, splitQwen2Checkpoint, writeReferenceCtxBin, type Qwen2Config } from '../src/backends/reference/index.js';
 import type { QnnExecuteMode } from '../src/qnn/binding/index.js';
+import { openQnnHtpBackend } from '../src/runtime/backend-factory.js';
 import { byteSize } from '../src/tensor/dtype.js';
 import { medianAsyncUs, medianUs, type Measurement } from './harness.js';
 
@@ -62,7 +63,7 @@ export async function run(): Promise<Measurement[]> {
     const rows: Measurement[] = [{ name: 'floor: bare Koffi call of a no-op native function pointer (abs)', medianUs: floorUs }];
     rows.push({ name: 'floor: the same call through Koffi .async', medianUs: asyncFloorUs, ratio: asyncFloorUs / floorUs });
     for (const executeMode of ['async', 'sync'] as QnnExecuteMode[]) {
-      const backend = await openQnnBackend([path], { simulatedOptions: { validateOnly: true }, executeMode });
+      const backend = await openQnnHtpBackend([path], { simulatedOptions: { validateOnly: true }, executeMode });
       try {
         const { name, ioCount } = bind(backend);
         const us = await medianAsyncUs(() => backend.execute(name));

@@ -1,8 +1,18 @@
 import type { GraphBackend } from '../backends/backend.js';
-import type { QnnBackendOptions } from '../backends/qnn/index.js';
+import type { QnnBackendOptions, QnnGraphBackend } from '../backends/qnn/index.js';
 import { openReferenceBackend } from '../backends/reference/index.js';
-import { NotSupportedError } from '../errors.js';
+import { InvalidArgumentError, NotSupportedError } from '../errors.js';
+import type { SimulatedQnnOptions } from '../simulator/index.js';
 import type { DerivedDialog } from './config/derive.js';
+
+/** QnnHtp backend options as the factory takes them: the backend's own plus `simulatedOptions`. */
+export interface QnnHtpOptions extends Omit<QnnBackendOptions, 'ownsSimulated'> {
+  /**
+   * With the simulated provider and no `simulated` instance: options of the provider the factory
+   * creates and the backend disposes. Given alone, it selects the simulated provider.
+   */
+  readonly simulatedOptions?: SimulatedQnnOptions;
+}
 
 export interface BackendOptions {
   /**
@@ -10,21 +20,38 @@ export interface BackendOptions {
    * simulated HTP provider is selected with `{ provider: 'simulated' }` or the environment variable
    * `GENIE_TS_QNN_PROVIDER=simulated`.
    */
-  readonly qnn?: QnnBackendOptions;
+  readonly qnn?: QnnHtpOptions;
 }
 
 /**
- * The one place that maps `engine.backend.type` to a backend implementation. The QNN backend is
- * imported lazily so the others load without touching native code.
+ * Opens the QnnHtp backend on the provider `options` select. For the simulated provider without a
+ * `simulated` instance it creates one and hands it over (`ownsSimulated`): the backend disposes it
+ * when it is disposed or fails to open. An instance the caller passes stays the caller's.
+ */
+export async function openQnnHtpBackend(ctxBins: readonly string[], options: QnnHtpOptions = {}): Promise<QnnGraphBackend> {
+  const { openQnnBackend, resolveQnnProvider } = await import('../backends/qnn/index.js');
+  const { simulatedOptions, ...qnn } = options;
+  const selection = simulatedOptions === undefined ? qnn : { ...qnn, provider: qnn.provider ?? 'simulated' };
+  const provider = resolveQnnProvider(selection, qnn.env ?? process.env);
+  if (provider === 'native' && simulatedOptions !== undefined) {
+    throw new InvalidArgumentError('openQnnBackend: option simulatedOptions contradicts provider "native"');
+  }
+  if (provider === 'native' || qnn.simulated !== undefined) return openQnnBackend(ctxBins, qnn);
+  // Loaded on demand so production code never pulls the simulator in.
+  const { createSimulatedQnn } = await import('../simulator/index.js');
+  return openQnnBackend(ctxBins, { ...qnn, provider, simulated: createSimulatedQnn(simulatedOptions), ownsSimulated: true });
+}
+
+/**
+ * The one place that maps `engine.backend.type` to a backend implementation. The QNN backend and
+ * the simulated provider are imported lazily so the others load without touching native code.
  */
 export async function openBackend(config: DerivedDialog, options: BackendOptions = {}): Promise<GraphBackend> {
   switch (config.backendType) {
     case 'Reference':
       return openReferenceBackend(config.ctxBins);
-    case 'QnnHtp': {
-      const { openQnnBackend } = await import('../backends/qnn/index.js');
-      return openQnnBackend(config.ctxBins, { htp: config.htp, extensionsPath: config.extensionsPath, ...options.qnn });
-    }
+    case 'QnnHtp':
+      return openQnnHtpBackend(config.ctxBins, { htp: config.htp, extensionsPath: config.extensionsPath, ...options.qnn });
     default:
       throw new NotSupportedError(`not supported yet: engine.backend.type "${config.backendType}"`);
   }

@@ -20,7 +20,7 @@ import {
   selectInterfaceProvider,
 } from '../../src/qnn/binding/index.js';
 import { QnnError } from '../../src/qnn/index.js';
-import { createSimulatedQnn, type SimulatedQnn, type SimulatedQnnOptions } from '../../src/qnn/sim/index.js';
+import { createSimulatedQnn, type SimulatedQnn, type SimulatedQnnOptions } from '../../src/simulator/index.js';
 import { KvLoopDriver } from '../reference/kv-loop-driver.js';
 import { CONTINUATION, PROMPT, config, writeBundle } from './bundle.js';
 

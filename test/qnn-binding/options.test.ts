@@ -6,7 +6,9 @@ import {
   QNN_PROVIDER_ENV,
   readHtpExtensions,
   resolveQnnBackendOptions,
+  resolveQnnProvider,
   type QnnBackendOptions,
+  type SimulatedQnnProvider,
 } from '../../src/backends/qnn/index.js';
 import { InvalidArgumentError, NotSupportedError } from '../../src/errors.js';
 import { tempDir } from '../reference/fixtures.js';
@@ -47,18 +49,29 @@ describe('readHtpExtensions', () => {
 describe('resolveQnnBackendOptions', () => {
   const resolve = (options: QnnBackendOptions, extensions = {}) => resolveQnnBackendOptions({ env: {}, ...options }, extensions);
 
+  /** Only the provider's shape: resolving options reads no pointer. */
+  const simulated: SimulatedQnnProvider = { interfaceGetProviders: null, systemInterfaceGetProviders: null, dispose: () => undefined };
+
   it('picks the provider from the option, a simulated instance, the environment, else native', () => {
     expect(resolve({}).provider).toBe('native');
-    expect(resolve({ env: { [QNN_PROVIDER_ENV]: 'simulated' } }).provider).toBe('simulated');
+    expect(resolveQnnProvider({}, { [QNN_PROVIDER_ENV]: 'simulated' })).toBe('simulated');
+    expect(resolve({ env: { [QNN_PROVIDER_ENV]: 'simulated' }, simulated }).provider).toBe('simulated');
     expect(resolve({ provider: 'native', env: { [QNN_PROVIDER_ENV]: 'simulated' } }).provider).toBe('native');
-    expect(resolve({ simulatedOptions: {} }).provider).toBe('simulated');
+    expect(resolve({ simulated }).provider).toBe('simulated');
     expect(() => resolve({ env: { [QNN_PROVIDER_ENV]: 'fake' } })).toThrow(InvalidArgumentError);
     expect(() => resolve({ env: { [QNN_PROVIDER_ENV]: 'fake' } })).toThrow(
       `openQnnBackend: environment ${QNN_PROVIDER_ENV}="fake" is not one of native, simulated`,
     );
-    expect(() => resolve({ provider: 'native', simulatedOptions: {} })).toThrow(
-      'openQnnBackend: options simulated / simulatedOptions contradict provider "native"',
-    );
+    expect(() => resolve({ provider: 'native', simulated })).toThrow('openQnnBackend: option simulated contradicts provider "native"');
+  });
+
+  it('rejects the simulated provider without a provider instance: the backend factory creates it', () => {
+    for (const options of [{ provider: 'simulated' as const }, { env: { [QNN_PROVIDER_ENV]: 'simulated' } }]) {
+      expect(() => resolve(options)).toThrow(InvalidArgumentError);
+      expect(() => resolve(options)).toThrow(
+        `openQnnBackend: provider "simulated" (option provider or ${QNN_PROVIDER_ENV}) needs a simulated provider in option simulated`,
+      );
+    }
   });
 
   it('votes the extensions file perf profile unless the API option overrides it; latency defaults to 100 us', () => {

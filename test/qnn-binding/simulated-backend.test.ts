@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openReferenceBackend } from '../../src/backends/reference/index.js';
 import { openQnnBackend, type QnnGraphBackend } from '../../src/backends/qnn/index.js';
 import { rpcmemAllocator, type QnnLogLevelName } from '../../src/qnn/binding/index.js';
-import { createSimulatedQnn, type SimulatedQnn } from '../../src/qnn/sim/index.js';
+import { createSimulatedQnn, type SimulatedQnn } from '../../src/simulator/index.js';
 import { KvLoopDriver } from '../reference/kv-loop-driver.js';
 import { CONTINUATION, PROMPT, config, writeBundle } from './bundle.js';
 
@@ -56,9 +56,12 @@ describe('openQnnBackend on the simulated provider', () => {
   });
 
   it('gives the same logits with sync execute and on the oldest supported core API (2.14, BinaryInfo V1)', async () => {
-    for (const options of [{ executeMode: 'sync' as const }, { simulatedOptions: { coreApiVersion: { major: 2, minor: 14, patch: 0 } } }]) {
-      const provider = 'simulatedOptions' in options ? sim(options.simulatedOptions) : sim();
-      const backend = await openQnnBackend(paths, { ...options, simulated: provider, simulatedOptions: undefined });
+    for (const { executeMode, simulatedOptions } of [
+      { executeMode: 'sync' as const },
+      { simulatedOptions: { coreApiVersion: { major: 2, minor: 14, patch: 0 } } },
+    ]) {
+      const provider = sim(simulatedOptions);
+      const backend = await openQnnBackend(paths, { executeMode, simulated: provider });
       expect(bytesOf(await runLoop(backend))).toEqual(bytesOf(referenceRows));
       await backend.dispose();
       expect(provider.liveHandles()).toBe(0);
@@ -162,12 +165,21 @@ describe('openQnnBackend on the simulated provider', () => {
     expect(provider.liveHandles()).toBe(0);
   });
 
-  it('creates and disposes a provider of its own from provider: "simulated" or GENIE_TS_QNN_PROVIDER', async () => {
-    for (const options of [{ provider: 'simulated' as const }, { env: { GENIE_TS_QNN_PROVIDER: 'simulated' } }]) {
-      const backend = await openQnnBackend(paths, options);
-      expect(bytesOf(await runLoop(backend))).toEqual(bytesOf(referenceRows));
-      await backend.dispose();
-    }
+  it('disposes a provider handed over with ownsSimulated exactly once, on dispose or when opening fails', async () => {
+    const handedOver = () => {
+      const provider = sim();
+      const record = { provider, disposals: 0 };
+      return { record, simulated: { ...provider, dispose: () => (record.disposals++, provider.dispose()) } };
+    };
+    const opened = handedOver();
+    const backend = await openQnnBackend(paths, { simulated: opened.simulated, ownsSimulated: true });
+    expect(bytesOf(await runLoop(backend))).toEqual(bytesOf(referenceRows));
+    await backend.dispose();
+    await backend.dispose();
+    expect(opened.record.disposals).toBe(1);
+    const failed = handedOver();
+    await expect(openQnnBackend([join(dir, 'missing.bin')], { simulated: failed.simulated, ownsSimulated: true })).rejects.toThrow();
+    expect(failed.record.disposals).toBe(1);
   });
 
   it('votes the perf profile and RPC latency of the config\'s extensions file', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { openReferenceBackend, type ReferenceCtxBinPart } from '../../src/backends/reference/index.js';
-import { createSimulatedQnn, type SimulatedQnnOptions } from '../../src/qnn/sim/index.js';
+import { createSimulatedQnn, type SimulatedQnnOptions } from '../../src/simulator/index.js';
 import { byteSize, dataTypeName, QnnDataType, type DataTypeName } from '../../src/tensor/dtype.js';
 import { readBinaryInfo, readPlatformInfo } from './binary-info-reader.js';
 import { ctxBin, tinyPart } from './fixtures.js';

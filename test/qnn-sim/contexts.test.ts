@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ReferenceCtxBinPart } from '../../src/backends/reference/index.js';
-import { createSimulatedQnn, type SimulatedQnn } from '../../src/qnn/sim/index.js';
+import { createSimulatedQnn, type SimulatedQnn } from '../../src/simulator/index.js';
 import { ctxBin, Session, tinyPart } from './fixtures.js';
 import { codeOf, CORE, NULL, Proto, type Heap, type Ptr } from './raw-client.js';
 

@@ -1,6 +1,6 @@
 import koffi from 'koffi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSimulatedQnn, type SimulatedQnn } from '../../src/qnn/sim/index.js';
+import { createSimulatedQnn, type SimulatedQnn } from '../../src/simulator/index.js';
 import { readPlatformInfo } from './binary-info-reader.js';
 import { ctxBin, Session } from './fixtures.js';
 import { codeOf, CORE, encodeTensors, NULL, Proto, RawQnn, readPtr, readStr, view, type Heap, type Ptr } from './raw-client.js';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSimulatedQnn, type SimulatedQnn } from '../../src/qnn/sim/index.js';
+import { createSimulatedQnn, type SimulatedQnn } from '../../src/simulator/index.js';
 import { ctxBin, Session } from './fixtures.js';
 import { codeOf, encodeTensors, NULL, T, TENSOR_STRIDE, type WireTensorSpec } from './raw-client.js';
 

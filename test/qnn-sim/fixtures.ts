@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { splitQwen2Checkpoint, writeReferenceCtxBin, type ReferenceCtxBinPart } from '../../src/backends/reference/index.js';
-import type { SimulatedQnn } from '../../src/qnn/sim/index.js';
+import type { SimulatedQnn } from '../../src/simulator/index.js';
 import { byteSize, dataTypeName } from '../../src/tensor/dtype.js';
 import { tempDir } from '../reference/fixtures.js';
 import { randomWeights, tinyConfig } from '../reference/qwen2-oracle.js';

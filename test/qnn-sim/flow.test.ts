@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { openReferenceBackend, splitQwen2Checkpoint } from '../../src/backends/reference/index.js';
-import { createSimulatedQnn } from '../../src/qnn/sim/index.js';
+import { createSimulatedQnn } from '../../src/simulator/index.js';
 import { KvLoopDriver } from '../reference/kv-loop-driver.js';
 import { maxAbsDiff, tempDir, writeParts } from '../reference/fixtures.js';
 import { fullForward, randomWeights, tinyConfig } from '../reference/qwen2-oracle.js';

@@ -1,6 +1,6 @@
 import koffi from 'koffi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSimulatedQnn, type SimulatedQnn } from '../../src/qnn/sim/index.js';
+import { createSimulatedQnn, type SimulatedQnn } from '../../src/simulator/index.js';
 import type { ReadTensor } from './binary-info-reader.js';
 import { ctxBin, Session, tensorBytes } from './fixtures.js';
 import { codeOf, CORE, NULL, Proto, type Heap, type Ptr, type WireTensorSpec } from './raw-client.js';

@@ -1,7 +1,7 @@
 import koffi from 'koffi';
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../../src/errors.js';
-import { createSimulatedQnn } from '../../src/qnn/sim/index.js';
+import { createSimulatedQnn } from '../../src/simulator/index.js';
 import { codeOf, CORE, NULL, Proto, RawQnn, readPtr, readStr, readU32, SYSTEM } from './raw-client.js';
 
 /** Core slots the simulator serves, by index (§1.3). */

@@ -1,11 +1,11 @@
 /**
  * A hand-written QNN client for the simulator tests: raw native memory, offsets and slot indices
- * written from shared/research/qnn-abi.md for these tests, independently of src/qnn/sim/layout.ts,
+ * written from shared/research/qnn-abi.md for these tests, independently of src/simulator/layout.ts,
  * src/qnn/slots.ts and the binding's Koffi declarations.
  */
 import koffi from 'koffi';
 import type { TypeObject } from 'koffi';
-import type { SimulatedQnn } from '../../src/qnn/sim/index.js';
+import type { SimulatedQnn } from '../../src/simulator/index.js';
 
 export type Ptr = bigint;
 export const NULL = 0n;

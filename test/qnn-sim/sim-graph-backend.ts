@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import type { GraphBackend } from '../../src/backends/backend.js';
 import type { GraphSpec, TensorSpec } from '../../src/graphs/spec.js';
-import type { SimulatedQnn } from '../../src/qnn/sim/index.js';
+import type { SimulatedQnn } from '../../src/simulator/index.js';
 import { dataTypeName } from '../../src/tensor/dtype.js';
 import { readBinaryInfo, type ReadTensor } from './binary-info-reader.js';
 import { CORE, encodeTensors, NULL, Proto, RawQnn, SYSTEM, type Block, type Ptr } from './raw-client.js';

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createSimulatedQnn } from '../../src/qnn/sim/index.js';
+import { createSimulatedQnn } from '../../src/simulator/index.js';
 import { Dialog } from '../../src/runtime/dialog.js';
 import { writeDemoBundle, type DemoBundle } from '../../src/runtime/demo/index.js';
 import { tempDir, TINY } from './fixtures.js';

@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { QNN_PROVIDER_ENV } from '../../src/backends/qnn/index.js';
-import type { PerfCall, SimulatedContextInfo } from '../../src/qnn/sim/index.js';
+import type { PerfCall, SimulatedContextInfo } from '../../src/simulator/index.js';
 import { Dialog, type StopReason } from '../../src/runtime/dialog.js';
 import type { Tokenizer } from '../../src/runtime/tokenizer/index.js';
 import {

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { expect } from 'vitest';
 import { splitQwen2Checkpoint, type Qwen2Config } from '../../src/backends/reference/index.js';
 import type { FloatTensor } from '../../src/formats/index.js';
-import { createSimulatedQnn, type SimulatedQnn } from '../../src/qnn/sim/index.js';
+import { createSimulatedQnn, type SimulatedQnn } from '../../src/simulator/index.js';
 import { Dialog, type DialogOptions, type QueryOptions, type QueryResult } from '../../src/runtime/dialog.js';
 import { demoTokenizerPath, loadTokenizer } from '../../src/runtime/tokenizer/index.js';
 import type { Tokenizer } from '../../src/runtime/tokenizer/index.js';

@@ -67,10 +67,28 @@ class QnnHtpBackend implements QnnGraphBackend {
 
 /**
  * Opens context binaries (graph `ctxBin` = index in `ctxBinPaths`) on a QNN backend: the HTP
- * libraries on a device, or the simulated provider (`provider: 'simulated'` or
- * `GENIE_TS_QNN_PROVIDER=simulated`).
+ * libraries on a device, or the simulated provider given in option `simulated` (selected by
+ * `provider: 'simulated'`, `GENIE_TS_QNN_PROVIDER=simulated` or the instance itself). With
+ * `ownsSimulated` the provider is disposed exactly once: on dispose, or here when opening fails.
  */
 export async function openQnnBackend(ctxBinPaths: readonly string[], options: QnnBackendOptions = {}): Promise<QnnGraphBackend> {
+  let owned = options.ownsSimulated === true ? options.simulated : undefined;
+  const release = (): void => {
+    const provider = owned;
+    owned = undefined;
+    provider?.dispose();
+  };
+  let session: QnnSession;
+  try {
+    session = await openSession(ctxBinPaths, options);
+  } catch (error) {
+    release();
+    throw error;
+  }
+  return new QnnHtpBackend(session, release);
+}
+
+async function openSession(ctxBinPaths: readonly string[], options: QnnBackendOptions): Promise<QnnSession> {
   if (ctxBinPaths.length === 0) throw new InvalidArgumentError('openQnnBackend: ctxBinPaths is empty');
   const extensions = options.extensionsPath ? await readHtpExtensions(options.extensionsPath) : {};
   const resolved = resolveQnnBackendOptions(options, extensions);
@@ -81,22 +99,15 @@ export async function openQnnBackend(ctxBinPaths: readonly string[], options: Qn
   if (options.perfProfile === undefined && extensions.perfProfile === undefined && extensions.rpcControlLatencyUs !== undefined) {
     warn(`HTP extensions file "${options.extensionsPath}": rpc_control_latency is ignored without a perf_profile`);
   }
-  const provider = await openProvider(options, resolved, warn);
-  let session: QnnSession;
-  try {
-    session = await QnnSession.open({
-      source: provider.source,
-      ctxBins: ctxBinPaths,
-      ...(options.logLevel === undefined ? {} : { logLevel: options.logLevel, logSink: sink }),
-      htp: resolved.htp,
-      ...(resolved.perf === undefined ? {} : { perf: resolved.perf }),
-      ...(options.profiling === undefined ? {} : { profiling: options.profiling }),
-      ...(provider.sharedMemory === undefined ? {} : { sharedMemory: provider.sharedMemory }),
-      ...(options.executeMode === undefined ? {} : { executeMode: options.executeMode }),
-    });
-  } catch (error) {
-    provider.release();
-    throw error;
-  }
-  return new QnnHtpBackend(session, provider.release);
+  const provider = openProvider(options, resolved, warn);
+  return QnnSession.open({
+    source: provider.source,
+    ctxBins: ctxBinPaths,
+    ...(options.logLevel === undefined ? {} : { logLevel: options.logLevel, logSink: sink }),
+    htp: resolved.htp,
+    ...(resolved.perf === undefined ? {} : { perf: resolved.perf }),
+    ...(options.profiling === undefined ? {} : { profiling: options.profiling }),
+    ...(provider.sharedMemory === undefined ? {} : { sharedMemory: provider.sharedMemory }),
+    ...(options.executeMode === undefined ? {} : { executeMode: options.executeMode }),
+  });
 }

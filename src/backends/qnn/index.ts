@@ -3,9 +3,11 @@ export {
   QNN_PROVIDER_ENV,
   QNN_PROVIDERS,
   resolveQnnBackendOptions,
+  resolveQnnProvider,
   type QnnBackendOptions,
   type QnnProviderKind,
   type ResolvedQnnBackendOptions,
+  type SimulatedQnnProvider,
 } from './options.js';
 export { HtpExtensionsError, readHtpExtensions, type HtpExtensionsPerf } from './extensions.js';
 export { toGraphSpec, toTensorSpec } from './graph-specs.js';

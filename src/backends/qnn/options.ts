@@ -3,7 +3,8 @@
  *
  * Environment (documented for the README):
  * - `GENIE_TS_QNN_PROVIDER=simulated|native`: run on the simulated HTP provider (no device or QNN
- *   SDK needed) or on the QNN libraries; the `provider` option wins.
+ *   SDK needed) or on the QNN libraries; the `provider` option wins. This backend does not create
+ *   the simulated provider: `runtime/backend-factory.ts` does and passes it as option `simulated`.
  * - `GENIE_TS_QNN_BACKEND_LIB`, `GENIE_TS_QNN_SYSTEM_LIB`: path or file name of the backend library
  *   (default libQnnHtp.so / QnnHtp.dll) and of libQnnSystem; the `backendLibrary` / `systemLibrary`
  *   options win.
@@ -22,23 +23,38 @@ import {
   type HtpPerfSettings,
 } from '../../qnn/binding/perf.js';
 import { isQnnProfilingLevel, QNN_PROFILING_LEVELS, type QnnProfilingLevel } from '../../qnn/binding/profile.js';
-import type { SimulatedQnn, SimulatedQnnOptions } from '../../qnn/sim/index.js';
 import type { HtpExtensionsPerf } from './extensions.js';
 
 export const QNN_PROVIDER_ENV = 'GENIE_TS_QNN_PROVIDER';
 export const QNN_PROVIDERS = ['native', 'simulated'] as const;
 export type QnnProviderKind = (typeof QNN_PROVIDERS)[number];
 
+/**
+ * What this backend needs of a simulated HTP provider: the two native `getProviders` function
+ * pointers and `dispose`. `src/simulator`'s `SimulatedQnn` has this shape; this layer does not
+ * import the simulator (it sits above the backends).
+ */
+export interface SimulatedQnnProvider {
+  /** Native function pointer (koffi pointer) with the C signature of `QnnInterface_getProviders`. */
+  readonly interfaceGetProviders: unknown;
+  /** Native function pointer with the C signature of `QnnSystemInterface_getProviders`. */
+  readonly systemInterfaceGetProviders: unknown;
+  dispose(): void;
+}
+
 export interface QnnBackendOptions {
   /**
-   * `native`: the QNN libraries; `simulated`: the JS HTP provider. Default: `simulated` when
-   * `simulated`/`simulatedOptions` is given, else env `GENIE_TS_QNN_PROVIDER`, else `native`.
+   * `native`: the QNN libraries; `simulated`: the JS HTP provider, which `simulated` must hold.
+   * Default: `simulated` when `simulated` is given, else env `GENIE_TS_QNN_PROVIDER`, else `native`.
    */
   readonly provider?: QnnProviderKind;
-  /** With `simulated`: a provider the caller created and owns (it survives dispose). */
-  readonly simulated?: SimulatedQnn;
-  /** With `simulated` and no `simulated` instance: options of the provider the backend creates and disposes. */
-  readonly simulatedOptions?: SimulatedQnnOptions;
+  /** With `simulated`: the provider to run on. The caller owns it (it survives dispose) unless `ownsSimulated`. */
+  readonly simulated?: SimulatedQnnProvider;
+  /**
+   * The backend takes `simulated` over: it disposes it once, when the backend is disposed or when
+   * opening fails. The backend factory sets it for a provider it created.
+   */
+  readonly ownsSimulated?: boolean;
   /** Backend library path or file name (default `QnnHtp`'s platform name). Env `GENIE_TS_QNN_BACKEND_LIB`. */
   readonly backendLibrary?: string;
   /** libQnnSystem path or file name. Env `GENIE_TS_QNN_SYSTEM_LIB`. */
@@ -77,14 +93,18 @@ function fail(key: string, value: unknown, what: string): never {
   throw new InvalidArgumentError(`openQnnBackend: option ${key} ${JSON.stringify(value)} ${what}`);
 }
 
-function resolveProvider(options: QnnBackendOptions, env: Readonly<Record<string, string | undefined>>): QnnProviderKind {
+/** The provider `options` select: option `provider`, else `simulated` when a provider is given, else the environment, else `native`. */
+export function resolveQnnProvider(
+  options: Pick<QnnBackendOptions, 'provider' | 'simulated'>,
+  env: Readonly<Record<string, string | undefined>>,
+): QnnProviderKind {
   if (options.provider !== undefined) {
     if (!(QNN_PROVIDERS as readonly string[]).includes(options.provider)) {
       fail('provider', options.provider, `is not one of ${QNN_PROVIDERS.join(', ')}`);
     }
     return options.provider;
   }
-  if (options.simulated !== undefined || options.simulatedOptions !== undefined) return 'simulated';
+  if (options.simulated !== undefined) return 'simulated';
   const fromEnv = env[QNN_PROVIDER_ENV];
   if (fromEnv === undefined || fromEnv === '') return 'native';
   if (!(QNN_PROVIDERS as readonly string[]).includes(fromEnv)) {
@@ -133,7 +153,7 @@ function resolveHtp(htp: Partial<HtpContextSettings> | null | undefined): Partia
 /** Validates `options` (throws `InvalidArgumentError` / `NotSupportedError` naming the option and value). */
 export function resolveQnnBackendOptions(options: QnnBackendOptions, extensions: HtpExtensionsPerf): ResolvedQnnBackendOptions {
   const env = options.env ?? process.env;
-  const provider = resolveProvider(options, env);
+  const provider = resolveQnnProvider(options, env);
   if (options.logLevel !== undefined && !isQnnLogLevelName(options.logLevel)) {
     fail('logLevel', options.logLevel, `is not one of ${QNN_LOG_LEVELS.join(', ')}`);
   }
@@ -147,8 +167,14 @@ export function resolveQnnBackendOptions(options: QnnBackendOptions, extensions:
   if (shared !== undefined && shared !== 'auto' && shared !== 'off' && (typeof shared !== 'object' || shared === null)) {
     fail('sharedMemory', shared, 'is not "auto", "off" or a SharedMemoryAllocator');
   }
-  if (provider === 'native' && (options.simulated !== undefined || options.simulatedOptions !== undefined)) {
-    throw new InvalidArgumentError('openQnnBackend: options simulated / simulatedOptions contradict provider "native"');
+  if (provider === 'native' && options.simulated !== undefined) {
+    throw new InvalidArgumentError('openQnnBackend: option simulated contradicts provider "native"');
+  }
+  if (provider === 'simulated' && options.simulated === undefined) {
+    throw new InvalidArgumentError(
+      `openQnnBackend: provider "simulated" (option provider or ${QNN_PROVIDER_ENV}) needs a simulated provider in option simulated; ` +
+        'openBackend / Dialog.create create one (runtime/backend-factory.ts)',
+    );
   }
   return { provider, env, perf: resolvePerf(options, extensions), htp: resolveHtp(options.htp) };
 }

@@ -12,26 +12,24 @@ export const DEFAULT_SYSTEM_LIBRARY = 'QnnSystem';
 export interface OpenedProvider {
   readonly source: QnnProviderSource;
   readonly sharedMemory: SharedMemoryAllocator | undefined;
-  /** Disposes a simulated provider the backend created; no-op otherwise (libraries stay loaded). */
-  release(): void;
 }
 
-/** `warn` receives environment problems that do not stop loading. */
-export async function openProvider(
+/**
+ * `warn` receives environment problems that do not stop loading. The simulated provider comes in
+ * option `simulated` (resolveQnnBackendOptions checks it is there); whoever owns it disposes it.
+ */
+export function openProvider(
   options: QnnBackendOptions,
   resolved: ResolvedQnnBackendOptions,
   warn: (message: string) => void,
-): Promise<OpenedProvider> {
+): OpenedProvider {
   const injected = typeof options.sharedMemory === 'object' ? options.sharedMemory : undefined;
-  if (resolved.provider === 'simulated') {
-    // Loaded on demand so production code never pulls the simulator in.
-    const { createSimulatedQnn } = await import('../../qnn/sim/index.js');
-    const sim = options.simulated ?? createSimulatedQnn(options.simulatedOptions);
+  if (resolved.provider === 'simulated' && options.simulated !== undefined) {
+    const sim = options.simulated;
     return {
       source: providerSourceFromPointers('simulated QNN HTP provider', sim.interfaceGetProviders, sim.systemInterfaceGetProviders),
       // No FastRPC behind a simulation: shared memory only when a test injects an allocator.
       sharedMemory: injected,
-      release: options.simulated === undefined ? () => sim.dispose() : () => undefined,
     };
   }
   const host = { ...processLibraryHost(), env: resolved.env };
@@ -43,6 +41,5 @@ export async function openProvider(
   return {
     source: loadQnnLibraries(backend.path, system.path),
     sharedMemory: options.sharedMemory === 'off' ? undefined : (injected ?? loadRpcmem() ?? undefined),
-    release: () => undefined,
   };
 }

@@ -3,8 +3,8 @@
  * The binary is copied during contextCreateFromBinary unless PERSISTENT_BINARY is set, in which
  * case the context keeps using the caller's memory until contextFree, as QNN allows.
  */
-import { loadCtxBinProgram, type ReferenceCtxBinProgram } from '../../backends/reference/from-bytes.js';
-import { QnnLogLevel, QnnProfileEventType } from '../enums.js';
+import { loadCtxBinProgram, type ReferenceCtxBinProgram } from '../backends/reference/from-bytes.js';
+import { QnnLogLevel, QnnProfileEventType } from '../qnn/enums.js';
 import { decodeContextConfigs } from './configs.js';
 import { GraphExecution } from './execute.js';
 import { Code, fail } from './failure.js';

@@ -2,8 +2,8 @@
  * QnnSystemContext (qnn-abi.md §4.1): binary info of reference ctx-bins. Every answer stays valid
  * until systemContextFree of the handle it was asked through.
  */
-import { readCtxBinGraphs } from '../../backends/reference/from-bytes.js';
-import type { GraphSpec } from '../../graphs/spec.js';
+import { readCtxBinGraphs } from '../backends/reference/from-bytes.js';
+import type { GraphSpec } from '../graphs/spec.js';
 import { writeBinaryInfo } from './binary-info.js';
 import { binaryBytes } from './contexts.js';
 import { Code, fail } from './failure.js';

@@ -1,6 +1,6 @@
 /** What each live handle of the simulated provider stands for. */
-import type { ReferenceCtxBinProgram } from '../../backends/reference/from-bytes.js';
-import type { DataTypeName } from '../../tensor/dtype.js';
+import type { ReferenceCtxBinProgram } from '../backends/reference/from-bytes.js';
+import type { DataTypeName } from '../tensor/dtype.js';
 import type { GraphExecution } from './execute.js';
 import type { GraphLayout } from './graph-layout.js';
 import type { Address } from './native.js';

@@ -9,9 +9,9 @@
  * are re-read whenever any struct byte changes; the contents behind unchanged name/dims pointers
  * are assumed unchanged.
  */
-import type { ReferenceCtxBinProgram, RunnableGraph } from '../../backends/reference/from-bytes.js';
-import { byteSize } from '../../tensor/dtype.js';
-import { QnnDefinition, QnnLogLevel, QnnProfileEventType, QnnQuantizationEncoding, QnnTensorMemType, QnnTensorVersion } from '../enums.js';
+import type { ReferenceCtxBinProgram, RunnableGraph } from '../backends/reference/from-bytes.js';
+import { byteSize } from '../tensor/dtype.js';
+import { QnnDefinition, QnnLogLevel, QnnProfileEventType, QnnQuantizationEncoding, QnnTensorMemType, QnnTensorVersion } from '../qnn/enums.js';
 import { Code, fail } from './failure.js';
 import type { GraphLayout, TensorLayout } from './graph-layout.js';
 import { tensorStride } from './layout.js';

@@ -6,7 +6,7 @@
  */
 import koffi from 'koffi';
 import type { TypeObject } from 'koffi';
-import { QnnLogLevel } from '../enums.js';
+import { QnnLogLevel } from '../qnn/enums.js';
 import { Code, ErrorMessages, QnnCallFailure } from './failure.js';
 import { HandleSequence, HandleTable } from './handles.js';
 import { SimLogs } from './logs.js';

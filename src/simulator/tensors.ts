@@ -1,5 +1,5 @@
 /** `Qnn_Tensor_t` by raw offsets: metadata tensors written into binary info, execute tensors read back. */
-import { QnnDefinition, QnnQuantizationEncoding, QnnSparseLayout, QnnTensorMemType, QnnTensorVersion } from '../enums.js';
+import { QnnDefinition, QnnQuantizationEncoding, QnnSparseLayout, QnnTensorMemType, QnnTensorVersion } from '../qnn/enums.js';
 import type { TensorLayout } from './graph-layout.js';
 import { Tensor } from './layout.js';
 import { readPointer, writePointer, type Address, type NativeArena } from './native.js';

@@ -1,5 +1,5 @@
 /** How simulated QNN functions fail: a QNN error code plus a message kept for `errorGetMessage`. */
-import { QnnErrorCode, qnnErrorName } from '../errors.js';
+import { QnnErrorCode, qnnErrorName } from '../qnn/errors.js';
 
 /** Thrown by a simulated function to return `code`; caught at the native boundary. */
 export class QnnCallFailure extends Error {

@@ -4,8 +4,8 @@
  * SHARED_BUFFER descriptor (a tensor at an offset in a larger buffer). DMA_BUF is not supported,
  * as propertyHasCapability reports.
  */
-import { byteSize, dataTypeName, type DataTypeName } from '../../tensor/dtype.js';
-import { QnnHtpMemType, QnnMemType } from '../enums.js';
+import { byteSize, dataTypeName, type DataTypeName } from '../tensor/dtype.js';
+import { QnnHtpMemType, QnnMemType } from '../qnn/enums.js';
 import { Code, fail } from './failure.js';
 import { HtpMemDescriptor, MemDescriptor } from './layout.js';
 import {

@@ -2,7 +2,7 @@
  * Backend, device, platform info, capabilities and error messages of the simulated HTP
  * (qnn-abi.md §2.1, §3.1, §6).
  */
-import { QnnLogLevel, QnnPropertyResult } from '../enums.js';
+import { QnnLogLevel, QnnPropertyResult } from '../qnn/enums.js';
 import { Code, fail } from './failure.js';
 import { checkBackendConfigs, checkDeviceConfigs } from './configs.js';
 import { Version } from './layout.js';

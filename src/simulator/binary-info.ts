@@ -3,7 +3,7 @@
  * the way a libQnnSystem of the configured SDK lays it out (qnn-abi.md §4.2-4.4): the GraphInfo
  * array uses that build's stride whatever version each element carries.
  */
-import { QnnBackendId, QnnTensorVersion } from '../enums.js';
+import { QnnBackendId, QnnTensorVersion } from '../qnn/enums.js';
 import type { GraphLayout, TensorLayout } from './graph-layout.js';
 import {
   BINARY_INFO_SIZE,

@@ -5,7 +5,7 @@
  * BASIC and DETAILED record the same events. Event id arrays and identifiers live in native
  * memory owned by the profile until its next use or profileFree.
  */
-import { QnnProfileEventUnit, QnnProfileLevel } from '../enums.js';
+import { QnnProfileEventUnit, QnnProfileLevel } from '../qnn/enums.js';
 import { Code, fail } from './failure.js';
 import { HandleTable } from './handles.js';
 import { ProfileEventData } from './layout.js';

@@ -7,7 +7,7 @@ import {
   QnnHtpInfrastructureType,
   QnnHtpMemoryConfigOption,
   QnnHtpPowerConfigOption,
-} from '../enums.js';
+} from '../qnn/enums.js';
 import { Code, fail } from './failure.js';
 import { DCVS_V3_FIELDS, HMX_V2_FIELDS, HtpInfrastructure, MemoryConfig, PowerConfig } from './layout.js';
 import { addressOf, nativeView, NULL, readPointerList, storeUint32, writePointer, type Address, type PointerArg } from './native.js';

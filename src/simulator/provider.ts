@@ -3,9 +3,9 @@
  * memory whose function tables hold Koffi-registered JS functions, reachable through two native
  * `getProviders` function pointers, exactly as `libQnnHtp` / `libQnnSystem` export them.
  */
-import { InvalidArgumentError } from '../../errors.js';
-import { QnnBackendId } from '../enums.js';
-import { CORE_SLOTS, SYSTEM_SLOTS, type CoreSlotName } from '../slots.js';
+import { InvalidArgumentError } from '../errors.js';
+import { QnnBackendId } from '../qnn/enums.js';
+import { CORE_SLOTS, SYSTEM_SLOTS, type CoreSlotName } from '../qnn/slots.js';
 import { SimBackends } from './backends.js';
 import { SimContexts, type SimulatedContextInfo } from './contexts.js';
 import { Code, fail } from './failure.js';

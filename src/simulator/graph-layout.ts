@@ -3,9 +3,9 @@
  * sizes. Ids are numbered 1.. over the whole binary (graph by graph, inputs then outputs), so
  * binary info and execution agree on them without sharing state.
  */
-import type { GraphSpec, TensorSpec } from '../../graphs/spec.js';
-import { byteSize, QnnDataType } from '../../tensor/dtype.js';
-import { QnnTensorType } from '../enums.js';
+import type { GraphSpec, TensorSpec } from '../graphs/spec.js';
+import { byteSize, QnnDataType } from '../tensor/dtype.js';
+import { QnnTensorType } from '../qnn/enums.js';
 
 export interface TensorLayout {
   readonly id: number;

@@ -9,7 +9,7 @@
  * `va_list` pointer addresses valid zeroed memory in case the callee copies it.
  */
 import koffi from 'koffi';
-import { QnnLogLevel } from '../enums.js';
+import { QnnLogLevel } from '../qnn/enums.js';
 import { Code, fail } from './failure.js';
 import type { HandleSequence } from './handles.js';
 import { HandleTable } from './handles.js';

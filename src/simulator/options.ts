@@ -1,7 +1,7 @@
 /** Options of the simulated QNN HTP provider, their defaults and validation. */
-import { InvalidArgumentError } from '../../errors.js';
-import { QnnHtpDeviceArch } from '../enums.js';
-import { CORE_SLOT_INDEX, type CoreSlotName } from '../slots.js';
+import { InvalidArgumentError } from '../errors.js';
+import { QnnHtpDeviceArch } from '../qnn/enums.js';
+import { CORE_SLOT_INDEX, type CoreSlotName } from '../qnn/slots.js';
 import { GRAPH_INFO_SIZE, graphInfoStride } from './layout.js';
 
 export interface ApiVersionTriple {

@@ -10,7 +10,7 @@ import {
   QnnHtpContextConfigOption,
   QnnHtpDeviceConfigOption,
   QnnPriority,
-} from '../enums.js';
+} from '../qnn/enums.js';
 import { fail } from './failure.js';
 import { Config, HtpContextCustomConfig, HtpDeviceCustomConfig } from './layout.js';
 import { hex, nativeView, NULL, readCString, readPointer, readPointerList, type Address } from './native.js';
