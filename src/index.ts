@@ -6,7 +6,7 @@
 export {
   Dialog, DialogBusyError, type DialogOptions, type EmbeddingQueryOptions, type QueryOptions, type QueryResult, type StopReason,
 } from './runtime/dialog.js';
-export { Engine, DisposedError, type EmbeddingPrefillOptions, type EngineOptions } from './runtime/engine/engine.js';
+export { Engine, DisposedError, type EmbeddingPrefillOptions, type EngineOptions } from './runtime/engine/index.js';
 export { EmbeddingTable, EmbeddingTableError } from './runtime/embeddings/lut.js';
 export type { EmbeddingRows } from './runtime/embeddings/rows.js';
 export type { Kpis } from './runtime/kpis.js';

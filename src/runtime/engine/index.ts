@@ -1,3 +1,6 @@
-export { DisposedError, Engine, type EmbeddingPrefillOptions, type EngineOptions } from './engine.js';
+export { DisposedError, Engine, type EmbeddingPrefillOptions } from './engine.js';
+export type { EngineOptions } from './options.js';
+export type { EngineStep } from './step.js';
+export type { InputPart, InputPartContext, InputPartFactory } from './inputs/index.js';
 export { EngineBuffers } from './buffers.js';
 export { openEngine } from './open.js';

@@ -6,7 +6,8 @@ import type { GraphBackend } from '../../backends/backend.js';
 import { InvalidArgumentError } from '../../errors.js';
 import { ContextLimitError } from '../../graphs/errors.js';
 import { tensorRole } from '../../graphs/names.js';
-import { Engine, type EngineOptions } from '../engine/engine.js';
+import { Engine } from '../engine/engine.js';
+import type { EngineOptions } from '../engine/options.js';
 import { TensorRanges } from './ranges.js';
 import { RangeRecordingBackend } from './recording-backend.js';
 

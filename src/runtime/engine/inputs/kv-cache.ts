@@ -1,0 +1,102 @@
+import { InvalidArgumentError } from '../../../errors.js';
+import type { IoTensor, ModelLayout } from '../../../graphs/layout.js';
+import { kvClearValue } from '../../../kv/clear-value.js';
+import { KvCacheManager, type KvSlot } from '../../../kv/kv-cache.js';
+import type { EngineBuffers } from '../buffers.js';
+import type { EngineStep } from '../step.js';
+import type { InputPart } from './input-part.js';
+
+/**
+ * The KV tensors of every slot (`past_key_*_in/out`, `past_value_*_in/out`) and what the cache
+ * holds: before a step the cache is laid out for the step's (CL, AR), after it the new entries are
+ * committed (out -> in). It also records the position of each slot's entry, so positions can move
+ * apart from slots: the next entry's position is the last entry's plus one, or the start position
+ * of an empty cache.
+ */
+export class KvCachePart implements InputPart {
+  readonly name = 'KV cache';
+  readonly tensors: readonly IoTensor[];
+  readonly cache: KvCacheManager;
+  /** Most entries the binaries can hold: the largest KV-in past dim (CL - AR for concat graphs). */
+  readonly capacity: number;
+  private readonly slotPositions: Int32Array;
+  private startPosition = 0;
+
+  constructor(layout: ModelLayout, buffers: EngineBuffers, initial: { readonly cl: number; readonly ar: number }) {
+    // KV regions are sized for the largest CL; the cache starts on `initial` and follows each step's (CL, AR).
+    const cl = layout.maxContextLength;
+    this.cache = new KvCacheManager({
+      contextLength: initial.cl,
+      maxContextLength: cl,
+      ar: initial.ar,
+      mode: layout.kvMode,
+      clearValue: kvClearValue(layout.kv[0].key.dtype, layout.kv[0].key.encoding),
+      slots: layout.kv.map((slot): KvSlot => {
+        if (slot.key.heads !== slot.value.heads || slot.key.headDim !== slot.value.headDim) {
+          throw new InvalidArgumentError(
+            `KV layer ${slot.layer}: "${slot.key.in}" has ${slot.key.heads}x${slot.key.headDim} (heads x head_dim) ` +
+              `but "${slot.value.in}" has ${slot.value.heads}x${slot.value.headDim}`,
+          );
+        }
+        // The manager owns KV-in (heads x head_dim x CL elements); a scatter region also holds KV-out after it.
+        const elements = slot.key.heads * slot.key.headDim * cl;
+        return {
+          key: buffers.view({ name: slot.key.region, dtype: slot.key.dtype }).subarray(0, elements),
+          value: buffers.view({ name: slot.value.region, dtype: slot.value.dtype }).subarray(0, elements),
+          heads: slot.key.heads,
+          headDim: slot.key.headDim,
+        };
+      }),
+    });
+    this.tensors = layout.kv.flatMap(({ key, value }) =>
+      [key, value].flatMap(({ in: input, out, dtype, encoding }) => [
+        { name: input, dtype, encoding },
+        { name: out, dtype, encoding },
+      ]),
+    );
+    this.capacity = Math.max(...layout.variants.map((v) => v.pastDim));
+    this.slotPositions = new Int32Array(this.capacity);
+  }
+
+  /** Entries held. */
+  get nValid(): number {
+    return this.cache.nValid;
+  }
+
+  /** Position the next entry gets. */
+  get nextPosition(): number {
+    const n = this.cache.nValid;
+    return n === 0 ? this.startPosition : this.slotPositions[n - 1] + 1;
+  }
+
+  /** Position of the entry in slot `slot` (< nValid). */
+  positionAt(slot: number): number {
+    if (!Number.isInteger(slot) || slot < 0 || slot >= this.cache.nValid) {
+      throw new InvalidArgumentError(`slot ${slot} is not a valid KV slot in [0, ${this.cache.nValid})`);
+    }
+    return this.slotPositions[slot];
+  }
+
+  fill(step: EngineStep): void {
+    const { cl, ar } = step.variant;
+    if (this.cache.ar !== ar || this.cache.contextLength !== cl) this.cache.setShape(cl, ar);
+  }
+
+  /** After the step's graphs ran: its entries join the cache at slots nValid.., positions position... */
+  commit(step: EngineStep): void {
+    const { nValid, nNew, position } = step;
+    this.cache.update(nValid, nNew);
+    for (let i = 0; i < nNew; i++) this.slotPositions[nValid + i] = position + i;
+  }
+
+  /** Keeps the first `n` entries (a rewind); the next entry follows entry n - 1. */
+  truncate(n: number): void {
+    this.cache.truncate(n);
+  }
+
+  /** Empties the cache; its first entry will be at `startPosition`. */
+  clear(startPosition: number): void {
+    this.cache.clear();
+    this.startPosition = startPosition;
+  }
+}
