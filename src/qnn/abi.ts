@@ -1,6 +1,6 @@
 /**
  * Koffi declarations of the QNN C ABI (LP64; also valid on LLP64 Windows since no struct here uses
- * `long`), written from the documented layouts in shared/research/qnn-abi.md, not from Qualcomm's
+ * `long`), written from the documented layouts in docs/qnn-abi.md, not from Qualcomm's
  * headers. Koffi type names are global per process, so each type is declared here exactly once,
  * under its C name; inline structs whose C name is not documented stay anonymous.
  *
@@ -16,7 +16,7 @@ import koffi from 'koffi';
 import type { TypeObject } from 'koffi';
 import { requireSupportedCoreApiMinor, type CoreSlotName, type SystemSlotName } from './slots.js';
 
-// ---- scalars (§2.1) ----
+// ---- scalars (docs/qnn-abi.md#scalars-handles-and-versions) ----
 
 const Qnn_ErrorHandle_t = koffi.alias('Qnn_ErrorHandle_t', 'uint64_t');
 const Qnn_ContextBinarySize_t = koffi.alias('Qnn_ContextBinarySize_t', 'uint64_t');
@@ -32,7 +32,7 @@ const Qnn_ApiVersion_t = koffi.struct('Qnn_ApiVersion_t', {
   backendApiVersion: Qnn_Version_t,
 });
 
-// ---- quantization (§2.3) ----
+// ---- quantization (docs/qnn-abi.md#quantization-structs) ----
 
 const Qnn_ScaleOffset_t = koffi.struct('Qnn_ScaleOffset_t', {
   scale: 'float',
@@ -99,7 +99,7 @@ const Qnn_QuantizeParams_t = koffi.struct('Qnn_QuantizeParams_t', {
   }),
 });
 
-// ---- tensors (§2.4) ----
+// ---- tensors (docs/qnn-abi.md#tensor-structs) ----
 
 /** A tensor buffer; `dataSize` is 32-bit, so one buffer is < 4 GiB. */
 const Qnn_ClientBuffer_t = koffi.struct('Qnn_ClientBuffer_t', {
@@ -152,7 +152,7 @@ const Qnn_Tensor_t = koffi.struct('Qnn_Tensor_t', {
   u: koffi.union({ v1: Qnn_TensorV1_t, v2: Qnn_TensorV2_t }),
 });
 
-// ---- shared memory (§5) ----
+// ---- shared memory (docs/qnn-abi.md#shared-memory) ----
 
 const Qnn_MemShape_t = koffi.struct('Qnn_MemShape_t', {
   numDim: 'uint32_t',
@@ -183,7 +183,7 @@ const QnnMemHtp_Descriptor_t = koffi.struct('QnnMemHtp_Descriptor_t', {
   }),
 });
 
-// ---- device platform info (§3.1) ----
+// ---- device platform info (docs/qnn-abi.md#device-platform-info) ----
 
 const QnnDevice_CoreInfo_t = koffi.struct('QnnDevice_CoreInfo_t', {
   version: 'uint32_t',
@@ -226,7 +226,8 @@ const QnnHtpDevice_DeviceInfoExtension_t = koffi.struct('QnnHtpDevice_DeviceInfo
   }),
 });
 
-// ---- configs (§3.2); each list is passed as a NULL-terminated array of pointers ----
+// ---- configs (docs/qnn-abi.md#config-structs) ----
+// Each list is passed as a NULL-terminated array of pointers.
 
 const Qnn_ErrorReportingConfig_t = koffi.struct('Qnn_ErrorReportingConfig_t', {
   reportingLevel: 'uint32_t',
@@ -313,7 +314,7 @@ const QnnGraph_Config_t = koffi.struct('QnnGraph_Config_t', {
   }),
 });
 
-// ---- HTP performance infrastructure (§6) ----
+// ---- HTP performance infrastructure (docs/qnn-abi.md#htp-performance-infrastructure) ----
 
 /** All fields u32; `contextId` is the power config id. */
 const QnnHtpPerfInfrastructure_DcvsV3_t = koffi.struct('QnnHtpPerfInfrastructure_DcvsV3_t', {
@@ -389,7 +390,7 @@ const QnnHtpDevice_Infrastructure_t = koffi.struct('QnnHtpDevice_Infrastructure_
   perfInfra: QnnHtpDevice_PerfInfrastructure_t,
 });
 
-// ---- profiling (§7) ----
+// ---- profiling (docs/qnn-abi.md#profiling) ----
 
 const QnnProfile_EventData_t = koffi.struct('QnnProfile_EventData_t', {
   type: 'uint32_t',
@@ -398,7 +399,7 @@ const QnnProfile_EventData_t = koffi.struct('QnnProfile_EventData_t', {
   identifier: 'const char *',
 });
 
-// ---- QnnSystem context-binary metadata (§4) ----
+// ---- QnnSystem context-binary metadata (docs/qnn-abi.md#context-binary-metadata) ----
 
 const graphInfoV1Fields = {
   graphName: 'const char *',
@@ -490,7 +491,10 @@ const QnnSystemContext_BinaryInfo_t = koffi.struct('QnnSystemContext_BinaryInfo_
   }),
 });
 
-/** HTP per-graph blob of V3 graph infos: spill-fill size for multi-context sharing (§4.4). */
+/**
+ * HTP per-graph blob of V3 graph infos: spill-fill size for multi-context sharing
+ * (docs/qnn-abi.md#htp-blobs).
+ */
 const QnnHtpSystemContext_GraphBlobInfo_t = koffi.struct('QnnHtpSystemContext_GraphBlobInfo_t', {
   version: 'uint32_t',
   u: koffi.union({
@@ -504,7 +508,7 @@ const QnnHtpSystemContext_GraphBlobInfo_t = koffi.struct('QnnHtpSystemContext_Gr
   }),
 });
 
-/** HTP hw-info blob of V1/V2 binary infos (§4.4). */
+/** HTP hw-info blob of V1/V2 binary infos (docs/qnn-abi.md#htp-blobs). */
 const QnnHtpSystemContext_HwBlobInfo_t = koffi.struct('QnnHtpSystemContext_HwBlobInfo_t', {
   version: 'uint32_t',
   u: koffi.union({
@@ -512,7 +516,7 @@ const QnnHtpSystemContext_HwBlobInfo_t = koffi.struct('QnnHtpSystemContext_HwBlo
   }),
 });
 
-// ---- interface providers (§1) ----
+// ---- interface providers (docs/qnn-abi.md#entry-points-and-interface-tables) ----
 
 /**
  * Declared with the 71 slots of core API 2.32. Libraries with an older minor have fewer slots, so
@@ -537,9 +541,12 @@ const QnnSystemInterface_t = koffi.struct('QnnSystemInterface_t', {
   functionTable: koffi.array('void *', 4),
 });
 
-// ---- function prototypes (§1.1, §3.1, §4.1, §7) ----
+// ---- function prototypes (docs/qnn-abi.md#call-signatures, docs/qnn-abi.md#qnnsystem-calls) ----
 
-/** `va_list` has no portable FFI type; as a parameter it is pointer-sized on every target (§3.3). */
+/**
+ * `va_list` has no portable FFI type; as a parameter it is pointer-sized on every target
+ * (docs/qnn-abi.md#log-callback).
+ */
 const QnnLog_Callback_t = koffi.proto(
   'void QnnLog_Callback_t(const char *fmt, uint32_t level, uint64_t timestamp, void *args)',
 );

@@ -1,6 +1,6 @@
 /**
  * QNN enum and constant values the runtime passes to or reads from the C API, written from the
- * documented values in shared/research/qnn-abi.md (section cited per group). Every C enum is 4 bytes
+ * documented values in docs/qnn-abi.md (section cited per group). Every C enum is 4 bytes
  * wide; `UNDEFINED` is the headers' 0x7FFFFFFF padding value.
  */
 
@@ -8,7 +8,10 @@ const UNDEFINED = 0x7fffffff;
 
 export const QNN_SUCCESS = 0;
 
-/** `Qnn_TensorType_t` (§2.2). `graphExecute` accepts only the APP_* and OPTIONAL_APP_* kinds. */
+/**
+ * `Qnn_TensorType_t` (docs/qnn-abi.md#tensor-enums). `graphExecute` accepts only the APP_* and
+ * OPTIONAL_APP_* kinds.
+ */
 export const QnnTensorType = {
   APP_WRITE: 0,
   APP_READ: 1,
@@ -27,7 +30,7 @@ export const QnnTensorType = {
   UNDEFINED,
 } as const;
 
-/** `Qnn_TensorDataFormat_t`, a plain uint32 (§2.2). */
+/** `Qnn_TensorDataFormat_t`, a plain uint32 (docs/qnn-abi.md#tensor-enums). */
 export const QnnTensorDataFormat = {
   DENSE: 0,
   SPARSE: 1,
@@ -43,7 +46,7 @@ export const QnnTensorDataFormat = {
   UBWC_NV124R_UV: 11,
 } as const;
 
-/** `Qnn_TensorMemType_t`: what the tensor's buffer union holds (§2.2). */
+/** `Qnn_TensorMemType_t`: what the tensor's buffer union holds (docs/qnn-abi.md#tensor-enums). */
 export const QnnTensorMemType = {
   RAW: 0,
   MEMHANDLE: 1,
@@ -51,20 +54,20 @@ export const QnnTensorMemType = {
   UNDEFINED,
 } as const;
 
-/** `Qnn_TensorVersion_t` (§2.2). V2 exists since core API 2.14. */
+/** `Qnn_TensorVersion_t` (docs/qnn-abi.md#tensor-enums). V2 exists since core API 2.14. */
 export const QnnTensorVersion = {
   V1: 1,
   V2: 2,
 } as const;
 
-/** `Qnn_Definition_t`, used by `Qnn_QuantizeParams_t.encodingDefinition` (§2.2). */
+/** `Qnn_Definition_t`, used by `Qnn_QuantizeParams_t.encodingDefinition` (docs/qnn-abi.md#tensor-enums). */
 export const QnnDefinition = {
   IMPL_GENERATED: 0,
   DEFINED: 1,
   UNDEFINED,
 } as const;
 
-/** `Qnn_QuantizationEncoding_t` (§2.2). */
+/** `Qnn_QuantizationEncoding_t` (docs/qnn-abi.md#tensor-enums). */
 export const QnnQuantizationEncoding = {
   SCALE_OFFSET: 0,
   AXIS_SCALE_OFFSET: 1,
@@ -81,13 +84,16 @@ export const QnnQuantizationEncoding = {
   UNDEFINED,
 } as const;
 
-/** `QnnSparseParams` layout types (§2.4). */
+/** `QnnSparseParams` layout types (docs/qnn-abi.md#tensor-enums). */
 export const QnnSparseLayout = {
   HYBRID_COO: 0,
   UNDEFINED,
 } as const;
 
-/** Backend ids found in `QnnInterface_t.backendId` and in binary info (§1.2). */
+/**
+ * Backend ids found in `QnnInterface_t.backendId` and in binary info
+ * (docs/qnn-abi.md#interface-provider-structs).
+ */
 export const QnnBackendId = {
   NULL: 0,
   SAVER: 2,
@@ -102,7 +108,7 @@ export const QnnBackendId = {
   LPAI_ISLAND: 16,
 } as const;
 
-/** `QnnLog_Level_t`: 1-based (§3.1). */
+/** `QnnLog_Level_t`: 1-based (docs/qnn-abi.md#log-callback). */
 export const QnnLogLevel = {
   ERROR: 1,
   WARN: 2,
@@ -111,14 +117,17 @@ export const QnnLogLevel = {
   DEBUG: 5,
 } as const;
 
-/** `QnnProfile_Level_t` (§7). */
+/** `QnnProfile_Level_t` (docs/qnn-abi.md#profiling). */
 export const QnnProfileLevel = {
   BASIC: 1,
   DETAILED: 2,
   BACKEND: 1000,
 } as const;
 
-/** `QnnProfile_EventType_t`: generic types plus the HTP context-load and graph-execute timings (§7). */
+/**
+ * `QnnProfile_EventType_t`: generic types plus the HTP context-load and graph-execute timings
+ * (docs/qnn-abi.md#profiling).
+ */
 export const QnnProfileEventType = {
   INIT: 100,
   FINALIZE: 300,
@@ -140,7 +149,7 @@ export const QnnProfileEventType = {
   HTP_GRAPH_EXECUTE_ACCEL_TIME_MICROSEC: 3004,
 } as const;
 
-/** `QnnProfile_EventUnit_t` (§7). */
+/** `QnnProfile_EventUnit_t` (docs/qnn-abi.md#profiling). */
 export const QnnProfileEventUnit = {
   MICROSEC: 1,
   BYTES: 2,
@@ -151,7 +160,7 @@ export const QnnProfileEventUnit = {
   BACKEND: 1000,
 } as const;
 
-/** `Qnn_MemType_t`, the kind of a `Qnn_MemDescriptor_t` (§5.1). */
+/** `Qnn_MemType_t`, the kind of a `Qnn_MemDescriptor_t` (docs/qnn-abi.md#mem-descriptor). */
 export const QnnMemType = {
   ION: 1,
   CUSTOM: 2,
@@ -159,7 +168,10 @@ export const QnnMemType = {
   UNDEFINED,
 } as const;
 
-/** `QnnMemHtp_Type_t`, the kind of a `QnnMemHtp_Descriptor_t` passed as CUSTOM mem info (§5.2). */
+/**
+ * `QnnMemHtp_Type_t`, the kind of a `QnnMemHtp_Descriptor_t` passed as CUSTOM mem info
+ * (docs/qnn-abi.md#htp-shared-buffer-descriptor).
+ */
 export const QnnHtpMemType = {
   QURT: 0,
   SHARED_BUFFER: 1,
@@ -167,10 +179,10 @@ export const QnnHtpMemType = {
   SHARED_SPILLFILL_BUFFER: 3,
 } as const;
 
-/** `QNN_MEM_INVALID_FD` (§5.1). */
+/** `QNN_MEM_INVALID_FD` (docs/qnn-abi.md#mem-descriptor). */
 export const QNN_MEM_INVALID_FD = -1;
 
-/** `Qnn_Priority_t` (§2.5). */
+/** `Qnn_Priority_t` (docs/qnn-abi.md#priority-soc-models-and-htp-arch). */
 export const QnnPriority = {
   LOW: 0,
   NORMAL: 100,
@@ -178,20 +190,23 @@ export const QnnPriority = {
   HIGH: 200,
 } as const;
 
-/** `QnnBackend_ConfigOption_t` (§3.2). */
+/** `QnnBackend_ConfigOption_t` (docs/qnn-abi.md#config-structs). */
 export const QnnBackendConfigOption = {
   CUSTOM: 0,
   ERROR_REPORTING: 1,
   PLATFORM: 2,
 } as const;
 
-/** `QnnDevice_ConfigOption_t` (§3.2). */
+/** `QnnDevice_ConfigOption_t` (docs/qnn-abi.md#config-structs). */
 export const QnnDeviceConfigOption = {
   CUSTOM: 0,
   PLATFORM_INFO: 1,
 } as const;
 
-/** `QnnHtpDevice_ConfigOption_t`, the option of a `QnnHtpDevice_CustomConfig_t` (§3.2). */
+/**
+ * `QnnHtpDevice_ConfigOption_t`, the option of a `QnnHtpDevice_CustomConfig_t`
+ * (docs/qnn-abi.md#config-structs).
+ */
 export const QnnHtpDeviceConfigOption = {
   SOC: 0,
   ARCH: 1,
@@ -199,7 +214,7 @@ export const QnnHtpDeviceConfigOption = {
   SECUREPD: 3,
 } as const;
 
-/** `QnnHtpDevice_Arch_t` (§2.5). */
+/** `QnnHtpDevice_Arch_t` (docs/qnn-abi.md#priority-soc-models-and-htp-arch). */
 export const QnnHtpDeviceArch = {
   NONE: 0,
   V68: 68,
@@ -211,7 +226,7 @@ export const QnnHtpDeviceArch = {
   V85: 85,
 } as const;
 
-/** `QnnContext_ConfigOption_t` (§3.2). */
+/** `QnnContext_ConfigOption_t` (docs/qnn-abi.md#config-structs). */
 export const QnnContextConfigOption = {
   CUSTOM: 0,
   PRIORITY: 1,
@@ -226,7 +241,10 @@ export const QnnContextConfigOption = {
   GRAPH_RETENTION_ORDER: 10,
 } as const;
 
-/** `QnnHtpContext_ConfigOption_t`, the option of a `QnnHtpContext_CustomConfig_t` (§3.2). */
+/**
+ * `QnnHtpContext_ConfigOption_t`, the option of a `QnnHtpContext_CustomConfig_t`
+ * (docs/qnn-abi.md#config-structs).
+ */
 export const QnnHtpContextConfigOption = {
   WEIGHT_SHARING_ENABLED: 1,
   REGISTER_MULTI_CONTEXTS: 2,
@@ -243,7 +261,7 @@ export const QnnHtpContextConfigOption = {
   LORA_WEIGHT_SHARING_ENABLED: 13,
 } as const;
 
-/** `QnnGraph_ConfigOption_t` (§3.2). */
+/** `QnnGraph_ConfigOption_t` (docs/qnn-abi.md#config-structs). */
 export const QnnGraphConfigOption = {
   CUSTOM: 0,
   PRIORITY: 3,
@@ -253,12 +271,15 @@ export const QnnGraphConfigOption = {
   ENABLE_BINARY_SECTION_WEIGHTS_UPDATES: 7,
 } as const;
 
-/** `QnnHtpDevice_InfrastructureType_t`: the infrastructure `deviceGetInfrastructure` returns (§6). */
+/**
+ * `QnnHtpDevice_InfrastructureType_t`: the infrastructure `deviceGetInfrastructure` returns
+ * (docs/qnn-abi.md#htp-performance-infrastructure).
+ */
 export const QnnHtpInfrastructureType = {
   PERF: 0,
 } as const;
 
-/** `QnnHtpPerfInfrastructure_PowerConfigOption_t` (§6). */
+/** `QnnHtpPerfInfrastructure_PowerConfigOption_t` (docs/qnn-abi.md#power-config-structs). */
 export const QnnHtpPowerConfigOption = {
   DCVS_V3: 1,
   RPC_CONTROL_LATENCY: 2,
@@ -269,10 +290,10 @@ export const QnnHtpPowerConfigOption = {
   DDR_PERF_MODE: 7,
 } as const;
 
-/** Largest accepted RPC polling time in microseconds (§6). */
+/** Largest accepted RPC polling time in microseconds (docs/qnn-abi.md#power-config-structs). */
 export const QNN_HTP_MAX_RPC_POLLING_TIME_US = 9999;
 
-/** `QnnHtpPerfInfrastructure_PowerMode_t`, the DCVS V3 power mode (§6). */
+/** `QnnHtpPerfInfrastructure_PowerMode_t`, the DCVS V3 power mode (docs/qnn-abi.md#perf-enum-values). */
 export const QnnHtpPowerMode = {
   ADJUST_UP_DOWN: 0x1,
   ADJUST_ONLY_UP: 0x2,
@@ -282,7 +303,10 @@ export const QnnHtpPowerMode = {
   DUTY_CYCLE: 0x20,
 } as const;
 
-/** `QnnHtpPerfInfrastructure_VoltageCorner_t`, DCVS V3 bus/core corners (§6). */
+/**
+ * `QnnHtpPerfInfrastructure_VoltageCorner_t`, DCVS V3 bus/core corners
+ * (docs/qnn-abi.md#perf-enum-values).
+ */
 export const QnnHtpVoltageCorner = {
   DISABLE: 0x10,
   MIN: 0x20,
@@ -300,7 +324,7 @@ export const QnnHtpVoltageCorner = {
   MAX: 0xa0,
 } as const;
 
-/** `QnnHtpPerfInfrastructure_ExpVoltageCorner_t`, the HMX V2 corners (§6). */
+/** `QnnHtpPerfInfrastructure_ExpVoltageCorner_t`, the HMX V2 corners (docs/qnn-abi.md#perf-enum-values). */
 export const QnnHtpExpVoltageCorner = {
   DISABLE: 0,
   MIN: 0x100,
@@ -322,18 +346,18 @@ export const QnnHtpExpVoltageCorner = {
   MAX: 0xffff,
 } as const;
 
-/** `QnnHtpPerfInfrastructure_HmxClkPerfMode_t` (§6). */
+/** `QnnHtpPerfInfrastructure_HmxClkPerfMode_t` (docs/qnn-abi.md#perf-enum-values). */
 export const QnnHtpHmxPerfMode = {
   HIGH: 0,
   LOW: 1,
 } as const;
 
-/** `QnnHtpPerfInfrastructure_MemoryConfigOption_t` (§6). */
+/** `QnnHtpPerfInfrastructure_MemoryConfigOption_t` (docs/qnn-abi.md#power-config-structs). */
 export const QnnHtpMemoryConfigOption = {
   GROW_SIZE: 1,
 } as const;
 
-/** Capability keys for `propertyHasCapability` the runtime checks (§2.1). */
+/** Capability keys for `propertyHasCapability` the runtime checks (docs/qnn-abi.md#capability-keys). */
 export const QnnPropertyKey = {
   ERROR_GET_VERBOSE_MESSAGE: 1002,
   MEMORY_SUPPORT_MEM_TYPE_ION: 1102,
@@ -342,28 +366,31 @@ export const QnnPropertyKey = {
   PROFILE_SUPPORTS_EXTENDED_EVENT: 1404,
 } as const;
 
-/** What `propertyHasCapability` returns (§2.1). */
+/** What `propertyHasCapability` returns (docs/qnn-abi.md#capability-keys). */
 export const QnnPropertyResult = {
   SUPPORTED: 0,
   NOT_SUPPORTED: 1000,
   ERROR_UNKNOWN_KEY: 2000,
 } as const;
 
-/** `QnnSystemContext_BinaryInfoVersion_t` (§4.2). V3 since core API 2.21. */
+/** `QnnSystemContext_BinaryInfoVersion_t` (docs/qnn-abi.md#binary-info). V3 since core API 2.21. */
 export const QnnSystemBinaryInfoVersion = {
   V1: 1,
   V2: 2,
   V3: 3,
 } as const;
 
-/** `QnnSystemContext_GraphInfoVersion_t` (§4.3). V2 since core API 2.17, V3 since 2.21. */
+/**
+ * `QnnSystemContext_GraphInfoVersion_t` (docs/qnn-abi.md#graph-info-and-its-stride). V2 since core
+ * API 2.17, V3 since 2.21.
+ */
 export const QnnSystemGraphInfoVersion = {
   V1: 1,
   V2: 2,
   V3: 3,
 } as const;
 
-/** `QnnHtpSystemContext_GraphBlobInfoVersion_t` (§4.4). */
+/** `QnnHtpSystemContext_GraphBlobInfoVersion_t` (docs/qnn-abi.md#htp-blobs). */
 export const QnnHtpGraphBlobInfoVersion = {
   V1: 1,
   V2: 2,

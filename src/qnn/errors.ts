@@ -1,7 +1,7 @@
 import { GenieError, InvalidArgumentError } from '../errors.js';
 
 /**
- * QNN error codes by name (shared/research/qnn-abi.md §2.1). Codes that a group reuses from the
+ * QNN error codes by name (docs/qnn-abi.md#error-codes). Codes that a group reuses from the
  * common range (e.g. CONTEXT UNSUPPORTED_FEATURE = 1000) appear once, under COMMON.
  */
 export const QnnErrorCode = {
@@ -107,7 +107,11 @@ export function qnnErrorName(code: number): string | undefined {
   return NAME_BY_CODE.get(code);
 }
 
-/** One-line usual causes of the errors users hit most (qnn-abi.md §2.1, §8, §9.1; genie.md §6.2). */
+/**
+ * One-line usual causes of the errors users hit most (docs/qnn-abi.md#error-codes,
+ * docs/qnn-abi.md#call-order-and-teardown, docs/qnn-abi.md#library-files,
+ * docs/genie-behaviour.md#known-load-errors).
+ */
 const HINT_BY_CODE = new Map<number, string>([
   [1007, 'the DSP session was lost and recovered (subsystem restart); reported with large models near the device memory limit'],
   [1008, 'the QNN libraries come from different SDK versions; libQnnHtp, the HtpV##Stub, the DSP-side HtpV##Skel and libQnnSystem must all come from one QAIRT SDK'],

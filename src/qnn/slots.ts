@@ -19,10 +19,10 @@ export const MIN_CORE_API_VERSION: QnnApiVersion = Object.freeze({ major: 2, min
 export const MIN_SYSTEM_API_VERSION: QnnApiVersion = Object.freeze({ major: 1, minor: 1, patch: 0 });
 
 /**
- * The core function table in index order (qnn-abi.md §1.3, 71 slots in core API 2.32) with the
- * first core API minor in which the slot sits at that index. API 2.8 and 2.9 inserted slots 29, 33,
- * 2 and 16 mid-table, so every slot from index 2 on holds its index only since 2.9. Slots 69-70
- * appeared in 2.31 or 2.32; 2.32 is the version known to have them.
+ * The core function table in index order (docs/qnn-abi.md#core-function-table, 71 slots in core API
+ * 2.32) with the first core API minor in which the slot sits at that index. API 2.8 and 2.9
+ * inserted slots 29, 33, 2 and 16 mid-table, so every slot from index 2 on holds its index only
+ * since 2.9. Slots 69-70 appeared in 2.31 or 2.32; 2.32 is the version known to have them.
  */
 const CORE_SLOT_TABLE = [
   ['propertyHasCapability', 7],
@@ -98,7 +98,10 @@ const CORE_SLOT_TABLE = [
   ['contextFreeBinarySectionUpdate', 32],
 ] as const;
 
-/** The QnnSystem table slots this binding binds (qnn-abi.md §1.4); later slots changed ABI in SDK 2.44. */
+/**
+ * The QnnSystem table slots this binding binds (docs/qnn-abi.md#system-function-table); later slots
+ * changed ABI in SDK 2.44.
+ */
 const SYSTEM_SLOT_TABLE = [
   ['systemContextCreate', 0],
   ['systemContextGetBinaryInfo', 0],

@@ -1,8 +1,8 @@
 /**
  * Android HTP precondition: the DSP-side `libQnnHtpV##Skel.so` is found through `ADSP_LIBRARY_PATH`
- * (semicolon-separated, and it must also list the system folders; qnn-abi.md §9.2). Checked before
- * the backend opens its FastRPC session, so the user learns exactly what is missing instead of
- * getting an opaque backend error.
+ * (semicolon-separated, and it must also list the system folders;
+ * docs/qnn-abi.md#adsp-library-path). Checked before the backend opens its FastRPC session, so the
+ * user learns exactly what is missing instead of getting an opaque backend error.
  */
 import { readdirSync } from 'node:fs';
 import { QnnEnvironmentError } from './errors.js';

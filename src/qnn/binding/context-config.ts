@@ -1,7 +1,7 @@
 /**
  * The `QnnContext_Config_t` list for `contextCreateFromBinary`, from the QnnHtp values of a Genie
- * config (genie.md §1.7): spill-fill group registration, file-read memory budget, and the memory
- * limit hint + persistent binary that graph switching adds.
+ * config (docs/genie-behaviour.md#qnnhtp-block): spill-fill group registration, file-read memory
+ * budget, and the memory limit hint + persistent binary that graph switching adds.
  */
 import koffi from 'koffi';
 import { abi } from '../abi.js';

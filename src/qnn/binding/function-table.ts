@@ -1,7 +1,8 @@
 /**
- * The provider's function tables bound by slot index (qnn-abi.md §1.3-1.4). Only the slots valid
- * for the provider's API minor are read; NULL slots mean "not supported by this backend" and throw a
- * typed error naming the function when it is needed.
+ * The provider's function tables bound by slot index (docs/qnn-abi.md#core-function-table,
+ * docs/qnn-abi.md#system-function-table). Only the slots valid for the provider's API minor are
+ * read; NULL slots mean "not supported by this backend" and throw a typed error naming the function
+ * when it is needed.
  */
 import koffi from 'koffi';
 import type { TypeObject } from 'koffi';

@@ -1,8 +1,9 @@
 /**
- * The QNN log callback (qnn-abi.md §3.3). Its `va_list` is declared `void *` (pointer-sized as a
- * parameter on every target) and formatted once with the C library's `vsnprintf`, synchronously
- * inside the callback. QNN may log from backend threads; Koffi then queues the call to the JS
- * thread, which is why long QNN calls run through `.async` while a logger is registered.
+ * The QNN log callback (docs/qnn-abi.md#log-callback). Its `va_list` is declared `void *`
+ * (pointer-sized as a parameter on every target) and formatted once with the C library's
+ * `vsnprintf`, synchronously inside the callback. QNN may log from backend threads; Koffi then
+ * queues the call to the JS thread, which is why long QNN calls run through `.async` while a logger
+ * is registered.
  */
 import koffi from 'koffi';
 import { abi } from '../abi.js';

@@ -1,8 +1,8 @@
 /**
- * Zero-copy IO (qnn-abi.md §5.2): each tensor's region of a shared (rpcmem) block is registered
- * with the context as `QNN_MEM_TYPE_CUSTOM` + `QnnMemHtp_Descriptor_t` SHARED_BUFFER {fd, offset},
- * which is how Genie registers many tensors in one allocation. Handles belong to one context and are
- * deregistered before it is freed.
+ * Zero-copy IO (docs/qnn-abi.md#htp-shared-buffer-descriptor): each tensor's region of a shared
+ * (rpcmem) block is registered with the context as `QNN_MEM_TYPE_CUSTOM` + `QnnMemHtp_Descriptor_t`
+ * SHARED_BUFFER {fd, offset}, which is how Genie registers many tensors in one allocation. Handles
+ * belong to one context and are deregistered before it is freed.
  *
  * A region (fd, offset) can be registered once per context, for one shape. Graphs of one context
  * that share a buffer under different shapes (AR variants: `input_ids` [1,128] vs [1,1]) get the

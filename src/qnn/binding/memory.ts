@@ -2,7 +2,8 @@
  * The engine's IO buffers in native memory. Every buffer is a cached `koffi.view` over a block
  * allocated here, so its address is stable and a view's address is `base + byteOffset`; buffers
  * from anywhere else are rejected. With FastRPC's rpcmem (libcdsprpc, on Snapdragon devices) the
- * blocks are shared with the DSP and can be registered as QNN mem handles (zero-copy, §5).
+ * blocks are shared with the DSP and can be registered as QNN mem handles (zero-copy,
+ * docs/qnn-abi.md#shared-memory).
  *
  * Views handed out stay readable only until `dispose`: the memory is freed then and Koffi views
  * cannot be detached, so the owner must drop them.
@@ -23,7 +24,7 @@ export interface SharedMemoryAllocator {
   fd(pointer: NativePointer): number;
 }
 
-/** `RPCMEM_HEAP_ID_SYSTEM` and `RPCMEM_DEFAULT_FLAGS` (qnn-abi.md §5.3). */
+/** `RPCMEM_HEAP_ID_SYSTEM` and `RPCMEM_DEFAULT_FLAGS` (docs/qnn-abi.md#rpcmem). */
 const RPCMEM_HEAP_ID_SYSTEM = 25;
 const RPCMEM_DEFAULT_FLAGS = 1;
 const INT32_MAX = 0x7fffffff;

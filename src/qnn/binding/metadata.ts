@@ -1,6 +1,7 @@
 /**
- * Context-binary metadata through QnnSystemContext (qnn-abi.md §4): graph names and IO tensors,
- * deep-copied into plain objects before the system context (which owns the returned memory) is freed.
+ * Context-binary metadata through QnnSystemContext (docs/qnn-abi.md#context-binary-metadata): graph
+ * names and IO tensors, deep-copied into plain objects before the system context (which owns the
+ * returned memory) is freed.
  */
 import { graphInfoStride, TENSOR_STRIDE } from '../abi.js';
 import { QnnDefinition, QnnQuantizationEncoding } from '../enums.js';
@@ -127,9 +128,10 @@ function plausibleStride(graphs: NativePointer, count: number, stride: number): 
 }
 
 /**
- * The GraphInfo stride: the one of the SDK whose core API minor is given (qnn-abi.md §4.3), unless
- * its elements do not look like GraphInfos; then the known strides are tried smallest first (a
- * smaller stride never reads past a larger real array).
+ * The GraphInfo stride: the one of the SDK whose core API minor is given
+ * (docs/qnn-abi.md#graph-info-and-its-stride), unless its elements do not look like GraphInfos;
+ * then the known strides are tried smallest first (a smaller stride never reads past a larger real
+ * array).
  */
 function graphStride(graphs: NativePointer, count: number, coreApiMinor: number, file: string): number {
   const preferred = graphInfoStride(coreApiMinor);

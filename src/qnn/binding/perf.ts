@@ -1,7 +1,9 @@
 /**
- * HTP performance voting through the device's perf infrastructure (qnn-abi.md §6). Genie leaves this
- * to its extensions library (`perf_profile`, `rpc_control_latency` in the extensions file); here the
- * binding votes itself, with the values ONNX Runtime and LiteRT use for the same profile names.
+ * HTP performance voting through the device's perf infrastructure
+ * (docs/qnn-abi.md#htp-performance-infrastructure). Genie leaves this to its extensions library
+ * (`perf_profile`, `rpc_control_latency` in the extensions file); here the binding votes itself,
+ * with the values ONNX Runtime and LiteRT use for the same profile names
+ * (docs/qnn-abi.md#burst-votes-in-practice).
  */
 import koffi from 'koffi';
 import type { TypeObject } from 'koffi';

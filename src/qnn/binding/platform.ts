@@ -1,4 +1,7 @@
-/** Device platform info (`deviceGetPlatformInfo`, qnn-abi.md §3.1): SoC model, Hexagon arch, VTCM size. */
+/**
+ * Device platform info (`deviceGetPlatformInfo`, docs/qnn-abi.md#device-platform-info): SoC model,
+ * Hexagon arch, VTCM size.
+ */
 import { QnnBackendId } from '../enums.js';
 import type { QnnCoreApi } from './function-table.js';
 import { PLATFORM_INFO } from './layout.js';
@@ -22,7 +25,7 @@ export interface QnnHardwareDevice {
 
 const PLATFORM_INFO_VERSION_1 = 1;
 
-/** `Qnn_SocModel_t` values with their chip names (qnn-abi.md §2.5). */
+/** `Qnn_SocModel_t` values with their chip names (docs/qnn-abi.md#priority-soc-models-and-htp-arch). */
 const SOC_NAME = new Map<number, string>([
   [30, 'SM8350'], [36, 'SM8450'], [42, 'SM8475'], [43, 'SM8550'], [57, 'SM8650'], [60, 'SC8380XP'],
   [68, 'SM8635'], [69, 'SM8750'], [70, 'SM7675'], [77, 'QCS9100'], [82, 'QCS8300'], [85, 'SM8735'],

@@ -1,5 +1,5 @@
 /**
- * QnnProfile events (qnn-abi.md §7): one profile handle passed to context creation and every
+ * QnnProfile events (docs/qnn-abi.md#profiling): one profile handle passed to context creation and every
  * execute, its events read back after each call (a reused handle resets) into plain objects.
  */
 import koffi from 'koffi';

@@ -1,7 +1,7 @@
 /**
  * The two entry points of a QNN installation (`QnnInterface_getProviders` in the backend library,
  * `QnnSystemInterface_getProviders` in libQnnSystem) and the choice of a provider whose API this
- * binding speaks (qnn-abi.md §1.1-1.2).
+ * binding speaks (docs/qnn-abi.md#exported-entry-points, docs/qnn-abi.md#interface-provider-structs).
  */
 import koffi from 'koffi';
 import type { LibraryHandle } from 'koffi';
@@ -37,7 +37,8 @@ export function providerSourceFromPointers(
 }
 
 // A backend library must stay loaded for the whole process: its provider tables die on unload, and
-// reloading one in the same process can fail with QNN error 1009 (qnn-abi.md §8).
+// reloading one in the same process can fail with QNN error 1009
+// (docs/qnn-abi.md#call-order-and-teardown).
 const loadedLibraries = new Map<string, LibraryHandle>();
 
 function loadOnce(path: string): LibraryHandle {

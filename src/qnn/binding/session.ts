@@ -1,8 +1,8 @@
 /**
  * A loaded QNN model: log, backend, device (with platform info and perf vote), profile, one context
  * per context binary and every graph retrieved from it, created in QNN's documented order
- * (qnn-abi.md §1.3) and freed in reverse. Dispose is idempotent; any later call throws
- * `QnnDisposedError` instead of touching freed native memory.
+ * (docs/qnn-abi.md#call-order-and-teardown) and freed in reverse. Dispose is idempotent; any later
+ * call throws `QnnDisposedError` instead of touching freed native memory.
  */
 import { InvalidArgumentError } from '../../errors.js';
 import { QnnPropertyKey, QnnPropertyResult } from '../enums.js';
