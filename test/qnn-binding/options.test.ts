@@ -39,6 +39,8 @@ describe('readHtpExtensions', () => {
     );
     const notArray = await extensionsFile('cores.json', { devices: [{ cores: { perf_profile: 'burst' } }] });
     await expect(readHtpExtensions(notArray)).rejects.toThrow('key devices[0].cores {"perf_profile":"burst"} is not an array');
+    const list = await extensionsFile('list.json', [1]);
+    await expect(readHtpExtensions(list)).rejects.toThrow(`HTP extensions file "${list}": key (top level) [1] is not a JSON object`);
     const broken = await extensionsFile('broken.json', '{"devices": [');
     await expect(readHtpExtensions(broken)).rejects.toThrow(`HTP extensions file "${broken}" is not valid JSON`);
     const missing = join(dir, 'missing.json');

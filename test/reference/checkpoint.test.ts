@@ -142,6 +142,7 @@ describe('checkpoint errors', () => {
   });
 
   const configCases: Array<[string, Record<string, unknown>, RegExp]> = [
+    ['not an object', [hfConfigJson()] as unknown as Record<string, unknown>, /config\.json": key \(top level\): /],
     ['a missing key', hfConfigJson({ num_key_value_heads: undefined }), /config\.json": key num_key_value_heads: /],
     ['a non-integer size', hfConfigJson({ intermediate_size: 12.5 }), /key intermediate_size: /],
     ['another model type', hfConfigJson({ model_type: 'llama' }), /key model_type: /],

@@ -6,6 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { GenieError } from '../../errors.js';
+import { formatPath } from '../../formats/json.js';
 
 /** The extensions file is unreadable or a perf key has the wrong type; names the file and key. */
 export class HtpExtensionsError extends GenieError {
@@ -41,7 +42,7 @@ export async function readHtpExtensions(path: string): Promise<HtpExtensionsPerf
   const fail = (key: string, value: unknown, what: string): never => {
     throw new HtpExtensionsError(`HTP extensions file "${path}": key ${key} ${JSON.stringify(value)} ${what}`);
   };
-  if (!isObject(json)) return fail('(root)', json, 'is not a JSON object');
+  if (!isObject(json)) return fail(formatPath([]), json, 'is not a JSON object');
   const devices = json.devices;
   if (devices === undefined) return {};
   if (!Array.isArray(devices)) return fail('devices', devices, 'is not an array');

@@ -1,17 +1,6 @@
 import type * as z from 'zod';
+import { formatPath, type PathSegment } from '../../formats/json.js';
 import type { ConfigIssue } from './errors.js';
-
-export type PathSegment = string | number;
-
-/** `['dialog', 'engine', 'model', 'binary', 'ctx-bins', 2]` -> `dialog.engine.model.binary.ctx-bins[2]`. */
-export function formatPath(path: readonly PathSegment[]): string {
-  let text = '';
-  for (const segment of path) {
-    if (typeof segment === 'number') text += `[${segment}]`;
-    else text += text === '' ? segment : `.${segment}`;
-  }
-  return text === '' ? '(top level)' : text;
-}
 
 /** A short rendering of a JSON value for "found ..." in messages. */
 export function describeValue(value: unknown): string {

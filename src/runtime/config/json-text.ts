@@ -1,4 +1,4 @@
-import { formatPath, type PathSegment } from './issues.js';
+import { formatPath, type PathSegment } from '../../formats/json.js';
 
 /** 1-based line and column of a UTF-16 offset in `text`. */
 export function lineColumn(text: string, offset: number): { line: number; column: number } {

@@ -1,5 +1,6 @@
+import { formatPath } from '../../formats/json.js';
 import { ConfigError, ConfigFileError, type ConfigIssue } from './errors.js';
-import { describeValue, formatPath, toConfigIssues } from './issues.js';
+import { describeValue, toConfigIssues } from './issues.js';
 import { findDuplicateKeys, lineColumn, syntaxErrorOffset, syntaxErrorReason } from './json-text.js';
 import { resolvePaths } from './paths.js';
 import { ROOT_NAMES, ROOT_SCHEMAS, type RootName } from './schema/roots.js';

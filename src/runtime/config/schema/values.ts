@@ -1,5 +1,6 @@
 import * as z from 'zod';
-import { describeValue, expectedFound, type PathSegment } from '../issues.js';
+import type { PathSegment } from '../../../formats/json.js';
+import { describeValue, expectedFound } from '../issues.js';
 
 /*
  * Building blocks of the Genie schemas. Every leaf is one predicate with one "expected ..." text, so
