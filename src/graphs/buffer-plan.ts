@@ -1,7 +1,8 @@
 /**
- * One allocation plan for all graphs (research/genie.md §3.5): every tensor name gets one buffer
- * shared by the graphs that use it, sized to the largest of them; every KV tensor pair gets one
- * region `[in | out]` whose in/out boundary moves with the variant (past dim = CL - AR or CL).
+ * One allocation plan for all graphs (docs/genie-behaviour.md#buffer-plan-and-shared-memory): every
+ * tensor name gets one buffer shared by the graphs that use it, sized to the largest of them; every
+ * KV tensor pair gets one region `[in | out]` whose in/out boundary moves with the variant (past
+ * dim = CL - AR or CL).
  */
 import type { ModelLayout } from './layout.js';
 import { tensorByteLength } from './sizes.js';

@@ -1,6 +1,7 @@
 /**
  * Per-graph classification: tensor roles, graph kind, AR and CL (shapes first, name second, in
- * Genie's priority order, research/genie.md §3.2), split position, and the per-graph KV checks.
+ * Genie's priority order, docs/genie-behaviour.md#graph-variants-and-splits), split position, and
+ * the per-graph KV checks.
  */
 import type { KvMode } from '../kv/kv-cache.js';
 import { ModelLayoutError } from './errors.js';

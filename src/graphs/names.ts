@@ -1,5 +1,6 @@
 /**
- * Every tensor-name and graph-name pattern genie-ts recognises (research/genie.md §3.2-3.3, §5).
+ * Every tensor-name and graph-name pattern genie-ts recognises (docs/genie-behaviour.md#tensor-names,
+ * docs/genie-behaviour.md#graph-variants-and-splits).
  * Nothing else in the project matches tensor or graph names.
  */
 import { InvalidArgumentError } from '../errors.js';

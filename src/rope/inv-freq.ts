@@ -1,5 +1,5 @@
 /**
- * RoPE inverse frequencies with Genie's scalings (research/genie.md §3.7, nsp-model.cpp
+ * RoPE inverse frequencies with Genie's scalings (docs/genie-behaviour.md#rope-tables, Genie's
  * `calculate_rope_embeddings`). `ropeDim` is Genie's `pos-id-dim` = head_dim / 2: the half-dim table.
  */
 import { InvalidArgumentError } from '../errors.js';

@@ -1,5 +1,5 @@
 /**
- * Genie's profiling KPIs (research/genie.md §2.3, Profile.cpp) under Genie's names. Times are in
+ * Genie's profiling KPIs (docs/genie-behaviour.md#profiling-kpis) under Genie's names. Times are in
  * microseconds, rates in tokens per second.
  */
 export interface Kpis {

@@ -23,10 +23,11 @@ export interface TurnPlan {
 const UNMATCHED = -1;
 
 /**
- * The dialog's conversation state between model calls (research/genie.md §2.3): the token id of each
- * KV entry, the carried-over token, whether a turn was fed, and the penalty history. Plans each turn's
- * tokens from it (the carried-over token, EOS between turns, BOS; a rewind's longest cached prefix).
- * The caller moves the engine's KV cache in step with it.
+ * The dialog's conversation state between model calls (docs/genie-behaviour.md#turn-rules,
+ * docs/genie-behaviour.md#rewind): the token id of each KV entry, the carried-over token, whether a
+ * turn was fed, and the penalty history. Plans each turn's tokens from it (the carried-over token,
+ * EOS between turns, BOS; a rewind's longest cached prefix). The caller moves the engine's KV cache
+ * in step with it.
  */
 export class TurnLedger {
   readonly history: TokenHistory;

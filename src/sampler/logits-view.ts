@@ -7,7 +7,10 @@ import {
 } from './logits-kernels.js';
 import { selectTopK } from './rank.js';
 
-/** The logits dtypes a view can read: Genie's getDequantLogits cases (research/genie.md §3.8). */
+/**
+ * The logits dtypes a view can read: Genie's getDequantLogits cases
+ * (docs/genie-behaviour.md#logits-dequantization).
+ */
 export type LogitsDataType = 'FLOAT_32' | 'FLOAT_16' | 'UFIXED_POINT_8' | 'UFIXED_POINT_16';
 
 const LOGITS_DATA_TYPES: readonly LogitsDataType[] = ['FLOAT_32', 'FLOAT_16', 'UFIXED_POINT_8', 'UFIXED_POINT_16'];

@@ -1,6 +1,7 @@
 /**
- * Sampling parameters in Genie's meaning (research/genie.md §1.3), as plain numbers. The config
- * module derives them from a `sampler` block (applying Genie's defaults); the sampler consumes them.
+ * Sampling parameters in Genie's meaning (docs/genie-behaviour.md#sampler-defaults-and-greedy), as
+ * plain numbers. The config module derives them from a `sampler` block (applying Genie's defaults);
+ * the sampler consumes them.
  */
 export interface SamplerParams {
   /** `basic` = Genie's chain; `custom` = a registered callback receives dequantized float32 logits. */

@@ -16,7 +16,10 @@ export interface ResolvedParams {
   readonly callback: SamplerCallback | undefined;
 }
 
-/** Genie's derivation: greedy when `temp <= 0 || topK == 1` (research/genie.md §1.3). */
+/**
+ * Genie's derivation: greedy when `temp <= 0 || topK == 1`
+ * (docs/genie-behaviour.md#sampler-defaults-and-greedy).
+ */
 export function isGreedy(temp: number, topK: number): boolean {
   return temp <= 0 || topK === 1;
 }

@@ -10,10 +10,11 @@ import { SurvivorSet } from './survivors.js';
 import type { TokenHistory } from './token-history.js';
 
 /**
- * Genie's basic sampler (research/genie.md §1.3): penalties -> top-k -> top-p -> (min-p, an extension)
- * -> softmax(temp) -> one seeded uniform draw. Greedy (`temp <= 0 || topK == 1`) is the argmax of the raw
- * codes, or of the penalised values when penalties are active. Scratch is allocated once per vocabulary;
- * the engine's logits buffer is only read.
+ * Genie's basic sampler (docs/genie-behaviour.md#sampler-chain): penalties -> top-k -> top-p ->
+ * (min-p, an extension) -> softmax(temp) -> one seeded uniform draw. Greedy
+ * (`temp <= 0 || topK == 1`) is the argmax of the raw codes, or of the penalised values when
+ * penalties are active. Scratch is allocated once per vocabulary; the engine's logits buffer is
+ * only read.
  */
 export class Sampler {
   readonly vocabSize: number;

@@ -2,7 +2,10 @@ import { isGreedy } from '../../sampler/resolve-params.js';
 import type { SamplerParams } from '../../sampler/params.js';
 import type { SamplerConfig } from './schema/sampler.js';
 
-/** Genie's (qualla's) values for absent sampler keys (research/genie.md §1.3). */
+/**
+ * Genie's (qualla's) values for absent sampler keys
+ * (docs/genie-behaviour.md#sampler-defaults-and-greedy).
+ */
 export const GENIE_SAMPLER_DEFAULTS = { temp: 0.1, topK: 0, topP: 0.8 } as const;
 
 export interface DeriveOptions {

@@ -43,9 +43,9 @@ function checkTableType(options: Omit<EmbeddingTableOptions, 'path'>, what: stri
 export type EmbeddingTarget = EmbeddingRows;
 
 /**
- * Genie's host LUT (research/genie.md §1.5): the prompt's token ids become rows of a table that is
- * re-expressed in the model input's encoding on lookup (`q_in = s_lut/s_in * q_lut + ...`), or
- * converted to float16 for a float16 input.
+ * Genie's host LUT (docs/genie-behaviour.md#host-lut): the prompt's token ids become rows of a
+ * table that is re-expressed in the model input's encoding on lookup
+ * (`q_in = s_lut/s_in * q_lut + ...`), or converted to float16 for a float16 input.
  */
 export class EmbeddingTable {
   readonly nVocab: number;

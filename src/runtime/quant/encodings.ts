@@ -1,6 +1,7 @@
 /**
  * The IO types of a quantized export, derived from a float32 model's graphs: HTP-style fixed point
- * from calibrated ranges (research/genie.md §4.4), or float16 everywhere (AI Hub's "w4").
+ * from calibrated ranges (docs/genie-behaviour.md#ai-hub-quantization), or float16 everywhere (AI
+ * Hub's "w4").
  */
 import { InvalidArgumentError } from '../../errors.js';
 import { DEFAULT_CACHE_GROUP, tensorRole } from '../../graphs/names.js';
@@ -13,7 +14,10 @@ export type IoType = Pick<TensorSpec, 'dtype' | 'encoding'>;
 
 type UnsignedFixed = 'UFIXED_POINT_8' | 'UFIXED_POINT_16';
 
-/** AI Hub clips the additive attention mask to [-50, 0] before quantizing it (research/genie.md §3.7). */
+/**
+ * AI Hub clips the additive attention mask to [-50, 0] before quantizing it
+ * (docs/genie-behaviour.md#attention-mask-values).
+ */
 export const MASK_FLOAT_RANGE: ValueRange = Object.freeze({ min: -50, max: 0 });
 const ROPE_RANGE: ValueRange = Object.freeze({ min: -1, max: 1 });
 /** Default widening of calibrated ranges, as a fraction of their width (KV: of max |x|). */
@@ -60,7 +64,8 @@ function floatTensorNames(graphs: readonly GraphIo[]): string[] {
 }
 
 /**
- * HTP-style IO types for every FLOAT_32 IO tensor of `graphs` (research/genie.md §4.4):
+ * HTP-style IO types for every FLOAT_32 IO tensor of `graphs`
+ * (docs/genie-behaviour.md#ai-hub-quantization):
  * - KV `_in`/`_out`: uint8 symmetric (offset -128) from max |x| over both tensors of the pair, widened
  *   by `margin`, so `_in` and `_out` share one encoding and the clear value 128 is 0.0;
  * - `attention_mask`: uint16 over [-50, 0] (code 65535 = 0.0 attends, code 0 = -50 masks);

@@ -54,7 +54,10 @@ function htpRules(htp: RawObject, report: Report): void {
   }
 }
 
-/** `backend.QnnHtp` of a dialog / text-generator / standalone engine (research/genie.md §1.7). */
+/**
+ * `backend.QnnHtp` of a dialog / text-generator / standalone engine
+ * (docs/genie-behaviour.md#qnnhtp-block).
+ */
 const htpSchema = withRules(versioned({ ...htpMandatoryKeys, ...htpCommonKeys }), htpRules);
 /** The embedding-model root's QnnHtp also controls pooling and the KV cache. */
 export const htpEmbeddingModelSchema = withRules(
@@ -104,7 +107,10 @@ export function backendSchema<H extends z.ZodType>(htp: H) {
   return withRules(
     versioned({
       type: oneOf(BACKEND_TYPES),
-      /** The HTP backend-extension JSON (perf profile, VTCM, ...), research/genie.md §1.8. */
+      /**
+       * The HTP backend-extension JSON (perf profile, VTCM, ...),
+       * docs/genie-behaviour.md#htp-extensions-file.
+       */
       extensions: filePath.optional(),
       QnnHtp: htp.optional(),
       QnnGenAiTransformer: genAiTransformerSchema.optional(),

@@ -12,7 +12,7 @@ const eosToken = leaf<number | number[]>(
   (v) => isTokenId(v) || (Array.isArray(v) && v.length > 0 && v.every(isTokenId)),
 );
 
-/** `dialog.context` (research/genie.md §1.2). */
+/** `dialog.context` (docs/genie-behaviour.md#context-block). */
 export const contextSchema = versioned({
   size: positiveInt,
   'n-vocab': positiveInt,

@@ -13,7 +13,10 @@ import {
 export const DIALOG_TYPES = ['basic', 'ssd-q1', 'lade', 'spd', 'multistream', 'eaglet', 'kv-share'] as const;
 export type DialogType = (typeof DIALOG_TYPES)[number];
 
-/** Per-type sub-objects of the decoding strategies (research/genie.md §1.10); parsed, not run. */
+/**
+ * Per-type sub-objects of the decoding strategies
+ * (docs/genie-behaviour.md#decoding-strategy-blocks); parsed, not run.
+ */
 const ssdQ1Schema = withRules(
   versioned({
     'ssd-version': positiveInt,
@@ -125,7 +128,7 @@ const dialogShape = {
   'kv-share': kvShareSchema.optional(),
 };
 
-/** The `dialog` root (research/genie.md §1.1). */
+/** The `dialog` root (docs/genie-behaviour.md#dialog-block). */
 export const dialogSchema = withRules(versioned(dialogShape), engineRolesRule);
 
 /** The `text-generator` pipeline node: a dialog plus the embedding accumulator's byte size. */

@@ -18,7 +18,10 @@ function quantParamRule(value: RawObject, report: Report): void {
   }
 }
 
-/** `embedding` inside dialog / text-generator / standalone-engine (research/genie.md §1.5). */
+/**
+ * `embedding` inside dialog / text-generator / standalone-engine
+ * (docs/genie-behaviour.md#embedding-block).
+ */
 export const embeddingSchema = withRules(
   versioned({
     /** n_embd, the row width. */

@@ -14,7 +14,7 @@ export type EngineRole = (typeof ENGINE_ROLES)[number];
 
 const LONGCONTEXT_TYPES = ['keydiff', 'sliding-window'] as const;
 
-/** `engine.longcontext` / `cache-groups[].longcontext` (research/genie.md §1.6, §3.6). */
+/** `engine.longcontext` / `cache-groups[].longcontext` (docs/genie-behaviour.md#long-context). */
 const longContextSchema = withRules(
   versioned({
     type: oneOf(LONGCONTEXT_TYPES),
@@ -96,7 +96,7 @@ function buildEngineSchema<B extends z.ZodType>(backend: B) {
   );
 }
 
-/** `engine` of a dialog / text-generator / standalone-engine (research/genie.md §1.6). */
+/** `engine` of a dialog / text-generator / standalone-engine (docs/genie-behaviour.md#engine-block). */
 export const engineSchema = buildEngineSchema(dialogBackendSchema);
 
 /** A dialog's `engine`: one object, or two for `spd` / `kv-share` / `eaglet`. */

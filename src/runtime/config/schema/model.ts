@@ -24,7 +24,7 @@ const loraGroupSchema = versioned({
   'quant-bin-sections': list(optionalFilePath, 'path strings').optional(),
 });
 
-/** `model.binary.lora` / `model.library.lora` (research/genie.md §1.9). */
+/** `model.binary.lora` / `model.library.lora` (docs/genie-behaviour.md#lora-block). */
 const loraSchema = withRules(
   versioned({
     'alpha-tensor-name': text.optional(),
@@ -102,7 +102,7 @@ const llama3ScalingSchema = withRules(
 
 const factorList = list(positiveNumber, 'positive numbers', { nonEmpty: true });
 
-/** `rope-scaling`, keyed by `rope-type` (math: research/genie.md §3.7). */
+/** `rope-scaling`, keyed by `rope-type` (math: docs/genie-behaviour.md#rope-tables). */
 const ropeScalingSchema = z.discriminatedUnion(
   'rope-type',
   [
@@ -149,7 +149,7 @@ const positionalEncodingSchema = withRules(
   },
 );
 
-/** `engine.model` (research/genie.md §1.9). */
+/** `engine.model` (docs/genie-behaviour.md#model-block). */
 export const modelSchema = withRules(
   versioned({
     type: oneOf(['binary', 'library']),

@@ -7,7 +7,7 @@ import { samplerSchema } from './sampler.js';
 import { tokenizerSchema } from './tokenizer.js';
 import { bool, isObject, leaf, oneOf, positiveInt, requiredWhen, tokenId, versioned, withRules } from './values.js';
 
-/** The `text-encoder` pipeline node: text -> LUT rows (research/genie.md §1.11). */
+/** The `text-encoder` pipeline node: text -> LUT rows (docs/genie-behaviour.md#other-config-roots). */
 const textEncoderSchema = versioned({
   type: oneOf(['lut']),
   lut: lutSchema,

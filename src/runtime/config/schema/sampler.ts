@@ -17,7 +17,7 @@ const tokenPenaltySchema = versioned({
 /** Keys a custom sampler may not set: the callback receives the raw logits and does its own choosing. */
 const BASIC_ONLY_KEYS = ['temp', 'top-k', 'top-p', 'greedy', 'min-p'] as const;
 
-/** `sampler` (research/genie.md §1.3), inside a dialog or as the standalone root. */
+/** `sampler` (docs/genie-behaviour.md#sampler-block), inside a dialog or as the standalone root. */
 export const samplerSchema = withRules(
   versioned({
     type: oneOf(SAMPLER_TYPES).optional(),
