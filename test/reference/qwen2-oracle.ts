@@ -99,8 +99,16 @@ function applyRotary(x: number[], cos: number[], sin: number[]): number[] {
   return x.map((v, i) => v * cos[i] + rot[i] * sin[i]);
 }
 
-/** Logits of every position of the token sequence, full causal attention over the whole sequence. */
-export function fullForward(config: Qwen2Config, weights: Map<string, FloatTensor>, tokens: readonly number[]): number[][] {
+/**
+ * Logits of every position of the token sequence, full causal attention over the whole sequence.
+ * Token t is rotated at `positions[t]` (HF `position_ids`; default t).
+ */
+export function fullForward(
+  config: Qwen2Config,
+  weights: Map<string, FloatTensor>,
+  tokens: readonly number[],
+  positions: readonly number[] = tokens.map((_, t) => t),
+): number[][] {
   const w = (name: string): FloatTensor => weights.get(name)!;
   const vec = (name: string): number[] => Array.from(w(name).data);
   const { numAttentionHeads: nh, numKeyValueHeads: nkv, headDim: hd, rmsNormEps: eps } = config;
@@ -115,11 +123,11 @@ export function fullForward(config: Qwen2Config, weights: Map<string, FloatTenso
     const heads = (flat: number[], count: number): number[][] =>
       Array.from({ length: count }, (_, i) => flat.slice(i * hd, (i + 1) * hd));
     const qs = normed.map((x, t) => {
-      const { cos, sin } = ropeCosSin(t, hd, config.ropeTheta);
+      const { cos, sin } = ropeCosSin(positions[t], hd, config.ropeTheta);
       return heads(project(wq, x, bq), nh).map((q) => applyRotary(q, cos, sin));
     });
     const ks = normed.map((x, t) => {
-      const { cos, sin } = ropeCosSin(t, hd, config.ropeTheta);
+      const { cos, sin } = ropeCosSin(positions[t], hd, config.ropeTheta);
       return heads(project(wk, x, bk), nkv).map((k) => applyRotary(k, cos, sin));
     });
     const vs = normed.map((x) => heads(project(wv, x, bv), nkv));

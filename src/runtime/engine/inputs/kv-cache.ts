@@ -10,8 +10,8 @@ import type { InputPart } from './input-part.js';
  * The KV tensors of every slot (`past_key_*_in/out`, `past_value_*_in/out`) and what the cache
  * holds: before a step the cache is laid out for the step's (CL, AR), after it the new entries are
  * committed (out -> in). It also records the position of each slot's entry, so positions can move
- * apart from slots: the next entry's position is the last entry's plus one, or the start position
- * of an empty cache.
+ * apart from slots: the next entry's position is the last entry's plus one (0 in an empty cache)
+ * unless `setNextPosition` moved it on.
  */
 export class KvCachePart implements InputPart {
   readonly name = 'KV cache';
@@ -20,7 +20,7 @@ export class KvCachePart implements InputPart {
   /** Most entries the binaries can hold: the largest KV-in past dim (CL - AR for concat graphs). */
   readonly capacity: number;
   private readonly slotPositions: Int32Array;
-  private startPosition = 0;
+  private next = 0;
 
   constructor(layout: ModelLayout, buffers: EngineBuffers, initial: { readonly cl: number; readonly ar: number }) {
     // KV regions are sized for the largest CL; the cache starts on `initial` and follows each step's (CL, AR).
@@ -65,8 +65,18 @@ export class KvCachePart implements InputPart {
 
   /** Position the next entry gets. */
   get nextPosition(): number {
+    return this.next;
+  }
+
+  /** The lowest position the next entry may take: positions increase along the slots. */
+  get minNextPosition(): number {
     const n = this.cache.nValid;
-    return n === 0 ? this.startPosition : this.slotPositions[n - 1] + 1;
+    return n === 0 ? 0 : this.slotPositions[n - 1] + 1;
+  }
+
+  /** Moves the next entry's position (checked by the engine against `minNextPosition` and the model's limit). */
+  setNextPosition(position: number): void {
+    this.next = position;
   }
 
   /** Position of the entry in slot `slot` (< nValid). */
@@ -87,16 +97,18 @@ export class KvCachePart implements InputPart {
     const { nValid, nNew, position } = step;
     this.cache.update(nValid, nNew);
     for (let i = 0; i < nNew; i++) this.slotPositions[nValid + i] = position + i;
+    this.next = position + nNew;
   }
 
   /** Keeps the first `n` entries (a rewind); the next entry follows entry n - 1. */
   truncate(n: number): void {
     this.cache.truncate(n);
+    this.next = this.minNextPosition;
   }
 
-  /** Empties the cache; its first entry will be at `startPosition`. */
-  clear(startPosition: number): void {
+  /** Empties the cache; the next entry is at position 0. */
+  clear(): void {
     this.cache.clear();
-    this.startPosition = startPosition;
+    this.next = 0;
   }
 }
