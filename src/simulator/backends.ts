@@ -1,6 +1,7 @@
 /**
  * Backend, device, platform info, capabilities and error messages of the simulated HTP
- * (qnn-abi.md §2.1, §3.1, §6).
+ * (docs/qnn-abi.md#capability-keys, docs/qnn-abi.md#device-platform-info,
+ * docs/qnn-abi.md#htp-performance-infrastructure).
  */
 import { QnnLogLevel, QnnPropertyResult } from '../qnn/enums.js';
 import { Code, fail } from './failure.js';
@@ -12,7 +13,10 @@ import { writePlatformInfo } from './platform-info.js';
 import { buildIdOf, htpBackendApiVersionOf } from './sdk.js';
 import type { Handler, Simulator } from './simulator.js';
 
-/** `propertyHasCapability` keys (§2.1): group keys and the specific ones callers check. */
+/**
+ * `propertyHasCapability` keys (docs/qnn-abi.md#capability-keys): group keys and the specific ones
+ * callers check.
+ */
 const SUPPORTED_PROPERTIES: readonly number[] = [
   1, // CORE
   101, // BACKEND

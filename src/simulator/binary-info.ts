@@ -1,7 +1,8 @@
 /**
  * `QnnSystemContext_BinaryInfo_t` (V1/V2/V3) for a reference ctx-bin, written into native memory
- * the way a libQnnSystem of the configured SDK lays it out (qnn-abi.md §4.2-4.4): the GraphInfo
- * array uses that build's stride whatever version each element carries.
+ * the way a libQnnSystem of the configured SDK lays it out
+ * (docs/qnn-abi.md#context-binary-metadata): the GraphInfo array uses that build's stride whatever
+ * version each element carries.
  */
 import { QnnBackendId, QnnTensorVersion } from '../qnn/enums.js';
 import type { GraphLayout, TensorLayout } from './graph-layout.js';
@@ -22,7 +23,10 @@ import { writePlatformInfo } from './platform-info.js';
 import { buildIdOf, htpBackendApiVersionOf } from './sdk.js';
 import { writeTensorMetadata } from './tensors.js';
 
-/** HTP context blob version of SDK 2.43 (§4.4); the hardware-info blob version is a stand-in. */
+/**
+ * HTP context blob version of SDK 2.43 (docs/qnn-abi.md#htp-blobs); the hardware-info blob version
+ * is a stand-in.
+ */
 const CONTEXT_BLOB_VERSION: ApiVersionTriple = { major: 3, minor: 3, patch: 4 };
 const HW_INFO_BLOB_VERSION: ApiVersionTriple = { major: 1, minor: 0, patch: 0 };
 const HTP_BLOB_INFO_VERSION_1 = 1;

@@ -1,7 +1,7 @@
 /**
  * Decoders of the NULL-terminated config lists (`const T **`) of backendCreate, deviceCreate and
- * contextCreateFromBinary (qnn-abi.md §3.2). Unknown options and inconsistent values fail with the
- * caller's INVALID_CONFIG code before anything is created.
+ * contextCreateFromBinary (docs/qnn-abi.md#config-structs). Unknown options and inconsistent values
+ * fail with the caller's INVALID_CONFIG code before anything is created.
  */
 import {
   QnnBackendConfigOption,

@@ -1,5 +1,6 @@
 /**
- * Contexts from reference ctx-bins and the graphs retrieved from them (qnn-abi.md §3.1-3.2).
+ * Contexts from reference ctx-bins and the graphs retrieved from them (docs/qnn-abi.md#call-signatures,
+ * docs/qnn-abi.md#config-structs).
  * The binary is copied during contextCreateFromBinary unless PERSISTENT_BINARY is set, in which
  * case the context keeps using the caller's memory until contextFree, as QNN allows.
  */

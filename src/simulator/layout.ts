@@ -1,6 +1,6 @@
 /**
  * Byte offsets of every C struct the simulated provider reads or writes, written from
- * shared/research/qnn-abi.md (section per struct) and deliberately independent of the binding's
+ * docs/qnn-abi.md (section per struct) and deliberately independent of the binding's
  * Koffi declarations: a layout mistake on either side then shows up as a failure. LP64; all
  * offsets are absolute from the start of the struct. Only the fields the simulator touches are
  * listed; it writes into zero-filled blocks, so every other field reads as 0 / NULL.
@@ -8,7 +8,7 @@
 
 export const POINTER_SIZE = 8;
 
-/** `QnnInterface_t` (§1.2): the function table starts at 40. */
+/** `QnnInterface_t` (docs/qnn-abi.md#interface-provider-structs): the function table starts at 40. */
 export const Interface = {
   backendId: 0,
   providerName: 8,
@@ -17,19 +17,20 @@ export const Interface = {
   table: 40,
 } as const;
 
-/** `QnnSystemInterface_t` (§1.2): the function table starts at 32. */
+/** `QnnSystemInterface_t` (docs/qnn-abi.md#interface-provider-structs): the function table starts at 32. */
 export const SystemInterface = {
   providerName: 8,
   systemApiVersion: 16,
   table: 32,
 } as const;
 
-/** `Qnn_Version_t`: three uint32 (§2.1). */
+/** `Qnn_Version_t`: three uint32 (docs/qnn-abi.md#scalars-handles-and-versions). */
 export const Version = { major: 0, minor: 4, patch: 8, size: 12 } as const;
 
 /**
- * `Qnn_Tensor_t` = {version; union {v1; v2}} with the V1/V2 fields at +8 (§2.4). V1 fields are a
- * prefix of V2; the buffer union at 104 holds clientBuf {data, dataSize} or a mem handle.
+ * `Qnn_Tensor_t` = {version; union {v1; v2}} with the V1/V2 fields at +8
+ * (docs/qnn-abi.md#tensor-structs). V1 fields are a prefix of V2; the buffer union at 104 holds
+ * clientBuf {data, dataSize} or a mem handle.
  */
 export const Tensor = {
   version: 0,
@@ -51,10 +52,16 @@ export const Tensor = {
   sparseType: 128,
 } as const;
 
-/** Array stride of `Qnn_Tensor_t`: 144 since core API 2.14 (V2 exists), 120 before (§2.4). */
+/**
+ * Array stride of `Qnn_Tensor_t`: 144 since core API 2.14 (V2 exists), 120 before
+ * (docs/qnn-abi.md#tensor-structs).
+ */
 export const tensorStride = (coreApiMinor: number): number => (coreApiMinor >= 14 ? 144 : 120);
 
-/** `QnnSystemContext_BinaryInfo_t` V1 and V2 (V2 adds platformInfo), 144 bytes (§4.2). */
+/**
+ * `QnnSystemContext_BinaryInfo_t` V1 and V2 (V2 adds platformInfo), 144 bytes
+ * (docs/qnn-abi.md#binary-info).
+ */
 export const BinaryInfoV1 = {
   version: 0,
   backendId: 8,
@@ -72,7 +79,10 @@ export const BinaryInfoV1 = {
   platformInfo: 136,
 } as const;
 
-/** `QnnSystemContext_BinaryInfo_t` V3 (§4.2): V1's prefix up to socVersion, then these. */
+/**
+ * `QnnSystemContext_BinaryInfo_t` V3 (docs/qnn-abi.md#binary-info): V1's prefix up to socVersion,
+ * then these.
+ */
 export const BinaryInfoV3 = {
   contextBlobVersion: 56,
   contextBlobSize: 72,
@@ -84,7 +94,10 @@ export const BinaryInfoV3 = {
 
 export const BINARY_INFO_SIZE = 144;
 
-/** `QnnSystemContext_GraphInfo_t` = {version; union} (§4.3); V2 and V3 extend V1. */
+/**
+ * `QnnSystemContext_GraphInfo_t` = {version; union} (docs/qnn-abi.md#graph-info-and-its-stride); V2
+ * and V3 extend V1.
+ */
 export const GraphInfo = {
   version: 0,
   graphName: 8,
@@ -101,7 +114,8 @@ export const GRAPH_INFO_SIZE = { 1: 48, 2: 64, 3: 88 } as const;
 
 /**
  * Stride of the GraphInfo array written by the libQnnSystem of the SDK with this core API minor
- * (§4.3): 88 from SDK 2.28 (API 2.21), 64 for SDK 2.24-2.27 (API 2.17), 48 before.
+ * (docs/qnn-abi.md#graph-info-and-its-stride): 88 from SDK 2.28 (API 2.21), 64 for SDK 2.24-2.27
+ * (API 2.17), 48 before.
  */
 export function graphInfoStride(coreApiMinor: number): 48 | 64 | 88 {
   if (coreApiMinor >= 21) return 88;
@@ -109,7 +123,7 @@ export function graphInfoStride(coreApiMinor: number): 48 | 64 | 88 {
   return 48;
 }
 
-/** `QnnHtpSystemContext_GraphBlobInfo_t` V1 (§4.4), 40 bytes. */
+/** `QnnHtpSystemContext_GraphBlobInfo_t` V1 (docs/qnn-abi.md#htp-blobs), 40 bytes. */
 export const GraphBlobInfo = {
   version: 0,
   spillFillBufferSize: 8,
@@ -119,13 +133,13 @@ export const GraphBlobInfo = {
   size: 40,
 } as const;
 
-/** `QnnHtpSystemContext_HwBlobInfo_t` V1 (§4.4), 24 bytes. */
+/** `QnnHtpSystemContext_HwBlobInfo_t` V1 (docs/qnn-abi.md#htp-blobs), 24 bytes. */
 export const HwBlobInfo = { version: 0, spillFillBufferSize: 16, size: 24 } as const;
 
-/** `QnnDevice_PlatformInfo_t` (§3.1), 24 bytes. */
+/** `QnnDevice_PlatformInfo_t` (docs/qnn-abi.md#device-platform-info), 24 bytes. */
 export const PlatformInfo = { version: 0, numHwDevices: 8, hwDevices: 16, size: 24 } as const;
 
-/** `QnnDevice_HardwareDeviceInfo_t` (§3.1), 40 bytes. */
+/** `QnnDevice_HardwareDeviceInfo_t` (docs/qnn-abi.md#device-platform-info), 40 bytes. */
 export const HardwareDeviceInfo = {
   version: 0,
   numCores: 16,
@@ -134,10 +148,13 @@ export const HardwareDeviceInfo = {
   size: 40,
 } as const;
 
-/** `QnnDevice_CoreInfo_t` (§3.1), 24 bytes. */
+/** `QnnDevice_CoreInfo_t` (docs/qnn-abi.md#device-platform-info), 24 bytes. */
 export const CoreInfo = { version: 0, size: 24 } as const;
 
-/** `QnnHtpDevice_DeviceInfoExtension_t` (§3.1), 32 bytes; vtcmSize is a size_t in MB. */
+/**
+ * `QnnHtpDevice_DeviceInfoExtension_t` (docs/qnn-abi.md#device-platform-info), 32 bytes; vtcmSize
+ * is a size_t in MB.
+ */
 export const HtpDeviceInfoExtension = {
   devType: 0,
   vtcmSize: 8,
@@ -148,20 +165,23 @@ export const HtpDeviceInfoExtension = {
   size: 32,
 } as const;
 
-/** Every "option + union" config struct (QnnBackend/Device/Context_Config_t, §3.2): 16 bytes. */
+/**
+ * Every "option + union" config struct (QnnBackend/Device/Context_Config_t,
+ * docs/qnn-abi.md#config-structs): 16 bytes.
+ */
 export const Config = { option: 0, value: 8 } as const;
 
-/** `QnnHtpDevice_CustomConfig_t` (§3.2), 12 bytes, no pointers. */
+/** `QnnHtpDevice_CustomConfig_t` (docs/qnn-abi.md#config-structs), 12 bytes, no pointers. */
 export const HtpDeviceCustomConfig = { option: 0, socModel: 4, arch: 8 } as const;
 
-/** `QnnHtpContext_CustomConfig_t` (§3.2), 24 bytes. */
+/** `QnnHtpContext_CustomConfig_t` (docs/qnn-abi.md#config-structs), 24 bytes. */
 export const HtpContextCustomConfig = {
   option: 0,
   firstGroupHandle: 8,
   maxSpillFillBuffer: 16,
 } as const;
 
-/** `Qnn_MemDescriptor_t` (§5.1), 48 bytes. */
+/** `Qnn_MemDescriptor_t` (docs/qnn-abi.md#mem-descriptor), 48 bytes. */
 export const MemDescriptor = {
   numDim: 0,
   dimSize: 8,
@@ -172,10 +192,13 @@ export const MemDescriptor = {
   size: 48,
 } as const;
 
-/** `QnnMemHtp_Descriptor_t` (§5.2), 32 bytes. */
+/** `QnnMemHtp_Descriptor_t` (docs/qnn-abi.md#htp-shared-buffer-descriptor), 32 bytes. */
 export const HtpMemDescriptor = { type: 0, size: 8, fd: 16, offset: 24 } as const;
 
-/** `QnnHtpDevice_Infrastructure_t` (§6): infraType then the four perf function pointers. */
+/**
+ * `QnnHtpDevice_Infrastructure_t` (docs/qnn-abi.md#htp-performance-infrastructure): infraType then
+ * the four perf function pointers.
+ */
 export const HtpInfrastructure = {
   infraType: 0,
   createPowerConfigId: 8,
@@ -185,10 +208,13 @@ export const HtpInfrastructure = {
   size: 40,
 } as const;
 
-/** `QnnHtpPerfInfrastructure_PowerConfig_t` (§6), 68 bytes: option then a union at 4. */
+/**
+ * `QnnHtpPerfInfrastructure_PowerConfig_t` (docs/qnn-abi.md#power-config-structs), 68 bytes: option
+ * then a union at 4.
+ */
 export const PowerConfig = { option: 0, value: 4 } as const;
 
-/** DCVS V3 fields, all uint32, in order from `PowerConfig.value` (§6). */
+/** DCVS V3 fields, all uint32, in order from `PowerConfig.value` (docs/qnn-abi.md#power-config-structs). */
 export const DCVS_V3_FIELDS = [
   'contextId',
   'setDcvsEnable',
@@ -208,7 +234,7 @@ export const DCVS_V3_FIELDS = [
   'coreVoltageCornerMax',
 ] as const;
 
-/** HMX V2 fields, all uint32, in order from `PowerConfig.value` (§6). */
+/** HMX V2 fields, all uint32, in order from `PowerConfig.value` (docs/qnn-abi.md#power-config-structs). */
 export const HMX_V2_FIELDS = [
   'hmxPickDefault',
   'hmxVoltageCornerMin',
@@ -217,17 +243,17 @@ export const HMX_V2_FIELDS = [
   'hmxPerfMode',
 ] as const;
 
-/** `QnnHtpPerfInfrastructure_MemoryConfig_t` (§6), 8 bytes. */
+/** `QnnHtpPerfInfrastructure_MemoryConfig_t` (docs/qnn-abi.md#power-config-structs), 8 bytes. */
 export const MemoryConfig = { option: 0, growSize: 4 } as const;
 
-/** `QnnProfile_EventData_t` (§7), 24 bytes. */
+/** `QnnProfile_EventData_t` (docs/qnn-abi.md#profiling), 24 bytes. */
 export const ProfileEventData = { type: 0, unit: 4, value: 8, identifier: 16, size: 24 } as const;
 
 /**
- * Storage of the `va_list` argument of `QnnLog_Callback_t` for the x86-64 System V ABI (§3.3):
- * {gp_offset u32, fp_offset u32, overflow_arg_area ptr, reg_save_area ptr}. Offsets at their
- * maximum (48 = six GP registers, 176 = plus eight vector registers) send every va_arg to the
- * overflow area.
+ * Storage of the `va_list` argument of `QnnLog_Callback_t` for the x86-64 System V ABI
+ * (docs/qnn-abi.md#log-callback): {gp_offset u32, fp_offset u32, overflow_arg_area ptr,
+ * reg_save_area ptr}. Offsets at their maximum (48 = six GP registers, 176 = plus eight vector
+ * registers) send every va_arg to the overflow area.
  */
 export const SysVVaList = {
   gpOffset: 0,

@@ -1,8 +1,8 @@
 /**
  * Shared buffers: a stand-in for FastRPC rpcmem (native memory with fake fds) and QnnMem
- * registration of those fds (qnn-abi.md §5): ION (one buffer per tensor) or CUSTOM with an HTP
- * SHARED_BUFFER descriptor (a tensor at an offset in a larger buffer). DMA_BUF is not supported,
- * as propertyHasCapability reports.
+ * registration of those fds (docs/qnn-abi.md#shared-memory): ION (one buffer per tensor) or CUSTOM
+ * with an HTP SHARED_BUFFER descriptor (a tensor at an offset in a larger buffer). DMA_BUF is not
+ * supported, as propertyHasCapability reports.
  */
 import { byteSize, dataTypeName, type DataTypeName } from '../tensor/dtype.js';
 import { QnnHtpMemType, QnnMemType } from '../qnn/enums.js';

@@ -30,7 +30,8 @@ export interface SimulatedQnnOptions {
   binaryInfoVersion?: 1 | 2 | 3;
   /**
    * Version tag of every `GraphInfo` element; default as `binaryInfoVersion`. The array stride
-   * always follows the core API minor (qnn-abi.md §4.3), so the version must fit in it.
+   * always follows the core API minor (docs/qnn-abi.md#graph-info-and-its-stride), so the version
+   * must fit in it.
    */
   graphInfoVersion?: 1 | 2 | 3;
   /** Validate every graphExecute argument but skip running the graph (for per-call overhead benchmarks). */

@@ -1,6 +1,7 @@
 /**
- * The HTP perf infrastructure `deviceGetInfrastructure` hands out (qnn-abi.md §6). Its functions
- * decode what they receive by offset and record it, so a binding's power voting can be checked.
+ * The HTP perf infrastructure `deviceGetInfrastructure` hands out
+ * (docs/qnn-abi.md#htp-performance-infrastructure). Its functions decode what they receive by
+ * offset and record it, so a binding's power voting can be checked.
  */
 import {
   QNN_HTP_MAX_RPC_POLLING_TIME_US,

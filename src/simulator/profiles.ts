@@ -1,9 +1,9 @@
 /**
- * QnnProfile handles (qnn-abi.md §7). A profile passed to contextCreateFromBinary, contextFree or
- * graphExecute is reset and then holds that call's events: INIT / DEINIT with the call's time,
- * or EXECUTE with the HTP host-RPC (whole call) and accelerator (graph run) times as sub-events.
- * BASIC and DETAILED record the same events. Event id arrays and identifiers live in native
- * memory owned by the profile until its next use or profileFree.
+ * QnnProfile handles (docs/qnn-abi.md#profiling). A profile passed to contextCreateFromBinary,
+ * contextFree or graphExecute is reset and then holds that call's events: INIT / DEINIT with the
+ * call's time, or EXECUTE with the HTP host-RPC (whole call) and accelerator (graph run) times as
+ * sub-events. BASIC and DETAILED record the same events. Event id arrays and identifiers live in
+ * native memory owned by the profile until its next use or profileFree.
  */
 import { QnnProfileEventUnit, QnnProfileLevel } from '../qnn/enums.js';
 import { Code, fail } from './failure.js';

@@ -1,8 +1,8 @@
 /**
- * C signatures of the functions the simulated provider serves (qnn-abi.md §1, §3-7, §5.3). Every
- * pointer is `void *` so the simulator decodes what it points at by offset; every QNN function
- * returns `Qnn_ErrorHandle_t` (uint64). Prototypes are anonymous: Koffi type names are global per
- * process and belong to the binding.
+ * C signatures of the functions the simulated provider serves (docs/qnn-abi.md#call-signatures,
+ * docs/qnn-abi.md#rpcmem). Every pointer is `void *` so the simulator decodes what it points at by
+ * offset; every QNN function returns `Qnn_ErrorHandle_t` (uint64). Prototypes are anonymous: Koffi
+ * type names are global per process and belong to the binding.
  */
 import koffi from 'koffi';
 import type { TypeObject } from 'koffi';
@@ -51,7 +51,10 @@ export type ServedSystemSlot = keyof typeof SystemProtos;
 /** `QnnInterface_getProviders` and `QnnSystemInterface_getProviders`: (providerList**, uint32*). */
 export const GetProvidersProto = qnn(['void *', 'void *']);
 
-/** The HTP perf infrastructure functions (§6); they also return `Qnn_ErrorHandle_t`. */
+/**
+ * The HTP perf infrastructure functions (docs/qnn-abi.md#htp-performance-infrastructure); they also
+ * return `Qnn_ErrorHandle_t`.
+ */
 export const PerfProtos = {
   createPowerConfigId: qnn(['uint32_t', 'uint32_t', 'void *']),
   destroyPowerConfigId: qnn(['uint32_t']),
@@ -61,10 +64,10 @@ export const PerfProtos = {
 
 export type PerfFunction = keyof typeof PerfProtos;
 
-/** `QnnLog_Callback_t` (§3.1, §3.3): the va_list travels as a pointer. */
+/** `QnnLog_Callback_t` (docs/qnn-abi.md#log-callback): the va_list travels as a pointer. */
 export const LogCallbackProto = koffi.proto(null, 'void', ['void *', 'uint32_t', 'uint64_t', 'void *']);
 
-/** FastRPC rpcmem (§5.3), as served by the simulator's stand-in allocator. */
+/** FastRPC rpcmem (docs/qnn-abi.md#rpcmem), as served by the simulator's stand-in allocator. */
 export const RpcmemProtos = {
   rpcmemAlloc: koffi.proto(null, 'void *', ['int', 'uint32_t', 'int']),
   rpcmemFree: koffi.proto(null, 'void', ['void *']),

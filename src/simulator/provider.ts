@@ -49,12 +49,13 @@ const PROVIDER_NAMES: Readonly<Record<number, string>> = {
   [QnnBackendId.HTP]: HTP_PROVIDER_NAME,
   [QnnBackendId.HTP_QEMU]: 'HTP_QEMU_QTI_AISW',
 };
-/** System API 1.1 (SDK <= 2.25) has slots 0-3; later ones 16 (qnn-abi.md §1.4). */
+/** System API 1.1 (SDK <= 2.25) has slots 0-3; later ones 16 (docs/qnn-abi.md#system-function-table). */
 const systemSlotCount = (minor: number): number => (minor >= 2 ? 16 : 4);
 
 /**
- * How many leading core slots a provider with this API version fills in (qnn-abi.md §1.3). Before
- * API 2.9 the real table had other indices; such a provider only exists to be rejected.
+ * How many leading core slots a provider with this API version fills in
+ * (docs/qnn-abi.md#core-function-table). Before API 2.9 the real table had other indices; such a
+ * provider only exists to be rejected.
  */
 function coreSlotCount(version: ApiVersionTriple): number {
   if (version.major !== 2) return 0;

@@ -13,7 +13,7 @@ export interface SimDevice {
   readonly log: Address;
 }
 
-/** The context configs a caller passed, decoded (qnn-abi.md §3.2). */
+/** The context configs a caller passed, decoded (docs/qnn-abi.md#config-structs). */
 export interface ContextConfig {
   readonly priority?: number;
   readonly memoryLimitHint?: bigint;

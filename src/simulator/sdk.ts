@@ -1,7 +1,8 @@
 /**
- * The QAIRT SDK a core API version ships in (qnn-abi.md §10), so the build id and the HTP backend
- * API version (5.<SDK minor>) the simulator reports agree with its core API version. API 2.31 is
- * not in the table; 2.41 is assumed (slots 69-70 appeared in SDK 2.41-2.43).
+ * The QAIRT SDK a core API version ships in (docs/qnn-abi.md#sdk-and-core-api-versions), so the
+ * build id and the HTP backend API version (5.<SDK minor>) the simulator reports agree with its
+ * core API version. API 2.31 is not in the table; 2.41 is assumed (slots 69-70 appeared in SDK
+ * 2.41-2.43).
  */
 import type { ApiVersionTriple } from './options.js';
 

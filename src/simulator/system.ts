@@ -1,6 +1,6 @@
 /**
- * QnnSystemContext (qnn-abi.md §4.1): binary info of reference ctx-bins. Every answer stays valid
- * until systemContextFree of the handle it was asked through.
+ * QnnSystemContext (docs/qnn-abi.md#qnnsystem-calls): binary info of reference ctx-bins. Every
+ * answer stays valid until systemContextFree of the handle it was asked through.
  */
 import { readCtxBinGraphs } from '../backends/reference/from-bytes.js';
 import type { GraphSpec } from '../graphs/spec.js';
