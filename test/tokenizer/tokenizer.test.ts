@@ -221,6 +221,13 @@ describe('readTokenizerFile / loadTokenizer', () => {
     expect((await loadError(file)).message).toContain(`invalid JSON in tokenizer file ${file}:2:12: `);
   });
 
+  it('gives line:column and a reason without the echoed text when JSON.parse reports no position', async () => {
+    const dir = tmpDir('bad-token');
+    const file = join(dir, 'tokenizer.json');
+    writeFileSync(file, '{\n  "model": x }\n');
+    expect((await loadError(file)).message).toBe(`invalid JSON in tokenizer file ${file}:2:12: Unexpected token 'x'`);
+  });
+
   it('reports a JSON file that is not a tokenizer', async () => {
     const dir = tmpDir('not-tokenizer');
     const file = join(dir, 'tokenizer.json');

@@ -1,7 +1,7 @@
 import { formatPath } from '../../formats/json.js';
+import { findDuplicateKeys, lineColumn, syntaxErrorOffset, syntaxErrorReason } from '../../formats/json-text.js';
 import { ConfigError, ConfigFileError, type ConfigIssue } from './errors.js';
 import { describeValue, toConfigIssues } from './issues.js';
-import { findDuplicateKeys, lineColumn, syntaxErrorOffset, syntaxErrorReason } from './json-text.js';
 import { resolvePaths } from './paths.js';
 import { ROOT_NAMES, ROOT_SCHEMAS, type RootName } from './schema/roots.js';
 import { isObject } from './schema/values.js';

@@ -1,26 +1,6 @@
 import { readFile } from 'node:fs/promises';
+import { lineColumn, syntaxErrorOffset, syntaxErrorReason } from '../../formats/json-text.js';
 import { TokenizerLoadError } from './errors.js';
-
-/** 1-based line and column of a UTF-16 offset in `text`. */
-function lineColumn(text: string, offset: number): string {
-  let line = 1;
-  let lineStart = 0;
-  for (let i = 0; i < offset && i < text.length; i++) {
-    if (text.charCodeAt(i) === 10) {
-      line++;
-      lineStart = i + 1;
-    }
-  }
-  return `${line}:${offset - lineStart + 1}`;
-}
-
-/** Where V8's JSON.parse message puts the error, when it says. */
-function errorOffset(message: string, text: string): number | undefined {
-  const at = /at position (\d+)/.exec(message);
-  if (at) return Number(at[1]);
-  if (/Unexpected end of JSON input/.test(message)) return text.length;
-  return undefined;
-}
 
 /** Reads and parses a JSON file; `missingOk` turns a missing file into `undefined`. */
 export async function readJsonFile(path: string, what: string, missingOk = false): Promise<unknown> {
@@ -40,9 +20,9 @@ export async function readJsonFile(path: string, what: string, missingOk = false
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {
-    const reason = err instanceof Error ? err.message : String(err);
-    const offset = errorOffset(reason, text);
-    const where = offset === undefined ? path : `${path}:${lineColumn(text, offset)}`;
-    throw new TokenizerLoadError('TOKENIZER_INVALID_JSON', `invalid JSON in ${what} ${where}: ${reason}`, { cause: err });
+    if (!(err instanceof SyntaxError)) throw err;
+    const { line, column } = lineColumn(text, syntaxErrorOffset(text, err));
+    const message = `invalid JSON in ${what} ${path}:${line}:${column}: ${syntaxErrorReason(err)}`;
+    throw new TokenizerLoadError('TOKENIZER_INVALID_JSON', message, { cause: err });
   }
 }

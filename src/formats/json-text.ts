@@ -1,4 +1,8 @@
-import { formatPath, type PathSegment } from '../../formats/json.js';
+/**
+ * Positions in JSON text: line:column of an offset, where JSON.parse failed and why, and object keys
+ * that appear twice (which JSON.parse silently resolves to the last).
+ */
+import { formatPath, type PathSegment } from './json.js';
 
 /** 1-based line and column of a UTF-16 offset in `text`. */
 export function lineColumn(text: string, offset: number): { line: number; column: number } {
