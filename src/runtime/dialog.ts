@@ -1,6 +1,4 @@
-import { GenieError, InvalidArgumentError, NotSupportedError } from '../errors.js';
-import { ContextLimitError } from '../graphs/errors.js';
-import type { LogitsView } from '../sampler/logits-view.js';
+import { InvalidArgumentError, NotSupportedError } from '../errors.js';
 import type { SamplerParams } from '../sampler/params.js';
 import type { SamplerUpdate } from '../sampler/resolve-params.js';
 import { Sampler } from '../sampler/sampler.js';
@@ -10,28 +8,19 @@ import { loadConfigFile } from './config/load.js';
 import { assertLoadable } from './config/loadable.js';
 import { parseConfig } from './config/parse.js';
 import type { GenieConfig } from './config/types.js';
-import type { DialogOptions, EmbeddingQueryOptions, QueryOptions, QueryResult, StopReason } from './dialog-types.js';
-import { allocateEmbeddingRows, type EmbeddingRows } from './embeddings/rows.js';
-import { DisposedError, type Engine } from './engine/engine.js';
+import { DialogState } from './dialog-state.js';
+import type { DialogOptions, EmbeddingQueryOptions, QueryOptions, QueryResult } from './dialog-types.js';
+import type { EmbeddingRows } from './embeddings/rows.js';
 import { openEngine } from './engine/open.js';
-import { QueryClock, type Kpis } from './kpis.js';
-import { IncrementalDetokenizer } from './text/incremental-detokenizer.js';
+import type { Kpis } from './kpis.js';
+import { runQuery } from './query-run.js';
 import { StopSequenceMatcher } from './text/stop-sequence-matcher.js';
 import { loadTokenizer } from './tokenizer/load.js';
 import type { Tokenizer } from './tokenizer/tokenizer.js';
 import { TurnLedger, type TurnPrompt } from './turn-ledger.js';
 
 export type { DialogOptions, EmbeddingQueryOptions, QueryOptions, QueryResult, StopReason } from './dialog-types.js';
-
-/** A query was started while another one is still running on the same dialog. */
-export class DialogBusyError extends GenieError {
-  constructor() {
-    super('BUSY', 'dialog is busy: finish or abort the running query first');
-  }
-}
-
-/** Names the callback in the engine's messages about a row it wrote. */
-const T2E_ROW = 'the tokenToEmbedding row';
+export { DialogBusyError } from './dialog-state.js';
 
 /**
  * Genie's basic dialog (research/genie.md §2.3) over an Engine: turn rules (the previous turn's last
@@ -50,27 +39,13 @@ export class Dialog {
   readonly tokenizer: Tokenizer;
   /** Microseconds from `create` to ready. */
   readonly initTimeUs: number;
-  private readonly engine: Engine;
-  private readonly sampler: Sampler;
-  private readonly ledger: TurnLedger;
-  private readonly eos: ReadonlySet<number>;
-  private stopSequences: readonly string[];
-  private maxNumTokens: number | null;
-  private busy = false;
-  private disposed = false;
-  private logitsScratch: Float32Array | undefined;
-  private lastKpis: Kpis | undefined;
+  private readonly state: DialogState;
 
-  private constructor(config: DerivedDialog, tokenizer: Tokenizer, engine: Engine, sampler: Sampler, initTimeUs: number) {
+  private constructor(config: DerivedDialog, state: DialogState) {
     this.config = config;
-    this.tokenizer = tokenizer;
-    this.engine = engine;
-    this.sampler = sampler;
-    this.initTimeUs = initTimeUs;
-    this.eos = new Set(config.eosTokens);
-    this.stopSequences = config.stopSequences;
-    this.maxNumTokens = config.maxNumTokens;
-    this.ledger = new TurnLedger(config.bosToken, config.primaryEos, sampler.params.penalizeLastN);
+    this.tokenizer = state.tokenizer;
+    this.initTimeUs = state.settings.initTimeUs;
+    this.state = state;
   }
 
   /**
@@ -92,9 +67,10 @@ export class Dialog {
       const sampler = new Sampler(derived.sampler, engine.vocabSize);
       if (options.sampler) sampler.configure(options.sampler);
       const initTimeUs = Number(process.hrtime.bigint() - start) / 1e3;
-      const dialog = new Dialog(derived, tokenizer, engine, sampler, initTimeUs);
-      if (options.maxNumTokens !== undefined) dialog.maxNumTokens = options.maxNumTokens;
-      return dialog;
+      const ledger = new TurnLedger(derived.bosToken, derived.primaryEos, sampler.params.penalizeLastN);
+      const maxNumTokens = options.maxNumTokens ?? derived.maxNumTokens;
+      const settings = { eosTokens: derived.eosTokens, stopSequences: derived.stopSequences, maxNumTokens, contextSize: derived.contextSize, initTimeUs };
+      return new Dialog(derived, new DialogState(engine, sampler, ledger, tokenizer, settings));
     } catch (error) {
       await engine.dispose();
       throw error;
@@ -109,7 +85,7 @@ export class Dialog {
     this.checkAcceptsTokens('query');
     const ids = Array.from(this.tokenizer.encode(prompt));
     this.checkIds(ids, 'the encoded prompt');
-    return this.run({ kind: 'tokens', ids, rewind: options.rewind === true }, options);
+    return this.start({ kind: 'tokens', ids, rewind: options.rewind === true }, options);
   }
 
   /** Like `query`, with the prompt given as token ids (genie-t2t-run `--tokens_file`). */
@@ -119,7 +95,7 @@ export class Dialog {
     this.checkIds(ids, 'tokens');
     checkQueryOptions(options);
     this.checkAcceptsTokens('tokenQuery');
-    return this.run({ kind: 'tokens', ids, rewind: options.rewind === true }, options);
+    return this.start({ kind: 'tokens', ids, rewind: options.rewind === true }, options);
   }
 
   /**
@@ -139,274 +115,106 @@ export class Dialog {
       throw new NotSupportedError('embeddingQuery cannot rewind: embedding rows carry no token ids to match against the KV cache');
     }
     const rows: EmbeddingRows = { data: embeddings, dtype: options.dtype ?? 'FLOAT_32', encoding: options.encoding };
-    const count = this.engine.checkEmbeddingRows(rows);
+    const count = this.state.engine.checkEmbeddingRows(rows);
     const toEmbedding = options.tokenToEmbedding as ((token: number, row: ElementArray) => void) | undefined;
     if (toEmbedding !== undefined && typeof toEmbedding !== 'function') {
       throw new InvalidArgumentError(`tokenToEmbedding must be a function, got ${typeof toEmbedding}`);
     }
-    if (toEmbedding === undefined && !this.engine.acceptsTokens) {
+    if (toEmbedding === undefined && !this.state.engine.acceptsTokens) {
       throw new InvalidArgumentError(
         'embeddingQuery needs options.tokenToEmbedding: the config\'s embedding has no LUT (type "callback") ' +
           'to turn the dialog\'s tokens into embeddings',
       );
     }
-    return this.run({ kind: 'embeddings', rows, count, toEmbedding }, options);
+    return this.start({ kind: 'embeddings', rows, count, toEmbedding }, options);
   }
 
   /** Elements per embedding row when the model takes embeddings (`embedding.size`); undefined for an ids model. */
   get embeddingSize(): number | undefined {
-    return this.engine.embeddingSize;
+    return this.state.engine.embeddingSize;
   }
 
   /** Forgets the conversation: empty KV cache, no carried-over token, penalty history cleared. */
   reset(): void {
-    this.checkIdle();
-    this.engine.reset();
-    this.ledger.reset();
+    this.state.checkIdle();
+    this.state.engine.reset();
+    this.state.ledger.reset();
   }
 
   /** Live sampler reconfiguration (Genie's `GenieSampler_applyConfig`); invalid updates change nothing. */
   configureSampler(update: SamplerUpdate): void {
     this.checkUsable();
-    this.sampler.configure(update);
-    this.ledger.history.reserve(this.sampler.params.penalizeLastN);
+    this.state.sampler.configure(update);
+    this.state.ledger.history.reserve(this.state.sampler.params.penalizeLastN);
   }
 
   get samplerParams(): SamplerParams {
-    return this.sampler.params;
+    return this.state.sampler.params;
   }
 
   /** Genie's `GenieDialog_setStopSequence`; an empty list clears them. */
   setStopSequences(stops: readonly string[]): void {
     this.checkUsable();
     new StopSequenceMatcher(stops); // validates (empty strings, lone surrogates) before anything changes
-    this.stopSequences = [...stops];
+    this.state.stopSequences = [...stops];
   }
 
   /** Most tokens the KV cache can hold: `context.size`, or less when the binaries' KV-in is smaller. */
   get contextLimit(): number {
-    return Math.min(this.config.contextSize, this.engine.capacity);
-  }
-
-  private describeLimit(): string {
-    const size = this.config.contextSize;
-    return this.engine.capacity < size
-      ? `context.size=${size} (the binaries' KV cache holds ${this.engine.capacity} entries)`
-      : `context.size=${size}`;
+    return this.state.contextLimit;
   }
 
   /** Tokens held in the KV cache. */
   get contextUsed(): number {
-    return this.engine.nValid;
+    return this.state.engine.nValid;
   }
 
   /** Backend profiling records (QnnProfile events with `backend.qnn.profiling`) since the last call. */
   takeBackendProfile(): readonly object[] {
     this.checkUsable();
-    return this.engine.takeBackendProfile();
+    return this.state.engine.takeBackendProfile();
   }
 
   /** KPIs of the last finished query. */
   get kpis(): Kpis | undefined {
-    return this.lastKpis;
+    return this.state.lastKpis;
   }
 
   async dispose(): Promise<void> {
-    if (this.disposed) return;
-    this.disposed = true;
-    await this.engine.dispose();
+    if (this.state.disposed) return;
+    this.state.disposed = true;
+    await this.state.engine.dispose();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.dispose();
   }
 
-  /** Prefills the turn: its tokens, then (embedding prompts) the caller's rows. */
-  private prefill(input: readonly number[], prompt: TurnPrompt, signal: AbortSignal | undefined): Promise<LogitsView | null> {
-    if (prompt.kind === 'tokens') return this.engine.prefill(input, signal);
-    if (prompt.toEmbedding === undefined) return this.engine.prefillEmbeddings(prompt.rows, { leadingTokens: input, signal });
-    if (input.length === 0) return this.engine.prefillEmbeddings(prompt.rows, { signal });
-    // The callback writes the dialog's tokens in the query's format, ahead of the caller's rows.
-    const { data, dtype, encoding } = prompt.rows;
-    const size = this.engine.embeddingSize!;
-    const all = allocateEmbeddingRows(dtype, (input.length + prompt.count) * size);
-    for (let i = 0; i < input.length; i++) {
-      const row = all.subarray(i * size, (i + 1) * size);
-      prompt.toEmbedding(input[i], row);
-      this.engine.checkEmbeddingRows({ data: row, dtype, encoding }, T2E_ROW);
-    }
-    all.set(data, input.length * size);
-    return this.engine.prefillEmbeddings({ data: all, dtype, encoding }, { signal });
-  }
-
-  private async *run(prompt: TurnPrompt, options: QueryOptions): AsyncGenerator<string, QueryResult> {
-    this.checkIdle();
-    const maxTokens = options.maxTokens ?? this.maxNumTokens ?? Infinity;
-    const rewind = prompt.kind === 'tokens' && prompt.rewind;
-    const { tokens, keep: before, input } = this.ledger.plan(prompt, this.engine.nValid); // before: the KV entries the turn starts from
-    const reused = rewind ? before : 0;
-    const promptLength = input.length + (prompt.kind === 'embeddings' ? prompt.count : 0);
-    if (promptLength === 0) {
-      throw new InvalidArgumentError(
-        rewind ? 'the rewind query has no tokens (empty prompt and no bos-token)' : 'the query has no tokens (empty prompt and nothing to carry over)',
-      );
-    }
-    if (before + promptLength > this.contextLimit) {
-      throw new ContextLimitError(
-        `the prompt needs ${promptLength} tokens but only ${this.contextLimit - before} of ${this.describeLimit()} ` +
-          `are left; ${rewind ? 'shorten the conversation' : 'call reset()'}`,
-      );
-    }
-    const t2e = prompt.kind === 'embeddings' ? prompt.toEmbedding : undefined;
-    // Genie's T2E output buffer: one row in the query's format, reused for every generated token.
-    const t2eRow = prompt.kind === 'embeddings' && t2e !== undefined ? rowLike(prompt.rows, this.engine.embeddingSize!) : undefined;
-
-    this.busy = true;
-    const clock = new QueryClock();
-    const generated: number[] = [];
-    let text = '';
-    let stopReason: StopReason = 'abort';
-    try {
-      // Aborted before the prompt was (fully) processed: nothing was fed, the turn never happened.
-      if (options.signal?.aborted) return this.finish(clock, [], 0, 0, generated, text, stopReason);
-      if (rewind) {
-        this.engine.rewind(before);
-        this.ledger.rewindTo(before, tokens);
-      }
-      let logits: LogitsView | null;
-      try {
-        logits = await this.prefill(input, prompt, options.signal);
-      } catch (error) {
-        this.engine.rewind(before);
-        throw error;
-      }
-      if (logits === null) return this.finish(clock, [], 0, reused, generated, text, stopReason);
-      this.ledger.recordPrefill(input, prompt);
-
-      const detok = new IncrementalDetokenizer(this.tokenizer);
-      const stops = new StopSequenceMatcher(this.stopSequences);
-      let token = this.sampler.sample(logits, this.ledger.history);
-      clock.markFirstToken();
-      for (;;) {
-        this.reportLogits(logits, token, options);
-        if (this.eos.has(token)) {
-          stopReason = 'eos';
-          break;
-        }
-        generated.push(token);
-        this.ledger.recordSampled(token);
-        const scan = stops.push(detok.push(token));
-        text += scan.text;
-        if (scan.text) yield scan.text;
-        if (scan.stop !== null) {
-          this.dropStopTokens(detok.tokensCoveringLast(scan.stopTail), generated);
-          stopReason = 'stop-sequence';
-          break;
-        }
-        if (generated.length >= maxTokens) {
-          stopReason = 'max-tokens';
-          break;
-        }
-        if (options.signal?.aborted) {
-          stopReason = 'abort';
-          break;
-        }
-        if (this.engine.nValid + 1 > this.contextLimit) {
-          throw new ContextLimitError(
-            `${this.describeLimit()} reached after ${generated.length} generated tokens; call reset()`,
-          );
-        }
-        if (t2e === undefined) {
-          logits = await this.engine.decode(token);
-        } else {
-          t2e(token, t2eRow!.data);
-          logits = await this.engine.decodeEmbedding(t2eRow!, T2E_ROW);
-        }
-        this.ledger.recordFed(token, t2e !== undefined);
-        token = this.sampler.sample(logits, this.ledger.history);
-      }
-      if (stopReason !== 'stop-sequence') {
-        const scan = stops.push(detok.flush());
-        let tail = scan.text;
-        if (scan.stop !== null) {
-          this.dropStopTokens(detok.tokensCoveringLast(scan.stopTail), generated);
-          stopReason = 'stop-sequence';
-        } else {
-          tail += stops.flush();
-        }
-        text += tail;
-        if (tail) yield tail;
-      }
-      return this.finish(clock, input, promptLength, reused, generated, text, stopReason);
-    } finally {
-      this.busy = false;
-    }
-  }
-
-  /**
-   * Removes the `k` trailing generated tokens that spell a stop sequence, as if they had never been
-   * generated: the KV cache forgets those that were fed (all k when the last one was fed before an
-   * EOS, else all but the pending last one).
-   */
-  private dropStopTokens(k: number, generated: number[]): void {
-    const fed = this.ledger.pending === null ? k : k - 1;
-    this.engine.rewind(this.engine.nValid - fed);
-    this.ledger.dropGenerated(k, this.engine.nValid);
-    generated.length -= k;
-  }
-
-  private reportLogits(logits: LogitsView, token: number, options: QueryOptions): void {
-    if (!options.onLogits) return;
-    this.logitsScratch ??= new Float32Array(this.engine.vocabSize);
-    logits.dequantizeInto(this.logitsScratch);
-    options.onLogits(this.logitsScratch, token);
-  }
-
-  private finish(
-    clock: QueryClock,
-    input: number[],
-    promptLength: number,
-    reusedTokens: number,
-    generated: number[],
-    text: string,
-    stopReason: StopReason,
-  ): QueryResult {
-    clock.stop();
-    const kpis = clock.kpis(this.initTimeUs, promptLength, generated.length);
-    this.lastKpis = kpis;
-    return { stopReason, promptTokens: input, reusedTokens, generatedTokens: generated, text, kpis };
+  /** Starts a validated query: it runs on the first `next()`. */
+  private start(prompt: TurnPrompt, options: QueryOptions): AsyncGenerator<string, QueryResult> {
+    return runQuery(this.state, prompt, options);
   }
 
   /** A tokenizer's vocabulary can be larger than the model's (or the ids arbitrary): check before anything runs. */
   private checkIds(ids: readonly number[], name: string): void {
     ids.forEach((t, i) => {
-      if (!Number.isInteger(t) || t < 0 || t >= this.engine.vocabSize) {
-        throw new InvalidArgumentError(`${name}[${i}] = ${t} is not a token id in [0, ${this.engine.vocabSize})`);
+      if (!Number.isInteger(t) || t < 0 || t >= this.state.engine.vocabSize) {
+        throw new InvalidArgumentError(`${name}[${i}] = ${t} is not a token id in [0, ${this.state.engine.vocabSize})`);
       }
     });
   }
 
   private checkUsable(): void {
-    if (this.disposed) throw new DisposedError('dialog');
+    this.state.checkUsable();
   }
 
   private checkAcceptsTokens(method: string): void {
-    if (!this.engine.acceptsTokens) {
+    if (!this.state.engine.acceptsTokens) {
       throw new NotSupportedError(
         `${method} needs an embedding LUT: the config's embedding is type "callback"; use embeddingQuery with a tokenToEmbedding callback`,
       );
     }
   }
-
-  private checkIdle(): void {
-    this.checkUsable();
-    if (this.busy) throw new DialogBusyError();
-  }
-}
-
-/** One zeroed row of `size` elements in the dtype and encoding of `rows`. */
-function rowLike(rows: EmbeddingRows, size: number): EmbeddingRows {
-  return { data: allocateEmbeddingRows(rows.dtype, size), dtype: rows.dtype, encoding: rows.encoding };
 }
 
 /** Argument errors surface when the query is created, not at its first step. */
