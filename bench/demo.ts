@@ -2,7 +2,7 @@
  * Tokens per second of the Reference backend (pure-TS executor) on the embedded demo model, as
  * `genie-ts run` builds it: prefill of a ~100-token prompt, then 32 greedy decode steps.
  */
-import { ensureDemoBundle } from '../src/runtime/demo/index.js';
+import { ensureDemoBundle } from '../src/demo/index.js';
 import { Dialog } from '../src/runtime/dialog.js';
 import type { Measurement } from './harness.js';
 

@@ -9,7 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deriveDialog, loadConfigFile } from '../src/runtime/config/index.js';
-import { writeDemoBundle, type DemoQuant } from '../src/runtime/demo/index.js';
+import { writeDemoBundle, type DemoQuant } from '../src/demo/index.js';
 import { openEngine, type Engine } from '../src/runtime/engine/index.js';
 import { teacherForcedFidelity, type FidelityReport, type FidelityTurn } from '../src/runtime/quant/index.js';
 import { demoTokenizerPath, loadTokenizer } from '../src/runtime/tokenizer/index.js';

@@ -1,7 +1,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { demoCacheFolderName, DEFAULT_DEMO_OPTIONS, ensureDemoBundle } from '../../src/runtime/demo/index.js';
+import { demoCacheFolderName, DEFAULT_DEMO_OPTIONS, ensureDemoBundle } from '../../src/demo/index.js';
 import { snapshot } from '../demo/fixtures.js';
 import { cli, libraryTurn, printed, screen, tempDir } from './fixtures.js';
 

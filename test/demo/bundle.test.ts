@@ -10,7 +10,7 @@ import { discoverModelLayout } from '../../src/graphs/index.js';
 import { deriveDialog, loadConfigFile, parseConfig } from '../../src/runtime/config/index.js';
 import {
   demoCheckpoint, DemoBundleError, DemoOptionError, resolveDemoOptions, writeDemoBundle, type DemoBundle,
-} from '../../src/runtime/demo/index.js';
+} from '../../src/demo/index.js';
 import { demoTokenizerPath } from '../../src/runtime/tokenizer/index.js';
 import { KvLoopDriver } from '../reference/kv-loop-driver.js';
 import { fullForward } from '../reference/qwen2-oracle.js';

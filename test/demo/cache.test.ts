@@ -2,10 +2,10 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { installDir, makeStagingDir } from '../../src/runtime/demo/atomic-dir.js';
+import { installDir, makeStagingDir } from '../../src/demo/atomic-dir.js';
 import {
   demoCacheFolderName, DemoOptionError, ensureDemoBundle, readDemoManifest, resolveDemoOptions, writeDemoBundle,
-} from '../../src/runtime/demo/index.js';
+} from '../../src/demo/index.js';
 import { listFiles, SMALL, snapshot, tempDir } from './fixtures.js';
 
 const root = tempDir('cache');
@@ -131,7 +131,7 @@ describe('ensureDemoBundle', () => {
 describe('interrupted builds', () => {
   it('leave no bundle when the builder is killed, and the next build removes their staging folder', async () => {
     const cacheDir = freshCache();
-    const demo = new URL('../../src/runtime/demo/index.ts', import.meta.url).href;
+    const demo = new URL('../../src/demo/index.ts', import.meta.url).href;
     // The child announces it is mid-build, then blocks synchronously until it is killed.
     const script = `
       const { ensureDemoBundle } = await import(${JSON.stringify(demo)});

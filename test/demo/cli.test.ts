@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { demoCommand } from '../../src/cli/commands/demo.js';
 import type { CliIO } from '../../src/cli/io.js';
-import { writeDemoBundle } from '../../src/runtime/demo/index.js';
+import { writeDemoBundle } from '../../src/demo/index.js';
 import { listFiles, SMALL, tempDir } from './fixtures.js';
 
 const root = tempDir('cli');

@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll } from 'vitest';
-import type { DemoOptions } from '../../src/runtime/demo/index.js';
+import type { DemoOptions } from '../../src/demo/index.js';
 
 /** A fresh temporary folder, removed after the test file. */
 export function tempDir(prefix: string): string {

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openReferenceBackend } from '../../src/backends/reference/index.js';
 import { deriveDialog, loadConfigFile } from '../../src/runtime/config/index.js';
-import { demoCheckpoint, demoQwen2Config, resolveDemoOptions, writeDemoBundle } from '../../src/runtime/demo/index.js';
+import { demoCheckpoint, demoQwen2Config, resolveDemoOptions, writeDemoBundle } from '../../src/demo/index.js';
 import { KvLoopDriver } from '../reference/kv-loop-driver.js';
 import { sameBits, tempDir } from './fixtures.js';
 

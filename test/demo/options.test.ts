@@ -5,7 +5,7 @@ import { InvalidArgumentError } from '../../src/errors.js';
 import {
   DEFAULT_DEMO_OPTIONS, demoCacheFolderName, demoCacheRoot, DemoOptionError, describeDemoOptions, resolveDemoOptions,
   type DemoOptions,
-} from '../../src/runtime/demo/index.js';
+} from '../../src/demo/index.js';
 
 describe('resolveDemoOptions', () => {
   it('fills the documented defaults', () => {

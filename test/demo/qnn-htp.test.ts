@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { loadConfigFile } from '../../src/runtime/config/index.js';
-import { writeDemoBundle } from '../../src/runtime/demo/index.js';
+import { writeDemoBundle } from '../../src/demo/index.js';
 import { Dialog, type QueryResult } from '../../src/runtime/dialog.js';
 import { bytes, listFiles, SMALL, tempDir } from './fixtures.js';
 

@@ -9,7 +9,7 @@ import { openReferenceBackend } from '../../src/backends/reference/index.js';
 import { SafetensorsReader } from '../../src/formats/index.js';
 import { demoCommand } from '../../src/cli/commands/demo.js';
 import type { CliIO } from '../../src/cli/io.js';
-import { demoCheckpoint, resolveDemoOptions, writeDemoBundle, type DemoBundle } from '../../src/runtime/demo/index.js';
+import { demoCheckpoint, resolveDemoOptions, writeDemoBundle, type DemoBundle } from '../../src/demo/index.js';
 import type { TensorSpec } from '../../src/graphs/spec.js';
 import { bytes, listFiles, sameBits } from '../demo/fixtures.js';
 import { derivedConfig, oracleDequantize, specsByName, tempDir, TINY } from './fixtures.js';

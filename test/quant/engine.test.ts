@@ -12,7 +12,7 @@ import { runCommand } from '../../src/cli/commands/run.js';
 import type { CliIO } from '../../src/cli/io.js';
 import type { TensorSpec } from '../../src/graphs/spec.js';
 import { Dialog } from '../../src/runtime/dialog.js';
-import { writeDemoBundle, type DemoBundle } from '../../src/runtime/demo/index.js';
+import { writeDemoBundle, type DemoBundle } from '../../src/demo/index.js';
 import type { Engine } from '../../src/runtime/engine/index.js';
 import type { Encoding } from '../../src/tensor/dtype.js';
 import { float16ToFloat32, float32ToFloat16 } from '../../src/tensor/fp16.js';

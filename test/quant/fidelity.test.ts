@@ -11,7 +11,7 @@ import { evaluate, norm } from 'mathjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fidelityScripts, openFidelityEngines, type FidelityEngines } from '../../bench/fidelity.js';
 import { InvalidArgumentError } from '../../src/errors.js';
-import { writeDemoBundle } from '../../src/runtime/demo/index.js';
+import { writeDemoBundle } from '../../src/demo/index.js';
 import { openEngine, type Engine } from '../../src/runtime/engine/index.js';
 import { logitsStep, sqnrDb, teacherForcedFidelity, type FidelityTurn } from '../../src/runtime/quant/index.js';
 import { LogitsView } from '../../src/sampler/logits-view.js';

@@ -6,7 +6,7 @@
 import type { GraphBackend } from '../../src/backends/backend.js';
 import type { GraphSpec, TensorSpec } from '../../src/graphs/spec.js';
 import { deriveDialog, loadConfigFile, type DerivedDialog } from '../../src/runtime/config/index.js';
-import type { DemoBundle } from '../../src/runtime/demo/index.js';
+import type { DemoBundle } from '../../src/demo/index.js';
 import { openReferenceBackend } from '../../src/backends/reference/index.js';
 import { loadConfigEmbeddings } from '../../src/runtime/embeddings/index.js';
 import { Engine, openEngine } from '../../src/runtime/engine/index.js';

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createSimulatedQnn } from '../../src/simulator/index.js';
 import { Dialog } from '../../src/runtime/dialog.js';
-import { writeDemoBundle, type DemoBundle } from '../../src/runtime/demo/index.js';
+import { writeDemoBundle, type DemoBundle } from '../../src/demo/index.js';
 import { tempDir, TINY } from './fixtures.js';
 
 const root = tempDir('quant-qnn-sim');

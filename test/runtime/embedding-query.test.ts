@@ -12,7 +12,7 @@ import { InvalidArgumentError, NotSupportedError } from '../../src/errors.js';
 import { ContextLimitError } from '../../src/graphs/errors.js';
 import type { TensorSpec } from '../../src/graphs/spec.js';
 import { Dialog, type EmbeddingQueryOptions, type QueryOptions } from '../../src/runtime/dialog.js';
-import { writeDemoBundle, type DemoBundle } from '../../src/runtime/demo/index.js';
+import { writeDemoBundle, type DemoBundle } from '../../src/demo/index.js';
 import type { ElementArray, Encoding } from '../../src/tensor/dtype.js';
 import { derivedConfig, specsByName, TINY } from '../quant/fixtures.js';
 import { fullForward } from '../reference/qwen2-oracle.js';

@@ -2,7 +2,7 @@ import { GenieError } from '../../errors.js';
 import {
   DEFAULT_DEMO_OPTIONS, DEMO_BACKENDS, DEMO_QUANTS, describeDemoOptions, DemoOptionError, writeDemoBundle, type DemoInput, type DemoOptions,
   type DemoBackend, type DemoQuant,
-} from '../../runtime/demo/index.js';
+} from '../../demo/index.js';
 import { parseChoiceFlag, parseFlags, parseIntegerFlag, parseIntegerListFlag, UsageError, type FlagSpec } from '../flags.js';
 import type { CliIO, Command } from '../io.js';
 

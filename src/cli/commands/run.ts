@@ -1,7 +1,7 @@
 import { closeSync, existsSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { GenieError, NotSupportedError } from '../../errors.js';
 import { ConfigError } from '../../runtime/config/index.js';
-import { ensureDemoBundle } from '../../runtime/demo/index.js';
+import { ensureDemoBundle } from '../../demo/index.js';
 import { Dialog, type QueryOptions, type QueryResult } from '../../runtime/dialog.js';
 import { EmbeddingTable, EmbeddingTableError } from '../../runtime/embeddings/lut.js';
 import type { SamplerUpdate } from '../../sampler/resolve-params.js';

@@ -16,12 +16,12 @@
  */
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { openReferenceBackend, writeReferenceCtxBin, type Qwen2Checkpoint } from '../../backends/reference/index.js';
-import { EMBED_TOKENS } from '../../backends/reference/names.js';
-import { quantizeArray } from '../../tensor/quant.js';
-import { EmbeddingTable } from '../embeddings/lut.js';
-import { calibrateIoRanges, float16IoTypes, htpIoTypes, rangeEncoding, type GraphIo, type IoType } from '../quant/index.js';
-import { loadTokenizer, demoTokenizerPath } from '../tokenizer/index.js';
+import { openReferenceBackend, writeReferenceCtxBin, type Qwen2Checkpoint } from '../backends/reference/index.js';
+import { EMBED_TOKENS } from '../backends/reference/names.js';
+import { quantizeArray } from '../tensor/quant.js';
+import { EmbeddingTable } from '../runtime/embeddings/lut.js';
+import { calibrateIoRanges, float16IoTypes, htpIoTypes, rangeEncoding, type GraphIo, type IoType } from '../runtime/quant/index.js';
+import { loadTokenizer, demoTokenizerPath } from '../runtime/tokenizer/index.js';
 import { END_OF_TEXT, type DemoLutType } from './genie-config.js';
 import { DEMO_ROPE_THETA, DEMO_VOCAB_SIZE } from './model.js';
 import type { DemoOptions } from './options.js';

@@ -1,8 +1,8 @@
 /** The demo's Qwen2 model: Qwen2.5's vocabulary and RoPE around a small random decoder. */
 import seedrandom from 'seedrandom';
-import { EMBED_TOKENS } from '../../backends/reference/names.js';
-import { qwen2WeightShapes, type Qwen2Checkpoint, type Qwen2Config } from '../../backends/reference/index.js';
-import type { FloatTensor } from '../../formats/index.js';
+import { EMBED_TOKENS } from '../backends/reference/names.js';
+import { qwen2WeightShapes, type Qwen2Checkpoint, type Qwen2Config } from '../backends/reference/index.js';
+import type { FloatTensor } from '../formats/index.js';
 import type { DemoOptions } from './options.js';
 
 /** Qwen2.5's padded vocabulary (the tokenizer itself has 151669 ids). */

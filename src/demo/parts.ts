@@ -1,5 +1,5 @@
-import { splitQwen2Checkpoint, type Qwen2Checkpoint, type ReferenceCtxBinPart } from '../../backends/reference/index.js';
-import type { TensorType } from '../../backends/reference/split.js';
+import { splitQwen2Checkpoint, type Qwen2Checkpoint, type ReferenceCtxBinPart } from '../backends/reference/index.js';
+import type { TensorType } from '../backends/reference/split.js';
 import type { DemoOptions } from './options.js';
 
 /** The demo's reference ctx-bin parts; float-valued IO is FLOAT_32 unless `tensorTypes` says otherwise. */

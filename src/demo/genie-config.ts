@@ -1,5 +1,5 @@
 /** The demo bundle's `genie_config.json`: a Qwen2.5-style dialog on the Reference or QnnHtp backend. */
-import type { Encoding } from '../../tensor/dtype.js';
+import type { Encoding } from '../tensor/dtype.js';
 import { LUT_FILE, TOKENIZER_FILE } from './layout.js';
 import { DEMO_ROPE_THETA, DEMO_VOCAB_SIZE } from './model.js';
 import type { DemoOptions } from './options.js';

@@ -1,8 +1,8 @@
 /** Writes a demo bundle: the files of one random-weight model, built in a staging folder and renamed into place. */
 import { copyFile, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { writeHfQwen2, writeReferenceCtxBin } from '../../backends/reference/index.js';
-import { demoTokenizerPath } from '../tokenizer/index.js';
+import { writeHfQwen2, writeReferenceCtxBin } from '../backends/reference/index.js';
+import { demoTokenizerPath } from '../runtime/tokenizer/index.js';
 import { installDir, makeStagingDir, removeLeftovers, targetState } from './atomic-dir.js';
 import { DemoBundleError } from './errors.js';
 import { demoGenieConfig } from './genie-config.js';

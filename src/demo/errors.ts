@@ -1,4 +1,4 @@
-import { GenieError, InvalidArgumentError } from '../../errors.js';
+import { GenieError, InvalidArgumentError } from '../errors.js';
 
 /**
  * A demo option is out of range or inconsistent with another. `option` is its key in `DemoOptions`,
