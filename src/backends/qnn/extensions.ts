@@ -1,8 +1,9 @@
 /**
  * The HTP backend-extensions file a Genie config names in `engine.backend.extensions`
- * (genie.md §1.8), e.g. `{"devices":[{"cores":[{"perf_profile":"burst","rpc_control_latency":100}]}]}`.
- * Only the perf keys of the first core of the first device are used; the file's other sections
- * (memory, context, graphs, soc_model, ...) configure Qualcomm's extensions library and are ignored.
+ * (docs/genie-behaviour.md#htp-extensions-file), e.g.
+ * `{"devices":[{"cores":[{"perf_profile":"burst","rpc_control_latency":100}]}]}`. Only the perf
+ * keys of the first core of the first device are used; the file's other sections (memory, context,
+ * graphs, soc_model, ...) configure Qualcomm's extensions library and are ignored.
  */
 import { readFile } from 'node:fs/promises';
 import { GenieError } from '../../errors.js';
