@@ -10,7 +10,11 @@ const configs = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'confi
 const FASTVLM = join(configs, 'fastvlm-0.5b', 'genie_config.json');
 const QWEN = join(configs, 'qwen2.5-0.5b', 'genie_config.json');
 
-/* Qwen2-0.5B / Qwen2.5-0.5B facts (research/fastvlm.md §1.5-1.6): head_dim 896 / 14 = 64, rope_theta 1e6. */
+/*
+ * Qwen2-0.5B / Qwen2.5-0.5B facts from their Hugging Face config.json and tokenizer (Qwen/Qwen2-0.5B,
+ * Qwen/Qwen2.5-0.5B): hidden_size 896 over 14 attention heads, so head_dim 64; rope_theta 1e6;
+ * <|endoftext|> is 151643 and <|im_end|> 151645.
+ */
 const HEAD_DIM = 896 / 14;
 const QWEN_IM_END = 151645;
 const QWEN_ENDOFTEXT = 151643;

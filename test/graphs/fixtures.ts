@@ -1,6 +1,7 @@
 /**
- * Synthetic compiled-model bundles in AI Hub's IO conventions (research/genie.md §4): the test states
- * the model parameters and derives every expectation from them, independently of src/graphs.
+ * Synthetic compiled-model bundles in AI Hub's IO conventions
+ * (docs/genie-behaviour.md#ai-hub-export-io): the test states the model parameters and derives
+ * every expectation from them, independently of src/graphs.
  */
 import type { GraphSpec, TensorSpec } from '../../src/graphs/spec.js';
 import type { DataTypeName, Encoding } from '../../src/tensor/dtype.js';

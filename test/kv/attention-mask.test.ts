@@ -5,7 +5,7 @@ import type { ElementArray } from '../../src/tensor/dtype.js';
 import { float16ToFloat32 } from '../../src/tensor/fp16.js';
 import { makeRng, randInt } from './kv-model.js';
 
-/** The SMART_MASK rule, cell by cell (research/genie.md §3.6). */
+/** The SMART_MASK rule, cell by cell (docs/genie-behaviour.md#kv-cache-smart-mask). */
 function attends(mode: KvMode, ar: number, cl: number, nValid: number, nNew: number, i: number, j: number): boolean {
   if (i >= nNew) return false;
   if (j < nValid) return true;

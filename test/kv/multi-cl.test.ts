@@ -9,7 +9,9 @@ import {
 
 /**
  * A cache sized for the largest CL and switched among several (CL, AR) variants, as a multi-CL
- * bundle needs (research/genie.md §3.4-3.6), checked against the dense model after every operation.
+ * bundle needs (docs/genie-behaviour.md#inference-strategy,
+ * docs/genie-behaviour.md#kv-cache-smart-mask), checked against the dense model after every
+ * operation.
  */
 const CLS = [64, 128, 256];
 const ARS = [1, 16, 32];

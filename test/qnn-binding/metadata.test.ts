@@ -1,6 +1,7 @@
 /**
  * decodeBinaryInfo against binary info laid out by hand at the documented absolute offsets
- * (qnn-abi.md §2.4 Qnn_Tensor_t, §4.2 BinaryInfo V1/V2/V3, §4.3 GraphInfo and its stride rule).
+ * (docs/qnn-abi.md#tensor-structs, BinaryInfo V1/V2/V3 in docs/qnn-abi.md#binary-info, GraphInfo
+ * and its stride rule in docs/qnn-abi.md#graph-info-and-its-stride).
  */
 import { describe, expect, it } from 'vitest';
 import koffi from 'koffi';
@@ -25,7 +26,7 @@ interface RawTensor {
   version?: number;
 }
 
-/** An array of Qnn_Tensor_t (stride 144) at the absolute offsets of §2.4. */
+/** An array of Qnn_Tensor_t (stride 144) at the absolute offsets of docs/qnn-abi.md#tensor-structs. */
 function rawTensors(tensors: RawTensor[]): bigint {
   const block = rawBlock(144 * tensors.length, 0xcd);
   tensors.forEach((t, i) => {
@@ -48,7 +49,10 @@ interface RawGraph {
   version: number;
 }
 
-/** A GraphInfo array at `stride`, fields at the absolute offsets of §4.3 (union at 8). */
+/**
+ * A GraphInfo array at `stride`, fields at the absolute offsets of
+ * docs/qnn-abi.md#graph-info-and-its-stride (union at 8).
+ */
 function rawGraphs(graphs: RawGraph[], stride: number): bigint {
   const block = rawBlock(stride * graphs.length);
   graphs.forEach((g, i) => {
@@ -60,7 +64,10 @@ function rawGraphs(graphs: RawGraph[], stride: number): bigint {
   return block.ptr;
 }
 
-/** A QnnSystemContext_BinaryInfo_t (144 B) of `version`, numGraphs/graphs at §4.2's offsets. */
+/**
+ * A QnnSystemContext_BinaryInfo_t (144 B) of `version`, numGraphs/graphs at the offsets of
+ * docs/qnn-abi.md#binary-info.
+ */
 function rawBinaryInfo(version: number, graphs: bigint, numGraphs: number): bigint {
   const block = rawBlock(144, 0xee);
   block.u32(0, version).u32(8, 6).ptrAt(16, rawString('v2.43.0.test')).u32(24, 2).u32(28, 32).u32(32, 0);

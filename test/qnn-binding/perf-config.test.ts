@@ -1,6 +1,7 @@
 /**
  * The perf vote's power configs, encoded with the binding's declarations and read back at the
- * documented offsets (qnn-abi.md §6: option @0, DcvsV3 fields at union offset 4 + n).
+ * documented offsets (docs/qnn-abi.md#power-config-structs: option @0, DcvsV3 fields at union
+ * offset 4 + n).
  */
 import { describe, expect, it } from 'vitest';
 import koffi from 'koffi';

@@ -1,5 +1,5 @@
 /**
- * Native blocks written by raw byte offsets (the documented C layouts, qnn-abi.md), independent of
+ * Native blocks written by raw byte offsets (the documented C layouts, docs/qnn-abi.md), independent of
  * the binding's Koffi declarations, for decoding tests.
  */
 import { afterAll } from 'vitest';

@@ -1,6 +1,7 @@
 /**
- * Reads `QnnSystemContext_BinaryInfo_t` by raw offsets (qnn-abi.md §4.2-4.4), for the tests.
- * The GraphInfo stride is passed in, as a binding must choose it from the library's SDK.
+ * Reads `QnnSystemContext_BinaryInfo_t` by raw offsets (docs/qnn-abi.md#context-binary-metadata),
+ * for the tests. The GraphInfo stride is passed in, as a binding must choose it from the library's
+ * SDK.
  */
 import { NULL, readStr, T, TENSOR_STRIDE, view, type Ptr } from './raw-client.js';
 
@@ -140,7 +141,7 @@ export function readBinaryInfo(info: Ptr, graphStride: number): ReadBinaryInfo {
   };
 }
 
-/** `QnnDevice_PlatformInfo_t` -> the HTP device extension fields (§3.1). */
+/** `QnnDevice_PlatformInfo_t` -> the HTP device extension fields (docs/qnn-abi.md#device-platform-info). */
 export function readPlatformInfo(info: Ptr): {
   version: number;
   numHwDevices: number;

@@ -1,6 +1,6 @@
 /**
  * A hand-written QNN client for the simulator tests: raw native memory, offsets and slot indices
- * written from shared/research/qnn-abi.md for these tests, independently of src/simulator/layout.ts,
+ * written from docs/qnn-abi.md for these tests, independently of src/simulator/layout.ts,
  * src/qnn/slots.ts and the binding's Koffi declarations.
  */
 import koffi from 'koffi';
@@ -10,7 +10,7 @@ import type { SimulatedQnn } from '../../src/simulator/index.js';
 export type Ptr = bigint;
 export const NULL = 0n;
 
-/** Core table indices (§1.3). */
+/** Core table indices (docs/qnn-abi.md#core-function-table). */
 export const CORE = {
   propertyHasCapability: 0,
   backendCreate: 1,
@@ -39,10 +39,10 @@ export const CORE = {
   errorGetMessage: 48,
 } as const;
 
-/** System table indices (§1.4). */
+/** System table indices (docs/qnn-abi.md#system-function-table). */
 export const SYSTEM = { create: 0, getBinaryInfo: 1, getMetaData: 2, free: 3 } as const;
 
-/** `Qnn_Tensor_t` absolute offsets (§2.4) and array stride. */
+/** `Qnn_Tensor_t` absolute offsets (docs/qnn-abi.md#tensor-structs) and array stride. */
 export const T = {
   version: 0,
   id: 8,

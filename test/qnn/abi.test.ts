@@ -42,7 +42,7 @@ function expectLayout(type: TypeObject, size: number, align: number, offsets: Re
   }
 }
 
-describe('scalars and versions (qnn-abi.md §2.1)', () => {
+describe('scalars and versions (docs/qnn-abi.md#scalars-handles-and-versions)', () => {
   it('Qnn_ErrorHandle_t and Qnn_ContextBinarySize_t are uint64, Qnn_Version_t 12 B, Qnn_ApiVersion_t 24 B', () => {
     expect(koffi.sizeof(abi.Qnn_ErrorHandle_t)).toBe(8);
     expect(koffi.sizeof(abi.Qnn_ContextBinarySize_t)).toBe(8);
@@ -51,7 +51,7 @@ describe('scalars and versions (qnn-abi.md §2.1)', () => {
   });
 });
 
-describe('quantization structs (§2.3)', () => {
+describe('quantization structs (docs/qnn-abi.md#quantization-structs)', () => {
   it('has the documented size, alignment and field offsets', () => {
     expectLayout(abi.Qnn_ScaleOffset_t, 8, 4, { scale: 0, offset: 4 });
     expectLayout(abi.Qnn_BwScaleOffset_t, 12, 4, { bitwidth: 0, scale: 4, offset: 8 });
@@ -78,7 +78,7 @@ describe('quantization structs (§2.3)', () => {
   });
 });
 
-describe('tensor structs (§2.4)', () => {
+describe('tensor structs (docs/qnn-abi.md#tensor-structs)', () => {
   it('Qnn_ClientBuffer_t is {void* @0, uint32 @8} = 16 B', () => {
     expectLayout(abi.Qnn_ClientBuffer_t, 16, 8, { data: 0, dataSize: 8 });
   });
@@ -118,14 +118,17 @@ describe('tensor structs (§2.4)', () => {
 
 describe('field widths the layouts alone do not pin down', () => {
   it('uses the documented scalar widths', () => {
-    // §2.4: dataSize is uint32 (buffers < 4 GiB), isProduced uint8, rank uint32.
+    // docs/qnn-abi.md#tensor-structs: dataSize is uint32 (buffers < 4 GiB), isProduced uint8, rank
+    // uint32.
     expect(memberSize(abi.Qnn_ClientBuffer_t, 'dataSize')).toBe(4);
     expect(memberSize(abi.Qnn_TensorV2_t, 'isProduced')).toBe(1);
     expect(memberSize(abi.Qnn_TensorV2_t, 'rank')).toBe(4);
-    // §2.3: scale f32, offset i32; §3.2 HTP device custom config bools are 1 byte.
+    // docs/qnn-abi.md#quantization-structs: scale f32, offset i32; docs/qnn-abi.md#config-structs:
+    // HTP device custom config bools are 1 byte.
     expect(memberSize(abi.Qnn_ScaleOffset_t, 'scale')).toBe(4);
     expect(memberSize(abi.QnnHtpDevice_CustomConfig_t, 'u.signedPd.useSignedProcessDomain')).toBe(1);
-    // §3.2: maxSpillFillBuffer and fileReadMemoryBudgetInMb are u64; §4.2 contextBlobSize u64.
+    // docs/qnn-abi.md#config-structs: maxSpillFillBuffer and fileReadMemoryBudgetInMb are u64;
+    // docs/qnn-abi.md#binary-info: contextBlobSize u64.
     expect(memberSize(abi.QnnHtpContext_CustomConfig_t, 'u.groupRegistration.maxSpillFillBuffer')).toBe(8);
     expect(memberSize(abi.QnnHtpContext_CustomConfig_t, 'u.fileReadMemoryBudgetInMb')).toBe(8);
     expect(memberSize(abi.QnnHtpContext_CustomConfig_t, 'u.weightSharingEnabled')).toBe(1);
@@ -133,18 +136,19 @@ describe('field widths the layouts alone do not pin down', () => {
     expect(memberSize(abi.QnnContext_Config_t, 'u.memoryLimitHint')).toBe(8);
     expect(memberSize(abi.QnnSystemContext_BinaryInfo_t, 'u.contextBinaryInfoV3.contextBlobSize')).toBe(8);
     expect(memberSize(abi.QnnSystemContext_BinaryInfo_t, 'u.contextBinaryInfoV1.hwInfoBlobSize')).toBe(4);
-    // §5.1/5.2: fds are int32, the HTP descriptor size and shared offset u64.
+    // docs/qnn-abi.md#shared-memory: fds are int32, the HTP descriptor size and shared offset u64.
     expect(memberSize(abi.Qnn_MemDescriptor_t, 'u.ionInfo.fd')).toBe(4);
     expect(memberSize(abi.QnnMemHtp_Descriptor_t, 'size')).toBe(8);
     expect(memberSize(abi.QnnMemHtp_Descriptor_t, 'u.sharedBufferConfig.offset')).toBe(8);
-    // §4.4: numHvxThreads u64, htpDlbc u8; §7: event value u64.
+    // docs/qnn-abi.md#htp-blobs: numHvxThreads u64, htpDlbc u8; docs/qnn-abi.md#profiling: event
+    // value u64.
     expect(memberSize(abi.QnnHtpSystemContext_GraphBlobInfo_t, 'u.graphBlobInfoV1.numHvxThreads')).toBe(8);
     expect(memberSize(abi.QnnHtpSystemContext_GraphBlobInfo_t, 'u.graphBlobInfoV1.htpDlbc')).toBe(1);
     expect(memberSize(abi.QnnProfile_EventData_t, 'value')).toBe(8);
   });
 });
 
-describe('interface providers (§1.2, §1.4)', () => {
+describe('interface providers (docs/qnn-abi.md#interface-provider-structs)', () => {
   it('QnnInterface_t: backendId @0, providerName @8, apiVersion @16/@28, table of 71 slots @40', () => {
     expectLayout(abi.QnnInterface_t, 40 + 71 * 8, 8, {
       backendId: 0, providerName: 8, apiVersion: 16, 'apiVersion.coreApiVersion': 16,
@@ -162,7 +166,7 @@ describe('interface providers (§1.2, §1.4)', () => {
   });
 });
 
-describe('shared memory descriptors (§5.1, §5.2)', () => {
+describe('shared memory descriptors (docs/qnn-abi.md#shared-memory)', () => {
   it('Qnn_MemDescriptor_t is 48 B with the union at 32', () => {
     expectLayout(abi.Qnn_MemDescriptor_t, 48, 8, {
       'memShape.numDim': 0, 'memShape.dimSize': 8, 'memShape.shapeConfig': 16, dataType: 24, memType: 28,
@@ -177,7 +181,7 @@ describe('shared memory descriptors (§5.1, §5.2)', () => {
   });
 });
 
-describe('configs (§3.2)', () => {
+describe('configs (docs/qnn-abi.md#config-structs)', () => {
   it('backend, device, context and graph configs are option + union @8 = 16 B', () => {
     expectLayout(abi.QnnBackend_Config_t, 16, 8, {
       option: 0, 'u.customConfig': 8, 'u.errorConfig.reportingLevel': 8, 'u.errorConfig.storageLimit': 12,
@@ -205,14 +209,14 @@ describe('configs (§3.2)', () => {
   });
 });
 
-describe('HTP performance infrastructure (§6)', () => {
+describe('HTP performance infrastructure (docs/qnn-abi.md#htp-performance-infrastructure)', () => {
   it('PowerConfig is 68 B, align 4, DCVS V3 fields at union offset 4 + documented', () => {
     const dcvs = [
       'contextId', 'setDcvsEnable', 'dcvsEnable', 'powerMode', 'setSleepLatency', 'sleepLatency', 'setSleepDisable',
       'sleepDisable', 'setBusParams', 'busVoltageCornerMin', 'busVoltageCornerTarget', 'busVoltageCornerMax',
       'setCoreParams', 'coreVoltageCornerMin', 'coreVoltageCornerTarget', 'coreVoltageCornerMax',
     ];
-    // §6 lists the DcvsV3 offsets 0, 4, ..., 60 in this order.
+    // docs/qnn-abi.md#power-config-structs lists the DcvsV3 offsets 0, 4, ..., 60 in this order.
     expectLayout(abi.QnnHtpPerfInfrastructure_DcvsV3_t, 64, 4, Object.fromEntries(dcvs.map((f, i) => [f, 4 * i])));
     expectLayout(abi.QnnHtpPerfInfrastructure_PowerConfig_t, 68, 4, {
       option: 0, 'u.dcvsV3Config': 4, 'u.dcvsV3Config.sleepLatency': 24, 'u.rpcControlLatencyConfig': 4,
@@ -232,7 +236,7 @@ describe('HTP performance infrastructure (§6)', () => {
   });
 });
 
-describe('device platform info (§3.1)', () => {
+describe('device platform info (docs/qnn-abi.md#device-platform-info)', () => {
   it('PlatformInfo 24, HardwareDeviceInfo 40, CoreInfo 24, HTP device info extension 32', () => {
     expectLayout(abi.QnnDevice_PlatformInfo_t, 24, 8, { version: 0, 'u.v1.numHwDevices': 8, 'u.v1.hwDevices': 16 });
     expectLayout(abi.QnnDevice_HardwareDeviceInfo_t, 40, 8, {
@@ -249,13 +253,13 @@ describe('device platform info (§3.1)', () => {
   });
 });
 
-describe('profiling (§7)', () => {
+describe('profiling (docs/qnn-abi.md#profiling)', () => {
   it('QnnProfile_EventData_t is 24 B: type @0, unit @4, value @8, identifier @16', () => {
     expectLayout(abi.QnnProfile_EventData_t, 24, 8, { type: 0, unit: 4, value: 8, identifier: 16 });
   });
 });
 
-describe('QnnSystem metadata (§4.2-4.4)', () => {
+describe('QnnSystem metadata (docs/qnn-abi.md#context-binary-metadata)', () => {
   it('GraphInfo inner structs are 40/56/80 B and the SDK >= 2.28 GraphInfo is 88 B', () => {
     const v1 = { graphName: 0, numGraphInputs: 8, graphInputs: 16, numGraphOutputs: 24, graphOutputs: 32 };
     const v2 = { ...v1, numUpdateableTensors: 40, updateableTensors: 48 };

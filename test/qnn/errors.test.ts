@@ -21,7 +21,7 @@ function caught(fn: () => void): QnnError {
   throw new Error('expected a QnnError');
 }
 
-describe('qnnErrorCode: low 16 bits of a Qnn_ErrorHandle_t (qnn-abi.md §2.1)', () => {
+describe('qnnErrorCode: low 16 bits of a Qnn_ErrorHandle_t (docs/qnn-abi.md#scalars-handles-and-versions)', () => {
   it('agrees with BigInt modulo 65536 for numbers and bigints across the uint64 range', () => {
     const random = seedrandom('qnn-error-code');
     for (let i = 0; i < 500; i++) {
@@ -115,7 +115,7 @@ describe('checkQnn', () => {
   });
 });
 
-describe('hints for the errors users hit most (§2.1, §8, §9.1; genie.md §6.2)', () => {
+describe('hints for the errors users hit most (docs/genie-behaviour.md#known-load-errors)', () => {
   it('explains library and binary mismatches', () => {
     expect(qnnErrorHint(1008)).toMatch(/different SDK versions/);
     expect(qnnErrorHint(1009)).toMatch(/loaded twice in this process|another chip/);

@@ -26,7 +26,7 @@ function signature(proto: TypeObject): string {
   return `${info.result.name}(${args.join(', ')})`;
 }
 
-describe('function prototypes (qnn-abi.md §1.1, §3.1, §4.1, §6, §7)', () => {
+describe('function prototypes (docs/qnn-abi.md#call-signatures)', () => {
   it('declare every documented parameter with uint64 Qnn_ErrorHandle_t results', () => {
     // Written from the documented C signatures: handles void*, out-handles void**, const dropped.
     const expected: Record<string, string> = {

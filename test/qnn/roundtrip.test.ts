@@ -1,7 +1,9 @@
 /**
  * Cross-checks the Koffi declarations against the documented byte offsets through native memory:
- * Koffi encodes, a DataView reads the raw bytes at the offsets of qnn-abi.md (and the reverse).
- * The offsets below are written from §2.4 (Qnn_Tensor_t absolute offsets), §4.2-4.3 and §6.
+ * Koffi encodes, a DataView reads the raw bytes at the offsets of docs/qnn-abi.md (and the
+ * reverse). The offsets below are written from docs/qnn-abi.md#tensor-structs (Qnn_Tensor_t
+ * absolute offsets), docs/qnn-abi.md#binary-info, docs/qnn-abi.md#graph-info-and-its-stride and
+ * docs/qnn-abi.md#power-config-structs.
  */
 import { describe, it, expect, afterAll } from 'vitest';
 import koffi from 'koffi';

@@ -15,7 +15,7 @@ import {
 } from '../../src/qnn/index.js';
 import { InvalidArgumentError, NotSupportedError } from '../../src/errors.js';
 
-describe('core function table (qnn-abi.md §1.3)', () => {
+describe('core function table (docs/qnn-abi.md#core-function-table)', () => {
   it('has 71 distinct slots in index order', () => {
     expect(CORE_SLOTS).toHaveLength(71);
     expect(new Set(CORE_SLOTS.map((s) => s.name)).size).toBe(71);
@@ -23,7 +23,7 @@ describe('core function table (qnn-abi.md §1.3)', () => {
   });
 
   it('puts the slots the runtime calls at the documented index and QnnInterface_t offset', () => {
-    // [name, idx, "QnnInterface_t off"] from the §1.3 table.
+    // [name, idx, "QnnInterface_t off"] from the docs/qnn-abi.md#core-function-table table.
     const documented: [keyof typeof CORE_SLOT_INDEX, number, number][] = [
       ['propertyHasCapability', 0, 40],
       ['backendCreate', 1, 48],
@@ -85,8 +85,8 @@ describe('core function table (qnn-abi.md §1.3)', () => {
 
 describe('validSlotCount', () => {
   it('matches the table lengths of the documented header sets', () => {
-    // §1.3: "H225 ends here: 62 slots" (API 2.18), "H230, API 2.23, ends here: 64 slots",
-    // "H240, API 2.30, ends here: 69 slots", H243 (API 2.32) has 71.
+    // docs/qnn-abi.md#core-function-table: H225 (API 2.18) has 62 slots, H230 (API 2.23) 64, H240
+    // (API 2.30) 69, H243 (API 2.32) 71.
     expect(validSlotCount(18)).toBe(62);
     expect(validSlotCount(23)).toBe(64);
     expect(validSlotCount(30)).toBe(69);
@@ -126,7 +126,7 @@ describe('validSlotCount', () => {
   });
 });
 
-describe('system function table (§1.4)', () => {
+describe('system function table (docs/qnn-abi.md#system-function-table)', () => {
   it('binds slots 0-3 at the documented indices, table at QnnSystemInterface_t + 32', () => {
     expect(SYSTEM_SLOTS.map((s) => s.name)).toEqual([
       'systemContextCreate', 'systemContextGetBinaryInfo', 'systemContextGetMetaData', 'systemContextFree',

@@ -1,9 +1,11 @@
 /**
- * A multi-CL bundle (research/genie.md §3.2, §3.4-3.6): the same random checkpoint split at CL 64
- * and at CL 256 (AR {1, 16}), both sets of ctx-bins given to one Engine / Dialog. Queries start on
- * the smallest CL that fits, switch to CL 256 when the cache outgrows CL 64 (mid-prefill or while
- * decoding) and go back after a rewind or reset; the logits must equal an uncached recompute and the
- * tokens those of the CL-256-only bundle, and the context limit is CL 256's.
+ * A multi-CL bundle (docs/genie-behaviour.md#graph-variants-and-splits,
+ * docs/genie-behaviour.md#inference-strategy, docs/genie-behaviour.md#kv-cache-smart-mask): the
+ * same random checkpoint split at CL 64 and at CL 256 (AR {1, 16}), both sets of ctx-bins given to
+ * one Engine / Dialog. Queries start on the smallest CL that fits, switch to CL 256 when the cache
+ * outgrows CL 64 (mid-prefill or while decoding) and go back after a rewind or reset; the logits
+ * must equal an uncached recompute and the tokens those of the CL-256-only bundle, and the context
+ * limit is CL 256's.
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

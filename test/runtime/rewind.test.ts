@@ -1,5 +1,5 @@
 /**
- * Genie's REWIND query (research/genie.md §2.2-2.3): the caller resends the whole conversation, the
+ * Genie's REWIND query (docs/genie-behaviour.md#rewind): the caller resends the whole conversation, the
  * dialog keeps the longest token prefix already in the KV cache and feeds only the rest. Oracles: the
  * common prefix computed here from what Genie's turn rules say the cache holds, one uncached pass
  * over the whole token list (`fullForward`), and a fresh dialog given the same list in one query.

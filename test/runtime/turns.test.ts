@@ -7,10 +7,10 @@ import {
 } from './fixtures.js';
 
 /**
- * Genie's turn rules (research/genie.md §2.3): the previous turn's last sampled token is fed first
- * unless it was EOS or part of a stop match, then EOS (not on the first query), then BOS when
- * configured, then the prompt. Every expectation below spells out the token sequence the model
- * must hold and checks the dialog's logits against one uncached pass over it.
+ * Genie's turn rules (docs/genie-behaviour.md#turn-rules): the previous turn's last sampled token
+ * is fed first unless it was EOS or part of a stop match, then EOS (not on the first query), then
+ * BOS when configured, then the prompt. Every expectation below spells out the token sequence the
+ * model must hold and checks the dialog's logits against one uncached pass over it.
  */
 describe.each(BACKENDS)('%s: multi-turn semantics', (backend) => {
   const root = tempDir('runtime-turns');

@@ -1,6 +1,7 @@
 /**
  * Independent reference formulas for the sampler tests: full sorts, plain arrays, no scratch reuse.
- * Written from Genie's semantics (research/genie.md §1.3, §3.8), not from the implementation.
+ * Written from Genie's semantics (docs/genie-behaviour.md#sampler-chain,
+ * docs/genie-behaviour.md#logits-dequantization), not from the implementation.
  */
 import seedrandom from 'seedrandom';
 import type { Encoding } from '../../src/tensor/dtype.js';

@@ -11,7 +11,10 @@ import {
   type DataTypeName,
 } from '../../src/tensor/index.js';
 
-/** research/qnn-abi.md §2.2, `Qnn_DataType_t` (H243): name, value, bytes (4-bit, STRING, FLOAT_64 left out). */
+/**
+ * docs/qnn-abi.md#data-types, `Qnn_DataType_t` (H243): name, value, bytes (4-bit, STRING, FLOAT_64
+ * left out).
+ */
 const QNN_ABI_TABLE: ReadonlyArray<readonly [DataTypeName, number, number]> = [
   ['INT_8', 0x0008, 1],
   ['INT_16', 0x0016, 2],
@@ -34,7 +37,7 @@ const QNN_ABI_TABLE: ReadonlyArray<readonly [DataTypeName, number, number]> = [
 ];
 
 describe('QNN data types', () => {
-  it('have the values and byte sizes of the qnn-abi.md table, and nothing else', () => {
+  it('have the values and byte sizes of the docs/qnn-abi.md#data-types table, and nothing else', () => {
     expect(Object.keys(QnnDataType).sort()).toEqual(QNN_ABI_TABLE.map(([n]) => n).sort());
     for (const [name, value, bytes] of QNN_ABI_TABLE) {
       expect(QnnDataType[name]).toBe(value);
