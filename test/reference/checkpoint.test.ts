@@ -188,7 +188,7 @@ describe('checkpoint errors', () => {
     const folder = join(dir, 'never-written');
     await expect(writeHfQwen2(folder, { config, weights: partial })).rejects.toThrow(InvalidArgumentError);
     await expect(writeHfQwen2(folder, { config, weights: partial })).rejects.toThrow(/checkpoint: missing weight "lm_head.weight"/);
-    await expect(writeHfQwen2(folder, { config: { ...config, headDim: 15 }, weights })).rejects.toThrow(/key headDim: headDim must be even/);
+    await expect(writeHfQwen2(folder, { config: { ...config, headDim: 15 }, weights })).rejects.toThrow(/key headDim: headDim must be even \(RoPE rotates half-dims\)/);
     await expect(loadHfQwen2(folder)).rejects.toThrow(CheckpointError);
   });
 });

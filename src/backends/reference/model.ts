@@ -21,28 +21,61 @@ export interface ReferenceModel {
   readonly tieWordEmbeddings: boolean;
 }
 
-const positiveInt = z.int().positive();
+/** The ReferenceModel fields that give a Qwen2 decoder's shape. */
+export type Qwen2ShapeKey = Exclude<keyof ReferenceModel, 'architecture'>;
 
-export const referenceModelSchema = z
-  .strictObject({
-    architecture: z.literal('qwen2'),
+/**
+ * The one schema of a Qwen2 decoder's shape, under the field names `keys` gives (in that order):
+ * ReferenceModel's own in ctx-bin metadata, Qwen2Config's for a checkpoint. Sizes are positive
+ * integers, heads a multiple of KV heads, headDim even. `extra` adds fields that are not the shape.
+ */
+export function qwen2ShapeSchema<T>(keys: Readonly<Record<Qwen2ShapeKey, string>>, extra: z.ZodRawShape = {}): z.ZodType<T> {
+  const positiveInt = z.int().positive();
+  const positive = z.number().positive();
+  const types: Record<Qwen2ShapeKey, z.ZodType> = {
     hidden: positiveInt,
     heads: positiveInt,
     kvHeads: positiveInt,
     headDim: positiveInt,
     intermediate: positiveInt,
     layers: positiveInt,
-    rmsEps: z.number().positive(),
+    rmsEps: positive,
     vocab: positiveInt,
-    ropeTheta: z.number().positive(),
+    ropeTheta: positive,
     maxPositions: positiveInt,
     tieWordEmbeddings: z.boolean(),
-  })
-  .refine((m) => m.heads % m.kvHeads === 0, {
-    message: 'heads must be a multiple of kvHeads',
-    path: ['kvHeads'],
-  })
-  .refine((m) => m.headDim % 2 === 0, { message: 'headDim must be even (RoPE rotates half-dims)', path: ['headDim'] });
+  };
+  const shape = Object.fromEntries((Object.keys(keys) as Qwen2ShapeKey[]).map((key) => [keys[key], types[key]]));
+  const { heads, kvHeads, headDim } = keys;
+  const value = (m: Record<string, unknown>, key: string): number => m[key] as number;
+  return z
+    .strictObject({ ...extra, ...shape })
+    .refine((m) => value(m, heads) % value(m, kvHeads) === 0, {
+      message: `${heads} must be a multiple of ${kvHeads}`,
+      path: [kvHeads],
+    })
+    .refine((m) => value(m, headDim) % 2 === 0, {
+      message: `${headDim} must be even (RoPE rotates half-dims)`,
+      path: [headDim],
+    }) as unknown as z.ZodType<T>;
+}
+
+export const referenceModelSchema = qwen2ShapeSchema<ReferenceModel>(
+  {
+    hidden: 'hidden',
+    heads: 'heads',
+    kvHeads: 'kvHeads',
+    headDim: 'headDim',
+    intermediate: 'intermediate',
+    layers: 'layers',
+    rmsEps: 'rmsEps',
+    vocab: 'vocab',
+    ropeTheta: 'ropeTheta',
+    maxPositions: 'maxPositions',
+    tieWordEmbeddings: 'tieWordEmbeddings',
+  },
+  { architecture: z.literal('qwen2') },
+);
 
 /** Expected shapes of one decoder layer's weights (`[out, in]` for projections, HF convention). */
 export function layerWeightShapes(model: ReferenceModel): Record<LayerWeightKey, number[]> {

@@ -1,7 +1,6 @@
 /** A Hugging Face Qwen2 checkpoint in memory: its config and its weights by HF name. */
-import { z } from 'zod';
 import type { FloatTensor } from '../../formats/safetensors.js';
-import { elementCount, layerWeights, sameShape, type ReferenceModel } from './model.js';
+import { elementCount, layerWeights, qwen2ShapeSchema, sameShape, type Qwen2ShapeKey, type ReferenceModel } from './model.js';
 import { EMBED_TOKENS, FINAL_NORM, LM_HEAD } from './names.js';
 import { describeFirstIssue } from './zod-issue.js';
 
@@ -26,27 +25,22 @@ export interface Qwen2Checkpoint {
   readonly weights: ReadonlyMap<string, FloatTensor>;
 }
 
-const positiveInt = z.int().positive();
+/** Qwen2Config's name for each shape field of ReferenceModel, in ReferenceModel's order. */
+const CONFIG_KEYS = {
+  hidden: 'hiddenSize',
+  heads: 'numAttentionHeads',
+  kvHeads: 'numKeyValueHeads',
+  headDim: 'headDim',
+  intermediate: 'intermediateSize',
+  layers: 'numHiddenLayers',
+  rmsEps: 'rmsNormEps',
+  vocab: 'vocabSize',
+  ropeTheta: 'ropeTheta',
+  maxPositions: 'maxPositionEmbeddings',
+  tieWordEmbeddings: 'tieWordEmbeddings',
+} as const satisfies Record<Qwen2ShapeKey, keyof Qwen2Config>;
 
-export const qwen2ConfigSchema = z
-  .strictObject({
-    hiddenSize: positiveInt,
-    numAttentionHeads: positiveInt,
-    numKeyValueHeads: positiveInt,
-    headDim: positiveInt,
-    intermediateSize: positiveInt,
-    numHiddenLayers: positiveInt,
-    rmsNormEps: z.number().positive(),
-    vocabSize: positiveInt,
-    ropeTheta: z.number().positive(),
-    tieWordEmbeddings: z.boolean(),
-    maxPositionEmbeddings: positiveInt,
-  })
-  .refine((c) => c.numAttentionHeads % c.numKeyValueHeads === 0, {
-    message: 'numAttentionHeads must be a multiple of numKeyValueHeads',
-    path: ['numKeyValueHeads'],
-  })
-  .refine((c) => c.headDim % 2 === 0, { message: 'headDim must be even', path: ['headDim'] });
+const qwen2ConfigSchema = qwen2ShapeSchema<Qwen2Config>(CONFIG_KEYS);
 
 /** Why `config` is not a usable Qwen2 config (`key <path>: ...`), or null. */
 export function qwen2ConfigProblem(config: Qwen2Config): string | null {
@@ -55,20 +49,8 @@ export function qwen2ConfigProblem(config: Qwen2Config): string | null {
 }
 
 export function referenceModelOf(config: Qwen2Config): ReferenceModel {
-  return {
-    architecture: 'qwen2',
-    hidden: config.hiddenSize,
-    heads: config.numAttentionHeads,
-    kvHeads: config.numKeyValueHeads,
-    headDim: config.headDim,
-    intermediate: config.intermediateSize,
-    layers: config.numHiddenLayers,
-    rmsEps: config.rmsNormEps,
-    vocab: config.vocabSize,
-    ropeTheta: config.ropeTheta,
-    maxPositions: config.maxPositionEmbeddings,
-    tieWordEmbeddings: config.tieWordEmbeddings,
-  };
+  const shape = Object.fromEntries((Object.keys(CONFIG_KEYS) as Qwen2ShapeKey[]).map((key) => [key, config[CONFIG_KEYS[key]]]));
+  return { architecture: 'qwen2', ...shape } as unknown as ReferenceModel;
 }
 
 /** Every weight a Qwen2 checkpoint must hold, with its shape (no `lm_head.weight` when tied). */
