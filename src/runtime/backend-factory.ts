@@ -3,6 +3,7 @@ import type { QnnBackendOptions, QnnGraphBackend } from '../backends/qnn/index.j
 import { openReferenceBackend } from '../backends/reference/index.js';
 import { InvalidArgumentError, NotSupportedError } from '../errors.js';
 import type { SimulatedQnnOptions } from '../simulator/index.js';
+import { isRuntimeBackendType, type RuntimeBackendType } from './backend-registry.js';
 import type { DerivedDialog } from './config/derive.js';
 
 /** QnnHtp backend options as the factory takes them: the backend's own plus `simulatedOptions`. */
@@ -42,17 +43,21 @@ export async function openQnnHtpBackend(ctxBins: readonly string[], options: Qnn
   return openQnnBackend(ctxBins, { ...qnn, provider, simulated: createSimulatedQnn(simulatedOptions), ownsSimulated: true });
 }
 
+type BackendOpener = (config: DerivedDialog, options: BackendOptions) => Promise<GraphBackend>;
+
+/** An opener per backend type genie-ts runs (the registry's `runs`); the compiler checks none is missing. */
+const OPENERS: Record<RuntimeBackendType, BackendOpener> = {
+  QnnHtp: (config, options) =>
+    openQnnHtpBackend(config.ctxBins, { htp: config.htp, extensionsPath: config.extensionsPath, ...options.qnn }),
+  Reference: async (config) => openReferenceBackend(config.ctxBins),
+};
+
 /**
  * The one place that maps `engine.backend.type` to a backend implementation. The QNN backend and
  * the simulated provider are imported lazily so the others load without touching native code.
  */
 export async function openBackend(config: DerivedDialog, options: BackendOptions = {}): Promise<GraphBackend> {
-  switch (config.backendType) {
-    case 'Reference':
-      return openReferenceBackend(config.ctxBins);
-    case 'QnnHtp':
-      return openQnnHtpBackend(config.ctxBins, { htp: config.htp, extensionsPath: config.extensionsPath, ...options.qnn });
-    default:
-      throw new NotSupportedError(`not supported yet: engine.backend.type "${config.backendType}"`);
-  }
+  const type = config.backendType;
+  if (!isRuntimeBackendType(type)) throw new NotSupportedError(`not supported yet: engine.backend.type "${type}"`);
+  return OPENERS[type](config, options);
 }

@@ -1,9 +1,9 @@
 import { NotSupportedError } from '../../errors.js';
-import type { BackendType } from './schema/backend.js';
+import { isRuntimeBackendType } from '../backend-registry.js';
 import { dialogBody, isDialogRoot, type GenieConfig } from './types.js';
 
-/** Backend types this runtime can execute. */
-export const RUNTIME_BACKEND_TYPES: readonly BackendType[] = ['Reference', 'QnnHtp'];
+/** Backend types this runtime can execute (from the backend registry). */
+export { RUNTIME_BACKEND_TYPES } from '../backend-registry.js';
 
 /**
  * Called by the engine at load: a config can be valid Genie yet ask for something this runtime
@@ -21,7 +21,7 @@ export function assertLoadable(config: GenieConfig): void {
     : [{ engine: dialog.engine, key: `${root}.engine` }];
   for (const { engine, key } of engines) {
     const type = engine.backend.type;
-    if (!RUNTIME_BACKEND_TYPES.includes(type)) throw new NotSupportedError(`not supported yet: ${key}.backend.type "${type}"`);
+    if (!isRuntimeBackendType(type)) throw new NotSupportedError(`not supported yet: ${key}.backend.type "${type}"`);
     if (engine.model.type !== 'binary') throw new NotSupportedError(`not supported yet: ${key}.model.type "${engine.model.type}"`);
   }
 }

@@ -1,12 +1,12 @@
 import * as z from 'zod';
+import { BACKEND_TYPES } from '../../backend-registry.js';
 import {
   bool, filePath, forbiddenWhen, foundKey, hexMask, leaf, nonNegativeInt, oneOf, positiveInt, positiveNumber, quoted, requiredWhen,
   text, versioned, withRules, type RawObject, type Report,
 } from './values.js';
 
-/** `engine.backend.type`. `Reference` is this project's pure-TypeScript executor (PROJECT_EXTENSIONS). */
-export const BACKEND_TYPES = ['QnnHtp', 'QnnGpu', 'QnnGenAiTransformer', 'Reference'] as const;
-export type BackendType = (typeof BACKEND_TYPES)[number];
+/** `engine.backend.type`: the names in the backend registry (runtime/backend-registry.ts). */
+export { BACKEND_TYPES, type BackendType } from '../../backend-registry.js';
 
 /** Backend types that carry an object of the same name; the others must carry none. */
 const BACKEND_OBJECTS = ['QnnHtp', 'QnnGenAiTransformer'] as const;
