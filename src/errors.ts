@@ -24,3 +24,14 @@ export class NotSupportedError extends GenieError {
     super('NOT_SUPPORTED', message, options);
   }
 }
+
+/** A Node.js system error (file system, network, ...): a string `code` such as `ENOENT` and the failed `syscall`. */
+export function isSystemError(error: unknown): error is NodeJS.ErrnoException {
+  return error instanceof Error && typeof (error as NodeJS.ErrnoException).code === 'string' && 'syscall' in error;
+}
+
+/** "ENOENT: no such file or directory, open '/x'" -> "ENOENT: no such file or directory"; other messages whole. */
+export function systemErrorReason(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return /^(E[A-Z]+: [^,]+)/.exec(message)?.[1] ?? message;
+}

@@ -1,4 +1,4 @@
-import { GenieError } from '../../errors.js';
+import { GenieError, isSystemError } from '../../errors.js';
 import {
   DEFAULT_DEMO_OPTIONS, DEMO_BACKENDS, DEMO_QUANTS, describeDemoOptions, DemoOptionError, writeDemoBundle, type DemoInput, type DemoOptions,
   type DemoBackend, type DemoQuant,
@@ -94,9 +94,6 @@ function usageError(io: CliIO, message: string): number {
   io.stderr(`genie-ts demo: ${message}\n(see genie-ts demo --help)\n`);
   return 2;
 }
-
-const isSystemError = (error: unknown): error is NodeJS.ErrnoException =>
-  error instanceof Error && typeof (error as NodeJS.ErrnoException).code === 'string';
 
 /** `genie-ts demo --out DIR [...]`. */
 export const demoCommand: Command = async (args, io) => {

@@ -1,5 +1,5 @@
 import { closeSync, existsSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
-import { GenieError, NotSupportedError } from '../../errors.js';
+import { GenieError, isSystemError, NotSupportedError, systemErrorReason } from '../../errors.js';
 import { ConfigError } from '../../runtime/config/index.js';
 import { ensureDemoBundle } from '../../demo/index.js';
 import { Dialog, type QueryOptions, type QueryResult } from '../../runtime/dialog.js';
@@ -157,17 +157,13 @@ function parseRunArgs(args: readonly string[]): RunArgs {
   };
 }
 
-const isSystemError = (error: unknown): error is NodeJS.ErrnoException =>
-  error instanceof Error && typeof (error as NodeJS.ErrnoException).code === 'string' && 'syscall' in error;
-
 /** `op` on the file a flag names; an OS error becomes `--flag "path": ENOENT: no such file or directory`. */
 function onFlagFile<T>(flag: string, path: string, op: () => T): T {
   try {
     return op();
   } catch (error) {
     if (!isSystemError(error)) throw error;
-    const reason = /^(E[A-Z]+: [^,]+)/.exec(error.message)?.[1] ?? error.message;
-    throw new GenieError('FILE', `${flag} "${path}": ${reason}`, { cause: error });
+    throw new GenieError('FILE', `${flag} "${path}": ${systemErrorReason(error)}`, { cause: error });
   }
 }
 

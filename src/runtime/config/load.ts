@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
+import { systemErrorReason } from '../../errors.js';
 import { ConfigFileError } from './errors.js';
 import { parseConfigText } from './parse.js';
 import type { GenieConfig } from './types.js';
@@ -12,12 +13,6 @@ export interface LoadedConfig {
   readonly baseDir: string;
 }
 
-/** "ENOENT: no such file or directory, open '/x'" -> "ENOENT: no such file or directory". */
-function osReason(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  return /^(E[A-Z]+: [^,]+)/.exec(message)?.[1] ?? message;
-}
-
 /** Reads, validates and resolves a Genie JSON config file. */
 export async function loadConfigFile(file: string): Promise<LoadedConfig> {
   const path = resolve(file);
@@ -25,7 +20,7 @@ export async function loadConfigFile(file: string): Promise<LoadedConfig> {
   try {
     text = await readFile(path, 'utf8');
   } catch (error) {
-    throw new ConfigFileError(path, `cannot read config file ${path}: ${osReason(error)}`, undefined, { cause: error });
+    throw new ConfigFileError(path, `cannot read config file ${path}: ${systemErrorReason(error)}`, undefined, { cause: error });
   }
   const baseDir = dirname(path);
   return { config: parseConfigText(text, { baseDir, file: path }), path, baseDir };
