@@ -77,7 +77,19 @@ export class Dialog {
     }
   }
 
-  /** Streams the reply to a (fully templated: Genie applies no chat template) prompt. */
+  /**
+   * Streams the reply to a (fully templated: Genie applies no chat template) prompt.
+   *
+   * The call itself throws when the query cannot start now, before any generator exists:
+   * `DisposedError`; `InvalidArgumentError` for a bad prompt or option, or a turn with nothing to
+   * feed; `DialogBusyError` while another query is running; `ContextLimitError` when the prompt does
+   * not fit in what the KV cache has left. Nothing runs and nothing is claimed until the first
+   * `next()` (the first step of `for await`): only then does the query take the dialog, planning its
+   * turn again on the dialog as it is then. So a generator that is never iterated changes nothing and
+   * leaves the dialog free; one that waited while another query ran continues that conversation, and
+   * its first `next()` rejects with the errors above when the dialog no longer allows it (busy with
+   * the other query, disposed, out of context).
+   */
   query(prompt: string, options: QueryOptions = {}): AsyncGenerator<string, QueryResult> {
     this.checkUsable();
     if (typeof prompt !== 'string') throw new InvalidArgumentError(`prompt must be a string, got ${typeof prompt}`);
@@ -88,7 +100,7 @@ export class Dialog {
     return this.start({ kind: 'tokens', ids, rewind: options.rewind === true }, options);
   }
 
-  /** Like `query`, with the prompt given as token ids (genie-t2t-run `--tokens_file`). */
+  /** Like `query` (errors and start included), with the prompt given as token ids (genie-t2t-run `--tokens_file`). */
   tokenQuery(tokens: ArrayLike<number>, options: QueryOptions = {}): AsyncGenerator<string, QueryResult> {
     this.checkUsable();
     const ids = Array.from(tokens);
@@ -104,7 +116,8 @@ export class Dialog {
    * `options.dtype` / `encoding`), converted into the model input's dtype and encoding. The rows
    * are the whole prompt: the dialog adds no BOS (put its row in the embeddings); it still feeds
    * the previous turn's carried-over token and EOS between turns first, through the LUT or
-   * `options.tokenToEmbedding`. Generated tokens are fed back the same way (Genie's T2E).
+   * `options.tokenToEmbedding`. Generated tokens are fed back the same way (Genie's T2E). Errors and
+   * start as for `query`.
    * @throws NotSupportedError when the model takes token ids; InvalidArgumentError for rows of the
    * wrong class, size or values, or when there is neither a LUT nor a `tokenToEmbedding` callback.
    */
@@ -190,8 +203,13 @@ export class Dialog {
     await this.dispose();
   }
 
-  /** Starts a validated query: it runs on the first `next()`. */
+  /**
+   * Checks that the query could start now (idle dialog, something to feed, room in the context) and
+   * returns it; it claims the dialog and plans its turn at its first `next()`.
+   */
   private start(prompt: TurnPrompt, options: QueryOptions): AsyncGenerator<string, QueryResult> {
+    this.state.checkIdle();
+    this.state.plan(prompt);
     return runQuery(this.state, prompt, options);
   }
 

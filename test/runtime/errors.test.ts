@@ -8,6 +8,7 @@ import type { Dialog } from '../../src/runtime/dialog.js';
 import { QnnContextBinaryError } from '../../src/qnn/binding/index.js';
 import { EmbeddingTableError } from '../../src/runtime/embeddings/lut.js';
 import { DisposedError } from '../../src/runtime/engine/engine.js';
+import { exactError } from '../expect-error.js';
 import {
   BACKENDS, DialogPool, expectTurnMatchesRecompute, makeModel, sharedTokenizer, tempDir, tokenIds, tokenTurn, writeBundle,
   type Bundle, type Json,
@@ -79,10 +80,11 @@ describe.each(BACKENDS)('%s: bad input: typed errors that name the culprit, and 
       await expectUsable();
     });
 
-    it('an empty first query has no tokens to feed', async () => {
+    it('an empty first query has no tokens to feed: query() throws', async () => {
       dialog.reset();
-      await expect(dialog.tokenQuery([]).next()).rejects.toThrow(InvalidArgumentError);
-      await expect(dialog.query('').next()).rejects.toThrow(/the query has no tokens \(empty prompt and nothing to carry over\)/);
+      const empty = 'the query has no tokens (empty prompt and nothing to carry over)';
+      expect(() => dialog.tokenQuery([])).toThrow(exactError(InvalidArgumentError, empty));
+      expect(() => dialog.query('')).toThrow(exactError(InvalidArgumentError, empty));
       await expectUsable();
     });
 

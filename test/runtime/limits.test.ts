@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ContextLimitError } from '../../src/graphs/errors.js';
 import { DialogBusyError, type Dialog, type QueryOptions } from '../../src/runtime/dialog.js';
+import { exactError } from '../expect-error.js';
 import {
   BACKENDS, DialogPool, expectTurnMatchesRecompute, makeModel, maxRowDiff, silentEos, tempDir, tokenIds, tokenTurn,
   writeBundle, type Bundle, type Turn,
@@ -49,12 +50,10 @@ describe.each(BACKENDS)('%s: context limit, abort and concurrency leave the dial
   afterAll(() => dialogs.disposeAll());
 
   describe('context limit', () => {
-    it('a prompt longer than context.size fails before anything runs; a shorter one then works without reset', async () => {
+    it('a prompt longer than context.size fails when query() is called; a shorter one then works without reset', async () => {
       const dialog = await open();
-      const tooLong = dialog.tokenQuery(ids(CONTEXT + 1, 1));
-      await expect(tooLong.next()).rejects.toThrow(ContextLimitError);
-      await expect(dialog.tokenQuery(ids(CONTEXT + 1, 1)).next()).rejects.toThrow(
-        /needs 41 tokens but only 40 of context\.size=40 are left/,
+      expect(() => dialog.tokenQuery(ids(CONTEXT + 1, 1))).toThrow(
+        exactError(ContextLimitError, 'the prompt needs 41 tokens but only 40 of context.size=40 are left; call reset()'),
       );
       expect(dialog.contextUsed).toBe(0);
 
@@ -71,7 +70,9 @@ describe.each(BACKENDS)('%s: context limit, abort and concurrency leave the dial
       const used = dialog.contextUsed;
       expect(used).toBe(24);
       // The turn adds the carried-over token and EOS before the prompt: 24 + 2 + 15 > 40.
-      await expect(dialog.tokenQuery(ids(15, 4)).next()).rejects.toThrow(/needs 17 tokens but only 16 of context\.size=40 are left/);
+      expect(() => dialog.tokenQuery(ids(15, 4))).toThrow(
+        exactError(ContextLimitError, 'the prompt needs 17 tokens but only 16 of context.size=40 are left; call reset()'),
+      );
       expect(dialog.contextUsed).toBe(used);
 
       const p2 = ids(6, 5);
@@ -92,7 +93,10 @@ describe.each(BACKENDS)('%s: context limit, abort and concurrency leave the dial
       expectTurnMatchesRecompute(model, prompt, run);
       expect(dialog.contextUsed).toBe(CONTEXT);
 
-      await expect(dialog.tokenQuery(ids(2, 7)).next()).rejects.toThrow(ContextLimitError);
+      // The last delivered token was never fed: it and EOS come before the 2 prompt tokens.
+      expect(() => dialog.tokenQuery(ids(2, 7))).toThrow(
+        exactError(ContextLimitError, 'the prompt needs 4 tokens but only 0 of context.size=40 are left; call reset()'),
+      );
       dialog.reset();
       expect(dialog.contextUsed).toBe(0);
       const again = await tokenTurn(dialog, prompt, { maxTokens: 8 });
@@ -181,7 +185,7 @@ describe.each(BACKENDS)('%s: context limit, abort and concurrency leave the dial
   });
 
   describe('concurrency', () => {
-    it('a second query while one runs is refused with DialogBusyError, and the first one is unaffected', async () => {
+    it('a second query() while one runs throws DialogBusyError at once, and the first one is unaffected', async () => {
       const dialog = await open();
       const p1 = ids(12, 18);
       const sampled: number[] = [];
@@ -194,8 +198,8 @@ describe.each(BACKENDS)('%s: context limit, abort and concurrency leave the dial
         },
       });
       const pending = running.next();
-      await expect(dialog.tokenQuery(ids(3, 19)).next()).rejects.toThrow(DialogBusyError);
-      await expect(dialog.query('a').next()).rejects.toThrow(/dialog is busy: finish or abort the running query first/);
+      expect(() => dialog.tokenQuery(ids(3, 19))).toThrow(exactError(DialogBusyError, 'dialog is busy: finish or abort the running query first'));
+      expect(() => dialog.query('a')).toThrow(exactError(DialogBusyError, 'dialog is busy: finish or abort the running query first'));
       expect(() => dialog.reset()).toThrow(DialogBusyError);
 
       const pieces: string[] = [];
