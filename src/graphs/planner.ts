@@ -1,5 +1,5 @@
 /**
- * Genie's inference strategy (research/genie.md §3.4, kvmanager.cpp `prepareInferenceStrategy`):
+ * Genie's inference strategy (docs/genie-behaviour.md#inference-strategy; kvmanager.cpp `prepareInferenceStrategy`):
  * which variant runs which chunk of a query's tokens.
  */
 import { InvalidArgumentError } from '../errors.js';

@@ -13,7 +13,7 @@ export interface MaskValues {
 export const DEFAULT_MASKED_VALUE = -1000;
 
 /**
- * Mask element values for a mask tensor's dtype, as Genie writes them (research/genie.md §3.7):
+ * Mask element values for a mask tensor's dtype, as Genie writes them (docs/genie-behaviour.md#attention-mask-values):
  * - fixed point / integer: attend = max code, masked = min code (uint8/uint16: 255/65535 and 0);
  *   the exporter's encoding maps the max code to ~0.0 and 0 to its clip floor (AI Hub: -50);
  * - FLOAT_32: attend 0, masked `maskedValue`;
