@@ -23,9 +23,10 @@ export type { DialogOptions, EmbeddingQueryOptions, QueryOptions, QueryResult, S
 export { DialogBusyError } from './dialog-state.js';
 
 /**
- * Genie's basic dialog (research/genie.md §2.3) over an Engine: turn rules (the previous turn's last
- * sampled token, EOS between turns, BOS), prefill, sampling, streaming detokenization, the EOS set,
- * stop sequences (removed from the KV), `max-num-tokens`, the context limit and abort.
+ * Genie's basic dialog (docs/genie-behaviour.md#generation-loop) over an Engine: turn rules (the
+ * previous turn's last sampled token, EOS between turns, BOS), prefill, sampling, streaming
+ * detokenization, the EOS set, stop sequences (removed from the KV), `max-num-tokens`, the context
+ * limit and abort.
  *
  * ```ts
  * await using dialog = await Dialog.create('genie_config.json');
