@@ -3,6 +3,7 @@ import seedrandom from 'seedrandom';
 import { EMBED_TOKENS } from '../backends/reference/names.js';
 import { qwen2WeightShapes, type Qwen2Checkpoint, type Qwen2Config } from '../backends/reference/index.js';
 import type { FloatTensor } from '../formats/index.js';
+import { elementCount } from '../tensor/shape.js';
 import type { DemoOptions } from './options.js';
 
 /** Qwen2.5's padded vocabulary (the tokenizer itself has 151669 ids). */
@@ -61,7 +62,7 @@ export function demoCheckpoint(options: DemoOptions): Qwen2Checkpoint {
   const config = demoQwen2Config(options);
   const weights = new Map<string, FloatTensor>();
   for (const [name, shape] of qwen2WeightShapes(config)) {
-    const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
+    const data = new Float32Array(elementCount(shape));
     const std = stdOf(name, shape);
     if (std === null) data.fill(1);
     else fillNormal(data, std, seedrandom.alea(`genie-ts-demo:${options.seed}:${name}`));

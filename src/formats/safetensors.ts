@@ -10,6 +10,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { InvalidArgumentError, NotSupportedError } from '../errors.js';
 import { float16ArrayToFloat32 } from '../tensor/fp16.js';
+import { elementCount } from '../tensor/shape.js';
 import { SafetensorsError } from './errors.js';
 
 const DTYPE_BYTES = {
@@ -44,12 +45,6 @@ const METADATA_KEY = '__metadata__';
 /** Same bound as the reference implementation: larger headers are treated as corrupt. */
 const MAX_HEADER_BYTES = 100_000_000;
 const READ_CHUNK_BYTES = 1 << 30;
-
-function elementCount(shape: readonly number[]): number {
-  let n = 1;
-  for (const d of shape) n *= d;
-  return n;
-}
 
 function isDType(value: unknown): value is SafetensorsDType {
   return typeof value === 'string' && Object.prototype.hasOwnProperty.call(DTYPE_BYTES, value);

@@ -8,7 +8,8 @@ import { ModelLayoutError } from './errors.js';
 import {
   DEFAULT_CACHE_GROUP, kvPartnerName, kvSiblingName, parseGraphName, tensorRole, type KvRole, type TensorRole,
 } from './names.js';
-import { dimFromEnd, elementCount, leadingElements, leadingHeads } from './sizes.js';
+import { elementCount } from '../tensor/shape.js';
+import { dimFromEnd, leadingElements, leadingHeads } from './sizes.js';
 import type { GraphSpec, TensorSpec } from './spec.js';
 
 /**

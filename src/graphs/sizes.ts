@@ -1,11 +1,6 @@
 import { byteSize } from '../tensor/dtype.js';
+import { elementCount } from '../tensor/shape.js';
 import type { TensorSpec } from './spec.js';
-
-export function elementCount(shape: readonly number[]): number {
-  let n = 1;
-  for (const d of shape) n *= d;
-  return n;
-}
 
 export function tensorByteLength(tensor: TensorSpec): number {
   return elementCount(tensor.shape) * byteSize(tensor.dtype);

@@ -3,8 +3,9 @@
  * sizes. Ids are numbered 1.. over the whole binary (graph by graph, inputs then outputs), so
  * binary info and execution agree on them without sharing state.
  */
+import { tensorByteLength } from '../graphs/sizes.js';
 import type { GraphSpec, TensorSpec } from '../graphs/spec.js';
-import { byteSize, QnnDataType } from '../tensor/dtype.js';
+import { QnnDataType } from '../tensor/dtype.js';
 import { QnnTensorType } from '../qnn/enums.js';
 
 export interface TensorLayout {
@@ -34,7 +35,7 @@ export function layoutGraphs(graphs: readonly GraphSpec[]): GraphLayout[] {
     spec,
     type,
     dataType: QnnDataType[spec.dtype],
-    bytes: spec.shape.reduce((a, b) => a * b, 1) * byteSize(spec.dtype),
+    bytes: tensorByteLength(spec),
   });
   return graphs.map((graph) => {
     const inputs = graph.inputs.map((spec) => tensor(spec, QnnTensorType.APP_WRITE));

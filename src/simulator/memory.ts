@@ -5,6 +5,7 @@
  * supported, as propertyHasCapability reports.
  */
 import { byteSize, dataTypeName, type DataTypeName } from '../tensor/dtype.js';
+import { elementCount } from '../tensor/shape.js';
 import { QnnHtpMemType, QnnMemType } from '../qnn/enums.js';
 import { Code, fail } from './failure.js';
 import { HtpMemDescriptor, MemDescriptor } from './layout.js';
@@ -130,7 +131,7 @@ export class SimMemory {
     } catch {
       return fail(Code.MEM_INVALID_ARGUMENT, `${where}.dataType 0x${dataTypeValue.toString(16)} is not a Qnn_DataType_t`);
     }
-    const bytes = dims.reduce((a, b) => a * b, 1) * byteSize(dataType);
+    const bytes = elementCount(dims) * byteSize(dataType);
     const memType = view.getUint32(MemDescriptor.memType, true);
     if (memType === QnnMemType.ION) {
       const fd = view.getInt32(MemDescriptor.ionFd, true);

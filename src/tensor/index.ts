@@ -25,4 +25,5 @@ export {
   type FloatArray,
   type Rounding,
 } from './quant.js';
+export { elementCount } from './shape.js';
 export { assertMinLength, assertViewFor, typedView, viewClassName, type TypedView, type TypedViewMap } from './views.js';

@@ -1,14 +1,14 @@
 /** One graph bound to its IO buffers, with the scratch its stages need, ready to run. */
 import { InvalidArgumentError } from '../../errors.js';
+import { tensorByteLength } from '../../graphs/sizes.js';
 import type { TensorSpec } from '../../graphs/spec.js';
 import { byteSize } from '../../tensor/dtype.js';
 import { floatInput, floatOutput, tokenIds, type FloatInput, type FloatOutput } from './io.js';
 import { addInPlace, applyRope, attention, linear, rmsNorm, swiGlu, type AttentionShape } from './kernels.js';
-import { elementCount, type ReferenceModel } from './model.js';
+import type { ReferenceModel } from './model.js';
 import type { GraphPlan } from './plan.js';
 import type { LayerWeights, PartWeights } from './weights.js';
 
-const tensorBytes = (spec: TensorSpec): number => elementCount(spec.shape) * byteSize(spec.dtype);
 
 /**
  * Checks that `buffers` covers every IO tensor of `plan` with enough, aligned bytes; throws
@@ -19,7 +19,7 @@ export function checkBuffers(plan: GraphPlan, buffers: ReadonlyMap<string, Uint8
   for (const spec of [...plan.spec.inputs, ...plan.spec.outputs]) {
     const bytes = buffers.get(spec.name);
     if (bytes === undefined) throw new InvalidArgumentError(`bind "${graph}": no buffer for tensor "${spec.name}"`);
-    const expected = tensorBytes(spec);
+    const expected = tensorByteLength(spec);
     if (bytes.byteLength < expected) {
       throw new InvalidArgumentError(
         `bind "${graph}": buffer for tensor "${spec.name}" has ${bytes.byteLength} bytes, expected at least ${expected}`,

@@ -5,12 +5,13 @@
  * quantized to the tensor's encoding, round to nearest and clamped; float16 rounded to nearest
  * even). FLOAT_32 tensors are used in place, so load/store do nothing.
  */
+import { tensorByteLength } from '../../graphs/sizes.js';
 import type { TensorSpec } from '../../graphs/spec.js';
-import { byteSize, isFixedPoint, type CodeArray, type DataTypeName, type Encoding } from '../../tensor/dtype.js';
+import { isFixedPoint, type CodeArray, type DataTypeName, type Encoding } from '../../tensor/dtype.js';
 import { float16ArrayToFloat32, float32ArrayToFloat16 } from '../../tensor/fp16.js';
 import { dequantizeArray, quantizeArray } from '../../tensor/quant.js';
+import { elementCount } from '../../tensor/shape.js';
 import { typedView } from '../../tensor/views.js';
-import { elementCount } from './model.js';
 
 /** A graph input as float32: `values` holds the tensor after `load()`. */
 export interface FloatInput {
@@ -107,7 +108,7 @@ class FixedPointIo implements FloatInput, FloatOutput {
 
 /** `bytes` is at least the tensor's size and aligned to its element size (checked by the caller). */
 function floatIo(spec: TensorSpec, bytes: Uint8Array): FloatInput & FloatOutput {
-  const own = bytes.subarray(0, elementCount(spec.shape) * byteSize(spec.dtype));
+  const own = bytes.subarray(0, tensorByteLength(spec));
   if (spec.dtype === 'FLOAT_32') return new Float32InPlace(typedView(own, 'FLOAT_32'));
   if (spec.dtype === 'FLOAT_16') return new Float16Io(typedView(own, 'FLOAT_16'));
   // planGraph admitted only the dtypes of FLOAT_IO_DTYPES, fixed point with an encoding.

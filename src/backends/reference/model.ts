@@ -103,7 +103,5 @@ export function layerWeights(model: ReferenceModel, layer: number): Array<[Layer
   return (Object.keys(names) as LayerWeightKey[]).map((key) => [key, names[key], shapes[key]]);
 }
 
-export const elementCount = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
-
 export const sameShape = (a: readonly number[], b: readonly number[]): boolean =>
   a.length === b.length && a.every((d, i) => d === b[i]);

@@ -1,6 +1,7 @@
 /** A Hugging Face Qwen2 checkpoint in memory: its config and its weights by HF name. */
 import type { FloatTensor } from '../../formats/safetensors.js';
-import { elementCount, layerWeights, qwen2ShapeSchema, sameShape, type Qwen2ShapeKey, type ReferenceModel } from './model.js';
+import { elementCount } from '../../tensor/shape.js';
+import { layerWeights, qwen2ShapeSchema, sameShape, type Qwen2ShapeKey, type ReferenceModel } from './model.js';
 import { EMBED_TOKENS, FINAL_NORM, LM_HEAD } from './names.js';
 import { describeFirstIssue } from './zod-issue.js';
 

@@ -9,6 +9,7 @@ import { abi, TENSOR_STRIDE } from '../abi.js';
 import { QnnQuantizationEncoding, QnnSparseLayout, QnnTensorMemType, QnnTensorVersion } from '../enums.js';
 import { InvalidArgumentError } from '../../errors.js';
 import { byteSize, dataTypeName } from '../../tensor/dtype.js';
+import { elementCount } from '../../tensor/shape.js';
 import { QnnContextBinaryError, QnnGraphNotBoundError } from './errors.js';
 import type { QnnCoreApi } from './function-table.js';
 import { TENSOR } from './layout.js';
@@ -69,7 +70,7 @@ function tensorBytes(info: QnnTensorInfo, where: string): { byteLength: number; 
       { cause },
     );
   }
-  return { byteLength: info.dims.reduce((a, b) => a * b, 1) * elementBytes, elementBytes };
+  return { byteLength: elementCount(info.dims) * elementBytes, elementBytes };
 }
 
 function encodeTensors(

@@ -1,10 +1,9 @@
 import type { GraphBackend } from '../../backends/backend.js';
 import { InvalidArgumentError } from '../../errors.js';
-import type { GraphSpec, TensorSpec } from '../../graphs/spec.js';
+import type { GraphSpec } from '../../graphs/spec.js';
 import { isFixedPoint, isFloat } from '../../tensor/dtype.js';
+import { elementCount } from '../../tensor/shape.js';
 import type { TensorRanges } from './ranges.js';
-
-const elements = (spec: TensorSpec): number => spec.shape.reduce((a, b) => a * b, 1);
 
 /**
  * A float32 model's backend that records, after each `execute`, the range of every float IO
@@ -41,7 +40,7 @@ export class RangeRecordingBackend implements GraphBackend {
       graph,
       recorded.map((t) => {
         const bytes = buffers.get(t.name)!;
-        return [t.name, new Float32Array(bytes.buffer, bytes.byteOffset, elements(t))] as const;
+        return [t.name, new Float32Array(bytes.buffer, bytes.byteOffset, elementCount(t.shape))] as const;
       }),
     );
   }
