@@ -1,4 +1,9 @@
-/** Parsed JSON values: the notation every message uses for a key's path in a JSON document. */
+/** Parsed JSON values: telling an object from the other values, and the notation for a key's path. */
+
+/** A JSON object once parsed: an object that is neither null nor an array. */
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
 
 /** One step into a JSON value: an object key or an array index. */
 export type PathSegment = string | number;

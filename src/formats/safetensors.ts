@@ -12,6 +12,7 @@ import { InvalidArgumentError, NotSupportedError } from '../errors.js';
 import { float16ArrayToFloat32 } from '../tensor/fp16.js';
 import { elementCount } from '../tensor/shape.js';
 import { SafetensorsError } from './errors.js';
+import { isPlainObject } from './json.js';
 
 const DTYPE_BYTES = {
   BOOL: 1, U8: 1, I8: 1, F8_E5M2: 1, F8_E4M3: 1,
@@ -48,10 +49,6 @@ const READ_CHUNK_BYTES = 1 << 30;
 
 function isDType(value: unknown): value is SafetensorsDType {
   return typeof value === 'string' && Object.prototype.hasOwnProperty.call(DTYPE_BYTES, value);
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function isCount(value: unknown): value is number {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatPath } from '../../src/formats/json.js';
+import { formatPath, isPlainObject } from '../../src/formats/json.js';
 
 describe('formatPath', () => {
   it('joins keys with dots and puts indices in brackets', () => {
@@ -11,5 +11,13 @@ describe('formatPath', () => {
   it('calls the document itself (top level) and spells symbol keys out', () => {
     expect(formatPath([])).toBe('(top level)');
     expect(formatPath(['a', Symbol('b')])).toBe('a.Symbol(b)');
+  });
+});
+
+describe('isPlainObject', () => {
+  it('is true for a JSON object only', () => {
+    expect(isPlainObject({})).toBe(true);
+    expect(isPlainObject(JSON.parse('{"a": 1}'))).toBe(true);
+    for (const value of [null, [], 'x', 1, true, undefined]) expect(isPlainObject(value), String(value)).toBe(false);
   });
 });

@@ -7,7 +7,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { GenieError } from '../../errors.js';
-import { formatPath } from '../../formats/json.js';
+import { formatPath, isPlainObject } from '../../formats/json.js';
 
 /** The extensions file is unreadable or a perf key has the wrong type; names the file and key. */
 export class HtpExtensionsError extends GenieError {
@@ -22,9 +22,6 @@ export interface HtpExtensionsPerf {
   /** `devices[0].cores[0].rpc_control_latency` in microseconds. */
   readonly rpcControlLatencyUs?: number;
 }
-
-const isObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** Reads the perf keys of an HTP extensions file. */
 export async function readHtpExtensions(path: string): Promise<HtpExtensionsPerf> {
@@ -43,19 +40,19 @@ export async function readHtpExtensions(path: string): Promise<HtpExtensionsPerf
   const fail = (key: string, value: unknown, what: string): never => {
     throw new HtpExtensionsError(`HTP extensions file "${path}": key ${key} ${JSON.stringify(value)} ${what}`);
   };
-  if (!isObject(json)) return fail(formatPath([]), json, 'is not a JSON object');
+  if (!isPlainObject(json)) return fail(formatPath([]), json, 'is not a JSON object');
   const devices = json.devices;
   if (devices === undefined) return {};
   if (!Array.isArray(devices)) return fail('devices', devices, 'is not an array');
   if (devices.length === 0) return {};
   const device = devices[0];
-  if (!isObject(device)) return fail('devices[0]', device, 'is not an object');
+  if (!isPlainObject(device)) return fail('devices[0]', device, 'is not an object');
   const cores = device.cores;
   if (cores === undefined) return {};
   if (!Array.isArray(cores)) return fail('devices[0].cores', cores, 'is not an array');
   if (cores.length === 0) return {};
   const core = cores[0];
-  if (!isObject(core)) return fail('devices[0].cores[0]', core, 'is not an object');
+  if (!isPlainObject(core)) return fail('devices[0].cores[0]', core, 'is not an object');
   const profile = core.perf_profile;
   const latency = core.rpc_control_latency;
   if (profile !== undefined && typeof profile !== 'string') fail('devices[0].cores[0].perf_profile', profile, 'is not a string');

@@ -1,10 +1,9 @@
-import { formatPath } from '../../formats/json.js';
+import { formatPath, isPlainObject } from '../../formats/json.js';
 import { findDuplicateKeys, lineColumn, syntaxErrorOffset, syntaxErrorReason } from '../../formats/json-text.js';
 import { ConfigError, ConfigFileError, type ConfigIssue } from './errors.js';
 import { describeValue, toConfigIssues } from './issues.js';
 import { resolvePaths } from './paths.js';
 import { ROOT_NAMES, ROOT_SCHEMAS, type RootName } from './schema/roots.js';
-import { isObject } from './schema/values.js';
 import type { GenieConfig } from './types.js';
 
 export interface ParseOptions {
@@ -18,7 +17,7 @@ const isRootName = (key: string): key is RootName => (ROOT_NAMES as string[]).in
 
 function validate(value: unknown): { config?: GenieConfig; issues: ConfigIssue[] } {
   const roots = ROOT_NAMES.map((name) => JSON.stringify(name)).join(', ');
-  if (!isObject(value)) {
+  if (!isPlainObject(value)) {
     return { issues: [{ path: formatPath([]), message: `expected an object with one root key (${roots}), found ${describeValue(value)}` }] };
   }
   const keys = Object.keys(value);

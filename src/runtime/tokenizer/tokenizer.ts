@@ -1,14 +1,11 @@
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import { InvalidArgumentError } from '../../errors.js';
+import { isPlainObject } from '../../formats/json.js';
 import { TokenByteTable } from './byte-level.js';
 import { TokenizerLoadError } from './errors.js';
 
 /** Token ids are int32 in Genie and QNN; anything else is not an id. */
 const MAX_TOKEN_ID = 0x7fffffff;
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /** Throws unless `value` can be a token id (an integer in [0, 2^31)); `name` labels the message. */
 export function checkTokenId(value: number, name: string): void {

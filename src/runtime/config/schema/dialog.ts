@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { isPlainObject } from '../../../formats/json.js';
 import { describeValue } from '../issues.js';
 import { contextSchema } from './context.js';
 import { embeddingSchema } from './embedding.js';
@@ -6,7 +7,7 @@ import { engineOrPairSchema } from './engine.js';
 import { samplerSchema } from './sampler.js';
 import { tokenizerSchema } from './tokenizer.js';
 import {
-  bool, isObject, list, nonNegativeInt, numberIn, oneOf, positiveInt, quoted, requiredWhen, strict, text, versioned,
+  bool, list, nonNegativeInt, numberIn, oneOf, positiveInt, quoted, requiredWhen, strict, text, versioned,
   withRules, type RawObject, type Report,
 } from './values.js';
 
@@ -97,14 +98,14 @@ function engineRolesRule(dialog: RawObject, report: Report): void {
     }
     const seen = new Set<unknown>();
     engine.forEach((entry, i) => {
-      if (!isObject(entry)) return;
+      if (!isPlainObject(entry)) return;
       const role = entry.role;
       if (role === undefined) report(['engine', i, 'role'], requiredWhen(`the engine is an array (type ${quoted(type)})`));
       else if (!roles.includes(role as string)) report(['engine', i, 'role'], `expected one of ${roles.map(quoted).join(', ')} for type ${quoted(type)}, found ${describeValue(role)}`);
       else if (seen.has(role)) report(['engine', i, 'role'], `expected each role once, found ${describeValue(role)} twice`);
       seen.add(role);
     });
-  } else if (isObject(engine) && ROLE_MANDATORY.includes(type) && engine.role === undefined) {
+  } else if (isPlainObject(engine) && ROLE_MANDATORY.includes(type) && engine.role === undefined) {
     report(['engine', 'role'], requiredWhen(`type is ${quoted(type)}`));
   }
 }

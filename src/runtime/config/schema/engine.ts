@@ -1,11 +1,12 @@
 import * as z from 'zod';
+import { isPlainObject } from '../../../formats/json.js';
 import { describeValue, expectedFound } from '../issues.js';
 import {
   backendSchema, dialogBackendSchema, htpEmbeddingModelSchema, htpImageEncoderSchema,
 } from './backend.js';
 import { modelSchema } from './model.js';
 import {
-  filePath, forbiddenWhen, isObject, list, nonNegativeInt, oneOf, positiveInt, quoted, requiredWhen, text, versioned,
+  filePath, forbiddenWhen, list, nonNegativeInt, oneOf, positiveInt, quoted, requiredWhen, text, versioned,
   withListRules, withRules, type RawObject, type Report,
 } from './values.js';
 
@@ -51,7 +52,7 @@ const cacheGroupSchema = versioned({
 const cacheGroupsSchema = withListRules(
   list(cacheGroupSchema, 'cache-group objects', { nonEmpty: true }),
   (groups, report) => {
-    const prefixes = groups.map((group) => (isObject(group) && typeof group.prefix === 'string' ? group.prefix : undefined));
+    const prefixes = groups.map((group) => (isPlainObject(group) && typeof group.prefix === 'string' ? group.prefix : undefined));
     for (let j = 1; j < prefixes.length; j++) {
       for (let i = 0; i < j; i++) {
         const earlier = prefixes[i];
@@ -70,9 +71,9 @@ const cacheGroupsSchema = withListRules(
 
 /** Legacy RoPE keys live in QnnHtp; Genie rejects them next to `model.positional-encoding`. */
 function ropeFormRule(engine: RawObject, report: Report): void {
-  const htp = isObject(engine.backend) ? engine.backend.QnnHtp : undefined;
+  const htp = isPlainObject(engine.backend) ? engine.backend.QnnHtp : undefined;
   const model = engine.model;
-  if (!isObject(htp) || !isObject(model) || model['positional-encoding'] === undefined) return;
+  if (!isPlainObject(htp) || !isPlainObject(model) || model['positional-encoding'] === undefined) return;
   for (const key of ['pos-id-dim', 'rope-theta']) {
     if (htp[key] !== undefined) {
       report(['backend', 'QnnHtp', key], forbiddenWhen('model.positional-encoding is set (use one form or the other)', htp[key]));

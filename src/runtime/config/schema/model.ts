@@ -1,7 +1,8 @@
 import * as z from 'zod';
+import { isPlainObject } from '../../../formats/json.js';
 import { describeValue, expectedFound } from '../issues.js';
 import {
-  filePath, forbiddenWhen, isObject, list, oneOf, optionalFilePath, positiveInt, positiveNumber, quoted, requiredWhen,
+  filePath, forbiddenWhen, list, oneOf, optionalFilePath, positiveInt, positiveNumber, quoted, requiredWhen,
   strict, text, versioned, withRules,
 } from './values.js';
 
@@ -37,7 +38,7 @@ const loraSchema = withRules(
     const adapters = Array.isArray(lora.adapters) ? lora.adapters : [];
     const names = new Set<unknown>();
     adapters.forEach((adapter, i) => {
-      if (!isObject(adapter)) return;
+      if (!isPlainObject(adapter)) return;
       if (names.has(adapter.name)) report(['adapters', i, 'name'], `expected a unique adapter name, found ${describeValue(adapter.name)} twice`);
       names.add(adapter.name);
       const [needed, other] = version === 1 ? ['path', 'bin-sections'] : ['bin-sections', 'path'];
@@ -46,7 +47,7 @@ const loraSchema = withRules(
     });
     const groups = Array.isArray(lora.groups) ? lora.groups : [];
     groups.forEach((group, i) => {
-      if (!isObject(group) || !Array.isArray(group.members)) return;
+      if (!isPlainObject(group) || !Array.isArray(group.members)) return;
       group.members.forEach((member, j) => {
         if (typeof member === 'string' && !names.has(member)) {
           report(['groups', i, 'members', j], `expected the name of an adapter in adapters, found ${describeValue(member)}`);
@@ -65,9 +66,9 @@ const binarySchema = withRules(
   (binary, report) => {
     const ctxBins = binary['ctx-bins'];
     const lora = binary.lora;
-    if (!Array.isArray(ctxBins) || !isObject(lora) || !Array.isArray(lora.adapters)) return;
+    if (!Array.isArray(ctxBins) || !isPlainObject(lora) || !Array.isArray(lora.adapters)) return;
     lora.adapters.forEach((adapter, i) => {
-      const sections = isObject(adapter) ? adapter['bin-sections'] : undefined;
+      const sections = isPlainObject(adapter) ? adapter['bin-sections'] : undefined;
       if (Array.isArray(sections) && sections.length !== ctxBins.length) {
         report(
           ['lora', 'adapters', i, 'bin-sections'],
@@ -120,7 +121,7 @@ const ropeScalingSchema = z.discriminatedUnion(
   {
     error: (issue) => {
       if (issue.code !== 'invalid_union') return expectedFound('an object', issue.input);
-      const found = isObject(issue.input) ? issue.input['rope-type'] : undefined;
+      const found = isPlainObject(issue.input) ? issue.input['rope-type'] : undefined;
       const expected = `one of ${ROPE_TYPES.map(quoted).join(', ')}`;
       return expectedFound(expected, found);
     },
@@ -138,7 +139,7 @@ const positionalEncodingSchema = withRules(
   }),
   (encoding, report) => {
     const scaling = encoding['rope-scaling'];
-    if (!isObject(scaling) || scaling['rope-type'] !== 'longrope') return;
+    if (!isPlainObject(scaling) || scaling['rope-type'] !== 'longrope') return;
     const ropeDim = typeof encoding['rope-dim'] === 'number' ? encoding['rope-dim'] : DEFAULT_ROPE_DIM;
     for (const key of ['short-factor', 'long-factor']) {
       const factors = scaling[key];

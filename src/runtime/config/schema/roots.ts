@@ -1,11 +1,12 @@
 import * as z from 'zod';
+import { isPlainObject } from '../../../formats/json.js';
 import { contextSchema } from './context.js';
 import { dialogSchema, textGeneratorSchema } from './dialog.js';
 import { embeddingSchema, lutSchema } from './embedding.js';
 import { embeddingModelEngineSchema, engineSchema, imageEncoderEngineSchema } from './engine.js';
 import { samplerSchema } from './sampler.js';
 import { tokenizerSchema } from './tokenizer.js';
-import { bool, isObject, leaf, oneOf, positiveInt, requiredWhen, tokenId, versioned, withRules } from './values.js';
+import { bool, leaf, oneOf, positiveInt, requiredWhen, tokenId, versioned, withRules } from './values.js';
 
 /** The `text-encoder` pipeline node: text -> LUT rows (docs/genie-behaviour.md#other-config-roots). */
 const textEncoderSchema = versioned({
@@ -45,7 +46,7 @@ const standaloneEngineSchema = withRules(
     engine: engineSchema,
   }),
   (root, report) => {
-    if (isObject(root.engine) && root.engine.role === undefined) {
+    if (isPlainObject(root.engine) && root.engine.role === undefined) {
       report(['engine', 'role'], requiredWhen('the engine is standalone (it is bound by role)'));
     }
   },

@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import type { PathSegment } from '../../../formats/json.js';
+import { isPlainObject, type PathSegment } from '../../../formats/json.js';
 import { describeValue, expectedFound } from '../issues.js';
 
 /*
@@ -69,10 +69,6 @@ export function versioned<S extends z.ZodRawShape>(shape: S) {
 export type Report = (path: readonly PathSegment[], message: string) => void;
 export type RawObject = Readonly<Record<string, unknown>>;
 
-export function isObject(value: unknown): value is RawObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 /**
  * Cross-key rules of a Genie object. They run on the raw value even when some of its keys failed
  * their own checks (so all mistakes are reported at once); rules therefore test types themselves.
@@ -81,7 +77,7 @@ export function withRules<S extends z.ZodType>(schema: S, rules: (value: RawObje
   return schema.superRefine(
     (value, ctx) =>
       rules(value as RawObject, (path, message) => ctx.addIssue({ code: 'custom', path: [...path], message, input: value })),
-    { when: (payload) => isObject(payload.value) },
+    { when: (payload) => isPlainObject(payload.value) },
   ) as S;
 }
 
