@@ -1,3 +1,4 @@
+import { InvalidArgumentError } from '../errors.js';
 import { TokenHistory } from '../sampler/token-history.js';
 import type { ElementArray } from '../tensor/dtype.js';
 import type { EmbeddingRows } from './embeddings/rows.js';
@@ -39,7 +40,17 @@ export class TurnLedger {
   private readonly kvTokens: number[] = [];
   private firstQuery = true;
 
+  /**
+   * @param bosToken prepended to each fresh turn's prompt; null for none
+   * @param primaryEos fed between turns
+   * @param penalizeLastN the sampler's penalty window (the history's capacity)
+   * @throws InvalidArgumentError for an argument that is not a token id (or null / a capacity)
+   */
   constructor(bosToken: number | null, primaryEos: number, penalizeLastN: number) {
+    if (bosToken !== null && !isTokenId(bosToken)) {
+      throw new InvalidArgumentError(`bosToken must be null or a token id (an integer >= 0), got ${String(bosToken)}`);
+    }
+    if (!isTokenId(primaryEos)) throw new InvalidArgumentError(`primaryEos must be a token id (an integer >= 0), got ${String(primaryEos)}`);
     this.bosToken = bosToken;
     this.primaryEos = primaryEos;
     this.history = new TokenHistory(penalizeLastN);
@@ -64,6 +75,7 @@ export class TurnLedger {
    * (`nValid` entries).
    */
   plan(prompt: TurnPrompt, nValid: number): TurnPlan {
+    if (!Number.isSafeInteger(nValid) || nValid < 0) throw new InvalidArgumentError(`plan: nValid must be an integer >= 0, got ${String(nValid)}`);
     if (prompt.kind !== 'tokens' || !prompt.rewind) {
       const input = this.turnTokens(prompt);
       return { tokens: input, keep: nValid, input };
@@ -78,10 +90,20 @@ export class TurnLedger {
   }
 
   /**
-   * Cuts the ledger to the first `keep` of a rewind query's `tokens`. The penalty history becomes
-   * those tokens, as a fresh dialog fed them would hold; nothing is carried over.
+   * Cuts the ledger to the first `keep` of a rewind query's `tokens`, which must be held entries (the
+   * prefix `plan` found). The penalty history becomes those tokens, as a fresh dialog fed them would
+   * hold; nothing is carried over.
    */
   rewindTo(keep: number, tokens: readonly number[]): void {
+    const most = Math.min(this.kvTokens.length, tokens.length);
+    if (!Number.isInteger(keep) || keep < 0 || keep > most) {
+      throw new InvalidArgumentError(`rewindTo: keep must be an integer in [0, ${most}] (held entries and given tokens), got ${String(keep)}`);
+    }
+    for (let i = 0; i < keep; i++) {
+      if (tokens[i] !== this.kvTokens[i]) {
+        throw new InvalidArgumentError(`rewindTo: tokens[${i}] = ${String(tokens[i])} is not the held entry ${this.kvTokens[i]} (keep only a cached prefix)`);
+      }
+    }
     this.kvTokens.length = keep;
     this.history.reset();
     this.history.pushAll(tokens.slice(0, keep));
@@ -91,31 +113,42 @@ export class TurnLedger {
 
   /**
    * Records a prefill that fed `input` (then an embedding prompt's rows): entries that came in as rows
-   * (the caller's, or T2E callback rows) have no token id.
+   * (the caller's, or T2E callback rows) have no token id. Invalid ids change nothing.
    */
   recordPrefill(input: readonly number[], prompt: TurnPrompt): void {
+    this.history.pushAll(input); // checks every id before it adds any
     const viaRows = prompt.kind === 'embeddings' && prompt.toEmbedding !== undefined;
     for (let i = 0; i < input.length; i++) this.kvTokens.push(viaRows ? UNMATCHED : input[i]);
     if (prompt.kind === 'embeddings') for (let i = 0; i < prompt.count; i++) this.kvTokens.push(UNMATCHED);
     this.carried = null;
     this.firstQuery = false;
-    this.history.pushAll(input);
   }
 
   /** A generated token, not yet fed: carried over to the next turn unless fed first. */
   recordSampled(token: number): void {
+    this.history.push(token); // checks the id first
     this.carried = token;
-    this.history.push(token);
   }
 
   /** The pending token was fed through the model (as a row when `viaRow`): an EOS or a failure from here on must not carry it over. */
   recordFed(token: number, viaRow: boolean): void {
+    if (token !== this.carried) {
+      throw new InvalidArgumentError(
+        this.carried === null ? `recordFed(${String(token)}): no sampled token is pending` : `recordFed(${String(token)}): the pending token is ${this.carried}`,
+      );
+    }
     this.kvTokens.push(viaRow ? UNMATCHED : token);
     this.carried = null;
   }
 
   /** Forgets the `k` trailing generated tokens after the KV cache was cut to `nValid` entries. */
   dropGenerated(k: number, nValid: number): void {
+    if (!Number.isInteger(k) || k < 0 || k > this.history.length) {
+      throw new InvalidArgumentError(`dropGenerated: k must be an integer in [0, ${this.history.length}] (tokens in the history), got ${String(k)}`);
+    }
+    if (!Number.isInteger(nValid) || nValid < 0 || nValid > this.kvTokens.length) {
+      throw new InvalidArgumentError(`dropGenerated: nValid must be an integer in [0, ${this.kvTokens.length}] (held entries), got ${String(nValid)}`);
+    }
     this.kvTokens.length = nValid;
     this.history.truncate(this.history.length - k);
     this.carried = null;
@@ -137,4 +170,8 @@ export class TurnLedger {
   private firstTurnTokens(ids: readonly number[]): number[] {
     return this.bosToken === null ? [...ids] : [this.bosToken, ...ids];
   }
+}
+
+function isTokenId(value: number): boolean {
+  return Number.isInteger(value) && value >= 0;
 }
