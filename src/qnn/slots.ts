@@ -7,6 +7,9 @@ export interface QnnApiVersion {
   readonly patch: number;
 }
 
+/** `2.14.0`. */
+export const formatApiVersion = (v: QnnApiVersion): string => `${v.major}.${v.minor}.${v.patch}`;
+
 /**
  * Oldest core API this binding accepts: 2.14 (SDK 2.20). It is the first with `Qnn_TensorV2_t`,
  * so every tensor array a library hands over (execute IO, graph info) has the 144-byte stride

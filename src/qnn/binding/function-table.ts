@@ -8,12 +8,10 @@ import koffi from 'koffi';
 import type { TypeObject } from 'koffi';
 import { CORE_SLOT_PROTOS, INTERFACE_TABLE_OFFSET, SLOT_SIZE, SYSTEM_INTERFACE_TABLE_OFFSET, SYSTEM_SLOT_PROTOS } from '../abi.js';
 import { checkQnn, qnnErrorCode } from '../errors.js';
-import { CORE_SLOTS, SYSTEM_SLOTS, validSlotCount, type InterfaceSlot, type QnnApiVersion } from '../slots.js';
+import { CORE_SLOTS, formatApiVersion, SYSTEM_SLOTS, validSlotCount, type InterfaceSlot } from '../slots.js';
 import { QnnFunctionUnavailableError } from './errors.js';
 import { readPointer, type NativeFunction } from './native.js';
 import type { QnnProvider } from './providers.js';
-
-const formatVersion = (v: QnnApiVersion): string => `${v.major}.${v.minor}.${v.patch}`;
 
 class FunctionTable<Name extends string> {
   /** How many leading table slots the provider's API version defines (only these are read). */
@@ -30,7 +28,7 @@ class FunctionTable<Name extends string> {
     protos: Readonly<Record<Name, TypeObject>>,
   ) {
     this.slotCount = validCount;
-    const version = `${apiName} ${formatVersion(provider.apiVersion)}`;
+    const version = `${apiName} ${formatApiVersion(provider.apiVersion)}`;
     for (const name of Object.keys(protos) as Name[]) {
       const slot = slots.find((s) => s.name === name)!;
       if (slot.index >= validCount) {

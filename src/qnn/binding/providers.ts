@@ -7,7 +7,7 @@ import koffi from 'koffi';
 import type { LibraryHandle } from 'koffi';
 import { abi, QNN_INTERFACE_GET_PROVIDERS_SYMBOL, QNN_SYSTEM_INTERFACE_GET_PROVIDERS_SYMBOL } from '../abi.js';
 import { checkQnn } from '../errors.js';
-import { MIN_CORE_API_VERSION, MIN_SYSTEM_API_VERSION, type QnnApiVersion } from '../slots.js';
+import { formatApiVersion, MIN_CORE_API_VERSION, MIN_SYSTEM_API_VERSION, type QnnApiVersion } from '../slots.js';
 import { QnnProviderError } from './errors.js';
 import { INTERFACE, SYSTEM_INTERFACE } from './layout.js';
 import { readCStringAt, readU32, type NativeFunction, type NativePointer } from './native.js';
@@ -102,12 +102,10 @@ function listProviders(getProviders: NativeFunction, symbol: string, prefix: Pro
     }));
 }
 
-const formatVersion = (v: QnnApiVersion): string => `${v.major}.${v.minor}.${v.patch}`;
-
 function describeProviders(providers: readonly QnnProvider[], what: string): string {
   if (providers.length === 0) return 'it lists no providers';
   return `it offers ${providers
-    .map((p) => `${p.providerName ?? '(unnamed)'} (backend id ${p.backendId}) with ${what} ${formatVersion(p.apiVersion)}`)
+    .map((p) => `${p.providerName ?? '(unnamed)'} (backend id ${p.backendId}) with ${what} ${formatApiVersion(p.apiVersion)}`)
     .join(', ')}`;
 }
 

@@ -7,6 +7,7 @@
 import { InvalidArgumentError } from '../../errors.js';
 import { QnnPropertyKey, QnnPropertyResult } from '../enums.js';
 import { QnnError, qnnErrorCode } from '../errors.js';
+import { formatApiVersion } from '../slots.js';
 import { NativeContextBinary } from './context-binary.js';
 import { DEFAULT_HTP_CONTEXT_SETTINGS, encodeContextConfigs, type HtpContextSettings } from './context-config.js';
 import { DisposalStack } from './disposal-stack.js';
@@ -172,8 +173,7 @@ export class QnnSession implements GraphRuntime {
   private async load(options: QnnSessionOptions): Promise<void> {
     const { core } = this;
     const provider = core.provider;
-    const version = provider.apiVersion;
-    const api = `${version.major}.${version.minor}.${version.patch}`;
+    const api = formatApiVersion(provider.apiVersion);
     const name = provider.providerName ?? '(unnamed)';
     this.log('info', `QNN provider ${name} (backend id ${provider.backendId}), core API ${api}, from ${options.source.description}`);
     const shared = this.pool.shared;
