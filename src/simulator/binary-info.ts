@@ -15,12 +15,11 @@ import {
   graphInfoStride,
   HwBlobInfo,
   tensorStride,
-  Version,
 } from './layout.js';
 import { writePointer, type Address, type NativeArena } from './native.js';
 import type { ApiVersionTriple, ResolvedOptions } from './options.js';
 import { writePlatformInfo } from './platform-info.js';
-import { buildIdOf, htpBackendApiVersionOf } from './sdk.js';
+import { buildIdOf, htpBackendApiVersionOf, writeVersion } from './sdk.js';
 import { writeTensorMetadata } from './tensors.js';
 
 /**
@@ -33,12 +32,6 @@ const HTP_BLOB_INFO_VERSION_1 = 1;
 /** Stand-ins for fields the reference executor has no notion of. */
 const OPTIMIZATION_LEVEL = 2;
 const HVX_THREADS = 4;
-
-function writeVersion(view: DataView, at: number, version: ApiVersionTriple): void {
-  view.setUint32(at + Version.major, version.major, true);
-  view.setUint32(at + Version.minor, version.minor, true);
-  view.setUint32(at + Version.patch, version.patch, true);
-}
 
 function writeTensors(arena: NativeArena, tensors: readonly TensorLayout[], coreMinor: number): Address {
   if (tensors.length === 0) return 0n;

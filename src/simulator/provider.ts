@@ -9,14 +9,14 @@ import { CORE_SLOTS, SYSTEM_SLOTS, type CoreSlotName } from '../qnn/slots.js';
 import { SimBackends } from './backends.js';
 import { SimContexts, type SimulatedContextInfo } from './contexts.js';
 import { Code, fail } from './failure.js';
-import { Interface, POINTER_SIZE, SystemInterface, Version } from './layout.js';
+import { Interface, POINTER_SIZE, SystemInterface } from './layout.js';
 import { SimMemory, type SimulatedRpcmem } from './memory.js';
 import { addressOf, NULL, storePointer, storeUint32, writePointer, type Address, type PointerArg } from './native.js';
 import { resolveOptions, type ApiVersionTriple, type SimulatedQnnOptions } from './options.js';
 import { SimPerf, type PerfCall } from './perf.js';
 import { SimProfiles } from './profiles.js';
 import { CoreProtos, GetProvidersProto, SystemProtos, type ServedCoreSlot } from './protos.js';
-import { htpBackendApiVersionOf } from './sdk.js';
+import { htpBackendApiVersionOf, writeVersion } from './sdk.js';
 import { Simulator, type Handler } from './simulator.js';
 import { SimSystem } from './system.js';
 
@@ -62,12 +62,6 @@ function coreSlotCount(version: ApiVersionTriple): number {
   let count = 0;
   while (count < CORE_SLOTS.length && CORE_SLOTS[count].sinceMinor <= version.minor) count++;
   return count;
-}
-
-function writeVersion(view: DataView, at: number, version: ApiVersionTriple): void {
-  view.setUint32(at + Version.major, version.major, true);
-  view.setUint32(at + Version.minor, version.minor, true);
-  view.setUint32(at + Version.patch, version.patch, true);
 }
 
 /** A `QnnInterface_t` with the given table entries (missing ones NULL). */

@@ -4,6 +4,7 @@
  * core API version. API 2.31 is not in the table; 2.41 is assumed (slots 69-70 appeared in SDK
  * 2.41-2.43).
  */
+import { Version } from './layout.js';
 import type { ApiVersionTriple } from './options.js';
 
 const SDK_MINOR_BY_CORE_MINOR: Readonly<Record<number, number>> = {
@@ -27,4 +28,11 @@ export function buildIdOf(core: ApiVersionTriple): string {
 /** The HTP backend API version: 5.<SDK minor>.0 (e.g. 5.43.0 in SDK 2.43). */
 export function htpBackendApiVersionOf(core: ApiVersionTriple): ApiVersionTriple {
   return { major: 5, minor: sdkMinorOf(core) ?? 0, patch: 0 };
+}
+
+/** Writes `version` as a `Qnn_Version_t` / `Qnn_ApiVersion_t` triple at byte `at` of `view`. */
+export function writeVersion(view: DataView, at: number, version: ApiVersionTriple): void {
+  view.setUint32(at + Version.major, version.major, true);
+  view.setUint32(at + Version.minor, version.minor, true);
+  view.setUint32(at + Version.patch, version.patch, true);
 }
