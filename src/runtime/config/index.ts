@@ -3,6 +3,7 @@ export { parseConfig, parseConfigText, type ParseOptions } from './parse.js';
 export { loadConfigFile, type LoadedConfig } from './load.js';
 export { missingFiles, referencedFiles, type ReferencedFile } from './paths.js';
 export { assertLoadable, RUNTIME_BACKEND_TYPES } from './loadable.js';
+export { unsupportedKeys } from './unsupported-keys.js';
 export { summarizeConfig } from './summary.js';
 export { PROJECT_EXTENSIONS } from './extensions.js';
 export {
