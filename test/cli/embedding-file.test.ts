@@ -6,7 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { fullForward } from '../reference/qwen2-oracle.js';
+import { fullForward } from '../backends/reference/qwen2-oracle.js';
 import { argmax, makeModel, writeBundle, type Model } from '../runtime/fixtures.js';
 import { cli, QWEN_VOCAB, tempDir, writeConfig, writeTinyBundle, type Bundle } from './fixtures.js';
 

@@ -12,8 +12,8 @@ import {
   demoCheckpoint, DemoBundleError, DemoOptionError, resolveDemoOptions, writeDemoBundle, type DemoBundle,
 } from '../../src/demo/index.js';
 import { demoTokenizerPath } from '../../src/runtime/tokenizer/index.js';
-import { KvLoopDriver } from '../reference/kv-loop-driver.js';
-import { fullForward } from '../reference/qwen2-oracle.js';
+import { KvLoopDriver } from '../backends/reference/kv-loop-driver.js';
+import { fullForward } from '../backends/reference/qwen2-oracle.js';
 import { bytes, listFiles, sameBits, SMALL, snapshot, tempDir } from './fixtures.js';
 
 const VOCAB = 151936;

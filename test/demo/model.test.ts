@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { openReferenceBackend } from '../../src/backends/reference/index.js';
 import { deriveDialog, loadConfigFile } from '../../src/runtime/config/index.js';
 import { demoCheckpoint, demoQwen2Config, resolveDemoOptions, writeDemoBundle } from '../../src/demo/index.js';
-import { KvLoopDriver } from '../reference/kv-loop-driver.js';
+import { KvLoopDriver } from '../backends/reference/kv-loop-driver.js';
 import { sameBits, tempDir } from './fixtures.js';
 
 function moments(data: Float32Array): { mean: number; std: number; withinOneStd: number } {

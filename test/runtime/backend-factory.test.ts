@@ -9,8 +9,8 @@ import { openReferenceBackend } from '../../src/backends/reference/index.js';
 import { InvalidArgumentError } from '../../src/errors.js';
 import { openQnnHtpBackend } from '../../src/runtime/backend-factory.js';
 import type { SimulatedQnn, SimulatedQnnOptions } from '../../src/simulator/index.js';
-import { CONTINUATION, PROMPT, config, writeBundle } from '../qnn-binding/bundle.js';
-import { KvLoopDriver } from '../reference/kv-loop-driver.js';
+import { CONTINUATION, PROMPT, config, writeBundle } from '../backends/qnn/bundle.js';
+import { KvLoopDriver } from '../backends/reference/kv-loop-driver.js';
 
 /** Every provider the factory creates, with how often it was disposed. */
 const created = vi.hoisted(() => [] as { options: unknown; disposals: number }[]);

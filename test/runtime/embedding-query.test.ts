@@ -14,9 +14,9 @@ import type { TensorSpec } from '../../src/graphs/spec.js';
 import { Dialog, type EmbeddingQueryOptions, type QueryOptions } from '../../src/runtime/dialog.js';
 import { writeDemoBundle, type DemoBundle } from '../../src/demo/index.js';
 import type { ElementArray, Encoding } from '../../src/tensor/dtype.js';
-import { derivedConfig, specsByName, TINY } from '../quant/fixtures.js';
+import { derivedConfig, specsByName, TINY } from './quant/fixtures.js';
 import { exactError } from '../expect-error.js';
-import { fullForward } from '../reference/qwen2-oracle.js';
+import { fullForward } from '../backends/reference/qwen2-oracle.js';
 import {
   argmax, BACKENDS, DialogPool, drain, expectTurnMatchesRecompute, makeModel, sharedTokenizer, silentEos, tempDir, tokenIds,
   tokenTurn, writeBundle, type Bundle, type Model, type Turn,

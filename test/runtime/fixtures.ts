@@ -2,7 +2,7 @@
  * Test bundles for the runtime: a random Qwen2 model split into reference ctx-bins with a Genie
  * config object beside them, a shared tokenizer, dialogs opened on either backend (Reference, or
  * QnnHtp through the QNN binding on the simulated HTP provider), and helpers that drive a Dialog
- * and collect what it streams. The oracle is `fullForward` (no cache, float64) from test/reference.
+ * and collect what it streams. The oracle is `fullForward` (no cache, float64) from test/backends/reference.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,8 +13,8 @@ import { createSimulatedQnn, type SimulatedQnn } from '../../src/simulator/index
 import { Dialog, type DialogOptions, type QueryOptions, type QueryResult } from '../../src/runtime/dialog.js';
 import { demoTokenizerPath, loadTokenizer } from '../../src/runtime/tokenizer/index.js';
 import type { Tokenizer } from '../../src/runtime/tokenizer/index.js';
-import { tempDir, writeParts } from '../reference/fixtures.js';
-import { fullForward, randomWeights, tinyConfig } from '../reference/qwen2-oracle.js';
+import { tempDir, writeParts } from '../backends/reference/fixtures.js';
+import { fullForward, randomWeights, tinyConfig } from '../backends/reference/qwen2-oracle.js';
 
 /** Config bodies are plain JSON; tests edit fresh copies. */
 export type Json = any;

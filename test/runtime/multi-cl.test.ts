@@ -14,7 +14,7 @@ import { openReferenceBackend } from '../../src/backends/reference/index.js';
 import { ContextLimitError, ModelLayoutError } from '../../src/graphs/errors.js';
 import type { Dialog } from '../../src/runtime/dialog.js';
 import { Engine } from '../../src/runtime/engine/index.js';
-import { fullForward } from '../reference/qwen2-oracle.js';
+import { fullForward } from '../backends/reference/qwen2-oracle.js';
 import {
   BACKENDS, DialogPool, argmax, expectTurnMatchesRecompute, makeModel, silentEos, tempDir, tokenIds, tokenTurn, writeBundle,
   type Bundle, type Turn,

@@ -14,7 +14,7 @@ import { ContextLimitError } from '../../../src/graphs/errors.js';
 import type { GraphSpec, TensorSpec } from '../../../src/graphs/spec.js';
 import { Engine } from '../../../src/runtime/engine/index.js';
 import { bundle as syntheticBundle } from '../../graphs/fixtures.js';
-import { fullForward } from '../../reference/qwen2-oracle.js';
+import { fullForward } from '../../backends/reference/qwen2-oracle.js';
 import { makeModel, silentEos, tempDir, tokenIds, writeBundle, type Bundle } from '../fixtures.js';
 
 const CL = 64;
