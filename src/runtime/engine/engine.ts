@@ -104,7 +104,7 @@ export class Engine {
     return this.kv.nValid;
   }
 
-  /** Position of the next entry: nValid after `reset()`, offset by the start position of `reset(p)`. */
+  /** Position of the next entry fed: nValid unless `setPosition` moved positions apart from slots. */
   get position(): number {
     return this.kv.nextPosition;
   }
@@ -186,20 +186,31 @@ export class Engine {
     this.kv.truncate(n);
   }
 
-  /**
-   * Empties the KV cache. The first entry fed afterwards is at `startPosition` (default 0): a cache
-   * that continues a sequence whose beginning it no longer holds.
-   * @throws InvalidArgumentError when `startPosition` is not an integer the model can take.
-   */
-  reset(startPosition = 0): void {
+  /** Empties the KV cache; the next entry is at position 0. */
+  reset(): void {
     this.checkUsable();
-    if (!Number.isSafeInteger(startPosition) || startPosition < 0 || startPosition >= this.positionLimit) {
+    this.kv.clear();
+  }
+
+  /**
+   * Sets the position of the next entry fed, leaving the cached entries at theirs: later entries
+   * continue from there, so positions move apart from KV slots (a gap, as after dropping entries
+   * from the middle of a sequence, or a cache that continues a sequence it no longer holds). A
+   * rewind or reset brings the next position back to the last kept entry's + 1 (0 when empty).
+   * @throws InvalidArgumentError for a position below the last entry's + 1 (positions increase
+   * along the slots) or one the model cannot take (its RoPE table ends at the largest CL).
+   */
+  setPosition(position: number): void {
+    this.checkUsable();
+    const min = this.kv.minNextPosition;
+    if (!Number.isSafeInteger(position) || position < min || position >= this.positionLimit) {
       throw new InvalidArgumentError(
-        `startPosition must be an integer in [0, ${this.positionLimit}), got ${startPosition}` +
-          (this.positionLimit < Number.MAX_SAFE_INTEGER ? ' (the RoPE table covers positions below the largest CL)' : ''),
+        `position must be an integer in [${min}, ${this.positionLimit}), got ${position}` +
+          (min > 0 ? ` (the last cached entry is at ${min - 1})` : '') +
+          (this.positionLimit < Number.MAX_SAFE_INTEGER ? ' (the RoPE table ends at the largest CL)' : ''),
       );
     }
-    this.kv.clear(startPosition);
+    this.kv.setNextPosition(position);
   }
 
   async dispose(): Promise<void> {
@@ -222,6 +233,7 @@ export class Engine {
     for (let s = 0; s < steps.length; s++) {
       if (signal?.aborted) {
         this.kv.truncate(before);
+        this.kv.setNextPosition(position);
         return null;
       }
       const step = steps[s];
