@@ -8,6 +8,7 @@ import { loadConfigFile } from './config/load.js';
 import { assertLoadable } from './config/loadable.js';
 import { parseConfig } from './config/parse.js';
 import type { GenieConfig } from './config/types.js';
+import { checkConfigGeometry } from './config-geometry.js';
 import { DialogState } from './dialog-state.js';
 import type { DialogOptions, EmbeddingQueryOptions, QueryOptions, QueryResult } from './dialog-types.js';
 import type { EmbeddingRows } from './embeddings/rows.js';
@@ -65,6 +66,7 @@ export class Dialog {
     const tokenizer = options.tokenizer ?? (await loadTokenizer(derived.tokenizerPath));
     const engine = await openEngine(derived, options.backend);
     try {
+      checkConfigGeometry(parsed, engine.layout);
       const sampler = new Sampler(derived.sampler, engine.vocabSize);
       if (options.sampler) sampler.configure(options.sampler);
       const initTimeUs = Number(process.hrtime.bigint() - start) / 1e3;
