@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { ContextLimitError } from '../../src/graphs/errors.js';
+import {
+  AbortCriterion, ContextLimitCriterion, EosCriterion, StopCriteria, StopSequenceCriterion, TokenCapCriterion, type DecodeState,
+} from '../../src/runtime/stop-criteria.js';
+import { exactError } from '../expect-error.js';
+
+const state = (token: number, delivered: number, stopSequence: string | null = null): DecodeState => ({ token, delivered, stopSequence });
+
+describe('stop criteria, one reason each', () => {
+  it('EOS: any token of the set, before delivery', () => {
+    const eos = new EosCriterion(new Set([7, 9]));
+    expect(eos.stage).toBe('sampled');
+    expect([7, 9, 8].map((t) => eos.check(state(t, 0)))).toEqual(['eos', 'eos', null]);
+  });
+
+  it('stop sequence: the delivered text completed one', () => {
+    const stop = new StopSequenceCriterion();
+    expect(stop.check(state(1, 1, '</s>'))).toBe('stop-sequence');
+    expect(stop.check(state(1, 1))).toBeNull();
+  });
+
+  it('token cap: fires once the delivered count reaches it', () => {
+    const cap = new TokenCapCriterion(3);
+    expect([2, 3, 4].map((n) => cap.check(state(1, n)))).toEqual([null, 'max-tokens', 'max-tokens']);
+  });
+
+  it('abort: reads the signal at each check', () => {
+    const controller = new AbortController();
+    const abort = new AbortCriterion(controller.signal);
+    expect(abort.check()).toBeNull();
+    controller.abort();
+    expect(abort.check()).toBe('abort');
+  });
+
+  it('context limit: throws when feeding the token needs one entry more than the limit', () => {
+    const kv = { nValid: 39 };
+    const limit = new ContextLimitCriterion(kv, 40, 'context.size=40');
+    expect(limit.check(state(1, 5))).toBeNull();
+    kv.nValid = 40;
+    expect(() => limit.check(state(1, 6))).toThrow(exactError(ContextLimitError, 'context.size=40 reached after 6 generated tokens; call reset()'));
+  });
+});
+
+describe('StopCriteria', () => {
+  it('checks each stage in list order; the first criterion that fires names the reason', () => {
+    const controller = new AbortController();
+    controller.abort();
+    const criteria = new StopCriteria([
+      new EosCriterion(new Set([2])),
+      new StopSequenceCriterion(),
+      new TokenCapCriterion(1),
+      new AbortCriterion(controller.signal),
+    ]);
+    expect(criteria.afterSampling(state(2, 0, 'x'))).toBe('eos');
+    expect(criteria.afterSampling(state(5, 0, 'x'))).toBeNull();
+    expect(criteria.afterDelivery(state(2, 1, 'x'))).toBe('stop-sequence');
+    expect(criteria.afterDelivery(state(5, 1))).toBe('max-tokens');
+    expect(criteria.afterDelivery(state(5, 0))).toBe('abort');
+    expect(new StopCriteria([]).afterDelivery(state(5, 100))).toBeNull();
+  });
+});
