@@ -9,6 +9,34 @@ export class QnnLibraryNotFoundError extends GenieError {
   }
 }
 
+/** Why a QNN library file could not be loaded (`QnnLibraryLoadError.problem`). */
+export type QnnLibraryProblem =
+  | 'directory'
+  | 'not-a-file'
+  | 'unreadable'
+  | 'not-a-shared-library'
+  | 'wrong-platform'
+  | 'load-failed'
+  | 'missing-symbol';
+
+/**
+ * A QNN library (backend or QnnSystem) exists but cannot be used: a directory, a device or other
+ * non-regular file, not a shared library for this platform and architecture, refused by the
+ * dynamic loader, or lacking the QNN entry point. The message names the file and what is wrong.
+ */
+export class QnnLibraryLoadError extends GenieError {
+  readonly path: string;
+  readonly problem: QnnLibraryProblem;
+  /** The missing entry point, for `missing-symbol`. */
+  readonly symbol: string | undefined;
+  constructor(path: string, problem: QnnLibraryProblem, message: string, options?: { cause?: unknown; symbol?: string }) {
+    super('QNN_LIBRARY_LOAD', message, options);
+    this.path = path;
+    this.problem = problem;
+    this.symbol = options?.symbol;
+  }
+}
+
 /** The process environment cannot run the backend (e.g. Android `ADSP_LIBRARY_PATH`); says what is missing. */
 export class QnnEnvironmentError extends GenieError {
   constructor(message: string) {

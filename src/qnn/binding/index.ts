@@ -5,9 +5,12 @@ export {
   QnnEnvironmentError,
   QnnFunctionUnavailableError,
   QnnGraphNotBoundError,
+  QnnLibraryLoadError,
   QnnLibraryNotFoundError,
   QnnProviderError,
+  type QnnLibraryProblem,
 } from './errors.js';
+export { libraryHeaderProblem, librarySymbol, loadLibraryFile } from './library-file.js';
 export {
   BACKEND_LIB_ENV,
   SYSTEM_LIB_ENV,

@@ -10,6 +10,8 @@ import { checkQnn } from '../errors.js';
 import { formatApiVersion, MIN_CORE_API_VERSION, MIN_SYSTEM_API_VERSION, type QnnApiVersion } from '../slots.js';
 import { QnnProviderError } from './errors.js';
 import { INTERFACE, SYSTEM_INTERFACE } from './layout.js';
+import { librarySymbol, loadLibraryFile } from './library-file.js';
+import type { QnnLibraryKind } from './library-paths.js';
 import { readCStringAt, readU32, type NativeFunction, type NativePointer } from './native.js';
 
 /** The two `getProviders` functions of one QNN installation (real libraries or the simulated provider). */
@@ -41,29 +43,26 @@ export function providerSourceFromPointers(
 // (docs/qnn-abi.md#call-order-and-teardown).
 const loadedLibraries = new Map<string, LibraryHandle>();
 
-function loadOnce(path: string): LibraryHandle {
+function loadOnce(path: string, kind: QnnLibraryKind): LibraryHandle {
   let library = loadedLibraries.get(path);
   if (library === undefined) {
-    library = koffi.load(path);
+    library = loadLibraryFile(path, kind);
     loadedLibraries.set(path, library);
   }
   return library;
 }
 
-function exported(library: LibraryHandle, path: string, symbol: string): unknown {
-  try {
-    return library.symbol(symbol);
-  } catch (cause) {
-    throw new QnnProviderError(`${path} does not export ${symbol}; is it a QNN library of the right kind?`, { cause });
-  }
-}
-
-/** A source from a backend library and libQnnSystem on disk (loaded once per process, never unloaded). */
+/**
+ * A source from a backend library and libQnnSystem on disk (loaded once per process, never unloaded).
+ * @throws QnnLibraryLoadError naming the file and what is wrong with it (a directory, a device, not
+ * a shared library of this platform, refused by the loader, no QNN entry point), or
+ * QnnLibraryNotFoundError when it has gone.
+ */
 export function loadQnnLibraries(backendPath: string, systemPath: string): QnnProviderSource {
   return providerSourceFromPointers(
     `${backendPath} + ${systemPath}`,
-    exported(loadOnce(backendPath), backendPath, QNN_INTERFACE_GET_PROVIDERS_SYMBOL),
-    exported(loadOnce(systemPath), systemPath, QNN_SYSTEM_INTERFACE_GET_PROVIDERS_SYMBOL),
+    librarySymbol(loadOnce(backendPath, 'backend'), backendPath, 'backend', QNN_INTERFACE_GET_PROVIDERS_SYMBOL),
+    librarySymbol(loadOnce(systemPath, 'system'), systemPath, 'system', QNN_SYSTEM_INTERFACE_GET_PROVIDERS_SYMBOL),
   );
 }
 
