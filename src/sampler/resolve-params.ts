@@ -2,8 +2,12 @@ import { InvalidArgumentError } from '../errors.js';
 import { findSamplerCallback, type SamplerCallback } from './callbacks.js';
 import type { SamplerParams } from './params.js';
 
-/** A live reconfiguration: any subset of the parameters except the derived `greedy`. */
-export type SamplerUpdate = Partial<Omit<SamplerParams, 'greedy'>>;
+/**
+ * A live reconfiguration: any subset of the parameters. `greedy` is derived from `temp` and `topK`;
+ * it may be given (so that `samplerParams` read back can be passed in whole) when it agrees with
+ * the derivation of the merged parameters.
+ */
+export type SamplerUpdate = Partial<SamplerParams>;
 
 const UPDATABLE_KEYS: ReadonlySet<string> = new Set([
   'type', 'callbackName', 'seed', 'temp', 'topK', 'topP', 'minP',
@@ -46,16 +50,24 @@ export function resolveInitialParams(params: SamplerParams): ResolvedParams {
 
 /** Merges `update` into `current` and validates the result; throws before anything is committed. */
 export function resolveUpdate(current: SamplerParams, update: SamplerUpdate): ResolvedParams {
-  if (typeof update !== 'object' || update === null) {
-    throw new InvalidArgumentError(`sampler update must be an object, got ${String(update)}`);
+  if (typeof update !== 'object' || update === null || Array.isArray(update)) {
+    throw new InvalidArgumentError(`sampler update must be an object, got ${Array.isArray(update) ? 'an array' : String(update)}`);
   }
   for (const key of Object.keys(update)) {
-    if (key === 'greedy') {
-      throw new InvalidArgumentError('sampler.greedy is derived (temp <= 0 || topK == 1); set temp or topK instead');
-    }
-    if (!UPDATABLE_KEYS.has(key)) throw new InvalidArgumentError(`unknown sampler parameter "${key}"`);
+    if (key !== 'greedy' && !UPDATABLE_KEYS.has(key)) throw new InvalidArgumentError(`unknown sampler parameter "${key}"`);
   }
-  return resolve({ ...current, ...update });
+  const { greedy, ...rest } = update;
+  const resolved = resolve({ ...current, ...rest });
+  if (update.callbackName !== undefined && resolved.params.type !== 'custom') {
+    throw new InvalidArgumentError(`sampler.callbackName ${show(update.callbackName)} applies only to type "custom"; the type is "${resolved.params.type}"`);
+  }
+  if (greedy !== undefined && greedy !== resolved.params.greedy) {
+    throw new InvalidArgumentError(
+      `sampler.greedy is derived (temp <= 0 || topK == 1) and is ${resolved.params.greedy} for temp ${resolved.params.temp}, ` +
+        `topK ${resolved.params.topK}; got ${String(greedy)} (set temp or topK instead)`,
+    );
+  }
+  return resolved;
 }
 
 function resolve(p: Omit<SamplerParams, 'greedy'>): ResolvedParams {
@@ -63,35 +75,35 @@ function resolve(p: Omit<SamplerParams, 'greedy'>): ResolvedParams {
     throw new InvalidArgumentError(`sampler.type must be "basic" or "custom", got ${JSON.stringify(p.type)}`);
   }
   if (!Number.isInteger(p.seed) || p.seed < 0 || p.seed > 0xffffffff) {
-    throw new InvalidArgumentError(`sampler.seed must be a uint32 (integer in [0, 4294967295]), got ${String(p.seed)}`);
+    throw new InvalidArgumentError(`sampler.seed must be a uint32 (integer in [0, 4294967295]), got ${show(p.seed)}`);
   }
   if (typeof p.temp !== 'number' || !Number.isFinite(p.temp) || p.temp < 0) {
-    throw new InvalidArgumentError(`sampler.temp must be a finite number >= 0, got ${String(p.temp)}`);
+    throw new InvalidArgumentError(`sampler.temp must be a finite number >= 0, got ${show(p.temp)}`);
   }
   if (!Number.isSafeInteger(p.topK) || p.topK < 0) {
-    throw new InvalidArgumentError(`sampler.topK must be an integer >= 0, got ${String(p.topK)}`);
+    throw new InvalidArgumentError(`sampler.topK must be an integer >= 0, got ${show(p.topK)}`);
   }
   if (typeof p.topP !== 'number' || !(p.topP > 0 && p.topP <= 1)) {
-    throw new InvalidArgumentError(`sampler.topP must be in (0, 1], got ${String(p.topP)}`);
+    throw new InvalidArgumentError(`sampler.topP must be in (0, 1], got ${show(p.topP)}`);
   }
   if (typeof p.minP !== 'number' || !(p.minP >= 0 && p.minP < 1)) {
-    throw new InvalidArgumentError(`sampler.minP must be in [0, 1), got ${String(p.minP)}`);
+    throw new InvalidArgumentError(`sampler.minP must be in [0, 1), got ${show(p.minP)}`);
   }
   if (!Number.isSafeInteger(p.penalizeLastN) || p.penalizeLastN < 0) {
-    throw new InvalidArgumentError(`sampler.penalizeLastN must be an integer >= 0, got ${String(p.penalizeLastN)}`);
+    throw new InvalidArgumentError(`sampler.penalizeLastN must be an integer >= 0, got ${show(p.penalizeLastN)}`);
   }
   if (typeof p.repetitionPenalty !== 'number' || !Number.isFinite(p.repetitionPenalty) || p.repetitionPenalty <= 0) {
-    throw new InvalidArgumentError(`sampler.repetitionPenalty must be a finite number > 0, got ${String(p.repetitionPenalty)}`);
+    throw new InvalidArgumentError(`sampler.repetitionPenalty must be a finite number > 0, got ${show(p.repetitionPenalty)}`);
   }
   for (const key of ['presencePenalty', 'frequencyPenalty'] as const) {
     if (typeof p[key] !== 'number' || !Number.isFinite(p[key])) {
-      throw new InvalidArgumentError(`sampler.${key} must be a finite number, got ${String(p[key])}`);
+      throw new InvalidArgumentError(`sampler.${key} must be a finite number, got ${show(p[key])}`);
     }
   }
   let callback: SamplerCallback | undefined;
   if (p.type === 'custom') {
     if (typeof p.callbackName !== 'string' || p.callbackName.length === 0) {
-      throw new InvalidArgumentError(`sampler.callbackName is required for type "custom", got ${String(p.callbackName)}`);
+      throw new InvalidArgumentError(`sampler.callbackName is required for type "custom", got ${show(p.callbackName)}`);
     }
     callback = findSamplerCallback(p.callbackName);
     if (callback === undefined) {
@@ -102,7 +114,8 @@ function resolve(p: Omit<SamplerParams, 'greedy'>): ResolvedParams {
   }
   const params: SamplerParams = Object.freeze({
     type: p.type,
-    ...(p.callbackName === undefined ? {} : { callbackName: p.callbackName }),
+    // Only a custom sampler has a callback: switching to basic forgets it.
+    ...(p.type === 'custom' ? { callbackName: p.callbackName } : {}),
     seed: p.seed,
     temp: p.temp,
     topK: p.topK,
@@ -115,4 +128,9 @@ function resolve(p: Omit<SamplerParams, 'greedy'>): ResolvedParams {
     frequencyPenalty: p.frequencyPenalty,
   });
   return { params, callback };
+}
+
+/** A value in a message: strings quoted, so that "16" does not read as the number 16. */
+function show(value: unknown): string {
+  return typeof value === 'string' ? JSON.stringify(value) : String(value);
 }

@@ -117,12 +117,15 @@ export class Sampler {
   private penaltyWindow(history: TokenHistory | undefined): number {
     const p = this.current;
     if (history === undefined || p.penalizeLastN === 0 || penaltiesAreNeutral(p)) return 0;
-    if (history.capacity < p.penalizeLastN) {
+    // The window is the last min(n, length) tokens; a ring smaller than n is enough while it lost none of them.
+    const window = Math.min(p.penalizeLastN, history.length);
+    if (history.retained < window) {
       throw new InvalidArgumentError(
-        `history capacity ${history.capacity} is below penalizeLastN ${p.penalizeLastN}; call history.reserve(${p.penalizeLastN})`,
+        `the penalty window needs the last ${window} tokens but the history holds ${history.retained} ` +
+          `(capacity ${history.capacity}, penalizeLastN ${p.penalizeLastN}); call history.reserve(${p.penalizeLastN}) before pushing`,
       );
     }
-    return Math.min(p.penalizeLastN, history.retained);
+    return window;
   }
 
   /** Dequantizes the row into `values`, applies the penalties, returns the argmax. */
@@ -164,7 +167,15 @@ export class Sampler {
   private sampleCustom(view: LogitsView): number {
     const { values, vocabSize } = this;
     view.dequantizeInto(values);
-    const token = (this.callback as SamplerCallback)(values, vocabSize);
+    let token: number;
+    try {
+      token = (this.callback as SamplerCallback)(values, vocabSize);
+    } catch (error) {
+      throw new SamplerCallbackError(
+        `sampler callback "${this.current.callbackName}" threw: ${error instanceof Error ? error.message : String(error)}`,
+        { cause: error },
+      );
+    }
     if (!Number.isInteger(token) || token < 0 || token >= vocabSize) {
       throw new SamplerCallbackError(
         `sampler callback "${this.current.callbackName}" returned ${String(token)}; expected an integer token in [0, ${vocabSize})`,

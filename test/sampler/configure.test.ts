@@ -61,7 +61,10 @@ describe('live reconfiguration', () => {
     ['unknown type', { type: 'lade' }, /sampler.type must be "basic" or "custom", got "lade"/],
     ['custom without a name', { type: 'custom' }, /sampler.callbackName is required for type "custom", got undefined/],
     ['custom with an unknown name', { type: 'custom', callbackName: 'nope' }, /sampler.callbackName "nope" is not registered \(registerSamplerCallback first\)/],
-    ['greedy is derived', { greedy: true }, /sampler.greedy is derived \(temp <= 0 \|\| topK == 1\); set temp or topK instead/],
+    ['greedy contradicting temp and topK', { greedy: true }, /sampler.greedy is derived \(temp <= 0 \|\| topK == 1\) and is false for temp 0.8, topK 20; got true \(set temp or topK instead\)/],
+    ['greedy contradicting the update', { temp: 0, greedy: false }, /sampler.greedy is derived \(temp <= 0 \|\| topK == 1\) and is true for temp 0, topK 20; got false/],
+    ['an array', [] as unknown as Record<string, unknown>, /sampler update must be an object, got an array/],
+    ['a callback name for a basic sampler', { callbackName: 'x' }, /sampler.callbackName "x" applies only to type "custom"; the type is "basic"/],
     ['unknown key', { top_p: 0.5 }, /unknown sampler parameter "top_p"/],
   ];
 
@@ -76,6 +79,19 @@ describe('live reconfiguration', () => {
     expect(call).toThrow(message);
     expect(sampler.params).toBe(before);
     for (let i = 0; i < 5; i++) expect(sampler.sample(logits.view)).toBe(twin.sample(logits.view));
+  });
+
+  it('the params read back are accepted whole (derived greedy included): nothing changes but the RNG restarts', () => {
+    for (const start of [samplerParams({ temp: 0.8, topK: 20, seed: 9 }), samplerParams({ temp: 0, seed: 9 }), samplerParams({ temp: 0.5, topK: 1, seed: 9 })]) {
+      const sampler = new Sampler(start, VOCAB);
+      const fresh = new Sampler(start, VOCAB);
+      sampler.sample(logits.view);
+      const before = sampler.params;
+      sampler.configure(before);
+      expect(sampler.params).toEqual(before);
+      // The seed key restarts the sequence: the next draws are a fresh sampler's.
+      for (let i = 0; i < 5; i++) expect(sampler.sample(logits.view)).toBe(fresh.sample(logits.view));
+    }
   });
 
   it('a sample with a view of another vocabulary size is an error; the sampler stays usable', () => {

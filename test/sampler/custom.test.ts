@@ -35,6 +35,7 @@ describe('custom sampler callbacks', () => {
     expect(inspect).toThrow(InvalidArgumentError);
     expect(inspect).toThrow(/survivorsInto does not apply to a custom sampler \(its callback decides\)/);
     sampler.configure({ type: 'basic' });
+    expect(sampler.params).not.toHaveProperty('callbackName');
     for (let i = 0; i < 5; i++) expect(sampler.sample(view)).toBe(reference.sample(view));
     expect(() => sampler.survivorsInto(view, new Int32Array(VOCAB))).not.toThrow();
   });
@@ -64,6 +65,28 @@ describe('custom sampler callbacks', () => {
     expect(() => sampler.sample(view)).toThrow(new RegExp(`sampler callback "unruly" returned ${String(bad)}; expected an integer token in \\[0, ${VOCAB}\\)`));
     answer = 4;
     expect(sampler.sample(view)).toBe(4);
+  });
+
+  it.each([new RangeError('no token for you'), 'a string'])('a callback that throws %s comes out as a SamplerCallbackError naming it, with the cause; the sampler still works', (thrown) => {
+    let fail = true;
+    registerSamplerCallback('thrower', () => {
+      if (fail) throw thrown;
+      return 5;
+    });
+    const { view } = makeLogits('FLOAT_32', [randomLogits(testRng('custom-throw'), VOCAB, 1)]);
+    const sampler = new Sampler(samplerParams({ type: 'custom', callbackName: 'thrower' }), VOCAB);
+    let caught: unknown;
+    try {
+      sampler.sample(view);
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(SamplerCallbackError);
+    const message = thrown instanceof Error ? thrown.message : thrown;
+    expect((caught as Error).message).toBe(`sampler callback "thrower" threw: ${message}`);
+    expect((caught as Error).cause).toBe(thrown);
+    fail = false;
+    expect(sampler.sample(view)).toBe(5);
   });
 
   it('registration rejects an empty name or a non-function', () => {

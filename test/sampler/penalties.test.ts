@@ -88,15 +88,21 @@ describe('penalties (Genie sampler-utils.hpp)', () => {
     expect(values[2]).toBe(0);
   });
 
-  it('a history smaller than penalizeLastN is an error naming both; reserve fixes it', () => {
+  it('a history that dropped tokens of the window is an error naming both sizes; one smaller than penalizeLastN that kept them all is not', () => {
     const vocab = 4;
-    const view = new LogitsView(Float32Array.from([2, 1, 0, 0]), { dtype: 'FLOAT_32', vocab });
+    const view = new LogitsView(Float32Array.from([2, 1, 0.5, 0]), { dtype: 'FLOAT_32', vocab });
     const sampler = new Sampler(samplerParams({ temp: 0, penalizeLastN: 8, repetitionPenalty: 10 }), vocab);
-    const history = historyOf([0], 4);
-    expect(() => sampler.sample(view, history)).toThrow(InvalidArgumentError);
-    expect(() => sampler.sample(view, history)).toThrow(/history capacity 4 is below penalizeLastN 8; call history.reserve\(8\)/);
-    history.reserve(8);
-    expect(sampler.sample(view, history)).toBe(1);
+    // 3 tokens in a ring of 4: the window is those 3 (0 and 1 penalised, 2 wins).
+    expect(sampler.sample(view, historyOf([0, 1, 1], 4))).toBe(2);
+    // 6 tokens in a ring of 4: the window needs all 6, two are gone.
+    const lossy = historyOf([0, 1, 3, 3, 3, 3], 4);
+    expect(() => sampler.sample(view, lossy)).toThrow(InvalidArgumentError);
+    expect(() => sampler.sample(view, lossy)).toThrow(
+      /the penalty window needs the last 6 tokens but the history holds 4 \(capacity 4, penalizeLastN 8\); call history.reserve\(8\) before pushing/,
+    );
+    // Without the lost 0 and 1 in the window, token 0 would win: the error keeps a wrong draw from happening.
+    const complete = historyOf([0, 1, 3, 3, 3, 3], 8);
+    expect(sampler.sample(view, complete)).toBe(2);
   });
 
   it('a penalty that overflows float32 is an error naming the token', () => {
