@@ -2,15 +2,34 @@ import { GenieError, InvalidArgumentError } from '../errors.js';
 import { ContextLimitError } from '../graphs/errors.js';
 import type { Sampler } from '../sampler/sampler.js';
 import { DisposedError, type Engine } from './engine/engine.js';
-import type { Kpis } from './kpis.js';
+import type { QueryResult } from './dialog-types.js';
 import type { Tokenizer } from './tokenizer/tokenizer.js';
 import type { TurnLedger, TurnPrompt } from './turn-ledger.js';
+
+/**
+ * The penalty history a dialog needs for `penalizeLastN`: the window never reaches further back than
+ * the tokens the dialog holds (at most `contextLimit` in the KV cache plus the carried-over one), so
+ * a larger window allocates no more than that.
+ */
+export function penaltyHistoryCapacity(penalizeLastN: number, contextLimit: number): number {
+  return Math.min(penalizeLastN, contextLimit + 1);
+}
 
 /** A query was started while another one is still running on the same dialog. */
 export class DialogBusyError extends GenieError {
   constructor() {
     super('BUSY', 'dialog is busy: finish or abort the running query first');
   }
+}
+
+/**
+ * The query holding a dialog. Between steps, while its generator waits at a yield for its consumer
+ * (`suspended`), the dialog may cancel it; inside a step it may not.
+ */
+export interface RunningQuery {
+  readonly suspended: boolean;
+  /** Ends the suspended query where it is parked (stop reason `'cancelled'`) and releases the dialog. */
+  cancel(): void;
 }
 
 /** What a turn fed, as its `QueryResult` reports it. */
@@ -42,9 +61,11 @@ export class DialogState {
   stopSequences: readonly string[];
   /** The cap a query without `maxTokens` gets; null = none. */
   maxNumTokens: number | null;
-  busy = false;
+  /** The query holding the dialog, null when it is idle. */
+  running: RunningQuery | null = null;
   disposed = false;
-  lastKpis: Kpis | undefined;
+  /** The result of the last query that ended (undefined after one that failed with an error). */
+  lastResult: QueryResult | undefined;
   /** The float32 row `onLogits` receives, allocated on first use. */
   logitsScratch: Float32Array | undefined;
 
@@ -83,9 +104,28 @@ export class DialogState {
     if (this.disposed) throw new DisposedError('dialog');
   }
 
+  /** Throws unless a query could take the dialog now: it is idle, or its query is parked at a yield (and would be cancelled). */
   checkIdle(): void {
     this.checkUsable();
-    if (this.busy) throw new DialogBusyError();
+    if (this.running !== null && !this.running.suspended) throw new DialogBusyError();
+  }
+
+  /** Cancels the query parked at a yield, if any (after `checkIdle`). */
+  cancelSuspended(): void {
+    if (this.running?.suspended) this.running.cancel();
+  }
+
+  /**
+   * What a query does when it takes the dialog: checks that it may (`checkIdle`) and that its turn
+   * fits, and only then cancels a parked query and plans the turn on what that left.
+   */
+  take(prompt: TurnPrompt): QueryPlan {
+    this.checkIdle();
+    const plan = this.plan(prompt);
+    if (this.running === null) return plan;
+    // The cancel can only shorten the turn (a completed stop sequence is removed), never make it not fit.
+    this.cancelSuspended();
+    return this.plan(prompt);
   }
 
   /**

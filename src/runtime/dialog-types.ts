@@ -66,7 +66,13 @@ export interface EmbeddingQueryOptions<T extends ElementArray = ElementArray> ex
   readonly tokenToEmbedding?: (token: number, row: T) => void;
 }
 
-export type StopReason = 'eos' | 'stop-sequence' | 'max-tokens' | 'abort';
+/**
+ * Why a query ended: `eos` (a token of the EOS set), `stop-sequence` (its text completed one of the
+ * dialog's stop sequences), `max-tokens` (its `maxTokens` or the config's `max-num-tokens`),
+ * `abort` (its signal), `cancelled` (it was parked at a yield when its consumer left the loop, or
+ * when a new query, `reset()` or `dispose()` came: see `Dialog.query`).
+ */
+export type StopReason = 'eos' | 'stop-sequence' | 'max-tokens' | 'abort' | 'cancelled';
 
 export interface QueryResult {
   readonly stopReason: StopReason;

@@ -1,6 +1,6 @@
 import { InvalidArgumentError, NotSupportedError } from '../errors.js';
 import type { SamplerParams } from '../sampler/params.js';
-import type { SamplerUpdate } from '../sampler/resolve-params.js';
+import { resolveUpdate, type SamplerUpdate } from '../sampler/resolve-params.js';
 import { Sampler } from '../sampler/sampler.js';
 import type { ElementArray } from '../tensor/dtype.js';
 import { deriveDialog, type DerivedDialog } from './config/derive.js';
@@ -9,7 +9,7 @@ import { assertLoadable } from './config/loadable.js';
 import { parseConfig } from './config/parse.js';
 import type { GenieConfig } from './config/types.js';
 import { checkConfigGeometry } from './config-geometry.js';
-import { DialogState } from './dialog-state.js';
+import { DialogState, penaltyHistoryCapacity } from './dialog-state.js';
 import type { DialogOptions, EmbeddingQueryOptions, QueryOptions, QueryResult } from './dialog-types.js';
 import type { EmbeddingRows } from './embeddings/rows.js';
 import { openEngine } from './engine/open.js';
@@ -70,7 +70,8 @@ export class Dialog {
       const sampler = new Sampler(derived.sampler, engine.vocabSize);
       if (options.sampler) sampler.configure(options.sampler);
       const initTimeUs = Number(process.hrtime.bigint() - start) / 1e3;
-      const ledger = new TurnLedger(derived.bosToken, derived.primaryEos, sampler.params.penalizeLastN);
+      const contextLimit = Math.min(derived.contextSize, engine.capacity);
+      const ledger = new TurnLedger(derived.bosToken, derived.primaryEos, penaltyHistoryCapacity(sampler.params.penalizeLastN, contextLimit));
       const maxNumTokens = options.maxNumTokens ?? derived.maxNumTokens;
       const settings = { eosTokens: derived.eosTokens, stopSequences: derived.stopSequences, maxNumTokens, contextSize: derived.contextSize, initTimeUs };
       return new Dialog(derived, new DialogState(engine, sampler, ledger, tokenizer, settings));
@@ -85,13 +86,22 @@ export class Dialog {
    *
    * The call itself throws when the query cannot start now, before any generator exists:
    * `DisposedError`; `InvalidArgumentError` for a bad prompt or option, or a turn with nothing to
-   * feed; `DialogBusyError` while another query is running; `ContextLimitError` when the prompt does
-   * not fit in what the KV cache has left. Nothing runs and nothing is claimed until the first
-   * `next()` (the first step of `for await`): only then does the query take the dialog, planning its
-   * turn again on the dialog as it is then. So a generator that is never iterated changes nothing and
-   * leaves the dialog free; one that waited while another query ran continues that conversation, and
-   * its first `next()` rejects with the errors above when the dialog no longer allows it (busy with
-   * the other query, disposed, out of context).
+   * feed; `DialogBusyError` while another query is inside a model step; `ContextLimitError` when the
+   * prompt does not fit in what the KV cache has left. Nothing runs and nothing is claimed until the
+   * first `next()` (the first step of `for await`): only then does the query take the dialog, planning
+   * its turn again on the dialog as it is then. So a generator that is never iterated changes nothing
+   * and leaves the dialog free; one that waited while another query ran continues that conversation,
+   * and its first `next()` rejects with the errors above when the dialog no longer allows it (busy
+   * with the other query, disposed, out of context).
+   *
+   * A query is *suspended* while its generator waits at a yield for the next `next()`. A new query
+   * taking the dialog, `reset()` or `dispose()` cancels a suspended query: it ends there as an abort
+   * at that point would (what it generated stays in the conversation as a finished turn, its last
+   * token carried over to the next turn), and its next `next()` returns its `QueryResult` with stop
+   * reason `'cancelled'` (or the reason its last delivered token already gave: a completed stop
+   * sequence, the token cap, an abort). Leaving the loop (`break`, `return()`, which then resolves
+   * with the result) ends it the same way. The result of the last query that ended, however it
+   * ended, is `lastResult`.
    */
   query(prompt: string, options: QueryOptions = {}): AsyncGenerator<string, QueryResult> {
     this.checkUsable();
@@ -150,18 +160,29 @@ export class Dialog {
     return this.state.engine.embeddingSize;
   }
 
-  /** Forgets the conversation: empty KV cache, no carried-over token, penalty history cleared. */
+  /**
+   * Forgets the conversation: empty KV cache, no carried-over token, penalty history cleared. A query
+   * parked at a yield is cancelled first; one inside a model step makes this throw `DialogBusyError`.
+   */
   reset(): void {
     this.state.checkIdle();
+    this.state.cancelSuspended();
     this.state.engine.reset();
     this.state.ledger.reset();
   }
 
-  /** Live sampler reconfiguration (Genie's `GenieSampler_applyConfig`); invalid updates change nothing. */
+  /**
+   * Live sampler reconfiguration (Genie's `GenieSampler_applyConfig`): any subset of `samplerParams`
+   * (which can be passed back whole; its derived `greedy` must agree with `temp` and `topK`). The
+   * update is validated whole first: an invalid one throws `InvalidArgumentError` and changes
+   * nothing. A `seed` key restarts the random sequence. A `penalizeLastN` beyond the context holds
+   * every token of the conversation (the window never reaches further back).
+   */
   configureSampler(update: SamplerUpdate): void {
     this.checkUsable();
+    const { params } = resolveUpdate(this.state.sampler.params, update);
+    this.state.ledger.history.reserve(penaltyHistoryCapacity(params.penalizeLastN, this.state.contextLimit));
     this.state.sampler.configure(update);
-    this.state.ledger.history.reserve(this.state.sampler.params.penalizeLastN);
   }
 
   get samplerParams(): SamplerParams {
@@ -191,13 +212,23 @@ export class Dialog {
     return this.state.engine.takeBackendProfile();
   }
 
-  /** KPIs of the last finished query. */
-  get kpis(): Kpis | undefined {
-    return this.state.lastKpis;
+  /**
+   * The result of the last query that ended: by a stop criterion, an abort, or a cancel (a `break`
+   * out of its loop included); undefined before the first and after a query that failed with an error.
+   */
+  get lastResult(): QueryResult | undefined {
+    return this.state.lastResult;
   }
 
+  /** KPIs of the last query that ended (`lastResult.kpis`). */
+  get kpis(): Kpis | undefined {
+    return this.state.lastResult?.kpis;
+  }
+
+  /** Releases the backend; a query parked at a yield is cancelled first (its next `next()` returns its result). */
   async dispose(): Promise<void> {
     if (this.state.disposed) return;
+    this.state.cancelSuspended();
     this.state.disposed = true;
     await this.state.engine.dispose();
   }

@@ -1,12 +1,12 @@
 import type { LogitsView } from '../sampler/logits-view.js';
 import type { ElementArray } from '../tensor/dtype.js';
 import type { QueryOptions, QueryResult, StopReason } from './dialog-types.js';
-import type { DialogState, FedPrompt, QueryPlan } from './dialog-state.js';
+import type { DialogState, FedPrompt, QueryPlan, RunningQuery } from './dialog-state.js';
 import { allocateEmbeddingRows, type EmbeddingRows } from './embeddings/rows.js';
 import { QueryClock } from './kpis.js';
 import { prefillTurn, T2E_ROW } from './prefill.js';
 import {
-  AbortCriterion, ContextLimitCriterion, EosCriterion, StopCriteria, StopSequenceCriterion, TokenCapCriterion,
+  AbortCriterion, CancelCriterion, ContextLimitCriterion, EosCriterion, StopCriteria, StopSequenceCriterion, TokenCapCriterion,
   type DecodeState, type StopCriterion,
 } from './stop-criteria.js';
 import { ReplyText } from './text/reply-text.js';
@@ -19,28 +19,35 @@ interface T2eFeed {
 }
 
 /**
- * Runs one query on a dialog: claims it, plans the turn on the dialog as it is then, runs the prefill
- * phase, then the decode loop (sample, deliver, feed) until a stop criterion fires, and releases the
- * dialog however the query ends. Nothing runs before the first `next()`.
+ * Runs one query on a dialog: claims it (cancelling a query parked at a yield, see
+ * `DialogState.take`), plans the turn on the dialog as it is then, runs the prefill phase, then the
+ * decode loop (sample, deliver, feed) until a stop criterion fires, and releases the dialog however
+ * the query ends. Nothing runs before the first `next()`.
+ *
+ * Leaving early: a `return()` (`break` in `for await`) or `throw()` at a yield ends the query there
+ * as a cancel does (stop reason `'cancelled'`); `return()` then resolves with its result. A query
+ * cancelled while parked ends with that result at its next `next()` and touches the dialog no more.
  */
 export async function* runQuery(dialog: DialogState, prompt: TurnPrompt, options: QueryOptions): AsyncGenerator<string, QueryResult> {
-  dialog.checkIdle();
-  const plan = dialog.plan(prompt);
+  const plan = dialog.take(prompt);
   const t2e = t2eFeed(prompt, dialog.engine.embeddingSize);
-  dialog.busy = true;
-  const clock = new QueryClock();
+  const run = new QueryRun(dialog, plan);
+  dialog.running = run;
+  /** Parked at a yield: a return() or throw() arriving there is the consumer leaving. */
+  let parked = false;
+  let failed = false;
   try {
     // Aborted before the prompt was (fully) processed: nothing was fed, the turn never happened.
-    if (options.signal?.aborted) return finish(dialog, clock, 'abort', nothingFed());
+    if (options.signal?.aborted) return run.end('abort', nothingFed());
     let logits = await prefillPhase(dialog, plan, options.signal);
-    if (logits === null) return finish(dialog, clock, 'abort', nothingFed(plan.reusedTokens));
+    if (logits === null) return run.end('abort', nothingFed(plan.reusedTokens));
 
     const { sampler, ledger } = dialog;
-    const criteria = stopCriteria(dialog, options);
-    const reply = new ReplyText(dialog.tokenizer, dialog.stopSequences);
-    const generated: number[] = [];
-    const state: DecodeState = { token: sampler.sample(logits, ledger.history), delivered: 0, stopSequence: null };
-    clock.markFirstToken();
+    const { generated, state } = run;
+    const criteria = run.startDecode(stopCriteria(dialog, options, run));
+    const reply = run.reply!;
+    state.token = sampler.sample(logits, ledger.history);
+    run.clock.markFirstToken();
     let stopReason: StopReason | null;
     for (;;) {
       reportLogits(dialog, logits, state.token, options);
@@ -51,26 +58,114 @@ export async function* runQuery(dialog: DialogState, prompt: TurnPrompt, options
       const piece = reply.push(state.token);
       state.delivered = generated.length;
       state.stopSequence = reply.stopSequence;
-      if (piece) yield piece;
+      if (piece) {
+        parked = run.suspended = true;
+        yield piece;
+        parked = run.suspended = false;
+        if (run.result !== null) return run.result; // cancelled while parked
+      }
       stopReason = criteria.afterDelivery(state);
       if (stopReason !== null) break;
       logits = await feed(dialog, state.token, t2e);
       ledger.recordFed(state.token, t2e !== undefined);
       state.token = sampler.sample(logits, ledger.history);
     }
-    if (stopReason === 'stop-sequence') {
-      dropStopTokens(dialog, reply.stopTokens(), generated);
-    } else {
-      const tail = reply.finish(); // the held-back text can still complete a stop sequence
-      if (reply.stopSequence !== null) {
-        stopReason = 'stop-sequence';
-        dropStopTokens(dialog, reply.stopTokens(), generated);
-      }
-      if (tail) yield tail;
+    const tail = run.endDecode(stopReason);
+    if (tail) {
+      // The query has ended and released the dialog: this yield only delivers the held-back text.
+      parked = true;
+      yield tail;
+      parked = false;
     }
-    return finish(dialog, clock, stopReason, plan, generated, reply.text);
+    return run.result!;
+  } catch (error) {
+    failed = true;
+    throw error;
   } finally {
-    dialog.busy = false;
+    if (parked) {
+      if (run.suspended) run.cancel();
+      // return(): resolve with the query's result rather than undefined (a throw() keeps its error).
+      if (!failed) return run.result!;
+    }
+    if (run.result === null && dialog.running === run) dialog.lastResult = undefined; // failed: no result
+    run.release();
+  }
+}
+
+/**
+ * The state of one running query, shared by its generator and the dialog: what it fed and
+ * delivered, its stop criteria, and whether it is parked at a yield (`suspended`), where the dialog
+ * may `cancel` it.
+ */
+class QueryRun implements RunningQuery {
+  suspended = false;
+  /** Set by `cancel`; read by the query's CancelCriterion. */
+  cancelled = false;
+  /** Set when the query ends (by its stop criteria or a cancel). */
+  result: QueryResult | null = null;
+  readonly clock = new QueryClock();
+  readonly generated: number[] = [];
+  readonly state: DecodeState = { token: -1, delivered: 0, stopSequence: null };
+  reply: ReplyText | null = null;
+  private criteria: StopCriteria | null = null;
+
+  constructor(
+    private readonly dialog: DialogState,
+    private readonly plan: QueryPlan,
+  ) {}
+
+  /** The prompt is in: the decode loop starts with these criteria. */
+  startDecode(criteria: StopCriteria): StopCriteria {
+    this.criteria = criteria;
+    this.reply = new ReplyText(this.dialog.tokenizer, this.dialog.stopSequences);
+    return criteria;
+  }
+
+  /**
+   * Ends the query parked at a yield as an abort there would (the stop criteria of the delivered
+   * token run, the cancel criterion firing where the abort one would): the delivered token stays the
+   * carried-over one, a completed stop sequence is removed. Releases the dialog.
+   */
+  cancel(): void {
+    if (!this.suspended || this.criteria === null) throw new Error('internal: cancel() of a query that is not parked at a yield');
+    this.suspended = false;
+    this.cancelled = true;
+    this.endDecode(this.criteria.afterDelivery(this.state) ?? 'cancelled');
+  }
+
+  /**
+   * Ends the decode phase for `reason`: removes the tokens of a stop sequence (the held-back text
+   * can still complete one), records the result. Returns the held-back text still to stream.
+   */
+  endDecode(reason: StopReason): string {
+    const reply = this.reply!;
+    let tail = '';
+    if (reason === 'stop-sequence') {
+      dropStopTokens(this.dialog, reply.stopTokens(), this.generated);
+    } else {
+      tail = reply.finish();
+      if (reply.stopSequence !== null) {
+        reason = 'stop-sequence';
+        dropStopTokens(this.dialog, reply.stopTokens(), this.generated);
+      }
+    }
+    this.end(reason, this.plan, reply.text);
+    return tail;
+  }
+
+  /** Records the query's result (the dialog's `lastResult`, its KPIs) and releases the dialog. */
+  end(stopReason: StopReason, fed: FedPrompt, text = ''): QueryResult {
+    const { dialog, clock, generated } = this;
+    clock.stop();
+    const kpis = clock.kpis(dialog.settings.initTimeUs, fed.promptLength, generated.length);
+    this.result = { stopReason, promptTokens: fed.input, reusedTokens: fed.reusedTokens, generatedTokens: generated, text, kpis };
+    dialog.lastResult = this.result;
+    this.release();
+    return this.result;
+  }
+
+  release(): void {
+    if (this.dialog.running === this) this.dialog.running = null;
   }
 }
 
@@ -106,11 +201,12 @@ function feed(dialog: DialogState, token: number, t2e: T2eFeed | undefined): Pro
 }
 
 /** The stop criteria of a query, in the order they are checked. */
-function stopCriteria(dialog: DialogState, options: QueryOptions): StopCriteria {
+function stopCriteria(dialog: DialogState, options: QueryOptions, run: { readonly cancelled: boolean }): StopCriteria {
   const maxTokens = options.maxTokens ?? dialog.maxNumTokens;
   const criteria: StopCriterion[] = [new EosCriterion(dialog.eos), new StopSequenceCriterion()];
   if (maxTokens !== null) criteria.push(new TokenCapCriterion(maxTokens));
   if (options.signal !== undefined) criteria.push(new AbortCriterion(options.signal));
+  criteria.push(new CancelCriterion(run));
   criteria.push(new ContextLimitCriterion(dialog.engine, dialog.contextLimit, dialog.describeLimit()));
   return new StopCriteria(criteria);
 }
@@ -133,13 +229,6 @@ function reportLogits(dialog: DialogState, logits: LogitsView, token: number, op
   dialog.logitsScratch ??= new Float32Array(dialog.engine.vocabSize);
   logits.dequantizeInto(dialog.logitsScratch);
   options.onLogits(dialog.logitsScratch, token);
-}
-
-function finish(dialog: DialogState, clock: QueryClock, stopReason: StopReason, fed: FedPrompt, generated: number[] = [], text = ''): QueryResult {
-  clock.stop();
-  const kpis = clock.kpis(dialog.settings.initTimeUs, fed.promptLength, generated.length);
-  dialog.lastKpis = kpis;
-  return { stopReason, promptTokens: fed.input, reusedTokens: fed.reusedTokens, generatedTokens: generated, text, kpis };
 }
 
 /** Nothing fed (an abort before or during the prefill); a rewind's reused prefix still counts. */

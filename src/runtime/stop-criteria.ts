@@ -65,6 +65,20 @@ export class AbortCriterion implements StopCriterion {
 }
 
 /**
+ * The dialog cancelled the query while it was parked at a yield (a new query, `reset()` or
+ * `dispose()` came, or its consumer left the loop). Checked where an abort is, so the query ends as
+ * an abort at that point would; it is never checked while the query runs, only when it is cancelled.
+ */
+export class CancelCriterion implements StopCriterion {
+  readonly stage = 'delivered';
+  constructor(private readonly run: { readonly cancelled: boolean }) {}
+
+  check(): StopReason | null {
+    return this.run.cancelled ? 'cancelled' : null;
+  }
+}
+
+/**
  * Feeding the delivered token needs one more KV entry than the cache holds: the query ends with a
  * `ContextLimitError` (Genie's ContextLimitException: the turn is not ended normally).
  */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ContextLimitError } from '../../src/graphs/errors.js';
 import {
-  AbortCriterion, ContextLimitCriterion, EosCriterion, StopCriteria, StopSequenceCriterion, TokenCapCriterion, type DecodeState,
+  AbortCriterion, CancelCriterion, ContextLimitCriterion, EosCriterion, StopCriteria, StopSequenceCriterion, TokenCapCriterion, type DecodeState,
 } from '../../src/runtime/stop-criteria.js';
 import { exactError } from '../expect-error.js';
 
@@ -31,6 +31,15 @@ describe('stop criteria, one reason each', () => {
     expect(abort.check()).toBeNull();
     controller.abort();
     expect(abort.check()).toBe('abort');
+  });
+
+  it('cancel: reads the query\'s flag at each check', () => {
+    const run = { cancelled: false };
+    const cancel = new CancelCriterion(run);
+    expect(cancel.stage).toBe('delivered');
+    expect(cancel.check()).toBeNull();
+    run.cancelled = true;
+    expect(cancel.check()).toBe('cancelled');
   });
 
   it('context limit: throws when feeding the token needs one entry more than the limit', () => {
