@@ -4,6 +4,7 @@ import { openReferenceBackend } from '../backends/reference/index.js';
 import { InvalidArgumentError, NotSupportedError } from '../errors.js';
 import type { SimulatedQnnOptions } from '../simulator/index.js';
 import { isRuntimeBackendType, type RuntimeBackendType } from './backend-registry.js';
+import { checkOptionKeys } from './check-options.js';
 import type { DerivedDialog } from './config/derive.js';
 
 /** QnnHtp backend options as the factory takes them: the backend's own plus `simulatedOptions`. */
@@ -41,6 +42,23 @@ export async function openQnnHtpBackend(ctxBins: readonly string[], options: Qnn
   // Loaded on demand so production code never pulls the simulator in.
   const { createSimulatedQnn } = await import('../simulator/index.js');
   return openQnnBackend(ctxBins, { ...qnn, provider, simulated: createSimulatedQnn(simulatedOptions), ownsSimulated: true });
+}
+
+const BACKEND_OPTION_KEYS = { qnn: true } as const satisfies Record<keyof BackendOptions, true>;
+
+const QNN_OPTION_KEYS = {
+  provider: true, simulated: true, simulatedOptions: true, backendLibrary: true, systemLibrary: true, logLevel: true,
+  onLog: true, perfProfile: true, rpcControlLatencyUs: true, extensionsPath: true, htp: true, profiling: true,
+  sharedMemory: true, executeMode: true, env: true,
+} as const satisfies Record<keyof QnnHtpOptions, true>;
+
+/**
+ * Rejects unknown keys of `Dialog.create`'s `backend` option and of its `qnn` block (a misspelt
+ * option would otherwise be ignored); the QnnHtp backend checks the values when it opens.
+ */
+export function checkBackendOptions(options: unknown): void {
+  checkOptionKeys('Dialog.create options.backend', options, BACKEND_OPTION_KEYS);
+  checkOptionKeys('Dialog.create options.backend.qnn', (options as BackendOptions | undefined)?.qnn, QNN_OPTION_KEYS);
 }
 
 type BackendOpener = (config: DerivedDialog, options: BackendOptions) => Promise<GraphBackend>;

@@ -144,9 +144,10 @@ export class DialogState {
       );
     }
     if (keep + promptLength > this.contextLimit) {
+      // Advice that can help: on an empty cache (always so in the CLI) only a shorter prompt does.
+      const advice = rewind ? 'shorten the conversation' : keep === 0 ? 'shorten the prompt' : 'call reset() to make room, or shorten the prompt';
       throw new ContextLimitError(
-        `the prompt needs ${promptLength} tokens but only ${this.contextLimit - keep} of ${this.describeLimit()} ` +
-          `are left; ${rewind ? 'shorten the conversation' : 'call reset()'}`,
+        `the prompt needs ${promptLength} tokens but only ${this.contextLimit - keep} of ${this.describeLimit()} are left; ${advice}`,
       );
     }
     return { prompt, rewind, tokens, keep, input, promptLength, reusedTokens: rewind ? keep : 0 };

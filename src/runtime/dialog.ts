@@ -8,6 +8,8 @@ import { loadConfigFile } from './config/load.js';
 import { assertLoadable } from './config/loadable.js';
 import { parseConfig } from './config/parse.js';
 import type { GenieConfig } from './config/types.js';
+import { checkBackendOptions } from './backend-factory.js';
+import { checkOptionKeys, describeValue, type OptionKeys } from './check-options.js';
 import { checkConfigGeometry } from './config-geometry.js';
 import { DialogState, penaltyHistoryCapacity } from './dialog-state.js';
 import type { DialogOptions, EmbeddingQueryOptions, QueryOptions, QueryResult } from './dialog-types.js';
@@ -17,7 +19,7 @@ import type { Kpis } from './kpis.js';
 import { runQuery } from './query-run.js';
 import { StopSequenceMatcher } from './text/stop-sequence-matcher.js';
 import { loadTokenizer } from './tokenizer/load.js';
-import type { Tokenizer } from './tokenizer/tokenizer.js';
+import { Tokenizer } from './tokenizer/tokenizer.js';
 import { TurnLedger, type TurnPrompt } from './turn-ledger.js';
 
 export type { DialogOptions, EmbeddingQueryOptions, QueryOptions, QueryResult, StopReason } from './dialog-types.js';
@@ -56,13 +58,13 @@ export class Dialog {
    */
   static async create(config: string | object, options: DialogOptions = {}): Promise<Dialog> {
     const start = process.hrtime.bigint();
+    checkDialogOptions(options);
     const parsed: GenieConfig =
       typeof config === 'string'
         ? (await loadConfigFile(config)).config
         : parseConfig(config, { baseDir: options.baseDir ?? process.cwd() });
     assertLoadable(parsed);
     const derived = deriveDialog(parsed);
-    if (options.maxNumTokens !== undefined) checkCount('maxNumTokens', options.maxNumTokens);
     const tokenizer = options.tokenizer ?? (await loadTokenizer(derived.tokenizerPath));
     const engine = await openEngine(derived, options.backend);
     try {
@@ -105,8 +107,8 @@ export class Dialog {
    */
   query(prompt: string, options: QueryOptions = {}): AsyncGenerator<string, QueryResult> {
     this.checkUsable();
-    if (typeof prompt !== 'string') throw new InvalidArgumentError(`prompt must be a string, got ${typeof prompt}`);
-    checkQueryOptions(options);
+    if (typeof prompt !== 'string') throw new InvalidArgumentError(`prompt must be a string, got ${describeValue(prompt)}`);
+    checkQueryOptions('query', options, QUERY_OPTION_KEYS);
     this.checkAcceptsTokens('query');
     const ids = Array.from(this.tokenizer.encode(prompt));
     this.checkIds(ids, 'the encoded prompt');
@@ -116,9 +118,15 @@ export class Dialog {
   /** Like `query` (errors and start included), with the prompt given as token ids (genie-t2t-run `--tokens_file`). */
   tokenQuery(tokens: ArrayLike<number>, options: QueryOptions = {}): AsyncGenerator<string, QueryResult> {
     this.checkUsable();
+    if (!Array.isArray(tokens) && !(ArrayBuffer.isView(tokens) && !(tokens instanceof DataView))) {
+      throw new InvalidArgumentError(
+        `tokens must be an array (or typed array) of token ids, got ${describeValue(tokens)}` +
+          (typeof tokens === 'string' ? ' (query() takes text)' : ''),
+      );
+    }
     const ids = Array.from(tokens);
     this.checkIds(ids, 'tokens');
-    checkQueryOptions(options);
+    checkQueryOptions('tokenQuery', options, QUERY_OPTION_KEYS);
     this.checkAcceptsTokens('tokenQuery');
     return this.start({ kind: 'tokens', ids, rewind: options.rewind === true }, options);
   }
@@ -136,16 +144,16 @@ export class Dialog {
    */
   embeddingQuery<T extends ElementArray>(embeddings: T, options: EmbeddingQueryOptions<T> = {}): AsyncGenerator<string, QueryResult> {
     this.checkUsable();
-    checkQueryOptions(options);
+    checkQueryOptions('embeddingQuery', options, EMBEDDING_QUERY_OPTION_KEYS);
     if (options.rewind === true) {
       throw new NotSupportedError('embeddingQuery cannot rewind: embedding rows carry no token ids to match against the KV cache');
     }
-    const rows: EmbeddingRows = { data: embeddings, dtype: options.dtype ?? 'FLOAT_32', encoding: options.encoding };
-    const count = this.state.engine.checkEmbeddingRows(rows);
     const toEmbedding = options.tokenToEmbedding as ((token: number, row: ElementArray) => void) | undefined;
     if (toEmbedding !== undefined && typeof toEmbedding !== 'function') {
-      throw new InvalidArgumentError(`tokenToEmbedding must be a function, got ${typeof toEmbedding}`);
+      throw new InvalidArgumentError(`embeddingQuery option tokenToEmbedding must be a function, got ${describeValue(toEmbedding)}`);
     }
+    const rows: EmbeddingRows = { data: embeddings, dtype: options.dtype ?? 'FLOAT_32', encoding: options.encoding };
+    const count = this.state.engine.checkEmbeddingRows(rows);
     if (toEmbedding === undefined && !this.state.engine.acceptsTokens) {
       throw new InvalidArgumentError(
         'embeddingQuery needs options.tokenToEmbedding: the config\'s embedding has no LUT (type "callback") ' +
@@ -248,10 +256,14 @@ export class Dialog {
   }
 
   /** A tokenizer's vocabulary can be larger than the model's (or the ids arbitrary): check before anything runs. */
-  private checkIds(ids: readonly number[], name: string): void {
+  private checkIds(ids: readonly unknown[], name: string): void {
+    const vocab = this.state.engine.vocabSize;
     ids.forEach((t, i) => {
-      if (!Number.isInteger(t) || t < 0 || t >= this.state.engine.vocabSize) {
-        throw new InvalidArgumentError(`${name}[${i}] = ${t} is not a token id in [0, ${this.state.engine.vocabSize})`);
+      if (typeof t !== 'number') {
+        throw new InvalidArgumentError(`${name}[${i}] is ${describeValue(t)}, not a token id (an integer in [0, ${vocab}))`);
+      }
+      if (!Number.isInteger(t) || t < 0 || t >= vocab) {
+        throw new InvalidArgumentError(`${name}[${i}] = ${t} is not a token id in [0, ${vocab})`);
       }
     });
   }
@@ -269,17 +281,55 @@ export class Dialog {
   }
 }
 
+const DIALOG_OPTION_KEYS = {
+  baseDir: true, sampler: true, maxNumTokens: true, tokenizer: true, backend: true,
+} as const satisfies Record<keyof DialogOptions, true>;
+
+const QUERY_OPTION_KEYS = {
+  signal: true, maxTokens: true, onLogits: true, rewind: true,
+} as const satisfies Record<keyof QueryOptions, true>;
+
+const EMBEDDING_QUERY_OPTION_KEYS = {
+  ...QUERY_OPTION_KEYS, dtype: true, encoding: true, tokenToEmbedding: true,
+} as const satisfies Record<keyof EmbeddingQueryOptions, true>;
+
+/** `Dialog.create`'s options, checked before anything is read: known keys, values of the right kind. */
+function checkDialogOptions(options: DialogOptions): void {
+  checkOptionKeys('Dialog.create options', options, DIALOG_OPTION_KEYS);
+  const { baseDir, sampler, maxNumTokens, tokenizer, backend } = options;
+  if (baseDir !== undefined && typeof baseDir !== 'string') {
+    throw new InvalidArgumentError(`Dialog.create option baseDir must be a folder path (a string), got ${describeValue(baseDir)}`);
+  }
+  if (sampler !== undefined && (typeof sampler !== 'object' || sampler === null || Array.isArray(sampler))) {
+    throw new InvalidArgumentError(`Dialog.create option sampler must be an object of sampler params, got ${describeValue(sampler)}`);
+  }
+  if (maxNumTokens !== undefined) checkCount('Dialog.create option maxNumTokens', maxNumTokens);
+  if (tokenizer !== undefined && !(tokenizer instanceof Tokenizer)) {
+    throw new InvalidArgumentError(`Dialog.create option tokenizer must be a Tokenizer (from loadTokenizer), got ${describeValue(tokenizer)}`);
+  }
+  checkBackendOptions(backend);
+}
+
 /** Argument errors surface when the query is created, not at its first step. */
-function checkQueryOptions(options: QueryOptions): void {
+function checkQueryOptions(method: string, options: QueryOptions, known: OptionKeys): void {
+  checkOptionKeys(`${method} options`, options, known);
   if (options.maxTokens !== undefined) checkCount('maxTokens', options.maxTokens);
   const rewind: unknown = options.rewind;
   if (rewind !== undefined && typeof rewind !== 'boolean') {
     throw new InvalidArgumentError(`rewind must be a boolean, got ${typeof rewind} ${String(rewind)}`);
   }
+  const signal: unknown = options.signal;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new InvalidArgumentError(`${method} option signal must be an AbortSignal, got ${describeValue(signal)}`);
+  }
+  const onLogits: unknown = options.onLogits;
+  if (onLogits !== undefined && typeof onLogits !== 'function') {
+    throw new InvalidArgumentError(`${method} option onLogits must be a function (logits, token) => void, got ${describeValue(onLogits)}`);
+  }
 }
 
-function checkCount(name: string, value: number): void {
-  if (!Number.isSafeInteger(value) || value < 1) {
-    throw new InvalidArgumentError(`${name} must be a positive integer, got ${String(value)}`);
+function checkCount(name: string, value: unknown): void {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
+    throw new InvalidArgumentError(`${name} must be a positive integer, got ${describeValue(value)}`);
   }
 }

@@ -97,7 +97,9 @@ export class ContextLimitCriterion implements StopCriterion {
 
   check(state: DecodeState): StopReason | null {
     if (this.kv.nValid + 1 > this.limit) {
-      throw new ContextLimitError(`${this.describe} reached after ${state.delivered} generated tokens; call reset()`);
+      throw new ContextLimitError(
+        `${this.describe} reached after ${state.delivered} generated tokens; cap the reply (maxTokens), or reset() the dialog to make room`,
+      );
     }
     return null;
   }

@@ -192,14 +192,18 @@ describe('genie-ts run: bad files and inputs exit 1 with a message naming them',
     }
   });
 
-  it('an unwritable --profile path: the text is printed, then exit 1 naming the path', async () => {
-    const path = join(root, 'no-such-dir', 'profile.json');
-    const oracle = await cli(['run', '-c', config, '-p', 'hi']);
-    expect(await cli(['run', '-c', config, '-p', 'hi', '--profile', path])).toEqual({
-      code: 1,
-      stdout: oracle.stdout,
-      stderr: `genie-ts run: --profile "${path}": ENOENT: no such file or directory\n`,
-    });
+  it('a --profile path in a missing folder, or under a file: exit 1 naming the folder, before the model loads', async () => {
+    const create = vi.spyOn(Dialog, 'create');
+    const file = write('not-a-folder.txt', 'x');
+    for (const [path, folder, problem] of [
+      [join(root, 'no-such-dir', 'profile.json'), join(root, 'no-such-dir'), 'does not exist'],
+      [join(file, 'profile.json'), file, 'is not a folder'],
+    ]) {
+      expect(await cli(['run', '-c', config, '-p', 'hi', '--profile', path])).toEqual(
+        runtimeError(`--profile "${path}": folder "${folder}" ${problem}`),
+      );
+    }
+    expect(create).not.toHaveBeenCalled();
   });
 
   it('on a terminal, the error replaces the progress line', async () => {

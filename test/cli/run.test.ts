@@ -227,7 +227,7 @@ describe('genie-ts run -c CONFIG', () => {
     expect(lines[2]).toBe('');
   });
 
-  it('a query that runs into the context limit keeps the streamed text, ends its line, and exits 1', async () => {
+  it('a query that runs into the context limit keeps the streamed text, ends its line, and exits 1 with advice a CLI user can follow', async () => {
     const unlimited = writeConfig(bundle, 'unlimited.json');
     await using dialog = await Dialog.create(unlimited);
     let text = '';
@@ -239,7 +239,13 @@ describe('genie-ts run -c CONFIG', () => {
     expect(text).not.toBe('');
 
     const result = await cli(['run', '-c', unlimited, '-p', PROMPT]);
-    expect(result).toEqual({ code: 1, stdout: printed(text), stderr: `genie-ts run: ${(error as Error).message}\n` });
+    expect(result).toEqual({
+      code: 1,
+      stdout: printed(text),
+      stderr:
+        `genie-ts run: the reply filled the context (${dialog.contextLimit} tokens with the prompt) before it ended; ` +
+        'stop it earlier with --max-tokens (-n), or use a config with a larger context.size\n',
+    });
   });
 
   it('-h prints the usage with every flag and exits 0', async () => {

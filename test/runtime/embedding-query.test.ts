@@ -172,7 +172,7 @@ describe.each(BACKENDS)('%s: embeddingQuery on a float32 input_embeds model', (b
     expect(() => dialog.embeddingQuery(tooLong)).toThrow(
       exactError(
         ContextLimitError,
-        'the prompt needs 64 tokens but only 63 of context.size=64 (the binaries\' KV cache holds 63 entries) are left; call reset()',
+        'the prompt needs 64 tokens but only 63 of context.size=64 (the binaries\' KV cache holds 63 entries) are left; shorten the prompt',
       ),
     );
     await expectUsable();
@@ -283,7 +283,7 @@ describe.each(BACKENDS)('%s: embeddingQuery on a float32 input_embeds model', (b
         'a tokenToEmbedding that is not a function',
         () => dialog.embeddingQuery(new Float32Array(size), { tokenToEmbedding: 1 as never }),
         InvalidArgumentError,
-        'tokenToEmbedding must be a function, got number',
+        'embeddingQuery option tokenToEmbedding must be a function, got 1',
       ],
     ];
     for (const [what, call, ErrorClass, message] of cases) {

@@ -53,7 +53,7 @@ describe.each(BACKENDS)('%s: context limit, abort and concurrency leave the dial
     it('a prompt longer than context.size fails when query() is called; a shorter one then works without reset', async () => {
       const dialog = await open();
       expect(() => dialog.tokenQuery(ids(CONTEXT + 1, 1))).toThrow(
-        exactError(ContextLimitError, 'the prompt needs 41 tokens but only 40 of context.size=40 are left; call reset()'),
+        exactError(ContextLimitError, 'the prompt needs 41 tokens but only 40 of context.size=40 are left; shorten the prompt'),
       );
       expect(dialog.contextUsed).toBe(0);
 
@@ -71,7 +71,7 @@ describe.each(BACKENDS)('%s: context limit, abort and concurrency leave the dial
       expect(used).toBe(24);
       // The turn adds the carried-over token and EOS before the prompt: 24 + 2 + 15 > 40.
       expect(() => dialog.tokenQuery(ids(15, 4))).toThrow(
-        exactError(ContextLimitError, 'the prompt needs 17 tokens but only 16 of context.size=40 are left; call reset()'),
+        exactError(ContextLimitError, 'the prompt needs 17 tokens but only 16 of context.size=40 are left; call reset() to make room, or shorten the prompt'),
       );
       expect(dialog.contextUsed).toBe(used);
 
@@ -95,7 +95,7 @@ describe.each(BACKENDS)('%s: context limit, abort and concurrency leave the dial
 
       // The last delivered token was never fed: it and EOS come before the 2 prompt tokens.
       expect(() => dialog.tokenQuery(ids(2, 7))).toThrow(
-        exactError(ContextLimitError, 'the prompt needs 4 tokens but only 0 of context.size=40 are left; call reset()'),
+        exactError(ContextLimitError, 'the prompt needs 4 tokens but only 0 of context.size=40 are left; call reset() to make room, or shorten the prompt'),
       );
       dialog.reset();
       expect(dialog.contextUsed).toBe(0);

@@ -64,7 +64,7 @@ describe('query() throws what stops a query from starting; the generator takes t
       exactError(InvalidArgumentError, 'the rewind query has no tokens (empty prompt and no bos-token)'),
     );
     expect(() => dialog.tokenQuery(ids(CONTEXT + 1, 1))).toThrow(
-      exactError(ContextLimitError, 'the prompt needs 41 tokens but only 40 of context.size=40 are left; call reset()'),
+      exactError(ContextLimitError, 'the prompt needs 41 tokens but only 40 of context.size=40 are left; shorten the prompt'),
     );
     expect(() => dialog.tokenQuery(ids(3, 1), { maxTokens: 0 })).toThrow(
       exactError(InvalidArgumentError, 'maxTokens must be a positive integer, got 0'),
@@ -135,7 +135,7 @@ describe('query() throws what stops a query from starting; the generator takes t
     // 25 prompt tokens + 4 fed of the 5 delivered = 29 entries; next: the 5th token, EOS and 10 = 12 > 11 left.
     expect(dialog.contextUsed).toBe(29);
     await expect(later.next()).rejects.toThrow(
-      exactError(ContextLimitError, 'the prompt needs 12 tokens but only 11 of context.size=40 are left; call reset()'),
+      exactError(ContextLimitError, 'the prompt needs 12 tokens but only 11 of context.size=40 are left; call reset() to make room, or shorten the prompt'),
     );
     expect(dialog.contextUsed).toBe(29);
   });

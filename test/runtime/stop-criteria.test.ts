@@ -47,7 +47,7 @@ describe('stop criteria, one reason each', () => {
     const limit = new ContextLimitCriterion(kv, 40, 'context.size=40');
     expect(limit.check(state(1, 5))).toBeNull();
     kv.nValid = 40;
-    expect(() => limit.check(state(1, 6))).toThrow(exactError(ContextLimitError, 'context.size=40 reached after 6 generated tokens; call reset()'));
+    expect(() => limit.check(state(1, 6))).toThrow(exactError(ContextLimitError, 'context.size=40 reached after 6 generated tokens; cap the reply (maxTokens), or reset() the dialog to make room'));
   });
 });
 

@@ -1,6 +1,8 @@
-import { closeSync, existsSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, openSync, readFileSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { GenieError, isSystemError, NotSupportedError, systemErrorReason } from '../../errors.js';
 import { ConfigError } from '../../runtime/config/index.js';
+import { ContextLimitError } from '../../graphs/errors.js';
 import { ensureDemoBundle } from '../../demo/index.js';
 import { Dialog, type QueryOptions, type QueryResult } from '../../runtime/dialog.js';
 import { EmbeddingTable, EmbeddingTableError } from '../../runtime/embeddings/lut.js';
@@ -205,6 +207,38 @@ function embeddingQuery(
   return dialog.embeddingQuery(rows.data, { ...options, dtype: rows.dtype, encoding: rows.encoding, tokenToEmbedding });
 }
 
+/** Before the run: `--profile` must name a new file in a writable folder (the report is written after the run). */
+function checkProfilePath(path: string): void {
+  if (existsSync(path)) {
+    throw new GenieError('INVALID_INPUT', `--profile "${path}" already exists (genie-ts, like Genie, does not overwrite it)`);
+  }
+  const folder = dirname(resolve(path));
+  const problem = !existsSync(folder) ? 'does not exist' : !statSync(folder).isDirectory() ? 'is not a folder' : writable(folder) ? null : 'is not writable';
+  if (problem !== null) throw new GenieError('FILE', `--profile "${path}": folder "${folder}" ${problem}`);
+}
+
+function writable(folder: string): boolean {
+  try {
+    accessSync(folder, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The context filled up while the reply was generated: the library's advice (maxTokens, reset()) is
+ * not a CLI user's; say what they can do.
+ */
+function withCliAdvice(error: unknown, dialog: Dialog): unknown {
+  if (!(error instanceof ContextLimitError) || dialog.contextUsed < dialog.contextLimit) return error;
+  return new ContextLimitError(
+    `the reply filled the context (${dialog.contextLimit} tokens with the prompt) before it ended; ` +
+      'stop it earlier with --max-tokens (-n), or use a config with a larger context.size',
+    { cause: error },
+  );
+}
+
 /** A one-line status on a terminal's stderr, replaced in place and cleared when done. */
 class ProgressLine {
   private shown = false;
@@ -226,9 +260,7 @@ async function runDialog(args: RunArgs, io: CliIO, progress: ProgressLine): Prom
     progress.clear();
     io.stderr(`[${level}] ${message}\n`);
   };
-  if (args.profile !== undefined && existsSync(args.profile)) {
-    throw new GenieError('INVALID_INPUT', `--profile "${args.profile}" already exists (genie-ts, like Genie, does not overwrite it)`);
-  }
+  if (args.profile !== undefined) checkProfilePath(args.profile);
   const prompt = args.prompt!;
   const tokens = prompt.kind === 'tokens-file' ? readTokensFile(prompt.path) : undefined;
   const embeddingBytes =
@@ -305,6 +337,8 @@ async function runDialog(args: RunArgs, io: CliIO, progress: ProgressLine): Prom
       onFlagFile('--profile', profile, () => writeFileSync(profile, `${JSON.stringify(report, null, 2)}\n`, { flag: 'wx' }));
     }
     return 0;
+  } catch (error) {
+    throw withCliAdvice(error, dialog);
   } finally {
     endLine();
     progress.clear();

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { systemErrorReason } from '../../errors.js';
 import { ConfigFileError } from './errors.js';
@@ -13,15 +13,48 @@ export interface LoadedConfig {
   readonly baseDir: string;
 }
 
+/** Genie configs are a few kilobytes; a file far larger (or endless, like /dev/zero) is not one. */
+export const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
+
 /** Reads, validates and resolves a Genie JSON config file. */
 export async function loadConfigFile(file: string): Promise<LoadedConfig> {
   const path = resolve(file);
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    throw new ConfigFileError(path, `cannot read config file ${path}: ${systemErrorReason(error)}`, undefined, { cause: error });
-  }
+  const text = await readConfigText(path);
   const baseDir = dirname(path);
   return { config: parseConfigText(text, { baseDir, file: path }), path, baseDir };
+}
+
+/**
+ * The file's text, read in chunks (so that a pipe or a device works, and an endless one ends): at
+ * most MAX_CONFIG_BYTES, no NUL byte, valid UTF-8.
+ * @throws ConfigFileError naming the file and what it is instead of a config
+ */
+async function readConfigText(path: string): Promise<string> {
+  const notConfig = (what: string): ConfigFileError => new ConfigFileError(path, `config file ${path} is not a JSON config: ${what}`);
+  const chunks: Buffer[] = [];
+  let total = 0;
+  let handle: FileHandle | undefined;
+  try {
+    handle = await open(path, 'r');
+    for (;;) {
+      const chunk = Buffer.allocUnsafe(64 * 1024);
+      const { bytesRead } = await handle.read(chunk, 0, chunk.length, null);
+      if (bytesRead === 0) break;
+      const nul = chunk.subarray(0, bytesRead).indexOf(0);
+      if (nul >= 0) throw notConfig(`it is not text (a NUL byte at offset ${total + nul})`);
+      total += bytesRead;
+      if (total > MAX_CONFIG_BYTES) throw notConfig(`it is larger than ${MAX_CONFIG_BYTES / (1024 * 1024)} MiB`);
+      chunks.push(chunk.subarray(0, bytesRead));
+    }
+  } catch (error) {
+    if (error instanceof ConfigFileError) throw error;
+    throw new ConfigFileError(path, `cannot read config file ${path}: ${systemErrorReason(error)}`, undefined, { cause: error });
+  } finally {
+    await handle?.close();
+  }
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks, total));
+  } catch (error) {
+    throw new ConfigFileError(path, `config file ${path} is not a JSON config: it is not UTF-8 text`, undefined, { cause: error });
+  }
 }

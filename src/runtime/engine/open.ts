@@ -4,13 +4,15 @@ import { loadConfigEmbeddings } from '../embeddings/from-config.js';
 import { Engine } from './engine.js';
 
 /**
- * The Engine of a derived config: its LUT (none for `embedding.type: callback`), its backend (with
- * `options` for it), every buffer bound. The backend is disposed again when the Engine cannot be created.
+ * The Engine of a derived config: its backend (with `options` for it), its LUT (none for
+ * `embedding.type: callback`), every buffer bound. The backend opens first, so that a config whose
+ * files are all missing (e.g. copied away from its bundle) is reported by its first ctx-bin, not by
+ * its LUT. The backend is disposed again when the Engine cannot be created.
  */
 export async function openEngine(config: DerivedDialog, options: BackendOptions = {}): Promise<Engine> {
-  const embeddings = loadConfigEmbeddings(config);
   const backend = await openBackend(config, options);
   try {
+    const embeddings = loadConfigEmbeddings(config);
     return Engine.create(backend, {
       contextSize: config.contextSize,
       padToken: config.padToken,
