@@ -198,6 +198,19 @@ describe('a suspended query is cancelled by a new query, reset(), dispose() or l
     expect(next.result.promptTokens.slice(0, 2)).toEqual([q.sampled.at(-1), EOS]);
   });
 
+  it('a rewind query cancels a suspended one and reuses what that left in the KV cache', async () => {
+    const dialog = await open();
+    const p1 = ids(6, 20);
+    const q = started(dialog, p1);
+    await q.pull(2);
+    // The conversation so far, then a new user turn: everything but the never-fed last token is cached.
+    const conversation = [...p1, ...q.sampled, ...ids(3, 21)];
+    const t = await tokenTurn(dialog, conversation, { rewind: true, maxTokens: 2 });
+    expect(t.result.reusedTokens).toBe(p1.length + q.sampled.length - 1);
+    expectTurnMatchesRecompute(model, conversation, t);
+    expect((await q.generator.next()).value).toMatchObject({ stopReason: 'cancelled', generatedTokens: q.sampled });
+  });
+
   it('throw() at a yield ends the query as cancelled and rethrows; dispose() cancels a suspended query', async () => {
     const dialog = await open();
     const q = started(dialog, ids(6, 15));
