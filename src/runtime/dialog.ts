@@ -58,6 +58,9 @@ export class Dialog {
    */
   static async create(config: string | object, options: DialogOptions = {}): Promise<Dialog> {
     const start = process.hrtime.bigint();
+    if (config === '' || (typeof config !== 'string' && (typeof config !== 'object' || config === null || Array.isArray(config)))) {
+      throw new InvalidArgumentError(`Dialog.create takes a config file path or a parsed config object, got ${describeValue(config)}`);
+    }
     checkDialogOptions(options);
     const parsed: GenieConfig =
       typeof config === 'string'

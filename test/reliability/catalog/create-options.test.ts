@@ -40,6 +40,15 @@ describe('catalog: Dialog.create options', () => {
     expect((await tokenTurn(dialog, probe.before, { maxTokens: 2 })).result.stopReason).toBe('max-tokens');
   });
 
+  it.each<[string, unknown, string[]]>([
+    ['undefined', undefined, ['config file path or a parsed config object', 'undefined']],
+    ['an empty path', '', ['config file path', 'the string ""']],
+    ['a number', 5, ['config file path', '5']],
+    ['an array', [], ['config file path', 'an array']],
+  ])('a config that is %s: InvalidArgumentError before anything is read', async (_, config, words) => {
+    await expectRejects(() => Dialog.create(config as string), InvalidArgumentError, words);
+  });
+
   describe.each(BACKENDS)('%s', (backend) => {
     const pool = new DialogPool(backend);
     afterAll(() => pool.disposeAll());
