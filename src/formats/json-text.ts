@@ -37,19 +37,103 @@ class JsonScanError extends Error {
 const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
 const WHITESPACE = /[ \t\n\r]*/y;
 
+/** line:column of many offsets of one text, each in O(log lines). */
+class LineIndex {
+  private starts: number[] | undefined;
+  constructor(private readonly text: string) {}
+
+  at(offset: number): { line: number; column: number } {
+    const starts = (this.starts ??= lineStarts(this.text));
+    let low = 0;
+    let high = starts.length - 1;
+    while (low < high) {
+      const mid = (low + high + 1) >> 1;
+      if (starts[mid] <= offset) low = mid;
+      else high = mid - 1;
+    }
+    return { line: low + 1, column: offset - starts[low] + 1 };
+  }
+}
+
+function lineStarts(text: string): number[] {
+  const starts = [0];
+  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) starts.push(i + 1);
+  return starts;
+}
+
+/** An object or array being scanned: its keys so far (objects), its next index (arrays). */
+interface Container {
+  readonly close: '}' | ']';
+  readonly keys: Map<string, number> | null;
+  index: number;
+  /** No member read yet. */
+  empty: boolean;
+}
+
 /**
  * A strict JSON grammar walk that records duplicate object keys with their positions, and the
- * offset of the first syntax error. It builds no values; JSON.parse does that.
+ * offset of the first syntax error. It builds no values (JSON.parse does that) and keeps its own
+ * stack of open containers, so any nesting depth JSON.parse accepts scans in linear time without
+ * recursion.
  */
 class Scanner {
   private pos = 0;
   readonly duplicates: DuplicateKey[] = [];
-  constructor(private readonly text: string) {}
+  private readonly lines: LineIndex;
+  constructor(private readonly text: string) {
+    this.lines = new LineIndex(text);
+  }
 
   scan(): void {
-    this.value([]);
+    const open: Container[] = [];
+    /** The key or index of the current member of each open container that has one (all but an empty innermost). */
+    const path: PathSegment[] = [];
+    this.value(open);
+    while (open.length > 0) {
+      const container = open[open.length - 1];
+      this.skipWhitespace();
+      if (container.empty) {
+        if (this.text[this.pos] === container.close) {
+          this.pos++;
+          this.closed(open, path);
+          continue;
+        }
+        container.empty = false;
+      } else {
+        const c = this.text[this.pos];
+        this.pos++;
+        if (c === container.close) {
+          this.closed(open, path);
+          continue;
+        }
+        if (c !== ',') throw new JsonScanError(this.pos - 1);
+        path.pop();
+      }
+      path.push(container.keys === null ? container.index++ : this.key(container.keys, path));
+      this.value(open);
+    }
     this.skipWhitespace();
     if (this.pos !== this.text.length) throw new JsonScanError(this.pos);
+  }
+
+  /** The innermost container has closed: drop it, and the key of its last member if it had one. */
+  private closed(open: Container[], path: PathSegment[]): void {
+    if (!open.pop()!.empty) path.pop();
+  }
+
+  /** An object member's key and its colon; records the key when it repeats one of `keys`. */
+  private key(keys: Map<string, number>, path: PathSegment[]): string {
+    this.skipWhitespace();
+    if (this.text[this.pos] !== '"') throw new JsonScanError(this.pos);
+    const keyOffset = this.pos;
+    const key = this.string();
+    const first = keys.get(key);
+    if (first === undefined) keys.set(key, keyOffset);
+    else this.recordDuplicate([...path, key], keyOffset, first);
+    this.skipWhitespace();
+    if (this.text[this.pos] !== ':') throw new JsonScanError(this.pos);
+    this.pos++;
+    return key;
   }
 
   private skipWhitespace(): void {
@@ -58,61 +142,16 @@ class Scanner {
     this.pos = WHITESPACE.lastIndex;
   }
 
-  private value(path: PathSegment[]): void {
+  /** A scalar, or the opening bracket of a container (pushed on `open`). */
+  private value(open: Container[]): void {
     this.skipWhitespace();
     const c = this.text[this.pos];
-    if (c === '{') this.object(path);
-    else if (c === '[') this.array(path);
-    else if (c === '"') this.string();
+    if (c === '{' || c === '[') {
+      this.pos++;
+      open.push({ close: c === '{' ? '}' : ']', keys: c === '{' ? new Map() : null, index: 0, empty: true });
+    } else if (c === '"') this.string();
     else if (c === '-' || (c !== undefined && c >= '0' && c <= '9')) this.number();
     else this.literal();
-  }
-
-  private object(path: PathSegment[]): void {
-    this.pos++;
-    const seen = new Map<string, number>();
-    this.skipWhitespace();
-    if (this.text[this.pos] === '}') {
-      this.pos++;
-      return;
-    }
-    for (;;) {
-      this.skipWhitespace();
-      if (this.text[this.pos] !== '"') throw new JsonScanError(this.pos);
-      const keyOffset = this.pos;
-      const key = this.string();
-      const first = seen.get(key);
-      if (first === undefined) seen.set(key, keyOffset);
-      else this.recordDuplicate([...path, key], keyOffset, first);
-      this.skipWhitespace();
-      if (this.text[this.pos] !== ':') throw new JsonScanError(this.pos);
-      this.pos++;
-      this.value([...path, key]);
-      if (this.endOfContainer('}')) return;
-    }
-  }
-
-  private array(path: PathSegment[]): void {
-    this.pos++;
-    this.skipWhitespace();
-    if (this.text[this.pos] === ']') {
-      this.pos++;
-      return;
-    }
-    for (let index = 0; ; index++) {
-      this.value([...path, index]);
-      if (this.endOfContainer(']')) return;
-    }
-  }
-
-  /** After a member: `,` continues (false), the closing bracket ends (true), anything else is an error. */
-  private endOfContainer(close: string): boolean {
-    this.skipWhitespace();
-    const c = this.text[this.pos];
-    this.pos++;
-    if (c === close) return true;
-    if (c === ',') return false;
-    throw new JsonScanError(this.pos - 1);
   }
 
   private string(): string {
@@ -158,8 +197,8 @@ class Scanner {
   }
 
   private recordDuplicate(path: PathSegment[], offset: number, firstOffset: number): void {
-    const at = lineColumn(this.text, offset);
-    const first = lineColumn(this.text, firstOffset);
+    const at = this.lines.at(offset);
+    const first = this.lines.at(firstOffset);
     this.duplicates.push({ path: formatPath(path), line: at.line, column: at.column, firstLine: first.line, firstColumn: first.column });
   }
 }
@@ -190,4 +229,23 @@ export function syntaxErrorOffset(text: string, error: SyntaxError): number {
 /** JSON.parse's reason without the position and the echoed text: `Unexpected token '}'`. */
 export function syntaxErrorReason(error: SyntaxError): string {
   return error.message.replace(/ in JSON at position \d+.*$/s, '').replace(/, (?:\.\.\.)?".*is not valid JSON$/s, '');
+}
+
+/**
+ * Whether `text` is well-formed UTF-16 (no lone surrogate), so that it has a UTF-8 form. JSON
+ * strings can hold lone surrogates through `\u` escapes. (`String.prototype.isWellFormed` is newer
+ * than this project's TypeScript library target.)
+ */
+export function isWellFormed(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff) {
+      const next = text.charCodeAt(i + 1);
+      if (!(next >= 0xdc00 && next <= 0xdfff)) return false;
+      i++;
+    } else if (c >= 0xdc00 && c <= 0xdfff) {
+      return false;
+    }
+  }
+  return true;
 }

@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from '../../errors.js';
+import { isWellFormed } from '../../formats/json-text.js';
 import { StreamStateError } from './errors.js';
 
 /** What `StopSequenceMatcher.push` found. */
@@ -13,20 +14,6 @@ export interface StopScan {
    * `IncrementalDetokenizer.tokensCoveringLast` takes. 0 without a stop.
    */
   readonly stopTail: number;
-}
-
-function isWellFormed(s: string): boolean {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 0xd800 && c <= 0xdbff) {
-      const next = s.charCodeAt(i + 1);
-      if (!(next >= 0xdc00 && next <= 0xdfff)) return false;
-      i++;
-    } else if (c >= 0xdc00 && c <= 0xdfff) {
-      return false;
-    }
-  }
-  return true;
 }
 
 function checkStopSequences(stops: readonly string[]): string[] {

@@ -108,6 +108,24 @@ describe('invalid JSON', () => {
     expect(error.message).toBe(`invalid JSON in <config> at 1:${text.indexOf(']') + 1}: Unexpected token ']'`);
   });
 
+  // Found by the config fuzzer (test/reliability/fuzz/config.test.ts): the duplicate-key scan
+  // recursed per nesting level (a RangeError past the call stack) and located each repeated key by
+  // scanning from the start (quadratic).
+  it('reports nesting deeper than the call stack as a config error, not a RangeError', () => {
+    const deep = `{"dialog": ${'['.repeat(100_000)}1${']'.repeat(100_000)}}`;
+    expect(configErrorOf(() => parseConfigText(deep)).issues).toEqual([{ path: 'dialog', message: 'expected an object, found an array of 1' }]);
+    const unterminated = fileErrorOf(() => parseConfigText('['.repeat(100_000)));
+    expect([unterminated.line, unterminated.column]).toEqual([1, 100_001]);
+  });
+
+  it('reports 20,000 repeated keys quickly', () => {
+    const text = `{${Array.from({ length: 20_000 }, () => '"dialog": 1').join(',\n')}}`;
+    const start = performance.now();
+    const issues = configErrorOf(() => parseConfigText(text)).issues;
+    expect(performance.now() - start).toBeLessThan(2_000);
+    expect(issues.filter((i) => i.message.startsWith('duplicate key'))).toHaveLength(19_999);
+  });
+
   it('accepts a UTF-8 byte-order mark', () => {
     expect(parseConfigText(`\ufeff${base}`).root).toBe('dialog');
   });
