@@ -12,7 +12,7 @@ import { InvalidArgumentError, NotSupportedError } from '../errors.js';
 import { float16ArrayToFloat32 } from '../tensor/fp16.js';
 import { elementCount } from '../tensor/shape.js';
 import { SafetensorsError } from './errors.js';
-import { isPlainObject } from './json.js';
+import { isPlainObject, jsonPreview } from './json.js';
 
 const DTYPE_BYTES = {
   BOOL: 1, U8: 1, I8: 1, F8_E5M2: 1, F8_E4M3: 1,
@@ -81,19 +81,19 @@ function parseSafetensorsHeader(
     }
     if (!isPlainObject(entry)) fail(`tensor "${name}" is not a JSON object`);
     const { dtype, shape, data_offsets: offsets } = entry as Record<string, unknown>;
-    if (!isDType(dtype)) fail(`tensor "${name}": dtype ${JSON.stringify(dtype)} is not a safetensors dtype`);
+    if (!isDType(dtype)) fail(`tensor "${name}": dtype ${jsonPreview(dtype)} is not a safetensors dtype`);
     if (!Array.isArray(shape) || !shape.every(isCount)) {
-      fail(`tensor "${name}": shape ${JSON.stringify(shape)} is not a list of non-negative integers`);
+      fail(`tensor "${name}": shape ${jsonPreview(shape)} is not a list of non-negative integers`);
     }
     if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount) || offsets[0] > offsets[1]) {
-      fail(`tensor "${name}": data_offsets ${JSON.stringify(offsets)} is not [begin, end] with 0 <= begin <= end`);
+      fail(`tensor "${name}": data_offsets ${jsonPreview(offsets)} is not [begin, end] with 0 <= begin <= end`);
     }
     const [begin, end] = offsets as [number, number];
     const expected = elementCount(shape as number[]) * DTYPE_BYTES[dtype as SafetensorsDType];
     if (end - begin !== expected) {
       fail(
         `tensor "${name}": data_offsets [${begin}, ${end}] span ${end - begin} bytes but ` +
-          `${String(dtype)} ${JSON.stringify(shape)} needs ${expected}`,
+          `${String(dtype)} ${jsonPreview(shape)} needs ${expected}`,
       );
     }
     if (end > dataLength) {

@@ -136,6 +136,15 @@ describe('safetensors header validation', () => {
     ['span does not fit the shape', { t: f32([0, 12]) }, 12, /tensor "t": data_offsets \[0, 12\] span 12 bytes but F32 \[2\] needs 8/],
     ['beyond the data section', { t: f32([8, 16]) }, 12, /tensor "t": data_offsets \[8, 16\] exceed the data section of 12 bytes/],
     ['overlapping tensors', { a: f32([0, 8]), b: f32([4, 12]) }, 12, /tensors "a" and "b" overlap/],
+    // Found by the fuzzer (test/reliability/fuzz/): values nested deeper than JSON.stringify can
+    // recurse, and long ones, are cut short in the message instead of throwing a RangeError.
+    [
+      'a shape nested 100,000 deep',
+      `{"t":{"dtype":"F32","shape":${'['.repeat(100_000)}${']'.repeat(100_000)},"data_offsets":[0,0]}}`,
+      0,
+      /tensor "t": shape \[{80}\.\.\. is not a list of non-negative integers$/,
+    ],
+    ['a long dtype', { t: { dtype: 'F'.repeat(10_000), shape: [1], data_offsets: [0, 4] } }, 4, /tensor "t": dtype "F{79}\.\.\. is not a safetensors dtype$/],
   ];
   for (const [what, header, dataBytes, message] of bad) {
     it(`rejects ${what} with SafetensorsError naming the file`, async () => {

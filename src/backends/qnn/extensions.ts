@@ -7,7 +7,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { GenieError } from '../../errors.js';
-import { formatPath, isPlainObject } from '../../formats/json.js';
+import { formatPath, isPlainObject, jsonPreview } from '../../formats/json.js';
 
 /** The extensions file is unreadable or a perf key has the wrong type; names the file and key. */
 export class HtpExtensionsError extends GenieError {
@@ -38,7 +38,7 @@ export async function readHtpExtensions(path: string): Promise<HtpExtensionsPerf
     throw new HtpExtensionsError(`HTP extensions file "${path}" is not valid JSON: ${(cause as Error).message}`, { cause });
   }
   const fail = (key: string, value: unknown, what: string): never => {
-    throw new HtpExtensionsError(`HTP extensions file "${path}": key ${key} ${JSON.stringify(value)} ${what}`);
+    throw new HtpExtensionsError(`HTP extensions file "${path}": key ${key} ${jsonPreview(value)} ${what}`);
   };
   if (!isPlainObject(json)) return fail(formatPath([]), json, 'is not a JSON object');
   const devices = json.devices;

@@ -3,6 +3,8 @@
  * object as a JSON string. Version 1.
  */
 import { z } from 'zod';
+import { jsonPreview } from '../../formats/json.js';
+import { isWellFormed } from '../../formats/json-text.js';
 import type { TensorSpec } from '../../graphs/spec.js';
 import { QnnDataType, type DataTypeName } from '../../tensor/dtype.js';
 import { CtxBinError } from './errors.js';
@@ -44,15 +46,26 @@ export interface ReferenceCtxBinMetadata {
   readonly graphs: readonly ReferenceGraphMeta[];
 }
 
+/**
+ * A graph or tensor name: QNN passes names as NUL-terminated UTF-8, so a NUL would cut one short
+ * (two names could become one) and a lone UTF-16 surrogate has no UTF-8 form.
+ */
+const nameSchema = z
+  .string()
+  .min(1)
+  .refine((name) => !name.includes('\0') && isWellFormed(name), {
+    message: 'a name must be a C string: no NUL character and no lone UTF-16 surrogate',
+  });
+
 const tensorSpecSchema = z.strictObject({
-  name: z.string().min(1),
+  name: nameSchema,
   dtype: z.enum(Object.keys(QnnDataType) as [DataTypeName, ...DataTypeName[]]),
   shape: z.array(z.int().positive()).min(1),
   encoding: z.strictObject({ scale: z.number().positive(), offset: z.int() }).optional(),
 });
 
 const graphSchema = z.strictObject({
-  name: z.string().min(1),
+  name: nameSchema,
   kind: z.enum(GRAPH_STAGES),
   layers: z.tuple([z.int().nonnegative(), z.int().nonnegative()]),
   inputs: z.array(tensorSpecSchema),
@@ -85,10 +98,10 @@ export function parseCtxBinMetadata(metadata: Readonly<Record<string, string>>, 
   const head = json as { format?: unknown; version?: unknown } | null;
   if (typeof head !== 'object' || head === null) return fail(`__metadata__."${METADATA_KEY}" is not a JSON object`);
   if (head.format !== CTX_BIN_FORMAT) {
-    fail(`key format: expected "${CTX_BIN_FORMAT}", found ${JSON.stringify(head.format)}`);
+    fail(`key format: expected "${CTX_BIN_FORMAT}", found ${jsonPreview(head.format)}`);
   }
   if (head.version !== CTX_BIN_VERSION) {
-    fail(`key version: ${JSON.stringify(head.version)} is not supported (this build reads version ${CTX_BIN_VERSION})`);
+    fail(`key version: ${jsonPreview(head.version)} is not supported (this build reads version ${CTX_BIN_VERSION})`);
   }
   const parsed = metadataSchema.safeParse(json);
   if (!parsed.success) return fail(describeFirstIssue(parsed.error));

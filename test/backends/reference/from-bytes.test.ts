@@ -131,6 +131,46 @@ describe('reference ctx-bins from bytes', () => {
     });
   }
 
+  /** The `genie-ts` metadata of a valid ctx-bin, edited, in a new image with the same weights. */
+  const withMetadata = async (name: string, edit: (metadata: Record<string, unknown>) => string): Promise<Uint8Array> => {
+    const { bytes } = await ctxBin(name);
+    const length = Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true));
+    const head = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + length))) as Record<string, Record<string, string>>;
+    const text = JSON.stringify({ ...head, __metadata__: { 'genie-ts': edit(JSON.parse(head.__metadata__['genie-ts'])) } });
+    const image = header(text, bytes.length - 8 - length);
+    image.set(bytes.subarray(8 + length), 8 + new TextEncoder().encode(text).length);
+    return image;
+  };
+  type Graphs = Array<{ name: string; inputs: Array<{ name: string }> }>;
+
+  // Found by the fuzzer (test/reliability/fuzz/): a graph or tensor name with a NUL or a lone
+  // surrogate reached QNN as a different C string; a version nested deeper than JSON.stringify can
+  // recurse threw a RangeError while the message was written.
+  it('refuses graph and tensor names that are not C strings', async () => {
+    const cases: Array<[string, (graphs: Graphs) => void, string]> = [
+      ['a NUL in a tensor name', (graphs) => (graphs[0].inputs[0].name = 'input\u0000ids'), 'graphs[0].inputs[0].name'],
+      ['a lone surrogate in a tensor name', (graphs) => (graphs[1].inputs[1].name = 'mask\ud800'), 'graphs[1].inputs[1].name'],
+      ['a NUL in a graph name', (graphs) => (graphs[0].name = 'token\u0000'), 'graphs[0].name'],
+    ];
+    for (const [what, edit, key] of cases) {
+      const image = await withMetadata('from-bytes-names', (metadata) => {
+        edit(metadata.graphs as Graphs);
+        return JSON.stringify(metadata);
+      });
+      expect(() => readCtxBinGraphs(image, 'img'), what).toThrow(CtxBinError);
+      expect(() => readCtxBinGraphs(image, 'img'), what).toThrow(
+        `reference ctx-bin "img": key ${key}: a name must be a C string: no NUL character and no lone UTF-16 surrogate`,
+      );
+    }
+  });
+
+  it('names a version nested 100,000 deep, cut short', async () => {
+    const deep = '['.repeat(100_000) + ']'.repeat(100_000);
+    const image = await withMetadata('from-bytes-deep', (metadata) => JSON.stringify(metadata).replace('"version":1', `"version":${deep}`));
+    expect(() => loadCtxBinProgram(image, 'img')).toThrow(CtxBinError);
+    expect(() => loadCtxBinProgram(image, 'img')).toThrow(`reference ctx-bin "img": key version: ${'['.repeat(80)}... is not supported (this build reads version 1)`);
+  });
+
   // Valid safetensors that is not a reference ctx-bin.
   const notCtxBin: Array<[string, Uint8Array, RegExp]> = [
     ['integer weights', header('{"w":{"dtype":"I32","shape":[1],"data_offsets":[0,4]}}', 4), /^reference ctx-bin "img": tensor "w": dtype I32 is not a float weight dtype \(F32, F16, BF16\)$/],

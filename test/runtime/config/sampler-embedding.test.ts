@@ -98,6 +98,16 @@ describe('embedding block', () => {
     expect(embeddingIssues(keys)).toEqual([issue(`dialog.embedding.${path}`, message)]);
   });
 
+  // Found by the config fuzzer: the rule quoted the type with JSON.stringify, which throws a
+  // RangeError for a value nested deeper than it can recurse.
+  it('rejects lut-path with a type nested 100,000 deep, quoting the type cut short', () => {
+    const type = JSON.parse('['.repeat(100_000) + ']'.repeat(100_000)) as unknown;
+    expect(embeddingIssues({ type, 'lut-path': 'lut.bin' })).toEqual([
+      issue('dialog.embedding.type', 'expected one of "lut", "callback", found an array of 1'),
+      issue('dialog.embedding.lut-path', `not allowed when type is ${'['.repeat(80)}... (a lut-path needs type "lut"), found "lut.bin"`),
+    ]);
+  });
+
   it('quant-param takes only scale and offset (Genie gives it no version)', () => {
     expect(embeddingIssues({ datatype: 'ufixed8', 'quant-param': { version: 1, scale: 0.1, offset: -128 } })).toEqual([
       issue('dialog.embedding.quant-param.version', 'unknown key; expected one of: scale, offset'),

@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { isPlainObject, type PathSegment } from '../../../formats/json.js';
+import { isPlainObject, jsonPreview, type PathSegment } from '../../../formats/json.js';
 import { describeValue, expectedFound } from '../issues.js';
 
 /*
@@ -105,4 +105,5 @@ export function foundKey(value: RawObject, key: string): string {
   return value[key] === undefined ? `no ${key}` : `${key} ${describeValue(value[key])}`;
 }
 
-export const quoted = (value: unknown): string => JSON.stringify(value) ?? String(value);
+/** A raw value in a rule's message, as JSON (long or deeply nested values cut short, see `jsonPreview`). */
+export const quoted = (value: unknown): string => jsonPreview(value);
