@@ -35,3 +35,25 @@ export function systemErrorReason(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
   return /^(E[A-Z]+: [^,]+)/.exec(message)?.[1] ?? message;
 }
+
+/**
+ * What a path is when it is not the regular file a reader wants ("a directory", "a character
+ * device", ...), from its `fs.Stats`; readers refuse such paths before opening them (a FIFO would
+ * block the open, a device such as /dev/zero never ends).
+ */
+export function fileTypeOf(stats: {
+  isFile(): boolean;
+  isDirectory(): boolean;
+  isCharacterDevice(): boolean;
+  isBlockDevice(): boolean;
+  isFIFO(): boolean;
+  isSocket(): boolean;
+}): string {
+  if (stats.isFile()) return 'a regular file';
+  if (stats.isDirectory()) return 'a directory';
+  if (stats.isCharacterDevice()) return 'a character device';
+  if (stats.isBlockDevice()) return 'a block device';
+  if (stats.isFIFO()) return 'a FIFO (named pipe)';
+  if (stats.isSocket()) return 'a socket';
+  return 'not a regular file';
+}

@@ -9,7 +9,7 @@
 import { closeSync, constants, openSync, readSync, statSync, type Stats } from 'node:fs';
 import koffi from 'koffi';
 import type { LibraryHandle } from 'koffi';
-import { isSystemError, systemErrorReason } from '../../errors.js';
+import { fileTypeOf, isSystemError, systemErrorReason } from '../../errors.js';
 import { QnnLibraryLoadError, QnnLibraryNotFoundError, type QnnLibraryProblem } from './errors.js';
 import type { QnnLibraryKind } from './library-paths.js';
 
@@ -131,14 +131,6 @@ export function libraryHeaderProblem(
   return format === 'elf' ? elfProblem(header, arch) : null;
 }
 
-function fileKind(stats: Stats): string {
-  if (stats.isCharacterDevice()) return 'a character device';
-  if (stats.isBlockDevice()) return 'a block device';
-  if (stats.isFIFO()) return 'a FIFO (named pipe)';
-  if (stats.isSocket()) return 'a socket';
-  return 'not a regular file';
-}
-
 /** The first bytes of a regular file (opened non-blocking where the platform has it). */
 function readHeader(path: string): Uint8Array {
   const fd = openSync(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
@@ -181,7 +173,7 @@ export function loadLibraryFile(path: string, kind: QnnLibraryKind, platform = p
     return fileError(error);
   }
   if (stats.isDirectory()) return fail('directory', 'is a directory, not a shared library');
-  if (!stats.isFile()) return fail('not-a-file', `is ${fileKind(stats)}, not a shared library file`);
+  if (!stats.isFile()) return fail('not-a-file', `is ${fileTypeOf(stats)}, not a shared library file`);
   let header: Uint8Array;
   try {
     header = readHeader(path);

@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { GenieError, InvalidArgumentError } from '../../errors.js';
+import { closeSync, constants, openSync, readSync, statSync, type Stats } from 'node:fs';
+import { fileTypeOf, GenieError, InvalidArgumentError, systemErrorReason } from '../../errors.js';
 import { byteSize, isFixedPoint, type DataTypeName, type ElementArray, type Encoding } from '../../tensor/dtype.js';
 import { validateEncoding } from '../../tensor/encoding.js';
 import { assertViewFor, typedView } from '../../tensor/views.js';
@@ -36,6 +36,39 @@ function checkTableType(options: Omit<EmbeddingTableOptions, 'path'>, what: stri
   if (isFixedPoint(dtype)) validateEncoding(encoding!, 'quant-param');
 }
 
+/** The `expected` bytes of the regular file `path`, in a new (aligned) buffer. */
+function readTableFile(path: string, expected: number, expectation: string): Uint8Array {
+  const cannotRead = (cause: unknown): EmbeddingTableError =>
+    new EmbeddingTableError(`cannot read embedding LUT "${path}": ${systemErrorReason(cause)}`, { cause });
+  let stats: Stats;
+  try {
+    stats = statSync(path);
+  } catch (cause) {
+    throw cannotRead(cause);
+  }
+  if (!stats.isFile()) throw new EmbeddingTableError(`embedding LUT "${path}" is ${fileTypeOf(stats)}, not a file of ${expectation} bytes`);
+  if (stats.size !== expected) throw new EmbeddingTableError(`embedding LUT "${path}" has ${stats.size} bytes, expected ${expectation}`);
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+  } catch (cause) {
+    throw cannotRead(cause);
+  }
+  try {
+    const bytes = new Uint8Array(expected);
+    for (let done = 0; done < expected; ) {
+      const read = readSync(fd, bytes, done, expected - done, done);
+      if (read === 0) throw new EmbeddingTableError(`embedding LUT "${path}" ended after ${done} of its ${expected} bytes while reading`);
+      done += read;
+    }
+    return bytes;
+  } catch (cause) {
+    throw cause instanceof EmbeddingTableError ? cause : cannotRead(cause);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /**
  * Where looked-up rows go: the model's embedding input tensor (FLOAT_32, FLOAT_16 or fixed point
  * with an encoding), or a caller's row in an embedding query's dtype.
@@ -63,24 +96,18 @@ export class EmbeddingTable {
     this.rows = { data: rows, dtype: options.dtype, encoding: this.encoding };
   }
 
+  /**
+   * Reads the table file. Its size is checked against `nVocab x size x bytes` before anything is
+   * read, and only a regular file is opened (a directory, a device such as /dev/zero or a FIFO is
+   * refused), so no declared size is allocated that the file does not hold.
+   * @throws EmbeddingTableError naming the file, what it holds and what was expected.
+   */
   static load(options: EmbeddingTableOptions): EmbeddingTable {
     const { path, nVocab, size, dtype } = options;
     checkTableType(options, `embedding LUT "${path}"`);
-    let bytes: Buffer;
-    try {
-      bytes = readFileSync(path);
-    } catch (cause) {
-      throw new EmbeddingTableError(`cannot read embedding LUT "${path}": ${(cause as Error).message}`, { cause });
-    }
     const expected = nVocab * size * byteSize(dtype);
-    if (bytes.byteLength !== expected) {
-      throw new EmbeddingTableError(
-        `embedding LUT "${path}" has ${bytes.byteLength} bytes, expected n-vocab x size x bytes = ` +
-          `${nVocab} x ${size} x ${byteSize(dtype)} = ${expected}`,
-      );
-    }
-    const aligned = new Uint8Array(bytes.byteLength);
-    aligned.set(bytes);
+    const expectation = `n-vocab x size x bytes = ${nVocab} x ${size} x ${byteSize(dtype)} = ${expected}`;
+    const aligned = readTableFile(path, expected, expectation);
     return new EmbeddingTable(options, typedView(aligned, dtype) as ElementArray);
   }
 
