@@ -43,12 +43,17 @@ function partGraph(ar: number, part: number): GraphSpec {
   return { name, ctxBin: part, inputs, outputs };
 }
 
-/** A backend that binds and "executes" without doing any graph math. */
-function nullBackend(): GraphBackend {
+/**
+ * A backend that binds and "executes" without doing any graph math. Its executes complete on the
+ * JS thread, so the engine yields a macrotask turn per step; with `offThread` it declares
+ * `executesOffThread` (as QnnHtp in async mode does), which skips that turn.
+ */
+function nullBackend(offThread = false): GraphBackend {
   const graphs = [1, 128].flatMap((ar) => Array.from({ length: PARTS }, (_, p) => partGraph(ar, p)));
   return {
     type: 'null',
     graphs,
+    executesOffThread: offThread,
     allocate: (n) => new Uint8Array(n),
     bind: () => {},
     execute: async () => {},
@@ -56,11 +61,11 @@ function nullBackend(): GraphBackend {
   };
 }
 
+const ENGINE_OPTIONS = { contextSize: CL, padToken: 151643, eosToken: 151645, rope: { theta: 1e6, scaling: { type: 'default' as const } } };
+
 export async function run(): Promise<Measurement[]> {
   const rssBefore = process.memoryUsage().rss;
-  const engine = Engine.create(nullBackend(), {
-    contextSize: CL, padToken: 151643, eosToken: 151645, rope: { theta: 1e6, scaling: { type: 'default' } },
-  });
+  const engine = Engine.create(nullBackend(), ENGINE_OPTIONS);
   const rssAfter = process.memoryUsage().rss;
   const sampler = new Sampler(
     { type: 'basic', seed: 1, temp: 0, topK: 0, topP: 1, minP: 0, greedy: true, penalizeLastN: 0, repetitionPenalty: 1, presencePenalty: 0, frequencyPenalty: 0 },
@@ -82,6 +87,16 @@ export async function run(): Promise<Measurement[]> {
 
   const greedyUs = await medianAsyncUs(greedyOnly, 31, 20);
   const decodeUs = await medianAsyncUs(decodeStep, 31, 20);
+
+  // The same step on a backend that declares executesOffThread: no macrotask turn per step.
+  const offThread = Engine.create(nullBackend(true), ENGINE_OPTIONS);
+  await offThread.prefill(prompt);
+  const offThreadStep = async () => {
+    offThread.rewind(N_VALID);
+    sampler.sample(await offThread.decode(42));
+  };
+  const offThreadUs = await medianAsyncUs(offThreadStep, 31, 20);
+  await offThread.dispose();
   const gc = (globalThis as { gc?: () => void }).gc;
   gc?.();
   const heapBefore = process.memoryUsage().heapUsed;
@@ -96,6 +111,11 @@ export async function run(): Promise<Measurement[]> {
   return [
     { name: 'engine: greedy sample alone (reference for the next row)', medianUs: greedyUs },
     { name: 'engine: decode step (AR-1) + greedy sample, null executor, nValid 2000', medianUs: decodeUs, ratio: decodeUs / greedyUs, target: '<= 300 us over the sampler' },
+    {
+      name: 'engine: the same decode step on a backend executing off the JS thread (no macrotask yield per step)',
+      medianUs: offThreadUs,
+      ratio: decodeUs / offThreadUs,
+    },
     { name: 'engine: prefill chunk (AR-128), null executor, nValid 2000', medianUs: prefillUs, target: '<= 2 ms' },
     { name: 'engine: heap retained after 5000 decode steps (after GC)', medianUs: 0, heapDeltaBytes: retainedBytes },
     {

@@ -13,8 +13,17 @@ export interface GraphBackend {
   /** Every graph of every ctx-bin, in ctx-bin order then the order the binary lists them. */
   readonly graphs: readonly GraphSpec[];
   /**
-   * Memory for one of the engine's IO buffers. Backends with shared device memory (rpcmem) hand
-   * out native memory here so execution is zero-copy; others return ordinary heap memory.
+   * `execute` waits for work done off the JS thread (a native worker), so the event loop runs
+   * during every step. Absent or false: `execute` may do its work on the JS thread (Reference, QNN
+   * `executeMode: 'sync'`), and the engine yields a macrotask turn before each step so that timers,
+   * signals and I/O still run.
+   */
+  readonly executesOffThread?: boolean;
+  /**
+   * Zeroed memory for one of the engine's IO buffers, which the backend's graphs read and write in
+   * place (zero-copy). After `dispose` it must be unusable rather than freed under its views: the
+   * backend detaches it (every view then has length 0: reads give undefined, typed-array methods
+   * throw TypeError), or, where it cannot, keeps it alive (see each backend).
    */
   allocate(byteLength: number): Uint8Array;
   /**
@@ -26,6 +35,9 @@ export interface GraphBackend {
   execute(graph: string): Promise<void>;
   /** Backend profiling records collected since the last call (QNN: QnnProfile events), if it profiles. */
   takeProfile?(): readonly object[];
-  /** Frees everything; idempotent. Any later call throws a typed error. */
+  /**
+   * Frees everything after any running `execute` has finished; idempotent. Any later call throws a
+   * typed error.
+   */
   dispose(): Promise<void>;
 }

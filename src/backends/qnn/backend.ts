@@ -30,6 +30,11 @@ class QnnHtpBackend implements QnnGraphBackend {
     this.graphs = [...session.graphs.values()].map(toGraphSpec);
   }
 
+  /** QNN's `graphExecute` runs on Koffi's worker pool in the default `async` mode, on the JS thread in `sync`. */
+  get executesOffThread(): boolean {
+    return this.session.executeMode === 'async';
+  }
+
   get devices(): readonly QnnHardwareDevice[] | null {
     return this.session.devices;
   }

@@ -13,11 +13,16 @@ import { INPUT_PARTS, KvCachePart, type InputPart } from './inputs/index.js';
 import type { EngineOptions } from './options.js';
 import type { EngineStep } from './step.js';
 
-/** The engine was used after `dispose()`. */
+/** The engine was used after `dispose()`, or disposed during the step it was running. */
 export class DisposedError extends GenieError {
-  constructor(what: string) {
-    super('DISPOSED', `${what} is disposed`);
+  constructor(what: string, detail?: string) {
+    super('DISPOSED', `${what} is disposed${detail === undefined ? '' : `: ${detail}`}`);
   }
+}
+
+/** A macrotask turn: timers, signal handlers and I/O callbacks run before it resolves. */
+function nextMacrotask(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /** Options of `Engine.prefillEmbeddings`. */
@@ -35,6 +40,15 @@ export interface EmbeddingPrefillOptions {
  * Per step: every input part fills its tensors (KV layout, ids or embedding rows, mask, cos/sin,
  * position_ids, cache_index: see ./inputs), the variant's parts run in split order, and the KV part
  * commits the new entries. Positions are carried apart from KV slots (see `EngineStep`).
+ *
+ * Event loop: unless the backend declares `executesOffThread`, each step first yields one macrotask
+ * turn, so that a backend whose `execute` runs on the JS thread (Reference) cannot starve timers,
+ * signals and I/O: an abort requested from any of them lands within one step.
+ *
+ * Dispose during a step: `dispose()` marks the engine disposed, waits for the running step and only
+ * then disposes the backend (which frees the IO memory). The step stops after the graph part it is
+ * executing (no KV update, no logits) and rejects with `DisposedError`, so nothing reads or writes
+ * the IO buffers once they are freed.
  */
 export class Engine {
   readonly layout: ModelLayout;
@@ -60,7 +74,15 @@ export class Engine {
   /** The one step object the parts read, rewritten per step. */
   private readonly step: EngineStep;
   private readonly single = new Int32Array(1);
+  /** Yield a macrotask turn per step: the backend's execute may run on the JS thread. */
+  private readonly yieldPerStep: boolean;
   private disposed = false;
+  /** The backend's disposal, once `dispose` was called (every call returns it). */
+  private disposal: Promise<void> | null = null;
+  /** A step is between its start and its end (`run`). */
+  private stepping = false;
+  /** Set by `dispose` during a step: called when the step ends. */
+  private stepEnded: (() => void) | null = null;
 
   private constructor(backend: GraphBackend, options: EngineOptions) {
     const layout = discoverModelLayout(backend.graphs, { cacheGroups: options.cacheGroups });
@@ -68,6 +90,7 @@ export class Engine {
     const buffers = new EngineBuffers(backend, planBuffers(layout));
     this.layout = layout;
     this.backend = backend;
+    this.yieldPerStep = backend.executesOffThread !== true;
     this.contextSize = options.contextSize;
     this.vocabSize = layout.vocabSize;
     this.bufferBytes = buffers.totalBytes;
@@ -213,10 +236,20 @@ export class Engine {
     this.kv.setNextPosition(position);
   }
 
-  async dispose(): Promise<void> {
-    if (this.disposed) return;
-    this.disposed = true;
-    await this.backend.dispose();
+  /**
+   * Disposes the backend (freeing the IO memory) after the running step, if any, has stopped: that
+   * step rejects with `DisposedError`. Idempotent; every call resolves when the backend is disposed.
+   */
+  dispose(): Promise<void> {
+    if (this.disposal === null) {
+      this.disposed = true;
+      const stepDone = this.stepping ? new Promise<void>((resolve) => (this.stepEnded = resolve)) : null;
+      this.disposal = (async () => {
+        if (stepDone !== null) await stepDone;
+        await this.backend.dispose();
+      })();
+    }
+    return this.disposal;
   }
 
   /** The sequence `tokens ++ rows` (`total` entries) after the cached ones; null when aborted. */
@@ -250,7 +283,11 @@ export class Engine {
     return this.logits;
   }
 
-  /** Entries `start .. start+n` of the sequence `tokens ++ rows`, at `position` on, through one variant. */
+  /**
+   * Entries `start .. start+n` of the sequence `tokens ++ rows`, at `position` on, through one
+   * variant: yield (see the class comment), fill, execute the parts, commit. Stops with
+   * `DisposedError` once disposed; `dispose` waits for it to end.
+   */
   private async run(
     variant: Variant,
     tokens: ArrayLike<number>,
@@ -260,24 +297,39 @@ export class Engine {
     position: number,
     final: boolean,
   ): Promise<void> {
-    const step = this.step;
-    step.variant = variant;
-    step.tokens = tokens;
-    step.rows = rows;
-    step.start = start;
-    step.nNew = n;
-    step.nValid = this.kv.nValid;
-    step.position = position;
-    step.final = final;
-    const inputs = this.inputs;
-    for (let i = 0; i < inputs.length; i++) inputs[i].fill(step);
-    const parts = variant.parts;
-    for (let p = 0; p < parts.length; p++) {
-      if (!final && variant.kinds[p] === 'lm-head') continue;
-      await this.backend.execute(parts[p].name);
+    this.stepping = true;
+    try {
+      if (this.yieldPerStep) {
+        await nextMacrotask();
+        if (this.disposed) throw new DisposedError('engine', 'dispose() was called before the step ran; the step was cancelled');
+      }
+      const step = this.step;
+      step.variant = variant;
+      step.tokens = tokens;
+      step.rows = rows;
+      step.start = start;
+      step.nNew = n;
+      step.nValid = this.kv.nValid;
+      step.position = position;
+      step.final = final;
+      const inputs = this.inputs;
+      for (let i = 0; i < inputs.length; i++) inputs[i].fill(step);
+      const parts = variant.parts;
+      for (let p = 0; p < parts.length; p++) {
+        if (!final && variant.kinds[p] === 'lm-head') continue;
+        await this.backend.execute(parts[p].name);
+        if (this.disposed) {
+          throw new DisposedError('engine', `dispose() was called while graph "${parts[p].name}" executed; the step was cancelled before its KV update`);
+        }
+      }
+      this.kv.commit(step);
+      if (final) this.logits.setRow(variant.logitsRows === 1 ? 0 : n - 1);
+    } finally {
+      this.stepping = false;
+      const ended = this.stepEnded;
+      this.stepEnded = null;
+      ended?.();
     }
-    this.kv.commit(step);
-    if (final) this.logits.setRow(variant.logitsRows === 1 ? 0 : n - 1);
   }
 
   /** Before anything runs: every position of the `count` entries from `first` on must be expressible. */

@@ -1,0 +1,138 @@
+/**
+ * The Engine and the event loop, on a synthetic 2-part model whose backend the test drives:
+ * - `dispose()` during a step waits for the graph part being executed, then disposes the backend;
+ *   the step stops there (no KV update) and rejects with `DisposedError`, so nothing touches the IO
+ *   buffers once the backend freed them.
+ * - A backend that executes on the JS thread (no `executesOffThread`) gets one macrotask turn per
+ *   step, so a timer lands within one step; one that declares `executesOffThread` gets none.
+ */
+import { describe, expect, it } from 'vitest';
+import type { GraphBackend } from '../../../src/backends/backend.js';
+import { DisposedError, Engine } from '../../../src/runtime/engine/index.js';
+import { bundle } from '../../graphs/fixtures.js';
+
+const graphs = bundle({ ars: [1, 8], cls: [64], splits: 2, vocab: 50 }).graphs;
+const options = { contextSize: 64, padToken: 0, eosToken: 1, rope: { theta: 1e4, scaling: { type: 'default' as const } } };
+
+interface DrivenBackend extends GraphBackend {
+  /** What happened, in order: `execute <graph>`, `executed <graph>`, `dispose`. */
+  readonly events: string[];
+  /** Set while an execute waits for `release()` (gated backends only). */
+  pending: (() => void) | null;
+}
+
+/**
+ * A backend whose executes complete synchronously (`gated` false) or wait until the test releases
+ * them (`gated` true); `dispose` detaches the memory it handed out, as the real backends do.
+ */
+function drivenBackend(gated: boolean, executesOffThread?: boolean): DrivenBackend {
+  const blocks: ArrayBuffer[] = [];
+  const backend: DrivenBackend = {
+    type: 'driven',
+    graphs,
+    events: [],
+    pending: null,
+    ...(executesOffThread === undefined ? {} : { executesOffThread }),
+    allocate: (n) => {
+      const block = new ArrayBuffer(n);
+      blocks.push(block);
+      return new Uint8Array(block);
+    },
+    bind: () => {},
+    execute: async (graph) => {
+      backend.events.push(`execute ${graph}`);
+      if (gated) await new Promise<void>((resolve) => (backend.pending = resolve));
+      backend.pending = null;
+      backend.events.push(`executed ${graph}`);
+    },
+    dispose: async () => {
+      backend.events.push('dispose');
+      for (const block of blocks.splice(0)) structuredClone(block, { transfer: [block] });
+    },
+  };
+  return backend;
+}
+
+const macrotask = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+async function until(condition: () => boolean): Promise<void> {
+  for (let i = 0; i < 1000 && !condition(); i++) await macrotask();
+  expect(condition()).toBe(true);
+}
+
+describe('Engine.dispose() during a step', () => {
+  it.each([true, false])('waits for the executing part, then disposes the backend; the step rejects with DisposedError (executesOffThread %s)', async (offThread) => {
+    const backend = drivenBackend(true, offThread);
+    const engine = Engine.create(backend, options);
+    const prefill = engine.prefill([2, 3, 4]);
+    const settled = prefill.then(() => 'resolved', (error: unknown) => error);
+    await until(() => backend.pending !== null);
+    let disposed = false;
+    const disposal = engine.dispose().then(() => void (disposed = true));
+    expect(engine.dispose()).toBe(engine.dispose());
+    for (let i = 0; i < 5; i++) await macrotask();
+    // The backend is not disposed under the running execute.
+    expect(disposed).toBe(false);
+    expect(backend.events).toEqual(['execute prompt_ar8_cl64_1_of_2']);
+    backend.pending!();
+    await disposal;
+    // The step stopped after the part it was executing: part 2 never ran, and dispose came last.
+    expect(backend.events).toEqual(['execute prompt_ar8_cl64_1_of_2', 'executed prompt_ar8_cl64_1_of_2', 'dispose']);
+    const error = await settled;
+    expect(error).toBeInstanceOf(DisposedError);
+    expect((error as Error).message).toBe(
+      'engine is disposed: dispose() was called while graph "prompt_ar8_cl64_1_of_2" executed; the step was cancelled before its KV update',
+    );
+    await expect(engine.decode(5)).rejects.toThrow(DisposedError);
+  });
+
+  it('cancels a step whose macrotask turn the dispose landed in, before anything executes', async () => {
+    const backend = drivenBackend(false);
+    const engine = Engine.create(backend, options);
+    const prefill = engine.prefill([2, 3, 4]);
+    const disposal = engine.dispose();
+    await expect(prefill).rejects.toThrow('engine is disposed: dispose() was called before the step ran; the step was cancelled');
+    await disposal;
+    expect(backend.events).toEqual(['dispose']);
+  });
+
+  it('disposes at once when no step runs', async () => {
+    const backend = drivenBackend(false);
+    const engine = Engine.create(backend, options);
+    await engine.prefill([2, 3, 4]);
+    backend.events.length = 0;
+    await engine.dispose();
+    expect(backend.events).toEqual(['dispose']);
+    expect(() => engine.reset()).toThrow(DisposedError);
+  });
+});
+
+describe('Engine steps and the event loop', () => {
+  /** Decode steps run before a 0 ms timer fires (capped at `max`). */
+  async function stepsBeforeTimer(engine: Engine, max: number): Promise<number> {
+    await engine.prefill([2, 3]);
+    let fired = false;
+    setTimeout(() => (fired = true), 0);
+    let steps = 0;
+    const start = Date.now();
+    while (Date.now() - start < 2) {} // the timer is due before the first step
+    while (!fired && steps < max) {
+      await engine.decode(7);
+      steps++;
+    }
+    return steps;
+  }
+
+  it('a backend executing on the JS thread: a due timer runs within one step', async () => {
+    const engine = Engine.create(drivenBackend(false), options);
+    expect(await stepsBeforeTimer(engine, 20)).toBeLessThanOrEqual(1);
+    await engine.dispose();
+  });
+
+  it('a backend that declares executesOffThread: no macrotask turn is added to its steps', async () => {
+    const engine = Engine.create(drivenBackend(false, true), options);
+    // Its (fake) executes complete at once, so nothing lets the timer run during the 20 steps.
+    expect(await stepsBeforeTimer(engine, 20)).toBe(20);
+    await engine.dispose();
+  });
+});
