@@ -96,3 +96,18 @@ export function assertMinLength(array: { readonly length: number }, needed: numb
     throw new InvalidArgumentError(`${argName} has ${array.length} elements, needs ${what} = ${needed}`);
   }
 }
+
+/**
+ * Detaches `buffer` (its memory is released to the garbage collector): every view of it then has
+ * length 0, reads give undefined and typed-array methods throw TypeError. Node 20 has no
+ * `ArrayBuffer.prototype.transfer`; a structured clone that transfers the buffer detaches it.
+ * Buffers Node will not transfer (external memory, such as Koffi views) are copied instead, so that
+ * case is an error here rather than a silent no-op.
+ */
+export function detachArrayBuffer(buffer: ArrayBuffer): void {
+  const byteLength = buffer.byteLength;
+  structuredClone(buffer, { transfer: [buffer] });
+  if (byteLength > 0 && buffer.byteLength !== 0) {
+    throw new InvalidArgumentError(`detachArrayBuffer: this ${byteLength}-byte ArrayBuffer cannot be detached (external memory)`);
+  }
+}

@@ -2,6 +2,7 @@
 import { InvalidArgumentError } from '../../errors.js';
 import { SafetensorsReader } from '../../formats/safetensors.js';
 import type { GraphSpec } from '../../graphs/spec.js';
+import { detachArrayBuffer } from '../../tensor/views.js';
 import type { GraphBackend } from '../backend.js';
 import { BackendDisposedError, CtxBinError, GraphNotBoundError } from './errors.js';
 import { BoundGraph, checkBuffers } from './executor.js';
@@ -34,6 +35,8 @@ class ReferenceBackend implements GraphBackend {
   readonly type = 'reference';
   readonly graphs: readonly GraphSpec[];
   private readonly loaded: Map<string, LoadedGraph>;
+  /** Every block `allocate` handed out, detached by `dispose`. */
+  private readonly blocks: ArrayBuffer[] = [];
   private disposed = false;
 
   constructor(graphs: readonly LoadedGraph[]) {
@@ -46,7 +49,9 @@ class ReferenceBackend implements GraphBackend {
     if (!Number.isSafeInteger(byteLength) || byteLength < 0) {
       throw new InvalidArgumentError(`allocate: byteLength ${byteLength} is not a non-negative integer`);
     }
-    return new Uint8Array(byteLength);
+    const block = new ArrayBuffer(byteLength);
+    this.blocks.push(block);
+    return new Uint8Array(block);
   }
 
   bind(graph: string, buffers: ReadonlyMap<string, Uint8Array>): void {
@@ -63,9 +68,11 @@ class ReferenceBackend implements GraphBackend {
     loaded.bound.run();
   }
 
+  /** Forgets the graphs and detaches every allocated block (its views become empty), as QnnHtp does. */
   async dispose(): Promise<void> {
     this.disposed = true;
     this.loaded.clear();
+    for (const block of this.blocks.splice(0)) detachArrayBuffer(block);
   }
 
   private graph(name: string): LoadedGraph {

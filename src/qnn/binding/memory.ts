@@ -1,16 +1,22 @@
 /**
- * The engine's IO buffers in native memory. Every buffer is a cached `koffi.view` over a block
- * allocated here, so its address is stable and a view's address is `base + byteOffset`; buffers
- * from anywhere else are rejected. With FastRPC's rpcmem (libcdsprpc, on Snapdragon devices) the
- * blocks are shared with the DSP and can be registered as QNN mem handles (zero-copy,
- * docs/qnn-abi.md#shared-memory).
+ * The engine's IO buffers, handed to QNN by address. Each buffer is one block allocated here whose
+ * address is stable, so a view's address is `base + byteOffset`; buffers from anywhere else are
+ * rejected.
  *
- * Views handed out stay readable only until `dispose`: the memory is freed then and Koffi views
- * cannot be detached, so the owner must drop them.
+ * Raw client buffers (no shared memory): the blocks are ordinary JS ArrayBuffers (their backing
+ * stores never move; `koffi.address` gives QNN their address), so `dispose` can detach them: every
+ * view handed out then has length 0 (reads give undefined, typed-array methods throw TypeError) and
+ * can never reach freed memory. Native blocks could not be made so: Node cannot detach a
+ * `koffi.view` (it copies external buffers instead of transferring them).
+ *
+ * Shared memory: with FastRPC's rpcmem (libcdsprpc, on Snapdragon devices) the blocks are shared
+ * with the DSP and registered as QNN mem handles (zero-copy, docs/qnn-abi.md#shared-memory). They are
+ * native, reached through `koffi.view`s, and freed by `dispose`: their views must not be used after.
  */
 import koffi from 'koffi';
 import type { LibraryHandle } from 'koffi';
 import { InvalidArgumentError } from '../../errors.js';
+import { detachArrayBuffer } from '../../tensor/views.js';
 import { ForeignBufferError } from './errors.js';
 import type { NativeFunction, NativePointer } from './native.js';
 
@@ -111,10 +117,15 @@ export class NativeBufferPool {
       throw new InvalidArgumentError(`allocate: byteLength ${byteLength} is not a non-negative integer`);
     }
     const blockBytes = Math.max(1, byteLength);
-    const base = this.shared === null ? (koffi.alloc('uint8_t', blockBytes) as NativePointer) : this.shared.alloc(blockBytes);
+    if (this.shared === null) {
+      const block = heapBlock(blockBytes);
+      this.allocations.set(block, { base: koffi.address(block) as NativePointer, byteLength: blockBytes, fd: null });
+      return new Uint8Array(block, 0, byteLength);
+    }
+    const base = this.shared.alloc(blockBytes);
     const view = new Uint8Array(koffi.view(base, blockBytes), 0, byteLength);
     view.fill(0);
-    this.allocations.set(view.buffer, { base, byteLength: blockBytes, fd: this.shared === null ? null : this.shared.fd(base) });
+    this.allocations.set(view.buffer, { base, byteLength: blockBytes, fd: this.shared.fd(base) });
     return view;
   }
 
@@ -127,12 +138,22 @@ export class NativeBufferPool {
     return { allocation, address: allocation.base + BigInt(view.byteOffset), offset: view.byteOffset };
   }
 
-  /** Frees every block. */
+  /** Releases every block: heap blocks are detached (their views become empty), shared ones freed. */
   dispose(): void {
-    for (const { base } of this.allocations.values()) {
-      if (this.shared === null) koffi.free(base);
+    for (const [block, { base }] of this.allocations) {
+      if (this.shared === null) detachArrayBuffer(block as ArrayBuffer);
       else this.shared.free(base);
     }
     this.allocations.clear();
+  }
+}
+
+/** A zeroed JS-owned block; an allocation failure is an `InvalidArgumentError` naming the size. */
+function heapBlock(byteLength: number): ArrayBuffer {
+  try {
+    return new ArrayBuffer(byteLength);
+  } catch (error) {
+    if (!(error instanceof RangeError)) throw error;
+    throw new InvalidArgumentError(`allocate: ${byteLength} bytes could not be allocated (${error.message})`, { cause: error });
   }
 }

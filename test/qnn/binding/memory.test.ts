@@ -22,6 +22,18 @@ describe('NativeBufferPool', () => {
     pool.dispose();
   });
 
+  it('detaches heap blocks on dispose: views handed out become empty instead of pointing at freed memory', () => {
+    const pool = new NativeBufferPool(null);
+    const buffer = pool.allocate(1 << 20);
+    const view = buffer.subarray(16, 32);
+    buffer.fill(7);
+    pool.dispose();
+    // Only lengths are read here: before the fix these views still covered freed native memory.
+    expect([buffer.byteLength, view.byteLength, buffer.buffer.byteLength]).toEqual([0, 0, 0]);
+    expect(() => buffer.fill(1)).toThrow(TypeError);
+    expect(() => pool.locate(buffer, 'x')).toThrow(ForeignBufferError);
+  });
+
   it('rejects memory it did not allocate, and bad sizes, and stays usable', () => {
     const pool = new NativeBufferPool(null);
     expect(() => pool.locate(new Uint8Array(8), 'bind "g": buffer for tensor "t"')).toThrow(ForeignBufferError);
