@@ -41,6 +41,9 @@ weights, built on first use into a cache folder). Text streams to stdout, diagno
   --log LEVEL                error | warn | info | verbose (default error)
   -h, --help                 show this help
 
+Ctrl-C stops the query at the next step and prints the reply so far (exit status 0); a second
+Ctrl-C ends genie-ts at once (killed by SIGINT: status 130 in a shell).
+
 exit status: 0 done, 1 runtime error (config, files, model), 2 bad usage
 `;
 
@@ -283,8 +286,15 @@ async function runDialog(args: RunArgs, io: CliIO, progress: ProgressLine): Prom
     sampler: args.sampler,
     backend: { qnn: { logLevel: args.log, ...(args.profile !== undefined && { profiling: 'basic' as const }) } },
   });
+  // Ctrl-C stops the query at its next step (the engine yields to the event loop every step, so the
+  // listener runs within one step on every backend); the reply so far is printed and the run ends
+  // normally. The listener is removed as it runs (`once`): a second Ctrl-C gets SIGINT's default
+  // action and ends the process at once, even inside a step (a shell reports status 130).
   const abort = new AbortController();
-  const onSigint = (): void => abort.abort();
+  const onSigint = (): void => {
+    abort.abort();
+    log('info', 'interrupted: stopping at the next step (Ctrl-C again to exit at once)');
+  };
   process.once('SIGINT', onSigint);
   let dump: number | undefined;
   // Streamed text not yet ended by a newline: the line is ended before anything else is reported.
