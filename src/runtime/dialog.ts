@@ -11,6 +11,7 @@ import type { GenieConfig } from './config/types.js';
 import { checkBackendOptions } from './backend-factory.js';
 import { checkOptionKeys, describeValue, type OptionKeys } from './check-options.js';
 import { checkConfigGeometry } from './config-geometry.js';
+import { checkConfigTokenIds } from './config-vocabulary.js';
 import { DialogState, penaltyHistoryCapacity } from './dialog-state.js';
 import type { DialogOptions, EmbeddingQueryOptions, QueryOptions, QueryResult } from './dialog-types.js';
 import type { EmbeddingRows } from './embeddings/rows.js';
@@ -69,6 +70,7 @@ export class Dialog {
     assertLoadable(parsed);
     const derived = deriveDialog(parsed);
     const tokenizer = options.tokenizer ?? (await loadTokenizer(derived.tokenizerPath));
+    checkConfigTokenIds(parsed, tokenizer);
     const engine = await openEngine(derived, options.backend);
     try {
       checkConfigGeometry(parsed, engine.layout);
@@ -321,9 +323,10 @@ function checkQueryOptions(method: string, options: QueryOptions, known: OptionK
   if (rewind !== undefined && typeof rewind !== 'boolean') {
     throw new InvalidArgumentError(`rewind must be a boolean, got ${typeof rewind} ${String(rewind)}`);
   }
+  // Only `aborted` is read (between steps), so anything that has it will do.
   const signal: unknown = options.signal;
-  if (signal !== undefined && !(signal instanceof AbortSignal)) {
-    throw new InvalidArgumentError(`${method} option signal must be an AbortSignal, got ${describeValue(signal)}`);
+  if (signal !== undefined && !(typeof signal === 'object' && signal !== null && 'aborted' in signal)) {
+    throw new InvalidArgumentError(`${method} option signal must be an AbortSignal (an object with \`aborted\`), got ${describeValue(signal)}`);
   }
   const onLogits: unknown = options.onLogits;
   if (onLogits !== undefined && typeof onLogits !== 'function') {
