@@ -15,5 +15,6 @@ export { openBackend } from './runtime/backend-factory.js';
 export { loadTokenizer, Tokenizer, demoTokenizerPath } from './runtime/tokenizer/index.js';
 export { IncrementalDetokenizer, StopSequenceMatcher } from './runtime/text/index.js';
 export { ConfigError, ConfigFileError, loadConfigFile, parseConfig, deriveDialog } from './runtime/config/index.js';
+export { TokenizerMismatchError } from './runtime/config-vocabulary.js';
 export { ContextLimitError, ModelLayoutError, discoverModelLayout, type GraphSpec, type TensorSpec } from './graphs/index.js';
 export { GenieError, InvalidArgumentError, NotSupportedError } from './errors.js';

@@ -8,6 +8,8 @@ import { dialogBody, isDialogRoot, type GenieConfig } from './config/types.js';
  * computes with these values; genie-ts reads the same facts from the tensors, so a config that
  * disagrees with its binaries is refused instead of being silently overruled. Only keys the config
  * sets are checked (an absent key, or `kv-dim: -1`, means "deduce from the tensors"):
+ * - `context.n-vocab` (mandatory): the width of the logits rows, the model's vocabulary (the
+ *   config's token ids are checked below n-vocab by the schema, so they are ids of the model too);
  * - QnnHtp `kv-dim`: the head_dim of the KV tensors;
  * - `positional-encoding.rope-dim` or QnnHtp `pos-id-dim`: the width of `position_ids_cos` rows
  *   (head_dim / 2), when the graphs take RoPE tables;
@@ -23,6 +25,13 @@ export function checkConfigGeometry(config: GenieConfig, layout: ModelLayout): v
   const engineKey = Array.isArray(dialog.engine) ? `${root}.engine[${dialog.engine.indexOf(mainEngine(dialog.engine))}]` : `${root}.engine`;
   const engine = mainEngine(dialog.engine);
   const htp = engine.backend.QnnHtp;
+
+  const nVocab = dialog.context['n-vocab'];
+  if (nVocab !== layout.vocabSize) {
+    throw new ModelLayoutError(
+      `${root}.context.n-vocab = ${nVocab}, but "${layout.logits.name}" rows hold ${layout.vocabSize} logits (its last dimension)`,
+    );
+  }
 
   const kvDim = htp?.['kv-dim'];
   const kv = layout.kv[0];

@@ -60,6 +60,21 @@ describe('genie-ts config check', () => {
     ].sort());
   });
 
+  it('token ids at or past n-vocab: an error each, naming the key, the id and n-vocab, exits 1', async () => {
+    const d = dialog();
+    d.context = { ...d.context, 'n-vocab': 32000, 'bos-token': 1, 'eos-token': [2, 128001], 'eot-token': 32000 };
+    const path = write('ids.json', JSON.stringify({ dialog: d }));
+    const result = await run(['check', path]);
+    expect(result).toEqual({
+      code: 1,
+      stdout: '',
+      stderr:
+        `${path}: 2 errors\n` +
+        '  dialog.context.eot-token: expected a token id below n-vocab (32000), found 32000\n' +
+        '  dialog.context.eos-token[1]: expected a token id below n-vocab (32000), found 128001\n',
+    });
+  });
+
   it('invalid JSON: the reason with line:column, exits 2', async () => {
     const path = write('broken.json', '{\n  "dialog": {\n    "version": 1 #\n  }\n}\n');
     const result = await run(['check', path]);

@@ -4,6 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ContextLimitError } from '../../src/graphs/errors.js';
 import { Dialog } from '../../src/runtime/dialog.js';
 import { demoTokenizerPath, loadTokenizer } from '../../src/runtime/tokenizer/index.js';
+import { silentEos } from '../runtime/fixtures.js';
 import { cli, libraryTurn, printed, screen, tempDir, writeConfig, writeTinyBundle, type Bundle } from './fixtures.js';
 
 const KPI_NAMES = [
@@ -145,7 +146,7 @@ describe('genie-ts run -c CONFIG', () => {
     const free = (await libraryTurn(config, { text: PROMPT })).result.generatedTokens;
     // The first token not seen before position 3 becomes an EOS: the query ends there.
     const k = free.findIndex((t, i) => i >= 3 && !free.slice(0, i).includes(t));
-    const eosConfig = writeConfig(bundle, 'eos.json', { maxNumTokens: MAX_NUM_TOKENS, eos: [bundle.model.config.vocabSize - 1, free[k]] });
+    const eosConfig = writeConfig(bundle, 'eos.json', { maxNumTokens: MAX_NUM_TOKENS, eos: [silentEos(bundle.model), free[k]] });
     const oracle = await libraryTurn(eosConfig, { text: PROMPT });
     expect(oracle.result.stopReason).toBe('eos');
     expect(oracle.result.generatedTokens).toEqual(free.slice(0, k));

@@ -1,10 +1,12 @@
 /**
- * Config keys that state the model's shape (`kv-dim`, `rope-dim` / `pos-id-dim`, `n-embd`,
+ * Config keys that state the model's shape (`n-vocab`, `kv-dim`, `rope-dim` / `pos-id-dim`, `n-embd`,
  * `embedding`) are checked against the binaries when a dialog opens. The tiny model has hidden size
  * 32 and head_dim 8, so its RoPE rows hold 4 frequencies; the bundles follow AI Hub's tensor names.
  */
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelLayoutError } from '../../src/graphs/errors.js';
+import { EmbeddingTableError } from '../../src/runtime/embeddings/lut.js';
 import { exactError } from '../expect-error.js';
 import { DialogPool, makeModel, tempDir, writeBundle, type Bundle, type Json } from './fixtures.js';
 
@@ -65,6 +67,27 @@ describe('the config\'s statements about the model must match the binaries', () 
     });
     await expect(htp.open(ids, legacy)).rejects.toThrow(
       exactError(ModelLayoutError, 'dialog.engine.backend.QnnHtp.pos-id-dim = 64, but "position_ids_cos" rows hold 4 frequencies (head_dim / 2)'),
+    );
+  });
+
+  it('context.n-vocab other than the logits width, on both backends and with a LUT of that n-vocab', async () => {
+    expect(model.config.vocabSize).toBe(1024);
+    for (const pool of [reference, htp]) {
+      const wide = edited(pool, ids, (d) => (d.context['n-vocab'] = 2048));
+      await expect(pool.open(ids, wide)).rejects.toThrow(exactError(ModelLayoutError, 'dialog.context.n-vocab = 2048, but "logits" rows hold 1024 logits (its last dimension)'));
+    }
+    // The EOS (1023) must stay below n-vocab for the config to parse; the LUT is read at n-vocab rows first.
+    const narrow = edited(reference, ids, (d) => {
+      d.context['n-vocab'] = 1000;
+      d.context['eos-token'] = 999;
+    });
+    await expect(reference.open(ids, narrow)).rejects.toThrow(exactError(ModelLayoutError, 'dialog.context.n-vocab = 1000, but "logits" rows hold 1024 logits (its last dimension)'));
+    const lut = edited(reference, embeds, (d) => {
+      d.context['n-vocab'] = 1000;
+      d.context['eos-token'] = 999;
+    });
+    await expect(reference.open(embeds, lut)).rejects.toThrow(
+      exactError(EmbeddingTableError, `embedding LUT "${join(embeds.dir, embeds.lut!)}" has ${1024 * hidden * 4} bytes, expected n-vocab x size x bytes = 1000 x ${hidden} x 4 = ${1000 * hidden * 4}`),
     );
   });
 

@@ -46,21 +46,31 @@ export interface Model {
   readonly weights: Map<string, FloatTensor>;
 }
 
+/** The highest id of the demo (Qwen) tokenizer: Dialog.create refuses an EOS the tokenizer does not have. */
+const LAST_TOKENIZER_ID = 151668;
+
+function silentId(config: Qwen2Config): number {
+  return Math.min(config.vocabSize - 1, LAST_TOKENIZER_ID);
+}
+
 /**
- * Random weights (untied LM head) whose LM-head row of the last token id is zero: that token's
- * logit is exactly 0 while the maximum over the others is far above it, so greedy decoding never
- * produces it and it can serve as a default EOS that never ends a query by chance.
+ * Random weights (untied LM head) whose LM-head rows of the last token id and of `silentEos` (the
+ * same id unless the vocabulary runs past the tokenizer's) are zero: such a token's logit is exactly
+ * 0 while the maximum over the others is far above it, so greedy decoding never produces it and
+ * `silentEos` can serve as a default EOS that never ends a query by chance.
  */
 export function makeModel(overrides: Partial<Qwen2Config> = {}, seed = 'runtime'): Model {
   const config = smallModel({ ...overrides, tieWordEmbeddings: false });
   const weights = randomWeights(config, seed);
-  weights.get('lm_head.weight')!.data.fill(0, (config.vocabSize - 1) * config.hiddenSize);
+  const head = weights.get('lm_head.weight')!.data;
+  head.fill(0, (config.vocabSize - 1) * config.hiddenSize);
+  head.fill(0, silentId(config) * config.hiddenSize, (silentId(config) + 1) * config.hiddenSize);
   return { config, weights };
 }
 
-/** The EOS of `dialogConfig` by default: never sampled greedily (see `makeModel`). */
+/** The EOS of `dialogConfig` by default: an id of the tokenizer never sampled greedily (see `makeModel`). */
 export function silentEos(model: Model): number {
-  return model.config.vocabSize - 1;
+  return silentId(model.config);
 }
 
 export interface BundleOptions {
