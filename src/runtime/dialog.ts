@@ -239,10 +239,12 @@ export class Dialog {
   }
 
   /** Releases the backend; a query parked at a yield is cancelled first (its next `next()` returns its result). */
+  /** Ends a suspended query, waits for a step in flight, frees the backend; every call waits for the same end. */
   async dispose(): Promise<void> {
-    if (this.state.disposed) return;
-    this.state.cancelSuspended();
-    this.state.disposed = true;
+    if (!this.state.disposed) {
+      this.state.cancelSuspended();
+      this.state.disposed = true;
+    }
     await this.state.engine.dispose();
   }
 

@@ -201,6 +201,14 @@ describe.each(BACKENDS)('%s: bad input: typed errors that name the culprit, and 
       await expect(created.next()).rejects.toThrow(DisposedError);
     });
 
+    it('a second dispose() called before the first finished resolves only once the backend is freed', async () => {
+      const d = await dialogs.open(bundle);
+      const first = d.dispose();
+      await d.dispose();
+      expect(liveHandles(d)).toBe(backend === 'QnnHtp' ? 0 : undefined);
+      await first;
+    });
+
     it('await using disposes the dialog at the end of the block', async () => {
       let kept: Dialog | undefined;
       {
