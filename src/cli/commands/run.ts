@@ -1,13 +1,14 @@
-import { accessSync, closeSync, constants, existsSync, openSync, readFileSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, openSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { GenieError, isSystemError, NotSupportedError, systemErrorReason } from '../../errors.js';
+import { FileTooLargeError, readFileUpTo } from '../../formats/bounded-file.js';
 import { ConfigError } from '../../runtime/config/index.js';
 import { ContextLimitError } from '../../graphs/errors.js';
 import { ensureDemoBundle } from '../../demo/index.js';
 import { Dialog, type QueryOptions, type QueryResult } from '../../runtime/dialog.js';
 import { EmbeddingTable, EmbeddingTableError } from '../../runtime/embeddings/lut.js';
 import type { SamplerUpdate } from '../../sampler/resolve-params.js';
-import type { ElementArray } from '../../tensor/dtype.js';
+import { byteSize, type ElementArray } from '../../tensor/dtype.js';
 import { parseChoiceFlag, parseFlags, parseIntegerFlag, UsageError, type FlagSpec } from '../flags.js';
 import type { CliIO, Command } from '../io.js';
 import { embeddingFileRows, parseEmbeddingFileSpec, tableToEmbedding, type EmbeddingFileSpec } from './embedding-file.js';
@@ -172,9 +173,29 @@ function onFlagFile<T>(flag: string, path: string, op: () => T): T {
   }
 }
 
+/** Prompt and tokens files: far more text than any context holds is not a prompt (and /dev/zero ends). */
+const MAX_PROMPT_FILE_BYTES = 64 * 1024 * 1024;
+
+/** The bytes of the file a flag names, at most `maxBytes` (`limit` says why in the error). */
+async function readFlagFile(flag: string, path: string, maxBytes: number, limit: string): Promise<Buffer> {
+  try {
+    return await readFileUpTo(path, maxBytes);
+  } catch (error) {
+    if (error instanceof FileTooLargeError) throw new GenieError('FILE', `${flag} "${path}": larger than ${limit}`);
+    if (!isSystemError(error)) throw error;
+    throw new GenieError('FILE', `${flag} "${path}": ${systemErrorReason(error)}`, { cause: error });
+  }
+}
+
+/** A prompt or tokens file's text. */
+async function readPromptFile(flag: string, path: string): Promise<string> {
+  const bytes = await readFlagFile(flag, path, MAX_PROMPT_FILE_BYTES, '64 MiB, far more text than any context holds');
+  return bytes.toString('utf8');
+}
+
 /** genie-t2t-run's tokens file: whitespace-separated non-negative integers. */
-function readTokensFile(path: string): number[] {
-  const text = onFlagFile('--tokens_file', path, () => readFileSync(path, 'utf8'));
+async function readTokensFile(path: string): Promise<number[]> {
+  const text = await readPromptFile('--tokens_file', path);
   const words = text.split(/\s+/).filter((w) => w !== '');
   if (words.length === 0) throw new GenieError('INVALID_INPUT', `tokens file "${path}" holds no token ids`);
   return words.map((word, i) => {
@@ -184,17 +205,18 @@ function readTokensFile(path: string): number[] {
 }
 
 /** genie-t2t-run's `-e` query: the file's rows, generated tokens through `-t`'s table or the config's LUT. */
-function embeddingQuery(
+async function embeddingQuery(
   dialog: Dialog,
   spec: EmbeddingFileSpec,
-  bytes: Uint8Array,
   tableSpec: EmbeddingFileSpec | undefined,
   options: QueryOptions,
-): AsyncGenerator<string, QueryResult> {
+): Promise<AsyncGenerator<string, QueryResult>> {
   const rowSize = dialog.embeddingSize;
   if (rowSize === undefined) {
     throw new NotSupportedError('--embedding_file needs a model whose first graph takes embeddings; this one takes token ids');
   }
+  const maxRows = dialog.contextLimit;
+  const bytes = await readFlagFile('--embedding_file', spec.path, maxRows * rowSize * byteSize(spec.dtype), `${maxRows} rows, the context's limit`);
   const rows = embeddingFileRows(bytes, rowSize, spec, `--embedding_file "${spec.path}"`);
   let tokenToEmbedding: ((token: number, row: ElementArray) => void) | undefined;
   if (tableSpec !== undefined) {
@@ -265,14 +287,12 @@ async function runDialog(args: RunArgs, io: CliIO, progress: ProgressLine): Prom
   };
   if (args.profile !== undefined) checkProfilePath(args.profile);
   const prompt = args.prompt!;
-  const tokens = prompt.kind === 'tokens-file' ? readTokensFile(prompt.path) : undefined;
-  const embeddingBytes =
-    prompt.kind === 'embedding-file'
-      ? onFlagFile('--embedding_file', prompt.spec.path, () => readFileSync(prompt.spec.path))
-      : undefined;
+  const tokens = prompt.kind === 'tokens-file' ? await readTokensFile(prompt.path) : undefined;
+  // Checked now; read once the model says how many bytes of rows its context can take.
+  if (prompt.kind === 'embedding-file') onFlagFile('--embedding_file', prompt.spec.path, () => accessSync(prompt.spec.path, constants.R_OK));
   const promptText =
     prompt.kind === 'text' ? prompt.text
-    : prompt.kind === 'text-file' ? onFlagFile('--prompt_file', prompt.path, () => readFileSync(prompt.path, 'utf8'))
+    : prompt.kind === 'text-file' ? await readPromptFile('--prompt_file', prompt.path)
     : undefined;
 
   let configPath = args.config;
@@ -315,7 +335,7 @@ async function runDialog(args: RunArgs, io: CliIO, progress: ProgressLine): Prom
       onLogits: dumpFd === undefined ? undefined : (row: Float32Array) => writeSync(dumpFd, row),
     };
     const stream =
-      prompt.kind === 'embedding-file' ? embeddingQuery(dialog, prompt.spec, embeddingBytes!, args.embeddingTable, options)
+      prompt.kind === 'embedding-file' ? await embeddingQuery(dialog, prompt.spec, args.embeddingTable, options)
       : tokens !== undefined ? dialog.tokenQuery(tokens, options)
       : dialog.query(promptText!, options);
     let next = await stream.next();

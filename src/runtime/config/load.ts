@@ -1,6 +1,6 @@
-import { open, type FileHandle } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { systemErrorReason } from '../../errors.js';
+import { FileTooLargeError, readFileUpTo } from '../../formats/bounded-file.js';
 import { ConfigFileError } from './errors.js';
 import { parseConfigText } from './parse.js';
 import type { GenieConfig } from './types.js';
@@ -31,29 +31,19 @@ export async function loadConfigFile(file: string): Promise<LoadedConfig> {
  */
 async function readConfigText(path: string): Promise<string> {
   const notConfig = (what: string): ConfigFileError => new ConfigFileError(path, `config file ${path} is not a JSON config: ${what}`);
-  const chunks: Buffer[] = [];
-  let total = 0;
-  let handle: FileHandle | undefined;
+  let bytes: Buffer;
   try {
-    handle = await open(path, 'r');
-    for (;;) {
-      const chunk = Buffer.allocUnsafe(64 * 1024);
-      const { bytesRead } = await handle.read(chunk, 0, chunk.length, null);
-      if (bytesRead === 0) break;
-      const nul = chunk.subarray(0, bytesRead).indexOf(0);
-      if (nul >= 0) throw notConfig(`it is not text (a NUL byte at offset ${total + nul})`);
-      total += bytesRead;
-      if (total > MAX_CONFIG_BYTES) throw notConfig(`it is larger than ${MAX_CONFIG_BYTES / (1024 * 1024)} MiB`);
-      chunks.push(chunk.subarray(0, bytesRead));
-    }
+    bytes = await readFileUpTo(path, MAX_CONFIG_BYTES, (chunk, offset) => {
+      const nul = chunk.indexOf(0);
+      if (nul >= 0) throw notConfig(`it is not text (a NUL byte at offset ${offset + nul})`);
+    });
   } catch (error) {
     if (error instanceof ConfigFileError) throw error;
+    if (error instanceof FileTooLargeError) throw notConfig(`it is larger than ${MAX_CONFIG_BYTES / (1024 * 1024)} MiB`);
     throw new ConfigFileError(path, `cannot read config file ${path}: ${systemErrorReason(error)}`, undefined, { cause: error });
-  } finally {
-    await handle?.close();
   }
   try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks, total));
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch (error) {
     throw new ConfigFileError(path, `config file ${path} is not a JSON config: it is not UTF-8 text`, undefined, { cause: error });
   }

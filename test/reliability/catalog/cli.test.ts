@@ -49,6 +49,8 @@ describe('catalog: genie-ts run and config check', () => {
     mkdirSync(away);
     paths.copied = join(away, 'genie_config.json');
     writeFileSync(paths.copied, JSON.stringify(dialogConfig(embeds)));
+    paths.embeds = join(embeds.dir, 'genie_config.json');
+    writeFileSync(paths.embeds, JSON.stringify(dialogConfig(embeds)));
   });
   afterAll(() => {
     if (previousCache === undefined) delete process.env.GENIE_TS_CACHE_DIR;
@@ -61,6 +63,15 @@ describe('catalog: genie-ts run and config check', () => {
     { name: 'run -c a Latin-1 file', args: () => ['run', '-c', paths.notUtf8, '-p', 'hi'], code: 1, words: ['latin1.json', 'not UTF-8 text'], beforeRun: true },
     { name: 'run -c a file over 16 MiB', args: () => ['run', '-c', paths.huge, '-p', 'hi'], code: 1, words: ['huge.json', 'larger than 16 MiB'], beforeRun: true },
     { name: 'run -c a folder', args: () => ['run', '-c', paths.folder, '-p', 'hi'], code: 1, words: ['a-folder', 'EISDIR'], beforeRun: true },
+    { name: 'run --prompt_file /dev/zero', args: () => ['run', '-c', config, '--prompt_file', '/dev/zero'], code: 1, words: ['--prompt_file', '/dev/zero', 'larger than 64 MiB'], beforeRun: true },
+    { name: 'run -tok /dev/zero', args: () => ['run', '-c', config, '-tok', '/dev/zero'], code: 1, words: ['--tokens_file', '/dev/zero', 'larger than 64 MiB'], beforeRun: true },
+    {
+      name: 'run -e /dev/zero (rows beyond what the context takes)',
+      args: () => ['run', '-c', paths.embeds, '-e', '/dev/zero'],
+      code: 1,
+      words: ['--embedding_file', '/dev/zero', "rows, the context's limit"],
+      beforeRun: true,
+    },
     {
       name: 'run --profile into a missing folder',
       args: () => ['run', '-c', config, '-p', 'hi', '--profile', join(root, 'no-such-folder', 'p.json')],
