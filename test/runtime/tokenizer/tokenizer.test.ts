@@ -208,6 +208,12 @@ describe('readTokenizerFile / loadTokenizer', () => {
     expect(err.message).toMatch(new RegExp(`^cannot read tokenizer file ${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: `));
   });
 
+  it.skipIf(process.platform !== 'linux')('stops reading an endless file (/dev/zero) and says it is not a tokenizer file', async () => {
+    const err = await loadError('/dev/zero');
+    expect(err.code).toBe('TOKENIZER_UNREADABLE');
+    expect(err.message).toBe('tokenizer file /dev/zero is larger than 256 MiB: not a tokenizer file');
+  });
+
   it('reports invalid JSON with path, line and column', async () => {
     const dir = tmpDir('bad-json');
     const file = join(dir, 'tokenizer.json');
