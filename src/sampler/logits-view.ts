@@ -40,9 +40,11 @@ export class LogitsView {
   readonly rows: number;
   /** Identity encoding (`scale 1, offset 0`) for the float dtypes. */
   readonly encoding: Encoding;
-  private readonly f32: Float32Array;
-  private readonly u16: Uint16Array;
-  private readonly u8: Uint8Array;
+  // Emptied by `release`: the arrays may view memory its owner frees.
+  private f32: Float32Array;
+  private u16: Uint16Array;
+  private u8: Uint8Array;
+  private released = false;
   private currentRow = 0;
   private offset = 0;
 
@@ -72,6 +74,17 @@ export class LogitsView {
     this.vocab = vocab;
   }
 
+  /**
+   * Drops the view of the logits memory before its owner frees it (an engine's dispose): every
+   * later read throws instead of touching freed memory.
+   */
+  release(): void {
+    this.released = true;
+    this.f32 = EMPTY_F32;
+    this.u16 = EMPTY_U16;
+    this.u8 = EMPTY_U8;
+  }
+
   /** The row the other methods read. */
   get row(): number {
     return this.currentRow;
@@ -79,6 +92,7 @@ export class LogitsView {
 
   /** Selects the row the other methods read; returns `this` so `sampler.sample(view.setRow(i))` reads well. */
   setRow(row: number): this {
+    if (this.released) throw releasedError();
     if (!Number.isInteger(row) || row < 0 || row >= this.rows) {
       throw new InvalidArgumentError(`logits row must be an integer in [0, ${this.rows}), got ${String(row)}`);
     }
@@ -89,6 +103,7 @@ export class LogitsView {
 
   /** Dequantized value of one token in the current row (inspection; the hot paths use whole-row kernels). */
   value(token: number): number {
+    if (this.released) throw releasedError();
     if (!Number.isInteger(token) || token < 0 || token >= this.vocab) {
       throw new InvalidArgumentError(`token must be an integer in [0, ${this.vocab}), got ${String(token)}`);
     }
@@ -112,6 +127,7 @@ export class LogitsView {
    * finite value, are an error: every later step would turn them into NaN probabilities.
    */
   dequantizeInto(dst: Float32Array): number {
+    if (this.released) throw releasedError();
     if (dst.length < this.vocab) {
       throw new InvalidArgumentError(`dequantizeInto dst has length ${dst.length}, needs at least vocab ${this.vocab}`);
     }
@@ -141,6 +157,7 @@ export class LogitsView {
    * the k winners are dequantized; float rows are dequantized (and checked) first.
    */
   topKInto(k: number, tokens: Int32Array, values: Float32Array): number {
+    if (this.released) throw releasedError();
     if (!Number.isInteger(k) || k < 1 || k > this.vocab) {
       throw new InvalidArgumentError(`topKInto k must be an integer in [1, ${this.vocab}], got ${String(k)}`);
     }
@@ -168,6 +185,7 @@ export class LogitsView {
    * is monotonic (scale > 0), so this is the argmax of the dequantized values without dequantizing.
    */
   argmax(): number {
+    if (this.released) throw releasedError();
     const n = this.vocab;
     switch (this.dtype) {
       case 'FLOAT_32': {
@@ -245,4 +263,8 @@ function checkRows(rows: number | undefined, elements: number, vocab: number, dt
     );
   }
   return rows;
+}
+
+function releasedError(): InvalidArgumentError {
+  return new InvalidArgumentError('the logits view was released: the engine that owned its memory is disposed');
 }

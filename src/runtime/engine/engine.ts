@@ -246,6 +246,7 @@ export class Engine {
       const stepDone = this.stepping ? new Promise<void>((resolve) => (this.stepEnded = resolve)) : null;
       this.disposal = (async () => {
         if (stepDone !== null) await stepDone;
+        this.logits.release();
         await this.backend.dispose();
       })();
     }

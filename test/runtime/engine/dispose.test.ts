@@ -136,3 +136,27 @@ describe('Engine steps and the event loop', () => {
     await engine.dispose();
   });
 });
+
+describe('Engine.dispose and the logits view it handed out', () => {
+  it('the view throws after dispose even when the backend cannot detach its memory (rpcmem blocks are native)', async () => {
+    // Like a shared-memory QnnHtp backend: dispose frees memory that JS views would still reach.
+    const backend: GraphBackend = {
+      type: 'native-memory',
+      graphs,
+      allocate: (n) => new Uint8Array(n),
+      bind: () => {},
+      execute: async () => {},
+      dispose: async () => {},
+    };
+    const engine = Engine.create(backend, options);
+    const view = (await engine.prefill([1, 2, 3]))!;
+    expect(view.argmax()).toBeGreaterThanOrEqual(0);
+    await engine.dispose();
+    const message = 'the logits view was released: the engine that owned its memory is disposed';
+    expect(() => view.argmax()).toThrow(message);
+    expect(() => view.dequantizeInto(new Float32Array(50))).toThrow(message);
+    expect(() => view.topKInto(3, new Int32Array(3), new Float32Array(3))).toThrow(message);
+    expect(() => view.value(0)).toThrow(message);
+    expect(() => view.setRow(0)).toThrow(message);
+  });
+});
