@@ -23,7 +23,9 @@ export interface GraphBackend {
    * Zeroed memory for one of the engine's IO buffers, which the backend's graphs read and write in
    * place (zero-copy). After `dispose` it must be unusable rather than freed under its views: the
    * backend detaches it (every view then has length 0: reads give undefined, typed-array methods
-   * throw TypeError), or, where it cannot, keeps it alive (see each backend).
+   * throw TypeError). The one exception is QnnHtp's rpcmem shared memory on a device: native blocks
+   * that Node cannot detach, freed at dispose; the engine reads none of its buffers afterwards and
+   * releases the logits view it handed out, but raw views from `allocate` must not outlive dispose.
    */
   allocate(byteLength: number): Uint8Array;
   /**
