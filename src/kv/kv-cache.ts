@@ -60,6 +60,8 @@ export class KvCacheManager {
   private clValue: number;
   private arValue: number;
   private count = 0;
+  /** `evict`'s scratch: the source slot of each kept entry, in order. */
+  private readonly kept: Int32Array;
 
   /** Validates the buffers against the declared shapes, then clears them (nValid = 0). */
   constructor(options: KvCacheOptions) {
@@ -84,6 +86,7 @@ export class KvCacheManager {
     this.values = slots.map((s) => s.value);
     this.heads = Int32Array.from(slots, (s) => s.heads);
     this.headDims = Int32Array.from(slots, (s) => s.headDim);
+    this.kept = new Int32Array(maxContextLength);
     this.clear();
   }
 
@@ -196,6 +199,52 @@ export class KvCacheManager {
       const hd = this.headDims[s];
       fillRowSpans(this.keys[s], heads * hd, pastDim, n, this.count, this.clearValue);
       fillRowSpans(this.values[s], heads, pastDim * hd, n * hd, this.count * hd, this.clearValue);
+    }
+    this.count = n;
+  }
+
+  /**
+   * Drops the entries in `slots` (strictly ascending, each < nValid) and moves the later ones down in
+   * place, keeping their order, so the cache stays left-aligned; the freed tail gets the clear value.
+   * Entries keep the values (and so the RoPE positions) they were computed with. Nothing allocates.
+   */
+  evict(slots: ArrayLike<number>): void {
+    const count = this.count;
+    for (let i = 0; i < slots.length; i++) {
+      const slot = slots[i];
+      if (!Number.isInteger(slot) || slot < 0 || slot >= count) {
+        throw new InvalidArgumentError(`slots[${i}] = ${slot} is not a cached slot in [0, ${count})`);
+      }
+      if (i > 0 && slot <= slots[i - 1]) {
+        throw new InvalidArgumentError(`slots must be strictly ascending: slots[${i}] = ${slot} follows ${slots[i - 1]}`);
+      }
+    }
+    if (slots.length === 0) return;
+    const kept = this.kept;
+    let n = 0;
+    for (let slot = 0, e = 0; slot < count; slot++) {
+      if (e < slots.length && slots[e] === slot) e++;
+      else kept[n++] = slot;
+    }
+    // Entries before the first evicted one stay where they are.
+    const first = slots[0];
+    const pastDim = this.pastDim;
+    for (let s = 0; s < this.keys.length; s++) {
+      const heads = this.heads[s];
+      const hd = this.headDims[s];
+      const key = this.keys[s];
+      const value = this.values[s];
+      for (let row = 0, base = 0; row < heads * hd; row++, base += pastDim) {
+        for (let j = first; j < n; j++) key[base + j] = key[base + kept[j]];
+      }
+      for (let h = 0, base = 0; h < heads; h++, base += pastDim * hd) {
+        for (let j = first; j < n; j++) {
+          const src = base + kept[j] * hd;
+          value.copyWithin(base + j * hd, src, src + hd);
+        }
+      }
+      fillRowSpans(key, heads * hd, pastDim, n, count, this.clearValue);
+      fillRowSpans(value, heads, pastDim * hd, n * hd, count * hd, this.clearValue);
     }
     this.count = n;
   }

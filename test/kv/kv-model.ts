@@ -63,6 +63,14 @@ export class DenseKv {
     for (const slot of [...this.k, ...this.v]) for (const head of slot) head.length = n;
   }
 
+  /** Remove the entries at `slots` (any order) from every head. */
+  evict(slots: readonly number[]): void {
+    const drop = new Set(slots);
+    for (const slot of [...this.k, ...this.v]) {
+      for (let h = 0; h < slot.length; h++) slot[h] = slot[h].filter((_, t) => !drop.has(t));
+    }
+  }
+
   /** Append rows `[from, from + n)` of a graph output (`out[slot][head][t][d]`). */
   append(kOut: HeadEntries[][], vOut: HeadEntries[][], from: number, n: number): void {
     this.k.forEach((slot, s) => slot.forEach((head, h) => head.push(...kOut[s][h].slice(from, from + n))));

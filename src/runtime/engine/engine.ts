@@ -209,6 +209,20 @@ export class Engine {
     this.kv.truncate(n);
   }
 
+  /**
+   * Drops the cached entries in `slots` (strictly ascending KV slot indices below nValid), as a
+   * sliding window or attention-sink policy does: the later entries move down in place and keep the
+   * positions they were computed with; the next entry is fed at the position it would have had, so
+   * positions move apart from slots (`position` > `nValid`).
+   * @throws InvalidArgumentError for a slot that is not cached, unsorted or repeated slots, or a call
+   * while a step runs; nothing changes then.
+   */
+  evict(slots: ArrayLike<number>): void {
+    this.checkUsable();
+    if (this.stepping) throw new InvalidArgumentError('evict: a step is running; evict between steps');
+    this.kv.evict(slots);
+  }
+
   /** Empties the KV cache; the next entry is at position 0. */
   reset(): void {
     this.checkUsable();

@@ -283,3 +283,72 @@ describe('Engine: position_ids follow positions, cache_index and the mask follow
     expect(engine.inputs[0].tensors).toHaveLength(16);
   });
 });
+
+describe('Engine.evict (one-layer model: a cached entry depends only on its token and position)', () => {
+  // With one decoder layer, K and V of an entry are computed from its own token and position only,
+  // so a cache that dropped entries equals the recompute of the kept tokens at their positions.
+  const oneLayer = makeModel({ numHiddenLayers: 1 }, 'evict');
+  const root = tempDir('engine-evict');
+  let engine: Engine;
+
+  beforeAll(async () => {
+    const b = await writeBundle(root, oneLayer, { name: 'one-layer', arSet: [1, 8], cl: CL, splits: 1 });
+    engine = Engine.create(await openReferenceBackend(b.ctxBins.map((p) => join(b.dir, p))), {
+      contextSize: CL,
+      padToken: 0,
+      eosToken: silentEos(oneLayer),
+      rope: { theta: oneLayer.config.ropeTheta, scaling: { type: 'default' } },
+    });
+  });
+  afterAll(() => engine.dispose());
+
+  it('attention sinks + a window: evict a middle run and scattered slots, then prefill and decode; logits equal the recompute', async () => {
+    engine.reset();
+    const context = tokenIds(20, 41, 1, vocab - 1);
+    await engine.prefill(context);
+    // Keep slots 0..3 (sinks), drop 4..11, then drop what were slots 14 and 17.
+    engine.evict([4, 5, 6, 7, 8, 9, 10, 11, 14, 17]);
+    expect(engine.nValid).toBe(10);
+    expect(engine.position).toBe(20);
+    const keptSlots = [0, 1, 2, 3, 12, 13, 15, 16, 18, 19];
+    const prompt = tokenIds(5, 42, 1, vocab - 1);
+    const row = new Float32Array(vocab);
+    const rows: Float32Array[] = [];
+    let token = (await engine.prefill(prompt))!.dequantizeInto(row);
+    rows.push(row.slice());
+    const generated = [token];
+    for (let i = 0; i < 4; i++) {
+      token = (await engine.decode(token)).dequantizeInto(row);
+      rows.push(row.slice());
+      generated.push(token);
+    }
+    const fed = [...keptSlots.map((s) => context[s]), ...prompt, ...generated.slice(0, -1)];
+    const positions = [...keptSlots, ...fed.slice(keptSlots.length).map((_, i) => 20 + i)];
+    const want = fullForward(oneLayer.config, oneLayer.weights, fed, positions).slice(keptSlots.length + prompt.length - 1);
+    const contiguous = fullForward(oneLayer.config, oneLayer.weights, fed).slice(keptSlots.length + prompt.length - 1);
+    rows.forEach((r, i) => {
+      expect(maxDiff(r, want[i])).toBeLessThanOrEqual(1e-4);
+      expect(generated[i]).toBe(argmaxOf(want[i]));
+    });
+    expect(Math.max(...rows.map((r, i) => maxDiff(r, contiguous[i])))).toBeGreaterThan(1e-2);
+    expect(engine.position).toBe(20 + 5 + 4);
+  });
+
+  it('a rewind after an eviction goes back to the kept entries and their positions', async () => {
+    engine.reset();
+    await engine.prefill(tokenIds(12, 43, 1, vocab - 1));
+    engine.evict([2, 3, 4]);
+    engine.rewind(4);
+    // Slots 0, 1, 5, 6 are left: the next position follows the entry from position 6.
+    expect(engine.position).toBe(7);
+  });
+
+  it('rejects bad slot lists with InvalidArgumentError and changes nothing', async () => {
+    engine.reset();
+    await engine.prefill([1, 2, 3, 4]);
+    expect(() => engine.evict([4])).toThrow('slots[0] = 4 is not a cached slot in [0, 4)');
+    expect(() => engine.evict([2, 1])).toThrow(InvalidArgumentError);
+    expect(engine.nValid).toBe(4);
+    expect(engine.position).toBe(4);
+  });
+});

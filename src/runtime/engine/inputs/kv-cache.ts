@@ -106,6 +106,21 @@ export class KvCachePart implements InputPart {
     this.next = this.minNextPosition;
   }
 
+  /**
+   * Drops the entries in `slots` (strictly ascending, < nValid; see `KvCacheManager.evict`): the
+   * later ones move down with their positions, and the next entry keeps the position it would have had.
+   */
+  evict(slots: ArrayLike<number>): void {
+    const before = this.cache.nValid;
+    this.cache.evict(slots);
+    const positions = this.slotPositions;
+    let n = slots.length === 0 ? before : slots[0];
+    for (let slot = n, e = 0; slot < before; slot++) {
+      if (e < slots.length && slots[e] === slot) e++;
+      else positions[n++] = positions[slot];
+    }
+  }
+
   /** Empties the cache; the next entry is at position 0. */
   clear(): void {
     this.cache.clear();
