@@ -17,8 +17,14 @@ import { demoTokenizerPath, loadTokenizer } from '../src/runtime/tokenizer/index
 import { createSimulatedQnn } from '../src/simulator/index.js';
 import { randomWeights, tinyConfig } from '../test/backends/reference/qwen2-oracle.js';
 
-const cycles = Number(process.argv[2] ?? 1000);
-const tokens = Number(process.argv[3] ?? 100_000);
+function countArg(index: number, name: string, fallback: number): number {
+  const text = process.argv[index];
+  const value = text === undefined ? fallback : Number(text);
+  if (!Number.isSafeInteger(value) || value < 1) throw new Error(`npm run soak -- CYCLES TOKENS: ${name} must be a positive integer, got "${text}"`);
+  return value;
+}
+const cycles = countArg(2, 'CYCLES', 1000);
+const tokens = countArg(3, 'TOKENS', 100_000);
 const CL = 256;
 
 const gc = (globalThis as { gc?: () => void }).gc;

@@ -20,6 +20,13 @@ export class DisposedError extends GenieError {
   }
 }
 
+/** A call that reads or changes the cache came while a step was running (an overlapping call). */
+export class EngineBusyError extends GenieError {
+  constructor(what: string) {
+    super('BUSY', `${what}: a step is running; call it once the running prefill or decode has returned`);
+  }
+}
+
 /** A macrotask turn: timers, signal handlers and I/O callbacks run before it resolves. */
 function nextMacrotask(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
@@ -139,7 +146,7 @@ export class Engine {
    * @throws ContextLimitError when they do not fit the binaries' context.
    */
   async prefill(tokens: ArrayLike<number>, signal?: AbortSignal): Promise<LogitsView | null> {
-    this.checkUsable();
+    this.checkIdle('prefill');
     this.checkAcceptsTokens();
     this.checkTokens(tokens);
     return this.prefillSequence(tokens, null, tokens.length, signal);
@@ -156,7 +163,7 @@ export class Engine {
    * InvalidArgumentError for rows `checkEmbeddingRows` rejects; ContextLimitError as `prefill`.
    */
   async prefillEmbeddings(rows: EmbeddingRows, options: EmbeddingPrefillOptions = {}): Promise<LogitsView | null> {
-    this.checkUsable();
+    this.checkIdle('prefillEmbeddings');
     const count = this.checkEmbeddingRows(rows);
     const leading = options.leadingTokens ?? NO_TOKENS;
     if (leading.length > 0) {
@@ -183,7 +190,7 @@ export class Engine {
 
   /** One decode step for one token (the smallest AR that fits, Genie's choice). */
   async decode(token: number): Promise<LogitsView> {
-    this.checkUsable();
+    this.checkIdle('decode');
     this.checkAcceptsTokens();
     this.checkToken(token, 'token');
     this.single[0] = token;
@@ -192,7 +199,7 @@ export class Engine {
 
   /** `decode` for one caller-given embedding row (`name` names it in errors) (a generated token converted by a T2E callback). */
   async decodeEmbedding(row: EmbeddingRows, name = 'row'): Promise<LogitsView> {
-    this.checkUsable();
+    this.checkIdle('decodeEmbedding');
     const count = this.checkEmbeddingRows(row, name);
     if (count !== 1) throw new InvalidArgumentError(`${name} holds ${count} embedding rows, expected exactly 1`);
     return this.decodeStep(NO_TOKENS, row);
@@ -205,7 +212,7 @@ export class Engine {
 
   /** Forgets every cached entry from slot `n` on (a rewind; freed slots get the clear value). */
   rewind(n: number): void {
-    this.checkUsable();
+    this.checkIdle('rewind');
     this.kv.truncate(n);
   }
 
@@ -214,18 +221,17 @@ export class Engine {
    * sliding window or attention-sink policy does: the later entries move down in place and keep the
    * positions they were computed with; the next entry is fed at the position it would have had, so
    * positions move apart from slots (`position` > `nValid`).
-   * @throws InvalidArgumentError for a slot that is not cached, unsorted or repeated slots, or a call
-   * while a step runs; nothing changes then.
+   * @throws InvalidArgumentError for a slot that is not cached, unsorted or repeated slots; nothing
+   * changes then.
    */
   evict(slots: ArrayLike<number>): void {
-    this.checkUsable();
-    if (this.stepping) throw new InvalidArgumentError('evict: a step is running; evict between steps');
+    this.checkIdle('evict');
     this.kv.evict(slots);
   }
 
   /** Empties the KV cache; the next entry is at position 0. */
   reset(): void {
-    this.checkUsable();
+    this.checkIdle('reset');
     this.kv.clear();
   }
 
@@ -238,7 +244,7 @@ export class Engine {
    * along the slots) or one the model cannot take (its RoPE table ends at the largest CL).
    */
   setPosition(position: number): void {
-    this.checkUsable();
+    this.checkIdle('setPosition');
     const min = this.kv.minNextPosition;
     if (!Number.isSafeInteger(position) || position < min || position >= this.positionLimit) {
       throw new InvalidArgumentError(
@@ -368,6 +374,12 @@ export class Engine {
 
   private checkUsable(): void {
     if (this.disposed) throw new DisposedError('engine');
+  }
+
+  /** Usable and between steps: overlapping calls would fill or move the buffers a graph is using. */
+  private checkIdle(what: string): void {
+    this.checkUsable();
+    if (this.stepping) throw new EngineBusyError(what);
   }
 
   private checkTokens(tokens: ArrayLike<number>, name = 'tokens'): void {

@@ -1,4 +1,4 @@
-export { DisposedError, Engine, type EmbeddingPrefillOptions } from './engine.js';
+export { DisposedError, Engine, EngineBusyError, type EmbeddingPrefillOptions } from './engine.js';
 export type { EngineOptions } from './options.js';
 export type { EngineStep } from './step.js';
 export type { InputPart, InputPartContext, InputPartFactory } from './inputs/index.js';

@@ -8,7 +8,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { GraphBackend } from '../../../src/backends/backend.js';
-import { DisposedError, Engine } from '../../../src/runtime/engine/index.js';
+import { DisposedError, Engine, EngineBusyError } from '../../../src/runtime/engine/index.js';
 import { bundle } from '../../graphs/fixtures.js';
 
 const graphs = bundle({ ars: [1, 8], cls: [64], splits: 2, vocab: 50 }).graphs;
@@ -104,6 +104,43 @@ describe('Engine.dispose() during a step', () => {
     await engine.dispose();
     expect(backend.events).toEqual(['dispose']);
     expect(() => engine.reset()).toThrow(DisposedError);
+  });
+});
+
+describe('Engine calls that overlap a running step', () => {
+  it('prefill, decode, rewind, reset, evict and setPosition during a step throw EngineBusyError; the step completes unharmed', async () => {
+    const backend = drivenBackend(true);
+    const engine = Engine.create(backend, options);
+    const running = engine.prefill([2, 3, 4]);
+    await until(() => backend.pending !== null);
+    const calls: Array<[string, () => unknown]> = [
+      ['prefill', () => engine.prefill([5])],
+      ['decode', () => engine.decode(5)],
+      ['rewind', () => engine.rewind(0)],
+      ['reset', () => engine.reset()],
+      ['evict', () => engine.evict([0])],
+      ['setPosition', () => engine.setPosition(40)],
+    ];
+    for (const [name, call] of calls) {
+      let thrown: unknown;
+      try {
+        await call();
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown, name).toBeInstanceOf(EngineBusyError);
+      expect((thrown as Error).message).toBe(`${name}: a step is running; call it once the running prefill or decode has returned`);
+    }
+    let done = false;
+    void running.finally(() => (done = true));
+    while (!done) {
+      backend.pending?.();
+      await macrotask();
+    }
+    await running;
+    expect(engine.nValid).toBe(3);
+    expect(engine.position).toBe(3);
+    await engine.dispose();
   });
 });
 
