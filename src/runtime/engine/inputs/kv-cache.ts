@@ -79,14 +79,6 @@ export class KvCachePart implements InputPart {
     this.next = position;
   }
 
-  /** Position of the entry in slot `slot` (< nValid). */
-  positionAt(slot: number): number {
-    if (!Number.isInteger(slot) || slot < 0 || slot >= this.cache.nValid) {
-      throw new InvalidArgumentError(`slot ${slot} is not a valid KV slot in [0, ${this.cache.nValid})`);
-    }
-    return this.slotPositions[slot];
-  }
-
   fill(step: EngineStep): void {
     const { cl, ar } = step.variant;
     if (this.cache.ar !== ar || this.cache.contextLength !== cl) this.cache.setShape(cl, ar);
