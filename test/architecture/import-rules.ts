@@ -33,6 +33,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   ['runtime'],
   ['simulator'],
   ['backends'],
+  ['vision'],
   ['qnn', 'formats'],
   ['graphs'],
   ['kv', 'rope', 'sampler'],
