@@ -1,7 +1,7 @@
 import { InvalidArgumentError } from '../../errors.js';
 import { byteSize, isFixedPoint, type DataTypeName, type ElementArray, type Encoding } from '../../tensor/dtype.js';
 import { validateEncoding } from '../../tensor/encoding.js';
-import { float32ToFloat16 } from '../../tensor/fp16.js';
+import { float16ToFloat32, float32ToFloat16 } from '../../tensor/fp16.js';
 import { requantizeArray } from '../../tensor/quant.js';
 import { assertViewFor, typedView } from '../../tensor/views.js';
 import { checkEmbeddingBytes } from './embedding-bytes.js';
@@ -49,7 +49,8 @@ export function checkEmbeddingRows(rows: EmbeddingRows, rowElements: number, nam
  * Copies `count` rows of `size` elements from row `srcRow` of `src` to row `dstRow` of `dst`,
  * re-expressed in `dst`'s dtype and encoding (quantize, dequantize, requantize, or a float16
  * conversion through float32). Equal fixed-point encodings copy the codes unchanged. Arguments are
- * assumed validated; nothing is allocated.
+ * assumed validated; nothing is allocated, except for a float16 source (an image encoder's output)
+ * into a non-float16 destination, which goes through one float32 copy of the span.
  */
 export function copyEmbeddingRows(
   src: EmbeddingRows,
@@ -62,6 +63,17 @@ export function copyEmbeddingRows(
   const from = srcRow * size;
   const to = dstRow * size;
   const n = count * size;
+  if (src.dtype === 'FLOAT_16') {
+    const bits = src.data as Uint16Array;
+    if (dst.dtype === 'FLOAT_16') {
+      dst.data.set(bits.subarray(from, from + n), to);
+      return;
+    }
+    const floats = new Float32Array(n);
+    for (let i = 0; i < n; i++) floats[i] = float16ToFloat32(bits[from + i]);
+    requantizeArray(floats, undefined, dst.data, dst.encoding, dst.dtype, 0, to, n);
+    return;
+  }
   if (dst.dtype !== 'FLOAT_16') {
     requantizeArray(src.data, src.encoding, dst.data, dst.encoding, dst.dtype, from, to, n);
     return;
