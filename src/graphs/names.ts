@@ -22,7 +22,24 @@ export const TensorNames = {
   cacheIndex: 'cache_index',
   logits: 'logits',
   pixelValues: 'pixel_values',
+  /** Genie's default image-encoder output (`vision_embedding` is the other name it reads). */
+  imageFeatures: 'image_features',
+  fullAttentionMask: 'full_attention_mask',
+  windowAttentionMask: 'window_attention_mask',
 } as const;
+
+/**
+ * The only inputs Genie's image encoder takes (docs/genie-behaviour.md#tensor-names): `pixel_values`
+ * and, where the graph has them, RoPE tables and attention masks of the vision tower. Any other
+ * input name is an error.
+ */
+export const IMAGE_ENCODER_INPUTS: readonly string[] = Object.freeze([
+  TensorNames.pixelValues,
+  TensorNames.positionSin,
+  TensorNames.positionCos,
+  TensorNames.fullAttentionMask,
+  TensorNames.windowAttentionMask,
+]);
 
 /**
  * Embedding inputs Genie accepts, with the multiple of the hidden size in their last dim: the
@@ -37,7 +54,7 @@ const EMBEDDING_INPUTS: ReadonlyMap<string, number> = new Map([
 ]);
 
 /** Output-name prefixes of an image encoder (`image_features`, `vision_embedding`, with suffixes). */
-const IMAGE_FEATURE_PREFIXES = ['image_features', 'vision_embedding'] as const;
+export const IMAGE_FEATURE_PREFIXES: readonly string[] = Object.freeze(['image_features', 'vision_embedding']);
 
 /** The name of one tensor of a whole-layer KV pair: `{group}{key|value}_{layer}_{in|out}`. */
 export function kvTensorName(

@@ -1,31 +1,26 @@
-/** The `reference` GraphBackend: executes the graphs of reference ctx-bins in TypeScript. */
+/** The `reference` GraphBackend: executes the graphs of reference ctx-bins (decoder or vision) in TypeScript. */
 import { InvalidArgumentError } from '../../errors.js';
 import { SafetensorsReader } from '../../formats/safetensors.js';
 import type { GraphSpec } from '../../graphs/spec.js';
 import { detachArrayBuffer } from '../../tensor/views.js';
 import type { GraphBackend } from '../backend.js';
 import { BackendDisposedError, CtxBinError, GraphNotBoundError } from './errors.js';
-import { BoundGraph, checkBuffers } from './executor.js';
 import { parseCtxBinMetadata } from './metadata.js';
-import type { ReferenceModel } from './model.js';
-import { planGraph, type GraphPlan } from './plan.js';
-import { loadPartWeights, weightNeedsOf, type PartWeights } from './weights.js';
+import { planCtxBin, type PlannedGraph, type RunnableGraph } from './program.js';
+import { loadWeights } from './weights.js';
 
 interface LoadedGraph {
-  readonly plan: GraphPlan;
-  readonly model: ReferenceModel;
-  readonly weights: PartWeights;
-  bound?: BoundGraph;
+  readonly graph: PlannedGraph;
+  bound?: RunnableGraph;
 }
 
 /** Reads one ctx-bin: metadata, graph plans and the weights those graphs use. */
 async function loadCtxBin(path: string, ctxBin: number): Promise<LoadedGraph[]> {
   const reader = await SafetensorsReader.open(path);
   try {
-    const { model, graphs } = parseCtxBinMetadata(reader.metadata, path);
-    const plans = graphs.map((graph, i) => planGraph(graph, i, ctxBin, model, path));
-    const weights = await loadPartWeights(reader, model, weightNeedsOf(plans));
-    return plans.map((plan) => ({ plan, model, weights }));
+    const plan = planCtxBin(parseCtxBinMetadata(reader.metadata, path), ctxBin, path);
+    const weights = await loadWeights(reader, plan.weightReads((name) => reader.tensors.has(name)));
+    return plan.graphs(weights).map((graph) => ({ graph }));
   } finally {
     await reader.close();
   }
@@ -40,8 +35,8 @@ class ReferenceBackend implements GraphBackend {
   private disposed = false;
 
   constructor(graphs: readonly LoadedGraph[]) {
-    this.graphs = graphs.map((g) => g.plan.spec);
-    this.loaded = new Map(graphs.map((g) => [g.plan.spec.name, g]));
+    this.graphs = graphs.map((g) => g.graph.spec);
+    this.loaded = new Map(graphs.map((g) => [g.graph.spec.name, g]));
   }
 
   allocate(byteLength: number): Uint8Array {
@@ -57,8 +52,7 @@ class ReferenceBackend implements GraphBackend {
   bind(graph: string, buffers: ReadonlyMap<string, Uint8Array>): void {
     this.assertOpen('bind');
     const loaded = this.graph(graph);
-    checkBuffers(loaded.plan, buffers);
-    loaded.bound = new BoundGraph(loaded.plan, loaded.model, loaded.weights, buffers);
+    loaded.bound = loaded.graph.bind(buffers);
   }
 
   async execute(graph: string): Promise<void> {
@@ -95,7 +89,7 @@ export async function openReferenceBackend(ctxBinPaths: readonly string[]): Prom
   const fileOf = new Map<string, string>();
   for (const [ctxBin, path] of ctxBinPaths.entries()) {
     for (const graph of await loadCtxBin(path, ctxBin)) {
-      const name = graph.plan.spec.name;
+      const name = graph.graph.spec.name;
       const other = fileOf.get(name);
       if (other !== undefined) {
         throw new CtxBinError(`reference ctx-bin "${path}": graph "${name}" is also defined in "${other}"`);

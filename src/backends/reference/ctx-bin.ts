@@ -1,11 +1,11 @@
 import { writeSafetensors, type FloatTensor } from '../../formats/safetensors.js';
-import { encodeCtxBinMetadata, parseCtxBinMetadata, type ReferenceCtxBinMetadata } from './metadata.js';
-import { planGraph } from './plan.js';
+import { encodeCtxBinMetadata, parseCtxBinMetadata, type CtxBinModel, type ReferenceCtxBinMetadata } from './metadata.js';
+import { planCtxBin } from './program.js';
 
 /** One reference ctx-bin before it is written: graph metadata plus the weights its graphs use. */
-export interface ReferenceCtxBinPart {
-  readonly metadata: ReferenceCtxBinMetadata;
-  /** Weights in Hugging Face Qwen2 naming. */
+export interface ReferenceCtxBinPart<M extends CtxBinModel = CtxBinModel> {
+  readonly metadata: ReferenceCtxBinMetadata<M>;
+  /** Weights in Hugging Face naming (Qwen2, or vision-model.ts's). */
   readonly tensors: ReadonlyMap<string, FloatTensor>;
 }
 
@@ -15,7 +15,6 @@ export interface ReferenceCtxBinPart {
  */
 export async function writeReferenceCtxBin(path: string, part: ReferenceCtxBinPart): Promise<void> {
   const encoded = encodeCtxBinMetadata(part.metadata);
-  const { model, graphs } = parseCtxBinMetadata(encoded, path);
-  graphs.forEach((graph, i) => planGraph(graph, i, 0, model, path));
+  planCtxBin(parseCtxBinMetadata(encoded, path), 0, path);
   await writeSafetensors(path, part.tensors, encoded);
 }

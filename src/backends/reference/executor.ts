@@ -1,38 +1,11 @@
 /** One graph bound to its IO buffers, with the scratch its stages need, ready to run. */
 import { InvalidArgumentError } from '../../errors.js';
-import { tensorByteLength } from '../../graphs/sizes.js';
 import type { TensorSpec } from '../../graphs/spec.js';
-import { byteSize } from '../../tensor/dtype.js';
 import { floatInput, floatOutput, tokenIds, type FloatInput, type FloatOutput } from './io.js';
 import { addInPlace, applyRope, attention, linear, rmsNorm, swiGlu, type AttentionShape } from './kernels.js';
 import type { ReferenceModel } from './model.js';
 import type { GraphPlan } from './plan.js';
 import type { LayerWeights, PartWeights } from './weights.js';
-
-
-/**
- * Checks that `buffers` covers every IO tensor of `plan` with enough, aligned bytes; throws
- * `InvalidArgumentError` naming graph, tensor and byte counts.
- */
-export function checkBuffers(plan: GraphPlan, buffers: ReadonlyMap<string, Uint8Array>): void {
-  const graph = plan.spec.name;
-  for (const spec of [...plan.spec.inputs, ...plan.spec.outputs]) {
-    const bytes = buffers.get(spec.name);
-    if (bytes === undefined) throw new InvalidArgumentError(`bind "${graph}": no buffer for tensor "${spec.name}"`);
-    const expected = tensorByteLength(spec);
-    if (bytes.byteLength < expected) {
-      throw new InvalidArgumentError(
-        `bind "${graph}": buffer for tensor "${spec.name}" has ${bytes.byteLength} bytes, expected at least ${expected}`,
-      );
-    }
-    const align = byteSize(spec.dtype);
-    if (bytes.byteOffset % align !== 0) {
-      throw new InvalidArgumentError(
-        `bind "${graph}": buffer for tensor "${spec.name}" starts at byte offset ${bytes.byteOffset}, not aligned to ${align}`,
-      );
-    }
-  }
-}
 
 interface BoundLayer {
   readonly weights: LayerWeights;
@@ -66,7 +39,7 @@ export class BoundGraph {
   private readonly scores: Float64Array;
   private readonly acc: Float64Array;
 
-  /** `buffers` must have passed `checkBuffers(plan, ...)`. */
+  /** `buffers` must have passed `checkBuffers(plan.spec, ...)` (program.ts). */
   constructor(
     private readonly plan: GraphPlan,
     private readonly model: ReferenceModel,

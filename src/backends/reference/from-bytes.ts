@@ -16,11 +16,11 @@ import {
 } from '../../formats/safetensors.js';
 import type { GraphSpec } from '../../graphs/spec.js';
 import { CtxBinError } from './errors.js';
-import { BoundGraph, checkBuffers } from './executor.js';
 import { parseCtxBinMetadata } from './metadata.js';
-import type { ReferenceModel } from './model.js';
-import { planGraph, type GraphPlan } from './plan.js';
-import { readPartWeights, weightNeedsOf, type PartWeights, type WeightSource } from './weights.js';
+import { planCtxBin, type CtxBinPlan, type PlannedGraph, type RunnableGraph } from './program.js';
+import { readWeights, type WeightSource } from './weights.js';
+
+export type { RunnableGraph } from './program.js';
 
 interface WeightInfo extends SafetensorsTensorInfo {
   readonly dtype: SafetensorsFloatDType;
@@ -70,14 +70,12 @@ function parseSafetensorsImage(bytes: Uint8Array, label: string): SafetensorsIma
 
 interface ParsedCtxBin {
   readonly image: SafetensorsImage;
-  readonly model: ReferenceModel;
-  readonly plans: readonly GraphPlan[];
+  readonly plan: CtxBinPlan;
 }
 
 function parseCtxBin(bytes: Uint8Array, label: string): ParsedCtxBin {
   const image = parseSafetensorsImage(bytes, label);
-  const { model, graphs } = parseCtxBinMetadata(image.metadata, label);
-  return { image, model, plans: graphs.map((graph, i) => planGraph(graph, i, 0, model, label)) };
+  return { image, plan: planCtxBin(parseCtxBinMetadata(image.metadata, label), 0, label) };
 }
 
 /**
@@ -85,26 +83,17 @@ function parseCtxBin(bytes: Uint8Array, label: string): ParsedCtxBin {
  * graph's IO); weights are not read. Throws `CtxBinError` naming `label` and the key.
  */
 export function readCtxBinGraphs(bytes: Uint8Array, label: string): readonly GraphSpec[] {
-  return parseCtxBin(bytes, label).plans.map((plan) => plan.spec);
-}
-
-/** One graph bound to byte views of its IO; `run` reads the inputs and writes the outputs. */
-export interface RunnableGraph {
-  run(): void;
+  return parseCtxBin(bytes, label).plan.specs;
 }
 
 /** A reference ctx-bin loaded from memory: its graphs, runnable on caller-provided IO bytes. */
 export class ReferenceCtxBinProgram {
   readonly graphs: readonly GraphSpec[];
-  private readonly plans: ReadonlyMap<string, GraphPlan>;
+  private readonly planned: ReadonlyMap<string, PlannedGraph>;
 
-  constructor(
-    plans: readonly GraphPlan[],
-    private readonly model: ReferenceModel,
-    private readonly weights: PartWeights,
-  ) {
-    this.graphs = plans.map((plan) => plan.spec);
-    this.plans = new Map(plans.map((plan) => [plan.spec.name, plan]));
+  constructor(graphs: readonly PlannedGraph[]) {
+    this.graphs = graphs.map((graph) => graph.spec);
+    this.planned = new Map(graphs.map((graph) => [graph.spec.name, graph]));
   }
 
   /**
@@ -112,12 +101,11 @@ export class ReferenceCtxBinProgram {
    * element-aligned); throws `InvalidArgumentError` naming the graph and tensor otherwise.
    */
   bind(graph: string, buffers: ReadonlyMap<string, Uint8Array>): RunnableGraph {
-    const plan = this.plans.get(graph);
-    if (plan === undefined) {
-      throw new InvalidArgumentError(`bind: unknown graph "${graph}" (graphs: ${[...this.plans.keys()].join(', ')})`);
+    const planned = this.planned.get(graph);
+    if (planned === undefined) {
+      throw new InvalidArgumentError(`bind: unknown graph "${graph}" (graphs: ${[...this.planned.keys()].join(', ')})`);
     }
-    checkBuffers(plan, buffers);
-    return new BoundGraph(plan, this.model, this.weights, buffers);
+    return planned.bind(buffers);
   }
 }
 
@@ -127,6 +115,6 @@ export class ReferenceCtxBinProgram {
  * `CtxBinError` naming `label` and the key.
  */
 export function loadCtxBinProgram(bytes: Uint8Array, label: string): ReferenceCtxBinProgram {
-  const { image, model, plans } = parseCtxBin(bytes, label);
-  return new ReferenceCtxBinProgram(plans, model, readPartWeights(image, model, weightNeedsOf(plans)));
+  const { image, plan } = parseCtxBin(bytes, label);
+  return new ReferenceCtxBinProgram(plan.graphs(readWeights(image, plan.weightReads((name) => image.tensors.has(name)))));
 }

@@ -1,18 +1,34 @@
 export { openReferenceBackend } from './backend.js';
 export { writeReferenceCtxBin, type ReferenceCtxBinPart } from './ctx-bin.js';
 export { loadCtxBinProgram, readCtxBinGraphs, ReferenceCtxBinProgram, type RunnableGraph } from './from-bytes.js';
-export { splitQwen2Checkpoint, type SplitOptions } from './split.js';
+export { splitQwen2Checkpoint, type SplitOptions, type TensorType } from './split.js';
 export { loadHfQwen2, writeHfQwen2 } from './checkpoint.js';
 export { qwen2WeightShapes, referenceModelOf, type Qwen2Checkpoint, type Qwen2Config } from './qwen2.js';
 export {
   parseCtxBinMetadata,
   CTX_BIN_FORMAT,
   CTX_BIN_VERSION,
+  CTX_BIN_VERSIONS,
   GRAPH_STAGES,
   METADATA_KEY,
+  VISION_CTX_BIN_VERSION,
+  VISION_GRAPH_STAGES,
+  type CtxBinModel,
   type GraphStages,
   type ReferenceCtxBinMetadata,
   type ReferenceGraphMeta,
+  type VisionGraphStages,
 } from './metadata.js';
 export type { ReferenceModel } from './model.js';
+export {
+  MM_PROJECTOR_PREFIX, patchCount, projectorWeightShapes, visionLayerWeightNames, visionModelProblem, visionTowerWeightShapes,
+  visionWeightShapes, VISION_TOWER_PREFIX,
+  type ReferenceVisionModel, type VisionProjector, type VisionTower,
+} from './vision-model.js';
+export { hfVisionConfig, loadHfVision, visionWeightsProblem, writeHfVision, VIT_MODEL_TYPE, type VisionCheckpoint } from './vision-checkpoint.js';
+export {
+  IMAGE_ENCODER_GRAPH, IMAGE_PROJECTOR_GRAPH, PROJECTED_FEATURES, visionCtxBinParts, type VisionSplitOptions,
+} from './vision-split.js';
+export type { PixelLayout } from './vision-plan.js';
+export { erf } from './vision-kernels.js';
 export { BackendDisposedError, CheckpointError, CtxBinError, GraphNotBoundError } from './errors.js';

@@ -1,6 +1,10 @@
 /**
  * Metadata of a reference ctx-bin: the safetensors `__metadata__` entry `"genie-ts"` holds this
- * object as a JSON string. Version 1.
+ * object as a JSON string. Version 1 holds a Qwen2 decoder (`model.architecture` "qwen2");
+ * version 2 adds vision models (`model.architecture` "vision": a ViT tower and FastVLM's projector,
+ * see vision-model.ts). Writers use the lowest version that expresses the model, so decoder
+ * ctx-bins stay version 1 and a build that reads only version 1 rejects a vision ctx-bin by its
+ * version.
  */
 import { z } from 'zod';
 import { jsonPreview } from '../../formats/json.js';
@@ -9,11 +13,17 @@ import type { TensorSpec } from '../../graphs/spec.js';
 import { QnnDataType, type DataTypeName } from '../../tensor/dtype.js';
 import { CtxBinError } from './errors.js';
 import { referenceModelSchema, type ReferenceModel } from './model.js';
+import { referenceVisionModelSchema, type ReferenceVisionModel } from './vision-model.js';
 import { describeFirstIssue } from './zod-issue.js';
 
 export const METADATA_KEY = 'genie-ts';
 export const CTX_BIN_FORMAT = 'genie-ts-reference';
+/** The version of decoder ctx-bins (the first version; version 2 reads them unchanged). */
 export const CTX_BIN_VERSION = 1;
+/** The version of vision ctx-bins: version 1 plus `model.architecture` "vision" and the vision stages. */
+export const VISION_CTX_BIN_VERSION = 2;
+/** Every version this build reads. */
+export const CTX_BIN_VERSIONS: readonly number[] = [CTX_BIN_VERSION, VISION_CTX_BIN_VERSION];
 
 /**
  * The stages a reference graph computes, joined by `+` in execution order: embedding lookup, decoder
@@ -30,19 +40,34 @@ export const GRAPH_STAGES = [
 ] as const;
 export type GraphStages = (typeof GRAPH_STAGES)[number];
 
+/**
+ * The stages of a vision model's graph: the ViT tower (`pixel_values` -> image features), the
+ * projector (image features -> decoder-width rows), or both fused.
+ */
+export const VISION_GRAPH_STAGES = ['vision', 'projector', 'vision+projector'] as const;
+export type VisionGraphStages = (typeof VISION_GRAPH_STAGES)[number];
+
+/** The model a ctx-bin's graphs execute: a Qwen2 decoder or a vision model. */
+export type CtxBinModel = ReferenceModel | ReferenceVisionModel;
+
 export interface ReferenceGraphMeta {
   readonly name: string;
-  readonly kind: GraphStages;
-  /** Decoder layers `[first, end)`; empty (`first == end`) when the kind has no decoder. */
+  /** Decoder stages for a Qwen2 model, vision stages for a vision model. */
+  readonly kind: GraphStages | VisionGraphStages;
+  /**
+   * Decoder (or vision tower) layers `[first, end)`; empty (`first == end`) when the kind has no
+   * decoder (tower). A vision graph runs the whole tower: `[0, tower.layers]`.
+   */
   readonly layers: readonly [number, number];
   readonly inputs: readonly TensorSpec[];
   readonly outputs: readonly TensorSpec[];
 }
 
-export interface ReferenceCtxBinMetadata {
+/** The metadata of a ctx-bin whose model is `M`; version 1 only for a Qwen2 model. */
+export interface ReferenceCtxBinMetadata<M extends CtxBinModel = CtxBinModel> {
   readonly format: typeof CTX_BIN_FORMAT;
-  readonly version: typeof CTX_BIN_VERSION;
-  readonly model: ReferenceModel;
+  readonly version: typeof CTX_BIN_VERSION | typeof VISION_CTX_BIN_VERSION;
+  readonly model: M;
   readonly graphs: readonly ReferenceGraphMeta[];
 }
 
@@ -64,20 +89,39 @@ const tensorSpecSchema = z.strictObject({
   encoding: z.strictObject({ scale: z.number().positive(), offset: z.int() }).optional(),
 });
 
-const graphSchema = z.strictObject({
-  name: nameSchema,
-  kind: z.enum(GRAPH_STAGES),
-  layers: z.tuple([z.int().nonnegative(), z.int().nonnegative()]),
-  inputs: z.array(tensorSpecSchema),
-  outputs: z.array(tensorSpecSchema).min(1),
-});
+function graphSchema(stages: readonly [string, ...string[]]) {
+  return z.strictObject({
+    name: nameSchema,
+    kind: z.enum(stages),
+    layers: z.tuple([z.int().nonnegative(), z.int().nonnegative()]),
+    inputs: z.array(tensorSpecSchema),
+    outputs: z.array(tensorSpecSchema).min(1),
+  });
+}
 
-const metadataSchema = z.strictObject({
-  format: z.literal(CTX_BIN_FORMAT),
-  version: z.literal(CTX_BIN_VERSION),
-  model: referenceModelSchema,
-  graphs: z.array(graphSchema).min(1),
-});
+function metadataSchema(version: number, model: z.ZodType, stages: readonly [string, ...string[]]) {
+  return z.strictObject({
+    format: z.literal(CTX_BIN_FORMAT),
+    version: z.literal(version),
+    model,
+    graphs: z.array(graphSchema(stages)).min(1),
+  });
+}
+
+const DECODER_V1 = metadataSchema(CTX_BIN_VERSION, referenceModelSchema, GRAPH_STAGES);
+const DECODER_V2 = metadataSchema(VISION_CTX_BIN_VERSION, referenceModelSchema, GRAPH_STAGES);
+const VISION_V2 = metadataSchema(VISION_CTX_BIN_VERSION, referenceVisionModelSchema, VISION_GRAPH_STAGES);
+
+/** The schema for `version` and `model.architecture`, or why there is none. */
+function schemaFor(version: number, architecture: unknown): z.ZodType | string {
+  if (architecture === 'qwen2') return version === CTX_BIN_VERSION ? DECODER_V1 : DECODER_V2;
+  if (architecture === 'vision') {
+    if (version === VISION_CTX_BIN_VERSION) return VISION_V2;
+    return `key model.architecture: "vision" needs version ${VISION_CTX_BIN_VERSION}, this file says version ${version}`;
+  }
+  const expected = version === CTX_BIN_VERSION ? '"qwen2"' : '"qwen2" or "vision"';
+  return `key model.architecture: expected ${expected}, found ${jsonPreview(architecture)}`;
+}
 
 /**
  * Parses and validates the metadata of ctx-bin `file` (the safetensors `__metadata__` map).
@@ -95,22 +139,28 @@ export function parseCtxBinMetadata(metadata: Readonly<Record<string, string>>, 
   } catch (cause) {
     return fail(`__metadata__."${METADATA_KEY}" is not valid JSON: ${(cause as Error).message}`);
   }
-  const head = json as { format?: unknown; version?: unknown } | null;
+  const head = json as { format?: unknown; version?: unknown; model?: unknown } | null;
   if (typeof head !== 'object' || head === null) return fail(`__metadata__."${METADATA_KEY}" is not a JSON object`);
   if (head.format !== CTX_BIN_FORMAT) {
     fail(`key format: expected "${CTX_BIN_FORMAT}", found ${jsonPreview(head.format)}`);
   }
-  if (head.version !== CTX_BIN_VERSION) {
-    fail(`key version: ${jsonPreview(head.version)} is not supported (this build reads version ${CTX_BIN_VERSION})`);
+  if (!CTX_BIN_VERSIONS.includes(head.version as number)) {
+    fail(`key version: ${jsonPreview(head.version)} is not supported (this build reads versions ${CTX_BIN_VERSIONS.join(' and ')})`);
   }
-  const parsed = metadataSchema.safeParse(json);
+  const model = head.model as { architecture?: unknown } | null | undefined;
+  // A model that is not an object is left to the schema, which names what it found.
+  const architecture = typeof model === 'object' && model !== null ? model.architecture : 'qwen2';
+  const schema = schemaFor(head.version as number, architecture);
+  if (typeof schema === 'string') return fail(schema);
+  const parsed = schema.safeParse(json);
   if (!parsed.success) return fail(describeFirstIssue(parsed.error));
+  const data = parsed.data as ReferenceCtxBinMetadata;
   const names = new Set<string>();
-  parsed.data.graphs.forEach((graph, i) => {
+  data.graphs.forEach((graph, i) => {
     if (names.has(graph.name)) fail(`key graphs[${i}].name: graph "${graph.name}" is listed twice`);
     names.add(graph.name);
   });
-  return parsed.data;
+  return data;
 }
 
 /** The `__metadata__` map that stores `metadata`. */

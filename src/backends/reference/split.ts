@@ -177,7 +177,7 @@ function partTensors(
 }
 
 /** The parts (in order `1_of_N` ... `N_of_N`) of a reference model; weights are shared, not copied. */
-export function splitQwen2Checkpoint(options: SplitOptions): ReferenceCtxBinPart[] {
+export function splitQwen2Checkpoint(options: SplitOptions): ReferenceCtxBinPart<ReferenceModel>[] {
   checkOptions(options);
   const { config, weights, cl, splits, embeddingPart = false, inputKind, naming = 'ai-hub', tensorTypes = {} } = options;
   const model = referenceModelOf(config);

@@ -39,21 +39,24 @@ export interface WeightSource<Data> {
   readFloat32(name: string): Data;
 }
 
-interface WeightRequest {
+/** One weight a ctx-bin's graphs read: its name and expected shape. */
+export interface WeightRequest {
   readonly name: string;
   readonly shape: readonly number[];
 }
 
 /**
- * The weights `needs` asks for, as a sequence of reads (each answered with the tensor's data) so
- * the file-backed and the in-memory loaders share one selection. The LM head is `lm_head.weight`,
+ * The weights a ctx-bin's graphs use, as a sequence of reads (each answered with the tensor's
+ * float32 data) returning the assembled weights, so the file-backed and the in-memory loaders
+ * share one selection.
+ */
+export type WeightReads<W> = Generator<WeightRequest, W, Float32Array>;
+
+/**
+ * The decoder weights `needs` asks for, as a sequence of reads. The LM head is `lm_head.weight`,
  * or `model.embed_tokens.weight` when the model ties them and the file has no separate head.
  */
-function* partWeightReads(
-  model: ReferenceModel,
-  needs: WeightNeeds,
-  has: (name: string) => boolean,
-): Generator<WeightRequest, PartWeights, Float32Array> {
+export function* partWeightReads(model: ReferenceModel, needs: WeightNeeds, has: (name: string) => boolean): WeightReads<PartWeights> {
   const tableShape = [model.vocab, model.hidden];
   const embedding = needs.embedding ? yield { name: EMBED_TOKENS, shape: tableShape } : undefined;
   const layers = new Map<number, LayerWeights>();
@@ -83,13 +86,8 @@ function checkWeight<Data>(source: WeightSource<Data>, { name, shape }: WeightRe
   }
 }
 
-/** Reads the weights `needs` asks for from an open file, checking presence and shape. */
-export async function loadPartWeights(
-  reader: SafetensorsReader,
-  model: ReferenceModel,
-  needs: WeightNeeds,
-): Promise<PartWeights> {
-  const reads = partWeightReads(model, needs, (name) => reader.tensors.has(name));
+/** Answers `reads` from an open file, checking presence and shape of each weight. */
+export async function loadWeights<W>(reader: SafetensorsReader, reads: WeightReads<W>): Promise<W> {
   let step = reads.next();
   while (!step.done) {
     checkWeight(reader, step.value);
@@ -98,13 +96,8 @@ export async function loadPartWeights(
   return step.value;
 }
 
-/** Reads the weights `needs` asks for from memory, checking presence and shape. */
-export function readPartWeights(
-  source: WeightSource<Float32Array>,
-  model: ReferenceModel,
-  needs: WeightNeeds,
-): PartWeights {
-  const reads = partWeightReads(model, needs, (name) => source.tensors.has(name));
+/** Answers `reads` from memory, checking presence and shape of each weight. */
+export function readWeights<W>(source: WeightSource<Float32Array>, reads: WeightReads<W>): W {
   let step = reads.next();
   while (!step.done) {
     checkWeight(source, step.value);
