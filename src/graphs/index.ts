@@ -1,7 +1,7 @@
 export type { GraphSpec, TensorSpec } from './spec.js';
 export { ContextLimitError, ModelLayoutError } from './errors.js';
 export {
-  checkCacheGroups, DEFAULT_CACHE_GROUP, graphName, kvPartnerName, kvSiblingName, kvTensorName, parseGraphName, tensorRole,
+  checkCacheGroups, DEFAULT_CACHE_GROUP, graphName, IMAGE_ENCODER_INPUTS, IMAGE_FEATURE_PREFIXES, kvPartnerName, kvSiblingName, kvTensorName, parseGraphName, tensorRole,
   TensorNames, type GraphNameInfo, type GraphNaming, type KvRole, type SimpleRoleKind, type TensorRole,
 } from './names.js';
 export {
@@ -12,6 +12,7 @@ export type {
   IoTensor, KvSlotSpec, KvTensorSpec, ModelInput, ModelLayout, Variant, VisionGraph,
 } from './layout.js';
 export { discoverModelLayout, type DiscoverOptions } from './discover.js';
+export { discoverImageEncoderLayout, type ImageEncoderLayout } from './image-encoder.js';
 export { checkContextSize } from './context-size.js';
 export { ExecutionPlanner, type PlanStep } from './planner.js';
 export { planBuffers, type BufferPlan, type PlannedBuffer, type TensorPlacement } from './buffer-plan.js';
