@@ -1,10 +1,13 @@
 import { GenieError, InvalidArgumentError } from '../errors.js';
 import { ContextLimitError } from '../graphs/errors.js';
 import type { Sampler } from '../sampler/sampler.js';
+import { byteSize, isFixedPoint } from '../tensor/dtype.js';
+import { Accumulator } from './embeddings/accumulator.js';
+import type { ImageEmbedder } from './vision/embedder.js';
 import { DisposedError, type Engine } from './engine/engine.js';
 import type { QueryResult } from './dialog-types.js';
 import type { Tokenizer } from './tokenizer/tokenizer.js';
-import type { TurnLedger, TurnPrompt } from './turn-ledger.js';
+import type { EntryKey, TurnLedger, TurnPrompt } from './turn-ledger.js';
 
 /**
  * The penalty history a dialog needs for `penalizeLastN`: the window never reaches further back than
@@ -13,6 +16,13 @@ import type { TurnLedger, TurnPrompt } from './turn-ledger.js';
  */
 export function penaltyHistoryCapacity(penalizeLastN: number, contextLimit: number): number {
   return Math.min(penalizeLastN, contextLimit + 1);
+}
+
+/** A dialog's vision stage: `owned` when the dialog opened it (and disposes it). */
+export interface DialogVision {
+  readonly embedder: ImageEmbedder;
+  readonly placeholder: string;
+  readonly owned: boolean;
 }
 
 /** A query was started while another one is still running on the same dialog. */
@@ -34,8 +44,8 @@ export interface RunningQuery {
 
 /** What a turn fed, as its `QueryResult` reports it. */
 export interface FedPrompt {
-  /** The tokens fed before an embedding prompt's rows (all of them for a token prompt). */
-  readonly input: number[];
+  /** The entries fed: tokens (all of them for a token prompt, those before an embedding prompt's rows), image row keys. */
+  readonly input: EntryKey[];
   /** Tokens and rows fed. */
   readonly promptLength: number;
   /** A rewind's cached prefix, kept instead of fed. */
@@ -46,8 +56,8 @@ export interface FedPrompt {
 export interface QueryPlan extends FedPrompt {
   readonly prompt: TurnPrompt;
   readonly rewind: boolean;
-  /** A rewind query's whole token list (what the ledger is cut back to). */
-  readonly tokens: number[];
+  /** A rewind query's whole entry list (what the ledger is cut back to). */
+  readonly tokens: EntryKey[];
   readonly keep: number;
 }
 
@@ -68,6 +78,9 @@ export class DialogState {
   lastResult: QueryResult | undefined;
   /** The float32 row `onLogits` receives, allocated on first use. */
   logitsScratch: Float32Array | undefined;
+  private splicing: Accumulator | undefined;
+  /** The vision stage that lets queries take images, with the placeholder that marks them; null: text only. */
+  vision: DialogVision | null = null;
 
   constructor(
     readonly engine: Engine,
@@ -80,6 +93,8 @@ export class DialogState {
       readonly maxNumTokens: number | null;
       readonly contextSize: number;
       readonly initTimeUs: number;
+      /** `accumulator-size` of a text-generator config: the byte cap of a spliced prompt's rows. */
+      readonly accumulatorSize: number | null;
     },
   ) {
     this.eos = new Set(settings.eosTokens);
@@ -90,6 +105,21 @@ export class DialogState {
   /** Most tokens the KV cache can hold: `context.size`, or less when the binaries' KV-in is smaller. */
   get contextLimit(): number {
     return Math.min(this.settings.contextSize, this.engine.capacity);
+  }
+
+  /**
+   * Where spliced prompts are built: the model input's format (float32 for a float16 input, which the
+   * engine converts), bounded by `accumulator-size`, else by what the context can hold. Made on first use.
+   */
+  accumulator(): Accumulator {
+    if (this.splicing !== undefined) return this.splicing;
+    const input = this.engine.layout.input;
+    if (input.kind !== 'embeddings') throw new Error('internal: only a model that takes embeddings splices rows');
+    const { dtype, encoding } = input.tensor;
+    const format = isFixedPoint(dtype) ? { dtype, encoding, rowElements: input.rowElements } : { dtype: 'FLOAT_32' as const, rowElements: input.rowElements };
+    const capacity = this.settings.accumulatorSize ?? this.contextLimit * input.rowElements * byteSize(format.dtype);
+    this.splicing = new Accumulator(format, capacity);
+    return this.splicing;
   }
 
   /** Names the context limit in messages. */
@@ -135,7 +165,7 @@ export class DialogState {
    * not fit in what the KV cache has left.
    */
   plan(prompt: TurnPrompt): QueryPlan {
-    const rewind = prompt.kind === 'tokens' && prompt.rewind;
+    const rewind = prompt.kind !== 'embeddings' && prompt.rewind;
     const { tokens, keep, input } = this.ledger.plan(prompt, this.engine.nValid);
     const promptLength = input.length + (prompt.kind === 'embeddings' ? prompt.count : 0);
     if (promptLength === 0) {

@@ -2,6 +2,7 @@ import type { SamplerUpdate } from '../sampler/resolve-params.js';
 import type { DataTypeName, ElementArray, Encoding } from '../tensor/dtype.js';
 import type { BackendOptions } from './backend-factory.js';
 import type { Kpis } from './kpis.js';
+import type { ImageEmbedder, ImageInput } from './vision/embedder.js';
 import type { Tokenizer } from './tokenizer/tokenizer.js';
 
 export interface DialogOptions {
@@ -15,6 +16,15 @@ export interface DialogOptions {
   readonly tokenizer?: Tokenizer;
   /** Options of the backend `engine.backend.type` names (e.g. `qnn: { provider: 'simulated' }`). */
   readonly backend?: BackendOptions;
+  /**
+   * The vision stage that lets queries take images (`QueryOptions.images`): a Genie image-encoder
+   * config (a file path, or a parsed object whose paths resolve against `baseDir`), opened with this
+   * dialog's `backend` options and disposed with it; or an `ImageEmbedder` the caller owns (shared,
+   * or an encoder of their own). Its rows must be as wide as the config's `embedding.size`.
+   */
+  readonly imageEncoder?: string | object | ImageEmbedder;
+  /** The text in a prompt that stands for an image (default `<image>`, FastVLM's and LLaVA's). */
+  readonly imagePlaceholder?: string;
 }
 
 export interface QueryOptions {
@@ -46,13 +56,23 @@ export interface QueryOptions {
    * ```
    */
   readonly rewind?: boolean;
+  /**
+   * Images for the prompt's placeholders (`query` only, and only with `DialogOptions.imageEncoder`):
+   * the prompt is split at each placeholder, its text goes through the tokenizer and the LUT, each
+   * image's rows (preprocessed, encoded, requantised into the model input's encoding, as Genie's
+   * pipeline accumulator does) take its placeholder's place, and positions run on across all rows.
+   * N placeholders need N images. The image rows stay in the KV cache for follow-up turns; a rewind
+   * query that sends the same image again reuses its cached rows (matched by content) without
+   * encoding it again.
+   */
+  readonly images?: readonly ImageInput[];
 }
 
 /**
  * Options of `Dialog.embeddingQuery` (Genie's `GenieDialog_embeddingQuery`): the format of the
  * rows, and Genie's token-to-embedding (T2E) callback.
  */
-export interface EmbeddingQueryOptions<T extends ElementArray = ElementArray> extends QueryOptions {
+export interface EmbeddingQueryOptions<T extends ElementArray = ElementArray> extends Omit<QueryOptions, 'images'> {
   /** Element type of the rows: FLOAT_32 (default, a Float32Array) or a fixed-point type (e.g. UFIXED_POINT_16, a Uint16Array). */
   readonly dtype?: DataTypeName;
   /** Encoding of fixed-point rows, QNN convention `float = (q + offset) * scale`; required for them. */

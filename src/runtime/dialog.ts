@@ -12,9 +12,10 @@ import { checkBackendOptions } from './backend-factory.js';
 import { checkOptionKeys, describeValue, type OptionKeys } from './check-options.js';
 import { checkConfigGeometry } from './config-geometry.js';
 import { checkConfigTokenIds } from './config-vocabulary.js';
-import { DialogState, penaltyHistoryCapacity } from './dialog-state.js';
+import { DialogState, penaltyHistoryCapacity, type DialogVision } from './dialog-state.js';
 import type { DialogOptions, EmbeddingQueryOptions, QueryOptions, QueryResult } from './dialog-types.js';
 import type { EmbeddingRows } from './embeddings/rows.js';
+import type { Engine } from './engine/engine.js';
 import { openEngine } from './engine/open.js';
 import type { Kpis } from './kpis.js';
 import { runQuery } from './query-run.js';
@@ -22,6 +23,9 @@ import { StopSequenceMatcher } from './text/stop-sequence-matcher.js';
 import { loadTokenizer } from './tokenizer/load.js';
 import { Tokenizer } from './tokenizer/tokenizer.js';
 import { TurnLedger, type TurnPrompt } from './turn-ledger.js';
+import { spliceKeys } from './spliced-prompt.js';
+import type { ImageEmbedder, ImageInput } from './vision/embedder.js';
+import { DEFAULT_IMAGE_PLACEHOLDER, splicePrompt } from './vision/prompt.js';
 
 export type { DialogOptions, EmbeddingQueryOptions, QueryOptions, QueryResult, StopReason } from './dialog-types.js';
 export { DialogBusyError } from './dialog-state.js';
@@ -80,8 +84,13 @@ export class Dialog {
       const contextLimit = Math.min(derived.contextSize, engine.capacity);
       const ledger = new TurnLedger(derived.bosToken, derived.primaryEos, penaltyHistoryCapacity(sampler.params.penalizeLastN, contextLimit));
       const maxNumTokens = options.maxNumTokens ?? derived.maxNumTokens;
-      const settings = { eosTokens: derived.eosTokens, stopSequences: derived.stopSequences, maxNumTokens, contextSize: derived.contextSize, initTimeUs };
-      return new Dialog(derived, new DialogState(engine, sampler, ledger, tokenizer, settings));
+      const settings = {
+        eosTokens: derived.eosTokens, stopSequences: derived.stopSequences, maxNumTokens, contextSize: derived.contextSize, initTimeUs,
+        accumulatorSize: derived.accumulatorSize,
+      };
+      const state = new DialogState(engine, sampler, ledger, tokenizer, settings);
+      state.vision = await openVision(engine, options);
+      return new Dialog(derived, state);
     } catch (error) {
       await engine.dispose();
       throw error;
@@ -115,6 +124,10 @@ export class Dialog {
     if (typeof prompt !== 'string') throw new InvalidArgumentError(`prompt must be a string, got ${describeValue(prompt)}`);
     checkQueryOptions('query', options, QUERY_OPTION_KEYS);
     this.checkAcceptsTokens('query');
+    const vision = this.state.vision;
+    if (options.images !== undefined || (vision !== null && prompt.includes(vision.placeholder))) {
+      return this.start(this.splicedPrompt(prompt, options), options);
+    }
     const ids = Array.from(this.tokenizer.encode(prompt));
     this.checkIds(ids, 'the encoded prompt');
     return this.start({ kind: 'tokens', ids, rewind: options.rewind === true }, options);
@@ -131,7 +144,7 @@ export class Dialog {
     }
     const ids = Array.from(tokens);
     this.checkIds(ids, 'tokens');
-    checkQueryOptions('tokenQuery', options, QUERY_OPTION_KEYS);
+    checkQueryOptions('tokenQuery', options, COMMON_QUERY_OPTION_KEYS);
     this.checkAcceptsTokens('tokenQuery');
     return this.start({ kind: 'tokens', ids, rewind: options.rewind === true }, options);
   }
@@ -246,6 +259,7 @@ export class Dialog {
       this.state.disposed = true;
     }
     await this.state.engine.dispose();
+    if (this.state.vision?.owned) await this.state.vision.embedder.dispose();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -260,6 +274,22 @@ export class Dialog {
     this.state.checkIdle();
     this.state.plan(prompt);
     return runQuery(this.state, prompt, options);
+  }
+
+  /** The prompt split at its image placeholders, each image keyed by its content (files are read now). */
+  private splicedPrompt(prompt: string, options: QueryOptions): TurnPrompt {
+    const images: unknown = options.images ?? [];
+    if (!Array.isArray(images)) throw new InvalidArgumentError(`query option images must be an array of images, got ${describeValue(images)}`);
+    const vision = this.state.vision;
+    if (vision === null) {
+      throw new NotSupportedError(
+        'query option images needs an image encoder: create the dialog with the imageEncoder option (an image-encoder config), ' +
+          'or genie-ts run --image-encoder FILE',
+      );
+    }
+    const segments = splicePrompt(prompt, images as ImageInput[], vision.placeholder, this.tokenizer, vision.embedder);
+    for (const segment of segments) if (segment.kind === 'tokens') this.checkIds(segment.ids, 'the encoded prompt');
+    return { kind: 'spliced', segments, keys: spliceKeys(segments), rewind: options.rewind === true };
   }
 
   /** A tokenizer's vocabulary can be larger than the model's (or the ids arbitrary): check before anything runs. */
@@ -289,16 +319,52 @@ export class Dialog {
 }
 
 const DIALOG_OPTION_KEYS = {
-  baseDir: true, sampler: true, maxNumTokens: true, tokenizer: true, backend: true,
+  baseDir: true, sampler: true, maxNumTokens: true, tokenizer: true, backend: true, imageEncoder: true, imagePlaceholder: true,
 } as const satisfies Record<keyof DialogOptions, true>;
 
-const QUERY_OPTION_KEYS = {
+/** Options every query method takes. */
+const COMMON_QUERY_OPTION_KEYS = {
   signal: true, maxTokens: true, onLogits: true, rewind: true,
-} as const satisfies Record<keyof QueryOptions, true>;
+} as const satisfies Record<Exclude<keyof QueryOptions, 'images'>, true>;
+
+const QUERY_OPTION_KEYS = { ...COMMON_QUERY_OPTION_KEYS, images: true } as const satisfies Record<keyof QueryOptions, true>;
 
 const EMBEDDING_QUERY_OPTION_KEYS = {
-  ...QUERY_OPTION_KEYS, dtype: true, encoding: true, tokenToEmbedding: true,
+  ...COMMON_QUERY_OPTION_KEYS, dtype: true, encoding: true, tokenToEmbedding: true,
 } as const satisfies Record<keyof EmbeddingQueryOptions, true>;
+
+/**
+ * The dialog's vision stage from `options.imageEncoder`, checked against the model: images become
+ * rows of its embedding input, so it must take embeddings through a LUT (text and generated tokens
+ * are looked up in it), as wide as the encoder's rows.
+ */
+async function openVision(engine: Engine, options: DialogOptions): Promise<DialogVision | null> {
+  const { imageEncoder, imagePlaceholder = DEFAULT_IMAGE_PLACEHOLDER } = options;
+  if (imageEncoder === undefined) return null;
+  const size = engine.embeddingSize;
+  if (size === undefined || engine.embeddingTable === undefined) {
+    throw new NotSupportedError(
+      size === undefined
+        ? `Dialog.create option imageEncoder: the model's first graph takes token ids ("${engine.layout.input.tensor.name}"); image rows can only be spliced into a model that takes embeddings`
+        : 'Dialog.create option imageEncoder: the config\'s embedding is type "callback"; splicing images needs its LUT (type "lut") for the text around them',
+    );
+  }
+  if (!isImageEmbedder(imageEncoder)) {
+    throw new InvalidArgumentError(`Dialog.create option imageEncoder must be an ImageEmbedder, got ${describeValue(imageEncoder)}`);
+  }
+  if (imageEncoder.width !== size) {
+    throw new InvalidArgumentError(
+      `Dialog.create option imageEncoder: its rows have ${imageEncoder.width} elements but the model's embedding rows have ${size} (embedding.size)`,
+    );
+  }
+  return { embedder: imageEncoder, placeholder: imagePlaceholder, owned: false };
+}
+
+function isImageEmbedder(value: unknown): value is ImageEmbedder {
+  const v = value as Partial<ImageEmbedder> | null;
+  return typeof v === 'object' && v !== null && typeof v.embed === 'function' && typeof v.dispose === 'function' &&
+    Number.isSafeInteger(v.rows) && (v.rows as number) > 0 && Number.isSafeInteger(v.width) && (v.width as number) > 0;
+}
 
 /** `Dialog.create`'s options, checked before anything is read: known keys, values of the right kind. */
 function checkDialogOptions(options: DialogOptions): void {
@@ -315,6 +381,15 @@ function checkDialogOptions(options: DialogOptions): void {
     throw new InvalidArgumentError(`Dialog.create option tokenizer must be a Tokenizer (from loadTokenizer), got ${describeValue(tokenizer)}`);
   }
   checkBackendOptions(backend);
+  const { imageEncoder, imagePlaceholder } = options;
+  if (imageEncoder !== undefined && typeof imageEncoder !== 'string' && (typeof imageEncoder !== 'object' || imageEncoder === null || Array.isArray(imageEncoder))) {
+    throw new InvalidArgumentError(
+      `Dialog.create option imageEncoder must be an image-encoder config (a path or an object) or an ImageEmbedder, got ${describeValue(imageEncoder)}`,
+    );
+  }
+  if (imagePlaceholder !== undefined && (typeof imagePlaceholder !== 'string' || imagePlaceholder === '')) {
+    throw new InvalidArgumentError(`Dialog.create option imagePlaceholder must be a non-empty string, got ${describeValue(imagePlaceholder)}`);
+  }
 }
 
 /** Argument errors surface when the query is created, not at its first step. */

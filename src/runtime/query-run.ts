@@ -4,13 +4,14 @@ import type { QueryOptions, QueryResult, StopReason } from './dialog-types.js';
 import type { DialogState, FedPrompt, QueryPlan, RunningQuery } from './dialog-state.js';
 import { allocateEmbeddingRows, type EmbeddingRows } from './embeddings/rows.js';
 import { QueryClock } from './kpis.js';
-import { prefillTurn, T2E_ROW } from './prefill.js';
+import { prefillTurn, T2E_ROW, type SpliceContext } from './prefill.js';
+import { embedFedImages } from './spliced-prompt.js';
 import {
   AbortCriterion, CancelCriterion, ContextLimitCriterion, EosCriterion, StopCriteria, StopSequenceCriterion, TokenCapCriterion,
   type DecodeState, type StopCriterion,
 } from './stop-criteria.js';
 import { ReplyText } from './text/reply-text.js';
-import type { TurnPrompt } from './turn-ledger.js';
+import { tokenIds, type TurnPrompt } from './turn-ledger.js';
 
 /** Genie's T2E for generated tokens: the caller's callback and one row in the query's format, reused for every token. */
 interface T2eFeed {
@@ -39,7 +40,15 @@ export async function* runQuery(dialog: DialogState, prompt: TurnPrompt, options
   try {
     // Aborted before the prompt was (fully) processed: nothing was fed, the turn never happened.
     if (options.signal?.aborted) return run.end('abort', nothingFed());
-    let logits = await prefillPhase(dialog, plan, options.signal);
+    if (plan.prompt.kind === 'spliced') {
+      try {
+        await embedFedImages(plan.input.length, plan.prompt.segments, plan.prompt.keys.length, options.signal);
+      } catch (error) {
+        if (!options.signal?.aborted) throw error;
+      }
+      if (options.signal?.aborted) return run.end('abort', nothingFed());
+    }
+    let logits = await prefillPhase(dialog, plan, options.signal, run.splice);
     if (logits === null) return run.end('abort', nothingFed(plan.reusedTokens));
 
     const { sampler, ledger } = dialog;
@@ -106,13 +115,17 @@ class QueryRun implements RunningQuery {
   readonly clock = new QueryClock();
   readonly generated: number[] = [];
   readonly state: DecodeState = { token: -1, delivered: 0, stopSequence: null };
+  /** A spliced prompt's accumulator and what splicing took. */
+  readonly splice: SpliceContext;
   reply: ReplyText | null = null;
   private criteria: StopCriteria | null = null;
 
   constructor(
     private readonly dialog: DialogState,
     private readonly plan: QueryPlan,
-  ) {}
+  ) {
+    this.splice = { accumulator: () => dialog.accumulator() };
+  }
 
   /** The prompt is in: the decode loop starts with these criteria. */
   startDecode(criteria: StopCriteria): StopCriteria {
@@ -157,8 +170,8 @@ class QueryRun implements RunningQuery {
   end(stopReason: StopReason, fed: FedPrompt, text = ''): QueryResult {
     const { dialog, clock, generated } = this;
     clock.stop();
-    const kpis = clock.kpis(dialog.settings.initTimeUs, fed.promptLength, generated.length);
-    this.result = { stopReason, promptTokens: fed.input, reusedTokens: fed.reusedTokens, generatedTokens: generated, text, kpis };
+    const kpis = clock.kpis(dialog.settings.initTimeUs, fed.promptLength, generated.length, this.splice.report);
+    this.result = { stopReason, promptTokens: tokenIds(fed.input), reusedTokens: fed.reusedTokens, generatedTokens: generated, text, kpis };
     dialog.lastResult = this.result;
     this.release();
     return this.result;
@@ -173,7 +186,12 @@ class QueryRun implements RunningQuery {
  * The prefill phase: feeds the turn's prompt (a rewind first cuts the KV cache and the ledger to the
  * reused prefix). A failure rolls the KV cache back to where the turn started; null when aborted.
  */
-async function prefillPhase(dialog: DialogState, plan: QueryPlan, signal: AbortSignal | undefined): Promise<LogitsView | null> {
+async function prefillPhase(
+  dialog: DialogState,
+  plan: QueryPlan,
+  signal: AbortSignal | undefined,
+  splice: SpliceContext,
+): Promise<LogitsView | null> {
   const { engine, ledger } = dialog;
   if (plan.rewind) {
     engine.rewind(plan.keep);
@@ -181,7 +199,7 @@ async function prefillPhase(dialog: DialogState, plan: QueryPlan, signal: AbortS
   }
   let logits: LogitsView | null;
   try {
-    logits = await prefillTurn(engine, plan.input, plan.prompt, signal);
+    logits = await prefillTurn(engine, plan.input, plan.prompt, signal, splice);
   } catch (error) {
     engine.rewind(plan.keep);
     throw error;

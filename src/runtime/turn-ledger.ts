@@ -2,8 +2,14 @@ import { InvalidArgumentError } from '../errors.js';
 import { TokenHistory } from '../sampler/token-history.js';
 import type { ElementArray } from '../tensor/dtype.js';
 import type { EmbeddingRows } from './embeddings/rows.js';
+import type { EntryKey, PromptSegment } from './spliced-prompt.js';
 
-/** What a turn feeds after the dialog's own tokens: token ids, or caller-given embedding rows. */
+export type { EntryKey } from './spliced-prompt.js';
+
+/** A KV entry with no key a rewind could match (an embedding row). */
+export const UNMATCHED = -1;
+
+/** What a turn feeds after the dialog's own tokens: token ids, caller-given embedding rows, or text spliced with images. */
 export type TurnPrompt =
   | { readonly kind: 'tokens'; readonly ids: readonly number[]; readonly rewind: boolean }
   | {
@@ -11,17 +17,22 @@ export type TurnPrompt =
     readonly rows: EmbeddingRows;
     readonly count: number;
     readonly toEmbedding: ((token: number, row: ElementArray) => void) | undefined;
+  }
+  | {
+    readonly kind: 'spliced';
+    /** Text and images in prompt order. */
+    readonly segments: readonly PromptSegment[];
+    /** The prompt's entries in order: text token ids and image row keys (`spliceKeys(segments)`). */
+    readonly keys: readonly EntryKey[];
+    readonly rewind: boolean;
   };
 
-/** The tokens a turn feeds (`input`), after how many KV entries it keeps (`keep`); `tokens` is what a rewind cuts back to. */
+/** The entries a turn feeds (`input`), after how many KV entries it keeps (`keep`); `tokens` is what a rewind cuts back to. */
 export interface TurnPlan {
-  readonly tokens: number[];
+  readonly tokens: EntryKey[];
   readonly keep: number;
-  readonly input: number[];
+  readonly input: EntryKey[];
 }
-
-/** A KV entry with no token id a rewind could match (an embedding row). */
-const UNMATCHED = -1;
 
 /**
  * The dialog's conversation state between model calls (docs/genie-behaviour.md#turn-rules,
@@ -36,8 +47,8 @@ export class TurnLedger {
   private readonly primaryEos: number;
   /** Sampled but never fed through the model; fed first at the next turn (null after EOS or a stop match). */
   private carried: number | null = null;
-  /** The token id of every KV entry (UNMATCHED for embedding rows): what a rewind query matches against. */
-  private readonly kvTokens: number[] = [];
+  /** The key of every KV entry (a token id, UNMATCHED for a caller's row, an image row's key): what a rewind query matches against. */
+  private readonly kvTokens: EntryKey[] = [];
   private firstQuery = true;
 
   /**
@@ -76,11 +87,11 @@ export class TurnLedger {
    */
   plan(prompt: TurnPrompt, nValid: number): TurnPlan {
     if (!Number.isSafeInteger(nValid) || nValid < 0) throw new InvalidArgumentError(`plan: nValid must be an integer >= 0, got ${String(nValid)}`);
-    if (prompt.kind !== 'tokens' || !prompt.rewind) {
+    if (prompt.kind === 'embeddings' || !prompt.rewind) {
       const input = this.turnTokens(prompt);
       return { tokens: input, keep: nValid, input };
     }
-    const tokens = this.firstTurnTokens(prompt.ids);
+    const tokens = this.firstTurnTokens(prompt.kind === 'tokens' ? prompt.ids : prompt.keys);
     const cached = this.kvTokens;
     const n = Math.min(tokens.length, cached.length);
     let keep = 0;
@@ -94,7 +105,7 @@ export class TurnLedger {
    * prefix `plan` found). The penalty history becomes those tokens, as a fresh dialog fed them would
    * hold; nothing is carried over.
    */
-  rewindTo(keep: number, tokens: readonly number[]): void {
+  rewindTo(keep: number, tokens: readonly EntryKey[]): void {
     const most = Math.min(this.kvTokens.length, tokens.length);
     if (!Number.isInteger(keep) || keep < 0 || keep > most) {
       throw new InvalidArgumentError(`rewindTo: keep must be an integer in [0, ${most}] (held entries and given tokens), got ${String(keep)}`);
@@ -106,17 +117,18 @@ export class TurnLedger {
     }
     this.kvTokens.length = keep;
     this.history.reset();
-    this.history.pushAll(tokens.slice(0, keep));
+    this.history.pushAll(tokenIds(tokens.slice(0, keep)));
     this.carried = null;
     this.firstQuery = keep === 0;
   }
 
   /**
    * Records a prefill that fed `input` (then an embedding prompt's rows): entries that came in as rows
-   * (the caller's, or T2E callback rows) have no token id. Invalid ids change nothing.
+   * (the caller's, or T2E callback rows) have no token id; image rows keep their keys and, not being
+   * tokens, stay out of the penalty history. Invalid ids change nothing.
    */
-  recordPrefill(input: readonly number[], prompt: TurnPrompt): void {
-    this.history.pushAll(input); // checks every id before it adds any
+  recordPrefill(input: readonly EntryKey[], prompt: TurnPrompt): void {
+    this.history.pushAll(tokenIds(input)); // checks every id before it adds any
     const viaRows = prompt.kind === 'embeddings' && prompt.toEmbedding !== undefined;
     for (let i = 0; i < input.length; i++) this.kvTokens.push(viaRows ? UNMATCHED : input[i]);
     if (prompt.kind === 'embeddings') for (let i = 0; i < prompt.count; i++) this.kvTokens.push(UNMATCHED);
@@ -158,18 +170,23 @@ export class TurnLedger {
    * The tokens a turn feeds: the carried-over token, EOS between turns, then (for a token prompt)
    * BOS and the prompt. An embedding prompt brings its own BOS row, if any.
    */
-  private turnTokens(prompt: TurnPrompt): number[] {
-    const tokens: number[] = [];
+  private turnTokens(prompt: TurnPrompt): EntryKey[] {
+    const tokens: EntryKey[] = [];
     if (this.carried !== null) tokens.push(this.carried);
     if (!this.firstQuery) tokens.push(this.primaryEos);
-    if (prompt.kind === 'tokens') tokens.push(...this.firstTurnTokens(prompt.ids));
+    if (prompt.kind !== 'embeddings') tokens.push(...this.firstTurnTokens(prompt.kind === 'tokens' ? prompt.ids : prompt.keys));
     return tokens;
   }
 
-  /** BOS when configured, then the ids: a fresh first turn's tokens. */
-  private firstTurnTokens(ids: readonly number[]): number[] {
-    return this.bosToken === null ? [...ids] : [this.bosToken, ...ids];
+  /** BOS when configured, then the entries: a fresh first turn's. */
+  private firstTurnTokens(keys: readonly EntryKey[]): EntryKey[] {
+    return this.bosToken === null ? [...keys] : [this.bosToken, ...keys];
   }
+}
+
+/** The token ids among `keys` (image row keys are not tokens). */
+export function tokenIds(keys: readonly EntryKey[]): number[] {
+  return keys.filter((k): k is number => typeof k === 'number');
 }
 
 function isTokenId(value: number): boolean {

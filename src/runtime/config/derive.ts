@@ -1,7 +1,8 @@
-import { InvalidArgumentError } from '../../errors.js';
+import { InvalidArgumentError, NotSupportedError } from '../../errors.js';
 import type { SamplerParams } from '../../sampler/params.js';
 import type { DataTypeName, Encoding } from '../../tensor/dtype.js';
 import { deriveEos } from './eos.js';
+import { unsupportedValues } from './parse.js';
 import { derivePositionalEncoding, type PositionalEncoding } from './positional-encoding.js';
 import { deriveSampler, type DeriveOptions } from './sampler-params.js';
 import type { BackendType, QnnHtpConfig } from './schema/backend.js';
@@ -32,6 +33,7 @@ export interface DerivedEmbedding {
   readonly datatype: EmbeddingDatatype;
   /** The QNN type of the LUT values; null for `native` (the model input's own type). */
   readonly qnnDataType: DataTypeName | null;
+  /** `quant-param`, its offset cut to an integer toward zero as Genie's int32 does. */
   readonly quantParam: Encoding | null;
 }
 
@@ -72,9 +74,12 @@ export interface DerivedDialog {
   readonly kvDim: number | null;
   readonly positionalEncoding: PositionalEncoding;
   readonly embedding: DerivedEmbedding | null;
+  /** `stop-sequence` without empty strings (Genie never matches one). */
   readonly stopSequences: string[];
   /** null = no cap. */
   readonly maxNumTokens: number | null;
+  /** A text-generator's `accumulator-size`: the byte cap of a spliced (text + image) prompt's rows; null = the context's. */
+  readonly accumulatorSize: number | null;
   readonly htp: DerivedHtp | null;
   /** Absolute path of the HTP backend-extension JSON. */
   readonly extensionsPath: string | null;
@@ -99,11 +104,17 @@ function deriveHtp(htp: QnnHtpConfig): DerivedHtp {
   };
 }
 
-/** The derived view of a dialog or text-generator config (see `DerivedDialog`). */
+/**
+ * The derived view of a dialog or text-generator config (see `DerivedDialog`).
+ * @throws NotSupportedError naming the values genie-ts does not run (`unsupportedValues`), from
+ * which no meaningful view can be derived.
+ */
 export function deriveDialog(config: GenieConfig, options: DeriveOptions = {}): DerivedDialog {
   if (!isDialogRoot(config)) {
     throw new InvalidArgumentError(`deriveDialog: config root must be "dialog" or "text-generator", found "${config.root}"`);
   }
+  const unsupported = unsupportedValues(config);
+  if (unsupported.length > 0) throw new NotSupportedError(unsupported.map((issue) => `cannot run: ${issue.path}: ${issue.message}`).join('; '));
   const dialog = dialogBody(config);
   const context = dialog.context;
   const engine = mainEngine(dialog.engine);
@@ -136,10 +147,14 @@ export function deriveDialog(config: GenieConfig, options: DeriveOptions = {}): 
             lutPath: embedding['lut-path'] ?? null,
             datatype,
             qnnDataType: QNN_DATATYPE[datatype],
-            quantParam: quantParam === undefined ? null : { scale: quantParam.scale, offset: quantParam.offset },
+            quantParam:
+              quantParam?.scale === undefined || quantParam.offset === undefined
+                ? null
+                : { scale: quantParam.scale, offset: Math.trunc(quantParam.offset) },
           },
-    stopSequences: [...(dialog['stop-sequence'] ?? [])],
+    stopSequences: (dialog['stop-sequence'] ?? []).filter((stop) => stop !== ''),
     maxNumTokens: dialog['max-num-tokens'] ?? null,
+    accumulatorSize: config.root === 'text-generator' ? (config['text-generator']['accumulator-size'] ?? null) : null,
     htp: htp === undefined ? null : deriveHtp(htp),
     extensionsPath: engine.backend.extensions ?? null,
   };

@@ -8,6 +8,7 @@ import type { ModelLayout, Variant } from '../../graphs/layout.js';
 import { ExecutionPlanner } from '../../graphs/planner.js';
 import { LogitsView } from '../../sampler/logits-view.js';
 import { checkEmbeddingRows, type EmbeddingRows } from '../embeddings/rows.js';
+import type { EmbeddingTable } from '../embeddings/lut.js';
 import { EngineBuffers } from './buffers.js';
 import { INPUT_PARTS, KvCachePart, type InputPart } from './inputs/index.js';
 import type { EngineOptions } from './options.js';
@@ -70,6 +71,8 @@ export class Engine {
   readonly embeddingSize: number | undefined;
   /** Token ids can be fed (`prefill`, `decode`): the model takes ids, or there is a LUT. */
   readonly acceptsTokens: boolean;
+  /** The host LUT (`EngineOptions.embeddings`), when the model takes embeddings and has one. */
+  readonly embeddingTable: EmbeddingTable | undefined;
   /** The input families this model takes, in fill order (the KV cache first). */
   readonly inputs: readonly InputPart[];
 
@@ -104,6 +107,7 @@ export class Engine {
     this.planner = new ExecutionPlanner(layout);
     this.embeddingSize = layout.input.kind === 'embeddings' ? layout.input.rowElements : undefined;
     this.acceptsTokens = layout.input.kind === 'ids' || options.embeddings !== undefined;
+    this.embeddingTable = layout.input.kind === 'embeddings' ? options.embeddings : undefined;
     this.logits = new LogitsView(buffers.require(layout.logits.name), {
       dtype: layout.logits.dtype,
       vocab: layout.vocabSize,

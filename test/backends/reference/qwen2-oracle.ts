@@ -106,14 +106,14 @@ function applyRotary(x: number[], cos: number[], sin: number[]): number[] {
 export function fullForward(
   config: Qwen2Config,
   weights: Map<string, FloatTensor>,
-  tokens: readonly number[],
+  tokens: readonly (number | ArrayLike<number>)[],
   positions: readonly number[] = tokens.map((_, t) => t),
 ): number[][] {
   const w = (name: string): FloatTensor => weights.get(name)!;
   const vec = (name: string): number[] => Array.from(w(name).data);
   const { numAttentionHeads: nh, numKeyValueHeads: nkv, headDim: hd, rmsNormEps: eps } = config;
   const embed = matrix(w('model.embed_tokens.weight'));
-  let xs: number[][] = tokens.map((t) => [...embed[t]]);
+  let xs: number[][] = tokens.map((t) => (typeof t === 'number' ? [...embed[t]] : Array.from(t)));
   const n = xs.length;
   for (let l = 0; l < config.numHiddenLayers; l++) {
     const p = `model.layers.${l}`;
