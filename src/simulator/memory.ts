@@ -29,11 +29,28 @@ interface RpcmemBuffer {
   readonly arena: NativeArena;
 }
 
-/** Native function pointers with the C signatures of `rpcmem_alloc`, `rpcmem_free`, `rpcmem_to_fd`. */
+/** What the simulated rpcmem has seen, for lifetime tests (calls are counted by `SimulatedQnn.calls`). */
+export interface SimulatedRpcmemStats {
+  /** Blocks allocated and not yet freed, and their bytes. */
+  readonly live: number;
+  readonly liveBytes: number;
+  /**
+   * `rpcmem_free` calls on a pointer that is not a live block (NULL excepted): a double free or a
+   * foreign pointer, which on a device corrupts the heap. Such a call does nothing here.
+   */
+  readonly strayFrees: number;
+}
+
+/**
+ * Native function pointers with the C signatures of `rpcmem_alloc`, `rpcmem_free`, `rpcmem_to_fd`,
+ * and the allocator's counters. Disposing the provider frees the blocks still live (as the end of
+ * the process would) and unregisters these functions: free every block before.
+ */
 export interface SimulatedRpcmem {
   readonly alloc: unknown;
   readonly free: unknown;
   readonly toFd: unknown;
+  stats(): SimulatedRpcmemStats;
 }
 
 const FIRST_FAKE_FD = 1000;
@@ -44,6 +61,8 @@ export class SimMemory {
   private readonly buffers = new Map<Address, RpcmemBuffer>();
   private readonly byFd = new Map<number, Address>();
   private nextFd = FIRST_FAKE_FD;
+  private liveBytes = 0;
+  private strayFrees = 0;
   /** Bumped whenever a mem handle dies, so cached execute decodes re-check their handles. */
   generation = 0;
 
@@ -52,10 +71,13 @@ export class SimMemory {
       alloc: sim.serveRaw('rpcmemAlloc', RpcmemProtos.rpcmemAlloc, this.alloc),
       free: sim.serveRaw('rpcmemFree', RpcmemProtos.rpcmemFree, this.free),
       toFd: sim.serveRaw('rpcmemToFd', RpcmemProtos.rpcmemToFd, this.toFd),
+      stats: () => ({ live: this.buffers.size, liveBytes: this.liveBytes, strayFrees: this.strayFrees }),
     };
     sim.onDispose(() => {
       for (const buffer of this.buffers.values()) buffer.arena.free();
       this.buffers.clear();
+      this.byFd.clear();
+      this.liveBytes = 0;
     });
   }
 
@@ -177,12 +199,17 @@ export class SimMemory {
     const fd = this.nextFd++;
     this.buffers.set(address, { fd, size, arena });
     this.byFd.set(fd, address);
+    this.liveBytes += size;
     return address;
   };
 
   private readonly free = (pointer: PointerArg): void => {
     const buffer = this.buffers.get(addressOf(pointer));
-    if (buffer === undefined) return;
+    if (buffer === undefined) {
+      if (addressOf(pointer) !== NULL) this.strayFrees++;
+      return;
+    }
+    this.liveBytes -= buffer.size;
     buffer.arena.free();
     this.buffers.delete(addressOf(pointer));
     this.byFd.delete(buffer.fd);

@@ -99,6 +99,28 @@ describe('shared buffers: rpcmem stand-in + memRegister + MEMHANDLE tensors', ()
     expect(toFd(a)).toBe(-1);
   });
 
+  it('rpcmem stats: live blocks and bytes; a free of a pointer that is not a live block is a stray free (double free), NULL is not', () => {
+    const before = sim.rpcmem.stats();
+    const a = rpcmemAlloc(100);
+    const b = rpcmemAlloc(28);
+    expect(sim.rpcmem.stats()).toEqual({ live: before.live + 2, liveBytes: before.liveBytes + 128, strayFrees: before.strayFrees });
+    rpcmemFree(a);
+    rpcmemFree(a); // double free
+    rpcmemFree(b + 4n); // not the start of a block
+    rpcmemFree(NULL);
+    expect(sim.rpcmem.stats()).toEqual({ live: before.live + 1, liveBytes: before.liveBytes + 28, strayFrees: before.strayFrees + 2 });
+    rpcmemFree(b);
+    expect(sim.rpcmem.stats()).toEqual({ ...before, strayFrees: before.strayFrees + 2 });
+  });
+
+  it('rpcmem blocks still live when the provider is disposed are freed with it', () => {
+    const other = createSimulatedQnn();
+    koffi.call(other.rpcmem.alloc, Proto.rpcmemAlloc, 25, 1, 4 << 20);
+    expect(other.rpcmem.stats()).toMatchObject({ live: 1, liveBytes: 4 << 20 });
+    other.dispose();
+    expect(other.rpcmem.stats()).toEqual({ live: 0, liveBytes: 0, strayFrees: 0 });
+  });
+
   it('CUSTOM SHARED_BUFFER: every IO tensor of a graph at an offset in one buffer; outputs equal the RAW run', () => {
     fillInputs(AR4);
     const open = s.graph(AR4);

@@ -1,22 +1,43 @@
 /**
- * The engine's IO buffers, handed to QNN by address. Each buffer is one block allocated here whose
- * address is stable, so a view's address is `base + byteOffset`; buffers from anywhere else are
- * rejected.
+ * The engine's IO buffers, handed to QNN by address. Each buffer is one native block allocated
+ * here (rpcmem shared memory, or the native heap for raw client buffers) and reached from JS through
+ * a `koffi.view`; its address is stable, so a view's address is `base + byteOffset`. Buffers from
+ * anywhere else are rejected.
  *
- * Raw client buffers (no shared memory): the blocks are ordinary JS ArrayBuffers (their backing
- * stores never move; `koffi.address` gives QNN their address), so `dispose` can detach them: every
- * view handed out then has length 0 (reads give undefined, typed-array methods throw TypeError) and
- * can never reach freed memory. Native blocks could not be made so: Node cannot detach a
- * `koffi.view` (it copies external buffers instead of transferring them).
+ * Lifetime (no sequence of public calls may crash the process; native memory is never touched after
+ * it is freed): `dispose` first *detaches* each block's ArrayBuffer, so every view handed out has
+ * length 0 (reads give undefined, writes are dropped, typed-array methods throw TypeError), and only
+ * then frees the block. The detach is `detachNativeView` below: a BYOB read of a byte stream
+ * transfers the view's ArrayBuffer (WHATWG Streams, TransferArrayBuffer), which detaches the
+ * original in place, synchronously and without copying. `structuredClone`/`postMessage` cannot be
+ * used: Node marks external ArrayBuffers untransferable for messaging and silently copies them; V8
+ * itself detaches them (napi documents external ArrayBuffers as detachable).
  *
- * Shared memory: with FastRPC's rpcmem (libcdsprpc, on Snapdragon devices) the blocks are shared
- * with the DSP and registered as QNN mem handles (zero-copy, docs/qnn-abi.md#shared-memory). They are
- * native, reached through `koffi.view`s, and freed by `dispose`: their views must not be used after.
+ * Options weighed for rpcmem blocks, which cannot be JS-owned (rpcmem_alloc places them):
+ * - (a) defer each `rpcmem_free` to the garbage collection of the block's ArrayBuffer
+ *   (FinalizationRegistry), deregistering only at dispose: views would read stale bytes, never freed
+ *   memory, but the IO memory (the whole KV cache, hundreds of MiB on a device) would stay allocated
+ *   for as long as any view of it lives (the engine's own included) and be returned at a time only
+ *   the GC decides; libcdsprpc (or the simulated provider) would have to outlive every session, and
+ *   every free would run from a finalizer. Rejected: detaching gives the same safety and frees
+ *   deterministically at dispose.
+ * - (b) a N-API addon calling `napi_detach_arraybuffer` (it does detach a `koffi.view`): needs a
+ *   compiler or prebuilt binaries for every device platform at install time. Rejected: plain JS
+ *   reaches the same V8 detach through a standard API.
+ * - (c) chosen: detach through the Streams API, then free at dispose. Raw client buffers take the
+ *   same path: they used to be JS-owned ArrayBuffers (detachable with `structuredClone`), but then a
+ *   caller could transfer one away itself and let the GC free it while QNN still had its address
+ *   (a segfault); a `koffi.view` cannot be moved by `structuredClone` (it copies).
+ *
+ * A block is kept allocated instead of freed, never freed under a view, when its ArrayBuffer cannot
+ * be detached (no supported Node; counted by `retainedBlocks`) or was already detached when dispose
+ * came: the caller moved its memory to an ArrayBuffer the pool cannot reach (a BYOB read into the
+ * view), which may still be read. Such a block lives until the process ends; only the caller's own
+ * move causes it.
  */
 import koffi from 'koffi';
 import type { LibraryHandle } from 'koffi';
 import { InvalidArgumentError } from '../../errors.js';
-import { detachArrayBuffer } from '../../tensor/views.js';
 import { ForeignBufferError } from './errors.js';
 import type { NativeFunction, NativePointer } from './native.js';
 
@@ -70,14 +91,27 @@ export function rpcmemAllocator(functions: RpcmemFunctions): SharedMemoryAllocat
   };
 }
 
+/**
+ * libcdsprpc, loaded once per process and never unloaded (as the QNN libraries, providers.ts): Koffi
+ * unloads a library once its handle is unreachable (functions decoded from its symbols do not hold
+ * it), and a block must go back to the `rpcmem_free` of the library that allocated it.
+ */
+let cdsprpc: { readonly name: string; readonly library: LibraryHandle | null } | undefined;
+
 /** rpcmem from libcdsprpc (Snapdragon devices), or null when the library is not on this system. */
 export function loadRpcmem(platform: NodeJS.Platform = process.platform): SharedMemoryAllocator | null {
-  let library: LibraryHandle;
-  try {
-    library = koffi.load(platform === 'win32' ? 'libcdsprpc.dll' : 'libcdsprpc.so');
-  } catch {
-    return null;
+  const name = platform === 'win32' ? 'libcdsprpc.dll' : 'libcdsprpc.so';
+  if (cdsprpc?.name !== name) {
+    let library: LibraryHandle | null = null;
+    try {
+      library = koffi.load(name);
+    } catch {
+      // Not on this system.
+    }
+    cdsprpc = { name, library };
   }
+  const library = cdsprpc.library;
+  if (library === null) return null;
   const symbol = (name: string): unknown => {
     try {
       return library.symbol(name);
@@ -88,6 +122,31 @@ export function loadRpcmem(platform: NodeJS.Platform = process.platform): Shared
   const [alloc, alloc2, free, toFd] = ['rpcmem_alloc', 'rpcmem_alloc2', 'rpcmem_free', 'rpcmem_to_fd'].map(symbol);
   if (alloc === undefined || free === undefined || toFd === undefined) return null;
   return rpcmemAllocator({ alloc, alloc2, free, toFd });
+}
+
+const ignore = (): void => undefined;
+
+/**
+ * Detaches `buffer`, an ArrayBuffer over native memory (a `koffi.view`), so that every view of it has
+ * length 0; true when it is detached afterwards. Nothing is copied and the memory is not freed: the
+ * caller frees it once this returned true.
+ *
+ * How: `ReadableStreamBYOBReader.read(view)` transfers the view's ArrayBuffer before it returns
+ * (WHATWG Streams, ReadableByteStreamControllerPullInto: TransferArrayBuffer, which detaches the
+ * original); Node does it with V8's in-place detach, handing the same memory to a new ArrayBuffer
+ * that only the stream holds. The stream has no source; cancelling it ends that pending read, whose
+ * result (no value in Node) the handlers here drop, so the new ArrayBuffer is unreachable.
+ */
+export function detachNativeView(buffer: ArrayBuffer): boolean {
+  if (buffer.byteLength === 0) return true;
+  try {
+    const reader = new ReadableStream({ type: 'bytes' }).getReader({ mode: 'byob' });
+    reader.read(new Uint8Array(buffer)).then(ignore, ignore);
+    reader.cancel().then(ignore, ignore);
+  } catch {
+    // A buffer the runtime cannot transfer: reported by the check below.
+  }
+  return buffer.byteLength === 0;
 }
 
 /** One block handed out by `allocate`. */
@@ -106,54 +165,101 @@ export interface BufferLocation {
   readonly offset: number;
 }
 
-export class NativeBufferPool {
-  private readonly allocations = new Map<ArrayBufferLike, NativeAllocation>();
+interface Block extends NativeAllocation {
+  /** The `koffi.view` every view handed out is a view of. */
+  readonly buffer: ArrayBuffer;
+}
 
-  /** `shared` null: plain native heap (raw client buffers). */
-  constructor(readonly shared: SharedMemoryAllocator | null) {}
+export class NativeBufferPool {
+  private readonly blocks = new Map<ArrayBufferLike, Block>();
+  private retained = 0;
+
+  /**
+   * `shared` null: the native heap (raw client buffers). `detach` makes a block's views empty before
+   * it is freed (a test double may refuse, to exercise the blocks kept instead).
+   */
+  constructor(
+    readonly shared: SharedMemoryAllocator | null,
+    private readonly detach: (buffer: ArrayBuffer) => boolean = detachNativeView,
+  ) {}
+
+  /** Blocks dispose kept allocated because their views could not be made empty (see the file comment). */
+  get retainedBlocks(): number {
+    return this.retained;
+  }
 
   allocate(byteLength: number): Uint8Array {
     if (!Number.isSafeInteger(byteLength) || byteLength < 0) {
       throw new InvalidArgumentError(`allocate: byteLength ${byteLength} is not a non-negative integer`);
     }
     const blockBytes = Math.max(1, byteLength);
-    if (this.shared === null) {
-      const block = heapBlock(blockBytes);
-      this.allocations.set(block, { base: koffi.address(block) as NativePointer, byteLength: blockBytes, fd: null });
-      return new Uint8Array(block, 0, byteLength);
+    const base = this.shared === null ? heapBlock(blockBytes) : this.shared.alloc(blockBytes);
+    let buffer: ArrayBuffer;
+    let fd: number | null = null;
+    try {
+      buffer = koffi.view(base, blockBytes) as ArrayBuffer;
+      if (this.shared !== null) fd = this.shared.fd(base);
+    } catch (error) {
+      this.release(base);
+      throw error;
     }
-    const base = this.shared.alloc(blockBytes);
-    const view = new Uint8Array(koffi.view(base, blockBytes), 0, byteLength);
+    const view = new Uint8Array(buffer, 0, byteLength);
     view.fill(0);
-    this.allocations.set(view.buffer, { base, byteLength: blockBytes, fd: this.shared.fd(base) });
+    this.blocks.set(buffer, { base, byteLength: blockBytes, fd, buffer });
     return view;
   }
 
   /** The allocation and address of `view`; throws `ForeignBufferError` (naming `what`) for other memory. */
   locate(view: Uint8Array, what: string): BufferLocation {
-    const allocation = this.allocations.get(view.buffer);
+    const allocation = this.blocks.get(view.buffer);
     if (allocation === undefined) {
       throw new ForeignBufferError(`${what} is not memory from this backend's allocate(); allocate IO buffers with allocate()`);
     }
     return { allocation, address: allocation.base + BigInt(view.byteOffset), offset: view.byteOffset };
   }
 
-  /** Releases every block: heap blocks are detached (their views become empty), shared ones freed. */
+  /**
+   * Makes every view handed out empty, then frees each block exactly once; idempotent. A block whose
+   * ArrayBuffer was detached before (its memory moved to an ArrayBuffer the pool cannot reach) or
+   * cannot be detached is kept allocated instead (`retainedBlocks`). Call it once QNN no longer uses
+   * the memory (mem handles deregistered, contexts freed).
+   */
   dispose(): void {
-    for (const [block, { base }] of this.allocations) {
-      if (this.shared === null) detachArrayBuffer(block as ArrayBuffer);
-      else this.shared.free(base);
+    const blocks = [...this.blocks.values()];
+    this.blocks.clear();
+    let failure: unknown = null;
+    for (const { base, buffer } of blocks) {
+      const movedAway = buffer.byteLength === 0;
+      if (movedAway || !this.detach(buffer)) {
+        this.retained++;
+        continue;
+      }
+      try {
+        this.release(base);
+      } catch (error) {
+        failure ??= error;
+      }
     }
-    this.allocations.clear();
+    if (failure !== null) throw failure;
+  }
+
+  private release(base: NativePointer): void {
+    if (this.shared === null) koffi.free(base);
+    else this.shared.free(base);
   }
 }
 
-/** A zeroed JS-owned block; an allocation failure is an `InvalidArgumentError` naming the size. */
-function heapBlock(byteLength: number): ArrayBuffer {
+/** `koffi.alloc` counts elements below 2^31: larger blocks are counted in uint64 words. */
+const HEAP_WORD_THRESHOLD = INT32_MAX;
+
+/** A native heap block (raw client buffer); an allocation failure is an `InvalidArgumentError` naming the size. */
+function heapBlock(byteLength: number): NativePointer {
   try {
-    return new ArrayBuffer(byteLength);
+    const words = byteLength > HEAP_WORD_THRESHOLD;
+    const pointer = koffi.alloc(words ? 'uint64_t' : 'uint8_t', words ? Math.ceil(byteLength / 8) : byteLength) as NativePointer | null;
+    if (pointer === null) throw new RangeError('out of memory');
+    return pointer;
   } catch (error) {
-    if (!(error instanceof RangeError)) throw error;
-    throw new InvalidArgumentError(`allocate: ${byteLength} bytes could not be allocated (${error.message})`, { cause: error });
+    throw new InvalidArgumentError(`allocate: ${byteLength} bytes could not be allocated (${(error as Error).message})`, { cause: error });
   }
 }

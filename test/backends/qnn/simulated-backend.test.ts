@@ -162,6 +162,29 @@ describe('openQnnBackend on the simulated provider', () => {
     await backend.dispose();
     expect(provider.calls('memDeRegister')).toBeGreaterThan(0);
     expect(provider.calls('rpcmemFree')).toBe(provider.calls('rpcmemAlloc'));
+    expect(provider.rpcmem.stats()).toEqual({ live: 0, liveBytes: 0, strayFrees: 0 });
+    expect(provider.liveHandles()).toBe(0);
+  });
+
+  it('rpcmem views kept past dispose are emptied, and their blocks freed at dispose, each exactly once (dispose idempotent)', async () => {
+    const provider = sim();
+    const backend = await openQnnBackend(paths, { simulated: provider, sharedMemory: rpcmemAllocator(provider.rpcmem) });
+    await runLoop(backend);
+    const kept = [backend.allocate(4 << 20), backend.allocate(16)];
+    const words = new Float32Array(kept[0].buffer, 64, 16);
+    for (const view of kept) view.fill(0xa5);
+    const allocated = provider.calls('rpcmemAlloc');
+    expect(provider.rpcmem.stats().live).toBe(allocated);
+    await Promise.all([backend.dispose(), backend.dispose()]);
+    await backend.dispose();
+    // Freed while the views are still held: nothing waits for them to be collected.
+    expect(provider.calls('rpcmemFree')).toBe(allocated);
+    expect(provider.rpcmem.stats()).toEqual({ live: 0, liveBytes: 0, strayFrees: 0 });
+    // Lengths first: reading a view that still had its length would read freed memory.
+    expect([kept[0].byteLength, kept[1].byteLength, words.length]).toEqual([0, 0, 0]);
+    expect([kept[0][0], kept[1][15], words[0]]).toEqual([undefined, undefined, undefined]);
+    expect(() => kept[0].fill(1)).toThrow(TypeError);
+    expect(() => backend.allocate(16)).toThrow(/disposed/);
     expect(provider.liveHandles()).toBe(0);
   });
 
