@@ -22,10 +22,11 @@ export interface GraphBackend {
   /**
    * Zeroed memory for one of the engine's IO buffers, which the backend's graphs read and write in
    * place (zero-copy). After `dispose` it must be unusable rather than freed under its views: the
-   * backend detaches it (every view then has length 0: reads give undefined, typed-array methods
-   * throw TypeError). The one exception is QnnHtp's rpcmem shared memory on a device: native blocks
-   * that Node cannot detach, freed at dispose; the engine reads none of its buffers afterwards and
-   * releases the logits view it handed out, but raw views from `allocate` must not outlive dispose.
+   * backend detaches it before freeing it (every view then has length 0: reads give undefined,
+   * typed-array methods throw TypeError), on every backend, so a view may be kept past dispose and
+   * dispose returns the memory whatever views are kept. QnnHtp's native blocks (rpcmem shared memory
+   * on a device) are detached too (src/qnn/binding/memory.ts); a block whose memory the caller moved
+   * to another ArrayBuffer itself (a BYOB read into it) stays allocated, never freed under that one.
    */
   allocate(byteLength: number): Uint8Array;
   /**
