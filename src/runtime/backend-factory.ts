@@ -5,7 +5,15 @@ import { InvalidArgumentError, NotSupportedError } from '../errors.js';
 import type { SimulatedQnnOptions } from '../simulator/index.js';
 import { isRuntimeBackendType, type RuntimeBackendType } from './backend-registry.js';
 import { checkOptionKeys } from './check-options.js';
-import type { DerivedDialog } from './config/derive.js';
+import type { DerivedDialog, DerivedHtp } from './config/derive.js';
+
+/**
+ * What opening a backend needs from a derived config: a dialog's (`DerivedDialog`) or an image
+ * encoder's. `htp` holds the QnnHtp values present; an absent one keeps the backend's default.
+ */
+export interface BackendTarget extends Pick<DerivedDialog, 'backendType' | 'ctxBins' | 'extensionsPath'> {
+  readonly htp: Partial<DerivedHtp> | null;
+}
 
 /** QnnHtp backend options as the factory takes them: the backend's own plus `simulatedOptions`. */
 export interface QnnHtpOptions extends Omit<QnnBackendOptions, 'ownsSimulated'> {
@@ -53,15 +61,16 @@ const QNN_OPTION_KEYS = {
 } as const satisfies Record<keyof QnnHtpOptions, true>;
 
 /**
- * Rejects unknown keys of `Dialog.create`'s `backend` option and of its `qnn` block (a misspelt
- * option would otherwise be ignored); the QnnHtp backend checks the values when it opens.
+ * Rejects unknown keys of a `backend` option (`Dialog.create`'s, or the call `what` names) and of
+ * its `qnn` block (a misspelt option would otherwise be ignored); the QnnHtp backend checks the
+ * values when it opens.
  */
-export function checkBackendOptions(options: unknown): void {
-  checkOptionKeys('Dialog.create options.backend', options, BACKEND_OPTION_KEYS);
-  checkOptionKeys('Dialog.create options.backend.qnn', (options as BackendOptions | undefined)?.qnn, QNN_OPTION_KEYS);
+export function checkBackendOptions(options: unknown, what = 'Dialog.create'): void {
+  checkOptionKeys(`${what} options.backend`, options, BACKEND_OPTION_KEYS);
+  checkOptionKeys(`${what} options.backend.qnn`, (options as BackendOptions | undefined)?.qnn, QNN_OPTION_KEYS);
 }
 
-type BackendOpener = (config: DerivedDialog, options: BackendOptions) => Promise<GraphBackend>;
+type BackendOpener = (config: BackendTarget, options: BackendOptions) => Promise<GraphBackend>;
 
 /** An opener per backend type genie-ts runs (the registry's `runs`); the compiler checks none is missing. */
 const OPENERS: Record<RuntimeBackendType, BackendOpener> = {
@@ -74,7 +83,7 @@ const OPENERS: Record<RuntimeBackendType, BackendOpener> = {
  * The one place that maps `engine.backend.type` to a backend implementation. The QNN backend and
  * the simulated provider are imported lazily so the others load without touching native code.
  */
-export async function openBackend(config: DerivedDialog, options: BackendOptions = {}): Promise<GraphBackend> {
+export async function openBackend(config: BackendTarget, options: BackendOptions = {}): Promise<GraphBackend> {
   const type = config.backendType;
   if (!isRuntimeBackendType(type)) throw new NotSupportedError(`not supported yet: engine.backend.type "${type}"`);
   return OPENERS[type](config, options);

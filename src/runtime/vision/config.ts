@@ -1,0 +1,91 @@
+/**
+ * The derived view of an `image-encoder` config root (docs/genie-behaviour.md#other-config-roots):
+ * the engine's backend and ctx-bins (paths already absolute, resolved against the config file's
+ * folder by the config loader), checked for what genie-ts runs.
+ */
+import { InvalidArgumentError, NotSupportedError } from '../../errors.js';
+import { isRuntimeBackendType, type BackendType } from '../backend-registry.js';
+import type { BackendTarget } from '../backend-factory.js';
+import { ConfigError } from '../config/errors.js';
+import { describeValue } from '../check-options.js';
+import type { GenieConfig } from '../config/types.js';
+
+/** What opening an image encoder needs from its config. */
+export interface DerivedImageEncoder extends BackendTarget {
+  readonly backendType: BackendType;
+  /** Absolute ctx-bin paths, in config order. */
+  readonly ctxBins: string[];
+}
+
+/** The QnnHtp keys of an image encoder's engine that reach the backend (those present). */
+interface ImageEncoderHtp {
+  readonly 'spill-fill-bufsize'?: number;
+  readonly 'mmap-budget'?: number;
+  readonly 'use-mmap'?: boolean;
+  readonly 'enable-graph-switching'?: boolean;
+  readonly 'allow-async-init'?: boolean;
+}
+
+/** The keys of the image-encoder engine read here (the schema has validated their types). */
+interface ImageEncoderEngine {
+  readonly mode?: unknown;
+  readonly backend: { readonly type: string; readonly extensions?: string; readonly QnnHtp?: ImageEncoderHtp };
+  readonly model: {
+    readonly type: string;
+    readonly binary?: { readonly 'ctx-bins': readonly string[]; readonly lora?: unknown };
+    readonly 'positional-encoding'?: unknown;
+  };
+}
+
+const ROOT = 'image-encoder';
+
+/**
+ * The derived image-encoder config.
+ * @throws InvalidArgumentError for another config root.
+ * @throws ConfigError when the engine's `mode` is not "image".
+ * @throws NotSupportedError for a backend type genie-ts does not run, a `library` model, or keys it
+ * would otherwise accept and ignore (LoRA, `positional-encoding`: the caller supplies the encoder's
+ * position_ids_sin/cos; `allow-async-init` true; `extensions` on Reference).
+ */
+export function deriveImageEncoder(config: GenieConfig): DerivedImageEncoder {
+  if (config.root !== ROOT) {
+    throw new InvalidArgumentError(`an image encoder needs an "${ROOT}" config, found a "${config.root}" config`);
+  }
+  const engine = config[ROOT].engine as unknown as ImageEncoderEngine;
+  const key = `${ROOT}.engine`;
+  if (engine.mode !== 'image') {
+    throw new ConfigError([{ path: `${key}.mode`, message: `expected "image" (the image encoder's engine mode), found ${describeValue(engine.mode)}` }]);
+  }
+  const { backend, model } = engine;
+  const type = backend.type as BackendType;
+  if (!isRuntimeBackendType(type)) throw new NotSupportedError(`not supported yet: ${key}.backend.type "${type}"`);
+  if (model.type !== 'binary' || model.binary === undefined) throw new NotSupportedError(`not supported yet: ${key}.model.type "${model.type}"`);
+  const unsupported: string[] = [];
+  const report = (what: string, why: string): void => void unsupported.push(`not supported yet: ${key}.${what} (${why})`);
+  if (model.binary.lora !== undefined) report('model.binary.lora', 'LoRA adapters are not implemented');
+  if (model['positional-encoding'] !== undefined) {
+    report('model.positional-encoding', "the encoder's position_ids_sin/cos are inputs the caller supplies");
+  }
+  const htp = backend.QnnHtp;
+  if (htp?.['allow-async-init'] === true) report('backend.QnnHtp.allow-async-init true', 'contexts are created one after the other');
+  if (type === 'Reference' && backend.extensions !== undefined) {
+    report('backend.extensions', 'the HTP extensions file configures QnnHtp; backend type "Reference" has no use for it');
+  }
+  if (unsupported.length > 0) throw new NotSupportedError(unsupported.join('; '));
+  return {
+    backendType: type,
+    ctxBins: [...model.binary['ctx-bins']],
+    htp: htp === undefined ? null : htpSettings(htp),
+    extensionsPath: backend.extensions ?? null,
+  };
+}
+
+/** The keys present, under the backend's names (an absent key keeps the backend's default). */
+function htpSettings(htp: ImageEncoderHtp): NonNullable<BackendTarget['htp']> {
+  const settings: { -readonly [K in keyof NonNullable<BackendTarget['htp']>]: NonNullable<BackendTarget['htp']>[K] } = {};
+  if (htp['spill-fill-bufsize'] !== undefined) settings.spillFillBufsize = htp['spill-fill-bufsize'];
+  if (htp['mmap-budget'] !== undefined) settings.mmapBudget = htp['mmap-budget'];
+  if (htp['use-mmap'] !== undefined) settings.useMmap = htp['use-mmap'];
+  if (htp['enable-graph-switching'] !== undefined) settings.enableGraphSwitching = htp['enable-graph-switching'];
+  return settings;
+}
