@@ -14,6 +14,7 @@ import { checkConfigGeometry } from './config-geometry.js';
 import { checkConfigTokenIds } from './config-vocabulary.js';
 import { DialogState, penaltyHistoryCapacity, type DialogVision } from './dialog-state.js';
 import type { DialogOptions, EmbeddingQueryOptions, QueryOptions, QueryResult } from './dialog-types.js';
+import type { AccumulatorFormat } from './embeddings/accumulator.js';
 import type { EmbeddingRows } from './embeddings/rows.js';
 import type { Engine } from './engine/engine.js';
 import { openEngine } from './engine/open.js';
@@ -179,6 +180,15 @@ export class Dialog {
       );
     }
     return this.start({ kind: 'embeddings', rows, count, toEmbedding }, options);
+  }
+
+  /**
+   * The format embedding rows are converted into for the model (its embedding input's dtype and
+   * encoding; float32 for a float16 input, which the engine converts): Genie's accumulator encoding.
+   * Undefined for an ids model.
+   */
+  get embeddingFormat(): AccumulatorFormat | undefined {
+    return this.state.engine.embeddingSize === undefined ? undefined : this.state.accumulator().format;
   }
 
   /** Elements per embedding row when the model takes embeddings (`embedding.size`); undefined for an ids model. */

@@ -14,7 +14,8 @@ import { dialogBody, isDialogRoot, type GenieConfig } from './types.js';
 /** qualla's head_dim when a QnnHtp object gives no `kv-dim`. */
 export const GENIE_DEFAULT_KV_DIM = 128;
 
-const QNN_DATATYPE: Readonly<Record<EmbeddingDatatype, DataTypeName | null>> = {
+/** The QNN dtype of each embedding `datatype` (null: `native`, which names none). */
+export const EMBEDDING_DATATYPE_DTYPES: Readonly<Record<EmbeddingDatatype, DataTypeName | null>> = {
   float32: 'FLOAT_32',
   native: null,
   ufixed8: 'UFIXED_POINT_8',
@@ -146,7 +147,7 @@ export function deriveDialog(config: GenieConfig, options: DeriveOptions = {}): 
             type: embedding.type ?? null,
             lutPath: embedding['lut-path'] ?? null,
             datatype,
-            qnnDataType: QNN_DATATYPE[datatype],
+            qnnDataType: EMBEDDING_DATATYPE_DTYPES[datatype],
             quantParam:
               quantParam?.scale === undefined || quantParam.offset === undefined
                 ? null
