@@ -20,7 +20,12 @@ import { fuzz } from './harness.js';
 import { mutatedText, mutatedValue } from './mutations.js';
 
 const repo = join(import.meta.dirname, '../../..');
-const shipped = ['configs/qwen2.5-0.5b/genie_config.json', 'configs/fastvlm-0.5b/genie_config.json'].map((file) =>
+const shipped = [
+  'configs/qwen2.5-0.5b/genie_config.json',
+  'configs/fastvlm-0.5b/genie_config.json',
+  'configs/fastvlm-0.5b/text-generator.json',
+  'configs/fastvlm-0.5b/image-encoder.json',
+].map((file) =>
   JSON.parse(readFileSync(join(repo, file), 'utf8')) as Record<string, unknown>,
 );
 

@@ -8,6 +8,9 @@ import { assertLoadable, deriveDialog, loadConfigFile } from '../../../src/runti
 
 const configs = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'configs');
 const FASTVLM = join(configs, 'fastvlm-0.5b', 'genie_config.json');
+const FASTVLM_GENERATOR = join(configs, 'fastvlm-0.5b', 'text-generator.json');
+const FASTVLM_IMAGE_ENCODER = join(configs, 'fastvlm-0.5b', 'image-encoder.json');
+const FASTVLM_TEXT_ENCODER = join(configs, 'fastvlm-0.5b', 'text-encoder.json');
 const QWEN = join(configs, 'qwen2.5-0.5b', 'genie_config.json');
 
 /*
@@ -30,7 +33,15 @@ function expectSplitNames(ctxBins: string[], prefix: string): void {
   ctxBins.forEach((path, i) => expect(basename(path)).toBe(`${prefix}_${i + 1}_of_${ctxBins.length}.bin`));
 }
 
-describe.each([FASTVLM, QWEN])('%s', (path) => {
+describe.each([FASTVLM_IMAGE_ENCODER, FASTVLM_TEXT_ENCODER])('%s', (path) => {
+  it('passes config check', async () => {
+    const result = await check(path);
+    expect(result.code).toBe(0);
+    expect(result.stdout.startsWith('ok\n')).toBe(true);
+  });
+});
+
+describe.each([FASTVLM, FASTVLM_GENERATOR, QWEN])('%s', (path) => {
   it('passes config check and is loadable by the runtime', async () => {
     const result = await check(path);
     expect(result.code).toBe(0);
@@ -60,8 +71,15 @@ describe.each([FASTVLM, QWEN])('%s', (path) => {
 });
 
 describe('FastVLM-0.5B text generator', () => {
+  it('is the dialog config under the text-generator key, plus accumulator-size', async () => {
+    const dialog = JSON.parse(readFileSync(FASTVLM, 'utf8')).dialog;
+    const { 'accumulator-size': size, ...generator } = JSON.parse(readFileSync(FASTVLM_GENERATOR, 'utf8'))['text-generator'];
+    expect(generator).toEqual(dialog);
+    expect(size).toBeGreaterThan(0);
+  });
+
   it('takes embeddings through an 896-wide LUT and uses positional-encoding', async () => {
-    const { config } = await loadConfigFile(FASTVLM);
+    const { config } = await loadConfigFile(FASTVLM_GENERATOR);
     expect(config.root).toBe('text-generator');
     const derived = deriveDialog(config, { clock: () => 0 });
     expect(derived.embedding).toMatchObject({ size: 896, type: 'lut', datatype: 'float32' });
