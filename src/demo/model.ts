@@ -19,7 +19,7 @@ const RMS_NORM_EPS = 1e-6;
  * hidden size: greedy decoding then wanders over the vocabulary and top-k/top-p sampling has a
  * distribution worth shaping.
  */
-const EMBEDDING_LOGIT_STD = 0.8;
+export const EMBEDDING_LOGIT_STD = 0.8;
 const BIAS_STD = 0.02;
 
 export function demoQwen2Config(options: DemoOptions): Qwen2Config {
@@ -39,7 +39,7 @@ export function demoQwen2Config(options: DemoOptions): Qwen2Config {
 }
 
 /** Normal(0, std) values by Box-Muller from `random` (uniforms in [0, 1)). */
-function fillNormal(out: Float32Array, std: number, random: () => number): void {
+export function fillNormal(out: Float32Array, std: number, random: () => number): void {
   for (let i = 0; i < out.length; i += 2) {
     const radius = std * Math.sqrt(-2 * Math.log(1 - random()));
     const angle = 2 * Math.PI * random();

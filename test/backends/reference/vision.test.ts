@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
@@ -157,7 +157,6 @@ describe('reference vision executor against a float64 forward', () => {
 
   it('runs from bytes (the simulated provider path) exactly as from a file', async () => {
     const [path] = await writeParts(visionCtxBinParts({ checkpoint, split: 'fused' }));
-    const { readFileSync } = await import('node:fs');
     const program = loadCtxBinProgram(new Uint8Array(readFileSync(path)), 'vision bytes');
     const input = new Uint8Array(pixels.byteLength);
     input.set(bytesOf(pixels));
@@ -267,7 +266,7 @@ describe('a real-shaped FastVLM projector checkpoint', () => {
   it('names an unsupported projector type and a missing projector weight', async () => {
     const folder = join(dir, 'fastvlm-bad');
     await writeFastVlmCheckpoint(folder, false);
-    const config = JSON.parse((await import('node:fs')).readFileSync(join(folder, 'config.json'), 'utf8'));
+    const config = JSON.parse(readFileSync(join(folder, 'config.json'), 'utf8'));
     writeFileSync(join(folder, 'config.json'), JSON.stringify({ ...config, mm_projector_type: 'linear' }));
     await expect(loadHfVision(folder)).rejects.toThrow(
       exactError(NotSupportedError, `"${join(folder, 'config.json')}": key mm_projector_type "linear" is not supported (only "mlp2x_gelu", FastVLM's)`),
@@ -288,7 +287,7 @@ describe('HF vision checkpoint round trip', () => {
     expect(loaded.model).toEqual(model);
     expect([...loaded.weights.keys()]).toEqual([...checkpoint.weights.keys()]);
     for (const [name, t] of checkpoint.weights) expect(loaded.weights.get(name)!.data).toEqual(t.data);
-    const config = JSON.parse((await import('node:fs')).readFileSync(join(folder, 'config.json'), 'utf8'));
+    const config = JSON.parse(readFileSync(join(folder, 'config.json'), 'utf8'));
     expect(config).toMatchObject({ mm_projector_type: 'mlp2x_gelu', mm_hidden_size: 32, hidden_size: 24 });
     expect(config.vision_config).toMatchObject({ model_type: 'genie-ts-vit', image_size: [32, 48], patch_size: 8, num_channels: 3 });
   });
@@ -297,7 +296,7 @@ describe('HF vision checkpoint round trip', () => {
     const folder = join(dir, 'hf-mismatch');
     await writeHfVision(folder, checkpoint);
     const path = join(folder, 'config.json');
-    const config = JSON.parse((await import('node:fs')).readFileSync(path, 'utf8'));
+    const config = JSON.parse(readFileSync(path, 'utf8'));
     writeFileSync(path, JSON.stringify({ ...config, mm_hidden_size: 16 }));
     await expect(loadHfVision(folder)).rejects.toThrow(
       exactError(CheckpointError, `"${path}": the vision model it describes is invalid: key projector.inputSize: projector.inputSize must be the tower's hidden size`),
