@@ -5,7 +5,8 @@
  * decoder) and a Hugging Face-style checkpoint (`hf/`: `config.json` and `model.safetensors` with
  * `model.vision_tower.*` and `model.mm_projector.*`). Deterministic from the seed.
  *
- * Pixels follow FastVLM's processor (mean 0, std 1: values in [0, 1]), NCHW. With `quant: 'htp'`
+ * Pixels follow FastVLM's processor (mean 0, std 1: values in [0, 1], NCHW;
+ * docs/genie-behaviour.md#fastvlm-vision-side). With `quant: 'htp'`
  * the IO is uint16 as AI Hub's w8a16 exports present activations
  * (docs/genie-behaviour.md#ai-hub-quantization): `pixel_values` over [0, 1] (known from the
  * normalisation), the features and rows over the range the float model gives on a few synthetic

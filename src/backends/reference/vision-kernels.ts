@@ -39,7 +39,7 @@ export function erf(x: number): number {
   return Math.sign(x) * (1 - erfc);
 }
 
-/** PyTorch's exact GELU, `x/2 * (1 + erf(x / sqrt 2))`, in place over `n` values. */
+/** PyTorch's exact GELU, `x/2 * (1 + erf(x / sqrt 2))` (docs/genie-behaviour.md#fastvlm-vision-side), in place over `n` values. */
 export function geluInPlace(x: Float32Array, n: number): void {
   for (let i = 0; i < n; i++) {
     const v = x[i];

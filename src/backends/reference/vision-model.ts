@@ -2,7 +2,8 @@
  * The vision side of a LLaVA-style VLM as reference ctx-bins execute it: an optional ViT tower
  * (conv patch embedding with stride = patch, a learned position embedding, pre-LN transformer
  * blocks with full attention and an exact-erf GELU MLP, a final LayerNorm) and FastVLM's
- * `mlp2x_gelu` projector (Linear, exact-erf GELU, Linear, both with bias).
+ * `mlp2x_gelu` projector (Linear, exact-erf GELU, Linear, both with bias;
+ * docs/genie-behaviour.md#fastvlm-vision-side).
  *
  * Weight names are Hugging Face style. The projector's are FastVLM's own
  * (`model.mm_projector.0.*`, `model.mm_projector.2.*`, Linear weights `[out, in]`), so a real
