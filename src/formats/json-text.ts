@@ -22,6 +22,8 @@ export function lineColumn(text: string, offset: number): { line: number; column
 export interface DuplicateKey {
   /** JSON path of the repeated key, e.g. `dialog.context.size`. */
   readonly path: string;
+  /** How deep the key is: 1 for a key of the top-level object. */
+  readonly depth: number;
   readonly line: number;
   readonly column: number;
   readonly firstLine: number;
@@ -199,7 +201,9 @@ class Scanner {
   private recordDuplicate(path: PathSegment[], offset: number, firstOffset: number): void {
     const at = this.lines.at(offset);
     const first = this.lines.at(firstOffset);
-    this.duplicates.push({ path: formatPath(path), line: at.line, column: at.column, firstLine: first.line, firstColumn: first.column });
+    this.duplicates.push({
+      path: formatPath(path), depth: path.length, line: at.line, column: at.column, firstLine: first.line, firstColumn: first.column,
+    });
   }
 }
 

@@ -14,7 +14,7 @@ export interface SamplerParams {
   readonly temp: number;
   /** Keep the k most likely tokens; 0 = off. 1 means greedy. Genie default 0. */
   readonly topK: number;
-  /** Nucleus mass; >= 1 = off. Genie default 0.8. */
+  /** Nucleus mass in [0, 1]; 1 = off, 0 keeps the best token alone. Genie default 0.8. */
   readonly topP: number;
   /** Extension (not in Genie): drop tokens with p < minP * p_max; 0 = off. */
   readonly minP: number;

@@ -83,8 +83,9 @@ function resolve(p: Omit<SamplerParams, 'greedy'>): ResolvedParams {
   if (!Number.isSafeInteger(p.topK) || p.topK < 0) {
     throw new InvalidArgumentError(`sampler.topK must be an integer >= 0, got ${show(p.topK)}`);
   }
-  if (typeof p.topP !== 'number' || !(p.topP > 0 && p.topP <= 1)) {
-    throw new InvalidArgumentError(`sampler.topP must be in (0, 1], got ${show(p.topP)}`);
+  // 0 keeps the best token alone (Genie's top-p keeps at least one), docs/genie-behaviour.md#sampler-chain.
+  if (typeof p.topP !== 'number' || !(p.topP >= 0 && p.topP <= 1)) {
+    throw new InvalidArgumentError(`sampler.topP must be in [0, 1], got ${show(p.topP)}`);
   }
   if (typeof p.minP !== 'number' || !(p.minP >= 0 && p.minP < 1)) {
     throw new InvalidArgumentError(`sampler.minP must be in [0, 1), got ${show(p.minP)}`);

@@ -35,7 +35,8 @@ describe('genie-ts config check', () => {
   });
 
   it('valid but not runnable here: still 0, with a warning', async () => {
-    const path = write('lade.json', JSON.stringify({ dialog: { ...dialog(), type: 'lade' } }));
+    const lade = { version: 1, 'update-mode': 'FWD_LEVEL', window: 8, ngram: 5, gcap: 8 };
+    const path = write('lade.json', JSON.stringify({ dialog: { ...dialog(), type: 'lade', lade } }));
     const result = await run(['check', path]);
     expect(result.code).toBe(0);
     expect(result.stdout).toBe('ok\nroot=dialog type=lade backend=QnnHtp context=4096 ctx-bins=2\n');
@@ -44,8 +45,8 @@ describe('genie-ts config check', () => {
 
   it('invalid config: every error on stderr, nothing on stdout, exits 1', async () => {
     const d = dialog();
-    d.context.size = -3;
-    d.engine.backend.QnnHtp['cpu-mask'] = 'e0';
+    d.context.size = '4096';
+    d.engine.backend.QnnHtp['cpu-mask'] = 224;
     d.extra = true;
     const path = write('invalid.json', JSON.stringify({ dialog: d }));
     const result = await run(['check', path]);
@@ -54,25 +55,37 @@ describe('genie-ts config check', () => {
     const lines = result.stderr.trimEnd().split('\n');
     expect(lines[0]).toBe(`${path}: 3 errors`);
     expect(lines.slice(1).sort()).toEqual([
-      '  dialog.context.size: expected a positive integer, found -3',
-      '  dialog.engine.backend.QnnHtp.cpu-mask: expected a hex string like "0xe0", found "e0"',
+      '  dialog.context.size: expected a positive integer, found "4096"',
+      '  dialog.engine.backend.QnnHtp.cpu-mask: expected a hex string like "0xe0", found 224',
       expect.stringMatching(/^ {2}dialog\.extra: unknown key; expected one of: version, type, /),
     ].sort());
   });
 
-  it('token ids at or past n-vocab: an error each, naming the key, the id and n-vocab, exits 1', async () => {
+  it('values Genie accepts that genie-ts does not run: a warning each, naming the path, exits 0', async () => {
+    writeFileSync(join(dir, 'model_part_1_of_2.bin'), '');
+    writeFileSync(join(dir, 'model_part_2_of_2.bin'), '');
     const d = dialog();
     d.context = { ...d.context, 'n-vocab': 32000, 'bos-token': 1, 'eos-token': [2, 128001], 'eot-token': 32000 };
+    d.engine.backend.QnnHtp['cpu-mask'] = 'e0';
     const path = write('ids.json', JSON.stringify({ dialog: d }));
     const result = await run(['check', path]);
+    const cannot = 'warning: valid Genie config, but this runtime cannot run it: cannot run:';
     expect(result).toEqual({
-      code: 1,
-      stdout: '',
+      code: 0,
+      stdout: 'ok\nroot=dialog type=basic backend=QnnHtp context=4096 ctx-bins=2\n',
       stderr:
-        `${path}: 2 errors\n` +
-        '  dialog.context.eot-token: expected a token id below n-vocab (32000), found 32000\n' +
-        '  dialog.context.eos-token[1]: expected a token id below n-vocab (32000), found 128001\n',
+        `${cannot} dialog.context.eot-token: expected a token id below n-vocab (32000), found 32000\n` +
+        `${cannot} dialog.context.eos-token[1]: expected a token id below n-vocab (32000), found 128001\n` +
+        `${cannot} dialog.engine.backend.QnnHtp.cpu-mask: expected a hex string like "0xe0", found "e0"\n`,
     });
+  });
+
+  it('a key repeated below the top level: a warning, exits 0 (Genie keeps the last value)', async () => {
+    const text = JSON.stringify({ dialog: dialog() }).replace('"size":4096', '"size":4096,"size":4096');
+    const path = write('repeated.json', text);
+    const result = await run(['check', path]);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toBe(`warning: dialog.context.size: duplicate key at 1:${text.lastIndexOf('"size"') + 1} (first at 1:${text.indexOf('"size"') + 1}); the last value is used, as Genie does\n`);
   });
 
   it('invalid JSON: the reason with line:column, exits 2', async () => {

@@ -7,13 +7,13 @@ import { describe, expect, it } from 'vitest';
 import { findDuplicateKeys, isWellFormed, lineColumn, syntaxErrorOffset } from '../../src/formats/json-text.js';
 
 describe('findDuplicateKeys', () => {
-  it('names each repeated key by its path and both positions, at any depth', () => {
+  it('names each repeated key by its path, depth and both positions, at any depth', () => {
     const text = '{"a":{"b":[1,{"c":1,"c":2}],"b":3},"x":[],"x":{},\n "y":[[],[{"z":1,"z":{}}]]}';
     expect(findDuplicateKeys(text)).toEqual([
-      { path: 'a.b[1].c', line: 1, column: 21, firstLine: 1, firstColumn: 15 },
-      { path: 'a.b', line: 1, column: 29, firstLine: 1, firstColumn: 7 },
-      { path: 'x', line: 1, column: 43, firstLine: 1, firstColumn: 36 },
-      { path: 'y[1][0].z', line: 2, column: 18, firstLine: 2, firstColumn: 12 },
+      { path: 'a.b[1].c', depth: 4, line: 1, column: 21, firstLine: 1, firstColumn: 15 },
+      { path: 'a.b', depth: 2, line: 1, column: 29, firstLine: 1, firstColumn: 7 },
+      { path: 'x', depth: 1, line: 1, column: 43, firstLine: 1, firstColumn: 36 },
+      { path: 'y[1][0].z', depth: 4, line: 2, column: 18, firstLine: 2, firstColumn: 12 },
     ]);
     expect(findDuplicateKeys('{"a":[{},[],{"b":[]}],"c":{"d":{}}}')).toEqual([]);
     expect(findDuplicateKeys('7')).toEqual([]);
@@ -25,6 +25,7 @@ describe('findDuplicateKeys', () => {
     const objects = `${'{"k":'.repeat(depth)}{"d":1,"d":2}${'}'.repeat(depth)}`;
     const [duplicate] = findDuplicateKeys(objects);
     expect(duplicate.path).toBe(`${'k.'.repeat(depth)}d`);
+    expect(duplicate.depth).toBe(depth + 1);
     expect(duplicate.column - duplicate.firstColumn).toBe(6);
   });
 
@@ -35,7 +36,7 @@ describe('findDuplicateKeys', () => {
     const duplicates = findDuplicateKeys(text);
     expect(performance.now() - start).toBeLessThan(1_000);
     expect(duplicates).toHaveLength(count - 1);
-    expect(duplicates[count - 2]).toEqual({ path: 'a', line: count, column: 1, firstLine: 1, firstColumn: 2 });
+    expect(duplicates[count - 2]).toEqual({ path: 'a', depth: 1, line: count, column: 1, firstLine: 1, firstColumn: 2 });
   });
 });
 

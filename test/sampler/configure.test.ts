@@ -33,6 +33,14 @@ describe('live reconfiguration', () => {
     expect(survivors(sampler)).toEqual(naiveSurvivors(values, { topK: 2, topP: 1, minP: 0.3 }));
   });
 
+  it('topP 0 keeps the best token alone (Genie keeps at least one): every draw is the argmax', () => {
+    const sampler = new Sampler(samplerParams({ temp: 1.5, topP: 0, seed: 9 }), VOCAB);
+    expect(sampler.params.greedy).toBe(false);
+    expect(survivors(sampler)).toEqual([argmax(values)]);
+    expect(survivors(sampler)).toEqual(naiveSurvivors(values, { topK: 0, topP: 0, minP: 0 }));
+    for (let i = 0; i < 20; i++) expect(sampler.sample(logits.view)).toBe(argmax(values));
+  });
+
   it('the constructor checks that greedy agrees with its derivation and that every key is present', () => {
     const wrong = { ...samplerParams({ temp: 0.5 }), greedy: true };
     expect(() => new Sampler(wrong, VOCAB)).toThrow(InvalidArgumentError);
@@ -48,8 +56,8 @@ describe('live reconfiguration', () => {
     ['infinite temp', { temp: Infinity }, /sampler.temp must be a finite number >= 0, got Infinity/],
     ['fractional topK', { topK: 1.5 }, /sampler.topK must be an integer >= 0, got 1.5/],
     ['negative topK', { topK: -1 }, /sampler.topK must be an integer >= 0, got -1/],
-    ['topP 0', { topP: 0 }, /sampler.topP must be in \(0, 1\], got 0/],
-    ['topP above 1', { topP: 1.5 }, /sampler.topP must be in \(0, 1\], got 1.5/],
+    ['negative topP', { topP: -0.1 }, /sampler.topP must be in \[0, 1\], got -0.1/],
+    ['topP above 1', { topP: 1.5 }, /sampler.topP must be in \[0, 1\], got 1.5/],
     ['minP 1', { minP: 1 }, /sampler.minP must be in \[0, 1\), got 1/],
     ['negative minP', { minP: -0.1 }, /sampler.minP must be in \[0, 1\), got -0.1/],
     ['fractional penalizeLastN', { penalizeLastN: 2.5 }, /sampler.penalizeLastN must be an integer >= 0, got 2.5/],

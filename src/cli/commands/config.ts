@@ -1,13 +1,14 @@
 import {
-  assertLoadable, ConfigError, ConfigFileError, loadConfigFile, missingFiles, summarizeConfig, type LoadedConfig,
+  ConfigError, ConfigFileError, configWarnings, loadConfigFile, missingFiles, summarizeConfig, unsupportedFeatures, type LoadedConfig,
 } from '../../runtime/config/index.js';
-import { NotSupportedError } from '../../errors.js';
 import type { CliIO, Command } from '../io.js';
 
 const USAGE = `usage: genie-ts config check FILE
 
-  check FILE   validate a Genie JSON config against the schema and print a summary;
-               files it names need not exist yet (missing ones are listed as warnings)
+  check FILE   validate a Genie JSON config the way Genie does and print a summary. Warnings (exit
+               status still 0): files it names that do not exist yet, what genie-ts does not run
+               (a dialog type, a backend, a key or a value Genie accepts), a key repeated below
+               the top level (the last value is used, as in Genie)
 
 exit status: 0 valid, 1 invalid config, 2 unreadable file, invalid JSON or bad usage
 `;
@@ -35,12 +36,10 @@ async function check(file: string, io: CliIO): Promise<number> {
   const loaded = await loadOrReport(file, io);
   if (typeof loaded === 'number') return loaded;
   const { config } = loaded;
+  for (const warning of configWarnings(config)) io.stderr(`warning: ${warning.path}: ${warning.message}\n`);
   for (const path of missingFiles(config)) io.stderr(`warning: file not found: ${path}\n`);
-  try {
-    assertLoadable(config);
-  } catch (error) {
-    if (!(error instanceof NotSupportedError)) throw error;
-    io.stderr(`warning: valid Genie config, but this runtime cannot run it: ${error.message}\n`);
+  for (const unsupported of unsupportedFeatures(config)) {
+    io.stderr(`warning: valid Genie config, but this runtime cannot run it: ${unsupported}\n`);
   }
   io.stdout(`ok\n${summarizeConfig(config)}\n`);
   return 0;

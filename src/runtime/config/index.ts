@@ -1,8 +1,8 @@
 export { ConfigError, ConfigFileError, type ConfigIssue } from './errors.js';
-export { parseConfig, parseConfigText, type ParseOptions } from './parse.js';
+export { configWarnings, parseConfig, parseConfigText, unsupportedValues, type ParseOptions } from './parse.js';
 export { loadConfigFile, type LoadedConfig } from './load.js';
 export { missingFiles, referencedFiles, type ReferencedFile } from './paths.js';
-export { assertLoadable, RUNTIME_BACKEND_TYPES } from './loadable.js';
+export { assertLoadable, RUNTIME_BACKEND_TYPES, unsupportedFeatures } from './loadable.js';
 export { unsupportedKeys } from './unsupported-keys.js';
 export { summarizeConfig } from './summary.js';
 export { PROJECT_EXTENSIONS } from './extensions.js';

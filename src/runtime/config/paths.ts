@@ -16,9 +16,15 @@ export interface ReferencedFile {
 
 interface EngineLike {
   backend: { extensions?: string };
-  model: ModelConfig;
+  model: Omit<ModelConfig, 'positional-encoding'> & { 'draft-token-map'?: string };
   longcontext?: LongContextConfig;
   'cache-groups'?: CacheGroupConfig[];
+}
+
+interface EncoderLike {
+  tokenizer?: { path: string };
+  lut?: { 'lut-path'?: string };
+  engine?: EngineLike;
 }
 
 /** Paths in lists where "" means "none for this ctx-bin" stay "". */
@@ -60,6 +66,14 @@ function visitEngine(engine: EngineLike, key: string, visit: PathVisitor): void 
   engine['cache-groups']?.forEach((group, i) => visitLongContext(group.longcontext, `${key}.cache-groups[${i}].longcontext`, visit));
 }
 
+/** An encoder root or node: its tokenizer, LUT and engine, each optional. */
+function visitEncoder(encoder: EncoderLike, root: string, visit: PathVisitor): void {
+  if (encoder.tokenizer !== undefined) encoder.tokenizer.path = visit(encoder.tokenizer.path, `${root}.tokenizer.path`);
+  const lut = encoder.lut;
+  if (lut?.['lut-path'] !== undefined) lut['lut-path'] = visit(lut['lut-path'], `${root}.lut.lut-path`);
+  if (encoder.engine !== undefined) visitEngine(encoder.engine, `${root}.engine`, visit);
+}
+
 /** The one place that knows which config keys hold file paths. */
 function visitPaths(config: GenieConfig, visit: PathVisitor): void {
   switch (config.root) {
@@ -74,18 +88,17 @@ function visitPaths(config: GenieConfig, visit: PathVisitor): void {
       else visitEngine(dialog.engine, `${root}.engine`, visit);
       return;
     }
-    case 'text-encoder': {
-      const encoder = config['text-encoder'];
-      encoder.lut['lut-path'] = visit(encoder.lut['lut-path'], 'text-encoder.lut.lut-path');
-      encoder.tokenizer.path = visit(encoder.tokenizer.path, 'text-encoder.tokenizer.path');
+    case 'text-encoder':
+      visitEncoder(config['text-encoder'], 'text-encoder', visit);
       return;
-    }
+    case 'lut-encoder':
+      visitEncoder(config['lut-encoder'], 'lut-encoder', visit);
+      return;
     case 'image-encoder':
-      visitEngine(config['image-encoder'].engine, 'image-encoder.engine', visit);
+      visitEncoder(config['image-encoder'], 'image-encoder', visit);
       return;
     case 'embedding':
-      config.embedding.tokenizer.path = visit(config.embedding.tokenizer.path, 'embedding.tokenizer.path');
-      visitEngine(config.embedding.engine, 'embedding.engine', visit);
+      visitEncoder(config.embedding, 'embedding', visit);
       return;
     case 'standalone-engine': {
       const root = config['standalone-engine'];
@@ -101,16 +114,19 @@ function visitPaths(config: GenieConfig, visit: PathVisitor): void {
   }
 }
 
-/** Makes every relative file path of a freshly parsed config absolute, against `baseDir`. */
+/**
+ * Makes every relative file path of a freshly parsed config absolute, against `baseDir`. An empty
+ * path (Genie accepts one; genie-ts reports it as a value it cannot run) stays empty.
+ */
 export function resolvePaths(config: GenieConfig, baseDir: string): void {
-  visitPaths(config, (value) => (isAbsolute(value) ? value : resolve(baseDir, value)));
+  visitPaths(config, (value) => (value === '' || isAbsolute(value) ? value : resolve(baseDir, value)));
 }
 
 /** Every file the config names (ctx-bins, tokenizer, LUT, extensions, LoRA, scorer, token map), in config order. */
 export function referencedFiles(config: GenieConfig): ReferencedFile[] {
   const files: ReferencedFile[] = [];
   visitPaths(config, (path, key) => {
-    files.push({ key, path });
+    if (path !== '') files.push({ key, path });
     return path;
   });
   return files;

@@ -14,6 +14,11 @@ export interface PositionalEncoding {
   readonly source: 'legacy' | 'positional-encoding' | 'default';
 }
 
+/**
+ * The scaling of a config that passed the runnable checks, which make sure the keys its rope-type
+ * needs are there (a config missing one is refused before this runs). Keys of another rope-type are
+ * ignored, as Genie ignores them.
+ */
 function normaliseScaling(scaling: RopeScalingConfig | undefined): RopeScaling {
   switch (scaling?.['rope-type']) {
     case undefined:
@@ -22,18 +27,18 @@ function normaliseScaling(scaling: RopeScalingConfig | undefined): RopeScaling {
     case 'llama3':
       return {
         type: 'llama3',
-        factor: scaling.factor,
-        lowFreqFactor: scaling['low-freq-factor'],
-        highFreqFactor: scaling['high-freq-factor'],
-        originalMaxPositionEmbeddings: scaling['original-max-position-embeddings'],
+        factor: scaling.factor!,
+        lowFreqFactor: scaling['low-freq-factor']!,
+        highFreqFactor: scaling['high-freq-factor']!,
+        originalMaxPositionEmbeddings: scaling['original-max-position-embeddings']!,
       };
     case 'longrope':
       return {
         type: 'longrope',
         factor: scaling.factor ?? 1,
-        shortFactor: scaling['short-factor'],
-        longFactor: scaling['long-factor'],
-        originalMaxPositionEmbeddings: scaling['original-max-position-embeddings'],
+        shortFactor: scaling['short-factor']!,
+        longFactor: scaling['long-factor']!,
+        originalMaxPositionEmbeddings: scaling['original-max-position-embeddings']!,
       };
   }
 }
@@ -53,7 +58,7 @@ export function derivePositionalEncoding(engine: EngineConfig): PositionalEncodi
   }
   if (encoding !== undefined) {
     return {
-      type: encoding.type,
+      type: encoding.type ?? 'rope',
       ropeDim: encoding['rope-dim'] ?? DEFAULT_ROPE_DIM,
       theta: encoding['rope-theta'] ?? DEFAULT_ROPE_THETA,
       scaling: normaliseScaling(encoding['rope-scaling']),

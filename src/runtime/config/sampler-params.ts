@@ -16,8 +16,10 @@ export interface DeriveOptions {
 /**
  * Sampler parameters with Genie's defaults applied. Seed -1 or absent seeds from the clock in
  * seconds as `time()` does; greedy is always derived (`temp <= 0 || top-k == 1`), never read.
- * A negative temp means greedy, as 0 does, and is passed on as 0. An absent repetition penalty is
- * the neutral 1 (it divides logits; the other penalties subtract and default to 0).
+ * A negative temp means greedy, as 0 does, and is passed on as 0. `top-p` is clamped to [0, 1]: Genie
+ * keeps the best token alone for any p <= 0 and skips the cut for p >= 1
+ * (docs/genie-behaviour.md#sampler-chain). An absent repetition penalty is the neutral 1 (it divides
+ * logits; the other penalties subtract and default to 0).
  */
 export function deriveSampler(sampler: SamplerConfig | undefined, options: DeriveOptions = {}): SamplerParams {
   const type = sampler?.type ?? 'basic';
@@ -31,7 +33,7 @@ export function deriveSampler(sampler: SamplerConfig | undefined, options: Deriv
     seed: seed === -1 ? Math.floor((options.clock ?? Date.now)() / 1000) >>> 0 : seed,
     temp: Math.max(temp, 0),
     topK,
-    topP: sampler?.['top-p'] ?? GENIE_SAMPLER_DEFAULTS.topP,
+    topP: Math.min(Math.max(sampler?.['top-p'] ?? GENIE_SAMPLER_DEFAULTS.topP, 0), 1),
     minP: sampler?.['min-p'] ?? 0,
     greedy: type === 'basic' && isGreedy(temp, topK),
     penalizeLastN: penalty?.['penalize-last-n'] ?? 0,

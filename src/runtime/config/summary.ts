@@ -23,21 +23,27 @@ export function summarizeConfig(config: GenieConfig): string {
       break;
     }
     case 'text-encoder':
-      fields.push(`type=${config['text-encoder'].type}`);
-      break;
-    case 'image-encoder': {
-      const { backend, ctxBins } = engineFields([config['image-encoder'].engine]);
-      fields.push(backend, ctxBins);
+    case 'lut-encoder':
+    case 'image-encoder':
+    case 'embedding': {
+      const encoder = config.root === 'text-encoder' ? config['text-encoder']
+        : config.root === 'lut-encoder' ? config['lut-encoder']
+        : config.root === 'image-encoder' ? config['image-encoder']
+        : config.embedding;
+      if (typeof encoder.type === 'string') fields.push(`type=${encoder.type}`);
+      if (encoder.engine !== undefined) {
+        const { backend, ctxBins } = engineFields([encoder.engine]);
+        fields.push(backend);
+        if (encoder.context !== undefined) fields.push(`context=${encoder.context['ctx-size']}`);
+        fields.push(ctxBins);
+      } else if (encoder.context !== undefined) {
+        fields.push(`context=${encoder.context['ctx-size']}`);
+      }
       break;
     }
     case 'sampler':
       fields.push(`type=${config.sampler.type ?? 'basic'}`);
       break;
-    case 'embedding': {
-      const { backend, ctxBins } = engineFields([config.embedding.engine]);
-      fields.push(backend, `context=${config.embedding.context['ctx-size']}`, ctxBins);
-      break;
-    }
     case 'standalone-engine': {
       const root = config['standalone-engine'];
       const { backend, ctxBins } = engineFields([root.engine]);

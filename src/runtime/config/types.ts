@@ -12,6 +12,7 @@ export type GenieConfig =
   | { readonly root: 'dialog'; readonly dialog: DialogConfig }
   | { readonly root: 'text-generator'; readonly 'text-generator': TextGeneratorConfig }
   | { readonly root: 'text-encoder'; readonly 'text-encoder': TextEncoderConfig }
+  | { readonly root: 'lut-encoder'; readonly 'lut-encoder': TextEncoderConfig }
   | { readonly root: 'image-encoder'; readonly 'image-encoder': ImageEncoderConfig }
   | { readonly root: 'sampler'; readonly sampler: SamplerConfig }
   | { readonly root: 'embedding'; readonly embedding: EmbeddingModelConfig }

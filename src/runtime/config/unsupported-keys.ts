@@ -1,8 +1,11 @@
 import type { EngineConfig } from './schema/engine.js';
 import { dialogBody, type DialogRootConfig } from './types.js';
 
-/** The decoding-strategy blocks; Genie reads each only for the dialog type of the same name. */
-const STRATEGY_BLOCKS = ['ssd-q1', 'lade', 'spd', 'multistream', 'eaglet', 'kv-share'] as const;
+/**
+ * The decoding-strategy blocks Genie accepts next to another dialog type (and ignores there); the
+ * others are errors next to another type.
+ */
+const STRATEGY_BLOCKS = ['multistream', 'eaglet'] as const;
 
 /** The KV cache group genie-ts runs: the default one, tensors named `past_*`. */
 const DEFAULT_CACHE_GROUP = 'past_';
@@ -21,13 +24,15 @@ const LORA = 'LoRA adapters are not implemented';
  * - QnnHtp `use-mmap` (mandatory): Node cannot map files without a native addon, so the binaries are
  *   read into memory either way (the QNN backend logs this at info level).
  * - `context.n-vocab` sizes the LUT; the logits width comes from the `logits` tensor, as in Genie.
- * - `sampler.greedy`: Genie overwrites it with `temp <= 0 || top-k == 1`, as genie-ts does.
- * - `engine.role` on the lone engine of a basic dialog: a label Genie only reads to pair engines.
+ * - `sampler.greedy`: Genie overwrites it with `temp <= 0 || top-k == 1`, as genie-ts does;
+ *   `sampler.callback-name` without a type: the basic sampler does not call it, in Genie either.
  * - QnnHtp `kv-update-method` SMART_MASK or SHIFT_CONCAT (Genie runs the latter as SMART_MASK),
  *   `allow-async-init: false`, `shared-engine: false`, `skip-lora-validation: false`: Genie's
  *   defaults, which are what genie-ts does.
- * - `text-generator.accumulator-size`: the byte size of a pipeline's embedding accumulator; genie-ts
- *   runs a text-generator on its own, where the caller's rows take the accumulator's place.
+ * - `accumulator-size`: the byte size of a pipeline's embedding accumulator; genie-ts runs a
+ *   text-generator on its own, where the caller's rows take the accumulator's place (Genie's dialog
+ *   ignores the key too).
+ * - `stop-sequence` entries "": Genie's matcher never matches an empty sequence; genie-ts drops them.
  */
 export function unsupportedKeys(config: DialogRootConfig): string[] {
   const root = config.root;
@@ -37,7 +42,6 @@ export function unsupportedKeys(config: DialogRootConfig): string[] {
 
   const context = dialog.context;
   if (context['draft-n-vocab'] !== undefined) report('context.draft-n-vocab', "a draft model's vocabulary size; only speculative dialog types use one");
-  if (context['embedding-length'] !== undefined) report('context.embedding-length', 'Genie passes it on undocumented; genie-ts has no use for it');
   const engines = Array.isArray(dialog.engine)
     ? dialog.engine.map((engine, i) => ({ engine, key: `engine[${i}]` }))
     : [{ engine: dialog.engine, key: 'engine' }];

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidArgumentError } from '../../../src/errors.js';
+import { InvalidArgumentError, NotSupportedError } from '../../../src/errors.js';
+import { exactError } from '../../expect-error.js';
 import {
   deriveDialog, deriveEos, deriveSampler, parseConfig, type ContextConfig, type GenieConfig,
 } from '../../../src/runtime/config/index.js';
@@ -194,12 +195,36 @@ describe('deriveDialog', () => {
       expect(embeddingOf({ datatype: 'native' }).embedding?.qnnDataType).toBeNull();
       expect(embeddingOf({ datatype: 'sfixed16', 'quant-param': { scale: 1, offset: 0 } }).embedding?.qnnDataType).toBe('SFIXED_POINT_16');
     });
+
+    it('a non-integer offset is cut toward zero, as Genie\'s int32 offset is (the SDK\'s -107.10983274409456 reads as -107)', () => {
+      const lut = (offset: number) => ({ type: 'lut', 'lut-path': 'lut.bin', datatype: 'ufixed8', 'quant-param': { scale: 0.002, offset } });
+      expect(embeddingOf(lut(-107.10983274409456)).embedding?.quantParam).toEqual({ scale: 0.002, offset: -107 });
+      expect(embeddingOf(lut(-128.9)).embedding?.quantParam).toEqual({ scale: 0.002, offset: -128 });
+      expect(embeddingOf(lut(12.7)).embedding?.quantParam).toEqual({ scale: 0.002, offset: 12 });
+    });
+  });
+
+  it('top-p is clamped to [0, 1]: Genie keeps the best token alone for p <= 0 and skips the cut for p >= 1', () => {
+    const topP = (value: number) => deriveDialog(parseDialog((d) => (d.sampler = { version: 1, 'top-p': value })), { clock }).sampler.topP;
+    expect([topP(0), topP(-0.5), topP(0.3), topP(1), topP(2)]).toEqual([0, 0, 0.3, 1, 1]);
+  });
+
+  it('stop sequences drop "" (Genie never matches an empty one)', () => {
+    const derived = deriveDialog(parseDialog((d) => (d['stop-sequence'] = ['', 'User:', ''])), { clock });
+    expect(derived.stopSequences).toEqual(['User:']);
+    expect(deriveDialog(parseDialog((d) => (d['stop-sequence'] = [''])), { clock }).stopSequences).toEqual([]);
+  });
+
+  it('refuses a config with values genie-ts does not run, naming them', () => {
+    expect(() => deriveDialog(parseDialog((d) => (d.context.size = 0)), { clock })).toThrow(
+      exactError(NotSupportedError, 'cannot run: dialog.context.size: expected a positive integer, found 0'),
+    );
   });
 
   it('an engine pair derives from the target engine', () => {
     const draft = { ...engine(), role: 'draft', 'n-threads': 1 };
     draft.model.binary['ctx-bins'] = ['draft.bin'];
-    const derived = deriveDialog(parseDialog((d) => Object.assign(d, { type: 'spd', engine: [draft, { ...engine(), role: 'target' }] })), { clock });
+    const derived = deriveDialog(parseDialog((d) => Object.assign(d, { type: 'spd', spd: { version: 1, 'draft-len': 4 }, engine: [draft, { ...engine(), role: 'target' }] })), { clock });
     expect(derived.nThreads).toBe(3);
     expect(derived.ctxBins).toHaveLength(2);
   });

@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import { ConfigError, parseConfig, type ConfigIssue } from '../../../src/runtime/config/index.js';
+import { ConfigError, parseConfig, unsupportedValues, type ConfigIssue } from '../../../src/runtime/config/index.js';
 
 /* Config bodies are plain JSON built by hand; tests mutate fresh copies, hence `any`. */
 export type Json = any;
@@ -55,4 +55,19 @@ export function parseDialog(edit: (body: Json) => void = () => {}) {
   const body = dialog();
   edit(body);
   return parseConfig({ dialog: body }, { baseDir: BASE_DIR });
+}
+
+/**
+ * The values of a config Genie accepts (it parses) that genie-ts does not run: `unsupportedValues`,
+ * asserting the parse succeeds.
+ */
+export function unsupportedOf(value: unknown): readonly ConfigIssue[] {
+  return unsupportedValues(parseConfig(value, { baseDir: BASE_DIR }));
+}
+
+/** Unsupported values of a dialog config whose body `edit` changed. */
+export function dialogUnsupported(edit: (body: Json) => void): readonly ConfigIssue[] {
+  const body = dialog();
+  edit(body);
+  return unsupportedOf({ dialog: body });
 }

@@ -2,7 +2,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ConfigError, ConfigFileError, loadConfigFile, parseConfigText } from '../../../src/runtime/config/index.js';
+import {
+  ConfigError, ConfigFileError, configWarnings, loadConfigFile, parseConfigText, unsupportedValues,
+} from '../../../src/runtime/config/index.js';
 import { dialog } from './fixtures.js';
 
 /** 1-based line:column of the n-th occurrence of `needle`, found by scanning the lines (independent of the code under test). */
@@ -42,34 +44,58 @@ function fileErrorOf(run: () => unknown): ConfigFileError {
 }
 
 describe('duplicate keys', () => {
-  it('are reported with path and line:column of both occurrences', () => {
-    const text = JSON.stringify({ dialog: dialog() }, null, 2).replace('"size": 4096,', '"size": 4096,\n      "size": 2048,');
+  it('a repeated root key is an error with the path and line:column of both occurrences (Genie\'s parse callback)', () => {
+    const body = JSON.stringify(dialog());
+    const text = `{"dialog": ${body},\n "dialog": ${body}}`;
     const error = configErrorOf(() => parseConfigText(text));
     expect(error.issues).toEqual([
       {
-        path: 'dialog.context.size',
-        message: `duplicate key at ${positionOf(text, '"size"', 2)} (first at ${positionOf(text, '"size"', 1)}); Genie rejects repeated keys`,
+        path: 'dialog',
+        message: `duplicate key at ${positionOf(text, '"dialog"', 2)} (first at ${positionOf(text, '"dialog"', 1)}); Genie rejects a repeated root key`,
       },
     ]);
+  });
+
+  it('a key repeated deeper is a warning: Genie, like JSON.parse, keeps the last value', () => {
+    const text = JSON.stringify({ dialog: dialog() }, null, 2).replace('"size": 4096,', '"size": 4096,\n      "size": 2048,');
+    const config = parseConfigText(text);
+    if (config.root !== 'dialog') throw new Error('expected a dialog');
+    expect(config.dialog.context.size).toBe(2048);
+    expect(configWarnings(config)).toEqual([
+      {
+        path: 'dialog.context.size',
+        message: `duplicate key at ${positionOf(text, '"size"', 2)} (first at ${positionOf(text, '"size"', 1)}); the last value is used, as Genie does`,
+      },
+    ]);
+    expect(unsupportedValues(config)).toEqual([]);
   });
 
   it('compare decoded keys, and work inside arrays and at the top level', () => {
     const text = '{"profile": {"version": 1},\n "profile": {"version": 1, "trace": {"version": 1, "en\\u0061ble": true, "enable": false}}}';
     const error = configErrorOf(() => parseConfigText(text));
-    expect(error.issues.map((issue) => issue.path)).toEqual(['profile', 'profile.trace.enable']);
-    expect(error.issues[1].message).toContain(`at ${positionOf(text, '"enable"')} (first at ${positionOf(text, '"en\\u0061ble"')})`);
+    expect(error.issues.map((issue) => issue.path)).toEqual(['profile']);
+
+    const nested = parseConfigText('{"profile": {"version": 1, "trace": {"version": 1, "en\\u0061ble": true, "enable": false}}}');
+    expect(configWarnings(nested).map((w) => w.path)).toEqual(['profile.trace.enable']);
 
     const d = dialog();
     d.type = 'spd';
+    d.spd = { version: 1, 'draft-len': 4 };
     const engines = [{ ...d.engine, role: 'draft' }, { ...d.engine, role: 'target' }];
     const arrayText = JSON.stringify({ dialog: { ...d, engine: engines } }).replace('"role":"target"', '"role":"target","n-threads":2');
-    expect(configErrorOf(() => parseConfigText(arrayText)).issues.map((issue) => issue.path)).toEqual(['dialog.engine[1].n-threads']);
+    expect(configWarnings(parseConfigText(arrayText)).map((w) => w.path)).toEqual(['dialog.engine[1].n-threads']);
+  });
+
+  it('a repeated root key of a pipeline node config is a warning (Genie parses node configs plainly)', () => {
+    const body = JSON.stringify(dialog());
+    const config = parseConfigText(`{"text-generator": ${body}, "text-generator": ${body}}`);
+    expect(configWarnings(config).map((w) => w.path)).toEqual(['text-generator']);
   });
 
   it('are reported together with the schema issues', () => {
-    const text = JSON.stringify({ dialog: { ...dialog(), 'max-num-tokens': -1 } }).replace('"type":"basic"', '"type":"basic","type":"basic"');
+    const text = `{"dialog": 1, ${JSON.stringify({ dialog: { ...dialog(), 'max-num-tokens': -1 } }).slice(1)}`;
     const error = configErrorOf(() => parseConfigText(text));
-    expect(error.issues.map((issue) => issue.path)).toEqual(['dialog.type', 'dialog.max-num-tokens']);
+    expect(error.issues.map((issue) => issue.path)).toEqual(['dialog', 'dialog.max-num-tokens']);
   });
 
   it('keys that only look alike are not duplicates', () => {

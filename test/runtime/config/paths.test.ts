@@ -16,9 +16,9 @@ function everyPathDialog(): Json {
     groups: [{ version: 1, name: 'g', members: ['a'], 'quant-bin-sections': ['q_1.bin', ''] }],
   };
   d.engine.model['draft-token-map'] = 'vocab_trim.json';
-  d.engine.longcontext = { version: 1, type: 'keydiff', keydiff: { version: 1, 'scoring-network': 'scorer.bin' } };
+  d.engine.longcontext = { version: 1, type: 'keydiff', keydiff: { version: 1, 'scoring-network': 'scorer.bin', 'update-frequency': 128 } };
   d.engine['cache-groups'] = [
-    { version: 1, prefix: 'swa_', longcontext: { version: 1, type: 'keydiff', keydiff: { version: 1, 'scoring-network': '../shared/swa_scorer.bin' } } },
+    { version: 1, prefix: 'swa_', longcontext: { version: 1, type: 'keydiff', keydiff: { version: 1, 'scoring-network': '../shared/swa_scorer.bin', 'update-frequency': 64 } } },
   ];
   return d;
 }
@@ -64,7 +64,7 @@ describe('relative paths resolve against the config folder', () => {
     const target = { ...engine(), role: 'target' };
     target.backend = { version: 1, type: 'QnnGenAiTransformer', QnnGenAiTransformer: { version: 1 } };
     target.model = { version: 1, type: 'library', library: { version: 1, 'model-bin': 'model.bin' } };
-    const config = parseConfig({ dialog: { ...dialog(), type: 'spd', engine: [draft, target] } }, { baseDir: BASE_DIR });
+    const config = parseConfig({ dialog: { ...dialog(), type: 'spd', spd: { version: 1, 'draft-len': 4 }, engine: [draft, target] } }, { baseDir: BASE_DIR });
     const files = Object.fromEntries(referencedFiles(config).map((file) => [file.key, file.path]));
     expect(files['dialog.engine[0].model.binary.lora.adapters[0].path']).toBe(join(BASE_DIR, 'a.safetensors'));
     expect(files['dialog.engine[1].model.library.model-bin']).toBe(join(BASE_DIR, 'model.bin'));
@@ -75,7 +75,22 @@ describe('relative paths resolve against the config folder', () => {
       { 'text-encoder': { version: 1, type: 'lut', lut: { version: 1, 'lut-path': 'lut.bin', size: 8 }, tokenizer: { version: 1, path: 't.json' } } },
       { baseDir: BASE_DIR },
     );
-    expect(referencedFiles(textEncoder).map((f) => f.path)).toEqual([join(BASE_DIR, 'lut.bin'), join(BASE_DIR, 't.json')]);
+    expect(referencedFiles(textEncoder).map((f) => f.key)).toEqual(['text-encoder.tokenizer.path', 'text-encoder.lut.lut-path']);
+    expect(referencedFiles(textEncoder).map((f) => f.path)).toEqual([join(BASE_DIR, 't.json'), join(BASE_DIR, 'lut.bin')]);
+    const encoderModel = parseConfig(
+      {
+        'lut-encoder': {
+          version: 1,
+          engine: {
+            version: 1,
+            backend: { version: 1, type: 'QnnGenAiTransformer', QnnGenAiTransformer: { version: 1 } },
+            model: { version: 1, type: 'library', library: { version: 1, 'model-bin': 'encoder.bin' } },
+          },
+        },
+      },
+      { baseDir: BASE_DIR },
+    );
+    expect(referencedFiles(encoderModel)).toEqual([{ key: 'lut-encoder.engine.model.library.model-bin', path: join(BASE_DIR, 'encoder.bin') }]);
     const standalone = parseConfig(
       { 'standalone-engine': { version: 1, embedding: { version: 1, size: 8, type: 'lut', 'lut-path': 'l.bin' }, context: dialog().context, engine: { ...engine(), role: 'draft' } } },
       { baseDir: BASE_DIR },

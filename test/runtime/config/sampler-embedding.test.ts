@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { dialogIssues, parseDialog, type Json } from './fixtures.js';
+import { dialogIssues, dialogUnsupported, parseDialog, type Json } from './fixtures.js';
 
 const issue = (path: string, message: string) => ({ path, message });
 
@@ -16,20 +16,29 @@ describe('sampler', () => {
   });
 
   it.each<[string, Json, string, string]>([
-    ['seed below -1', { seed: -2 }, 'seed', 'expected an integer in [-1, 4294967295] (-1 seeds from the clock), found -2'],
-    ['seed above uint32', { seed: 2 ** 32 }, 'seed', 'expected an integer in [-1, 4294967295] (-1 seeds from the clock), found 4294967296'],
-    ['top-p above 1', { 'top-p': 1.5 }, 'top-p', 'expected a number in (0, 1], found 1.5'],
-    ['top-p 0', { 'top-p': 0 }, 'top-p', 'expected a number in (0, 1], found 0'],
-    ['negative top-k', { 'top-k': -1 }, 'top-k', 'expected an integer >= 0, found -1'],
-    ['fractional top-k', { 'top-k': 2.5 }, 'top-k', 'expected an integer >= 0, found 2.5'],
     ['temp as a string', { temp: 'hot' }, 'temp', 'expected a number, found "hot"'],
-    ['min-p of 1', { 'min-p': 1 }, 'min-p', 'expected a number in [0, 1), found 1'],
+    ['top-p as a string', { 'top-p': '0.9' }, 'top-p', 'expected a number, found "0.9"'],
+    ['min-p of 1 (the project\'s extension: its range is an error)', { 'min-p': 1 }, 'min-p', 'expected a number in [0, 1), found 1'],
     ['greedy as a number', { greedy: 1 }, 'greedy', 'expected true or false, found 1'],
-    ['unknown type', { type: 'greedy' }, 'type', 'expected one of "basic", "custom", found "greedy"'],
-    ['a zero repetition penalty', { 'token-penalty': { version: 1, 'repetition-penalty': 0 } }, 'token-penalty.repetition-penalty', 'expected a positive number, found 0'],
+    ['type as a number', { type: 1 }, 'type', 'expected one of "basic", "custom", found 1'],
     ['token-penalty without version', { 'token-penalty': { 'penalize-last-n': 8 } }, 'token-penalty.version', 'mandatory key is missing (expected 1)'],
   ])('rejects %s', (_name, keys, path, message) => {
     expect(samplerIssues({ version: 1, ...keys })).toEqual([issue(`dialog.sampler.${path}`, message)]);
+  });
+
+  it.each<[string, Json, string, string]>([
+    ['seed below -1', { seed: -2 }, 'seed', 'expected an integer in [-1, 4294967295] (-1 seeds from the clock), found -2'],
+    ['seed above uint32', { seed: 2 ** 32 }, 'seed', 'expected an integer in [-1, 4294967295] (-1 seeds from the clock), found 4294967296'],
+    ['negative top-k', { 'top-k': -1 }, 'top-k', 'expected an integer >= 0, found -1'],
+    ['fractional top-k', { 'top-k': 2.5 }, 'top-k', 'expected an integer >= 0, found 2.5'],
+    ['an unknown type (Genie takes any string)', { type: 'greedy' }, 'type', 'expected one of "basic", "custom", found "greedy"'],
+    ['a zero repetition penalty', { 'token-penalty': { version: 1, 'repetition-penalty': 0 } }, 'token-penalty.repetition-penalty', 'expected a positive number, found 0'],
+  ])('accepts but does not run %s', (_name, keys, path, message) => {
+    expect(dialogUnsupported((d) => (d.sampler = { version: 1, ...keys }))).toEqual([issue(`dialog.sampler.${path}`, message)]);
+  });
+
+  it.each([0, -0.5, 1, 1.5, 0.95])('runs top-p %s (Genie keeps the best token for p <= 0, skips the cut for p >= 1)', (topP) => {
+    expect(dialogUnsupported((d) => (d.sampler = { version: 1, 'top-p': topP }))).toEqual([]);
   });
 
   describe('custom samplers', () => {
@@ -50,10 +59,11 @@ describe('sampler', () => {
       ]);
     });
 
-    it('callback-name needs type custom, whether type is basic or absent', () => {
-      const expected = [issue('dialog.sampler.callback-name', 'not allowed when type is "basic" (only a "custom" sampler has a callback), found "mine"')];
-      expect(samplerIssues({ version: 1, type: 'basic', 'callback-name': 'mine' })).toEqual(expected);
-      expect(samplerIssues({ version: 1, 'callback-name': 'mine' })).toEqual(expected);
+    it('callback-name with an explicit type other than custom is an error; without a type Genie\'s basic sampler ignores it', () => {
+      expect(samplerIssues({ version: 1, type: 'basic', 'callback-name': 'mine' })).toEqual([
+        issue('dialog.sampler.callback-name', 'not allowed when type is "basic" (only a "custom" sampler has a callback), found "mine"'),
+      ]);
+      expect(dialogUnsupported((d) => (d.sampler = { version: 1, 'callback-name': 'mine' }))).toEqual([]);
     });
 
     it('accepts a custom sampler with a callback and penalties', () => {
@@ -79,23 +89,36 @@ describe('embedding block', () => {
     }
   });
 
-  it.each(['ufixed8', 'ufixed16', 'sfixed8', 'sfixed16'])('datatype %s requires quant-param', (datatype) => {
-    expect(embeddingIssues({ datatype })).toEqual([
-      issue('dialog.embedding.quant-param', `mandatory key is missing (required when datatype is "${datatype}")`),
+  it.each(['ufixed8', 'ufixed16', 'sfixed8', 'sfixed16'])('datatype %s without quant-param is Genie\'s (scale 1, offset 0) but not run', (datatype) => {
+    expect(dialogUnsupported((d) => (d.embedding = { version: 1, size: 896, datatype }))).toEqual([
+      issue('dialog.embedding.quant-param', `mandatory key is missing (genie-ts needs it to read "${datatype}" values; Genie would take scale 1, offset 0)`),
     ]);
   });
 
   it.each<[string, Json, string, string]>([
-    ['size 0', { size: 0 }, 'size', 'expected a positive integer, found 0'],
+    ['size as a string', { size: '896' }, 'size', 'expected a positive integer, found "896"'],
     ['an unknown datatype', { datatype: 'int8' }, 'datatype', 'expected one of "float32", "native", "ufixed8", "ufixed16", "sfixed8", "sfixed16", found "int8"'],
-    ['a zero scale', { datatype: 'ufixed16', 'quant-param': { scale: 0, offset: -32768 } }, 'quant-param.scale', 'expected a positive number, found 0'],
-    ['a fractional offset', { datatype: 'ufixed16', 'quant-param': { scale: 0.1, offset: -1.5 } }, 'quant-param.offset', 'expected an integer, found -1.5'],
+    ['an offset as a string', { datatype: 'ufixed16', 'quant-param': { scale: 0.1, offset: '-1' } }, 'quant-param.offset', 'expected a number whose integer part is an int32, found "-1"'],
+    ['quant-param as an array', { datatype: 'ufixed16', 'quant-param': [0.1, -1] }, 'quant-param', 'expected an object, found an array of 2'],
     ['an unknown type', { type: 'table' }, 'type', 'expected one of "lut", "callback", found "table"'],
     ['type lut without lut-path', { type: 'lut' }, 'lut-path', 'mandatory key is missing (required when type is "lut")'],
     ['lut-path with type callback', { type: 'callback', 'lut-path': 'lut.bin' }, 'lut-path', 'not allowed when type is "callback" (a lut-path needs type "lut"), found "lut.bin"'],
     ['lut-path without a type', { 'lut-path': 'lut.bin' }, 'lut-path', 'not allowed when type is absent (a lut-path needs type "lut"), found "lut.bin"'],
   ])('rejects %s', (_name, keys, path, message) => {
     expect(embeddingIssues(keys)).toEqual([issue(`dialog.embedding.${path}`, message)]);
+  });
+
+  it.each<[string, Json, string, string]>([
+    ['size 0', { size: 0 }, 'size', 'expected a positive integer, found 0'],
+    ['a zero scale', { datatype: 'ufixed16', 'quant-param': { scale: 0, offset: -32768 } }, 'quant-param.scale', 'expected a positive number, found 0'],
+    ['an offset past int32', { datatype: 'ufixed16', 'quant-param': { scale: 0.1, offset: 2 ** 31 } }, 'quant-param.offset', 'expected a number whose integer part is an int32, found 2147483648'],
+    ['a quant-param without its scale', { datatype: 'ufixed16', 'quant-param': { offset: -1 } }, 'quant-param.scale', 'mandatory key is missing (genie-ts needs it to read the quantized table)'],
+  ])('accepts but does not run %s', (_name, keys, path, message) => {
+    expect(dialogUnsupported((d) => (d.embedding = { version: 1, size: 896, ...keys }))).toEqual([issue(`dialog.embedding.${path}`, message)]);
+  });
+
+  it('a non-integer offset is Genie\'s (the SDK writes -107.10983274409456): it runs, cut toward zero as Genie\'s int32 does', () => {
+    expect(dialogUnsupported((d) => (d.embedding = { version: 1, size: 896, type: 'lut', 'lut-path': 'lut.bin', datatype: 'ufixed8', 'quant-param': { scale: 0.002, offset: -107.10983274409456 } }))).toEqual([]);
   });
 
   // Found by the config fuzzer: the rule quoted the type with JSON.stringify, which throws a
@@ -108,9 +131,7 @@ describe('embedding block', () => {
     ]);
   });
 
-  it('quant-param takes only scale and offset (Genie gives it no version)', () => {
-    expect(embeddingIssues({ datatype: 'ufixed8', 'quant-param': { version: 1, scale: 0.1, offset: -128 } })).toEqual([
-      issue('dialog.embedding.quant-param.version', 'unknown key; expected one of: scale, offset'),
-    ]);
+  it('quant-param has no version; Genie reads scale and offset and ignores other keys', () => {
+    expect(dialogUnsupported((d) => (d.embedding = { version: 1, size: 896, datatype: 'ufixed8', 'quant-param': { version: 1, scale: 0.1, offset: -128 } }))).toEqual([]);
   });
 });

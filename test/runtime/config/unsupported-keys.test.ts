@@ -29,24 +29,19 @@ const REFUSED: readonly { readonly name: string; readonly edit: (d: Json) => voi
     message: 'not supported yet: dialog.debug (tensor dumps are not implemented)',
   },
   {
-    name: 'a lade block on a basic dialog',
-    edit: (d) => (d.lade = { version: 1, window: 8 }),
-    message: 'not supported yet: dialog.lade (only type "lade" reads it, and this dialog is type "basic")',
+    name: 'a multistream block on a basic dialog (Genie ignores it there)',
+    edit: (d) => (d.multistream = { version: 1, 'n-streams': 8 }),
+    message: 'not supported yet: dialog.multistream (only type "multistream" reads it, and this dialog is type "basic")',
   },
   {
-    name: 'a kv-share block on a basic dialog',
-    edit: (d) => (d['kv-share'] = { 'enable-in-memory-kv-share': true }),
-    message: 'not supported yet: dialog.kv-share (only type "kv-share" reads it, and this dialog is type "basic")',
+    name: 'an eaglet block on a basic dialog, whose keys Genie does not check there',
+    edit: (d) => (d.eaglet = {}),
+    message: 'not supported yet: dialog.eaglet (only type "eaglet" reads it, and this dialog is type "basic")',
   },
   {
     name: 'context.draft-n-vocab',
     edit: (d) => (d.context['draft-n-vocab'] = 3200),
     message: "not supported yet: dialog.context.draft-n-vocab (a draft model's vocabulary size; only speculative dialog types use one)",
-  },
-  {
-    name: 'context.embedding-length',
-    edit: (d) => (d.context['embedding-length'] = 896),
-    message: 'not supported yet: dialog.context.embedding-length (Genie passes it on undocumented; genie-ts has no use for it)',
   },
   {
     name: 'engine.longcontext',
@@ -144,7 +139,7 @@ describe('keys genie-ts does not act on are refused at load', () => {
     expect(() => assertLoadable(config)).toThrow(exactError(NotSupportedError, expected.join('; ')));
   });
 
-  it('accepts what genie-ts does anyway: Genie defaults, SHIFT_CONCAT, the default cache group, a rope encoding, accumulator-size', () => {
+  it('accepts what genie-ts does anyway: Genie defaults, SHIFT_CONCAT, the default cache group, a rope encoding, accumulator-size, an empty stop sequence', () => {
     const config = parseDialog((d) => {
       Object.assign(d.engine.backend.QnnHtp, {
         'kv-update-method': 'SHIFT_CONCAT',
@@ -155,8 +150,9 @@ describe('keys genie-ts does not act on are refused at load', () => {
       });
       d.engine['cache-groups'] = [{ version: 1, prefix: 'past_' }];
       d.engine.model['positional-encoding'] = { type: 'rope', 'rope-dim': 32 };
-      d.engine.role = 'primary';
-      d.sampler = { version: 1, greedy: true, temp: 0 };
+      d.sampler = { version: 1, greedy: true, temp: 0, 'callback-name': 'unused without type custom' };
+      d['stop-sequence'] = [''];
+      d['accumulator-size'] = 'unused';
     });
     if (config.root !== 'dialog') throw new Error('expected a dialog root');
     expect(unsupportedKeys(config)).toEqual([]);

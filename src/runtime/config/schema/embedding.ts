@@ -1,20 +1,41 @@
 import * as z from 'zod';
 import {
-  filePath, forbiddenWhen, integer, oneOf, positiveInt, positiveNumber, quoted, requiredWhen, strict, versioned, withRules,
-  type RawObject, type Report,
+  filePath, forbiddenWhen, leaf, loose, neededToRun, oneOf, positiveInt, positiveNumber, quoted, requiredWhen,
+  versioned, withRules, type RawObject, type Report,
 } from './values.js';
 
 export const EMBEDDING_DATATYPES = ['float32', 'native', 'ufixed8', 'ufixed16', 'sfixed8', 'sfixed16'] as const;
 export type EmbeddingDatatype = (typeof EMBEDDING_DATATYPES)[number];
 const FIXED_POINT_DATATYPES: readonly string[] = ['ufixed8', 'ufixed16', 'sfixed8', 'sfixed16'];
 
-/** Encoding of LUT values in QNN's convention: `float = (q + offset) * scale`. Genie gives it no version. */
-const quantParamSchema = strict({ scale: positiveNumber, offset: integer });
+const INT32_MIN = -(2 ** 31);
+const INT32_MAX = 2 ** 31 - 1;
 
-/** A fixed-point table is meaningless without its scale/offset. */
+/**
+ * QNN's offset (minus the zero point). Genie stores it in an int32, so a fraction is cut off toward
+ * zero (the SDK's examples carry offsets like -107.10983274409456); genie-ts does the same
+ * (docs/genie-behaviour.md#embedding-block).
+ */
+const quantOffset = leaf<number>(
+  'a number whose integer part is an int32',
+  (v) => typeof v === 'number',
+  (v) => Number.isFinite(v) && Math.trunc(v as number) >= INT32_MIN && Math.trunc(v as number) <= INT32_MAX,
+);
+
+/**
+ * Encoding of LUT values in QNN's convention: `float = (q + offset) * scale`. Genie checks only that
+ * it is an object (no version, other keys ignored); genie-ts needs both numbers.
+ */
+const quantParamSchema = withRules(loose({ scale: positiveNumber.optional(), offset: quantOffset.optional() }), (param, report) => {
+  for (const key of ['scale', 'offset']) {
+    if (param[key] === undefined) report([key], neededToRun('read the quantized table'), 'unsupported');
+  }
+});
+
+/** A fixed-point table needs its scale/offset to be read (Genie would take scale 1, offset 0). */
 function quantParamRule(value: RawObject, report: Report): void {
   if (FIXED_POINT_DATATYPES.includes(value.datatype as string) && value['quant-param'] === undefined) {
-    report(['quant-param'], requiredWhen(`datatype is ${quoted(value.datatype)}`));
+    report(['quant-param'], neededToRun(`read ${quoted(value.datatype)} values; Genie would take scale 1, offset 0`), 'unsupported');
   }
 }
 
@@ -41,10 +62,13 @@ export const embeddingSchema = withRules(
   },
 );
 
-/** `text-encoder.lut`: the LUT of a text-encoder pipeline node. */
+/**
+ * The `lut` of an encoder (an `embedding` model root or a `text-encoder` / `lut-encoder` node):
+ * Genie requires only `version` and `size`.
+ */
 export const lutSchema = withRules(
   versioned({
-    'lut-path': filePath,
+    'lut-path': filePath.optional(),
     size: positiveInt,
     datatype: oneOf(EMBEDDING_DATATYPES).optional(),
     'quant-param': quantParamSchema.optional(),
