@@ -1,0 +1,152 @@
+/**
+ * From an opened image to the resized 8-bit RGB pixels of the processor's canvas (the image, or
+ * expand2square's square around it): EXIF orientation applied, alpha flattened onto the padding
+ * colour, greyscale, CMYK and 16-bit converted to 8-bit sRGB, then resampled like Pillow.
+ *
+ * Two resizers, chosen per image (`resizerFor`):
+ * - sharp (libvips `reduce`), fast and streaming, where it stays within +-2 of Pillow: bicubic
+ *   downscaling by a factor in [2, 4) on each resized axis. libvips' cubic kernel is Catmull-Rom,
+ *   which is Pillow's bicubic (a = -0.5), widened by the factor as Pillow does; measured against
+ *   Pillow's algorithm written out in test/vision/pillow-oracle.ts, every value is within 2 levels
+ *   (most equal, the rest 1 apart) except the outermost two output pixels along an image edge,
+ *   where libvips repeats the edge pixel and Pillow renormalises the cut window (up to 13 levels
+ *   apart on white noise, 2 on smooth content), and padded portrait images (below). A 4032x3024
+ *   photo falls here (factor 3.94).
+ * - Pillow's algorithm in TypeScript (resample.ts), bit-identical, everywhere else: libvips
+ *   upsamples with corner-aligned instead of centre-aligned pixels (a shift of half an output pixel:
+ *   over 100 levels apart on a checkerboard), box-shrinks by floor(factor / 2) first from a factor
+ *   of 4 (up to 14 levels apart on noise), and below a factor of 2 quantises the kernel's phase
+ *   (up to 18 levels apart on noise); and it has no Pillow box, bilinear, Hamming or Lanczos
+ *   windows with Pillow's normalisation. The cost is time: a full-resolution decode and a JS
+ *   convolution (see the bench).
+ *
+ * sharp applies its operations in a fixed order (resize, then extend) whatever the call order, and
+ * expand2square pads before resizing. So with padding the sharp path runs two passes split by axis:
+ * the first resizes only along the padded edges and pads (extend), the second resizes the other
+ * axis of the padded canvas. Padding rows are one colour, so resizing them along a row gives the
+ * same colour: for a landscape image the first pass is Pillow's horizontal pass over the padded
+ * square without building the square, and the second sees the padding as Pillow's vertical pass
+ * does. A portrait image (padding columns) runs its vertical pass first, where Pillow runs it
+ * second; each pass rounds to 8 bits, so the two orders differ by up to 4 levels on white noise
+ * (1 on smooth images). Building the padded full-resolution square instead would keep Pillow's
+ * order at the cost of a buffer of the photo's size squared.
+ */
+import sharp, { type OutputInfo, type Sharp } from 'sharp';
+import { ImageError } from './errors.js';
+import { sharpFailure, sharpOf, type OpenedImage } from './decode.js';
+import type { GeometryPlan } from './geometry.js';
+import type { Extent, ResampleFilter, Rgb } from './processor.js';
+import { resampleLikePillow } from './resample.js';
+
+/** Which resizer an image goes through. */
+export type Resizer = 'sharp' | 'pillow';
+
+/** sharp's `extend` takes at most this many pixels per edge. */
+const MAX_EXTEND = 10_000;
+
+/** Whether libvips' cubic reduce from `from` to `to` pixels stays within +-2 of Pillow's bicubic. */
+function sharpAxisMatches(from: number, to: number): boolean {
+  return from === to || (from >= 2 * to && from < 4 * to);
+}
+
+/** The resizer for a plan: sharp where it matches Pillow (see the module comment), else Pillow's algorithm. */
+export function resizerFor(plan: GeometryPlan, filter: ResampleFilter): Resizer {
+  const { canvas, resized, pad } = plan;
+  const matches = filter === 'bicubic' && sharpAxisMatches(canvas.width, resized.width) && sharpAxisMatches(canvas.height, resized.height);
+  const padFits = pad === undefined || pad.size - Math.min(plan.image.width, plan.image.height) <= MAX_EXTEND;
+  return matches && padFits ? 'sharp' : 'pillow';
+}
+
+/** The decoded, still full-size image: oriented, flattened onto `background`, 8-bit sRGB. */
+function decoded(image: OpenedImage, background: Rgb): Sharp {
+  const colour = { r: background[0], g: background[1], b: background[2] };
+  // pipelineColourspace converts greyscale, CMYK and 16-bit input to 8-bit sRGB before anything
+  // else, as Pillow's convert("RGB") does before resizing.
+  return sharpOf(image).pipelineColourspace('srgb').autoOrient().flatten({ background: colour }).toColourspace('srgb');
+}
+
+const CUBIC = { fit: 'fill', kernel: 'cubic', fastShrinkOnLoad: false } as const;
+
+async function toRgb(pipeline: Sharp, image: OpenedImage, expected: Extent, what: string): Promise<Uint8Array> {
+  let result: { data: Buffer; info: OutputInfo };
+  try {
+    result = await pipeline.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+  } catch (error) {
+    throw sharpFailure(error, image.name, what);
+  }
+  const { data, info } = result;
+  if (info.channels !== 3 || info.width !== expected.width || info.height !== expected.height) {
+    throw new ImageError(
+      'IMAGE_CORRUPT',
+      image.name,
+      `${image.name} decoded to ${info.width}x${info.height} with ${info.channels} channels, expected ${expected.width}x${expected.height} RGB`,
+    );
+  }
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}
+
+function rawInput(data: Uint8Array, extent: Extent): Sharp {
+  return sharp(data, { raw: { width: extent.width, height: extent.height, channels: 3 } });
+}
+
+function resizedTo(pipeline: Sharp, from: Extent, to: Extent): Sharp {
+  return from.width === to.width && from.height === to.height ? pipeline : pipeline.resize(to.width, to.height, CUBIC);
+}
+
+async function resizeWithSharp(image: OpenedImage, plan: GeometryPlan, background: Rgb): Promise<Uint8Array> {
+  const { image: extent, pad, resized } = plan;
+  if (pad === undefined) return toRgb(resizedTo(decoded(image, background), extent, resized), image, resized, 'decode');
+  const colour = { r: pad.colour[0], g: pad.colour[1], b: pad.colour[2] };
+  let padded: Extent;
+  let first: Sharp;
+  if (extent.width === pad.size) {
+    // Padding rows: resize along the rows, add the rows, then resize the columns.
+    const rows = { width: resized.width, height: extent.height };
+    padded = { width: resized.width, height: pad.size };
+    const bottom = pad.size - extent.height - pad.top;
+    first = resizedTo(decoded(image, background), extent, rows).extend({ top: pad.top, bottom, background: colour });
+  } else {
+    // Padding columns: the same with the axes swapped.
+    const columns = { width: extent.width, height: resized.height };
+    padded = { width: pad.size, height: resized.height };
+    const right = pad.size - extent.width - pad.left;
+    first = resizedTo(decoded(image, background), extent, columns).extend({ left: pad.left, right, background: colour });
+  }
+  const canvas = await toRgb(first, image, padded, 'decode');
+  if (padded.width === resized.width && padded.height === resized.height) return canvas;
+  return toRgb(rawInput(canvas, padded).resize(resized.width, resized.height, CUBIC), image, resized, 'resize');
+}
+
+/**
+ * The canvas of `plan` resized, as packed 8-bit RGB (`plan.resized` pixels, row-major).
+ * @param background what alpha is flattened onto (expand2square's colour)
+ * @throws ImageError from decoding (IMAGE_CORRUPT, IMAGE_UNSUPPORTED_FORMAT), or IMAGE_TOO_LARGE
+ *   when a buffer of the resize would hold more than the image's pixel bound
+ */
+export async function resizeImage(
+  image: OpenedImage,
+  plan: GeometryPlan,
+  filter: ResampleFilter,
+  background: Rgb,
+): Promise<{ readonly pixels: Uint8Array; readonly resizer: Resizer }> {
+  const { resized } = plan;
+  // Bounds on what the resize holds, besides the decoded image itself: the output, and Pillow's
+  // horizontal pass (the resized width times the image's rows; a very tall, thin image padded to a
+  // square would otherwise make it huge).
+  for (const [what, pixels] of [
+    [`its ${resized.width}x${resized.height} resized canvas`, resized.width * resized.height],
+    [`resampling it (${resized.width} x ${plan.image.height} intermediate rows)`, resized.width * plan.image.height],
+  ] as const) {
+    if (pixels > image.maxPixels) {
+      throw new ImageError(
+        'IMAGE_TOO_LARGE',
+        image.name,
+        `${image.name} (${plan.image.width}x${plan.image.height}): ${what} would hold ${pixels} pixels, more than the limit of ${image.maxPixels} (maxPixels)`,
+      );
+    }
+  }
+  const resizer = resizerFor(plan, filter);
+  if (resizer === 'sharp') return { pixels: await resizeWithSharp(image, plan, background), resizer };
+  const full = await toRgb(decoded(image, background), image, plan.image, 'decode');
+  return { pixels: await resampleLikePillow(full, plan.image, plan.pad, resized, filter), resizer };
+}
