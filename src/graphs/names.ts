@@ -22,8 +22,10 @@ export const TensorNames = {
   cacheIndex: 'cache_index',
   logits: 'logits',
   pixelValues: 'pixel_values',
-  /** Genie's default image-encoder output (`vision_embedding` is the other name it reads). */
+  /** Genie's default image-encoder output. */
   imageFeatures: 'image_features',
+  /** The other image-encoder output name Genie reads. */
+  visionEmbedding: 'vision_embedding',
   fullAttentionMask: 'full_attention_mask',
   windowAttentionMask: 'window_attention_mask',
 } as const;

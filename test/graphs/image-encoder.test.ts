@@ -29,15 +29,16 @@ describe('discoverImageEncoderLayout', () => {
     expect(layout.graphs).toEqual([g]);
   });
 
-  it('encoder -> projector in either order of the list: the projector output is the rows', () => {
+  it('encoder -> projector in either order of the list: the projector output (any name) is the rows', () => {
     const e = encoder([features]);
-    const p = projector(features, embeds);
-    for (const graphs of [[e, p], [p, e]]) {
+    // configs/fastvlm-0.5b names its projector's output vision_embedding, as Genie reads it.
+    for (const graphs of [[e, projector(features, embeds)], [projector(features, embeds), e], [e, projector(features, { ...embeds, name: 'vision_embedding' })]]) {
+      const p = graphs.find((g) => g !== e)!;
       const layout = discoverImageEncoderLayout(graphs);
       expect(layout.encoder).toBe(e);
       expect(layout.projector).toBe(p);
       expect(layout.encoderOutput).toBe(features);
-      expect(layout.output).toBe(embeds);
+      expect(layout.output).toBe(p.outputs[0]);
       expect([layout.rows, layout.width]).toEqual([16, 64]);
       expect(layout.graphs).toEqual([e, p]);
     }

@@ -27,7 +27,7 @@ export {
 } from './vision-model.js';
 export { hfVisionConfig, loadHfVision, visionWeightsProblem, writeHfVision, VIT_MODEL_TYPE, type VisionCheckpoint } from './vision-checkpoint.js';
 export {
-  IMAGE_ENCODER_GRAPH, IMAGE_PROJECTOR_GRAPH, PROJECTED_FEATURES, visionCtxBinParts, type VisionSplitOptions,
+  IMAGE_ENCODER_GRAPH, IMAGE_PROJECTOR_GRAPH, visionCtxBinParts, type VisionSplitOptions,
 } from './vision-split.js';
 export type { PixelLayout } from './vision-plan.js';
 export { erf } from './vision-kernels.js';

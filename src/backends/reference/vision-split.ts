@@ -3,7 +3,8 @@
  * graph, or the seed's layout of an encoder graph and a projector graph in ctx-bins of their own
  * (encoder -> projector -> decoder). Graph IO follows Genie's image encoder
  * (docs/genie-behaviour.md#tensor-names): `pixel_values` in, `image_features` out; a separate
- * projector takes the encoder's `image_features` and outputs `image_embeds`. Float-valued IO is
+ * projector takes the encoder's `image_features` and outputs `vision_embedding`, the other output
+ * name Genie reads (as configs/fastvlm-0.5b expects its projector binary). Float-valued IO is
  * FLOAT_32 unless `tensorTypes` gives a tensor another dtype (float16, or fixed point with its
  * encoding), as a quantized export presents it.
  */
@@ -24,8 +25,6 @@ import type { PixelLayout } from './vision-plan.js';
 /** Graph names of the parts (any name works; these say what the graph is). */
 export const IMAGE_ENCODER_GRAPH = 'image_encoder';
 export const IMAGE_PROJECTOR_GRAPH = 'image_projector';
-/** The separate projector's output: the projected rows (`image_features` is its input). */
-export const PROJECTED_FEATURES = 'image_embeds';
 
 export interface VisionSplitOptions {
   readonly checkpoint: VisionCheckpoint;
@@ -47,7 +46,7 @@ export interface VisionSplitOptions {
   readonly rows?: number;
   /**
    * dtype (and encoding) of float-valued IO tensors by name (`pixel_values`, `image_features`,
-   * `image_embeds`), the same in every graph that has the tensor; unlisted ones are FLOAT_32.
+   * `vision_embedding`), the same in every graph that has the tensor; unlisted ones are FLOAT_32.
    */
   readonly tensorTypes?: Readonly<Record<string, TensorType>>;
 }
@@ -128,7 +127,7 @@ export function visionCtxBinParts(options: VisionSplitOptions): ReferenceCtxBinP
     if (options.rows !== undefined && options.rows !== rows) fail(`rows ${options.rows} is not the tower's patch count ${rows}`);
   }
   const features = (width: number): TensorSpec => t(TensorNames.imageFeatures, [1, rows, width]);
-  const projectorGraph = graph(IMAGE_PROJECTOR_GRAPH, 'projector', [features(projector.inputSize)], [t(PROJECTED_FEATURES, [1, rows, projector.hidden])]);
+  const projectorGraph = graph(IMAGE_PROJECTOR_GRAPH, 'projector', [features(projector.inputSize)], [t(TensorNames.visionEmbedding, [1, rows, projector.hidden])]);
   const projectorNames = projectorWeightShapes(projector).keys();
   let parts: ReferenceCtxBinPart<ReferenceVisionModel>[];
   if (tower === undefined) {

@@ -98,7 +98,7 @@ describe('reference vision executor against a float64 forward', () => {
     const backend = await openReferenceBackend(await writeParts(parts));
     const out = await runAll(backend, { pixel_values: bytesOf(pixels) });
     expect(maxAbsDiffRows(features, f32(out.get('image_features')!))).toBeLessThan(1e-4);
-    expect(maxAbsDiffRows(projected, f32(out.get('image_embeds')!))).toBeLessThan(1e-4);
+    expect(maxAbsDiffRows(projected, f32(out.get('vision_embedding')!))).toBeLessThan(1e-4);
     await backend.dispose();
   });
 
@@ -106,7 +106,7 @@ describe('reference vision executor against a float64 forward', () => {
     const fused = await openReferenceBackend(await writeParts(visionCtxBinParts({ checkpoint, split: 'fused' })));
     const separate = await openReferenceBackend(await writeParts(visionCtxBinParts({ checkpoint, split: 'separate' })));
     const a = (await runAll(fused, { pixel_values: bytesOf(pixels) })).get('image_features')!;
-    const b = (await runAll(separate, { pixel_values: bytesOf(pixels) })).get('image_embeds')!;
+    const b = (await runAll(separate, { pixel_values: bytesOf(pixels) })).get('vision_embedding')!;
     expect(Buffer.from(b).equals(Buffer.from(a))).toBe(true);
     await fused.dispose();
     await separate.dispose();
@@ -238,11 +238,11 @@ describe('a real-shaped FastVLM projector checkpoint', () => {
       const rows = 5;
       const backend = await openReferenceBackend(await writeParts(visionCtxBinParts({ checkpoint: loaded, split: 'fused', rows })));
       expect(backend.graphs.map((g) => [g.name, g.inputs.map((t) => [t.name, t.shape]), g.outputs.map((t) => [t.name, t.shape])])).toEqual([
-        ['image_projector', [['image_features', [1, rows, MM_HIDDEN]]], [['image_embeds', [1, rows, HIDDEN]]]],
+        ['image_projector', [['image_features', [1, rows, MM_HIDDEN]]], [['vision_embedding', [1, rows, HIDDEN]]]],
       ]);
       const g = gaussian('features');
       const features = Float32Array.from({ length: rows * MM_HIDDEN }, () => g());
-      const out = f32((await runAll(backend, { image_features: bytesOf(features) })).get('image_embeds')!);
+      const out = f32((await runAll(backend, { image_features: bytesOf(features) })).get('vision_embedding')!);
       // Oracle: y = W2 gelu(W1 x + b1) + b2 from the values written, float64.
       const w = (name: string): number[] => tensors.get(name)!.values;
       const expected: number[][] = [];
@@ -335,7 +335,7 @@ describe('vision ctx-bin metadata errors name the file and key', () => {
     ['two outputs', (m) => m.graphs[0].outputs.push({ name: 'vision_embedding', dtype: 'FLOAT_32', shape: [ROWS, 24] }), 'key graphs[0] ("image_encoder"): outputs: expected exactly one tensor, found 2'],
     ['projector input name', (m) => (m.graphs[0].inputs[0].name = 'hidden'), 'key graphs[0] ("image_projector"): inputs: tensor "hidden" is not named as image features (image_features*, vision_embedding*)', separate[1]],
     ['projector input width', (m) => (m.graphs[0].inputs[0].shape = [1, ROWS, 24]), 'key graphs[0] ("image_projector"): inputs: tensor "image_features" [1,24,24] must be [1,N,32] or [N,32]', separate[1]],
-    ['projector rows', (m) => (m.graphs[0].outputs[0].shape = [1, 12, 24]), 'key graphs[0] ("image_projector"): outputs: tensor "image_embeds" [1,12,24] must be [1,24,24] or [24,24]', separate[1]],
+    ['projector rows', (m) => (m.graphs[0].outputs[0].shape = [1, 12, 24]), 'key graphs[0] ("image_projector"): outputs: tensor "vision_embedding" [1,12,24] must be [1,24,24] or [24,24]', separate[1]],
   ];
   for (const [what, edit, message, source] of cases) {
     it(`bad ${what}`, async () => {

@@ -27,10 +27,10 @@ export type VisionQuant = 'none' | 'htp' | 'fp16';
  */
 function tensorTypes(quant: VisionQuant, split: 'fused' | 'separate'): Record<string, TensorType> {
   if (quant === 'none') return {};
-  const output = split === 'fused' ? 'image_features' : 'image_embeds';
+  const output = split === 'fused' ? 'image_features' : 'vision_embedding';
   if (quant === 'fp16') {
     const f16: TensorType = { dtype: 'FLOAT_16' };
-    return split === 'fused' ? { pixel_values: f16, image_features: f16 } : { pixel_values: f16, image_features: f16, image_embeds: f16 };
+    return split === 'fused' ? { pixel_values: f16, image_features: f16 } : { pixel_values: f16, image_features: f16, vision_embedding: f16 };
   }
   const u16 = (min: number, max: number): TensorType => {
     const scale = Math.fround((max - min) / 65535);

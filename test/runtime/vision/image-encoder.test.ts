@@ -59,7 +59,7 @@ describe('ImageEncoder on Reference: float rows against a float64 forward', () =
     await using b = await ImageEncoder.open(separate.configPath);
     expect(b.layout.projector?.name).toBe('image_projector');
     expect(b.layout.encoderOutput).toEqual({ name: 'image_features', dtype: 'FLOAT_32', shape: [1, ROWS, 32] });
-    expect(b.output).toEqual({ name: 'image_embeds', dtype: 'FLOAT_32', shape: [1, ROWS, WIDTH] });
+    expect(b.output).toEqual({ name: 'vision_embedding', dtype: 'FLOAT_32', shape: [1, ROWS, WIDTH] });
     const ra = await a.encode(pixelInput());
     const rb = await b.encode(pixelInput());
     expect(Buffer.from(rb.bytes).equals(Buffer.from(ra.bytes))).toBe(true);
