@@ -155,6 +155,20 @@ describe('reference vision executor against a float64 forward', () => {
     await backend.dispose();
   });
 
+  it('uint8 NHWC pixels (raw 0..255 codes, scale 1/255) give the float graph\'s rows on the dequantized image', async () => {
+    const enc = { scale: Math.fround(1 / 255), offset: 0 };
+    const quantized = await openReferenceBackend(
+      await writeParts(visionCtxBinParts({ checkpoint, split: 'fused', pixelLayout: 'NHWC', tensorTypes: { pixel_values: { dtype: 'UFIXED_POINT_8', encoding: enc } } })),
+    );
+    const float = await openReferenceBackend(await writeParts(visionCtxBinParts({ checkpoint, split: 'fused', pixelLayout: 'NHWC' })));
+    const codes = Uint8Array.from(toNhwc(pixels, 3, 32, 48), (v) => quantize(v, enc, 'UFIXED_POINT_8'));
+    const a = (await runAll(quantized, { pixel_values: codes })).get('image_features')!;
+    const b = (await runAll(float, { pixel_values: bytesOf(Float32Array.from(codes, (q) => dequantize(q, enc))) })).get('image_features')!;
+    expect(Buffer.from(a).equals(Buffer.from(b))).toBe(true);
+    await quantized.dispose();
+    await float.dispose();
+  });
+
   it('runs from bytes (the simulated provider path) exactly as from a file', async () => {
     const [path] = await writeParts(visionCtxBinParts({ checkpoint, split: 'fused' }));
     const program = loadCtxBinProgram(new Uint8Array(readFileSync(path)), 'vision bytes');
