@@ -155,6 +155,7 @@ export class ImageEncoder {
 
   /**
    * An image encoder over an open backend's graphs, which it then owns (`dispose` disposes it).
+   * When this throws, the backend stays the caller's to dispose.
    * @throws ModelLayoutError when the graphs are not an image encoder.
    */
   static create(backend: GraphBackend): ImageEncoder {
