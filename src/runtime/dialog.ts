@@ -27,6 +27,7 @@ import { TurnLedger, type TurnPrompt } from './turn-ledger.js';
 import { spliceKeys } from './spliced-prompt.js';
 import type { ImageEmbedder, ImageInput } from './vision/embedder.js';
 import { DEFAULT_IMAGE_PLACEHOLDER, splicePrompt } from './vision/prompt.js';
+import { VisionStage } from './vision/vision-stage.js';
 
 export type { DialogOptions, EmbeddingQueryOptions, QueryOptions, QueryResult, StopReason } from './dialog-types.js';
 export { DialogBusyError } from './dialog-state.js';
@@ -359,15 +360,15 @@ async function openVision(engine: Engine, options: DialogOptions): Promise<Dialo
         : 'Dialog.create option imageEncoder: the config\'s embedding is type "callback"; splicing images needs its LUT (type "lut") for the text around them',
     );
   }
-  if (!isImageEmbedder(imageEncoder)) {
-    throw new InvalidArgumentError(`Dialog.create option imageEncoder must be an ImageEmbedder, got ${describeValue(imageEncoder)}`);
-  }
-  if (imageEncoder.width !== size) {
+  const owned = !isImageEmbedder(imageEncoder);
+  const embedder = owned ? await VisionStage.open(imageEncoder, { baseDir: options.baseDir, backend: options.backend }) : imageEncoder;
+  if (embedder.width !== size) {
+    if (owned) await embedder.dispose();
     throw new InvalidArgumentError(
-      `Dialog.create option imageEncoder: its rows have ${imageEncoder.width} elements but the model's embedding rows have ${size} (embedding.size)`,
+      `Dialog.create option imageEncoder: its rows have ${embedder.width} elements but the model's embedding rows have ${size} (embedding.size)`,
     );
   }
-  return { embedder: imageEncoder, placeholder: imagePlaceholder, owned: false };
+  return { embedder, placeholder: imagePlaceholder, owned };
 }
 
 function isImageEmbedder(value: unknown): value is ImageEmbedder {

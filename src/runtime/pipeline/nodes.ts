@@ -14,6 +14,7 @@ import type { ImageRows } from '../spliced-prompt.js';
 import { loadTokenizer } from '../tokenizer/load.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import type { ImageEmbedder, ImageInput } from '../vision/embedder.js';
+import { VisionStage, type VisionStageOptions } from '../vision/vision-stage.js';
 
 /** A node was used in a way Genie's pipeline does not allow (not added, connected twice, wrong IO). */
 export class PipelineError extends GenieError {
@@ -116,10 +117,16 @@ export class ImageEncoderNode implements PipelineNode {
   readonly kind = 'image-encoder';
   sink: RowSink | null = null;
 
+  /** A node over an image embedder; `owned`: the node disposes it. */
   constructor(
     readonly embedder: ImageEmbedder,
     private readonly owned: boolean,
   ) {}
+
+  /** Genie's `GenieNode_create` of an `image-encoder` config (a path, or an object with `options.baseDir`). */
+  static async create(config: string | object, options: VisionStageOptions = {}): Promise<ImageEncoderNode> {
+    return new ImageEncoderNode(await VisionStage.open(config, options), true);
+  }
 
   /** Genie's `setData(IMAGE_ENCODER_IMAGE_INPUT)`: an image file (path or bytes) or a preprocessed pixel tensor. */
   setImage(image: ImageInput, options: { signal?: AbortSignal } = {}): Promise<void> {
