@@ -1,13 +1,20 @@
 /**
  * genie-ts: Qualcomm Genie's LLM runtime loop in TypeScript. The main entry exports the dialog and
- * engine; the pure modules also have subpath exports (`genie-ts/config`, `/tensor`, `/rope`,
- * `/sampler`, `/kv`).
+ * engine, Genie's pipeline and the vision stage; the pure modules also have subpath exports
+ * (`genie-ts/config`, `/tensor`, `/rope`, `/sampler`, `/kv`, `/vision` for image preprocessing).
  */
 export {
   Dialog, DialogBusyError, type DialogOptions, type EmbeddingQueryOptions, type QueryOptions, type QueryResult, type StopReason,
 } from './runtime/dialog.js';
 export { Engine, DisposedError, type EmbeddingPrefillOptions, type EngineOptions } from './runtime/engine/index.js';
 export { EmbeddingTable, EmbeddingTableError } from './runtime/embeddings/lut.js';
+export { Accumulator, AccumulatorOverflowError, type AccumulatorFormat } from './runtime/embeddings/accumulator.js';
+export { Pipeline, ImageEncoderNode, PipelineError, TextEncoderNode, TextGeneratorNode, type PipelineNode } from './runtime/pipeline/index.js';
+export { VisionStage, type VisionStageOptions } from './runtime/vision/vision-stage.js';
+export { ImageEncoder, ImageEncoderBusyError, ImageEncodeAbortedError, type EncodedImage } from './runtime/vision/image-encoder.js';
+export type { ImageEmbedder, ImageInput, PixelTensor } from './runtime/vision/embedder.js';
+export { ImageInputError } from './runtime/vision/prompt.js';
+export type { ImageRows, ImageTimings } from './runtime/spliced-prompt.js';
 export type { EmbeddingRows } from './runtime/embeddings/rows.js';
 export type { Kpis } from './runtime/kpis.js';
 export type { GraphBackend } from './backends/backend.js';
