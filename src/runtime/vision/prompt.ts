@@ -50,7 +50,8 @@ function splicedImage(input: ImageInput, name: string, embedder: ImageEmbedder):
   // A pixel tensor and a file with the same bytes are different images.
   const kind = typeof input === 'string' || input instanceof Uint8Array ? 'file' : 'pixels';
   const digest = createHash('sha256').update(kind).update(bytes).digest('hex').slice(0, 32);
-  const source: ImageInput = typeof input === 'string' ? bytes : input;
+  // A file is read again by the embedder (so its errors name the path); its key is the content read here.
+  const source: ImageInput = input;
   let rows: Promise<ImageRows> | undefined;
   return {
     rows: embedder.rows,

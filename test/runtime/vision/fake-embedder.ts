@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { ImageRows } from '../../../src/runtime/spliced-prompt.js';
 import type { ImageEmbedder, ImageInput } from '../../../src/runtime/vision/embedder.js';
 
@@ -16,7 +17,7 @@ export class FakeEmbedder implements ImageEmbedder {
   ) {}
 
   codes(image: ImageInput): Uint8Array {
-    const bytes = typeof image === 'string' ? new TextEncoder().encode(image) : image instanceof Uint8Array ? image : image.bytes;
+    const bytes = typeof image === 'string' ? readFileSync(image) : image instanceof Uint8Array ? image : image.bytes;
     let h = 2166136261;
     for (const b of bytes) h = Math.imul(h ^ b, 16777619) >>> 0;
     const out = new Uint8Array(this.rows * this.width);
