@@ -1,0 +1,90 @@
+/**
+ * Image preprocessing (genie-ts/vision) on a 4032x3024 JPEG (a 12-megapixel phone photo; a gradient
+ * with noise, made here) to FastVLM's 1024x1024 float32 NCHW pixel_values, against the floor: sharp
+ * decoding and resizing the same JPEG to raw RGB of the same size with the same kernel. Both decode
+ * at full resolution: JPEG shrink-on-load (libjpeg's DCT downscaling) would change the pixels away
+ * from Pillow's, so the pipeline does not use it; the row with it shows what it would save. The
+ * pipeline and the floor are timed in alternation, so a load on the machine hits both alike.
+ * Also: the conversion step alone, and the images that take Pillow's resampler in TypeScript.
+ */
+import sharp from 'sharp';
+import { heapDeltaBytes, medianUs, type Measurement } from './harness.js';
+import { convertPixels, pixelTables, type PixelArray } from '../src/vision/convert.js';
+import { preprocessImage } from '../src/vision/index.js';
+import { fastVlmDefaults } from '../src/vision/processor.js';
+import { typedView } from '../src/tensor/views.js';
+
+const SIDE = 1024;
+const TARGET = { shape: [1, 3, SIDE, SIDE], dtype: 'FLOAT_32' } as const;
+
+/** A photo-like JPEG: gradients with noise, quality 90. */
+async function photo(width: number, height: number): Promise<Buffer> {
+  const rgb = Buffer.alloc(width * height * 3);
+  let s = 1;
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+      const n = (s >>> 24) & 31;
+      const i = (y * width + x) * 3;
+      rgb[i] = ((x * 224) / width + n) | 0;
+      rgb[i + 1] = ((y * 224) / height + n) | 0;
+      rgb[i + 2] = (((x + y) * 224) / (width + height) + n) | 0;
+    }
+  }
+  return sharp(rgb, { raw: { width, height, channels: 3 } }).jpeg({ quality: 90 }).toBuffer();
+}
+
+/** Median microseconds of each async function, sampled in turn (one call of each per round) after two warm-up rounds. */
+async function alternating(fns: ReadonlyArray<() => Promise<unknown>>, samples: number): Promise<number[]> {
+  for (let round = 0; round < 2; round++) for (const fn of fns) await fn();
+  const times = fns.map(() => new Float64Array(samples));
+  for (let s = 0; s < samples; s++) {
+    for (let i = 0; i < fns.length; i++) {
+      const t0 = process.hrtime.bigint();
+      await fns[i]();
+      times[i][s] = Number(process.hrtime.bigint() - t0) / 1e3;
+    }
+  }
+  return times.map((t) => t.sort()[samples >> 1]);
+}
+
+export async function run(): Promise<Measurement[]> {
+  const jpeg = await photo(4032, 3024);
+  const floor = () =>
+    sharp(jpeg).resize(SIDE, SIDE, { fit: 'contain', kernel: 'cubic', background: '#000', fastShrinkOnLoad: false }).raw().toBuffer();
+  const shrinkOnLoad = () => sharp(jpeg).resize(SIDE, SIDE, { fit: 'contain', kernel: 'cubic', background: '#000' }).raw().toBuffer();
+  const pipeline = () => preprocessImage(jpeg, { target: TARGET });
+  const [pipelineUs, floorUs, shrinkUs] = await alternating([pipeline, floor, shrinkOnLoad], 15);
+
+  const rows: Measurement[] = [
+    { name: '4032x3024 JPEG -> 1024x1024 float32 NCHW (FastVLM: pad to square, bicubic, sharp)', medianUs: pipelineUs, ratio: pipelineUs / floorUs, target: '<= 1.3x floor' },
+    { name: 'sharp decode + resize to raw RGB (floor): same JPEG, 1024x1024, cubic, full-resolution decode', medianUs: floorUs },
+    { name: 'sharp decode + resize with JPEG shrink-on-load (not used: changes pixels); ratio = pipeline / this', medianUs: shrinkUs, ratio: pipelineUs / shrinkUs },
+  ];
+
+  // The conversion alone: 8-bit RGB to the tensor, into a preallocated buffer (the encoder's input).
+  const rgb = new Uint8Array(SIDE * SIDE * 3);
+  for (let i = 0; i < rgb.length; i++) rgb[i] = (i * 2654435761) >>> 24;
+  const crop = { left: 0, top: 0, width: SIDE, height: SIDE };
+  const processor = fastVlmDefaults({ height: SIDE, width: SIDE });
+  const conversions = [
+    ['conversion/normalisation/layout 1024x1024 (float32 NCHW)', 'FLOAT_32', 'NCHW', undefined, '<= 6 ms'],
+    ['conversion 1024x1024 to float16 NCHW', 'FLOAT_16', 'NCHW', undefined, undefined],
+    ['conversion 1024x1024 to UFIXED_POINT_8 NHWC', 'UFIXED_POINT_8', 'NHWC', { scale: 1 / 255, offset: 0 }, undefined],
+  ] as const;
+  for (const [name, dtype, layout, encoding, target] of conversions) {
+    const tables = pixelTables(processor, { dtype, ...(encoding === undefined ? {} : { encoding }) });
+    const bytes = new Uint8Array(SIDE * SIDE * 3 * (dtype === 'FLOAT_32' ? 4 : dtype === 'FLOAT_16' ? 2 : 1));
+    const out = typedView(bytes, dtype) as PixelArray;
+    const convert = () => convertPixels(rgb, SIDE, SIDE, crop, layout, tables, out);
+    rows.push({ name, medianUs: medianUs(convert, { samples: 31, inner: 5 }), target, heapDeltaBytes: heapDeltaBytes(convert, 50) });
+  }
+
+  // Images whose resize runs Pillow's algorithm in TypeScript (upsampling; a factor of 4 or more).
+  const small = await photo(800, 600);
+  const large = await photo(4624, 3472);
+  const [smallUs, largeUs] = await alternating([() => preprocessImage(small, { target: TARGET }), () => preprocessImage(large, { target: TARGET })], 7);
+  rows.push({ name: '800x600 JPEG -> 1024x1024 float32 (upsampling: Pillow resampler in TypeScript)', medianUs: smallUs });
+  rows.push({ name: '4624x3472 JPEG -> 1024x1024 float32 (factor 4.5: full decode + Pillow resampler in TypeScript)', medianUs: largeUs });
+  return rows;
+}
