@@ -9,6 +9,12 @@ export const IM_END = 151645;
 /** `<|endoftext|>`: Qwen's end-of-text and pad token. */
 export const END_OF_TEXT = 151643;
 
+/**
+ * The config's `max-num-tokens`: random weights never sample the EOS, so without a cap a reply
+ * would run until the context is full (Genie's context-exceeded warning). `-n` overrides it.
+ */
+export const DEMO_MAX_NUM_TOKENS = 128;
+
 /** How `embedding_lut.bin` stores its values: the config's `datatype` and `quant-param`. */
 export interface DemoLutType {
   readonly datatype: 'float32' | 'ufixed16';
@@ -45,6 +51,7 @@ export function demoGenieConfig(options: DemoOptions, ctxBins: readonly string[]
       },
       sampler: { version: 1, seed: options.seed, temp: 0.8, 'top-k': 40, 'top-p': 0.95 },
       tokenizer: { version: 1, path: TOKENIZER_FILE },
+      'max-num-tokens': DEMO_MAX_NUM_TOKENS,
       ...(options.input === 'embeds'
         ? {
             embedding: {

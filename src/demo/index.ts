@@ -5,7 +5,7 @@ export {
   type DemoQuant,
 } from './options.js';
 export { demoCheckpoint, demoQwen2Config, DEMO_ROPE_THETA, DEMO_VOCAB_SIZE } from './model.js';
-export { demoGenieConfig, END_OF_TEXT, IM_END, type DemoLutType } from './genie-config.js';
+export { DEMO_MAX_NUM_TOKENS, demoGenieConfig, END_OF_TEXT, IM_END, type DemoLutType } from './genie-config.js';
 export { DEMO_FORMAT_VERSION, readDemoManifest, type DemoManifest } from './manifest.js';
 export { bundleFiles, ctxBinFiles, CONFIG_FILE, HF_DIR, LUT_FILE, MANIFEST_FILE, README_FILE, TOKENIZER_FILE } from './layout.js';
 export { DemoBundleError, DemoOptionError } from './errors.js';

@@ -90,9 +90,12 @@ export interface EmbeddingQueryOptions<T extends ElementArray = ElementArray> ex
  * Why a query ended: `eos` (a token of the EOS set), `stop-sequence` (its text completed one of the
  * dialog's stop sequences), `max-tokens` (its `maxTokens` or the config's `max-num-tokens`),
  * `abort` (its signal), `cancelled` (it was parked at a yield when its consumer left the loop, or
- * when a new query, `reset()` or `dispose()` came: see `Dialog.query`).
+ * when a new query, `reset()` or `dispose()` came: see `Dialog.query`), `context-limit` (the reply
+ * filled the KV cache: the generator rejects with `ContextLimitError`, Genie's
+ * GENIE_STATUS_WARNING_CONTEXT_EXCEEDED, and `Dialog.lastResult` holds what it generated until then,
+ * docs/genie-behaviour.md#generation-loop).
  */
-export type StopReason = 'eos' | 'stop-sequence' | 'max-tokens' | 'abort' | 'cancelled';
+export type StopReason = 'eos' | 'stop-sequence' | 'max-tokens' | 'abort' | 'cancelled' | 'context-limit';
 
 export interface QueryResult {
   readonly stopReason: StopReason;

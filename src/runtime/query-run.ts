@@ -1,3 +1,4 @@
+import { ContextLimitError } from '../graphs/errors.js';
 import type { LogitsView } from '../sampler/logits-view.js';
 import type { ElementArray } from '../tensor/dtype.js';
 import type { QueryOptions, QueryResult, StopReason } from './dialog-types.js';
@@ -89,6 +90,9 @@ export async function* runQuery(dialog: DialogState, prompt: TurnPrompt, options
     return run.result!;
   } catch (error) {
     failed = true;
+    // The reply filled the KV cache (Genie's WARNING_CONTEXT_EXCEEDED): what it generated until then
+    // becomes the dialog's lastResult, stop reason 'context-limit'; the generator still rejects.
+    if (error instanceof ContextLimitError && run.reply !== null && run.result === null) run.end('context-limit', plan, run.reply.text);
     throw error;
   } finally {
     if (parked) {

@@ -59,6 +59,18 @@ describe('genie-ts run -e', () => {
     expect(jsonTokens.promptTokens).toEqual(TOKENS);
   });
 
+  it('--embedding_query_output_type token prints the generated ids (space-separated) instead of the text; text is the default', async () => {
+    const json = await jsonRun(['-e', file('prompt.f32')]);
+    const ids = await cli(['run', '-c', config, '-n', '6', '-e', file('prompt.f32'), '--embedding_query_output_type', 'token']);
+    expect(ids).toEqual({ code: 0, stdout: `${(json.generatedTokens as number[]).join(' ')}\n`, stderr: '' });
+    const text = await cli(['run', '-c', config, '-n', '6', '-e', file('prompt.f32'), '--embedding_query_output_type', 'text']);
+    expect(text).toEqual(await cli(['run', '-c', config, '-n', '6', '-e', file('prompt.f32')]));
+    // --json prints the one summary, ids and text both in it.
+    const both = await cli(['run', '-c', config, '-n', '6', '-e', file('prompt.f32'), '--embedding_query_output_type', 'token', '--json']);
+    const { kpis: _kpis, ...rest } = JSON.parse(both.stdout);
+    expect(rest).toEqual(json);
+  });
+
   it('FILE,uint16,SCALE,OFFSET equals a float32 file of the values those codes stand for', async () => {
     const scale = 0.001;
     const offset = -32768;

@@ -1,7 +1,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { demoCacheFolderName, DEFAULT_DEMO_OPTIONS, ensureDemoBundle } from '../../src/demo/index.js';
+import { DEMO_MAX_NUM_TOKENS, demoCacheFolderName, DEFAULT_DEMO_OPTIONS, ensureDemoBundle } from '../../src/demo/index.js';
 import { snapshot } from '../demo/fixtures.js';
 import { cli, libraryTurn, printed, screen, tempDir } from './fixtures.js';
 
@@ -33,6 +33,14 @@ describe('genie-ts run without -c: the embedded demo model', () => {
     expect(oracle.result.text.trim()).not.toBe('');
     expect(result.stdout).toBe(printed(oracle.result.text));
     firstStdout = result.stdout;
+  });
+
+  it('without -n stops at the demo config\'s max-num-tokens and exits 0 (random weights never sample the EOS)', async () => {
+    const result = await cli(['run', '-p', 'Hello', '--json']);
+    expect([result.code, result.stderr]).toEqual([0, '']);
+    const json = JSON.parse(result.stdout);
+    expect(json.stopReason).toBe('max-tokens');
+    expect(json.generatedTokens).toHaveLength(DEMO_MAX_NUM_TOKENS);
   });
 
   it('reuses the cached bundle: nothing rebuilt or rewritten, the same seeded text', async () => {

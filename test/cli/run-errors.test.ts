@@ -35,9 +35,9 @@ describe('genie-ts run: bad usage exits 2 with the message and a pointer to --he
     ['a positional argument', ['-p', 'hi', 'extra'], 'unexpected argument "extra"'],
     ['-p with --prompt_file', ['-p', 'hi', '--prompt_file', 'x.txt'], '--prompt, --prompt_file and --tokens_file are mutually exclusive'],
     ['-p with -tok', ['-tok', 'x.txt', '-p', 'hi'], '--prompt, --prompt_file and --tokens_file are mutually exclusive'],
-    ['--top-p above 1', ['-p', 'hi', '--top-p', '2'], '--top-p "2": expected a number in (0, 1]'],
-    ['--top-p 0', ['-p', 'hi', '--top-p', '0'], '--top-p "0": expected a number in (0, 1]'],
-    ['--top-p not a number', ['-p', 'hi', '--top-p', 'half'], '--top-p "half": expected a number in (0, 1]'],
+    ['--top-p above 1', ['-p', 'hi', '--top-p', '2'], '--top-p "2": expected a number in [0, 1]'],
+    ['--top-p below 0', ['-p', 'hi', '--top-p', '-0.5'], '--top-p "-0.5": expected a number in [0, 1]'],
+    ['--top-p not a number', ['-p', 'hi', '--top-p', 'half'], '--top-p "half": expected a number in [0, 1]'],
     ['a negative --temp', ['-p', 'hi', '--temp', '-1'], '--temp "-1": expected a number >= 0'],
     ['an empty --temp', ['-p', 'hi', '--temp='], '--temp "": expected a number >= 0'],
     ['a fractional --seed', ['-p', 'hi', '--seed', '1.5'], '--seed "1.5" is not an integer'],
@@ -47,6 +47,12 @@ describe('genie-ts run: bad usage exits 2 with the message and a pointer to --he
     ['-n 0', ['-p', 'hi', '-n', '0'], '--max-tokens "0": expected a positive integer'],
     ['-n not an integer', ['-p', 'hi', '-n', 'ten'], '--max-tokens "ten" is not an integer'],
     ['--log loud', ['-p', 'hi', '--log', 'loud'], '--log "loud" is not one of: error, warn, info, verbose'],
+    ['-w without a text prompt', ['-tok', 'x.txt', '-w', 'hi again'], '--rewind needs --prompt or --prompt_file (its query follows a text query, as in genie-t2t-run)'],
+    ['-w without a value', ['-p', 'hi', '-w'], '-w needs a value'],
+    ['--embedding_query_output_type without -e', ['-p', 'hi', '--embedding_query_output_type', 'token'], "--embedding_query_output_type needs --embedding_file (it says how an embedding query's reply is printed)"],
+    ['--embedding_query_output_type ids', ['-e', 'x.raw', '--embedding_query_output_type', 'ids'], '--embedding_query_output_type "ids" is not one of: text, token'],
+    ['-l with an alpha name but no value', ['-p', 'hi', '-l', 'adapter,alpha'], '--lora "adapter,alpha": expected an adapter name, then ALPHA_NAME,VALUE pairs'],
+    ['-l with an alpha value that is not a number', ['-p', 'hi', '--lora', 'adapter,alpha,strong'], '--lora "adapter,alpha,strong": the value of alpha "strong" is not a number'],
   ];
   for (const [what, args, message] of cases) {
     it(`${what}: ${args.join(' ')}`, async () => {
@@ -101,7 +107,7 @@ describe('genie-ts run: bad files and inputs exit 1 with a message naming them',
 
   it('an invalid config: its path, the error count, then one indented line per ConfigError issue', async () => {
     const body = dialogConfig(bundle);
-    body.dialog.context.size = -3;
+    body.dialog.context.size = '128';
     body.dialog.sampler['top-p'] = 'high';
     body.dialog.extra = true;
     const path = writeConfig(bundle, 'invalid.json', body);
@@ -111,7 +117,7 @@ describe('genie-ts run: bad files and inputs exit 1 with a message naming them',
     expect(lines[0]).toBe(`genie-ts run: ${path}: 3 errors`);
     expect(lines.at(-1)).toBe('');
     expect(lines.slice(1, -1).sort()).toEqual([
-      '  dialog.context.size: expected a positive integer, found -3',
+      '  dialog.context.size: expected a positive integer, found "128"',
       expect.stringMatching(/^ {2}dialog\.extra: unknown key; expected one of: version, type, /),
       expect.stringMatching(/^ {2}dialog\.sampler\.top-p: expected a number/),
     ]);
@@ -129,8 +135,17 @@ describe('genie-ts run: bad files and inputs exit 1 with a message naming them',
   it('a valid config this runtime cannot run', async () => {
     const body = dialogConfig(bundle);
     body.dialog.type = 'lade';
+    body.dialog.lade = { version: 1, 'update-mode': 'FWD_MAX_HIT', window: 8, ngram: 5, gcap: 8 };
     const path = writeConfig(bundle, 'lade.json', body);
     expect(await cli(['run', '-c', path, '-p', 'hi'])).toEqual(runtimeError('not supported yet: dialog.type "lade"'));
+  });
+
+  it('a value Genie accepts that genie-ts does not run: each one named with its path', async () => {
+    const body = dialogConfig(bundle);
+    body.dialog.context.size = -3;
+    body.dialog.engine['n-threads'] = 0; // Genie's thread pool size; genie-ts does not use it
+    const path = writeConfig(bundle, 'negative-size.json', body);
+    expect(await cli(['run', '-c', path, '-p', 'hi'])).toEqual(runtimeError('cannot run: dialog.context.size: expected a positive integer, found -3'));
   });
 
   it('a missing prompt file', async () => {

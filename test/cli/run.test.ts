@@ -228,7 +228,7 @@ describe('genie-ts run -c CONFIG', () => {
     expect(lines[2]).toBe('');
   });
 
-  it('a query that runs into the context limit keeps the streamed text, ends its line, and exits 1 with advice a CLI user can follow', async () => {
+  it('a query that runs into the context limit keeps the streamed text, ends its line, warns with advice a CLI user can follow and exits 0', async () => {
     const unlimited = writeConfig(bundle, 'unlimited.json');
     await using dialog = await Dialog.create(unlimited);
     let text = '';
@@ -238,14 +238,15 @@ describe('genie-ts run -c CONFIG', () => {
     const error = await drainAll().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ContextLimitError);
     expect(text).not.toBe('');
+    const generated = dialog.lastResult!.generatedTokens.length;
 
     const result = await cli(['run', '-c', unlimited, '-p', PROMPT]);
     expect(result).toEqual({
-      code: 1,
+      code: 0,
       stdout: printed(text),
       stderr:
-        `genie-ts run: the reply filled the context (${dialog.contextLimit} tokens with the prompt) before it ended; ` +
-        'stop it earlier with --max-tokens (-n), or use a config with a larger context.size\n',
+        `genie-ts run: warning: context exceeded (Genie's GENIE_STATUS_WARNING_CONTEXT_EXCEEDED): the reply filled the ${dialog.contextLimit}-token ` +
+        `context after ${generated} generated tokens and ends there; stop it earlier with --max-tokens (-n), or use a config with a larger context.size\n`,
     });
   });
 
@@ -254,7 +255,8 @@ describe('genie-ts run -c CONFIG', () => {
     expect([result.code, result.stderr]).toEqual([0, '']);
     expect(result.stdout).toMatch(/^usage: genie-ts run /);
     for (const flag of ['-c, --config', '-p, --prompt', '--prompt_file', '-tok, --tokens_file', '-n, --max-tokens', '--seed',
-      '--temp', '--top-k', '--top-p', '--json', '--dump-logits', '--profile', '--log']) {
+      '--temp', '--top-k', '--top-p', '--json', '--dump-logits', '--profile', '--log', '--embedding_query_output_type', '-w, --rewind',
+      '-l, --lora']) {
       expect(result.stdout).toContain(flag);
     }
   });

@@ -9,7 +9,7 @@ import {
 import { discoverModelLayout } from '../../src/graphs/index.js';
 import { deriveDialog, loadConfigFile, parseConfig } from '../../src/runtime/config/index.js';
 import {
-  demoCheckpoint, DemoBundleError, DemoOptionError, resolveDemoOptions, writeDemoBundle, type DemoBundle,
+  DEMO_FORMAT_VERSION, demoCheckpoint, DemoBundleError, DemoOptionError, resolveDemoOptions, writeDemoBundle, type DemoBundle,
 } from '../../src/demo/index.js';
 import { demoTokenizerPath } from '../../src/runtime/tokenizer/index.js';
 import { KvLoopDriver } from '../backends/reference/kv-loop-driver.js';
@@ -70,7 +70,7 @@ describe('writeDemoBundle: ids input, embedding part + 2 decoder parts', () => {
   it('records the options, the format version and every file size in demo.json', () => {
     const manifest = JSON.parse(readFileSync(join(bundle.dir, 'demo.json'), 'utf8'));
     expect(manifest.format).toBe('genie-ts-demo');
-    expect(manifest.version).toBe(1);
+    expect(manifest.version).toBe(DEMO_FORMAT_VERSION);
     expect(manifest.options).toEqual(resolveDemoOptions(options));
     const files = listFiles(bundle.dir).filter((f) => f !== 'demo.json');
     expect(Object.keys(manifest.files)).toEqual(files);

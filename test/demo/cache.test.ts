@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { installDir, makeStagingDir } from '../../src/demo/atomic-dir.js';
 import {
-  demoCacheFolderName, DemoOptionError, ensureDemoBundle, readDemoManifest, resolveDemoOptions, writeDemoBundle,
+  DEMO_FORMAT_VERSION, demoCacheFolderName, DemoOptionError, ensureDemoBundle, readDemoManifest, resolveDemoOptions, writeDemoBundle,
 } from '../../src/demo/index.js';
 import { listFiles, SMALL, snapshot, tempDir } from './fixtures.js';
 
@@ -55,7 +55,7 @@ describe('ensureDemoBundle', () => {
     }],
     ['its manifest has another format version', (dir) => {
       const path = join(dir, 'demo.json');
-      writeFileSync(path, readFileSync(path, 'utf8').replace('"version": 1', '"version": 0'));
+      writeFileSync(path, readFileSync(path, 'utf8').replace(`"version": ${DEMO_FORMAT_VERSION}`, '"version": 0'));
     }],
     ['a file is truncated', (dir) => truncateSync(join(dir, 'demo_part_2_of_2.safetensors'), 100)],
     ['a file is missing', (dir) => rmSync(join(dir, 'hf', 'config.json'))],
@@ -121,9 +121,9 @@ describe('ensureDemoBundle', () => {
       const xdg = freshCache();
       process.env.GENIE_TS_CACHE_DIR = own;
       process.env.XDG_CACHE_HOME = xdg;
-      expect((await ensureDemoBundle(SMALL)).dir.startsWith(`${own}/demo-1-`)).toBe(true);
+      expect((await ensureDemoBundle(SMALL)).dir.startsWith(`${own}/demo-2-`)).toBe(true);
       delete process.env.GENIE_TS_CACHE_DIR;
-      expect((await ensureDemoBundle(SMALL)).dir.startsWith(`${join(xdg, 'genie-ts')}/demo-1-`)).toBe(true);
+      expect((await ensureDemoBundle(SMALL)).dir.startsWith(`${join(xdg, 'genie-ts')}/demo-2-`)).toBe(true);
     });
   });
 });

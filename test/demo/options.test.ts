@@ -92,7 +92,7 @@ describe('demo cache location', () => {
 
   it('names a folder per format version and options, independent of AR order', () => {
     const name = demoCacheFolderName(resolveDemoOptions());
-    expect(name).toMatch(/^demo-1-[0-9a-f]{12}$/);
+    expect(name).toMatch(/^demo-2-[0-9a-f]{12}$/);
     expect(demoCacheFolderName(resolveDemoOptions({ ar: [32, 1] }))).toBe(name);
     const others = [{ seed: 43 }, { layers: 3 }, { input: 'embeds' as const }, { ar: [1, 64] }, { cl: 1024 }, { splits: 1 }];
     const names = others.map((o) => demoCacheFolderName(resolveDemoOptions(o)));

@@ -107,6 +107,27 @@ describe.each(BACKENDS)('%s: context limit, abort and concurrency leave the dial
       expect(maxRowDiff(again, fresh)).toBe(0);
     });
 
+    it('the reply that reached context.size is lastResult, stop reason context-limit (Genie\'s WARNING_CONTEXT_EXCEEDED)', async () => {
+      const dialog = await open();
+      const prompt = ids(30, 6);
+      const run = await failingTurn(dialog, prompt);
+      expect(run.error).toBeInstanceOf(ContextLimitError);
+      const result = dialog.lastResult!;
+      expect(result.stopReason).toBe('context-limit');
+      expect(result.promptTokens).toEqual(prompt);
+      // Every sampled token was delivered (the silent EOS never comes): the reply is all of them.
+      expect(result.generatedTokens).toEqual(run.sampled);
+      expect(result.text).toBe(run.pieces.join(''));
+      expect(result.kpis['num-generated-tokens']).toBe(run.sampled.length);
+      expect(dialog.kpis).toBe(result.kpis);
+    });
+
+    it('a prompt that does not fit leaves no result of its own', async () => {
+      const dialog = await open();
+      expect(() => dialog.tokenQuery(ids(CONTEXT + 1, 1))).toThrow(ContextLimitError);
+      expect(dialog.lastResult).toBeUndefined();
+    });
+
     it('with context.size equal to the CL, the binaries’ own limit is a ContextLimitError too', async () => {
       const dialog = await open(CL);
       const run = await failingTurn(dialog, ids(CL - 8, 8));

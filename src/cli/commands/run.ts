@@ -29,23 +29,36 @@ weights, built on first use into a cache folder). Text streams to stdout, diagno
   -t, --embedding_table PATH[,TYPE,SCALE,OFFSET]
                              with -e: the n-vocab x size table that turns generated tokens into
                              embeddings (default: the config's LUT)
+  --embedding_query_output_type text|token
+                             with -e: print the reply as text (default) or as its generated token
+                             ids, separated by spaces (printed when the reply ends)
+  -w, --rewind PROMPT        after the -p / --prompt_file query, send PROMPT (the whole conversation,
+                             templated) as Genie's REWIND query: the longest prefix already in the KV
+                             cache is kept and only the rest is fed; its reply follows the first
+  -l, --lora ADAPTER[,ALPHA_NAME,VALUE,...]
+                             apply a LoRA adapter (genie-t2t-run's flag; genie-ts runs no LoRA yet)
   -n, --max-tokens N         stop after N generated tokens (default: the config's max-num-tokens)
   --seed S                   sampler seed, 0..4294967295
   --temp T                   temperature (0 = greedy)
   --top-k K                  top-k (0 = off, 1 = greedy)
-  --top-p P                  top-p in (0, 1] (1 = off)
+  --top-p P                  top-p in [0, 1] (1 = off, 0 keeps the most likely token)
   --json                     print one JSON object at the end (prompt and generated token ids, text,
-                             stop reason, KPIs) instead of streaming text
+                             stop reason, KPIs) instead of streaming text; with -w, one line per query
   --dump-logits FILE         write raw float32 logits, one dequantized row per sampled token
-  --profile FILE             write the KPIs as JSON, plus QnnProfile events on QnnHtp (refuses to
-                             overwrite an existing file, like Genie)
+  --profile FILE             write the KPIs as JSON (with -w: the rewind query's), plus QnnProfile
+                             events on QnnHtp (refuses to overwrite an existing file, like Genie)
   --log LEVEL                error | warn | info | verbose (default error)
   -h, --help                 show this help
 
 Ctrl-C stops the query at the next step and prints the reply so far (exit status 0); a second
 Ctrl-C ends genie-ts at once (killed by SIGINT: status 130 in a shell).
 
-exit status: 0 done, 1 runtime error (config, files, model), 2 bad usage
+A reply that fills the context ends there: what it generated is printed (and the --json summary,
+stop reason "context-limit"), with a warning on stderr, like Genie's
+GENIE_STATUS_WARNING_CONTEXT_EXCEEDED; the exit status is 0.
+
+exit status: 0 done (the context-exceeded warning included), 1 runtime error (config, files,
+model, a prompt longer than the context), 2 bad usage
 `;
 
 const FLAGS: FlagSpec[] = [
@@ -55,6 +68,9 @@ const FLAGS: FlagSpec[] = [
   { name: 'tokens_file', kind: 'value', aliases: ['-tok'] },
   { name: 'embedding_file', kind: 'value', aliases: ['-e'] },
   { name: 'embedding_table', kind: 'value', aliases: ['-t'] },
+  { name: 'embedding_query_output_type', kind: 'value' },
+  { name: 'rewind', kind: 'value', aliases: ['-w'] },
+  { name: 'lora', kind: 'value', aliases: ['-l'] },
   { name: 'max-tokens', kind: 'value', aliases: ['-n'] },
   { name: 'seed', kind: 'value' },
   { name: 'temp', kind: 'value' },
@@ -83,12 +99,23 @@ const SOURCE_FLAG: Readonly<Record<PromptSource['kind'], string>> = {
   'embedding-file': '--embedding_file',
 };
 
+/** `-l ADAPTER[,ALPHA_NAME,VALUE,...]`: genie-t2t-run's LoRA adapter and alpha strengths. */
+interface LoraArg {
+  readonly adapter: string;
+  readonly alphas: ReadonlyMap<string, number>;
+}
+
 interface RunArgs {
   readonly help: boolean;
   readonly config?: string;
   readonly prompt?: PromptSource;
   /** `-t`: the T2E table of an embedding query. */
   readonly embeddingTable?: EmbeddingFileSpec;
+  /** `--embedding_query_output_type`: how an embedding query's reply is printed. */
+  readonly embeddingOutput: 'text' | 'token';
+  /** `-w`: the prompt of a REWIND query sent after the first one. */
+  readonly rewind?: string;
+  readonly lora?: LoraArg;
   readonly maxTokens?: number;
   readonly sampler: SamplerUpdate;
   readonly json: boolean;
@@ -125,6 +152,17 @@ function parseRunArgs(args: readonly string[]): RunArgs {
     throw new UsageError('--embedding_table needs --embedding_file (it turns generated tokens into embeddings for that query)');
   }
   const embeddingTable = tableText === undefined ? undefined : parseEmbeddingFileSpec('--embedding_table', tableText);
+  const outputType = text('embedding_query_output_type');
+  if (outputType !== undefined && embeddingFile === undefined) {
+    throw new UsageError('--embedding_query_output_type needs --embedding_file (it says how an embedding query\'s reply is printed)');
+  }
+  const embeddingOutput = outputType === undefined ? 'text' : parseChoiceFlag('--embedding_query_output_type', outputType, ['text', 'token'] as const);
+  const rewind = text('rewind');
+  if (rewind !== undefined && sources[0]?.kind !== 'text' && sources[0]?.kind !== 'text-file') {
+    throw new UsageError('--rewind needs --prompt or --prompt_file (its query follows a text query, as in genie-t2t-run)');
+  }
+  const loraText = text('lora');
+  const lora = loraText === undefined ? undefined : parseLora(loraText);
 
   const sampler: { -readonly [K in keyof SamplerUpdate]: SamplerUpdate[K] } = {};
   const seed = text('seed');
@@ -140,7 +178,7 @@ function parseRunArgs(args: readonly string[]): RunArgs {
     if (sampler.topK < 0) throw new UsageError(`--top-k "${topK}": expected an integer >= 0`);
   }
   const topP = text('top-p');
-  if (topP !== undefined) sampler.topP = parseNumberFlag('--top-p', topP, (v) => v > 0 && v <= 1, 'a number in (0, 1]');
+  if (topP !== undefined) sampler.topP = parseNumberFlag('--top-p', topP, (v) => v >= 0 && v <= 1, 'a number in [0, 1]');
 
   const maxTokensText = text('max-tokens');
   let maxTokens: number | undefined;
@@ -154,6 +192,9 @@ function parseRunArgs(args: readonly string[]): RunArgs {
     config: text('config'),
     prompt: sources[0],
     embeddingTable,
+    embeddingOutput,
+    rewind,
+    lora,
     maxTokens,
     sampler,
     json: values.has('json'),
@@ -161,6 +202,24 @@ function parseRunArgs(args: readonly string[]): RunArgs {
     profile: text('profile'),
     log: log === undefined ? 'error' : parseChoiceFlag('--log', log, LOG_LEVELS),
   };
+}
+
+/**
+ * genie-t2t-run's `-l ADAPTER[,ALPHA_NAME,VALUE,...]`: an adapter name, then name/value pairs of alpha
+ * strengths (empty entries are skipped, as genie-t2t-run's split does).
+ */
+function parseLora(text: string): LoraArg {
+  const parts = text.split(',').filter((part) => part !== '');
+  const fail = (why: string): UsageError => new UsageError(`--lora "${text}": ${why}`);
+  if (parts.length === 0) throw fail('expected ADAPTER[,ALPHA_NAME,VALUE,...]');
+  if (parts.length % 2 === 0) throw fail('expected an adapter name, then ALPHA_NAME,VALUE pairs');
+  const alphas = new Map<string, number>();
+  for (let i = 1; i < parts.length; i += 2) {
+    const value = Number(parts[i + 1]);
+    if (parts[i + 1].trim() === '' || !Number.isFinite(value)) throw fail(`the value of ${parts[i]} "${parts[i + 1]}" is not a number`);
+    alphas.set(parts[i], value);
+  }
+  return { adapter: parts[0], alphas };
 }
 
 /** `op` on the file a flag names; an OS error becomes `--flag "path": ENOENT: no such file or directory`. */
@@ -252,15 +311,14 @@ function writable(folder: string): boolean {
 }
 
 /**
- * The context filled up while the reply was generated: the library's advice (maxTokens, reset()) is
- * not a CLI user's; say what they can do.
+ * Genie's GENIE_STATUS_WARNING_CONTEXT_EXCEEDED for a reply that filled the context: a warning (the
+ * reply so far is the result), with what a CLI user can do about it.
  */
-function withCliAdvice(error: unknown, dialog: Dialog): unknown {
-  if (!(error instanceof ContextLimitError) || dialog.contextUsed < dialog.contextLimit) return error;
-  return new ContextLimitError(
-    `the reply filled the context (${dialog.contextLimit} tokens with the prompt) before it ended; ` +
-      'stop it earlier with --max-tokens (-n), or use a config with a larger context.size',
-    { cause: error },
+function contextExceededWarning(dialog: Dialog, result: QueryResult): string {
+  return (
+    `genie-ts run: warning: context exceeded (Genie's GENIE_STATUS_WARNING_CONTEXT_EXCEEDED): the reply filled the ` +
+    `${dialog.contextLimit}-token context after ${result.generatedTokens.length} generated tokens and ends there; ` +
+    'stop it earlier with --max-tokens (-n), or use a config with a larger context.size\n'
   );
 }
 
@@ -279,12 +337,69 @@ class ProgressLine {
   }
 }
 
+/** The summary `--json` prints for one query. */
+function jsonSummary(result: QueryResult): string {
+  const { promptTokens, generatedTokens, text, stopReason, kpis } = result;
+  return `${JSON.stringify({ promptTokens, generatedTokens, text, stopReason, kpis })}\n`;
+}
+
+/**
+ * Drains one query's stream: text goes to stdout as it comes (unless `--json`, or the token output
+ * type, which prints the ids when the reply ends). A reply that fills the context ends with the
+ * dialog's `lastResult` (stop reason "context-limit") and a warning; any other error propagates.
+ */
+async function drainQuery(
+  dialog: Dialog,
+  open: () => Promise<AsyncGenerator<string, QueryResult>>,
+  args: RunArgs,
+  io: CliIO,
+  progress: ProgressLine,
+): Promise<QueryResult> {
+  const streamText = !args.json && args.embeddingOutput === 'text';
+  // Streamed text not yet ended by a newline: the line is ended before anything else is reported.
+  let lineOpen = false;
+  const endLine = (): void => {
+    if (lineOpen) io.stdout('\n');
+    lineOpen = false;
+  };
+  const before = dialog.lastResult;
+  let result: QueryResult;
+  try {
+    const stream = await open();
+    let next = await stream.next();
+    progress.clear();
+    while (!next.done) {
+      if (streamText) {
+        io.stdout(next.value);
+        lineOpen = !next.value.endsWith('\n');
+      }
+      next = await stream.next();
+    }
+    result = next.value;
+  } catch (error) {
+    const last = dialog.lastResult;
+    if (!(error instanceof ContextLimitError) || last === undefined || last === before || last.stopReason !== 'context-limit') throw error;
+    result = last;
+    progress.clear();
+    endLine();
+    io.stderr(contextExceededWarning(dialog, result));
+  } finally {
+    endLine();
+  }
+  if (args.json) io.stdout(jsonSummary(result));
+  else if (args.embeddingOutput === 'token') io.stdout(`${result.generatedTokens.join(' ')}\n`);
+  return result;
+}
+
 async function runDialog(args: RunArgs, io: CliIO, progress: ProgressLine): Promise<number> {
   const log = (level: LogLevel, message: string): void => {
     if (LOG_LEVELS.indexOf(level) > LOG_LEVELS.indexOf(args.log)) return;
     progress.clear();
     io.stderr(`[${level}] ${message}\n`);
   };
+  if (args.lora !== undefined) {
+    throw new NotSupportedError(`not supported yet: --lora adapter "${args.lora.adapter}" (LoRA adapters are not implemented)`);
+  }
   if (args.profile !== undefined) checkProfilePath(args.profile);
   const prompt = args.prompt!;
   const tokens = prompt.kind === 'tokens-file' ? await readTokensFile(prompt.path) : undefined;
@@ -317,12 +432,6 @@ async function runDialog(args: RunArgs, io: CliIO, progress: ProgressLine): Prom
   };
   process.once('SIGINT', onSigint);
   let dump: number | undefined;
-  // Streamed text not yet ended by a newline: the line is ended before anything else is reported.
-  let lineOpen = false;
-  const endLine = (): void => {
-    if (lineOpen) io.stdout('\n');
-    lineOpen = false;
-  };
   try {
     const dumpPath = args.dumpLogits;
     const dumpFd = dumpPath === undefined ? undefined : onFlagFile('--dump-logits', dumpPath, () => openSync(dumpPath, 'w'));
@@ -334,31 +443,24 @@ async function runDialog(args: RunArgs, io: CliIO, progress: ProgressLine): Prom
       signal: abort.signal,
       onLogits: dumpFd === undefined ? undefined : (row: Float32Array) => writeSync(dumpFd, row),
     };
-    const stream =
-      prompt.kind === 'embedding-file' ? await embeddingQuery(dialog, prompt.spec, args.embeddingTable, options)
-      : tokens !== undefined ? dialog.tokenQuery(tokens, options)
-      : dialog.query(promptText!, options);
-    let next = await stream.next();
-    progress.clear();
-    while (!next.done) {
-      if (!args.json) {
-        io.stdout(next.value);
-        lineOpen = !next.value.endsWith('\n');
-      }
-      next = await stream.next();
-    }
-    const result: QueryResult = next.value;
-    endLine();
-    log('verbose', `prompt tokens ${result.promptTokens.join(' ')}; generated ${result.generatedTokens.join(' ')}`);
-    log('info', `stop: ${result.stopReason}; KPIs ${JSON.stringify(result.kpis)}`);
-    if (args.json) {
-      io.stdout(`${JSON.stringify({
-        promptTokens: result.promptTokens,
-        generatedTokens: result.generatedTokens,
-        text: result.text,
-        stopReason: result.stopReason,
-        kpis: result.kpis,
-      })}\n`);
+    let result = await drainQuery(
+      dialog,
+      async () =>
+        prompt.kind === 'embedding-file' ? await embeddingQuery(dialog, prompt.spec, args.embeddingTable, options)
+        : tokens !== undefined ? dialog.tokenQuery(tokens, options)
+        : dialog.query(promptText!, options),
+      args,
+      io,
+      progress,
+    );
+    logResult(log, result);
+    // genie-t2t-run sends the rewind query after a text query that completed (not after a warning).
+    const rewind = args.rewind;
+    if (rewind !== undefined && result.stopReason !== 'abort' && result.stopReason !== 'context-limit') {
+      progress.show('genie-ts: processing the rewind prompt...');
+      result = await drainQuery(dialog, async () => dialog.query(rewind, { ...options, rewind: true }), args, io, progress);
+      log('info', `rewind: ${result.reusedTokens} prompt tokens reused from the KV cache`);
+      logResult(log, result);
     }
     const profile = args.profile;
     if (profile !== undefined) {
@@ -367,15 +469,17 @@ async function runDialog(args: RunArgs, io: CliIO, progress: ProgressLine): Prom
       onFlagFile('--profile', profile, () => writeFileSync(profile, `${JSON.stringify(report, null, 2)}\n`, { flag: 'wx' }));
     }
     return 0;
-  } catch (error) {
-    throw withCliAdvice(error, dialog);
   } finally {
-    endLine();
     progress.clear();
     process.removeListener('SIGINT', onSigint);
     if (dump !== undefined) closeSync(dump);
     await dialog.dispose();
   }
+}
+
+function logResult(log: (level: LogLevel, message: string) => void, result: QueryResult): void {
+  log('verbose', `prompt tokens ${result.promptTokens.join(' ')}; generated ${result.generatedTokens.join(' ')}`);
+  log('info', `stop: ${result.stopReason}; KPIs ${JSON.stringify(result.kpis)}`);
 }
 
 /** `genie-ts run`: genie-t2t-run's flags plus sampling overrides, JSON output and logits dumps. */

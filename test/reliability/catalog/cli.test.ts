@@ -101,10 +101,10 @@ describe('catalog: genie-ts run and config check', () => {
       beforeRun: true,
     },
     {
-      name: 'run a reply that fills the context',
+      name: 'run a reply that fills the context (a warning, as Genie\'s status is)',
       args: () => ['run', '-c', paths.small, '-p', 'one two three'],
-      code: 1,
-      words: ['the reply filled the context', '16 tokens', '--max-tokens (-n)', 'larger context.size'],
+      code: 0,
+      words: ['warning: context exceeded', 'GENIE_STATUS_WARNING_CONTEXT_EXCEEDED', '16-token context', '--max-tokens (-n)', 'larger context.size'],
       beforeRun: false,
     },
   ];

@@ -22,7 +22,7 @@ const BAD: readonly BadCall<Dialog>[] = [
   { name: 'temp -1', call: update({ temp: -1 }), error: InvalidArgumentError, words: ['sampler.temp', '>= 0', '-1'] },
   { name: 'temp "0.5" (a string)', call: update({ temp: '0.5' }), error: InvalidArgumentError, words: ['sampler.temp', '"0.5"'] },
   { name: 'topK 2.5', call: update({ topK: 2.5 }), error: InvalidArgumentError, words: ['sampler.topK', '2.5'] },
-  { name: 'topP 0', call: update({ topP: 0 }), error: InvalidArgumentError, words: ['sampler.topP', '(0, 1]', '0'] },
+  { name: 'topP -0.1', call: update({ topP: -0.1 }), error: InvalidArgumentError, words: ['sampler.topP', '[0, 1]', '-0.1'] },
   { name: 'minP 1', call: update({ minP: 1 }), error: InvalidArgumentError, words: ['sampler.minP', '[0, 1)'] },
   { name: 'seed 2^32', call: update({ seed: 2 ** 32 }), error: InvalidArgumentError, words: ['sampler.seed', 'uint32', '4294967296'] },
   { name: 'repetitionPenalty 0', call: update({ repetitionPenalty: 0 }), error: InvalidArgumentError, words: ['sampler.repetitionPenalty', '> 0'] },
