@@ -251,7 +251,9 @@ export class Dialog {
 
   /**
    * The result of the last query that ended: by a stop criterion, an abort, or a cancel (a `break`
-   * out of its loop included); undefined before the first and after a query that failed with an error.
+   * out of its loop included), or a reply that filled the context (stop reason `context-limit`,
+   * while its generator rejects with `ContextLimitError`); undefined before the first and after a
+   * query that failed with another error.
    */
   get lastResult(): QueryResult | undefined {
     return this.state.lastResult;
