@@ -46,6 +46,10 @@ export function sharpFailure(error: unknown, name: string, what: string): ImageE
   if (/unsupported image format/i.test(reason)) {
     return new ImageError('IMAGE_UNSUPPORTED_FORMAT', name, `${name} is not an image format sharp decodes (${reason})`, { cause: error });
   }
+  // libheif without the codec (HEVC in most sharp builds): the header parses, the pixels do not.
+  if (/unsupported (codec|compression|feature)|no decoding plugin/i.test(reason)) {
+    return new ImageError('IMAGE_UNSUPPORTED_FORMAT', name, `${name}: this sharp build cannot decode it (${reason})`, { cause: error });
+  }
   if (/exceeds pixel limit/i.test(reason)) {
     return new ImageError('IMAGE_TOO_LARGE', name, `${name} has more pixels than the limit (${reason})`, { cause: error });
   }

@@ -10,6 +10,7 @@ import { createDeflate } from 'node:zlib';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../../src/errors.js';
+import { sharpFailure } from '../../src/vision/decode.js';
 import { ImageError, preprocessImage, type ImageErrorCode } from '../../src/vision/index.js';
 import { exactError } from '../expect-error.js';
 import { constant, handPng, noise, png } from './images.js';
@@ -124,6 +125,14 @@ describe('damaged and unsupported images', () => {
           'a VLM query takes still images: extract the frame you mean and pass that',
       );
     }
+  });
+});
+
+describe('decoder messages', () => {
+  it('a HEIF whose codec this sharp build lacks is an unsupported format, not a corrupt image', () => {
+    // HEIC (HEVC) cannot be made here (no encoder in the build), so the decoder's message is fed directly.
+    const error = sharpFailure(new Error('heifload: Unsupported feature: Unsupported codec\nmore'), 'photo.heic', 'decode');
+    expectCode(error, 'IMAGE_UNSUPPORTED_FORMAT', 'photo.heic', 'photo.heic: this sharp build cannot decode it (heifload: Unsupported feature: Unsupported codec)');
   });
 });
 
