@@ -4,7 +4,7 @@
  * callback. Oracles: the same tokens given as ids (`tokenQuery`), the uncached float64 model over the
  * whole sequence (`fullForward`), and quantization formulas written here.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openReferenceBackend } from '../../src/backends/reference/index.js';
@@ -375,6 +375,20 @@ describe('embeddingQuery on a quantized (--quant htp) bundle: uint16 input_embed
     const byValues = await embeddingTurn(dialog, values, { maxTokens: 4 });
     expectSameTurn(byCodes, byIds);
     expectSameTurn(byValues, byIds);
+  });
+
+  it('a fractional quant-param offset (the SDK\'s examples carry them) runs cut toward zero, as Genie\'s int32 offset: the same reply', async () => {
+    const config = JSON.parse(readFileSync(bundle.configPath, 'utf8'));
+    const offset = config.dialog.embedding['quant-param'].offset as number;
+    expect(Number.isInteger(offset)).toBe(true);
+    config.dialog.embedding['quant-param'].offset = offset < 0 ? offset - 0.4 : offset + 0.4;
+    const fractional = join(bundle.dir, 'fractional-offset.json');
+    writeFileSync(fractional, JSON.stringify(config));
+    await using other = await Dialog.create(fractional, { tokenizer: await sharedTokenizer(), sampler: { temp: 0 } });
+    expect(other.config.embedding!.quantParam).toEqual(lutEncoding);
+    dialog.reset();
+    const expected = await tokenTurn(dialog, prompt, { maxTokens: 4 });
+    expectSameTurn(await tokenTurn(other, prompt, { maxTokens: 4 }), expected);
   });
 
   it('a uint8 T2E row is requantized into the input for every generated token', async () => {
