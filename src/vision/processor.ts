@@ -42,16 +42,27 @@ export type Rgb = readonly [number, number, number];
  * `loadImageProcessorConfig`). Each one left out takes FastVLM's value (`fastVlmDefaults`).
  */
 export interface ImageProcessorSettings {
+  /** LLaVA's `image_aspect_ratio` ("pad" -> 'pad', "square" -> 'crop'). @default 'pad' */
   readonly padMode?: PadMode;
+  /** `do_resize`. @default true */
   readonly doResize?: boolean;
+  /** `size`. @default { shortestEdge: the larger target side } */
   readonly size?: ImageSize;
+  /** `resample` (Pillow's code 3 is bicubic). @default 'bicubic' */
   readonly resample?: ResampleFilter;
+  /** `do_center_crop`. @default true */
   readonly doCenterCrop?: boolean;
+  /** `crop_size`. @default the target's height and width */
   readonly cropSize?: Extent;
+  /** `do_rescale`. @default true */
   readonly doRescale?: boolean;
+  /** `rescale_factor`. @default 1 / 255 */
   readonly rescaleFactor?: number;
+  /** `do_normalize`. @default true */
   readonly doNormalize?: boolean;
+  /** `image_mean`; also expand2square's colour (`int(mean * 255)`) and what alpha is flattened onto. @default [0, 0, 0] */
   readonly imageMean?: Rgb;
+  /** `image_std`. @default [1, 1, 1] */
   readonly imageStd?: Rgb;
 }
 

@@ -7,6 +7,7 @@
  * - a portrait image padded to a square, whose passes run vertical first (Pillow: horizontal first):
  *   within 4 on white noise and checkerboards (4 measured), 1 on smooth images.
  */
+import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { planGeometry } from '../../src/vision/geometry.js';
 import { preprocessImage, type ImageProcessorSettings } from '../../src/vision/index.js';
@@ -181,6 +182,25 @@ describe('resampling with sharp stays within 2 levels of Pillow', () => {
     const b = differences(await tensorOf(wide, 64, { padMode: 'crop' }), reference, rows(64));
     expect(b.inner).toBeLessThanOrEqual(2);
     expect(b.edge).toBeLessThanOrEqual(16);
+  });
+
+  it('EXIF orientation 6 on the two-pass path: the passes run in displayed orientation', async () => {
+    // Stored w x h, displayed h x w: the displayed pixel (x, y) is the stored pixel (y, h - 1 - x).
+    for (const [w, h] of [[200, 100], [100, 200]]) {
+      const stored = smooth(w, h);
+      const displayed = rgbImage(h, w, (x, y) => {
+        const i = ((h - 1 - x) * w + y) * 3;
+        return [stored.data[i], stored.data[i + 1], stored.data[i + 2]];
+      });
+      const bytes = await sharp(stored.data, { raw: { width: w, height: h, channels: 3 } }).png().withMetadata({ orientation: 6 }).toBuffer();
+      expect(resizerOf(displayed, 64)).toBe('sharp');
+      const tensor = await preprocessImage(bytes, { target: target(64) });
+      expect(tensor.source).toEqual({ width: h, height: w, format: 'png' });
+      const edgeOf = displayed.width > displayed.height ? columns(64) : rows(64);
+      const { inner, edge } = differences(tensor.data as Float32Array, fastVlmReference(displayed, 64).resized, edgeOf);
+      expect(inner).toBeLessThanOrEqual(2);
+      expect(edge).toBeLessThanOrEqual(2);
+    }
   });
 
   it('the reference itself pads before resizing (a check of the oracle, not of genie-ts)', () => {
