@@ -1,5 +1,5 @@
 import { NotSupportedError } from '../../errors.js';
-import { isRuntimeBackendType } from '../backend-registry.js';
+import { isRuntimeBackendType, type BackendType } from '../backend-registry.js';
 import { unsupportedValues } from './parse.js';
 import { dialogBody, isDialogRoot, type GenieConfig } from './types.js';
 import { unsupportedKeys } from './unsupported-keys.js';
@@ -7,7 +7,7 @@ import { unsupportedKeys } from './unsupported-keys.js';
 /** Backend types this runtime can execute (from the backend registry). */
 export { RUNTIME_BACKEND_TYPES } from '../backend-registry.js';
 
-/** Why the engine does not run a root other than a dialog's. */
+/** Why the engine does not run a root other than a dialog's (image and LUT text encoders run as pipeline nodes). */
 const ROOT_REASONS: Readonly<Record<string, string>> = {
   embedding: 'text-embedding models (genie-t2e-run) are not implemented; the engine runs "dialog" and "text-generator" configs',
 };
@@ -20,7 +20,12 @@ const ROOT_REASONS: Readonly<Record<string, string>> = {
  */
 export function unsupportedFeatures(config: GenieConfig): string[] {
   const found: string[] = [];
-  if (!isDialogRoot(config)) {
+  if (config.root === 'image-encoder') {
+    found.push(...imageEncoderUnsupported(config['image-encoder'].engine as unknown as ImageEncoderEngine));
+  } else if (config.root === 'text-encoder') {
+    const type = config['text-encoder'].type;
+    if (type !== 'lut') found.push(`not supported yet: text-encoder.type "${String(type)}" (an encoder model; genie-ts runs LUT text encoders)`);
+  } else if (!isDialogRoot(config)) {
     const reason = ROOT_REASONS[config.root] ?? 'the engine runs "dialog" and "text-generator" configs';
     found.push(`not supported yet: config root "${config.root}" (${reason})`);
   } else {
@@ -38,6 +43,33 @@ export function unsupportedFeatures(config: GenieConfig): string[] {
     found.push(...unsupportedKeys(config));
   }
   for (const issue of unsupportedValues(config)) found.push(`cannot run: ${issue.path}: ${issue.message}`);
+  return found;
+}
+
+/** The keys of an image-encoder engine read here (the schema has validated their types). */
+interface ImageEncoderEngine {
+  readonly backend: { readonly type: string; readonly extensions?: string; readonly QnnHtp?: { readonly 'allow-async-init'?: boolean } };
+  readonly model: { readonly type: string; readonly binary?: { readonly lora?: unknown }; readonly 'positional-encoding'?: unknown };
+}
+
+/**
+ * What an image encoder (a Genie pipeline node, genie-ts's `imageEncoder`) asks for that genie-ts
+ * does not run: the backend and model types, LoRA, a positional encoding (the encoder's
+ * position_ids_sin/cos are inputs the caller supplies), async init, extensions on Reference.
+ */
+function imageEncoderUnsupported(engine: ImageEncoderEngine): string[] {
+  const key = 'image-encoder.engine';
+  const found: string[] = [];
+  const report = (what: string, why: string): void => void found.push(`not supported yet: ${key}.${what} (${why})`);
+  const { backend, model } = engine;
+  if (!isRuntimeBackendType(backend.type as BackendType)) found.push(`not supported yet: ${key}.backend.type "${backend.type}"`);
+  if (model.type !== 'binary') found.push(`not supported yet: ${key}.model.type "${model.type}"`);
+  if (model.binary?.lora !== undefined) report('model.binary.lora', 'LoRA adapters are not implemented');
+  if (model['positional-encoding'] !== undefined) report('model.positional-encoding', "the encoder's position_ids_sin/cos are inputs the caller supplies");
+  if (backend.QnnHtp?.['allow-async-init'] === true) report('backend.QnnHtp.allow-async-init true', 'contexts are created one after the other');
+  if (backend.type === 'Reference' && backend.extensions !== undefined) {
+    report('backend.extensions', 'the HTP extensions file configures QnnHtp; backend type "Reference" has no use for it');
+  }
   return found;
 }
 

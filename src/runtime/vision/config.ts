@@ -4,7 +4,8 @@
  * folder by the config loader), checked for what genie-ts runs.
  */
 import { InvalidArgumentError, NotSupportedError } from '../../errors.js';
-import { isRuntimeBackendType, type BackendType } from '../backend-registry.js';
+import type { BackendType } from '../backend-registry.js';
+import { assertLoadable } from '../config/loadable.js';
 import type { BackendTarget } from '../backend-factory.js';
 import { ConfigError } from '../config/errors.js';
 import { describeValue } from '../check-options.js';
@@ -57,24 +58,12 @@ export function deriveImageEncoder(config: GenieConfig): DerivedImageEncoder {
     throw new ConfigError([{ path: `${key}.mode`, message: `expected "image" (the image encoder's engine mode), found ${describeValue(engine.mode)}` }]);
   }
   const { backend, model } = engine;
+  assertLoadable(config);
   const type = backend.type as BackendType;
-  if (!isRuntimeBackendType(type)) throw new NotSupportedError(`not supported yet: ${key}.backend.type "${type}"`);
-  if (model.type !== 'binary' || model.binary === undefined) throw new NotSupportedError(`not supported yet: ${key}.model.type "${model.type}"`);
-  const unsupported: string[] = [];
-  const report = (what: string, why: string): void => void unsupported.push(`not supported yet: ${key}.${what} (${why})`);
-  if (model.binary.lora !== undefined) report('model.binary.lora', 'LoRA adapters are not implemented');
-  if (model['positional-encoding'] !== undefined) {
-    report('model.positional-encoding', "the encoder's position_ids_sin/cos are inputs the caller supplies");
-  }
   const htp = backend.QnnHtp;
-  if (htp?.['allow-async-init'] === true) report('backend.QnnHtp.allow-async-init true', 'contexts are created one after the other');
-  if (type === 'Reference' && backend.extensions !== undefined) {
-    report('backend.extensions', 'the HTP extensions file configures QnnHtp; backend type "Reference" has no use for it');
-  }
-  if (unsupported.length > 0) throw new NotSupportedError(unsupported.join('; '));
   return {
     backendType: type,
-    ctxBins: [...model.binary['ctx-bins']],
+    ctxBins: [...model.binary!['ctx-bins']], // model.type "binary" (assertLoadable) comes with its binary block
     htp: htp === undefined ? null : htpSettings(htp),
     extensionsPath: backend.extensions ?? null,
   };

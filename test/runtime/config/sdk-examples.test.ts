@@ -157,7 +157,7 @@ const EXAMPLES: readonly Example[] = [
         },
       },
     },
-    refused: 'not supported yet: config root "text-encoder" (the engine runs "dialog" and "text-generator" configs)',
+    refused: 'not supported yet: text-encoder.type "basic" (an encoder model; genie-ts runs LUT text encoders)',
   },
 ];
 

@@ -34,10 +34,12 @@ function expectSplitNames(ctxBins: string[], prefix: string): void {
 }
 
 describe.each([FASTVLM_IMAGE_ENCODER, FASTVLM_TEXT_ENCODER])('%s', (path) => {
-  it('passes config check', async () => {
+  it('passes config check, runnable as a pipeline node', async () => {
     const result = await check(path);
     expect(result.code).toBe(0);
     expect(result.stdout.startsWith('ok\n')).toBe(true);
+    expect(result.stdout).not.toContain('warning');
+    assertLoadable((await loadConfigFile(path)).config);
   });
 });
 
