@@ -118,7 +118,7 @@ describe.each(BACKENDS)('%s: bad input: typed errors that name the culprit, and 
   describe('Dialog.create', () => {
     it('an invalid config object: ConfigError naming every offending path', async () => {
       const error = await create((c) => {
-        c.dialog.context.size = 0;
+        c.dialog.context.size = '4096';
         c.dialog.sampler.temp = 'hot';
       }).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(ConfigError);
@@ -136,10 +136,16 @@ describe.each(BACKENDS)('%s: bad input: typed errors that name the culprit, and 
       await expectUsable(await dialogs.open(bundle));
     });
 
+    it('a value Genie accepts that genie-ts does not run: NotSupportedError naming its path', async () => {
+      const error = await create((c) => void (c.dialog.context.size = 0)).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(NotSupportedError);
+      expect((error as Error).message).toBe('cannot run: dialog.context.size: expected a positive integer, found 0');
+    });
+
     it('dialog.type "lade" is valid Genie but not supported', async () => {
       const error = await create((c) => {
         c.dialog.type = 'lade';
-        c.dialog.lade = { version: 1, window: 8, ngram: 5, gcap: 8 };
+        c.dialog.lade = { version: 1, 'update-mode': 'FWD_LEVEL', window: 8, ngram: 5, gcap: 8 };
       }).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(NotSupportedError);
       expect((error as Error).message).toBe('not supported yet: dialog.type "lade"');

@@ -6,9 +6,8 @@ import { copyFileSync, mkdirSync, readFileSync, truncateSync, writeFileSync } fr
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { openReferenceBackend, writeReferenceCtxBin, type ReferenceCtxBinPart } from '../../../src/backends/reference/index.js';
-import { InvalidArgumentError } from '../../../src/errors.js';
+import { InvalidArgumentError, NotSupportedError } from '../../../src/errors.js';
 import { ModelLayoutError } from '../../../src/graphs/errors.js';
-import { ConfigError } from '../../../src/runtime/config/index.js';
 import { Dialog } from '../../../src/runtime/dialog.js';
 import { demoCheckpoint, resolveDemoOptions, writeDemoBundle, type DemoBundle } from '../../../src/demo/index.js';
 import { demoParts } from '../../../src/demo/parts.js';
@@ -52,12 +51,14 @@ describe('the embedding LUT', () => {
     await expectUsable();
   });
 
-  it('of a fixed-point datatype needs its quant-param: the config is rejected, and so is a direct load', async () => {
+  it('of a fixed-point datatype needs its quant-param: Genie would take scale 1, offset 0, genie-ts refuses the config at load, and a direct load', async () => {
     const config = configJson();
     delete config.dialog.embedding['quant-param'];
     const create = () => Dialog.create(config, { baseDir: bundle.dir });
-    await expect(create()).rejects.toThrow(ConfigError);
-    await expect(create()).rejects.toThrow(/dialog\.embedding\.quant-param: mandatory key is missing \(required when datatype is "ufixed16"\)/);
+    await expect(create()).rejects.toThrow(NotSupportedError);
+    await expect(create()).rejects.toThrow(
+      'cannot run: dialog.embedding.quant-param: mandatory key is missing (genie-ts needs it to read "ufixed16" values; Genie would take scale 1, offset 0)',
+    );
     const load = () => EmbeddingTable.load({ path: lutPath(), nVocab: VOCAB, size: 8, dtype: 'UFIXED_POINT_16' });
     expect(load).toThrow(EmbeddingTableError);
     expect(load).toThrow(`embedding LUT "${lutPath()}" is UFIXED_POINT_16 but the config gives no quant-param`);
