@@ -21,7 +21,9 @@ const ROOT_REASONS: Readonly<Record<string, string>> = {
 export function unsupportedFeatures(config: GenieConfig): string[] {
   const found: string[] = [];
   if (config.root === 'image-encoder') {
-    found.push(...imageEncoderUnsupported(config['image-encoder'].engine as unknown as ImageEncoderEngine));
+    // Without an engine (Genie does not require one) the unsupported values below say so.
+    const engine = config['image-encoder'].engine as unknown as ImageEncoderEngine | undefined;
+    if (engine !== undefined) found.push(...imageEncoderUnsupported(engine));
   } else if (config.root === 'text-encoder') {
     const type = config['text-encoder'].type;
     if (type !== 'lut') found.push(`not supported yet: text-encoder.type "${String(type)}" (an encoder model; genie-ts runs LUT text encoders)`);

@@ -110,6 +110,12 @@ describe('unsupportedFeatures', () => {
     ]);
   });
 
+  it('an image encoder without an engine (Genie does not require one): the missing engine, no crash', () => {
+    expect(unsupportedFeatures(parseConfig({ 'image-encoder': { version: 1 } }))).toEqual([
+      'cannot run: image-encoder.engine: mandatory key is missing (genie-ts needs it to encode images)',
+    ]);
+  });
+
   it('is empty for a config genie-ts runs', () => {
     expect(unsupportedFeatures(parseDialog())).toEqual([]);
   });
