@@ -1,7 +1,8 @@
 /**
  * The command-line flag parser every command shares. Spellings: `--name value`, `--name=value`,
  * aliases with one dash and any length (`-c`, `-tok`, as genie-t2t-run has them), boolean flags
- * that take no value, `--` ending the flags. A flag given twice (under any spelling) is an error.
+ * that take no value, `--` ending the flags. A flag given twice (under any spelling) is an error,
+ * except a `values` flag, which collects one value each time.
  */
 import { GenieError } from '../errors.js';
 
@@ -15,8 +16,8 @@ export class UsageError extends GenieError {
 export interface FlagSpec {
   /** Long name without dashes: `out` is `--out`; also the key in `ParsedFlags.values`. */
   readonly name: string;
-  /** `value` takes one argument; `boolean` takes none. */
-  readonly kind: 'value' | 'boolean';
+  /** `value` takes one argument; `boolean` takes none; `values` takes one each time it is given (e.g. `--image a --image b`). */
+  readonly kind: 'value' | 'boolean' | 'values';
   /** Other spellings, dashes included, e.g. `['-c']`. */
   readonly aliases?: readonly string[];
 }
@@ -24,6 +25,8 @@ export interface FlagSpec {
 export interface ParsedFlags {
   /** By long name: the value, or `true` for a boolean flag that was given. */
   readonly values: ReadonlyMap<string, string | true>;
+  /** By long name: the values of a `values` flag, in order (absent when it was not given). */
+  readonly lists: ReadonlyMap<string, readonly string[]>;
   /** Arguments that are not flags, in order. */
   readonly positionals: readonly string[];
 }
@@ -43,6 +46,7 @@ export function parseFlags(args: readonly string[], specs: readonly FlagSpec[]):
   }
   const isKnownFlag = (arg: string): boolean => bySpelling.has(arg.split('=', 1)[0]);
   const values = new Map<string, string | true>();
+  const lists = new Map<string, string[]>();
   const spellingOf = new Map<string, string>();
   const positionals: string[] = [];
   for (let i = 0; i < args.length; i++) {
@@ -60,7 +64,7 @@ export function parseFlags(args: readonly string[], specs: readonly FlagSpec[]):
     const spec = bySpelling.get(spelling);
     if (spec === undefined) throw new UsageError(`unknown flag "${spelling}"`);
     const first = spellingOf.get(spec.name);
-    if (first !== undefined) {
+    if (first !== undefined && spec.kind !== 'values') {
       throw new UsageError(first === spelling ? `${spelling} is given twice` : `${spelling} is given twice (also as ${first})`);
     }
     let value: string | true;
@@ -75,10 +79,15 @@ export function parseFlags(args: readonly string[], specs: readonly FlagSpec[]):
       value = next;
       i++;
     }
-    values.set(spec.name, value);
+    if (spec.kind === 'values') {
+      if (!lists.has(spec.name)) lists.set(spec.name, []);
+      lists.get(spec.name)!.push(value as string);
+    } else {
+      values.set(spec.name, value);
+    }
     spellingOf.set(spec.name, spelling);
   }
-  return { values, positionals };
+  return { values, lists, positionals };
 }
 
 /** A whole decimal integer (`-3`, `42`); anything else, `1.5`, `1e3`, `0x10` or `""` included, is a UsageError. */

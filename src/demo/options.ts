@@ -45,6 +45,12 @@ export interface DemoOptions {
   readonly quant: DemoQuant;
   /** The config's backend; the weights and ctx-bins do not depend on it. */
   readonly backend: DemoBackend;
+  /**
+   * A VLM bundle: an image encoder and a projector (`vision/`, `image-encoder.json`) whose rows are
+   * spliced into a decoder that takes embeddings (so `input` is `embeds`), a pipeline
+   * `text-generator.json`, and a tokenizer with `<image>`.
+   */
+  readonly vision: boolean;
 }
 
 export const DEFAULT_DEMO_OPTIONS: DemoOptions = Object.freeze({
@@ -59,6 +65,7 @@ export const DEFAULT_DEMO_OPTIONS: DemoOptions = Object.freeze({
   input: 'ids',
   quant: 'none',
   backend: 'reference',
+  vision: false,
 });
 
 /**
@@ -111,7 +118,11 @@ export function resolveDemoOptions(options: Partial<DemoOptions> = {}): DemoOpti
   }
   const kvHeads = integerIn('kvHeads', o.kvHeads, 1, heads);
   if (heads % kvHeads !== 0) throw new DemoOptionError('kvHeads', kvHeads, `does not divide heads ${heads}`);
+  if (typeof o.vision !== 'boolean') throw new DemoOptionError('vision', o.vision, 'expected true or false');
+  // A VLM splices image rows into the decoder's embedding input.
+  if (o.vision && options.input === undefined) o.input = 'embeds';
   if (o.input !== 'ids' && o.input !== 'embeds') throw new DemoOptionError('input', o.input, 'expected "ids" or "embeds"');
+  if (o.vision && o.input !== 'embeds') throw new DemoOptionError('input', o.input, 'a vision bundle\'s decoder takes embeddings (input "embeds")');
   const maxSplits = o.input === 'ids' ? layers + 1 : layers;
   const splits = integerIn(
     'splits', o.splits, 1, maxSplits,
@@ -124,11 +135,11 @@ export function resolveDemoOptions(options: Partial<DemoOptions> = {}): DemoOpti
   if (!DEMO_BACKENDS.includes(o.backend)) {
     throw new DemoOptionError('backend', o.backend, `expected ${DEMO_BACKENDS.map((b) => `"${b}"`).join(', ')}`);
   }
-  return { layers, hidden, heads, kvHeads, splits, ar, cl, seed, input: o.input, quant: o.quant, backend: o.backend };
+  return { layers, hidden, heads, kvHeads, splits, ar, cl, seed, input: o.input, quant: o.quant, backend: o.backend, vision: o.vision };
 }
 
-/** One line, e.g. `layers 2, hidden 64, heads 4, kv-heads 2, splits 2, ar 1,32, cl 512, input ids, seed 42, quant none, backend reference`. */
+/** One line, e.g. `layers 2, hidden 64, heads 4, kv-heads 2, splits 2, ar 1,32, cl 512, input ids, seed 42, quant none, backend reference` (`, vision` for a VLM). */
 export function describeDemoOptions(options: DemoOptions): string {
-  const { layers, hidden, heads, kvHeads, splits, ar, cl, input, seed, quant, backend } = options;
-  return `layers ${layers}, hidden ${hidden}, heads ${heads}, kv-heads ${kvHeads}, splits ${splits}, ar ${ar.join(',')}, cl ${cl}, input ${input}, seed ${seed}, quant ${quant}, backend ${backend}`;
+  const { layers, hidden, heads, kvHeads, splits, ar, cl, input, seed, quant, backend, vision } = options;
+  return `layers ${layers}, hidden ${hidden}, heads ${heads}, kv-heads ${kvHeads}, splits ${splits}, ar ${ar.join(',')}, cl ${cl}, input ${input}, seed ${seed}, quant ${quant}, backend ${backend}${vision ? ', vision' : ''}`;
 }

@@ -26,7 +26,6 @@ import { float16IoTypes, htpIoTypes, rangeEncoding, TensorRanges, RangeRecording
 import { ImageEncoder } from '../runtime/vision/image-encoder.js';
 import { elementCount } from '../tensor/shape.js';
 import { DemoOptionError } from './errors.js';
-import { HF_DIR } from './layout.js';
 import { EMBEDDING_LOGIT_STD, fillNormal } from './model.js';
 import { DEMO_BACKENDS, DEMO_LIMITS, DEMO_QUANTS, type DemoBackend, type DemoQuant } from './options.js';
 
@@ -34,6 +33,8 @@ import { DEMO_BACKENDS, DEMO_LIMITS, DEMO_QUANTS, type DemoBackend, type DemoQua
 export const IMAGE_ENCODER_CONFIG_FILE = 'image-encoder.json';
 const ENCODER_CTX_BIN = 'vision_encoder.safetensors';
 const PROJECTOR_CTX_BIN = 'vision_projector.safetensors';
+/** The Hugging Face checkpoint's folder inside the writer's folder (as in a decoder bundle). */
+const HF_DIR = 'hf';
 const HF_FILES = ['config.json', 'model.safetensors'] as const;
 
 export interface DemoVisionOptions {

@@ -10,14 +10,14 @@ import {
 describe('resolveDemoOptions', () => {
   it('fills the documented defaults', () => {
     expect(resolveDemoOptions()).toEqual({
-      layers: 2, hidden: 64, heads: 4, kvHeads: 2, splits: 2, ar: [1, 32], cl: 512, seed: 42, input: 'ids', quant: 'none', backend: 'reference',
+      layers: 2, hidden: 64, heads: 4, kvHeads: 2, splits: 2, ar: [1, 32], cl: 512, seed: 42, input: 'ids', quant: 'none', backend: 'reference', vision: false,
     });
     expect(resolveDemoOptions()).toEqual(DEFAULT_DEMO_OPTIONS);
   });
 
   it('sorts the AR list and keeps every given option', () => {
-    const o = resolveDemoOptions({ layers: 3, hidden: 48, heads: 6, kvHeads: 3, splits: 4, ar: [64, 1, 8], cl: 256, seed: 0xffffffff, input: 'ids', quant: 'htp', backend: 'qnn-htp' });
-    expect(o).toEqual({ layers: 3, hidden: 48, heads: 6, kvHeads: 3, splits: 4, ar: [1, 8, 64], cl: 256, seed: 4294967295, input: 'ids', quant: 'htp', backend: 'qnn-htp' });
+    const o = resolveDemoOptions({ layers: 3, hidden: 48, heads: 6, kvHeads: 3, splits: 3, ar: [64, 1, 8], cl: 256, seed: 0xffffffff, input: 'embeds', quant: 'htp', backend: 'qnn-htp', vision: true });
+    expect(o).toEqual({ layers: 3, hidden: 48, heads: 6, kvHeads: 3, splits: 3, ar: [1, 8, 64], cl: 256, seed: 4294967295, input: 'embeds', quant: 'htp', backend: 'qnn-htp', vision: true });
   });
 
   it('allows layers + 1 parts with ids (embedding part) but only layers with embeds', () => {
@@ -51,7 +51,9 @@ describe('resolveDemoOptions', () => {
     ['seed 2^32', { seed: 2 ** 32 }, /^demo option seed 4294967296: expected an integer in \[0, 4294967295\]$/],
     ['input', { input: 'tokens' as 'ids' }, /^demo option input "tokens": expected "ids" or "embeds"$/],
     ['quant', { quant: 'int8' as 'htp' }, /^demo option quant "int8": expected "none", "htp", "fp16"$/],
-    ['unknown option', { vocab: 1000 }, /^demo option vocab 1000: unknown option \(options: layers, hidden, heads, kvHeads, splits, ar, cl, seed, input, quant, backend\)$/],
+    ['unknown option', { vocab: 1000 }, /^demo option vocab 1000: unknown option \(options: layers, hidden, heads, kvHeads, splits, ar, cl, seed, input, quant, backend, vision\)$/],
+    ['vision "yes"', { vision: 'yes' as unknown as boolean }, /^demo option vision "yes": expected true or false$/],
+    ['vision with input ids', { vision: true, input: 'ids' }, /^demo option input "ids": a vision bundle's decoder takes embeddings \(input "embeds"\)$/],
     ['unknown backend', { backend: 'gpu' as never }, /^demo option backend "gpu": expected "reference", "qnn-htp"$/],
   ];
   for (const [what, options, message] of bad) {

@@ -31,6 +31,10 @@ and the same weights as a Hugging Face checkpoint in DIR/hf. Equal options give 
   --backend reference|qnn-htp
                        engine.backend.type of the config (default ${defaults.backend}); qnn-htp bundles run
                        on the simulated HTP provider (GENIE_TS_QNN_PROVIDER=simulated). Same files otherwise.
+  --vision             a VLM bundle: an image encoder and a projector (vision/, image-encoder.json) whose
+                       rows are spliced at each <image> of the prompt into a decoder taking embeddings
+                       (--input embeds), text-generator.json (a Genie pipeline node), a tokenizer with
+                       <image>; run it with genie-ts run -c DIR/genie_config.json --image FILE -p ...
   --force              replace DIR when it already holds a demo bundle
   -h, --help           show this help
 
@@ -54,6 +58,7 @@ const FLAGS: FlagSpec[] = [
   { name: 'input', kind: 'value' },
   { name: 'quant', kind: 'value' },
   { name: 'backend', kind: 'value' },
+  { name: 'vision', kind: 'boolean' },
   { name: 'force', kind: 'boolean' },
   { name: 'help', kind: 'boolean', aliases: ['-h'] },
 ];
@@ -85,6 +90,7 @@ function parseDemoArgs(args: readonly string[]): DemoArgs {
   if (quant !== undefined) options.quant = parseChoiceFlag<DemoQuant>('--quant', quant, DEMO_QUANTS);
   const backend = text('backend');
   if (backend !== undefined) options.backend = parseChoiceFlag<DemoBackend>('--backend', backend, DEMO_BACKENDS);
+  if (values.has('vision')) options.vision = true;
   const out = text('out');
   if (out === '') throw new UsageError('--out needs a folder, got ""');
   return { help: values.has('help'), out, force: values.has('force'), options };

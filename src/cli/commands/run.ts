@@ -35,6 +35,11 @@ weights, built on first use into a cache folder). Text streams to stdout, diagno
   -w, --rewind PROMPT        after the -p / --prompt_file query, send PROMPT (the whole conversation,
                              templated) as Genie's REWIND query: the longest prefix already in the KV
                              cache is kept and only the rest is fed; its reply follows the first
+  --image FILE               an image for the next <image> placeholder of the prompt (repeat the flag
+                             for more; with -p or --prompt_file): decoded, preprocessed, encoded by
+                             the image encoder and spliced into the prompt's embedding rows. Without
+                             -c it runs the embedded VLM demo model
+  --image-encoder FILE       the image-encoder config (default: image-encoder.json beside -c CONFIG)
   -l, --lora ADAPTER[,ALPHA_NAME,VALUE,...]
                              apply a LoRA adapter (genie-t2t-run's flag; genie-ts runs no LoRA yet)
   -n, --max-tokens N         stop after N generated tokens (default: the config's max-num-tokens)
@@ -70,6 +75,8 @@ const FLAGS: FlagSpec[] = [
   { name: 'embedding_table', kind: 'value', aliases: ['-t'] },
   { name: 'embedding_query_output_type', kind: 'value' },
   { name: 'rewind', kind: 'value', aliases: ['-w'] },
+  { name: 'image', kind: 'values' },
+  { name: 'image-encoder', kind: 'value' },
   { name: 'lora', kind: 'value', aliases: ['-l'] },
   { name: 'max-tokens', kind: 'value', aliases: ['-n'] },
   { name: 'seed', kind: 'value' },
@@ -84,6 +91,9 @@ const FLAGS: FlagSpec[] = [
 ];
 
 const LOG_LEVELS = ['error', 'warn', 'info', 'verbose'] as const;
+
+/** The image-encoder config's name in a bundle (Genie's VLM examples, `genie-ts demo --vision`). */
+const IMAGE_ENCODER_FILE = 'image-encoder.json';
 type LogLevel = (typeof LOG_LEVELS)[number];
 
 type PromptSource =
@@ -115,6 +125,9 @@ interface RunArgs {
   readonly embeddingOutput: 'text' | 'token';
   /** `-w`: the prompt of a REWIND query sent after the first one. */
   readonly rewind?: string;
+  /** `--image`: the images of the prompt's placeholders, in order. */
+  readonly images: readonly string[];
+  readonly imageEncoder?: string;
   readonly lora?: LoraArg;
   readonly maxTokens?: number;
   readonly sampler: SamplerUpdate;
@@ -131,7 +144,7 @@ function parseNumberFlag(flag: string, text: string, check: (v: number) => boole
 }
 
 function parseRunArgs(args: readonly string[]): RunArgs {
-  const { values, positionals } = parseFlags(args, FLAGS);
+  const { values, lists, positionals } = parseFlags(args, FLAGS);
   if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
   const text = (name: string): string | undefined => values.get(name) as string | undefined;
 
@@ -161,6 +174,12 @@ function parseRunArgs(args: readonly string[]): RunArgs {
   if (rewind !== undefined && sources[0]?.kind !== 'text' && sources[0]?.kind !== 'text-file') {
     throw new UsageError('--rewind needs --prompt or --prompt_file (its query follows a text query, as in genie-t2t-run)');
   }
+  const images = lists.get('image') ?? [];
+  if (images.length > 0 && sources[0] !== undefined && sources[0].kind !== 'text' && sources[0].kind !== 'text-file') {
+    throw new UsageError(`--image needs --prompt or --prompt_file (a text prompt with <image> placeholders), not ${SOURCE_FLAG[sources[0].kind]}`);
+  }
+  const imageEncoder = text('image-encoder');
+  if (imageEncoder !== undefined && images.length === 0) throw new UsageError('--image-encoder needs --image (it encodes the images of the prompt)');
   const loraText = text('lora');
   const lora = loraText === undefined ? undefined : parseLora(loraText);
 
@@ -194,6 +213,8 @@ function parseRunArgs(args: readonly string[]): RunArgs {
     embeddingTable,
     embeddingOutput,
     rewind,
+    images,
+    imageEncoder,
     lora,
     maxTokens,
     sampler,
@@ -289,6 +310,15 @@ async function embeddingQuery(
     tokenToEmbedding = tableToEmbedding(table, rows.dtype, rows.encoding);
   }
   return dialog.embeddingQuery(rows.data, { ...options, dtype: rows.dtype, encoding: rows.encoding, tokenToEmbedding });
+}
+
+/** `--image` without `--image-encoder`: the image-encoder config beside the dialog config, as bundles ship them. */
+function defaultImageEncoder(configPath: string): string {
+  const beside = resolve(dirname(configPath), IMAGE_ENCODER_FILE);
+  if (!existsSync(beside)) {
+    throw new GenieError('FILE', `--image needs an image encoder: pass --image-encoder FILE (there is no ${IMAGE_ENCODER_FILE} beside ${configPath})`);
+  }
+  return beside;
 }
 
 /** Before the run: `--profile` must name a new file in a writable folder (the report is written after the run). */
@@ -410,16 +440,19 @@ async function runDialog(args: RunArgs, io: CliIO, progress: ProgressLine): Prom
     : prompt.kind === 'text-file' ? await readPromptFile('--prompt_file', prompt.path)
     : undefined;
 
+  const vision = args.images.length > 0;
   let configPath = args.config;
   if (configPath === undefined) {
-    const bundle = await ensureDemoBundle({ onProgress: (message) => progress.show(`genie-ts: ${message}`) });
-    log('info', `embedded demo model (random weights): ${bundle.configPath}`);
+    const bundle = await ensureDemoBundle({ vision, onProgress: (message) => progress.show(`genie-ts: ${message}`) });
+    log('info', `embedded ${vision ? 'VLM ' : ''}demo model (random weights): ${bundle.configPath}`);
     configPath = bundle.configPath;
   }
+  const imageEncoder = vision ? (args.imageEncoder ?? defaultImageEncoder(configPath)) : undefined;
   progress.show('genie-ts: loading model...');
   const dialog = await Dialog.create(configPath, {
     sampler: args.sampler,
     backend: { qnn: { logLevel: args.log, ...(args.profile !== undefined && { profiling: 'basic' as const }) } },
+    imageEncoder,
   });
   // Ctrl-C stops the query at its next step (the engine yields to the event loop every step, so the
   // listener runs within one step on every backend); the reply so far is printed and the run ends
@@ -448,7 +481,7 @@ async function runDialog(args: RunArgs, io: CliIO, progress: ProgressLine): Prom
       async () =>
         prompt.kind === 'embedding-file' ? await embeddingQuery(dialog, prompt.spec, args.embeddingTable, options)
         : tokens !== undefined ? dialog.tokenQuery(tokens, options)
-        : dialog.query(promptText!, options),
+        : dialog.query(promptText!, vision ? { ...options, images: args.images } : options),
       args,
       io,
       progress,
