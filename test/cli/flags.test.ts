@@ -18,6 +18,16 @@ const parse = (...args: string[]) => {
 };
 
 describe('parseFlags', () => {
+  it('collects a values flag given several times, in order, under any spelling; other flags still may not repeat', () => {
+    const repeatable: FlagSpec[] = [...specs, { name: 'image', kind: 'values', aliases: ['-i'] }];
+    const { values, lists } = parseFlags(['--image', 'a.png', '-c', 'x', '-i=b.png', '--image', '--c.png'], repeatable);
+    expect(lists.get('image')).toEqual(['a.png', 'b.png', '--c.png']);
+    expect(values.has('image')).toBe(false);
+    expect(parseFlags(['-c', 'x'], repeatable).lists.has('image')).toBe(false);
+    expect(() => parseFlags(['--image', 'a', '-c', 'x', '--config', 'y'], repeatable)).toThrow('--config is given twice (also as -c)');
+    expect(() => parseFlags(['--image'], repeatable)).toThrow('--image needs a value');
+  });
+
   it('reads --name value, --name=value, short and multi-letter aliases, booleans and positionals', () => {
     expect(parse('--config', 'a.json', 'x', '-tok=t.json', '--force', 'y')).toEqual({
       values: { config: 'a.json', tokenizer: 't.json', force: true },
