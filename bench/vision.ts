@@ -5,7 +5,8 @@
  * at full resolution: JPEG shrink-on-load (libjpeg's DCT downscaling) would change the pixels away
  * from Pillow's, so the pipeline does not use it; the row with it shows what it would save. The
  * pipeline and the floor are timed in alternation, so a load on the machine hits both alike.
- * Also: the conversion step alone, and the images that take Pillow's resampler in TypeScript.
+ * Also: the conversion step alone, the images that take Pillow's resampler in TypeScript, and the
+ * splice of an image's rows into the decoder's input encoding.
  */
 import sharp from 'sharp';
 import { heapDeltaBytes, medianUs, type Measurement } from './harness.js';
@@ -13,6 +14,7 @@ import { convertPixels, pixelTables, type PixelArray } from '../src/vision/conve
 import { preprocessImage } from '../src/vision/index.js';
 import { fastVlmDefaults } from '../src/vision/processor.js';
 import { typedView } from '../src/tensor/views.js';
+import { Accumulator } from '../src/runtime/embeddings/accumulator.js';
 
 const SIDE = 1024;
 const TARGET = { shape: [1, 3, SIDE, SIDE], dtype: 'FLOAT_32' } as const;
@@ -86,5 +88,46 @@ export async function run(): Promise<Measurement[]> {
   const [smallUs, largeUs] = await alternating([() => preprocessImage(small, { target: TARGET }), () => preprocessImage(large, { target: TARGET })], 7);
   rows.push({ name: '800x600 JPEG -> 1024x1024 float32 (upsampling: Pillow resampler in TypeScript)', medianUs: smallUs });
   rows.push({ name: '4624x3472 JPEG -> 1024x1024 float32 (factor 4.5: full decode + Pillow resampler in TypeScript)', medianUs: largeUs });
+  rows.push(...spliceRowsBench());
   return rows;
+}
+
+/**
+ * FastVLM-0.5B's splice: 256 image rows of 896 re-expressed in the decoder's input format in the
+ * accumulator (as each query with an image does): float32 into a float32 input (AI Hub's
+ * `input_embeds`), uint16 codes into a uint16 input of another encoding (a lookup table), float32
+ * into uint16 (quantise). Floors: a memcpy of the rows, and a JavaScript loop copying the same
+ * 229,376 elements one by one (what any per-element pass costs at least).
+ */
+function spliceRowsBench(): Measurement[] {
+  const ROWS = 256;
+  const WIDTH = 896;
+  const n = ROWS * WIDTH;
+  const codes = new Uint16Array(n).map((_, i) => (i * 2654435761) >>> 16);
+  const floats = Float32Array.from(codes, (q) => (q - 32768) * 1e-4);
+  const u16 = { data: codes, dtype: 'UFIXED_POINT_16', encoding: { scale: 1.5e-4, offset: -32768 } } as const;
+  const f32 = { data: floats, dtype: 'FLOAT_32' } as const;
+  const intoU16 = new Accumulator({ dtype: 'UFIXED_POINT_16', encoding: { scale: 1.2e-4, offset: -31000 }, rowElements: WIDTH }, 4096 * WIDTH * 2);
+  const intoF32 = new Accumulator({ dtype: 'FLOAT_32', rowElements: WIDTH }, 4096 * WIDTH * 4);
+  const splice = (accumulator: Accumulator, rows: typeof u16 | typeof f32) => () => {
+    accumulator.clear();
+    accumulator.appendRows(rows, 0, ROWS, 'image rows');
+  };
+  const copy = new Uint16Array(n);
+  const copyLoop = (): void => {
+    for (let i = 0; i < n; i++) copy[i] = codes[i];
+  };
+  const options = { samples: 31, inner: 20 };
+  const loopUs = medianUs(copyLoop, options);
+  const memcpyUs = medianUs(() => copy.set(codes), options);
+  const f32f32 = medianUs(splice(intoF32, f32), options);
+  const u16u16 = medianUs(splice(intoU16, u16), options);
+  const f32u16 = medianUs(splice(intoU16, f32), options);
+  return [
+    { name: 'splice 256x896 float32 image rows into a float32 input (AI Hub input_embeds): a memcpy', medianUs: f32f32, target: '<= 300 us', heapDeltaBytes: heapDeltaBytes(splice(intoF32, f32), 200) },
+    { name: 'splice 256x896 uint16 image rows into a uint16 input of another encoding (lookup table); ratio to the JS copy loop', medianUs: u16u16, ratio: u16u16 / loopUs, target: '<= 300 us', heapDeltaBytes: heapDeltaBytes(splice(intoU16, u16), 200) },
+    { name: 'splice 256x896 float32 image rows into a uint16 input (quantise); ratio to the JS copy loop', medianUs: f32u16, ratio: f32u16 / loopUs, target: '<= 300 us' },
+    { name: 'floor: JavaScript loop copying the same 229,376 uint16 elements', medianUs: loopUs },
+    { name: 'floor: memcpy of the same rows (TypedArray.set)', medianUs: memcpyUs },
+  ];
 }

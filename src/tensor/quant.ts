@@ -76,6 +76,26 @@ export function requantize(code: number, srcEncoding: Encoding, dstEncoding: Enc
   return clamp(roundHalfAway(ratio * code + requantBias(srcEncoding, dstEncoding, ratio)), min, max);
 }
 
+/**
+ * `requantize` of every code of an 8- or 16-bit `srcDtype`, entry `code - min(srcDtype)`: a block of
+ * codes is then re-expressed by one lookup per element, several times faster than the formula (an
+ * image's rows spliced into a decoder input: `Accumulator`).
+ */
+export function requantTable(srcDtype: DataTypeName, srcEncoding: Encoding, dstEncoding: Encoding, dstDtype: DataTypeName): Int32Array {
+  assertFixedPoint(srcDtype, 'srcDtype');
+  assertFixedPoint(dstDtype, 'dstDtype');
+  validateEncoding(srcEncoding, 'srcEncoding');
+  validateEncoding(dstEncoding, 'dstEncoding');
+  const src = fixedRange(srcDtype);
+  if (src.max - src.min > 0xffff) throw new InvalidArgumentError(`srcDtype ${srcDtype}: a requantization table takes 8- or 16-bit codes`);
+  const ratio = requantRatio(srcEncoding, dstEncoding);
+  const bias = requantBias(srcEncoding, dstEncoding, ratio);
+  const { min, max } = fixedRange(dstDtype);
+  const table = new Int32Array(src.max - src.min + 1);
+  for (let q = src.min; q <= src.max; q++) table[q - src.min] = clamp(roundHalfAway(ratio * q + bias), min, max);
+  return table;
+}
+
 function assertRounding(rounding: Rounding): void {
   if (rounding !== 'nearest' && rounding !== 'truncate') {
     throw new InvalidArgumentError(`rounding must be "nearest" or "truncate", got "${String(rounding)}"`);

@@ -1,6 +1,7 @@
 import { GenieError, InvalidArgumentError } from '../../errors.js';
 import { byteSize, isFixedPoint, type DataTypeName, type ElementArray, type Encoding } from '../../tensor/dtype.js';
-import { validateEncoding } from '../../tensor/encoding.js';
+import { fixedRange, validateEncoding } from '../../tensor/encoding.js';
+import { requantTable } from '../../tensor/quant.js';
 import type { EmbeddingTable } from './lut.js';
 import { allocateEmbeddingRows, copyEmbeddingRows, type EmbeddingRows } from './rows.js';
 
@@ -9,6 +10,13 @@ export class AccumulatorOverflowError extends GenieError {
   constructor(message: string) {
     super('ACCUMULATOR_OVERFLOW', message);
   }
+}
+
+type CodeArray = Uint8Array | Int8Array | Uint16Array | Int16Array | Uint32Array | Int32Array;
+
+/** `dst[to + i] = table[src[from + i] - base]`: fixed-point codes re-expressed through a requantization table. */
+function lookupInto(src: CodeArray, from: number, dst: CodeArray, to: number, n: number, table: Int32Array, base: number): void {
+  for (let i = 0; i < n; i++) dst[to + i] = table[src[from + i] - base];
 }
 
 /** The row format everything appended is re-expressed in: the text generator's embedding input. */
@@ -34,6 +42,7 @@ export class Accumulator {
   private readonly rowBytes: number;
   private data: ElementArray;
   private count = 0;
+  private table: { dtype: DataTypeName; scale: number; offset: number; table: Int32Array; base: number } | null = null;
 
   constructor(format: AccumulatorFormat, capacityBytes: number) {
     const { dtype, encoding, rowElements } = format;
@@ -79,7 +88,15 @@ export class Accumulator {
       throw new InvalidArgumentError(`${what}: rows [${first}, ${first + count}) are outside its ${Math.floor(rows.data.length / size)} rows`);
     }
     const at = this.reserve(count, what);
-    copyEmbeddingRows(rows, first, this.target(), at, count, size);
+    if (this.sameFormat(rows)) {
+      // Float32 into a float32 input (AI Hub's input_embeds), or codes already in the input's encoding: a memcpy.
+      this.data.set(rows.data.subarray(first * size, (first + count) * size) as never, at * size);
+    } else if (isFixedPoint(rows.dtype) && isFixedPoint(this.format.dtype) && byteSize(rows.dtype) <= 2) {
+      const { table, base } = this.tableFor(rows.dtype, rows.encoding!);
+      lookupInto(rows.data as CodeArray, first * size, this.data as CodeArray, at * size, count * size, table, base);
+    } else {
+      copyEmbeddingRows(rows, first, this.target(), at, count, size);
+    }
   }
 
   /** Appends the LUT rows of `tokens` (Genie's text-encoder node). */
@@ -106,6 +123,23 @@ export class Accumulator {
   /** Forgets the rows (Genie flushes the accumulator after each execute); keeps the memory. */
   clear(): void {
     this.count = 0;
+  }
+
+  /** `rows` are already in the accumulator's dtype and encoding (and typed-array class). */
+  private sameFormat(rows: EmbeddingRows): boolean {
+    const { dtype, encoding } = this.format;
+    if (rows.dtype !== dtype || rows.data.constructor !== this.data.constructor) return false;
+    if (encoding === undefined || rows.encoding === undefined) return encoding === rows.encoding;
+    return encoding.scale === rows.encoding.scale && encoding.offset === rows.encoding.offset;
+  }
+
+  /** The requantization table from `dtype`/`encoding` codes into the accumulator's (the last one is kept: a producer's encoding repeats). */
+  private tableFor(dtype: DataTypeName, encoding: Encoding): { table: Int32Array; base: number } {
+    const cached = this.table;
+    if (cached !== null && cached.dtype === dtype && cached.scale === encoding.scale && cached.offset === encoding.offset) return cached;
+    const table = requantTable(dtype, encoding, this.format.encoding!, this.format.dtype);
+    this.table = { dtype, scale: encoding.scale, offset: encoding.offset, table, base: fixedRange(dtype).min };
+    return this.table;
   }
 
   private target(): EmbeddingRows {

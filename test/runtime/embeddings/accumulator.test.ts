@@ -101,6 +101,34 @@ describe('Accumulator', () => {
     expect(Array.from(acc.rows().data)).toEqual([8, 9, 10, 11]);
   });
 
+  it('every 16-bit source code goes through the lookup table as through the formula (unsigned and signed, into 8 and 16 bits)', () => {
+    const all = new Uint16Array(65536).map((_, i) => i);
+    const cases = [
+      { src: { data: all, dtype: 'UFIXED_POINT_16' as const, encoding: { scale: 3e-4, offset: -30000 } }, dst: { dtype: 'UFIXED_POINT_8' as const, encoding: { scale: 0.05, offset: -100 } }, min: 0, max: 255 },
+      { src: { data: new Int16Array(all.buffer), dtype: 'SFIXED_POINT_16' as const, encoding: { scale: 2e-4, offset: 7 } }, dst: { dtype: 'UFIXED_POINT_16' as const, encoding: { scale: 1e-4, offset: -32768 } }, min: 0, max: 65535 },
+    ];
+    for (const { src, dst, min, max } of cases) {
+      const acc = new Accumulator({ ...dst, rowElements: 256 }, 65536 * 2);
+      acc.appendRows(src, 0, 256, 'rows');
+      const got = acc.rows().data;
+      for (let i = 0; i < 65536; i++) {
+        const want = genieRequant(src.data[i], src.encoding, dst.encoding, min, max);
+        if (got[i] !== want) expect({ code: src.data[i], got: got[i] }).toEqual({ code: src.data[i], got: want });
+      }
+    }
+  });
+
+  it('copies rows already in its format unchanged (float32 into float32; codes of the same encoding)', () => {
+    const floats = Float32Array.from([1.5, -2.25, 3e-8, 1e30]);
+    const f32 = new Accumulator({ dtype: 'FLOAT_32', rowElements: 2 }, 64);
+    f32.appendRows({ data: floats, dtype: 'FLOAT_32' }, 0, 2, 'rows');
+    expect(Array.from(f32.rows().data)).toEqual(Array.from(floats));
+    const codes = Uint16Array.from([0, 1, 65535, 40000]);
+    const same = new Accumulator({ dtype: 'UFIXED_POINT_16', encoding: u16, rowElements: 2 }, 64);
+    same.appendRows({ data: codes, dtype: 'UFIXED_POINT_16', encoding: { ...u16 } }, 1, 1, 'rows');
+    expect(Array.from(same.rows().data)).toEqual([65535, 40000]);
+  });
+
   it('rejects bad formats and spans with typed errors', () => {
     expect(() => new Accumulator({ dtype: 'UFIXED_POINT_8', rowElements: 2 }, 10)).toThrow(
       exactError(InvalidArgumentError, 'accumulator dtype UFIXED_POINT_8 needs an encoding'),
