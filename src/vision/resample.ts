@@ -74,7 +74,7 @@ const FILTERS: Readonly<Record<ResampleFilter, Filter>> = {
 export interface Taps {
   readonly first: Int32Array;
   readonly count: Int32Array;
-  readonly weights: Float64Array;
+  readonly weights: Int32Array;
   readonly stride: number;
 }
 
@@ -82,7 +82,7 @@ export function pillowTaps(inSize: number, outSize: number, filterName: Resample
   const first = new Int32Array(outSize);
   const count = new Int32Array(outSize);
   if (inSize === outSize) {
-    const weights = new Float64Array(outSize).fill(ONE);
+    const weights = new Int32Array(outSize).fill(ONE);
     for (let i = 0; i < outSize; i++) {
       first[i] = i;
       count[i] = 1;
@@ -94,7 +94,7 @@ export function pillowTaps(inSize: number, outSize: number, filterName: Resample
   const filterScale = Math.max(scale, 1);
   const support = filter.support * filterScale;
   const stride = Math.ceil(support) * 2 + 1;
-  const weights = new Float64Array(outSize * stride);
+  const weights = new Int32Array(outSize * stride);
   const raw = new Float64Array(stride);
   for (let xx = 0; xx < outSize; xx++) {
     const center = (xx + 0.5) * scale;
@@ -126,10 +126,10 @@ interface SplitTaps {
   readonly count: Int32Array;
   /** Index in `weights` of the first image tap. */
   readonly weightAt: Int32Array;
-  readonly weights: Float64Array;
-  readonly padWeight: Float64Array;
+  readonly weights: Int32Array;
+  readonly padWeight: Int32Array;
   /** Sum of every tap's weight (what a row or column of pure padding gets). */
-  readonly totalWeight: Float64Array;
+  readonly totalWeight: Int32Array;
 }
 
 function splitTaps(taps: Taps, offset: number, size: number): SplitTaps {
@@ -137,8 +137,8 @@ function splitTaps(taps: Taps, offset: number, size: number): SplitTaps {
   const start = new Int32Array(n);
   const count = new Int32Array(n);
   const weightAt = new Int32Array(n);
-  const padWeight = new Float64Array(n);
-  const totalWeight = new Float64Array(n);
+  const padWeight = new Int32Array(n);
+  const totalWeight = new Int32Array(n);
   for (let i = 0; i < n; i++) {
     const lo = taps.first[i];
     const hi = lo + taps.count[i];
@@ -160,7 +160,10 @@ function splitTaps(taps: Taps, offset: number, size: number): SplitTaps {
   return { start, count, weightAt, weights: taps.weights, padWeight, totalWeight };
 }
 
-/** Pillow's clip8: the 22-bit fixed-point sum to 0..255 (`>>` floors; Pillow's sums fit in int32). */
+/**
+ * Pillow's clip8: the 22-bit fixed-point sum to 0..255 (`>>` floors). Sums are int32 arithmetic
+ * (Math.imul, `| 0`) as in Pillow, whose precision bits are chosen so that they do not overflow.
+ */
 function clip8(sum: number): number {
   const v = sum >> PRECISION_BITS;
   return v < 0 ? 0 : v > 255 ? 255 : v;
@@ -206,25 +209,44 @@ export async function resampleLikePillow(
   // A row of pure padding after the horizontal pass (what the vertical taps on padding rows read).
   const padRow = new Uint8Array(rowBytes);
   for (let x = 0; x < out.width; x++) {
-    for (let c = 0; c < 3; c++) padRow[x * 3 + c] = clip8(HALF + colour[c] * h.totalWeight[x]);
+    for (let c = 0; c < 3; c++) padRow[x * 3 + c] = clip8((HALF + Math.imul(colour[c], h.totalWeight[x])) | 0);
   }
 
   const dst = new Uint8Array(out.height * rowBytes);
-  const acc = new Float64Array(rowBytes);
+  let maxTaps = 0;
+  for (let y = 0; y < out.height; y++) maxTaps = Math.max(maxTaps, v.count[y]);
+  const bases = new Int32Array(maxTaps);
+  const ks = new Int32Array(maxTaps);
   for (let y = 0; y < out.height; y++) {
-    const padWeight = v.padWeight[y];
-    for (let j = 0; j < rowBytes; j++) acc[j] = HALF + padWeight * padRow[j];
     const n = v.count[y];
     for (let i = 0; i < n; i++) {
-      const k = v.weights[v.weightAt[y] + i];
-      const base = (v.start[y] + i - rowLo) * rowBytes;
-      for (let j = 0; j < rowBytes; j++) acc[j] += tmp[base + j] * k;
+      bases[i] = (v.start[y] + i - rowLo) * rowBytes;
+      ks[i] = v.weights[v.weightAt[y] + i];
     }
-    const at = y * rowBytes;
-    for (let j = 0; j < rowBytes; j++) dst[at + j] = clip8(acc[j]);
+    verticalRow(tmp, bases, ks, n, HALF, v.padWeight[y], padRow, dst, y * rowBytes, rowBytes);
     if (y % ROWS_PER_SLICE === ROWS_PER_SLICE - 1) await yieldToEventLoop();
   }
   return dst;
+}
+
+/** One output row of the vertical pass: each byte sums its column over the `n` tap rows at `bases`. */
+function verticalRow(
+  tmp: Uint8Array,
+  bases: Int32Array,
+  ks: Int32Array,
+  n: number,
+  half: number,
+  padWeight: number,
+  padRow: Uint8Array,
+  dst: Uint8Array,
+  at: number,
+  rowBytes: number,
+): void {
+  for (let j = 0; j < rowBytes; j++) {
+    let sum = (half + Math.imul(padWeight, padRow[j])) | 0;
+    for (let i = 0; i < n; i++) sum = (sum + Math.imul(tmp[bases[i] + j], ks[i])) | 0;
+    dst[at + j] = clip8(sum);
+  }
 }
 
 function horizontalRow(
@@ -242,17 +264,17 @@ function horizontalRow(
   const c2 = colour[2];
   for (let x = 0; x < outWidth; x++) {
     const pw = padWeight[x];
-    let s0 = HALF + c0 * pw;
-    let s1 = HALF + c1 * pw;
-    let s2 = HALF + c2 * pw;
+    let s0 = (HALF + Math.imul(c0, pw)) | 0;
+    let s1 = (HALF + Math.imul(c1, pw)) | 0;
+    let s2 = (HALF + Math.imul(c2, pw)) | 0;
     let p = srcAt + start[x] * 3;
     const k0 = weightAt[x];
     const n = count[x];
     for (let i = 0; i < n; i++, p += 3) {
       const k = weights[k0 + i];
-      s0 += src[p] * k;
-      s1 += src[p + 1] * k;
-      s2 += src[p + 2] * k;
+      s0 = (s0 + Math.imul(src[p], k)) | 0;
+      s1 = (s1 + Math.imul(src[p + 1], k)) | 0;
+      s2 = (s2 + Math.imul(src[p + 2], k)) | 0;
     }
     const o = dstAt + x * 3;
     dst[o] = clip8(s0);
