@@ -50,13 +50,14 @@ export function unsupportedFeatures(config: GenieConfig): string[] {
 
 /** The keys of an image-encoder engine read here (the schema has validated their types). */
 interface ImageEncoderEngine {
+  readonly mode?: unknown;
   readonly backend: { readonly type: string; readonly extensions?: string; readonly QnnHtp?: { readonly 'allow-async-init'?: boolean } };
   readonly model: { readonly type: string; readonly binary?: { readonly lora?: unknown }; readonly 'positional-encoding'?: unknown };
 }
 
 /**
  * What an image encoder (a Genie pipeline node, genie-ts's `imageEncoder`) asks for that genie-ts
- * does not run: the backend and model types, LoRA, a positional encoding (the encoder's
+ * does not run: a mode other than "image" (Genie's schema takes any string), the backend and model types, LoRA, a positional encoding (the encoder's
  * position_ids_sin/cos are inputs the caller supplies), async init, extensions on Reference.
  */
 function imageEncoderUnsupported(engine: ImageEncoderEngine): string[] {
@@ -64,6 +65,7 @@ function imageEncoderUnsupported(engine: ImageEncoderEngine): string[] {
   const found: string[] = [];
   const report = (what: string, why: string): void => void found.push(`not supported yet: ${key}.${what} (${why})`);
   const { backend, model } = engine;
+  if (engine.mode !== 'image') report(`mode ${JSON.stringify(engine.mode)}`, 'an image encoder runs in mode "image"');
   if (!isRuntimeBackendType(backend.type as BackendType)) found.push(`not supported yet: ${key}.backend.type "${backend.type}"`);
   if (model.type !== 'binary') found.push(`not supported yet: ${key}.model.type "${model.type}"`);
   if (model.binary?.lora !== undefined) report('model.binary.lora', 'LoRA adapters are not implemented');

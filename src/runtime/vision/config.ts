@@ -3,12 +3,10 @@
  * the engine's backend and ctx-bins (paths already absolute, resolved against the config file's
  * folder by the config loader), checked for what genie-ts runs.
  */
-import { InvalidArgumentError, NotSupportedError } from '../../errors.js';
+import { InvalidArgumentError } from '../../errors.js';
 import type { BackendType } from '../backend-registry.js';
 import { assertLoadable } from '../config/loadable.js';
 import type { BackendTarget } from '../backend-factory.js';
-import { ConfigError } from '../config/errors.js';
-import { describeValue } from '../check-options.js';
 import type { GenieConfig } from '../config/types.js';
 
 /** What opening an image encoder needs from its config. */
@@ -43,9 +41,8 @@ const ROOT = 'image-encoder';
 /**
  * The derived image-encoder config.
  * @throws InvalidArgumentError for another config root.
- * @throws ConfigError when the engine's `mode` is not "image".
- * @throws NotSupportedError for a backend type genie-ts does not run, a `library` model, or keys it
- * would otherwise accept and ignore (LoRA, `positional-encoding`: the caller supplies the encoder's
+ * @throws NotSupportedError (`assertLoadable`) for a mode other than "image", a backend type genie-ts
+ * does not run, a `library` model, or keys it would otherwise accept and ignore (LoRA, `positional-encoding`: the caller supplies the encoder's
  * position_ids_sin/cos; `allow-async-init` true; `extensions` on Reference).
  */
 export function deriveImageEncoder(config: GenieConfig): DerivedImageEncoder {
@@ -53,12 +50,8 @@ export function deriveImageEncoder(config: GenieConfig): DerivedImageEncoder {
     throw new InvalidArgumentError(`an image encoder needs an "${ROOT}" config, found a "${config.root}" config`);
   }
   const engine = config[ROOT].engine as unknown as ImageEncoderEngine;
-  const key = `${ROOT}.engine`;
-  if (engine.mode !== 'image') {
-    throw new ConfigError([{ path: `${key}.mode`, message: `expected "image" (the image encoder's engine mode), found ${describeValue(engine.mode)}` }]);
-  }
-  const { backend, model } = engine;
   assertLoadable(config);
+  const { backend, model } = engine;
   const type = backend.type as BackendType;
   const htp = backend.QnnHtp;
   return {

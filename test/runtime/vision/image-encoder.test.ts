@@ -229,7 +229,9 @@ describe('ImageEncoder.open and create errors', () => {
     const config = encoderConfig(bundle.ctxBins) as { 'image-encoder': { engine: Record<string, any> } };
     const textMode = structuredClone(config);
     textMode['image-encoder'].engine.mode = 'text';
-    await expect(ImageEncoder.open(textMode, { baseDir: bundle.dir })).rejects.toThrow(ConfigError);
+    await expect(ImageEncoder.open(textMode, { baseDir: bundle.dir })).rejects.toThrow(
+      exactError(NotSupportedError, 'not supported yet: image-encoder.engine.mode "text" (an image encoder runs in mode "image")'),
+    );
     const rope = structuredClone(config);
     rope['image-encoder'].engine.model['positional-encoding'] = { type: 'rope', 'rope-dim': 4, 'rope-theta': 10000 };
     await expect(ImageEncoder.open(rope, { baseDir: bundle.dir })).rejects.toThrow(NotSupportedError);
