@@ -249,6 +249,74 @@ export class KvCacheManager {
     this.count = n;
   }
 
+  /** The typed array class of every KV buffer (the stored encoding's element type). */
+  get elementType(): new (length: number) => ElementArray {
+    return this.keys[0].constructor as new (length: number) => ElementArray;
+  }
+
+  /** KV slots (tensor pairs). */
+  get slotCount(): number {
+    return this.keys.length;
+  }
+
+  /** Elements of one packed entry set of slot `s`: `heads * headDim * n` (key and value alike). */
+  packedLength(s: number, n: number): number {
+    return this.heads[s] * this.headDims[s] * n;
+  }
+
+  /**
+   * Copies the `nValid` entries of slot `s` out, packed (no past-dim padding), in the stored element
+   * type: key `(heads, head_dim, nValid)`, value `(heads, nValid, head_dim)`.
+   */
+  readEntries(s: number): { key: ElementArray; value: ElementArray } {
+    checkInteger('slot', s, 0, this.keys.length - 1);
+    const n = this.count;
+    const pastDim = this.pastDim;
+    const heads = this.heads[s];
+    const hd = this.headDims[s];
+    const src = this.keys[s];
+    const ctor = src.constructor as new (length: number) => ElementArray;
+    const key = new ctor(heads * hd * n);
+    const value = new ctor(heads * hd * n);
+    for (let row = 0; row < heads * hd; row++) key.set(src.subarray(row * pastDim, row * pastDim + n), row * n);
+    const vsrc = this.values[s];
+    for (let h = 0; h < heads; h++) value.set(vsrc.subarray(h * pastDim * hd, h * pastDim * hd + n * hd), h * n * hd);
+    return { key, value };
+  }
+
+  /**
+   * Replaces the cache with `n` entries per slot (packed as `readEntries` gives them) on the variant
+   * (cl, ar). Everything is checked before anything changes.
+   */
+  loadEntries(cl: number, ar: number, n: number, entries: readonly { key: ElementArray; value: ElementArray }[]): void {
+    checkInteger('cl', cl, this.mode === 'concat' ? 2 : 1, this.maxContextLength);
+    checkArVariant(this.mode, cl, ar);
+    const pastDim = pastDimOf(this.mode, cl, ar);
+    checkInteger('n', n, 0, pastDim);
+    if (entries.length !== this.keys.length) throw new InvalidArgumentError(`entries must list ${this.keys.length} slots, got ${entries.length}`);
+    entries.forEach((e, s) => {
+      const expected = this.heads[s] * this.headDims[s] * n;
+      for (const part of ['key', 'value'] as const) {
+        if (e[part].constructor !== this.keys[s].constructor || e[part].length !== expected) {
+          throw new InvalidArgumentError(
+            `entries[${s}].${part} must be a ${this.keys[s].constructor.name} of ${expected} elements, got a ${e[part].constructor.name} of ${e[part].length}`,
+          );
+        }
+      }
+    });
+    this.clear();
+    this.clValue = cl;
+    this.arValue = ar;
+    for (let s = 0; s < this.keys.length; s++) {
+      const heads = this.heads[s];
+      const hd = this.headDims[s];
+      const { key, value } = entries[s];
+      for (let row = 0; row < heads * hd; row++) this.keys[s].set(key.subarray(row * n, row * n + n), row * pastDim);
+      for (let h = 0; h < heads; h++) this.values[s].set(value.subarray(h * n * hd, (h + 1) * n * hd), h * pastDim * hd);
+    }
+    this.count = n;
+  }
+
   /** Empties the cache: every element of every buffer (KV-out included) becomes the clear value. */
   clear(): void {
     for (let s = 0; s < this.keys.length; s++) {

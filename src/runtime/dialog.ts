@@ -20,6 +20,8 @@ import type { Engine } from './engine/engine.js';
 import { openEngine } from './engine/open.js';
 import type { Kpis } from './kpis.js';
 import { runQuery } from './query-run.js';
+import { rewindToCheckpoint, takeCheckpoint, type DialogCheckpoint } from './save/checkpoint.js';
+import { restoreDialog, saveDialog } from './save/save-dir.js';
 import { StopSequenceMatcher } from './text/stop-sequence-matcher.js';
 import { loadTokenizer } from './tokenizer/load.js';
 import { Tokenizer } from './tokenizer/tokenizer.js';
@@ -206,6 +208,26 @@ export class Dialog {
     this.state.cancelSuspended();
     this.state.engine.reset();
     this.state.ledger.reset();
+  }
+
+  /** An in-memory point to come back to with `rewindTo` (src/runtime/save/checkpoint.ts); between queries only. */
+  checkpoint(): DialogCheckpoint {
+    return takeCheckpoint(this.state);
+  }
+
+  /** Back to `checkpoint` (KV cut back, ledger, position, RNG, sampler params); `StaleCheckpointError` when its entries are gone. */
+  rewindTo(checkpoint: DialogCheckpoint): void {
+    rewindToCheckpoint(this.state, checkpoint);
+  }
+
+  /** Genie's `GenieDialog_save`: the conversation to the folder `dir`, atomically (src/runtime/save/save-dir.ts). */
+  save(dir: string): Promise<void> {
+    return saveDialog(this.state, dir);
+  }
+
+  /** Genie's `GenieDialog_restore`: `SaveFormatError` / `SaveModelMismatchError` leave the dialog unchanged. */
+  restore(dir: string): Promise<void> {
+    return restoreDialog(this.state, dir);
   }
 
   /**

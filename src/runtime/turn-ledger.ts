@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from '../errors.js';
-import { TokenHistory } from '../sampler/token-history.js';
+import { TokenHistory, type TokenHistoryState } from '../sampler/token-history.js';
 import type { ElementArray } from '../tensor/dtype.js';
 import type { EmbeddingRows } from './embeddings/rows.js';
 import type { EntryKey, PromptSegment } from './spliced-prompt.js';
@@ -49,6 +49,9 @@ export class TurnLedger {
   private carried: number | null = null;
   /** The key of every KV entry (a token id, UNMATCHED for a caller's row, an image row's key): what a rewind query matches against. */
   private readonly kvTokens: EntryKey[] = [];
+  /** A number per KV entry, unique within this ledger and increasing along the entries: tells a checkpoint's entries from later ones in the same slots. */
+  private readonly stamps: number[] = [];
+  private nextStamp = 1;
   private firstQuery = true;
 
   /**
@@ -75,6 +78,7 @@ export class TurnLedger {
   /** Forgets the conversation: no KV entries, no carried-over token, penalty history cleared. */
   reset(): void {
     this.kvTokens.length = 0;
+    this.stamps.length = 0;
     this.history.reset();
     this.carried = null;
     this.firstQuery = true;
@@ -116,6 +120,7 @@ export class TurnLedger {
       }
     }
     this.kvTokens.length = keep;
+    this.stamps.length = keep;
     this.history.reset();
     this.history.pushAll(tokenIds(tokens.slice(0, keep)));
     this.carried = null;
@@ -130,8 +135,8 @@ export class TurnLedger {
   recordPrefill(input: readonly EntryKey[], prompt: TurnPrompt): void {
     this.history.pushAll(tokenIds(input)); // checks every id before it adds any
     const viaRows = prompt.kind === 'embeddings' && prompt.toEmbedding !== undefined;
-    for (let i = 0; i < input.length; i++) this.kvTokens.push(viaRows ? UNMATCHED : input[i]);
-    if (prompt.kind === 'embeddings') for (let i = 0; i < prompt.count; i++) this.kvTokens.push(UNMATCHED);
+    for (let i = 0; i < input.length; i++) this.pushEntry(viaRows ? UNMATCHED : input[i]);
+    if (prompt.kind === 'embeddings') for (let i = 0; i < prompt.count; i++) this.pushEntry(UNMATCHED);
     this.carried = null;
     this.firstQuery = false;
   }
@@ -149,7 +154,7 @@ export class TurnLedger {
         this.carried === null ? `recordFed(${String(token)}): no sampled token is pending` : `recordFed(${String(token)}): the pending token is ${this.carried}`,
       );
     }
-    this.kvTokens.push(viaRow ? UNMATCHED : token);
+    this.pushEntry(viaRow ? UNMATCHED : token);
     this.carried = null;
   }
 
@@ -162,8 +167,58 @@ export class TurnLedger {
       throw new InvalidArgumentError(`dropGenerated: nValid must be an integer in [0, ${this.kvTokens.length}] (held entries), got ${String(nValid)}`);
     }
     this.kvTokens.length = nValid;
+    this.stamps.length = nValid;
     this.history.truncate(this.history.length - k);
     this.carried = null;
+  }
+
+  /** KV entries the ledger holds. */
+  get entries(): number {
+    return this.kvTokens.length;
+  }
+
+  /** The stamp of entry `i` (< `entries`): equal stamps at one index mean the same entry in the same slot. */
+  stampAt(i: number): number {
+    return this.stamps[i];
+  }
+
+  /** Everything the ledger holds, copied: what a save writes and `restore` takes back. */
+  snapshot(): LedgerState {
+    return {
+      entries: [...this.kvTokens], carried: this.carried, firstQuery: this.firstQuery, history: this.history.snapshot(),
+    };
+  }
+
+  /**
+   * Replaces the ledger's state with `state` (a `snapshot`, possibly cut to its first `entries`
+   * entries by the caller), checked whole first. Restored entries get fresh stamps unless `stamps`
+   * (the ones they had, from this ledger) is given.
+   */
+  restore(state: LedgerState, stamps?: readonly number[]): void {
+    const { entries, carried, firstQuery, history } = state;
+    if (!Array.isArray(entries)) throw new InvalidArgumentError(`ledger state entries must be an array, got ${String(entries)}`);
+    entries.forEach((key, i) => {
+      const ok = typeof key === 'string' ? key.length > 0 : key === UNMATCHED || isTokenId(key);
+      if (!ok) throw new InvalidArgumentError(`ledger state entries[${i}] = ${JSON.stringify(key)} is not a token id, ${UNMATCHED} or an image row key`);
+    });
+    if (carried !== null && !isTokenId(carried)) throw new InvalidArgumentError(`ledger state carried must be null or a token id, got ${String(carried)}`);
+    if (typeof firstQuery !== 'boolean') throw new InvalidArgumentError(`ledger state firstQuery must be a boolean, got ${String(firstQuery)}`);
+    if (stamps !== undefined && stamps.length !== entries.length) throw new InvalidArgumentError('ledger restore: one stamp per entry');
+    const scratch = new TokenHistory(0);
+    scratch.restore(history); // validates before anything changes
+    this.history.restore(history);
+    this.kvTokens.length = 0;
+    this.kvTokens.push(...entries);
+    this.stamps.length = 0;
+    if (stamps !== undefined) this.stamps.push(...stamps);
+    else for (let i = 0; i < entries.length; i++) this.stamps.push(this.nextStamp++);
+    this.carried = carried;
+    this.firstQuery = firstQuery;
+  }
+
+  private pushEntry(key: EntryKey): void {
+    this.kvTokens.push(key);
+    this.stamps.push(this.nextStamp++);
   }
 
   /**
@@ -182,6 +237,14 @@ export class TurnLedger {
   private firstTurnTokens(keys: readonly EntryKey[]): EntryKey[] {
     return this.bosToken === null ? [...keys] : [this.bosToken, ...keys];
   }
+}
+
+/** A ledger's state: the key of every KV entry, the carried-over token, whether no turn was fed yet, the penalty history. */
+export interface LedgerState {
+  readonly entries: readonly EntryKey[];
+  readonly carried: number | null;
+  readonly firstQuery: boolean;
+  readonly history: TokenHistoryState;
 }
 
 /** The token ids among `keys` (image row keys are not tokens). */

@@ -76,12 +76,41 @@ export class TokenHistory {
     this.ring = ring;
   }
 
+  /** The retained tokens (oldest first) and the sequence length: what `restore` takes back. */
+  snapshot(): TokenHistoryState {
+    const tokens: number[] = [];
+    for (let pos = this.start; pos < this.total; pos++) tokens.push(this.ring[pos % this.ring.length]);
+    return { length: this.total, tokens };
+  }
+
+  /**
+   * Replaces the contents with a `snapshot` (checked whole first; the ring grows to hold its tokens,
+   * and keeps only the last `capacity` of them otherwise).
+   */
+  restore(state: TokenHistoryState): void {
+    const { length, tokens } = state;
+    if (!Array.isArray(tokens)) throw new InvalidArgumentError(`history state tokens must be an array, got ${String(tokens)}`);
+    if (!Number.isSafeInteger(length) || length < tokens.length) {
+      throw new InvalidArgumentError(`history state length must be an integer >= its ${tokens.length} tokens, got ${String(length)}`);
+    }
+    for (let i = 0; i < tokens.length; i++) checkToken(tokens[i], `history state tokens[${i}]`);
+    this.total = length - tokens.length;
+    this.start = this.total;
+    for (const token of tokens) this.append(token);
+  }
+
   private append(token: number): void {
     const capacity = this.ring.length;
     if (capacity > 0) this.ring[this.total % capacity] = token;
     this.total++;
     if (this.total - this.start > capacity) this.start = this.total - capacity;
   }
+}
+
+/** A `TokenHistory`'s contents: the sequence length and the tokens still held, oldest first. */
+export interface TokenHistoryState {
+  readonly length: number;
+  readonly tokens: readonly number[];
 }
 
 function checkCapacity(capacity: number): void {

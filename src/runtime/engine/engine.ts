@@ -143,6 +143,11 @@ export class Engine {
     return this.kv.nextPosition;
   }
 
+  /** @internal The KV cache and its positions, for a dialog's checkpoint, save and restore (src/runtime/save). */
+  get kvCache(): KvCachePart {
+    return this.kv;
+  }
+
   /**
    * Processes `tokens` after the cached ones (chunked over the AR variants as Genie plans it) and
    * leaves `logits` on the last token's row. Returns null when `signal` aborts between chunks; the

@@ -113,6 +113,17 @@ export class KvCachePart implements InputPart {
     }
   }
 
+  /** The position of each held entry (a copy), for save/restore (src/runtime/save). */
+  positions(): Int32Array {
+    return this.slotPositions.slice(0, this.cache.nValid);
+  }
+
+  /** After `cache.loadEntries`: the held entries' positions and the next one's (checked by the caller). */
+  loadPositions(positions: ArrayLike<number>, next: number): void {
+    this.slotPositions.set(positions);
+    this.next = next;
+  }
+
   /** Empties the cache; the next entry is at position 0. */
   clear(): void {
     this.cache.clear();

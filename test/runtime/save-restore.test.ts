@@ -1,0 +1,132 @@
+/**
+ * Save and restore (Genie's GenieDialog_save/restore) and in-memory checkpoints. Oracle: the same
+ * dialog continuing uninterrupted. A restore in a fresh process (test/children/save-restore.ts) must
+ * continue with bit-identical tokens and logits (sha256 of every row), greedy and seeded, on both
+ * backends and on a quantised (HTP IO, uint8 KV) demo bundle.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeDemoBundle, type DemoBundle } from '../../src/demo/index.js';
+import { Dialog } from '../../src/runtime/dialog.js';
+import { StaleCheckpointError } from '../../src/runtime/save/errors.js';
+import { runChild, reportOf } from '../children/run-child.js';
+import { TINY } from './quant/fixtures.js';
+import { BACKENDS, DialogPool, makeModel, tempDir, tokenIds, tokenTurn, writeBundle, type Bundle, type Json, type Turn } from './fixtures.js';
+
+interface ChildReport {
+  readonly contextUsed: number;
+  readonly turns: { sampled: number[]; logits: string[] }[];
+}
+
+const hashes = (turn: Turn): string[] =>
+  turn.logits.map((row) => createHash('sha256').update(new Uint8Array(row.buffer, row.byteOffset, row.byteLength)).digest('hex'));
+
+const SEEDED: Json = { version: 1, seed: 7, temp: 1.5, 'top-k': 50, 'top-p': 0.95, 'token-penalty': { version: 1, 'penalize-last-n': 8, 'repetition-penalty': 1.3 } };
+const SAMPLERS = [
+  { name: 'greedy', sampler: undefined },
+  { name: 'seeded', sampler: SEEDED },
+] as const;
+
+/** Restores `dir` in a fresh process and runs `turns` there. */
+async function restoreInChild(root: string, spec: object): Promise<ChildReport> {
+  const file = join(root, `spec-${Math.random().toString(36).slice(2)}.json`);
+  writeFileSync(file, JSON.stringify(spec));
+  const exit = await runChild('save-restore.ts', [file], { timeoutMs: 120_000 });
+  expect(exit.code, exit.stderr).toBe(0);
+  return reportOf<ChildReport>(exit);
+}
+
+describe.each(BACKENDS)('%s: save, then restore in a fresh process', (backend) => {
+  const root = tempDir(`save-restore-${backend}`);
+  const pool = new DialogPool(backend);
+  const model = makeModel({}, 'save-restore');
+  const vocab = model.config.vocabSize;
+  let bundle: Bundle;
+
+  beforeAll(async () => {
+    bundle = await writeBundle(root, model, { name: 'bundle', arSet: [1, 4], cl: 64, splits: 2 });
+  });
+  afterAll(() => pool.disposeAll());
+
+  it.each(SAMPLERS)('$name: the restored dialog continues with bit-identical tokens and logits', async ({ name, sampler }) => {
+    const config = pool.config(bundle, sampler === undefined ? {} : { sampler });
+    const dialog = await pool.open(bundle, config);
+    await tokenTurn(dialog, tokenIds(7, 1, 1, vocab - 1), { maxTokens: 6 });
+    const dir = join(root, `save-${name}`);
+    await dialog.save(dir);
+    const used = dialog.contextUsed;
+    const turns = [tokenIds(5, 2, 1, vocab - 1), tokenIds(3, 3, 1, vocab - 1)];
+    const t2 = await tokenTurn(dialog, turns[0], { maxTokens: 8 });
+    const t3 = await tokenTurn(dialog, turns[1], { maxTokens: 8 });
+    expect(t2.sampled.length + t3.sampled.length).toBeGreaterThan(8);
+
+    const report = await restoreInChild(root, {
+      config, baseDir: bundle.dir, backend, restore: dir, turns: turns.map((tokens) => ({ tokens, maxTokens: 8 })),
+    });
+    expect(report.contextUsed).toBe(used);
+    expect(report.turns[0]).toEqual({ sampled: t2.sampled, logits: hashes(t2) });
+    expect(report.turns[1]).toEqual({ sampled: t3.sampled, logits: hashes(t3) });
+  });
+
+  it.each(SAMPLERS)('$name: rewindTo(checkpoint) replays the next turn bit for bit; a checkpoint whose entries are gone is refused', async ({ sampler }) => {
+    const dialog = await pool.open(bundle, pool.config(bundle, sampler === undefined ? {} : { sampler }));
+    await tokenTurn(dialog, tokenIds(6, 4, 1, vocab - 1), { maxTokens: 5 });
+    const first = dialog.checkpoint();
+    const prompt = tokenIds(4, 5, 1, vocab - 1);
+    const a = await tokenTurn(dialog, prompt, { maxTokens: 7 });
+    const second = dialog.checkpoint();
+    const a2 = await tokenTurn(dialog, prompt, { maxTokens: 4 });
+    dialog.rewindTo(second);
+    const again2 = await tokenTurn(dialog, prompt, { maxTokens: 4 });
+    expect(again2.sampled).toEqual(a2.sampled);
+    expect(hashes(again2)).toEqual(hashes(a2));
+
+    dialog.rewindTo(first);
+    expect(dialog.contextUsed).toBe(first.contextUsed);
+    const b = await tokenTurn(dialog, prompt, { maxTokens: 7 });
+    expect(b.sampled).toEqual(a.sampled);
+    expect(hashes(b)).toEqual(hashes(a));
+    expect(b.result.promptTokens).toEqual(a.result.promptTokens);
+
+    // `second`'s slots now hold the replayed turn's entries: new entries, so the checkpoint is stale.
+    expect(dialog.contextUsed).toBeGreaterThanOrEqual(second.contextUsed);
+    const used = dialog.contextUsed;
+    expect(() => dialog.rewindTo(second)).toThrow(StaleCheckpointError);
+    expect(dialog.contextUsed).toBe(used);
+    dialog.reset();
+    expect(() => dialog.rewindTo(first)).toThrow(StaleCheckpointError);
+    const other = await pool.open(bundle);
+    expect(() => other.rewindTo(first)).toThrow(/another dialog/);
+    expect(() => dialog.rewindTo({ contextUsed: 0 })).toThrow(StaleCheckpointError);
+  });
+});
+
+describe('a quantised demo bundle (HTP IO, uint8 KV cache)', () => {
+  const root = tempDir('save-restore-htp');
+  let bundle: DemoBundle;
+  beforeAll(async () => {
+    bundle = await writeDemoBundle(join(root, 'htp'), { ...TINY, quant: 'htp' });
+  });
+
+  it.each(SAMPLERS)('$name: the KV is saved in its stored encoding and a fresh process continues bit for bit', async ({ name, sampler }) => {
+    const config = JSON.parse(readFileSync(bundle.configPath, 'utf8')) as Json;
+    if (sampler !== undefined) config.dialog.sampler = sampler;
+    const dialog = await Dialog.create(config, { baseDir: bundle.dir });
+    try {
+      await tokenTurn(dialog, tokenIds(3, 6, 1, 1000), { maxTokens: 3 });
+      const dir = join(root, `save-${name}`);
+      await dialog.save(dir);
+      const turn = tokenIds(2, 7, 1, 1000);
+      const t2 = await tokenTurn(dialog, turn, { maxTokens: 4 });
+      const kv = readFileSync(join(dir, 'kv.safetensors'));
+      const header = JSON.parse(kv.subarray(8, 8 + Number(kv.readBigUInt64LE(0))).toString('utf8')) as Record<string, { dtype: string }>;
+      expect(new Set(Object.values(header).map((t) => t.dtype))).toEqual(new Set(['U8']));
+      const report = await restoreInChild(root, { config, baseDir: bundle.dir, backend: 'Reference', restore: dir, turns: [{ tokens: turn, maxTokens: 4 }] });
+      expect(report.turns[0]).toEqual({ sampled: t2.sampled, logits: hashes(t2) });
+    } finally {
+      await dialog.dispose();
+    }
+  });
+});
