@@ -1,0 +1,130 @@
+/**
+ * Catalog: `Dialog.restore` (and `rewindTo`) with bad input. A good save is taken from another
+ * conversation on the same model, then damaged one way per case: every restore must fail with one
+ * typed error naming the file or key, and leave the dialog unchanged (its next turn equals that of a
+ * dialog that saw no bad call).
+ */
+import { cpSync, mkdirSync, readFileSync, rmSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Dialog } from '../../../src/runtime/dialog.js';
+import { SaveFormatError, SaveModelMismatchError, StaleCheckpointError } from '../../../src/runtime/save/errors.js';
+import { DialogPool, makeModel, tempDir, tokenIds, tokenTurn, writeBundle, type Json } from '../../runtime/fixtures.js';
+import { DialogProbe, expectRejects, expectThrows, type ErrorClass } from './catalog.js';
+
+interface BadSave {
+  readonly name: string;
+  /** Damages a copy of the good save in `dir` (or makes `dir` something else). */
+  readonly make: (dir: string, good: string) => void;
+  readonly error: ErrorClass;
+  /** Words the message must contain; `DIR` is replaced by the case's folder. */
+  readonly words: readonly string[];
+}
+
+const copy = (good: string, dir: string): void => cpSync(good, dir, { recursive: true });
+const editManifest = (dir: string, edit: (m: Json) => void): void => {
+  const path = join(dir, 'dialog.json');
+  const m = JSON.parse(readFileSync(path, 'utf8')) as Json;
+  edit(m);
+  writeFileSync(path, JSON.stringify(m));
+};
+const flipByte = (path: string, at: (size: number) => number): void => {
+  const bytes = readFileSync(path);
+  const i = at(bytes.length);
+  bytes[i] ^= 0x5a;
+  writeFileSync(path, bytes);
+};
+
+const BAD: readonly BadSave[] = [
+  { name: 'a folder that does not exist', make: () => undefined, error: SaveFormatError, words: ['DIR', 'cannot read the save folder'] },
+  { name: 'an empty folder (not a save)', make: (dir) => mkdirSync(dir), error: SaveFormatError, words: ['not a dialog save', 'dialog.json'] },
+  { name: 'a file, not a folder', make: (dir) => writeFileSync(dir, 'x'), error: SaveFormatError, words: ['not a folder'] },
+  {
+    name: 'a folder of other files with a dialog.json of another kind',
+    make: (dir) => { mkdirSync(dir); writeFileSync(join(dir, 'dialog.json'), '{"dialog":{"version":1}}'); },
+    error: SaveFormatError, words: ['format', 'not a genie-ts dialog save'],
+  },
+  { name: 'a truncated dialog.json', make: (dir, good) => { copy(good, dir); truncateSync(join(dir, 'dialog.json'), 100); }, error: SaveFormatError, words: ['dialog.json', 'not valid JSON'] },
+  { name: 'a truncated kv.safetensors', make: (dir, good) => { copy(good, dir); truncateSync(join(dir, 'kv.safetensors'), 200); }, error: SaveFormatError, words: ['kv.safetensors', 'truncated'] },
+  { name: 'a corrupt byte in the KV data', make: (dir, good) => { copy(good, dir); flipByte(join(dir, 'kv.safetensors'), (n) => n - 3); }, error: SaveFormatError, words: ['kv.safetensors', 'sha256', 'corrupt'] },
+  { name: 'a missing kv.safetensors', make: (dir, good) => { copy(good, dir); unlinkSync(join(dir, 'kv.safetensors')); }, error: SaveFormatError, words: ['kv.safetensors', 'missing'] },
+  { name: 'a missing sampler.primary.rng', make: (dir, good) => { copy(good, dir); unlinkSync(join(dir, 'sampler.primary.rng')); }, error: SaveFormatError, words: ['sampler.primary.rng', 'missing'] },
+  { name: 'a corrupt sampler.primary.rng', make: (dir, good) => { copy(good, dir); flipByte(join(dir, 'sampler.primary.rng'), () => 10); }, error: SaveFormatError, words: ['sampler.primary.rng', 'sha256'] },
+  { name: 'format version 2', make: (dir, good) => { copy(good, dir); editManifest(dir, (m) => { m.version = 2; }); }, error: SaveFormatError, words: ['version', '2', 'reads version 1'] },
+  { name: 'kv.nValid beyond the context', make: (dir, good) => { copy(good, dir); editManifest(dir, (m) => { m.kv.nValid = 100000; }); }, error: SaveFormatError, words: ['kv.nValid', '100000'] },
+  { name: 'a ledger entry outside the vocabulary', make: (dir, good) => { copy(good, dir); editManifest(dir, (m) => { m.ledger.entries[2] = 5_000_000; }); }, error: SaveFormatError, words: ['ledger.entries[2]', '5000000', 'vocabulary'] },
+  { name: 'one position fewer than entries', make: (dir, good) => { copy(good, dir); editManifest(dir, (m) => { m.positions.pop(); }); }, error: SaveFormatError, words: ['positions', 'one per KV entry'] },
+  { name: 'bad sampler params', make: (dir, good) => { copy(good, dir); editManifest(dir, (m) => { m.sampler.params.temp = -1; }); }, error: SaveFormatError, words: ['sampler.params', 'temp'] },
+  { name: 'the model identity edited (a KV encoding)', make: (dir, good) => { copy(good, dir); editManifest(dir, (m) => { m.model.kv[0].key.dtype = 'UFIXED_POINT_8'; }); }, error: SaveModelMismatchError, words: ['model.kv[0].key.dtype', 'UFIXED_POINT_8', 'another model'] },
+];
+
+describe('catalog: Dialog.restore', () => {
+  const probe = new DialogProbe();
+  const root = tempDir('catalog-restore');
+  const otherPool = new DialogPool('Reference');
+  let good: string;
+  let otherModel: string;
+
+  beforeAll(async () => {
+    await probe.setup();
+    // A save of a different conversation on the same model: a restore that went through would change the turn.
+    const source = await probe.open();
+    await tokenTurn(source, tokenIds(9, 11, 1, probe.model.config.vocabSize - 1), { maxTokens: 3 });
+    good = join(root, 'good');
+    await source.save(good);
+    // A save of another model (other context length, so other graph specs).
+    const other = await writeBundle(root, makeModel({}, 'catalog-other'), { name: 'other', arSet: [1, 32], cl: 96, splits: 1 });
+    const dialog = await otherPool.open(other, otherPool.config(other, { contextSize: 64 }));
+    await tokenTurn(dialog, tokenIds(5, 12, 1, 1000), { maxTokens: 2 });
+    otherModel = join(root, 'other-save');
+    await dialog.save(otherModel);
+  });
+  afterAll(async () => {
+    await probe.dispose();
+    await otherPool.disposeAll();
+  });
+
+  it('the good save restores (the cases below fail only for their damage)', async () => {
+    const dialog = await probe.ready();
+    await dialog.restore(good);
+    expect(dialog.contextUsed).toBeGreaterThan(9);
+  });
+
+  it.each(BAD)('$name: typed error naming the file or key; the dialog is unchanged', async ({ name, make, error, words }) => {
+    const dir = join(root, name.replace(/[^a-z0-9]+/gi, '-'));
+    rmSync(dir, { recursive: true, force: true });
+    make(dir, good);
+    const dialog = await probe.ready();
+    const used = dialog.contextUsed;
+    const e = await expectRejects(() => dialog.restore(dir), error, words.map((w) => w.replace('DIR', dir)));
+    if (e instanceof SaveFormatError) expect(e.file.startsWith(dir)).toBe(true);
+    expect(dialog.contextUsed).toBe(used);
+    await probe.expectUnchanged(dialog);
+  });
+
+  it('a save of another model: SaveModelMismatchError naming the first key that differs', async () => {
+    const dialog = await probe.ready();
+    const e = await expectRejects(() => dialog.restore(otherModel), SaveModelMismatchError, ['another model', 'differs']);
+    expect((e as SaveModelMismatchError).key).toMatch(/^model\./);
+    await probe.expectUnchanged(dialog);
+  });
+
+  it('save over a non-empty folder that is not a save is refused; the folder is left alone', async () => {
+    const dialog = await probe.ready();
+    const dir = join(root, 'not-ours');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'notes.txt'), 'keep me');
+    await expectRejects(() => dialog.save(dir), (await import('../../../src/errors.js')).InvalidArgumentError, ['not a dialog save', 'not replacing']);
+    expect(readFileSync(join(dir, 'notes.txt'), 'utf8')).toBe('keep me');
+    await probe.expectUnchanged(dialog);
+  });
+
+  it('rewindTo something that is not a checkpoint, or a stale one: StaleCheckpointError, the dialog unchanged', async () => {
+    const dialog: Dialog = await probe.ready();
+    expectThrows(() => dialog.rewindTo({ contextUsed: 3 }), StaleCheckpointError, ['checkpoint()']);
+    const fresh = await probe.open();
+    const foreign = fresh.checkpoint();
+    expectThrows(() => dialog.rewindTo(foreign), StaleCheckpointError, ['another dialog']);
+    await probe.expectUnchanged(dialog);
+  });
+});
