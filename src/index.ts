@@ -7,6 +7,9 @@ export {
   Dialog, DialogBusyError, type DialogOptions, type EmbeddingQueryOptions, type QueryOptions, type QueryResult, type StopReason,
 } from './runtime/dialog.js';
 export { Engine, DisposedError, type EmbeddingPrefillOptions, type EngineOptions } from './runtime/engine/index.js';
+export {
+  StepListenerError, tensorToFloat32, type StepEvent, type StepKind, type StepListener, type StepSplit, type StepTensor,
+} from './runtime/engine/index.js';
 export { EmbeddingTable, EmbeddingTableError } from './runtime/embeddings/lut.js';
 export { Accumulator, AccumulatorOverflowError, type AccumulatorFormat } from './runtime/embeddings/accumulator.js';
 export { Pipeline, ImageEncoderNode, PipelineError, TextEncoderNode, TextGeneratorNode, type PipelineNode } from './runtime/pipeline/index.js';

@@ -2,6 +2,7 @@ import type { SamplerUpdate } from '../sampler/resolve-params.js';
 import type { DataTypeName, ElementArray, Encoding } from '../tensor/dtype.js';
 import type { BackendOptions } from './backend-factory.js';
 import type { Kpis } from './kpis.js';
+import type { StepListener } from './engine/step-event.js';
 import type { ImageEmbedder, ImageInput } from './vision/embedder.js';
 import type { Tokenizer } from './tokenizer/tokenizer.js';
 
@@ -37,6 +38,15 @@ export interface QueryOptions {
    * reused: copy it to keep it.
    */
   readonly onLogits?: (logits: Float32Array, token: number) => void;
+  /**
+   * Told about every graph step of this query (prefill chunks, image rows included, then each
+   * decode step): variant, input parts, slots and positions, ids or embedding-row count, timings,
+   * accessors for every bound tensor of each split and the logits. The event and its views are
+   * valid only during the call (see `StepEvent`); `index` counts the query's steps from 0. A
+   * listener that throws ends the query: it rejects with `StepListenerError` (the step it threw in
+   * is not in the KV cache) and the dialog stays usable. Without it a step costs nothing extra.
+   */
+  readonly onStep?: StepListener;
   /**
    * Genie's REWIND query: the prompt is the WHOLE conversation so far (templated text, or ids for
    * `tokenQuery`), taken as a fresh first turn takes it (BOS if configured, then the prompt; no

@@ -359,7 +359,7 @@ const DIALOG_OPTION_KEYS = {
 
 /** Options every query method takes. */
 const COMMON_QUERY_OPTION_KEYS = {
-  signal: true, maxTokens: true, onLogits: true, rewind: true,
+  signal: true, maxTokens: true, onLogits: true, onStep: true, rewind: true,
 } as const satisfies Record<Exclude<keyof QueryOptions, 'images'>, true>;
 
 const QUERY_OPTION_KEYS = { ...COMMON_QUERY_OPTION_KEYS, images: true } as const satisfies Record<keyof QueryOptions, true>;
@@ -443,6 +443,10 @@ function checkQueryOptions(method: string, options: QueryOptions, known: OptionK
   const onLogits: unknown = options.onLogits;
   if (onLogits !== undefined && typeof onLogits !== 'function') {
     throw new InvalidArgumentError(`${method} option onLogits must be a function (logits, token) => void, got ${describeValue(onLogits)}`);
+  }
+  const onStep: unknown = options.onStep;
+  if (onStep !== undefined && typeof onStep !== 'function') {
+    throw new InvalidArgumentError(`${method} option onStep must be a function (event: StepEvent) => void, got ${describeValue(onStep)}`);
   }
 }
 

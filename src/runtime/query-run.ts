@@ -1,5 +1,6 @@
 import { ContextLimitError } from '../graphs/errors.js';
 import type { LogitsView } from '../sampler/logits-view.js';
+import type { StepListener } from './engine/step-event.js';
 import type { ElementArray } from '../tensor/dtype.js';
 import type { QueryOptions, QueryResult, StopReason } from './dialog-types.js';
 import type { DialogState, FedPrompt, QueryPlan, RunningQuery } from './dialog-state.js';
@@ -35,6 +36,7 @@ export async function* runQuery(dialog: DialogState, prompt: TurnPrompt, options
   const t2e = t2eFeed(prompt, dialog.engine.embeddingSize);
   const run = new QueryRun(dialog, plan);
   dialog.running = run;
+  if (options.onStep !== undefined) run.observeSteps(options.onStep);
   /** Parked at a yield: a return() or throw() arriving there is the consumer leaving. */
   let parked = false;
   let failed = false;
@@ -123,12 +125,20 @@ class QueryRun implements RunningQuery {
   readonly splice: SpliceContext;
   reply: ReplyText | null = null;
   private criteria: StopCriteria | null = null;
+  /** The engine's step listener before `observeSteps` installed the query's (restored at release). */
+  private previousListener: StepListener | null | undefined = undefined;
 
   constructor(
     private readonly dialog: DialogState,
     private readonly plan: QueryPlan,
   ) {
     this.splice = { accumulator: () => dialog.accumulator() };
+  }
+
+  /** Reports the engine's steps to `listener` while the query holds the dialog (`QueryOptions.onStep`). */
+  observeSteps(listener: StepListener): void {
+    this.previousListener = this.dialog.engine.stepListener;
+    this.dialog.engine.setStepListener(listener, 'query option onStep');
   }
 
   /** The prompt is in: the decode loop starts with these criteria. */
@@ -182,6 +192,10 @@ class QueryRun implements RunningQuery {
   }
 
   release(): void {
+    if (this.previousListener !== undefined) {
+      this.dialog.engine.setStepListener(this.previousListener);
+      this.previousListener = undefined;
+    }
     if (this.dialog.running === this) this.dialog.running = null;
   }
 }

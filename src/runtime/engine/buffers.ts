@@ -12,6 +12,8 @@ import { typedView } from '../../tensor/views.js';
 export class EngineBuffers {
   readonly totalBytes: number;
   private readonly bytes = new Map<string, Uint8Array>();
+  /** Each graph's tensors as bound (views of the buffers), for step reports. */
+  readonly bound = new Map<string, ReadonlyMap<string, Uint8Array>>();
 
   constructor(backend: GraphBackend, plan: BufferPlan) {
     for (const buffer of plan.buffers) this.bytes.set(buffer.name, backend.allocate(buffer.byteLength));
@@ -22,6 +24,7 @@ export class EngineBuffers {
         const base = this.require(p.buffer);
         views.set(tensor, base.subarray(p.byteOffset, p.byteOffset + p.byteLength));
       }
+      this.bound.set(graph, views);
       backend.bind(graph, views);
     }
   }

@@ -7,12 +7,14 @@ import { ContextLimitError } from '../../graphs/errors.js';
 import type { ModelLayout, Variant } from '../../graphs/layout.js';
 import { ExecutionPlanner } from '../../graphs/planner.js';
 import { LogitsView } from '../../sampler/logits-view.js';
+import { describeValue } from '../check-options.js';
 import { checkEmbeddingRows, type EmbeddingRows } from '../embeddings/rows.js';
 import type { EmbeddingTable } from '../embeddings/lut.js';
 import { EngineBuffers } from './buffers.js';
 import { INPUT_PARTS, KvCachePart, type InputPart } from './inputs/index.js';
 import type { EngineOptions } from './options.js';
 import type { EngineStep } from './step.js';
+import { stepSplit, StepListenerError, type StepEvent, type StepKind, type StepListener, type StepSplit } from './step-event.js';
 
 /** The engine was used after `dispose()`, or disposed during the step it was running. */
 export class DisposedError extends GenieError {
@@ -77,6 +79,11 @@ export class Engine {
   readonly inputs: readonly InputPart[];
 
   private readonly backend: GraphBackend;
+  private readonly buffers: EngineBuffers;
+  /** `setStepListener`'s listener, the name its errors give it, and the steps reported to it. */
+  private listener: StepListener | null = null;
+  private listenerName = '';
+  private listenerSteps = 0;
   private readonly planner: ExecutionPlanner;
   private readonly kv: KvCachePart;
   /** Positions are expressible below this (the RoPE table's length; unbounded for position ids). */
@@ -100,6 +107,7 @@ export class Engine {
     const buffers = new EngineBuffers(backend, planBuffers(layout));
     this.layout = layout;
     this.backend = backend;
+    this.buffers = buffers;
     this.yieldPerStep = backend.executesOffThread !== true;
     this.contextSize = options.contextSize;
     this.vocabSize = layout.vocabSize;
@@ -214,6 +222,29 @@ export class Engine {
     return this.decodeStep(NO_TOKENS, row);
   }
 
+  /**
+   * Sets (or, with null, removes) the listener told about every graph step from now on (one
+   * `StepEvent` per planned chunk: variant, input parts, slots and positions, ids or row count,
+   * timings, and accessors for every bound tensor and the logits; valid only during the call). The
+   * event's `index` counts from 0 again. Without a listener a step measures and allocates nothing
+   * for it. A listener that throws fails the step before its KV update with `StepListenerError`
+   * (naming it by `name`, default the function's name).
+   * @throws InvalidArgumentError when `listener` is neither a function nor null.
+   */
+  setStepListener(listener: StepListener | null, name?: string): void {
+    if (listener !== null && typeof listener !== 'function') {
+      throw new InvalidArgumentError(`step listener must be a function (event) => void or null, got ${describeValue(listener)}`);
+    }
+    this.listener = listener;
+    this.listenerName = name ?? (listener?.name || 'step listener');
+    this.listenerSteps = 0;
+  }
+
+  /** The listener `setStepListener` set (null when none). */
+  get stepListener(): StepListener | null {
+    return this.listener;
+  }
+
   /** The backend's profiling records since the last call (empty when it does not profile). */
   takeBackendProfile(): readonly object[] {
     return this.backend.takeProfile?.() ?? [];
@@ -300,7 +331,7 @@ export class Engine {
         return null;
       }
       const step = steps[s];
-      await this.run(step.variant, tokens, rows, step.start, step.nProcess, step.nPast, s === steps.length - 1);
+      await this.run(step.variant, tokens, rows, step.start, step.nProcess, step.nPast, s === steps.length - 1, 'prefill');
     }
     return this.logits;
   }
@@ -309,7 +340,7 @@ export class Engine {
     const variant = this.planner.decodeVariant(this.kv.nValid);
     const position = this.kv.nextPosition;
     this.checkPositions(position, 1);
-    await this.run(variant, tokens, rows, 0, 1, position, true);
+    await this.run(variant, tokens, rows, 0, 1, position, true, 'decode');
     return this.logits;
   }
 
@@ -326,6 +357,7 @@ export class Engine {
     n: number,
     position: number,
     final: boolean,
+    kind: StepKind,
   ): Promise<void> {
     this.stepping = true;
     try {
@@ -342,14 +374,16 @@ export class Engine {
       step.nValid = this.kv.nValid;
       step.position = position;
       step.final = final;
-      const inputs = this.inputs;
-      for (let i = 0; i < inputs.length; i++) inputs[i].fill(step);
-      const parts = variant.parts;
-      for (let p = 0; p < parts.length; p++) {
-        if (!final && variant.kinds[p] === 'lm-head') continue;
-        await this.backend.execute(parts[p].name);
-        if (this.disposed) {
-          throw new DisposedError('engine', `dispose() was called while graph "${parts[p].name}" executed; the step was cancelled before its KV update`);
+      if (this.listener !== null) {
+        await this.runObserved(this.listener, step, kind);
+      } else {
+        const inputs = this.inputs;
+        for (let i = 0; i < inputs.length; i++) inputs[i].fill(step);
+        const parts = variant.parts;
+        for (let p = 0; p < parts.length; p++) {
+          if (!final && variant.kinds[p] === 'lm-head') continue;
+          await this.backend.execute(parts[p].name);
+          if (this.disposed) this.cancelledDuring(parts[p].name);
         }
       }
       this.kv.commit(step);
@@ -360,6 +394,70 @@ export class Engine {
       this.stepEnded = null;
       ended?.();
     }
+  }
+
+  /**
+   * Fill and execute as `run` does, timed, then the step listener's call with the step's event
+   * (before the KV commit). Only with a listener: the unobserved path measures nothing.
+   */
+  private async runObserved(listener: StepListener, step: EngineStep, kind: StepKind): Promise<void> {
+    const { variant, final } = step;
+    const t0 = performance.now();
+    const inputs = this.inputs;
+    for (let i = 0; i < inputs.length; i++) inputs[i].fill(step);
+    const fillUs = (performance.now() - t0) * 1e3;
+    let stale = false;
+    const check = (): void => {
+      if (stale) throw new DisposedError('step event', 'its tensors and logits are valid only during the listener call; copy what you keep');
+    };
+    const parts = variant.parts;
+    const splits: StepSplit[] = [];
+    for (let p = 0; p < parts.length; p++) {
+      const executed = final || variant.kinds[p] !== 'lm-head';
+      let executeUs = 0;
+      if (executed) {
+        const t = performance.now();
+        await this.backend.execute(parts[p].name);
+        executeUs = (performance.now() - t) * 1e3;
+        if (this.disposed) this.cancelledDuring(parts[p].name);
+      }
+      splits.push(stepSplit(variant, p, executed, executeUs, this.buffers.bound.get(parts[p].name)!, check));
+    }
+    if (final) this.logits.setRow(variant.logitsRows === 1 ? 0 : step.nNew - 1);
+    const nTokens = Math.max(0, Math.min(step.nNew, step.tokens.length - step.start));
+    const tokens: number[] = [];
+    for (let i = 0; i < nTokens; i++) tokens.push(step.tokens[step.start + i]);
+    const event: StepEvent = {
+      index: this.listenerSteps++,
+      kind,
+      variant: { id: variant.id, ar: variant.ar, cl: variant.cl },
+      inputs: inputs.map((part) => part.name),
+      nValid: step.nValid,
+      nNew: step.nNew,
+      positions: { first: step.position, end: step.position + step.nNew },
+      tokens,
+      embeddingRows: step.nNew - nTokens,
+      final,
+      fillUs,
+      splits,
+      logits: final && variant.hasLogits ? this.logits : null,
+    };
+    try {
+      listener(event);
+    } catch (error) {
+      throw new StepListenerError(
+        `${this.listenerName} threw at step ${event.index} (${kind}, ${variant.id}): ${error instanceof Error ? error.message : String(error)}; ` +
+          'the step was cancelled before its KV update',
+        { cause: error },
+      );
+    } finally {
+      stale = true;
+    }
+    if (this.disposed) throw new DisposedError('engine', 'dispose() was called during the step listener; the step was cancelled before its KV update');
+  }
+
+  private cancelledDuring(graph: string): never {
+    throw new DisposedError('engine', `dispose() was called while graph "${graph}" executed; the step was cancelled before its KV update`);
   }
 
   /** Before anything runs: every position of the `count` entries from `first` on must be expressible. */
