@@ -1,14 +1,16 @@
 export { openReferenceBackend } from './backend.js';
 export { writeReferenceCtxBin, type ReferenceCtxBinPart } from './ctx-bin.js';
 export { loadCtxBinProgram, readCtxBinGraphs, ReferenceCtxBinProgram, type RunnableGraph } from './from-bytes.js';
-export { splitQwen2Checkpoint, type SplitOptions, type TensorType } from './split.js';
-export { loadHfQwen2, writeHfQwen2 } from './checkpoint.js';
-export { qwen2WeightShapes, referenceModelOf, type Qwen2Checkpoint, type Qwen2Config } from './qwen2.js';
+export { splitCheckpoint, splitQwen2Checkpoint, type SplitOptions, type TensorType } from './split.js';
+export { loadHfCheckpoint, loadHfQwen2, SUPPORTED_HF_ARCHITECTURES, writeHfQwen2, type LoadProgress } from './checkpoint.js';
+export { qwen2WeightShapes, referenceModelOf, type DecoderConfig, type Qwen2Checkpoint, type Qwen2Config } from './qwen2.js';
 export {
   parseCtxBinMetadata,
   CTX_BIN_FORMAT,
   CTX_BIN_VERSION,
   CTX_BIN_VERSIONS,
+  ctxBinVersionOf,
+  DECODER_V3_CTX_BIN_VERSION,
   GRAPH_STAGES,
   METADATA_KEY,
   VISION_CTX_BIN_VERSION,
@@ -19,7 +21,7 @@ export {
   type ReferenceGraphMeta,
   type VisionGraphStages,
 } from './metadata.js';
-export type { ReferenceModel } from './model.js';
+export { DECODER_ARCHITECTURES, type DecoderArchitecture, type DecoderRopeScaling, type ReferenceModel } from './model.js';
 export {
   MM_PROJECTOR_PREFIX, patchCount, projectorWeightShapes, visionLayerWeightNames, visionModelProblem, visionTowerWeightShapes,
   visionWeightShapes, VISION_TOWER_PREFIX,

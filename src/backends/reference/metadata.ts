@@ -2,9 +2,10 @@
  * Metadata of a reference ctx-bin: the safetensors `__metadata__` entry `"genie-ts"` holds this
  * object as a JSON string. Version 1 holds a Qwen2 decoder (`model.architecture` "qwen2");
  * version 2 adds vision models (`model.architecture` "vision": a ViT tower and FastVLM's projector,
- * see vision-model.ts). Writers use the lowest version that expresses the model, so decoder
- * ctx-bins stay version 1 and a build that reads only version 1 rejects a vision ctx-bin by its
- * version.
+ * see vision-model.ts); version 3 adds the Llama and Phi-3 decoders (`model.architecture` "llama",
+ * "phi3") and `model.ropeScaling` (llama3, longrope). Writers use the lowest version that expresses
+ * the model, so a plain Qwen2 decoder stays version 1, a vision model version 2, and a build that
+ * reads only older versions rejects a newer ctx-bin by its version.
  */
 import { z } from 'zod';
 import { jsonPreview } from '../../formats/json.js';
@@ -12,7 +13,7 @@ import { isWellFormed } from '../../formats/json-text.js';
 import type { TensorSpec } from '../../graphs/spec.js';
 import { QnnDataType, type DataTypeName } from '../../tensor/dtype.js';
 import { CtxBinError } from './errors.js';
-import { referenceModelSchema, type ReferenceModel } from './model.js';
+import { DECODER_ARCHITECTURES, referenceModelSchema, referenceModelSchemaV3, type ReferenceModel } from './model.js';
 import { referenceVisionModelSchema, type ReferenceVisionModel } from './vision-model.js';
 import { describeFirstIssue } from './zod-issue.js';
 
@@ -22,8 +23,18 @@ export const CTX_BIN_FORMAT = 'genie-ts-reference';
 export const CTX_BIN_VERSION = 1;
 /** The version of vision ctx-bins: version 1 plus `model.architecture` "vision" and the vision stages. */
 export const VISION_CTX_BIN_VERSION = 2;
+/** The version of decoders other than plain Qwen2: version 2 plus Llama, Phi-3 and `model.ropeScaling`. */
+export const DECODER_V3_CTX_BIN_VERSION = 3;
 /** Every version this build reads. */
-export const CTX_BIN_VERSIONS: readonly number[] = [CTX_BIN_VERSION, VISION_CTX_BIN_VERSION];
+export const CTX_BIN_VERSIONS: readonly number[] = [CTX_BIN_VERSION, VISION_CTX_BIN_VERSION, DECODER_V3_CTX_BIN_VERSION];
+
+/** The lowest version that expresses `model` (what writers put in the file). */
+export function ctxBinVersionOf(model: CtxBinModel): CtxBinVersion {
+  if (model.architecture === 'vision') return VISION_CTX_BIN_VERSION;
+  return model.architecture === 'qwen2' && model.ropeScaling === undefined ? CTX_BIN_VERSION : DECODER_V3_CTX_BIN_VERSION;
+}
+
+export type CtxBinVersion = typeof CTX_BIN_VERSION | typeof VISION_CTX_BIN_VERSION | typeof DECODER_V3_CTX_BIN_VERSION;
 
 /**
  * The stages a reference graph computes, joined by `+` in execution order: embedding lookup, decoder
@@ -47,7 +58,7 @@ export type GraphStages = (typeof GRAPH_STAGES)[number];
 export const VISION_GRAPH_STAGES = ['vision', 'projector', 'vision+projector'] as const;
 export type VisionGraphStages = (typeof VISION_GRAPH_STAGES)[number];
 
-/** The model a ctx-bin's graphs execute: a Qwen2 decoder or a vision model. */
+/** The model a ctx-bin's graphs execute: a decoder or a vision model. */
 export type CtxBinModel = ReferenceModel | ReferenceVisionModel;
 
 export interface ReferenceGraphMeta {
@@ -63,10 +74,10 @@ export interface ReferenceGraphMeta {
   readonly outputs: readonly TensorSpec[];
 }
 
-/** The metadata of a ctx-bin whose model is `M`; version 1 only for a Qwen2 model. */
+/** The metadata of a ctx-bin whose model is `M`; see `ctxBinVersionOf` for the version a model needs. */
 export interface ReferenceCtxBinMetadata<M extends CtxBinModel = CtxBinModel> {
   readonly format: typeof CTX_BIN_FORMAT;
-  readonly version: typeof CTX_BIN_VERSION | typeof VISION_CTX_BIN_VERSION;
+  readonly version: CtxBinVersion;
   readonly model: M;
   readonly graphs: readonly ReferenceGraphMeta[];
 }
@@ -111,16 +122,32 @@ function metadataSchema(version: number, model: z.ZodType, stages: readonly [str
 const DECODER_V1 = metadataSchema(CTX_BIN_VERSION, referenceModelSchema, GRAPH_STAGES);
 const DECODER_V2 = metadataSchema(VISION_CTX_BIN_VERSION, referenceModelSchema, GRAPH_STAGES);
 const VISION_V2 = metadataSchema(VISION_CTX_BIN_VERSION, referenceVisionModelSchema, VISION_GRAPH_STAGES);
+const DECODER_V3 = metadataSchema(DECODER_V3_CTX_BIN_VERSION, referenceModelSchemaV3, GRAPH_STAGES);
+const VISION_V3 = metadataSchema(DECODER_V3_CTX_BIN_VERSION, referenceVisionModelSchema, VISION_GRAPH_STAGES);
+
+/** The architectures each version knows. */
+const ARCHITECTURES_OF: Readonly<Record<number, readonly string[]>> = {
+  [CTX_BIN_VERSION]: ['qwen2'],
+  [VISION_CTX_BIN_VERSION]: ['qwen2', 'vision'],
+  [DECODER_V3_CTX_BIN_VERSION]: [...DECODER_ARCHITECTURES, 'vision'],
+};
 
 /** The schema for `version` and `model.architecture`, or why there is none. */
 function schemaFor(version: number, architecture: unknown): z.ZodType | string {
-  if (architecture === 'qwen2') return version === CTX_BIN_VERSION ? DECODER_V1 : DECODER_V2;
-  if (architecture === 'vision') {
-    if (version === VISION_CTX_BIN_VERSION) return VISION_V2;
-    return `key model.architecture: "vision" needs version ${VISION_CTX_BIN_VERSION}, this file says version ${version}`;
+  const known = ARCHITECTURES_OF[version];
+  if (typeof architecture === 'string' && !known.includes(architecture)) {
+    const first = Object.entries(ARCHITECTURES_OF).find(([, list]) => list.includes(architecture));
+    if (first !== undefined) {
+      return `key model.architecture: "${architecture}" needs version ${first[0]} or later, this file says version ${version}`;
+    }
   }
-  const expected = version === CTX_BIN_VERSION ? '"qwen2"' : '"qwen2" or "vision"';
-  return `key model.architecture: expected ${expected}, found ${jsonPreview(architecture)}`;
+  if (!known.includes(architecture as string)) {
+    const expected = known.map((a) => `"${a}"`).join(', ');
+    return `key model.architecture: expected one of ${expected}, found ${jsonPreview(architecture)}`;
+  }
+  if (architecture === 'vision') return version === VISION_CTX_BIN_VERSION ? VISION_V2 : VISION_V3;
+  if (version === CTX_BIN_VERSION) return DECODER_V1;
+  return version === VISION_CTX_BIN_VERSION ? DECODER_V2 : DECODER_V3;
 }
 
 /**
@@ -145,7 +172,7 @@ export function parseCtxBinMetadata(metadata: Readonly<Record<string, string>>, 
     fail(`key format: expected "${CTX_BIN_FORMAT}", found ${jsonPreview(head.format)}`);
   }
   if (!CTX_BIN_VERSIONS.includes(head.version as number)) {
-    fail(`key version: ${jsonPreview(head.version)} is not supported (this build reads versions ${CTX_BIN_VERSIONS.join(' and ')})`);
+    fail(`key version: ${jsonPreview(head.version)} is not supported (this build reads versions ${CTX_BIN_VERSIONS.slice(0, -1).join(', ')} and ${CTX_BIN_VERSIONS.at(-1)})`);
   }
   const model = head.model as { architecture?: unknown } | null | undefined;
   // A model that is not an object is left to the schema, which names what it found.

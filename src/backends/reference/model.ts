@@ -1,13 +1,36 @@
 import { z } from 'zod';
+import { validateRopeFrequencyOptions, type RopeScaling } from '../../rope/inv-freq.js';
 import { layerWeightNames, type LayerWeightKey } from './names.js';
 
 /**
- * The model a reference ctx-bin's graphs execute (Qwen2 decoder). Stored in the ctx-bin metadata;
- * `ropeTheta` and `maxPositions` are not used by the graphs (cos/sin are inputs) but let a runtime
- * build its RoPE table from the ctx-bin alone.
+ * The decoder families the executor runs. They share one layer (RMSNorm, GQA attention with
+ * split-half RoPE, SwiGLU MLP) and differ in how the weights are stored: Qwen2 has QKV biases,
+ * Llama has none, Phi-3 fuses `qkv_proj` and `gate_up_proj` (no biases).
+ */
+export const DECODER_ARCHITECTURES = ['qwen2', 'llama', 'phi3'] as const;
+export type DecoderArchitecture = (typeof DECODER_ARCHITECTURES)[number];
+
+/**
+ * RoPE scaling a decoder's cos/sin tables need (`rope/`'s llama3 and longrope forms, factor lists as
+ * arrays so they round-trip through JSON). Absent means plain RoPE.
+ */
+export type DecoderRopeScaling =
+  | Extract<RopeScaling, { readonly type: 'llama3' }>
+  | {
+      readonly type: 'longrope';
+      readonly factor: number;
+      readonly shortFactor: readonly number[];
+      readonly longFactor: readonly number[];
+      readonly originalMaxPositionEmbeddings: number;
+    };
+
+/**
+ * The model a reference ctx-bin's graphs execute (a Qwen2, Llama or Phi-3 decoder). Stored in the
+ * ctx-bin metadata; `ropeTheta`, `ropeScaling` and `maxPositions` are not used by the graphs (cos/sin
+ * are inputs) but let a runtime build its RoPE table from the ctx-bin alone.
  */
 export interface ReferenceModel {
-  readonly architecture: 'qwen2';
+  readonly architecture: DecoderArchitecture;
   readonly hidden: number;
   readonly heads: number;
   readonly kvHeads: number;
@@ -19,10 +42,50 @@ export interface ReferenceModel {
   readonly ropeTheta: number;
   readonly maxPositions: number;
   readonly tieWordEmbeddings: boolean;
+  /** Metadata version 3 (any architecture other than Qwen2 needs it too). */
+  readonly ropeScaling?: DecoderRopeScaling;
 }
 
-/** The ReferenceModel fields that give a Qwen2 decoder's shape. */
-export type Qwen2ShapeKey = Exclude<keyof ReferenceModel, 'architecture'>;
+/** The ReferenceModel fields that give a decoder's shape. */
+export type Qwen2ShapeKey = Exclude<keyof ReferenceModel, 'architecture' | 'ropeScaling'>;
+
+const ropeScalingSchema = z.discriminatedUnion('type', [
+  z.strictObject({
+    type: z.literal('llama3'),
+    factor: z.number().positive(),
+    lowFreqFactor: z.number().positive(),
+    highFreqFactor: z.number().positive(),
+    originalMaxPositionEmbeddings: z.int().positive(),
+  }),
+  z.strictObject({
+    type: z.literal('longrope'),
+    factor: z.number().min(1),
+    shortFactor: z.array(z.number().positive()),
+    longFactor: z.array(z.number().positive()),
+    originalMaxPositionEmbeddings: z.int().min(2),
+  }),
+]);
+
+/** Why `scaling` cannot scale a head of `headDim` (rope/'s own check), or null. */
+export function ropeScalingProblem(scaling: DecoderRopeScaling, headDim: number, ropeTheta: number): string | null {
+  try {
+    validateRopeFrequencyOptions({ ropeDim: headDim / 2, theta: ropeTheta, contextLength: 1, scaling });
+    return null;
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
+/**
+ * The fields beside the shape: the architecture and the RoPE scaling, under the same names in a
+ * checkpoint config and in ctx-bin metadata. `scope` 'qwen2-only' is metadata versions 1 and 2
+ * (Qwen2, no scaling).
+ */
+export function decoderExtraFields(scope: 'qwen2-only' | 'any'): z.ZodRawShape {
+  return scope === 'qwen2-only'
+    ? { architecture: z.literal('qwen2') }
+    : { architecture: z.enum(DECODER_ARCHITECTURES), ropeScaling: ropeScalingSchema.optional() };
+}
 
 /**
  * The one schema of a Qwen2 decoder's shape, under the field names `keys` gives (in that order):
@@ -46,8 +109,12 @@ export function qwen2ShapeSchema<T>(keys: Readonly<Record<Qwen2ShapeKey, string>
     tieWordEmbeddings: z.boolean(),
   };
   const shape = Object.fromEntries((Object.keys(keys) as Qwen2ShapeKey[]).map((key) => [keys[key], types[key]]));
-  const { heads, kvHeads, headDim } = keys;
+  const { heads, kvHeads, headDim, ropeTheta } = keys;
   const value = (m: Record<string, unknown>, key: string): number => m[key] as number;
+  const scalingProblem = (m: Record<string, unknown>): string | null =>
+    m.ropeScaling === undefined || value(m, headDim) % 2 !== 0
+      ? null
+      : ropeScalingProblem(m.ropeScaling as DecoderRopeScaling, value(m, headDim), value(m, ropeTheta));
   return z
     .strictObject({ ...extra, ...shape })
     .refine((m) => value(m, heads) % value(m, kvHeads) === 0, {
@@ -57,11 +124,14 @@ export function qwen2ShapeSchema<T>(keys: Readonly<Record<Qwen2ShapeKey, string>
     .refine((m) => value(m, headDim) % 2 === 0, {
       message: `${headDim} must be even (RoPE rotates half-dims)`,
       path: [headDim],
+    })
+    .superRefine((m, ctx) => {
+      const problem = scalingProblem(m);
+      if (problem !== null) ctx.addIssue({ code: 'custom', message: problem, path: ['ropeScaling'] });
     }) as unknown as z.ZodType<T>;
 }
 
-export const referenceModelSchema = qwen2ShapeSchema<ReferenceModel>(
-  {
+const MODEL_KEYS: Readonly<Record<Qwen2ShapeKey, string>> = {
     hidden: 'hidden',
     heads: 'heads',
     kvHeads: 'kvHeads',
@@ -73,14 +143,26 @@ export const referenceModelSchema = qwen2ShapeSchema<ReferenceModel>(
     ropeTheta: 'ropeTheta',
     maxPositions: 'maxPositions',
     tieWordEmbeddings: 'tieWordEmbeddings',
-  },
-  { architecture: z.literal('qwen2') },
-);
+};
 
-/** Expected shapes of one decoder layer's weights (`[out, in]` for projections, HF convention). */
-export function layerWeightShapes(model: ReferenceModel): Record<LayerWeightKey, number[]> {
+/** The model of a version 1 or 2 ctx-bin: Qwen2, no RoPE scaling. */
+export const referenceModelSchema = qwen2ShapeSchema<ReferenceModel>(MODEL_KEYS, decoderExtraFields('qwen2-only'));
+/** The model of a version 3 ctx-bin: any decoder architecture, optional RoPE scaling. */
+export const referenceModelSchemaV3 = qwen2ShapeSchema<ReferenceModel>(MODEL_KEYS, decoderExtraFields('any'));
+
+/** The stored weights of one layer, per architecture (the rest of `layerWeightNames` is absent). */
+const LAYER_KEYS: Readonly<Record<DecoderArchitecture, readonly LayerWeightKey[]>> = {
+  qwen2: ['inputNorm', 'qWeight', 'qBias', 'kWeight', 'kBias', 'vWeight', 'vBias', 'oWeight', 'postNorm', 'gateWeight', 'upWeight', 'downWeight'],
+  llama: ['inputNorm', 'qWeight', 'kWeight', 'vWeight', 'oWeight', 'postNorm', 'gateWeight', 'upWeight', 'downWeight'],
+  phi3: ['inputNorm', 'qkvWeight', 'oWeight', 'postNorm', 'gateUpWeight', 'downWeight'],
+};
+
+/** Expected shapes of every known layer weight (`[out, in]` for projections, HF convention). */
+function allLayerWeightShapes(model: ReferenceModel): Record<LayerWeightKey, number[]> {
   const { hidden, heads, kvHeads, headDim, intermediate } = model;
   return {
+    qkvWeight: [(heads + 2 * kvHeads) * headDim, hidden],
+    gateUpWeight: [2 * intermediate, hidden],
     inputNorm: [hidden],
     qWeight: [heads * headDim, hidden],
     qBias: [heads * headDim],
@@ -96,11 +178,11 @@ export function layerWeightShapes(model: ReferenceModel): Record<LayerWeightKey,
   };
 }
 
-/** Every weight name and shape of layer `layer`. */
+/** Every stored weight of layer `layer` for the model's architecture: key, HF name, shape. */
 export function layerWeights(model: ReferenceModel, layer: number): Array<[LayerWeightKey, string, number[]]> {
   const names = layerWeightNames(layer);
-  const shapes = layerWeightShapes(model);
-  return (Object.keys(names) as LayerWeightKey[]).map((key) => [key, names[key], shapes[key]]);
+  const shapes = allLayerWeightShapes(model);
+  return LAYER_KEYS[model.architecture].map((key) => [key, names[key], shapes[key]]);
 }
 
 export const sameShape = (a: readonly number[], b: readonly number[]): boolean =>

@@ -1,7 +1,7 @@
 /**
  * Names only reference ctx-bins use: the hidden-state handoff between parts (any name is valid there;
- * these follow the ONNX node naming of AI Hub's exports) and the weights in Hugging Face Qwen2
- * naming. Graph IO names and graph names come from `graphs/names.ts`.
+ * these follow the ONNX node naming of AI Hub's exports) and the weights in Hugging Face naming
+ * (Qwen2 and Llama: separate projections; Phi-3: fused `qkv_proj` and `gate_up_proj`). Graph IO names and graph names come from `graphs/names.ts`.
  */
 
 /** Residual stream after decoder layer `layer`, handed to the next part (ONNX node naming). */
@@ -11,7 +11,7 @@ export const EMBED_TOKENS = 'model.embed_tokens.weight';
 export const FINAL_NORM = 'model.norm.weight';
 export const LM_HEAD = 'lm_head.weight';
 
-/** Hugging Face names of one Qwen2 decoder layer's weights. */
+/** Hugging Face names of one decoder layer's weights, every architecture's (each uses a subset, model.ts). */
 export function layerWeightNames(layer: number) {
   const p = `model.layers.${layer}`;
   return {
@@ -27,6 +27,8 @@ export function layerWeightNames(layer: number) {
     gateWeight: `${p}.mlp.gate_proj.weight`,
     upWeight: `${p}.mlp.up_proj.weight`,
     downWeight: `${p}.mlp.down_proj.weight`,
+    qkvWeight: `${p}.self_attn.qkv_proj.weight`,
+    gateUpWeight: `${p}.mlp.gate_up_proj.weight`,
   } as const;
 }
 

@@ -1,12 +1,23 @@
-/** A Hugging Face Qwen2 checkpoint in memory: its config and its weights by HF name. */
+/**
+ * A Hugging Face decoder checkpoint (Qwen2, Llama or Phi-3) in memory: its config and its weights
+ * by HF name. The names keep "Qwen2", the first architecture; `DecoderConfig` is the same type.
+ */
+import type { z } from 'zod';
 import type { FloatTensor } from '../../formats/safetensors.js';
 import { elementCount } from '../../tensor/shape.js';
-import { layerWeights, qwen2ShapeSchema, sameShape, type Qwen2ShapeKey, type ReferenceModel } from './model.js';
+import {
+  decoderExtraFields, layerWeights, qwen2ShapeSchema, sameShape, type DecoderArchitecture, type DecoderRopeScaling, type Qwen2ShapeKey,
+  type ReferenceModel,
+} from './model.js';
 import { EMBED_TOKENS, FINAL_NORM, LM_HEAD } from './names.js';
 import { describeFirstIssue } from './zod-issue.js';
 
-/** The Qwen2 `config.json` fields the executor needs, in camelCase. */
+/** The `config.json` fields the executor needs, in camelCase. */
 export interface Qwen2Config {
+  /** Absent: Qwen2 (configs written before other architectures existed). */
+  readonly architecture?: DecoderArchitecture;
+  /** RoPE scaling from `rope_scaling` (llama3, longrope); absent: plain RoPE. */
+  readonly ropeScaling?: DecoderRopeScaling;
   readonly hiddenSize: number;
   readonly numAttentionHeads: number;
   readonly numKeyValueHeads: number;
@@ -20,6 +31,8 @@ export interface Qwen2Config {
   readonly tieWordEmbeddings: boolean;
   readonly maxPositionEmbeddings: number;
 }
+
+export type DecoderConfig = Qwen2Config;
 
 export interface Qwen2Checkpoint {
   readonly config: Qwen2Config;
@@ -41,9 +54,12 @@ const CONFIG_KEYS = {
   tieWordEmbeddings: 'tieWordEmbeddings',
 } as const satisfies Record<Qwen2ShapeKey, keyof Qwen2Config>;
 
-const qwen2ConfigSchema = qwen2ShapeSchema<Qwen2Config>(CONFIG_KEYS);
+const qwen2ConfigSchema = qwen2ShapeSchema<Qwen2Config>(CONFIG_KEYS, {
+  architecture: (decoderExtraFields('any').architecture as z.ZodType).optional(),
+  ropeScaling: decoderExtraFields('any').ropeScaling,
+});
 
-/** Why `config` is not a usable Qwen2 config (`key <path>: ...`), or null. */
+/** Why `config` is not a usable decoder config (`key <path>: ...`), or null. */
 export function qwen2ConfigProblem(config: Qwen2Config): string | null {
   const parsed = qwen2ConfigSchema.safeParse(config);
   return parsed.success ? null : describeFirstIssue(parsed.error);
@@ -51,10 +67,11 @@ export function qwen2ConfigProblem(config: Qwen2Config): string | null {
 
 export function referenceModelOf(config: Qwen2Config): ReferenceModel {
   const shape = Object.fromEntries((Object.keys(CONFIG_KEYS) as Qwen2ShapeKey[]).map((key) => [key, config[CONFIG_KEYS[key]]]));
-  return { architecture: 'qwen2', ...shape } as unknown as ReferenceModel;
+  const scaling = config.ropeScaling === undefined ? {} : { ropeScaling: config.ropeScaling };
+  return { architecture: config.architecture ?? 'qwen2', ...shape, ...scaling } as unknown as ReferenceModel;
 }
 
-/** Every weight a Qwen2 checkpoint must hold, with its shape (no `lm_head.weight` when tied). */
+/** Every weight a checkpoint of the config's architecture must hold, with its shape (no `lm_head.weight` when tied). */
 export function qwen2WeightShapes(config: Qwen2Config): Map<string, number[]> {
   const model = referenceModelOf(config);
   const shapes = new Map<string, number[]>([[EMBED_TOKENS, [model.vocab, model.hidden]]]);

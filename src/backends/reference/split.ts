@@ -1,5 +1,5 @@
 /**
- * Splits a Qwen2 checkpoint into reference ctx-bin parts the way AI Hub splits its exports: an
+ * Splits a decoder checkpoint (Qwen2, Llama, Phi-3) into reference ctx-bin parts the way AI Hub splits its exports: an
  * optional embedding-only first part, decoder layers spread over the remaining parts, final norm
  * and LM head in the last one. Each part holds one graph per AR at a single CL. Float-valued IO is
  * FLOAT_32 unless `tensorTypes` gives a tensor another dtype (float16, or fixed point with its
@@ -11,7 +11,7 @@ import { graphName, kvTensorName, TensorNames, type GraphNaming } from '../../gr
 import type { TensorSpec } from '../../graphs/spec.js';
 import type { ReferenceCtxBinPart } from './ctx-bin.js';
 import { floatIoProblem } from './io.js';
-import { CTX_BIN_FORMAT, CTX_BIN_VERSION, type GraphStages, type ReferenceGraphMeta } from './metadata.js';
+import { CTX_BIN_FORMAT, ctxBinVersionOf, type GraphStages, type ReferenceGraphMeta } from './metadata.js';
 import { layerWeights, type ReferenceModel } from './model.js';
 import { EMBED_TOKENS, FINAL_NORM, LM_HEAD, layerOutput } from './names.js';
 import { qwen2ConfigProblem, qwen2WeightsProblem, referenceModelOf, type Qwen2Config } from './qwen2.js';
@@ -178,6 +178,11 @@ function partTensors(
 
 /** The parts (in order `1_of_N` ... `N_of_N`) of a reference model; weights are shared, not copied. */
 export function splitQwen2Checkpoint(options: SplitOptions): ReferenceCtxBinPart<ReferenceModel>[] {
+  return splitCheckpoint(options);
+}
+
+/** The parts (in order `1_of_N` ... `N_of_N`) of a reference model of any decoder architecture. */
+export function splitCheckpoint(options: SplitOptions): ReferenceCtxBinPart<ReferenceModel>[] {
   checkOptions(options);
   const { config, weights, cl, splits, embeddingPart = false, inputKind, naming = 'ai-hub', tensorTypes = {} } = options;
   const model = referenceModelOf(config);
@@ -194,7 +199,7 @@ export function splitQwen2Checkpoint(options: SplitOptions): ReferenceCtxBinPart
   );
   checkTensorTypes(tensorTypes, graphsOf.flat());
   return parts.map((part, index) => ({
-    metadata: { format: CTX_BIN_FORMAT, version: CTX_BIN_VERSION, model, graphs: graphsOf[index] },
+    metadata: { format: CTX_BIN_FORMAT, version: ctxBinVersionOf(model), model, graphs: graphsOf[index] },
     tensors: partTensors(model, part, weights),
   }));
 }

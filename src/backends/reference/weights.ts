@@ -5,7 +5,60 @@ import { layerWeights, sameShape, type ReferenceModel } from './model.js';
 import { EMBED_TOKENS, FINAL_NORM, LM_HEAD, type LayerWeightKey } from './names.js';
 import type { GraphPlan } from './plan.js';
 
-export type LayerWeights = Readonly<Record<LayerWeightKey, Float32Array>>;
+/**
+ * One layer as the executor runs it, whatever the architecture stores: separate projections (fused
+ * Phi-3 ones are row ranges of the fused matrix, views, not copies), biases null when absent.
+ */
+export interface LayerWeights {
+  readonly inputNorm: Float32Array;
+  readonly qWeight: Float32Array;
+  readonly qBias: Float32Array | null;
+  readonly kWeight: Float32Array;
+  readonly kBias: Float32Array | null;
+  readonly vWeight: Float32Array;
+  readonly vBias: Float32Array | null;
+  readonly oWeight: Float32Array;
+  readonly postNorm: Float32Array;
+  readonly gateWeight: Float32Array;
+  readonly upWeight: Float32Array;
+  readonly downWeight: Float32Array;
+}
+
+/**
+ * The executor's view of a layer's stored weights. Phi-3's `qkv_proj` is `[q; k; v]` by rows and
+ * `gate_up_proj` `[gate; up]` (HF Phi3: `chunk(2)`, gate first); rows are contiguous in `[out, in]`
+ * order, so each part is a subarray.
+ */
+export function executorLayer(model: ReferenceModel, stored: Partial<Record<LayerWeightKey, Float32Array>>): LayerWeights {
+  const { hidden, heads, kvHeads, headDim, intermediate } = model;
+  let { qWeight, kWeight, vWeight, gateWeight, upWeight } = stored;
+  if (stored.qkvWeight !== undefined) {
+    const q = heads * headDim * hidden;
+    const kv = kvHeads * headDim * hidden;
+    qWeight = stored.qkvWeight.subarray(0, q);
+    kWeight = stored.qkvWeight.subarray(q, q + kv);
+    vWeight = stored.qkvWeight.subarray(q + kv, q + 2 * kv);
+  }
+  if (stored.gateUpWeight !== undefined) {
+    const half = intermediate * hidden;
+    gateWeight = stored.gateUpWeight.subarray(0, half);
+    upWeight = stored.gateUpWeight.subarray(half, 2 * half);
+  }
+  return {
+    inputNorm: stored.inputNorm!,
+    qWeight: qWeight!,
+    qBias: stored.qBias ?? null,
+    kWeight: kWeight!,
+    kBias: stored.kBias ?? null,
+    vWeight: vWeight!,
+    vBias: stored.vBias ?? null,
+    oWeight: stored.oWeight!,
+    postNorm: stored.postNorm!,
+    gateWeight: gateWeight!,
+    upWeight: upWeight!,
+    downWeight: stored.downWeight!,
+  };
+}
 
 export interface PartWeights {
   readonly embedding?: Float32Array;
@@ -61,9 +114,9 @@ export function* partWeightReads(model: ReferenceModel, needs: WeightNeeds, has:
   const embedding = needs.embedding ? yield { name: EMBED_TOKENS, shape: tableShape } : undefined;
   const layers = new Map<number, LayerWeights>();
   for (const layer of [...needs.layers].sort((a, b) => a - b)) {
-    const weights = {} as Record<LayerWeightKey, Float32Array>;
-    for (const [key, name, shape] of layerWeights(model, layer)) weights[key] = yield { name, shape };
-    layers.set(layer, weights);
+    const stored: Partial<Record<LayerWeightKey, Float32Array>> = {};
+    for (const [key, name, shape] of layerWeights(model, layer)) stored[key] = yield { name, shape };
+    layers.set(layer, executorLayer(model, stored));
   }
   let finalNorm: Float32Array | undefined;
   let lmHead: Float32Array | undefined;

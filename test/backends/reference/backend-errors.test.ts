@@ -80,7 +80,7 @@ describe('openReferenceBackend file errors', () => {
 describe('openReferenceBackend metadata errors name the file and key', () => {
   const cases: Array<[string, (m: Json) => void, number, RegExp]> = [
     ['format', (m) => (m.format = 'onnx'), 0, /key format: expected "genie-ts-reference", found "onnx"/],
-    ['version', (m) => (m.version = 3), 0, /key version: 3 is not supported \(this build reads versions 1 and 2\)/],
+    ['version', (m) => (m.version = 4), 0, /key version: 4 is not supported \(this build reads versions 1, 2 and 3\)/],
     ['kind', (m) => (m.graphs[0].kind = 'encoder'), 0, /key graphs\[0\]\.kind: /],
     ['unknown key', (m) => (m.model.slidingWindow = 4), 0, /key model: Unrecognized key: "slidingWindow"/],
     ['kv heads', (m) => (m.model.kvHeads = 3), 0, /key model\.kvHeads: heads must be a multiple of kvHeads/],

@@ -143,9 +143,8 @@ describe('checkpoint errors', () => {
 
   const configCases: Array<[string, Record<string, unknown>, RegExp]> = [
     ['not an object', [hfConfigJson()] as unknown as Record<string, unknown>, /config\.json": key \(top level\): /],
-    ['a missing key', hfConfigJson({ num_key_value_heads: undefined }), /config\.json": key num_key_value_heads: /],
+    ['a missing key', hfConfigJson({ intermediate_size: undefined }), /config\.json": key intermediate_size: /],
     ['a non-integer size', hfConfigJson({ intermediate_size: 12.5 }), /key intermediate_size: /],
-    ['another model type', hfConfigJson({ model_type: 'llama' }), /key model_type: /],
     ['heads not a multiple of kv heads', hfConfigJson({ num_key_value_heads: 3 }), /key numKeyValueHeads: numAttentionHeads must be a multiple/],
     ['hidden not a multiple of heads', hfConfigJson({ hidden_size: 66 }), /key hidden_size: 66 is not a multiple of num_attention_heads 4/],
   ];

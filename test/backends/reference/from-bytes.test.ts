@@ -168,7 +168,7 @@ describe('reference ctx-bins from bytes', () => {
     const deep = '['.repeat(100_000) + ']'.repeat(100_000);
     const image = await withMetadata('from-bytes-deep', (metadata) => JSON.stringify(metadata).replace('"version":1', `"version":${deep}`));
     expect(() => loadCtxBinProgram(image, 'img')).toThrow(CtxBinError);
-    expect(() => loadCtxBinProgram(image, 'img')).toThrow(`reference ctx-bin "img": key version: ${'['.repeat(80)}... is not supported (this build reads versions 1 and 2)`);
+    expect(() => loadCtxBinProgram(image, 'img')).toThrow(`reference ctx-bin "img": key version: ${'['.repeat(80)}... is not supported (this build reads versions 1, 2 and 3)`);
   });
 
   // Valid safetensors that is not a reference ctx-bin.

@@ -15,6 +15,8 @@ export interface DriverOptions {
   readonly maskValue?: number;
   /** When the first graph takes `input_embeds`: the `[vocab, hidden]` table to look rows up in. */
   readonly embedTable?: Float32Array;
+  /** RoPE frequencies (and the cos/sin multiplier, longrope) other than plain `ropeTheta` RoPE. */
+  readonly rope?: { readonly invFreq: ArrayLike<number>; readonly attentionFactor: number };
 }
 
 export class KvLoopDriver {
@@ -96,10 +98,12 @@ export class KvLoopDriver {
     const sin = this.f32('position_ids_sin');
     for (let i = 0; i < ar; i++) {
       const pos = i < n ? this.nValid + i : 0;
+      const rope = this.options.rope;
       for (let j = 0; j < hd / 2; j++) {
-        const angle = pos / ropeTheta ** ((2 * j) / hd);
-        cos[i * (hd / 2) + j] = Math.cos(angle);
-        sin[i * (hd / 2) + j] = Math.sin(angle);
+        const angle = pos * (rope === undefined ? 1 / ropeTheta ** ((2 * j) / hd) : rope.invFreq[j]);
+        const factor = rope?.attentionFactor ?? 1;
+        cos[i * (hd / 2) + j] = Math.cos(angle) * factor;
+        sin[i * (hd / 2) + j] = Math.sin(angle) * factor;
       }
     }
     const layers = new Set<number>();
@@ -142,6 +146,22 @@ export class KvLoopDriver {
   }
 
   /** Prefill `prompt` in AR-`promptAr` chunks, then feed `continuation` one token at a time on AR-`decodeAr`. */
+  /** Prefill `prompt` on AR-`promptAr`, then `steps` greedy tokens on AR-1: the tokens and the row choosing each. */
+  async greedy(prompt: readonly number[], steps: number, promptAr: number): Promise<{ tokens: number[]; rows: Float32Array[] }> {
+    let last: Float32Array | undefined;
+    for (let i = 0; i < prompt.length; i += promptAr) last = (await this.step(prompt.slice(i, i + promptAr), promptAr)).at(-1);
+    const tokens: number[] = [];
+    const rows: Float32Array[] = [];
+    for (let s = 0; s < steps; s++) {
+      rows.push(last!);
+      let best = 0;
+      for (let v = 1; v < last!.length; v++) if (last![v] > last![best]) best = v;
+      tokens.push(best);
+      if (s + 1 < steps) last = (await this.step([best], 1))[0];
+    }
+    return { tokens, rows };
+  }
+
   async run(prompt: readonly number[], continuation: readonly number[], promptAr: number, decodeAr: number): Promise<Float32Array[]> {
     const rows: Float32Array[] = [];
     for (let i = 0; i < prompt.length; i += promptAr) rows.push(...(await this.step(prompt.slice(i, i + promptAr), promptAr)));

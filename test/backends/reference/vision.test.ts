@@ -332,9 +332,9 @@ describe('vision ctx-bin metadata errors name the file and key', () => {
   }
 
   const cases: Array<[string, (m: Json) => void, string, ReferenceCtxBinPart?]> = [
-    ['version 1', (m) => (m.version = 1), 'key model.architecture: "vision" needs version 2, this file says version 1'],
-    ['version 3', (m) => (m.version = 3), 'key version: 3 is not supported (this build reads versions 1 and 2)'],
-    ['architecture', (m) => (m.model.architecture = 'siglip'), 'key model.architecture: expected "qwen2" or "vision", found "siglip"'],
+    ['version 1', (m) => (m.version = 1), 'key model.architecture: "vision" needs version 2 or later, this file says version 1'],
+    ['version 4', (m) => (m.version = 4), 'key version: 4 is not supported (this build reads versions 1, 2 and 3)'],
+    ['architecture', (m) => (m.model.architecture = 'siglip'), 'key model.architecture: expected one of "qwen2", "vision", found "siglip"'],
     ['decoder kind', (m) => (m.graphs[0].kind = 'decoder'), 'key graphs[0].kind: Invalid option: expected one of "vision"|"projector"|"vision+projector"'],
     ['no tower', (m) => delete m.model.tower, 'key graphs[0] ("image_encoder"): kind "vision+projector" runs the vision tower, but the model has none (model.tower)'],
     ['tower width', (m) => (m.model.projector.inputSize = 16), "key model.projector.inputSize: projector.inputSize must be the tower's hidden size"],
