@@ -35,6 +35,10 @@ weights, built on first use into a cache folder). Text streams to stdout, diagno
   -w, --rewind PROMPT        after the -p / --prompt_file query, send PROMPT (the whole conversation,
                              templated) as Genie's REWIND query: the longest prefix already in the KV
                              cache is kept and only the rest is fed; its reply follows the first
+  -s, --save DIR             after the queries, save the dialog (KV cache, token ledger, sampler RNG
+                             and params) to the folder DIR (Genie's GenieDialog_save)
+  -r, --restore DIR          before the query, restore the dialog saved in DIR (GenieDialog_restore):
+                             the query continues that conversation; DIR must be a save of this model
   --image FILE               an image for the next <image> placeholder of the prompt (repeat the flag
                              for more; with -p or --prompt_file): decoded, preprocessed, encoded by
                              the image encoder and spliced into the prompt's embedding rows. Without
@@ -75,6 +79,8 @@ const FLAGS: FlagSpec[] = [
   { name: 'embedding_table', kind: 'value', aliases: ['-t'] },
   { name: 'embedding_query_output_type', kind: 'value' },
   { name: 'rewind', kind: 'value', aliases: ['-w'] },
+  { name: 'save', kind: 'value', aliases: ['-s'] },
+  { name: 'restore', kind: 'value', aliases: ['-r'] },
   { name: 'image', kind: 'values' },
   { name: 'image-encoder', kind: 'value' },
   { name: 'lora', kind: 'value', aliases: ['-l'] },
@@ -125,6 +131,9 @@ interface RunArgs {
   readonly embeddingOutput: 'text' | 'token';
   /** `-w`: the prompt of a REWIND query sent after the first one. */
   readonly rewind?: string;
+  /** `-s` / `-r`: the save folder written after the queries / restored before them. */
+  readonly save?: string;
+  readonly restore?: string;
   /** `--image`: the images of the prompt's placeholders, in order. */
   readonly images: readonly string[];
   readonly imageEncoder?: string;
@@ -213,6 +222,8 @@ function parseRunArgs(args: readonly string[]): RunArgs {
     embeddingTable,
     embeddingOutput,
     rewind,
+    save: text('save'),
+    restore: text('restore'),
     images,
     imageEncoder,
     lora,
@@ -470,6 +481,11 @@ async function runDialog(args: RunArgs, io: CliIO, progress: ProgressLine): Prom
     const dumpFd = dumpPath === undefined ? undefined : onFlagFile('--dump-logits', dumpPath, () => openSync(dumpPath, 'w'));
     dump = dumpFd;
     log('info', `backend ${dialog.config.backendType}, context.size ${dialog.config.contextSize}, init ${(dialog.initTimeUs / 1e3).toFixed(1)} ms`);
+    if (args.restore !== undefined) {
+      progress.show('genie-ts: restoring the dialog...');
+      await dialog.restore(args.restore);
+      log('info', `restored ${args.restore}: ${dialog.contextUsed} KV entries`);
+    }
     progress.show('genie-ts: processing the prompt...');
     const options = {
       maxTokens: args.maxTokens,
@@ -494,6 +510,10 @@ async function runDialog(args: RunArgs, io: CliIO, progress: ProgressLine): Prom
       result = await drainQuery(dialog, async () => dialog.query(rewind, { ...options, rewind: true }), args, io, progress);
       log('info', `rewind: ${result.reusedTokens} prompt tokens reused from the KV cache`);
       logResult(log, result);
+    }
+    if (args.save !== undefined) {
+      await dialog.save(args.save);
+      log('info', `saved the dialog to ${args.save}`);
     }
     const profile = args.profile;
     if (profile !== undefined) {
