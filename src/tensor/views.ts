@@ -101,8 +101,9 @@ export function assertMinLength(array: { readonly length: number }, needed: numb
  * Detaches `buffer` (its memory is released to the garbage collector): every view of it then has
  * length 0, reads give undefined and typed-array methods throw TypeError. Node 20 has no
  * `ArrayBuffer.prototype.transfer`; a structured clone that transfers the buffer detaches it.
- * Buffers Node will not transfer (external memory, such as Koffi views) are copied instead, so that
- * case is an error here rather than a silent no-op.
+ * `structuredClone` copies buffers of external memory (such as Koffi views) instead of transferring
+ * them, so that case is an error here rather than a silent no-op; the QNN binding detaches those
+ * through a Streams BYOB transfer instead (`src/qnn/binding/memory.ts`).
  */
 export function detachArrayBuffer(buffer: ArrayBuffer): void {
   const byteLength = buffer.byteLength;

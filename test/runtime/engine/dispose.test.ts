@@ -175,8 +175,8 @@ describe('Engine steps and the event loop', () => {
 });
 
 describe('Engine.dispose and the logits view it handed out', () => {
-  it('the view throws after dispose even when the backend cannot detach its memory (rpcmem blocks are native)', async () => {
-    // Like a shared-memory QnnHtp backend: dispose frees memory that JS views would still reach.
+  it('the view throws after dispose even when a backend does not detach its memory (a second guard)', async () => {
+    // A backend breaking the allocate() contract: dispose frees memory that JS views would still reach.
     const backend: GraphBackend = {
       type: 'native-memory',
       graphs,
