@@ -1,6 +1,7 @@
 import type { SamplerUpdate } from '../sampler/resolve-params.js';
 import type { DataTypeName, ElementArray, Encoding } from '../tensor/dtype.js';
 import type { BackendOptions } from './backend-factory.js';
+import type { GraphBackend } from '../backends/backend.js';
 import type { Kpis } from './kpis.js';
 import type { StepListener } from './engine/step-event.js';
 import type { ImageEmbedder, ImageInput } from './vision/embedder.js';
@@ -17,6 +18,20 @@ export interface DialogOptions {
   readonly tokenizer?: Tokenizer;
   /** Options of the backend `engine.backend.type` names (e.g. `qnn: { provider: 'simulated' }`). */
   readonly backend?: BackendOptions;
+  /**
+   * A `GraphBackend` of your own to run the decoder's graphs instead of the one the config's
+   * `engine.backend.type` would open (the config still supplies everything else). The dialog owns it
+   * and disposes it. Not used by `imageEncoder`, which opens its own.
+   */
+  readonly graphBackend?: GraphBackend;
+  /**
+   * Receives the decoder's backend as configured (or `graphBackend`) before the engine binds
+   * anything, and returns the backend the engine drives: a wrapper that perturbs a tensor, records
+   * executions, or forwards to an executor of your own. The engine calls only the returned backend
+   * (its `dispose` included: forward it to `configured`). Must return a `GraphBackend`, else
+   * `Dialog.create` throws `InvalidArgumentError` (and disposes the configured one).
+   */
+  readonly wrapBackend?: (configured: GraphBackend) => GraphBackend;
   /**
    * The vision stage that lets queries take images (`QueryOptions.images`): a Genie image-encoder
    * config (a file path, or a parsed object whose paths resolve against `baseDir`), opened with this

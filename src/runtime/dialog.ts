@@ -17,7 +17,7 @@ import type { DialogOptions, EmbeddingQueryOptions, QueryOptions, QueryResult } 
 import type { AccumulatorFormat } from './embeddings/accumulator.js';
 import type { EmbeddingRows } from './embeddings/rows.js';
 import type { Engine } from './engine/engine.js';
-import { openEngine } from './engine/open.js';
+import { isGraphBackend, openEngine } from './engine/open.js';
 import type { Kpis } from './kpis.js';
 import { runQuery } from './query-run.js';
 import { rewindToCheckpoint, takeCheckpoint, type DialogCheckpoint } from './save/checkpoint.js';
@@ -79,7 +79,7 @@ export class Dialog {
     const derived = deriveDialog(parsed);
     const tokenizer = options.tokenizer ?? (await loadTokenizer(derived.tokenizerPath));
     checkConfigTokenIds(parsed, tokenizer);
-    const engine = await openEngine(derived, options.backend);
+    const engine = await openEngine(derived, options.backend, { graphBackend: options.graphBackend, wrapBackend: options.wrapBackend });
     try {
       checkConfigGeometry(parsed, engine.layout);
       const sampler = new Sampler(derived.sampler, engine.vocabSize);
@@ -355,6 +355,7 @@ export class Dialog {
 
 const DIALOG_OPTION_KEYS = {
   baseDir: true, sampler: true, maxNumTokens: true, tokenizer: true, backend: true, imageEncoder: true, imagePlaceholder: true,
+  graphBackend: true, wrapBackend: true,
 } as const satisfies Record<keyof DialogOptions, true>;
 
 /** Options every query method takes. */
@@ -416,6 +417,15 @@ function checkDialogOptions(options: DialogOptions): void {
     throw new InvalidArgumentError(`Dialog.create option tokenizer must be a Tokenizer (from loadTokenizer), got ${describeValue(tokenizer)}`);
   }
   checkBackendOptions(backend);
+  const { graphBackend, wrapBackend } = options;
+  if (graphBackend !== undefined && !isGraphBackend(graphBackend)) {
+    throw new InvalidArgumentError(
+      `Dialog.create option graphBackend must be a GraphBackend (graphs, allocate, bind, execute, dispose), got ${describeValue(graphBackend)}`,
+    );
+  }
+  if (wrapBackend !== undefined && typeof wrapBackend !== 'function') {
+    throw new InvalidArgumentError(`Dialog.create option wrapBackend must be a function (configured: GraphBackend) => GraphBackend, got ${describeValue(wrapBackend)}`);
+  }
   const { imageEncoder, imagePlaceholder } = options;
   if (imageEncoder !== undefined && typeof imageEncoder !== 'string' && (typeof imageEncoder !== 'object' || imageEncoder === null || Array.isArray(imageEncoder))) {
     throw new InvalidArgumentError(
