@@ -6,6 +6,8 @@
 export {
   Dialog, DialogBusyError, type DialogOptions, type EmbeddingQueryOptions, type QueryOptions, type QueryResult, type StopReason,
 } from './runtime/dialog.js';
+export { SaveFormatError, SaveModelMismatchError, StaleCheckpointError } from './runtime/save/errors.js';
+export type { DialogCheckpoint } from './runtime/save/checkpoint.js';
 export { Engine, DisposedError, type EmbeddingPrefillOptions, type EngineOptions } from './runtime/engine/index.js';
 export {
   StepListenerError, tensorToFloat32, type StepEvent, type StepKind, type StepListener, type StepSplit, type StepTensor,

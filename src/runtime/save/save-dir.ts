@@ -59,7 +59,7 @@ const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes)
 const bytesOf = (a: ElementArray): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 
 /**
- * Genie's `GenieDialog_save`: writes the dialog's state to the folder `dir` atomically (built beside
+ * Genie's `GenieDialog_save` (docs/genie-behaviour.md#save-and-restore): writes the dialog's state to the folder `dir` atomically (built beside
  * it, then renamed; an existing save there is replaced, any other existing non-empty folder is
  * refused). The state is taken synchronously when the call starts, so later queries do not leak in.
  */
