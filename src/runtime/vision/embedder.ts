@@ -10,7 +10,8 @@ export interface PixelTensor {
 
 /**
  * One image of a query: a path or the bytes of an image file (JPEG, PNG, WebP, ...), which the
- * dialog preprocesses for the encoder, or a preprocessed `PixelTensor`.
+ * dialog preprocesses for the encoder; a path ending in `.raw`, or a `PixelTensor`: the encoder's
+ * `pixel_values` already preprocessed, taken as they are.
  */
 export type ImageInput = string | Uint8Array | PixelTensor;
 

@@ -5,11 +5,14 @@ import type { TensorSpec } from '../../graphs/spec.js';
 import { elementCount } from '../../tensor/shape.js';
 import { byteSize, type ElementArray } from '../../tensor/dtype.js';
 import { typedView } from '../../tensor/views.js';
-import { loadImageProcessorConfig, preprocessImage, type ImageProcessorSettings } from '../../vision/index.js';
+import { loadImageProcessorConfig, preprocessImage, readPixelTensorFile, type ImageProcessorSettings } from '../../vision/index.js';
 import type { BackendOptions } from '../backend-factory.js';
 import type { ImageRows } from '../spliced-prompt.js';
 import type { ImageEmbedder, ImageInput } from './embedder.js';
 import { ImageEncoder } from './image-encoder.js';
+
+/** Image files with this extension are preprocessed pixel tensors, read as they are. */
+export const RAW_PIXELS_EXTENSION = '.raw';
 
 /** The file name Hugging Face gives an image processor's settings, looked for beside the image-encoder config. */
 export const PROCESSOR_CONFIG_FILE = 'preprocessor_config.json';
@@ -92,8 +95,14 @@ export class VisionStage implements ImageEmbedder {
     return this.encoder.dispose();
   }
 
-  /** `pixel_values` bytes: an image decoded and preprocessed, or a pixel tensor of exactly the input's size. */
+  /**
+   * `pixel_values` bytes: an image decoded and preprocessed; a `.raw` file taken as the tensor itself
+   * (Genie's `node set image`, AI Hub's `pixel_values.raw`); or a pixel tensor of exactly the input's size.
+   */
   private async pixelBytes(image: ImageInput): Promise<Uint8Array> {
+    if (typeof image === 'string' && image.toLowerCase().endsWith(RAW_PIXELS_EXTENSION)) {
+      return (await readPixelTensorFile(image, this.pixelValues)).bytes;
+    }
     if (typeof image === 'string' || image instanceof Uint8Array) {
       const tensor = await preprocessImage(image, { target: this.pixelValues, processor: this.processor, maxPixels: this.maxPixels });
       return tensor.bytes;

@@ -5,6 +5,7 @@
  * the LUT (an independent splice), the Reference backend for QnnHtp (bit for bit), a fused projector
  * for a separate one.
  */
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,7 +15,7 @@ import type { Dialog } from '../../../src/runtime/dialog.js';
 import { dequantizeArray } from '../../../src/tensor/quant.js';
 import { float16ToFloat32 } from '../../../src/tensor/fp16.js';
 import { VisionStage } from '../../../src/runtime/vision/vision-stage.js';
-import { ImageError } from '../../../src/vision/index.js';
+import { ImageError, preprocessImage } from '../../../src/vision/index.js';
 import { exactError } from '../../expect-error.js';
 import { BACKENDS, DialogPool, drain, makeModel, sharedTokenizer, tempDir, writeBundle, type Bundle, type Turn } from '../fixtures.js';
 
@@ -118,6 +119,21 @@ describe.each(BACKENDS)('%s: query with an image file through the demo vision en
     const other = await gradientPng(9);
     const again = await drain((o) => dialog.query('<image>', { ...o, images: [other] }));
     expect(again.sampled.length).toBeGreaterThan(0);
+  });
+
+  it('a .raw file is the preprocessed pixel tensor itself (Genie\'s node set image): the same reply as its image', async () => {
+    const dialog = await visionDialog('none', 'fused');
+    // The demo encoder's pixel_values: float32 NCHW.
+    const tensor = await preprocessImage(png, { target: { shape: [1, 3, VISION.imageSize, VISION.imageSize], dtype: 'FLOAT_32' } });
+    const raw = join(root, `pixels-${backend}.raw`);
+    writeFileSync(raw, tensor.bytes);
+    dialog.reset();
+    const fromRaw = await drain((o) => dialog.query('<image>', { ...o, images: [raw] }));
+    dialog.reset();
+    const fromPng = await drain((o) => dialog.query('<image>', { ...o, images: [png] }));
+    expect(fromRaw.logits).toEqual(fromPng.logits);
+    writeFileSync(raw, tensor.bytes.subarray(4));
+    await expect(drain((o) => dialog.query('<image>', { ...o, images: [raw] }))).rejects.toThrow(ImageError);
   });
 
   it('takes a preprocessed pixel tensor of exactly pixel_values\' size', async () => {
