@@ -41,8 +41,9 @@ weights, built on first use into a cache folder). Text streams to stdout, diagno
                              the query continues that conversation; DIR must be a save of this model
   --image FILE               an image for the next <image> placeholder of the prompt (repeat the flag
                              for more; with -p or --prompt_file): decoded, preprocessed, encoded by
-                             the image encoder and spliced into the prompt's embedding rows. Without
-                             -c it runs the embedded VLM demo model
+                             the image encoder and spliced into the prompt's embedding rows (a .raw
+                             file is the preprocessed pixel_values tensor, as Genie's node set image
+                             takes it). Without -c it runs the embedded VLM demo model
   --image-encoder FILE       the image-encoder config (default: image-encoder.json beside -c CONFIG)
   -l, --lora ADAPTER[,ALPHA_NAME,VALUE,...]
                              apply a LoRA adapter (genie-t2t-run's flag; genie-ts runs no LoRA yet)
