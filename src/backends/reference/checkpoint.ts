@@ -267,6 +267,11 @@ export interface LoadProgress {
   (name: string, done: number, total: number): void;
 }
 
+/** The decoder config of checkpoint folder `dir` (its config.json), checked as `loadHfCheckpoint` checks it. */
+export function readHfDecoderConfig(dir: string): Promise<Qwen2Config> {
+  return readConfig(join(dir, CONFIG_FILE));
+}
+
 /**
  * Loads a Qwen2, Llama or Phi-3 checkpoint folder, converting F32/F16/BF16 weights to float32. Only
  * the weights the architecture uses are read (others, e.g. a tied model's `lm_head.weight`, are

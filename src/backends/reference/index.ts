@@ -2,7 +2,11 @@ export { openReferenceBackend } from './backend.js';
 export { writeReferenceCtxBin, type ReferenceCtxBinPart } from './ctx-bin.js';
 export { loadCtxBinProgram, readCtxBinGraphs, ReferenceCtxBinProgram, type RunnableGraph } from './from-bytes.js';
 export { splitCheckpoint, splitQwen2Checkpoint, type SplitOptions, type TensorType } from './split.js';
-export { loadHfCheckpoint, loadHfQwen2, SUPPORTED_HF_ARCHITECTURES, writeHfQwen2, type LoadProgress } from './checkpoint.js';
+export {
+  EXPORT_CONFIG_FILE, EXPORT_LUT_FILE, EXPORT_MANIFEST_FILE, EXPORT_QUANTS, exportHfCheckpoint, ExportOptionError, ExportSpaceError, isExportBundle, type ExportOptions, type ExportQuant,
+  type ExportResult,
+} from './export.js';
+export { loadHfCheckpoint, loadHfQwen2, readHfDecoderConfig, SUPPORTED_HF_ARCHITECTURES, writeHfQwen2, type LoadProgress } from './checkpoint.js';
 export { qwen2WeightShapes, referenceModelOf, type DecoderConfig, type Qwen2Checkpoint, type Qwen2Config } from './qwen2.js';
 export {
   parseCtxBinMetadata,

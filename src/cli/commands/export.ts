@@ -1,0 +1,134 @@
+import { rm } from 'node:fs/promises';
+import { basename, dirname, resolve } from 'node:path';
+import { exportHfCheckpoint, ExportOptionError, isExportBundle, SUPPORTED_HF_ARCHITECTURES, type ExportQuant } from '../../backends/reference/index.js';
+import { installDir, makeStagingDir, removeLeftovers, targetState } from '../../demo/atomic-dir.js';
+import { GenieError, isSystemError } from '../../errors.js';
+import { parseChoiceFlag, parseFlags, parseIntegerFlag, parseIntegerListFlag, UsageError, type FlagSpec } from '../flags.js';
+import type { CliIO, Command } from '../io.js';
+
+const USAGE = `usage: genie-ts export --hf DIR --out DIR [options]
+
+Turns a Hugging Face checkpoint folder (config.json, model.safetensors or shards with
+model.safetensors.index.json, tokenizer.json; float32, float16 or bfloat16) into a bundle genie-ts
+runs on the Reference backend: reference ctx-bins, genie_config.json (context size, BOS/EOS, RoPE
+with llama3/longrope scaling, sampler from generation_config.json), the tokenizer files and chat
+template copied, export.json. Architectures: ${SUPPORTED_HF_ARCHITECTURES.join(', ')}.
+Run it with: genie-ts run -c DIR/genie_config.json -p "..."
+
+  --hf DIR             the checkpoint folder
+  --out DIR            folder to write: absent, empty, or an earlier export (with --force)
+  --ar LIST            AR variants, comma-separated, each below --cl (default 1,128)
+  --cl N               context length (default min(4096, max_position_embeddings))
+  --splits N           ctx-bin parts (default 1); with --input ids and N >= 2, part 1 is the
+                       embedding lookup alone, so N is at most layers + 1
+  --input ids|embeds   part 1 takes token ids, or embeddings from embedding_lut.bin (default ids)
+  --quant none|fp16    graph IO float32 (none, default) or float16; weights stay float32
+                       (htp and --calibrate are not implemented by export yet)
+  --force              replace DIR when it holds an earlier export
+  -h, --help           show this help
+
+exit status: 0 written, 1 the checkpoint or DIR cannot be used, 2 bad usage
+`;
+
+const FLAGS: FlagSpec[] = [
+  { name: 'hf', kind: 'value' },
+  { name: 'out', kind: 'value' },
+  { name: 'ar', kind: 'value' },
+  { name: 'cl', kind: 'value' },
+  { name: 'splits', kind: 'value' },
+  { name: 'input', kind: 'value' },
+  { name: 'quant', kind: 'value' },
+  { name: 'calibrate', kind: 'value' },
+  { name: 'force', kind: 'boolean' },
+  { name: 'help', kind: 'boolean', aliases: ['-h'] },
+];
+
+interface ExportArgs {
+  readonly help: boolean;
+  readonly hf?: string;
+  readonly out?: string;
+  readonly force: boolean;
+  readonly ar?: number[];
+  readonly cl?: number;
+  readonly splits?: number;
+  readonly input?: 'ids' | 'embeds';
+  readonly quant?: ExportQuant;
+}
+
+function parseExportArgs(args: readonly string[]): ExportArgs {
+  const { values, positionals } = parseFlags(args, FLAGS);
+  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+  const text = (name: string): string | undefined => values.get(name) as string | undefined;
+  const integer = (name: string): number | undefined => (text(name) === undefined ? undefined : parseIntegerFlag(`--${name}`, text(name)!));
+  const quant = text('quant') === undefined ? undefined : parseChoiceFlag('--quant', text('quant')!, ['none', 'htp', 'fp16'] as const);
+  if (quant === 'htp') {
+    throw new UsageError('--quant htp is not implemented by export yet (it needs calibrated IO encodings); use none or fp16');
+  }
+  if (text('calibrate') !== undefined) throw new UsageError('--calibrate is not implemented by export yet (it goes with --quant htp)');
+  for (const name of ['hf', 'out']) if (text(name) === '') throw new UsageError(`--${name} needs a folder, got ""`);
+  return {
+    help: values.has('help'),
+    hf: text('hf'),
+    out: text('out'),
+    force: values.has('force'),
+    ar: text('ar') === undefined ? undefined : parseIntegerListFlag('--ar', text('ar')!),
+    cl: integer('cl'),
+    splits: integer('splits'),
+    input: text('input') === undefined ? undefined : parseChoiceFlag('--input', text('input')!, ['ids', 'embeds'] as const),
+    quant,
+  };
+}
+
+function usageError(io: CliIO, message: string): number {
+  io.stderr(`genie-ts export: ${message}\n(see genie-ts export --help)\n`);
+  return 2;
+}
+
+/** `genie-ts export --hf DIR --out DIR [...]`: built in a staging folder next to DIR, renamed into place. */
+export const exportCommand: Command = async (args, io) => {
+  let parsed: ExportArgs;
+  try {
+    parsed = parseExportArgs(args);
+  } catch (error) {
+    if (error instanceof UsageError) return usageError(io, error.message);
+    throw error;
+  }
+  if (parsed.help) {
+    io.stdout(USAGE);
+    return 0;
+  }
+  if (parsed.hf === undefined) return usageError(io, 'missing --hf DIR');
+  if (parsed.out === undefined) return usageError(io, 'missing --out DIR');
+  const target = resolve(parsed.out);
+  const fail = (message: string): number => {
+    io.stderr(`genie-ts export: ${message}\n`);
+    return 1;
+  };
+  let staging: string | undefined;
+  try {
+    const state = await targetState(target);
+    if (state === 'not-a-folder') return fail(`output "${target}" exists and is not a folder`);
+    const holdsExport = state === 'non-empty' && (await isExportBundle(target));
+    if (state === 'non-empty' && !holdsExport) return fail(`output folder "${target}" is not empty and holds no export; refusing to overwrite it`);
+    if (holdsExport && !parsed.force) return fail(`output folder "${target}" holds an earlier export; pass --force to replace it`);
+    await removeLeftovers(dirname(target), basename(target));
+    staging = await makeStagingDir(target);
+    const result = await exportHfCheckpoint(parsed.hf, staging, {
+      arSet: parsed.ar, cl: parsed.cl, splits: parsed.splits, input: parsed.input, quant: parsed.quant,
+      onProgress: io.isTTY ? (message) => io.stderr(`${message}\n`) : undefined,
+    });
+    if (!(await installDir(staging, target, holdsExport))) return fail(`output folder "${target}" was filled by another writer during the export`);
+    io.stdout(`${target}\n`);
+    io.stdout(
+      `${result.architecture}: ${result.splits} ctx-bin part(s), AR ${result.arSet.join(',')}, CL ${result.cl}; ` +
+        `config: ${resolve(target, 'genie_config.json')}\n`,
+    );
+    return 0;
+  } catch (error) {
+    if (error instanceof ExportOptionError) return usageError(io, error.message);
+    if (error instanceof GenieError || isSystemError(error)) return fail(error.message);
+    throw error;
+  } finally {
+    if (staging !== undefined) await rm(staging, { recursive: true, force: true });
+  }
+};

@@ -1,0 +1,172 @@
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { exportCommand } from '../../src/cli/commands/export.js';
+import type { CliIO } from '../../src/cli/io.js';
+import { readSafetensors } from '../../src/formats/index.js';
+import { Dialog } from '../../src/runtime/dialog.js';
+import { demoTokenizerPath } from '../../src/runtime/tokenizer/index.js';
+import { hfConfig, hfForward, oracleGreedy, randomHfWeights, writeHfFolder, type Family, type HfJson, type StoredDType } from '../backends/reference/decoder-oracle.js';
+import { maxAbsDiff, tempDir } from '../backends/reference/fixtures.js';
+
+const root = tempDir('export');
+let count = 0;
+const fresh = (): string => join(root, `out${count++}`);
+
+async function run(args: string[], isTTY = false): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const io: CliIO = { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), isTTY };
+  const code = await exportCommand(args, io);
+  return { code, stdout, stderr };
+}
+
+const VOCAB = 1024;
+const EOS = [1000, 1001];
+const prompt = [5, 17, 298, 3, 250, 42, 7, 600, 11];
+const STEPS = 6;
+
+interface Checkpoint {
+  readonly dir: string;
+  readonly json: HfJson;
+  readonly stored: Map<string, import('../../src/formats/index.js').FloatTensor>;
+}
+
+/**
+ * A checkpoint folder as the Hub has it: config.json, weights, tokenizer.json (Qwen's: every id
+ * below VOCAB decodes), tokenizer_config.json with a chat template, generation_config.json with the
+ * EOS list. The EOS rows of the LM head are zero, so greedy decoding never stops by chance.
+ */
+async function checkpoint(family: Family, name: string, options: { dtype?: StoredDType; shards?: number; overrides?: HfJson; addBos?: boolean } = {}): Promise<Checkpoint> {
+  const dir = join(root, `hf-${name}`);
+  const json = hfConfig(family, { vocab_size: VOCAB, eos_token_id: EOS[0], ...options.overrides });
+  const weights = randomHfWeights(json, name);
+  const head = weights.get('lm_head.weight')!.data;
+  for (const id of EOS) head.fill(0, id * 64, (id + 1) * 64);
+  const stored = await writeHfFolder(dir, json, weights, { dtype: options.dtype, shards: options.shards });
+  copyFileSync(demoTokenizerPath(), join(dir, 'tokenizer.json'));
+  writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify({ add_bos_token: options.addBos ?? false, chat_template: '{{ messages }}' }));
+  writeFileSync(join(dir, 'generation_config.json'), JSON.stringify({ bos_token_id: 1, eos_token_id: EOS, do_sample: false }));
+  return { dir, json, stored };
+}
+
+/** Greedy tokens and their logits rows from Dialog.create of the exported config. */
+async function generate(out: string, tokens: readonly number[]): Promise<{ tokens: number[]; rows: Float32Array[]; promptTokens: readonly number[] }> {
+  const dialog = await Dialog.create(join(out, 'genie_config.json'));
+  const got: number[] = [];
+  const rows: Float32Array[] = [];
+  try {
+    const query = dialog.tokenQuery(tokens, { maxTokens: STEPS, onLogits: (row, token) => (got.push(token), rows.push(row.slice())) });
+    let step = await query.next();
+    while (!step.done) step = await query.next();
+    return { tokens: got, rows, promptTokens: step.value.promptTokens };
+  } finally {
+    await dialog.dispose();
+  }
+}
+
+describe('genie-ts export', () => {
+  const cases: Array<{ name: string; family: Family; flags: string[]; cl: number; dtype?: StoredDType; shards?: number; addBos?: boolean }> = [
+    { name: 'llama', family: 'llama', flags: ['--ar', '1,4', '--cl', '32', '--splits', '3'], cl: 32, dtype: 'BF16', shards: 2, addBos: true },
+    { name: 'phi3-embeds', family: 'phi3', flags: ['--ar', '4,1', '--cl', '64', '--splits', '2', '--input', 'embeds'], cl: 64, dtype: 'F16' },
+    { name: 'phi3-short', family: 'phi3', flags: ['--ar', '1,4', '--cl', '32'], cl: 32 },
+  ];
+  for (const c of cases) {
+    it(`${c.name}: Dialog.create of the exported config generates the float64 oracle's greedy tokens`, async () => {
+      const hf = await checkpoint(c.family, c.name, { dtype: c.dtype, shards: c.shards, addBos: c.addBos });
+      const out = fresh();
+      const result = await run(['--hf', hf.dir, '--out', out, ...c.flags]);
+      expect(result.stderr).toBe('');
+      expect(result.code).toBe(0);
+      expect(result.stdout).toContain(`${out}\n${c.family}: `);
+      const files = readdirSync(out).sort();
+      expect(files).toEqual(expect.arrayContaining(['genie_config.json', 'tokenizer.json', 'tokenizer_config.json', 'export.json']));
+      const config = JSON.parse(readFileSync(join(out, 'genie_config.json'), 'utf8'));
+      const { context, engine } = config.dialog;
+      expect(context).toMatchObject({ size: c.cl, 'n-vocab': VOCAB, 'eos-token': EOS, 'bos-token': c.addBos ? 1 : -1 });
+      const rope = engine.model['positional-encoding'];
+      if (c.family === 'llama') {
+        expect(rope['rope-scaling']).toEqual({
+          'rope-type': 'llama3', factor: 8, 'low-freq-factor': 1, 'high-freq-factor': 4, 'original-max-position-embeddings': 64,
+        });
+      } else {
+        expect(rope['rope-scaling']).toMatchObject({ 'rope-type': 'longrope', factor: 4, 'original-max-position-embeddings': 32 });
+      }
+      const fed = c.addBos ? [1, ...prompt] : prompt;
+      const got = await generate(out, prompt);
+      expect(got.promptTokens).toEqual(fed);
+      const want = oracleGreedy(hf.json, hf.stored, fed, STEPS, c.cl);
+      expect(got.tokens).toEqual(want.tokens);
+      expect(Math.max(...got.rows.map((row, t) => maxAbsDiff(row, want.rows[t])))).toBeLessThanOrEqual(1e-4);
+      // The RoPE scaling matters: the plain-RoPE model would give other logits.
+      const plain = hfForward({ ...hf.json, rope_scaling: null }, hf.stored, [...fed, ...want.tokens], c.cl);
+      expect(maxAbsDiff(plain[fed.length + STEPS - 2], want.rows[STEPS - 1])).toBeGreaterThan(0.01);
+    });
+  }
+
+  it('--quant fp16: every float IO tensor is FLOAT_16 and the bundle runs', async () => {
+    const hf = await checkpoint('llama', 'fp16');
+    const out = fresh();
+    const result = await run(['--hf', hf.dir, '--out', out, '--ar', '1,4', '--cl', '32', '--quant', 'fp16', '--splits', '2'], true);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toContain('reading llama checkpoint');
+    expect(result.stderr).toContain('writing model_part_2_of_2.safetensors');
+    const meta = JSON.parse((await readSafetensors(join(out, 'model_part_2_of_2.safetensors'))).metadata['genie-ts']);
+    expect(meta.version).toBe(3);
+    const dtypes = new Set(meta.graphs.flatMap((g: { inputs: { dtype: string }[]; outputs: { dtype: string }[] }) => [...g.inputs, ...g.outputs].map((t) => t.dtype)));
+    expect([...dtypes]).toEqual(['FLOAT_16']);
+    const got = await generate(out, prompt);
+    expect(got.tokens).toHaveLength(STEPS);
+  });
+
+  it('replaces an earlier export only with --force, and never another folder', async () => {
+    const hf = await checkpoint('phi3', 'force', { overrides: { num_hidden_layers: 1 } });
+    const out = fresh();
+    const args = ['--hf', hf.dir, '--out', out, '--ar', '1', '--cl', '16'];
+    expect((await run(args)).code).toBe(0);
+    const again = await run(args);
+    expect(again).toMatchObject({ code: 1, stderr: expect.stringContaining('holds an earlier export; pass --force') });
+    expect((await run([...args, '--force'])).code).toBe(0);
+    const other = fresh();
+    mkdirSync(other);
+    writeFileSync(join(other, 'notes.txt'), 'mine');
+    const refused = await run(['--hf', hf.dir, '--out', other, '--force']);
+    expect(refused).toMatchObject({ code: 1, stderr: expect.stringContaining('is not empty and holds no export') });
+    expect(readdirSync(other)).toEqual(['notes.txt']);
+  });
+
+  it('bad checkpoints fail with the reason and leave nothing behind', async () => {
+    const hf = await checkpoint('llama', 'bad');
+    const json = JSON.parse(readFileSync(join(hf.dir, 'config.json'), 'utf8'));
+    writeFileSync(join(hf.dir, 'config.json'), JSON.stringify({ ...json, architectures: ['MistralForCausalLM'], model_type: 'mistral' }));
+    const out = fresh();
+    const result = await run(['--hf', hf.dir, '--out', out, '--cl', '16', '--ar', '1']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/architecture "MistralForCausalLM" is not supported \(supported: Qwen2ForCausalLM .*LlamaForCausalLM .*Phi3ForCausalLM/);
+    expect(existsSync(out)).toBe(false);
+    expect(readdirSync(root).filter((f) => f.includes('.tmp-'))).toEqual([]);
+
+    const noTokenizer = await checkpoint('phi3', 'no-tokenizer');
+    writeFileSync(join(noTokenizer.dir, 'tokenizer.json'), '');
+    const broken = await run(['--hf', noTokenizer.dir, '--out', fresh(), '--cl', '16', '--ar', '1']);
+    expect(broken).toMatchObject({ code: 1, stderr: expect.stringContaining('tokenizer.json" is not valid JSON') });
+  });
+
+  it('refuses bad usage with status 2', async () => {
+    const hf = await checkpoint('phi3', 'usage', { overrides: { num_hidden_layers: 1 } });
+    const cases: Array<[string[], string]> = [
+      [['--out', fresh()], 'missing --hf DIR'],
+      [['--hf', hf.dir], 'missing --out DIR'],
+      [['--hf', hf.dir, '--out', fresh(), '--quant', 'htp'], '--quant htp is not implemented by export yet'],
+      [['--hf', hf.dir, '--out', fresh(), '--calibrate', 'prompts.txt'], '--calibrate is not implemented by export yet'],
+      [['--hf', hf.dir, '--out', fresh(), '--cl', '4096'], "cl 4096 exceeds the model's max_position_embeddings 128"],
+      [['--hf', hf.dir, '--out', fresh(), '--cl', '16', '--ar', '16'], 'ar 16 is not an integer in [1, cl 16)'],
+      [['--hf', hf.dir, '--out', fresh(), '--cl', '16', '--ar', '1', '--splits', '3'], 'splits 3 is not in [1, 2] for 1 layers plus the embedding part'],
+    ];
+    for (const [args, message] of cases) {
+      const result = await run(args);
+      expect(result.code, message).toBe(2);
+      expect(result.stderr).toContain(message);
+    }
+  });
+});
