@@ -8,6 +8,7 @@ export {
 } from './runtime/dialog.js';
 export { SaveFormatError, SaveModelMismatchError, StaleCheckpointError } from './runtime/save/errors.js';
 export type { DialogCheckpoint } from './runtime/save/checkpoint.js';
+export { CallbackError } from './runtime/callbacks.js';
 export { Engine, DisposedError, type EmbeddingPrefillOptions, type EngineOptions } from './runtime/engine/index.js';
 export {
   StepListenerError, tensorToFloat32, type StepEvent, type StepKind, type StepListener, type StepSplit, type StepTensor,

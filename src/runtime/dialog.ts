@@ -19,6 +19,7 @@ import type { EmbeddingRows } from './embeddings/rows.js';
 import type { Engine } from './engine/engine.js';
 import { isGraphBackend, openEngine } from './engine/open.js';
 import type { Kpis } from './kpis.js';
+import { wrapPromptCallbacks, wrapQueryCallbacks } from './callbacks.js';
 import { runQuery } from './query-run.js';
 import { rewindToCheckpoint, takeCheckpoint, type DialogCheckpoint } from './save/checkpoint.js';
 import { restoreDialog, saveDialog } from './save/save-dir.js';
@@ -306,6 +307,8 @@ export class Dialog {
    * returns it; it claims the dialog and plans its turn at its first `next()`.
    */
   private start(prompt: TurnPrompt, options: QueryOptions): AsyncGenerator<string, QueryResult> {
+    // What a caller's callback throws arrives as a CallbackError naming it (src/runtime/callbacks.ts).
+    [prompt, options] = [wrapPromptCallbacks(prompt), wrapQueryCallbacks(options)];
     this.state.checkIdle();
     this.state.plan(prompt);
     return runQuery(this.state, prompt, options);

@@ -30,6 +30,9 @@ const data = new WeakMap<DialogCheckpoint, CheckpointData>();
 export function checkBetweenQueries(state: DialogState): void {
   state.checkUsable();
   if (state.running !== null) throw new DialogBusyError();
+  if (state.ledger.entries !== state.engine.nValid) {
+    throw new Error(`internal: the turn ledger holds ${state.ledger.entries} KV entries but the engine ${state.engine.nValid}`);
+  }
 }
 
 export function takeCheckpoint(state: DialogState): DialogCheckpoint {
