@@ -13,7 +13,8 @@ import { Dialog } from '../../src/runtime/dialog.js';
 import { StaleCheckpointError } from '../../src/runtime/save/errors.js';
 import { runChild, reportOf } from '../children/run-child.js';
 import { TINY } from './quant/fixtures.js';
-import { BACKENDS, DialogPool, makeModel, tempDir, tokenIds, tokenTurn, writeBundle, type Bundle, type Json, type Turn } from './fixtures.js';
+import { FakeEmbedder } from './vision/fake-embedder.js';
+import { BACKENDS, DialogPool, drain, makeModel, tempDir, tokenIds, tokenTurn, writeBundle, type Bundle, type Json, type Turn } from './fixtures.js';
 
 interface ChildReport {
   readonly contextUsed: number;
@@ -128,5 +129,43 @@ describe('a quantised demo bundle (HTP IO, uint8 KV cache)', () => {
     } finally {
       await dialog.dispose();
     }
+  });
+});
+
+describe('image rows: their keys are saved with the ledger', () => {
+  const root = tempDir('save-restore-images');
+  const pool = new DialogPool('Reference');
+  const model = makeModel({}, 'save-restore-images');
+  const image = Uint8Array.from([1, 2, 3, 4, 5]);
+  let bundle: Bundle;
+  beforeAll(async () => {
+    bundle = await writeBundle(root, model, { name: 'embeds', arSet: [1, 4], cl: 64, splits: 2, inputKind: 'embeds' });
+  });
+  afterAll(() => pool.disposeAll());
+
+  it('after a restore, a rewind query with the same image reuses the cached image rows and replies as the saved dialog would', async () => {
+    const config = pool.config(bundle, { maxNumTokens: 4 });
+    const open = async (): Promise<{ dialog: Dialog; embedder: FakeEmbedder }> => {
+      const embedder = new FakeEmbedder(5, model.config.hiddenSize);
+      return { dialog: await pool.open(bundle, config, { imageEncoder: embedder }), embedder };
+    };
+    const a = await open();
+    const first = await drain((o) => a.dialog.query('Q<image>', { ...o, images: [image] }));
+    const dir = join(root, 'save');
+    await a.dialog.save(dir);
+    const manifest = JSON.parse(readFileSync(join(dir, 'dialog.json'), 'utf8')) as Json;
+    expect(manifest.ledger.entries.filter((k: unknown) => typeof k === 'string')).toHaveLength(5);
+    const conversation = `Q<image>R`;
+    expect(first.result.generatedTokens.length).toBeGreaterThan(0);
+    const original = await drain((o) => a.dialog.query(conversation, { ...o, images: [image], rewind: true }));
+
+    const b = await open();
+    await b.dialog.restore(dir);
+    const restored = await drain((o) => b.dialog.query(conversation, { ...o, images: [image], rewind: true }));
+    expect(restored.result.reusedTokens).toBe(original.result.reusedTokens);
+    expect(restored.result.reusedTokens).toBeGreaterThan(5);
+    expect(b.embedder.calls).toBe(0); // the cached rows were matched by key: the image was not encoded again
+    expect(restored.sampled).toEqual(original.sampled);
+    expect(hashes(restored)).toEqual(hashes(original));
   });
 });
