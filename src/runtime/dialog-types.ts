@@ -63,6 +63,18 @@ export interface QueryOptions {
    */
   readonly onStep?: StepListener;
   /**
+   * Teacher forcing (a genie-ts extension: Genie has none), to keep two runs (two backends, a float
+   * and a quantised bundle, a device and its float twin) aligned step for step: the query generates
+   * exactly these tokens, in order, whatever the sampler picks. The sampler still runs on every
+   * logits row (its RNG and penalty history advance as in a free run, the history holding the forced
+   * tokens) and its picks are in `QueryResult.samplerTokens`. Forced tokens go through the stop
+   * criteria like sampled ones (an EOS token ends the query with `eos`, a stop sequence, `maxTokens`
+   * and the context limit still apply); once all are delivered the query ends with stop reason
+   * `forced`, the last one carried over to the next turn as a `max-tokens` end leaves it.
+   * Token ids in [0, vocabulary), at least one; copied at the call.
+   */
+  readonly forceTokens?: ArrayLike<number>;
+  /**
    * Genie's REWIND query: the prompt is the WHOLE conversation so far (templated text, or ids for
    * `tokenQuery`), taken as a fresh first turn takes it (BOS if configured, then the prompt; no
    * carried-over token, no EOS inserted). The dialog keeps the longest prefix of it already in the KV
@@ -118,9 +130,9 @@ export interface EmbeddingQueryOptions<T extends ElementArray = ElementArray> ex
  * when a new query, `reset()` or `dispose()` came: see `Dialog.query`), `context-limit` (the reply
  * filled the KV cache: the generator rejects with `ContextLimitError`, Genie's
  * GENIE_STATUS_WARNING_CONTEXT_EXCEEDED, and `Dialog.lastResult` holds what it generated until then,
- * docs/genie-behaviour.md#generation-loop).
+ * docs/genie-behaviour.md#generation-loop), `forced` (every token of `QueryOptions.forceTokens` was delivered).
  */
-export type StopReason = 'eos' | 'stop-sequence' | 'max-tokens' | 'abort' | 'cancelled' | 'context-limit';
+export type StopReason = 'eos' | 'stop-sequence' | 'max-tokens' | 'abort' | 'cancelled' | 'context-limit' | 'forced';
 
 export interface QueryResult {
   readonly stopReason: StopReason;
@@ -134,6 +146,8 @@ export interface QueryResult {
   readonly reusedTokens: number;
   /** Sampled tokens delivered as text (EOS and stop-sequence tokens excluded). */
   readonly generatedTokens: readonly number[];
+  /** A `forceTokens` query only: the token the sampler picked from each logits row (the forced one was used). */
+  readonly samplerTokens?: readonly number[];
   readonly text: string;
   readonly kpis: Kpis;
 }

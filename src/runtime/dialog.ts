@@ -309,9 +309,21 @@ export class Dialog {
   private start(prompt: TurnPrompt, options: QueryOptions): AsyncGenerator<string, QueryResult> {
     // What a caller's callback throws arrives as a CallbackError naming it (src/runtime/callbacks.ts).
     [prompt, options] = [wrapPromptCallbacks(prompt), wrapQueryCallbacks(options)];
+    const forced = options.forceTokens === undefined ? undefined : this.forcedTokens(options.forceTokens);
     this.state.checkIdle();
     this.state.plan(prompt);
-    return runQuery(this.state, prompt, options);
+    return runQuery(this.state, prompt, forced === undefined ? options : { ...options, forceTokens: forced });
+  }
+
+  /** `QueryOptions.forceTokens`, checked and copied (the caller may reuse the array). */
+  private forcedTokens(tokens: unknown): number[] {
+    if (!Array.isArray(tokens) && !(ArrayBuffer.isView(tokens) && !(tokens instanceof DataView))) {
+      throw new InvalidArgumentError(`forceTokens must be an array (or typed array) of token ids, got ${describeValue(tokens)}`);
+    }
+    const ids = Array.from(tokens as ArrayLike<unknown>);
+    if (ids.length === 0) throw new InvalidArgumentError('forceTokens must not be empty (leave the option out to sample freely)');
+    this.checkIds(ids, 'forceTokens');
+    return ids as number[];
   }
 
   /** The prompt split at its image placeholders, each image keyed by its content (files are read now). */
@@ -363,7 +375,7 @@ const DIALOG_OPTION_KEYS = {
 
 /** Options every query method takes. */
 const COMMON_QUERY_OPTION_KEYS = {
-  signal: true, maxTokens: true, onLogits: true, onStep: true, rewind: true,
+  signal: true, maxTokens: true, onLogits: true, onStep: true, rewind: true, forceTokens: true,
 } as const satisfies Record<Exclude<keyof QueryOptions, 'images'>, true>;
 
 const QUERY_OPTION_KEYS = { ...COMMON_QUERY_OPTION_KEYS, images: true } as const satisfies Record<keyof QueryOptions, true>;

@@ -9,7 +9,7 @@ import { QueryClock } from './kpis.js';
 import { prefillTurn, T2E_ROW, type SpliceContext } from './prefill.js';
 import { embedFedImages } from './spliced-prompt.js';
 import {
-  AbortCriterion, CancelCriterion, ContextLimitCriterion, EosCriterion, StopCriteria, StopSequenceCriterion, TokenCapCriterion,
+  AbortCriterion, CancelCriterion, ContextLimitCriterion, EosCriterion, ForcedCriterion, StopCriteria, StopSequenceCriterion, TokenCapCriterion,
   type DecodeState, type StopCriterion,
 } from './stop-criteria.js';
 import { ReplyText } from './text/reply-text.js';
@@ -34,7 +34,7 @@ interface T2eFeed {
 export async function* runQuery(dialog: DialogState, prompt: TurnPrompt, options: QueryOptions): AsyncGenerator<string, QueryResult> {
   const plan = dialog.take(prompt);
   const t2e = t2eFeed(prompt, dialog.engine.embeddingSize);
-  const run = new QueryRun(dialog, plan);
+  const run = new QueryRun(dialog, plan, options.forceTokens === undefined ? null : new Forcing(options.forceTokens));
   dialog.running = run;
   if (options.onStep !== undefined) run.observeSteps(options.onStep);
   /** Parked at a yield: a return() or throw() arriving there is the consumer leaving. */
@@ -58,7 +58,9 @@ export async function* runQuery(dialog: DialogState, prompt: TurnPrompt, options
     const { generated, state } = run;
     const criteria = run.startDecode(stopCriteria(dialog, options, run));
     const reply = run.reply!;
+    const forcing = run.forcing;
     state.token = sampler.sample(logits, ledger.history);
+    if (forcing !== null) state.token = forcing.take(state.token, generated.length);
     run.clock.markFirstToken();
     let stopReason: StopReason | null;
     for (;;) {
@@ -81,6 +83,7 @@ export async function* runQuery(dialog: DialogState, prompt: TurnPrompt, options
       logits = await feed(dialog, state.token, t2e);
       ledger.recordFed(state.token, t2e !== undefined);
       state.token = sampler.sample(logits, ledger.history);
+      if (forcing !== null) state.token = forcing.take(state.token, generated.length);
     }
     const tail = run.endDecode(stopReason);
     if (tail) {
@@ -131,6 +134,8 @@ class QueryRun implements RunningQuery {
   constructor(
     private readonly dialog: DialogState,
     private readonly plan: QueryPlan,
+    /** `QueryOptions.forceTokens`: the tokens to deliver instead of the sampler's. */
+    readonly forcing: Forcing | null = null,
   ) {
     this.splice = { accumulator: () => dialog.accumulator() };
   }
@@ -186,6 +191,7 @@ class QueryRun implements RunningQuery {
     clock.stop();
     const kpis = clock.kpis(dialog.settings.initTimeUs, fed.promptLength, generated.length, this.splice.report);
     this.result = { stopReason, promptTokens: tokenIds(fed.input), reusedTokens: fed.reusedTokens, generatedTokens: generated, text, kpis };
+    if (this.forcing !== null) this.result = { ...this.result, samplerTokens: this.forcing.sampled };
     dialog.lastResult = this.result;
     this.release();
     return this.result;
@@ -240,6 +246,7 @@ function feed(dialog: DialogState, token: number, t2e: T2eFeed | undefined): Pro
 function stopCriteria(dialog: DialogState, options: QueryOptions, run: { readonly cancelled: boolean }): StopCriteria {
   const maxTokens = options.maxTokens ?? dialog.maxNumTokens;
   const criteria: StopCriterion[] = [new EosCriterion(dialog.eos), new StopSequenceCriterion()];
+  if (options.forceTokens !== undefined) criteria.push(new ForcedCriterion(options.forceTokens.length));
   if (maxTokens !== null) criteria.push(new TokenCapCriterion(maxTokens));
   if (options.signal !== undefined) criteria.push(new AbortCriterion(options.signal));
   criteria.push(new CancelCriterion(run));
@@ -265,6 +272,18 @@ function reportLogits(dialog: DialogState, logits: LogitsView, token: number, op
   dialog.logitsScratch ??= new Float32Array(dialog.engine.vocabSize);
   logits.dequantizeInto(dialog.logitsScratch);
   options.onLogits(dialog.logitsScratch, token);
+}
+
+/** Teacher forcing: the i-th token delivered is `tokens[i]`; what the sampler picked instead is kept. */
+class Forcing {
+  readonly sampled: number[] = [];
+  constructor(private readonly tokens: ArrayLike<number>) {}
+
+  /** The token to use for the `i`-th delivery, the sampler having picked `sampled`. */
+  take(sampled: number, i: number): number {
+    this.sampled.push(sampled);
+    return this.tokens[i];
+  }
 }
 
 /** Nothing fed (an abort before or during the prefill); a rewind's reused prefix still counts. */

@@ -44,6 +44,16 @@ export class StopSequenceCriterion implements StopCriterion {
   }
 }
 
+/** `QueryOptions.forceTokens`: every forced token was delivered. */
+export class ForcedCriterion implements StopCriterion {
+  readonly stage = 'delivered';
+  constructor(private readonly count: number) {}
+
+  check(state: DecodeState): StopReason | null {
+    return state.delivered >= this.count ? 'forced' : null;
+  }
+}
+
 /** `max-num-tokens` / `maxTokens`: the query delivered its quota. */
 export class TokenCapCriterion implements StopCriterion {
   readonly stage = 'delivered';

@@ -48,6 +48,10 @@ weights, built on first use into a cache folder). Text streams to stdout, diagno
   -l, --lora ADAPTER[,ALPHA_NAME,VALUE,...]
                              apply a LoRA adapter (genie-t2t-run's flag; genie-ts runs no LoRA yet)
   -n, --max-tokens N         stop after N generated tokens (default: the config's max-num-tokens)
+  --force-tokens FILE        teacher forcing (a genie-ts extension): generate exactly these
+                             whitespace-separated token ids (read like -tok), whatever the sampler
+                             picks; the query then ends with stop reason "forced" (--json adds
+                             samplerTokens, the sampler's picks); aligns two runs step for step
   --seed S                   sampler seed, 0..4294967295
   --temp T                   temperature (0 = greedy)
   --top-k K                  top-k (0 = off, 1 = greedy)
@@ -86,6 +90,7 @@ const FLAGS: FlagSpec[] = [
   { name: 'image-encoder', kind: 'value' },
   { name: 'lora', kind: 'value', aliases: ['-l'] },
   { name: 'max-tokens', kind: 'value', aliases: ['-n'] },
+  { name: 'force-tokens', kind: 'value' },
   { name: 'seed', kind: 'value' },
   { name: 'temp', kind: 'value' },
   { name: 'top-k', kind: 'value' },
@@ -140,6 +145,8 @@ interface RunArgs {
   readonly imageEncoder?: string;
   readonly lora?: LoraArg;
   readonly maxTokens?: number;
+  /** `--force-tokens`: the file of the tokens the first query generates. */
+  readonly forceTokens?: string;
   readonly sampler: SamplerUpdate;
   readonly json: boolean;
   readonly dumpLogits?: string;
@@ -229,6 +236,7 @@ function parseRunArgs(args: readonly string[]): RunArgs {
     imageEncoder,
     lora,
     maxTokens,
+    forceTokens: text('force-tokens'),
     sampler,
     json: values.has('json'),
     dumpLogits: text('dump-logits'),
@@ -286,12 +294,12 @@ async function readPromptFile(flag: string, path: string): Promise<string> {
 }
 
 /** genie-t2t-run's tokens file: whitespace-separated non-negative integers. */
-async function readTokensFile(path: string): Promise<number[]> {
-  const text = await readPromptFile('--tokens_file', path);
+async function readTokensFile(path: string, flag = '--tokens_file', what = 'tokens file'): Promise<number[]> {
+  const text = await readPromptFile(flag, path);
   const words = text.split(/\s+/).filter((w) => w !== '');
-  if (words.length === 0) throw new GenieError('INVALID_INPUT', `tokens file "${path}" holds no token ids`);
+  if (words.length === 0) throw new GenieError('INVALID_INPUT', `${what} "${path}" holds no token ids`);
   return words.map((word, i) => {
-    if (!/^\d+$/.test(word)) throw new GenieError('INVALID_INPUT', `tokens file "${path}": entry ${i + 1} "${word}" is not a token id`);
+    if (!/^\d+$/.test(word)) throw new GenieError('INVALID_INPUT', `${what} "${path}": entry ${i + 1} "${word}" is not a token id`);
     return Number(word);
   });
 }
@@ -381,8 +389,8 @@ class ProgressLine {
 
 /** The summary `--json` prints for one query. */
 function jsonSummary(result: QueryResult): string {
-  const { promptTokens, generatedTokens, text, stopReason, kpis } = result;
-  return `${JSON.stringify({ promptTokens, generatedTokens, text, stopReason, kpis })}\n`;
+  const { promptTokens, generatedTokens, samplerTokens, text, stopReason, kpis } = result;
+  return `${JSON.stringify({ promptTokens, generatedTokens, ...(samplerTokens !== undefined && { samplerTokens }), text, stopReason, kpis })}\n`;
 }
 
 /**
@@ -445,6 +453,7 @@ async function runDialog(args: RunArgs, io: CliIO, progress: ProgressLine): Prom
   if (args.profile !== undefined) checkProfilePath(args.profile);
   const prompt = args.prompt!;
   const tokens = prompt.kind === 'tokens-file' ? await readTokensFile(prompt.path) : undefined;
+  const forceTokens = args.forceTokens === undefined ? undefined : await readTokensFile(args.forceTokens, '--force-tokens', '--force-tokens file');
   // Checked now; read once the model says how many bytes of rows its context can take.
   if (prompt.kind === 'embedding-file') onFlagFile('--embedding_file', prompt.spec.path, () => accessSync(prompt.spec.path, constants.R_OK));
   const promptText =
@@ -493,12 +502,13 @@ async function runDialog(args: RunArgs, io: CliIO, progress: ProgressLine): Prom
       signal: abort.signal,
       onLogits: dumpFd === undefined ? undefined : (row: Float32Array) => writeSync(dumpFd, row),
     };
+    const first = forceTokens === undefined ? options : { ...options, forceTokens };
     let result = await drainQuery(
       dialog,
       async () =>
-        prompt.kind === 'embedding-file' ? await embeddingQuery(dialog, prompt.spec, args.embeddingTable, options)
-        : tokens !== undefined ? dialog.tokenQuery(tokens, options)
-        : dialog.query(promptText!, vision ? { ...options, images: args.images } : options),
+        prompt.kind === 'embedding-file' ? await embeddingQuery(dialog, prompt.spec, args.embeddingTable, first)
+        : tokens !== undefined ? dialog.tokenQuery(tokens, first)
+        : dialog.query(promptText!, vision ? { ...first, images: args.images } : first),
       args,
       io,
       progress,
