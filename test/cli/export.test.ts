@@ -152,8 +152,16 @@ describe('genie-ts export', () => {
     expect(broken).toMatchObject({ code: 1, stderr: expect.stringContaining('tokenizer.json" is not valid JSON') });
   });
 
+  it('takes the default context from a Phi-3 sliding window', async () => {
+    const hf = await checkpoint('phi3', 'window-default', { overrides: { num_hidden_layers: 1, sliding_window: 24 } });
+    const out = fresh();
+    expect((await run(['--hf', hf.dir, '--out', out, '--ar', '1,4'])).code).toBe(0);
+    expect(JSON.parse(readFileSync(join(out, 'genie_config.json'), 'utf8')).dialog.context.size).toBe(24);
+  });
+
   it('refuses bad usage with status 2', async () => {
     const hf = await checkpoint('phi3', 'usage', { overrides: { num_hidden_layers: 1 } });
+    const windowed = await checkpoint('phi3', 'window', { overrides: { num_hidden_layers: 1, sliding_window: 24 } });
     const cases: Array<[string[], string]> = [
       [['--out', fresh()], 'missing --hf DIR'],
       [['--hf', hf.dir], 'missing --out DIR'],
@@ -162,6 +170,7 @@ describe('genie-ts export', () => {
       [['--hf', hf.dir, '--out', fresh(), '--cl', '4096'], "cl 4096 exceeds the model's max_position_embeddings 128"],
       [['--hf', hf.dir, '--out', fresh(), '--cl', '16', '--ar', '16'], 'ar 16 is not an integer in [1, cl 16)'],
       [['--hf', hf.dir, '--out', fresh(), '--cl', '16', '--ar', '1', '--splits', '3'], 'splits 3 is not in [1, 2] for 1 layers plus the embedding part'],
+      [['--hf', windowed.dir, '--out', fresh(), '--cl', '32', '--ar', '1'], "cl 32 exceeds the model's sliding_window 24: the executor attends to the whole context"],
     ];
     for (const [args, message] of cases) {
       const result = await run(args);

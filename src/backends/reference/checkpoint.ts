@@ -47,6 +47,7 @@ const hfConfigSchema = z.looseObject({
   tie_word_embeddings: z.boolean().default(false),
   max_position_embeddings: z.int().positive(),
   original_max_position_embeddings: z.int().positive().optional(),
+  sliding_window: z.int().positive().nullable().optional(),
 });
 
 type HfConfig = z.infer<typeof hfConfigSchema>;
@@ -130,6 +131,7 @@ const longropeSchema = z.looseObject({
   long_factor: z.array(z.number().positive()),
   factor: z.number().positive().optional(),
   original_max_position_embeddings: z.int().positive().optional(),
+  sliding_window: z.int().positive().nullable().optional(),
 });
 
 /**
@@ -198,6 +200,10 @@ async function readConfig(path: string): Promise<Qwen2Config> {
     // A Qwen2 config keeps its original field set (architecture absent means Qwen2).
     ...(architecture === 'qwen2' ? {} : { architecture }),
     ...(ropeScaling === undefined ? {} : { ropeScaling }),
+    // Qwen2's window is off unless use_sliding_window (refused above); Llama has none.
+    ...(architecture === 'phi3' && typeof c.sliding_window === 'number' && c.sliding_window < c.max_position_embeddings
+      ? { slidingWindow: c.sliding_window }
+      : {}),
     hiddenSize: c.hidden_size,
     numAttentionHeads: c.num_attention_heads,
     numKeyValueHeads: c.num_key_value_heads ?? c.num_attention_heads,

@@ -33,7 +33,7 @@ export const EXPORT_FORMAT = 'genie-ts-export';
 export interface ExportOptions {
   /** AR variants, each below `cl`; default [1, 128] without the ones >= cl. */
   readonly arSet?: readonly number[];
-  /** Context length; default min(4096, max_position_embeddings). */
+  /** Context length; default min(4096, max_position_embeddings, a Phi-3 sliding_window). */
   readonly cl?: number;
   /** ctx-bin parts (default 1); with `input: 'ids'` and 2 or more, part 1 is the embedding lookup alone. */
   readonly splits?: number;
@@ -78,9 +78,13 @@ interface Resolved {
 }
 
 function resolveOptions(options: ExportOptions, config: Qwen2Config): Resolved {
-  const cl = options.cl ?? Math.min(DEFAULT_CL, config.maxPositionEmbeddings);
+  const window = config.slidingWindow ?? Infinity;
+  const cl = options.cl ?? Math.min(DEFAULT_CL, config.maxPositionEmbeddings, window);
   if (!Number.isSafeInteger(cl) || cl < 2) fail(`cl ${cl} is not an integer >= 2`);
   if (cl > config.maxPositionEmbeddings) fail(`cl ${cl} exceeds the model's max_position_embeddings ${config.maxPositionEmbeddings}`);
+  if (cl > window) {
+    fail(`cl ${cl} exceeds the model's sliding_window ${window}: the executor attends to the whole context, the model to its window only`);
+  }
   const arSet = options.arSet === undefined ? DEFAULT_AR.filter((ar) => ar < cl) : [...options.arSet];
   for (const ar of arSet) if (!Number.isSafeInteger(ar) || ar < 1 || ar >= cl) fail(`ar ${ar} is not an integer in [1, cl ${cl})`);
   if (arSet.length === 0 || new Set(arSet).size !== arSet.length) fail(`ar [${arSet}] must list distinct ARs`);

@@ -2,7 +2,7 @@
  * A Hugging Face decoder checkpoint (Qwen2, Llama or Phi-3) in memory: its config and its weights
  * by HF name. The names keep "Qwen2", the first architecture; `DecoderConfig` is the same type.
  */
-import type { z } from 'zod';
+import { z } from 'zod';
 import type { FloatTensor } from '../../formats/safetensors.js';
 import { elementCount } from '../../tensor/shape.js';
 import {
@@ -18,6 +18,12 @@ export interface Qwen2Config {
   readonly architecture?: DecoderArchitecture;
   /** RoPE scaling from `rope_scaling` (llama3, longrope); absent: plain RoPE. */
   readonly ropeScaling?: DecoderRopeScaling;
+  /**
+   * Phi-3's `sliding_window` when it is shorter than `max_position_embeddings` (Phi-3-mini-4k: 2047):
+   * each token attends to the last `slidingWindow` positions only. The executor attends to the whole
+   * context, so it matches the model while the context is at most this long.
+   */
+  readonly slidingWindow?: number;
   readonly hiddenSize: number;
   readonly numAttentionHeads: number;
   readonly numKeyValueHeads: number;
@@ -57,6 +63,7 @@ const CONFIG_KEYS = {
 const qwen2ConfigSchema = qwen2ShapeSchema<Qwen2Config>(CONFIG_KEYS, {
   architecture: (decoderExtraFields('any').architecture as z.ZodType).optional(),
   ropeScaling: decoderExtraFields('any').ropeScaling,
+  slidingWindow: z.int().positive().optional(),
 });
 
 /** Why `config` is not a usable decoder config (`key <path>: ...`), or null. */

@@ -18,7 +18,8 @@ Run it with: genie-ts run -c DIR/genie_config.json -p "..."
   --hf DIR             the checkpoint folder
   --out DIR            folder to write: absent, empty, or an earlier export (with --force)
   --ar LIST            AR variants, comma-separated, each below --cl (default 1,128)
-  --cl N               context length (default min(4096, max_position_embeddings))
+  --cl N               context length (default min(4096, max_position_embeddings, Phi-3's
+                       sliding_window))
   --splits N           ctx-bin parts (default 1); with --input ids and N >= 2, part 1 is the
                        embedding lookup alone, so N is at most layers + 1
   --input ids|embeds   part 1 takes token ids, or embeddings from embedding_lut.bin (default ids)

@@ -90,6 +90,43 @@ describe('decoder architectures vs a float64 Hugging Face forward', () => {
   });
 });
 
+describe('Phi-3 sliding_window', () => {
+  it('is kept when shorter than max_position_embeddings (Phi-3-mini-4k), dropped otherwise (Phi-3.5)', async () => {
+    for (const [window, expected] of [[20, 20], [262144, undefined], [null, undefined]] as const) {
+      const json = hfConfig('phi3', { num_hidden_layers: 1, sliding_window: window });
+      const folder = join(dir, `window-${window}`);
+      await writeHfFolder(folder, json, randomHfWeights(json, 'window'));
+      expect((await loadHfCheckpoint(folder)).config.slidingWindow).toBe(expected);
+    }
+  });
+});
+
+describe('ctx-bin metadata versions', () => {
+  const json = hfConfig('llama', { num_hidden_layers: 1 });
+  const metaOf = async (version: number, edit: (model: Record<string, unknown>) => void = () => {}): Promise<Record<string, string>> => {
+    const folder = join(dir, 'versions');
+    await writeHfFolder(folder, json, randomHfWeights(json, 'versions'));
+    const [part] = splitCheckpoint({ ...(await loadHfCheckpoint(folder)), arSet: [1], cl: 8, splits: 1, inputKind: 'ids' });
+    const metadata = JSON.parse(JSON.stringify(part.metadata)) as { version: number; model: Record<string, unknown> };
+    metadata.version = version;
+    edit(metadata.model);
+    return { 'genie-ts': JSON.stringify(metadata) };
+  };
+
+  it('a Llama or Phi-3 model, or RoPE scaling, needs version 3; older versions name it', async () => {
+    expect(parseCtxBinMetadata(await metaOf(3), 'f').model).toMatchObject({ architecture: 'llama', ropeScaling: { type: 'llama3' } });
+    for (const version of [1, 2]) {
+      await expect(metaOf(version).then((m) => parseCtxBinMetadata(m, 'f'))).rejects.toThrow(
+        `reference ctx-bin "f": key model.architecture: "llama" needs version 3 or later, this file says version ${version}`,
+      );
+    }
+    const qwenWithScaling = await metaOf(1, (model) => (model.architecture = 'qwen2'));
+    expect(() => parseCtxBinMetadata(qwenWithScaling, 'f')).toThrow(/key model: Unrecognized key: "ropeScaling"/);
+    const badScaling = await metaOf(3, (model) => ((model.ropeScaling as Record<string, unknown>).highFreqFactor = 0.5));
+    expect(() => parseCtxBinMetadata(badScaling, 'f')).toThrow(/key model.ropeScaling: scaling.highFreqFactor \(0.5\) must be greater than scaling.lowFreqFactor/);
+  });
+});
+
 describe('checkpoint errors, every architecture', () => {
   const llama = hfConfig('llama');
   const weights = randomHfWeights(llama, 'errors');
