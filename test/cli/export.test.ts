@@ -159,6 +159,19 @@ describe('genie-ts export', () => {
     expect(JSON.parse(readFileSync(join(out, 'genie_config.json'), 'utf8')).dialog.context.size).toBe(24);
   });
 
+  it('fails before writing anything when the output file system has too little room', async () => {
+    const hf = await checkpoint('phi3', 'huge', { overrides: { num_hidden_layers: 1 } });
+    // config.json claims 2^40 rows of the table: checked against the free space before any weight is read.
+    const json = JSON.parse(readFileSync(join(hf.dir, 'config.json'), 'utf8'));
+    writeFileSync(join(hf.dir, 'config.json'), JSON.stringify({ ...json, vocab_size: 2 ** 40 }));
+    const out = fresh();
+    const result = await run(['--hf', hf.dir, '--out', out, '--cl', '16', '--ar', '1']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/MiB free, the bundle needs about \d+ MiB/);
+    expect(existsSync(out)).toBe(false);
+    expect(readdirSync(root).filter((f) => f.includes('.tmp-'))).toEqual([]);
+  });
+
   it('refuses bad usage with status 2', async () => {
     const hf = await checkpoint('phi3', 'usage', { overrides: { num_hidden_layers: 1 } });
     const windowed = await checkpoint('phi3', 'window', { overrides: { num_hidden_layers: 1, sliding_window: 24 } });
