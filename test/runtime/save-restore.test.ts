@@ -169,3 +169,33 @@ describe('image rows: their keys are saved with the ledger', () => {
     expect(hashes(restored)).toEqual(hashes(original));
   });
 });
+
+describe('a multi-CL model (CL 64 and 256 ctx-bins): the cache is restored on the variant it was saved on', () => {
+  const root = tempDir('save-restore-multi-cl');
+  const pool = new DialogPool('Reference');
+  const model = makeModel({}, 'save-restore-multi-cl');
+  const vocab = model.config.vocabSize;
+  let multi: Bundle;
+  beforeAll(async () => {
+    const small = await writeBundle(root, model, { name: 'cl64', arSet: [1, 16], cl: 64, splits: 2 });
+    const large = await writeBundle(root, model, { name: 'cl256', arSet: [1, 16], cl: 256, splits: 2 });
+    multi = { dir: root, model, ctxBins: [...large.ctxBins.map((p) => join('cl256', p)), ...small.ctxBins.map((p) => join('cl64', p))], cl: 256, lut: undefined };
+  });
+  afterAll(() => pool.disposeAll());
+
+  it.each([[10, 'CL 64'], [70, 'CL 256']])('saved after %d prompt tokens (%s): the restored dialog continues across the CL switch bit for bit', async (n) => {
+    const config = pool.config(multi, { sampler: SEEDED });
+    const a = await pool.open(multi, config);
+    await tokenTurn(a, tokenIds(n, 8, 1, vocab - 1), { maxTokens: 4 });
+    const dir = join(root, `save-${n}`);
+    await a.save(dir);
+    expect((JSON.parse(readFileSync(join(dir, 'dialog.json'), 'utf8')) as Json).kv.cl).toBe(n < 48 ? 64 : 256);
+    const prompt = tokenIds(60, 9, 1, vocab - 1);
+    const original = await tokenTurn(a, prompt, { maxTokens: 6 });
+    const b = await pool.open(multi, config);
+    await b.restore(dir);
+    const restored = await tokenTurn(b, prompt, { maxTokens: 6 });
+    expect(restored.sampled).toEqual(original.sampled);
+    expect(hashes(restored)).toEqual(hashes(original));
+  });
+});
