@@ -8,6 +8,8 @@ export interface Measurement {
   readonly ratio?: number;
   readonly target?: string;
   readonly heapDeltaBytes?: number;
+  /** Shown after the case name (e.g. the median as a share of a budget); not part of the case's identity. */
+  readonly note?: string;
 }
 
 /** Median wall time of `fn` in microseconds: `samples` samples of `inner` calls each, after a warm-up. */
@@ -60,8 +62,9 @@ export function printTable(title: string, rows: readonly Measurement[]): void {
   console.log('| case | median (us) | ratio to floor | target | heap delta (bytes) |');
   console.log('| --- | ---: | ---: | --- | ---: |');
   for (const r of rows) {
-    const ratio = r.ratio === undefined ? '' : `${r.ratio.toFixed(2)}x`;
+    const ratio = r.ratio === undefined ? '' : `${Math.abs(r.ratio) < 0.1 && r.ratio !== 0 ? r.ratio.toPrecision(3) : r.ratio.toFixed(2)}x`;
     const heap = r.heapDeltaBytes === undefined ? '' : String(r.heapDeltaBytes);
-    console.log(`| ${r.name} | ${r.medianUs.toFixed(2)} | ${ratio} | ${r.target ?? ''} | ${heap} |`);
+    const name = r.note === undefined ? r.name : `${r.name} (${r.note})`;
+    console.log(`| ${name} | ${r.medianUs.toFixed(2)} | ${ratio} | ${r.target ?? ''} | ${heap} |`);
   }
 }

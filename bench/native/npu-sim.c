@@ -1,0 +1,197 @@
+/*
+ * genie-ts native test provider: an "NPU" whose graphExecute sleeps on the calling thread.
+ *
+ * A QNN backend library in shape (it exports QnnInterface_getProviders and
+ * QnnSystemInterface_getProviders, docs/qnn-abi.md#exported-entry-points) whose provider tables are
+ * copies of another provider's (the simulated one's, handed in with genie_npu_sim_set_upstream),
+ * with one slot replaced: graphExecute (core table slot 21, docs/qnn-abi.md#core-function-table)
+ * sleeps the configured time on the thread that calls it and returns QNN_SUCCESS. It never calls
+ * back into JS from graphExecute, so it may run on a Koffi worker thread (execute mode `async`)
+ * while the JS thread waits or works. It records the time each execute really took (CLOCK_MONOTONIC)
+ * so a benchmark can subtract the NPU's busy time from wall time.
+ *
+ * Nothing here comes from Qualcomm's headers: the few layouts used are written from
+ * docs/qnn-abi.md (LP64). Built by bench/native/npu-sim.ts with the system C compiler.
+ */
+#define _GNU_SOURCE
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#ifdef __linux__
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+#include <pthread.h>
+
+typedef uint64_t qnn_error_t;               /* Qnn_ErrorHandle_t */
+typedef qnn_error_t (*get_providers_fn)(const void ***list, uint32_t *count);
+
+#define QNN_SUCCESS 0
+#define QNN_GRAPH_ERROR_INVALID_ARGUMENT 6000
+#define QNN_GRAPH_ERROR_INVALID_HANDLE 6001
+
+/* QnnInterface_t (docs/qnn-abi.md#interface-provider-structs). */
+#define IFACE_CORE_API_MAJOR 16
+#define IFACE_CORE_API_MINOR 20
+#define IFACE_TABLE 40
+#define SLOT_SIZE 8
+#define SLOT_GRAPH_EXECUTE 21
+#define MAX_PROVIDERS 16
+
+/*
+ * Core API minor from which each slot sits at its index (docs/qnn-abi.md#core-function-table;
+ * slots 0-47 taken as 2.9). A provider defines only the slots of its minor: no more are read.
+ */
+static const uint8_t SLOT_SINCE_MINOR[] = {
+  9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9,
+  9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9,
+  11, 11, 11, 12, 12, 12, 13, 15, 17, 17, 17, 18, 18, 18, 22, 22, 25, 25, 26, 27, 28, 32, 32,
+};
+#define CORE_SLOTS (sizeof(SLOT_SINCE_MINOR) / sizeof(SLOT_SINCE_MINOR[0]))
+
+static get_providers_fn upstream_core;
+static get_providers_fn upstream_system;
+static const void *provider_copies[MAX_PROVIDERS];
+
+static uint32_t execute_us;       /* sleep per graphExecute */
+static uint32_t spin_us = 200;    /* the last part of the sleep is a busy-wait, for accuracy */
+static int execute_us_set;
+static uint64_t busy_ns;          /* total time spent in graphExecute */
+static uint64_t execute_count;
+static int64_t last_thread;       /* thread id of the last graphExecute */
+static uint64_t last_ns;          /* duration of the last graphExecute */
+static uint64_t last_end_ns;      /* when the last graphExecute returned */
+#define GAP_RING 65536
+static uint64_t gap_ns[GAP_RING]; /* idle time before execute n (n = 1, 2, ...), ring of the last GAP_RING */
+
+static uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int64_t thread_id(void) {
+#ifdef __linux__
+  return (int64_t)syscall(SYS_gettid);
+#else
+  return (int64_t)(uintptr_t)pthread_self();
+#endif
+}
+
+static void sleep_until(uint64_t deadline, uint64_t spin_ns) {
+  uint64_t now = now_ns();
+  if (deadline > now + spin_ns) {
+#ifdef __linux__
+    uint64_t wake = deadline - spin_ns;
+    struct timespec ts = { (time_t)(wake / 1000000000ull), (long)(wake % 1000000000ull) };
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) != 0) {}
+#else
+    uint64_t left = deadline - spin_ns - now;
+    struct timespec ts = { (time_t)(left / 1000000000ull), (long)(left % 1000000000ull) };
+    nanosleep(&ts, NULL);
+#endif
+  }
+  while (now_ns() < deadline) {}
+}
+
+/* The replacement graphExecute (docs/qnn-abi.md#call-signatures). */
+static qnn_error_t npu_graph_execute(void *graph, const void *inputs, uint32_t num_inputs, void *outputs,
+                                     uint32_t num_outputs, void *profile, void *signal) {
+  (void)profile;
+  (void)signal;
+  uint64_t start = now_ns();
+  if (graph == NULL) return QNN_GRAPH_ERROR_INVALID_HANDLE;
+  if ((num_inputs > 0 && inputs == NULL) || (num_outputs > 0 && outputs == NULL)) return QNN_GRAPH_ERROR_INVALID_ARGUMENT;
+  if (!__atomic_load_n(&execute_us_set, __ATOMIC_ACQUIRE)) {
+    const char *env = getenv("GENIE_NPU_SIM_EXECUTE_US");
+    if (env != NULL) __atomic_store_n(&execute_us, (uint32_t)strtoul(env, NULL, 10), __ATOMIC_RELEASE);
+    __atomic_store_n(&execute_us_set, 1, __ATOMIC_RELEASE);
+  }
+  uint64_t sleep_ns = (uint64_t)__atomic_load_n(&execute_us, __ATOMIC_ACQUIRE) * 1000ull;
+  sleep_until(start + sleep_ns, (uint64_t)__atomic_load_n(&spin_us, __ATOMIC_ACQUIRE) * 1000ull);
+  uint64_t end = now_ns();
+  uint64_t took = end - start;
+  uint64_t previous_end = __atomic_exchange_n(&last_end_ns, end, __ATOMIC_ACQ_REL);
+  __atomic_add_fetch(&busy_ns, took, __ATOMIC_ACQ_REL);
+  uint64_t n = __atomic_add_fetch(&execute_count, 1, __ATOMIC_ACQ_REL);
+  __atomic_store_n(&gap_ns[n % GAP_RING], previous_end == 0 ? 0 : start - previous_end, __ATOMIC_RELEASE);
+  __atomic_store_n(&last_ns, took, __ATOMIC_RELEASE);
+  __atomic_store_n(&last_thread, thread_id(), __ATOMIC_RELEASE);
+  return QNN_SUCCESS;
+}
+
+static uint32_t slot_count(const uint8_t *provider) {
+  uint32_t major, minor;
+  memcpy(&major, provider + IFACE_CORE_API_MAJOR, 4);
+  memcpy(&minor, provider + IFACE_CORE_API_MINOR, 4);
+  if (major != 2) return 0;
+  uint32_t n = 0;
+  while (n < CORE_SLOTS && SLOT_SINCE_MINOR[n] <= minor) n++;
+  return n;
+}
+
+/* Exported entry point of a QNN backend library: the upstream providers, graphExecute replaced. */
+qnn_error_t QnnInterface_getProviders(const void ***list, uint32_t *count) {
+  if (upstream_core == NULL) return 1004; /* COMMON INVALID_ARGUMENT: no upstream set */
+  if (list == NULL || count == NULL) return 1004;
+  const void **providers = NULL;
+  uint32_t n = 0;
+  qnn_error_t status = upstream_core(&providers, &n);
+  if ((status & 0xffff) != QNN_SUCCESS) return status;
+  if (n > MAX_PROVIDERS) n = MAX_PROVIDERS;
+  for (uint32_t i = 0; i < n; i++) {
+    const uint8_t *source = providers[i];
+    uint32_t slots = slot_count(source);
+    size_t size = IFACE_TABLE + (size_t)slots * SLOT_SIZE;
+    /* Never freed: a binding may keep a provider for the whole process, as with a real library. */
+    uint8_t *copy = calloc(1, size < IFACE_TABLE + CORE_SLOTS * SLOT_SIZE ? IFACE_TABLE + CORE_SLOTS * SLOT_SIZE : size);
+    if (copy == NULL) return 1002;
+    memcpy(copy, source, size);
+    void *execute = (void *)npu_graph_execute;
+    void *current;
+    memcpy(&current, copy + IFACE_TABLE + SLOT_GRAPH_EXECUTE * SLOT_SIZE, sizeof current);
+    if (slots > SLOT_GRAPH_EXECUTE && current != NULL) {
+      memcpy(copy + IFACE_TABLE + SLOT_GRAPH_EXECUTE * SLOT_SIZE, &execute, sizeof execute);
+    }
+    provider_copies[i] = copy;
+  }
+  *list = provider_copies;
+  *count = n;
+  return QNN_SUCCESS;
+}
+
+/* Exported entry point of libQnnSystem: the upstream's, unchanged. */
+qnn_error_t QnnSystemInterface_getProviders(const void ***list, uint32_t *count) {
+  if (upstream_system == NULL) return 1004;
+  return upstream_system(list, count);
+}
+
+/* Test controls. */
+void genie_npu_sim_set_upstream(void *core, void *system) {
+  upstream_core = (get_providers_fn)core;
+  upstream_system = (get_providers_fn)system;
+}
+
+void genie_npu_sim_set_execute_us(uint32_t us) {
+  __atomic_store_n(&execute_us, us, __ATOMIC_RELEASE);
+  __atomic_store_n(&execute_us_set, 1, __ATOMIC_RELEASE);
+}
+
+void genie_npu_sim_set_spin_us(uint32_t us) { __atomic_store_n(&spin_us, us, __ATOMIC_RELEASE); }
+
+/* Microseconds spent in graphExecute since load (a double keeps JS free of BigInt). */
+double genie_npu_sim_busy_us(void) { return (double)__atomic_load_n(&busy_ns, __ATOMIC_ACQUIRE) / 1000.0; }
+
+double genie_npu_sim_execute_count(void) { return (double)__atomic_load_n(&execute_count, __ATOMIC_ACQUIRE); }
+
+double genie_npu_sim_last_execute_us(void) { return (double)__atomic_load_n(&last_ns, __ATOMIC_ACQUIRE) / 1000.0; }
+
+/* Idle time (from the previous execute's return) before execute number n (1-based), in microseconds. */
+double genie_npu_sim_gap_us(double n) { return (double)__atomic_load_n(&gap_ns[(uint64_t)n % GAP_RING], __ATOMIC_ACQUIRE) / 1000.0; }
+
+/* Thread id (Linux gettid) of the last graphExecute. */
+double genie_npu_sim_last_thread(void) { return (double)__atomic_load_n(&last_thread, __ATOMIC_ACQUIRE); }
+
+/* Thread id of the caller, to compare with genie_npu_sim_last_thread. */
+double genie_npu_sim_thread_id(void) { return (double)thread_id(); }

@@ -1,0 +1,253 @@
+/**
+ * The time the NPU waits for the host (issue 15, point 1): the Engine and Genie's default sampler
+ * (top-k 40, top-p 0.95, temp 0.8) at Llama-3.2-1B shapes (vocab 128256, 16 layers in 3 splits,
+ * 8 KV heads, head_dim 64, CL 4096, uint8 KV, uint16 IO, AR {1, 128}) on QnnHtp, whose
+ * graphExecute calls go through the real binding to the native test provider (native/npu-sim.c):
+ * each execute sleeps EXECUTE_US on the calling thread (18.6 ms per token / 3 splits, Genie's
+ * Llama-3.2-1B figure on Snapdragon 8 Elite) and records how long it really took. NPU idle = wall
+ * time minus the time spent inside graphExecute: per decode token (one decode step and one sample,
+ * back to back) and per AR-128 prefill chunk. The ctx-bins are synthetic reference ones with these
+ * IO shapes (hidden size 64: the handoff between splits is never touched by the host), and the
+ * logits are random codes written once (execute writes nothing).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { GraphBackend } from '../src/backends/backend.js';
+import { qwen2WeightShapes, splitCheckpoint, writeReferenceCtxBin, type Qwen2Config, type TensorType } from '../src/backends/reference/index.js';
+import type { QnnExecuteMode } from '../src/qnn/binding/index.js';
+import { Engine } from '../src/runtime/engine/engine.js';
+import { Sampler } from '../src/sampler/sampler.js';
+import type { Measurement } from './harness.js';
+import { loadNpuSim, type NpuSim } from './native/npu-sim.js';
+
+/** Genie's Llama-3.2-1B decode time per token on Snapdragon 8 Elite (AI Hub: 53.6 tokens/s). */
+export const TOKEN_BUDGET_US = 18_600;
+const SPLITS = 3;
+/** The sleep of each graphExecute: the token's NPU time spread evenly over the splits. */
+export const EXECUTE_US = TOKEN_BUDGET_US / SPLITS;
+const CL = 4096;
+const VOCAB = 128256;
+const N_VALID = 2000;
+const DECODE_TOKENS = 200;
+const CHUNKS = 40;
+
+export const LLAMA_3_2_1B_SHAPES: Qwen2Config = {
+  architecture: 'llama',
+  hiddenSize: 64,
+  numAttentionHeads: 32,
+  numKeyValueHeads: 8,
+  headDim: 64,
+  intermediateSize: 8,
+  numHiddenLayers: 16,
+  rmsNormEps: 1e-5,
+  vocabSize: VOCAB,
+  ropeTheta: 500_000,
+  tieWordEmbeddings: true,
+  maxPositionEmbeddings: 131_072,
+};
+
+const u8 = { scale: 0.05, offset: -128 };
+const LOGITS_ENCODING = { scale: 0.0005, offset: -30000 };
+
+/** uint8 KV, uint16 everything else float-valued (the Qwen2 bench's encodings). */
+function tensorTypeOf(name: string): TensorType {
+  if (name.startsWith('past_')) return { dtype: 'UFIXED_POINT_8', encoding: u8 };
+  if (name === 'attention_mask') return { dtype: 'UFIXED_POINT_16', encoding: { scale: 50 / 65535, offset: -65535 } };
+  if (name.startsWith('position_ids_')) return { dtype: 'UFIXED_POINT_16', encoding: { scale: 2 / 65535, offset: -32768 } };
+  if (name === 'logits') return { dtype: 'UFIXED_POINT_16', encoding: LOGITS_ENCODING };
+  return { dtype: 'UFIXED_POINT_16', encoding: { scale: 0.001, offset: -32768 } };
+}
+
+/** Writes the 3 parts (AR 1 and 128 each) into `dir`; returns their paths in order. */
+export async function writeLlamaShapedCtxBins(dir: string, config: Qwen2Config = LLAMA_3_2_1B_SHAPES, cl = CL): Promise<string[]> {
+  const weights = new Map(
+    [...qwen2WeightShapes(config)].map(([name, shape]) => [name, { shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)) }]),
+  );
+  const options = { config, weights, arSet: [1, 128].filter((ar) => ar < cl), cl, splits: SPLITS, inputKind: 'ids' as const };
+  const names = new Set<string>();
+  for (const part of splitCheckpoint(options)) {
+    for (const graph of part.metadata.graphs) for (const t of [...graph.inputs, ...graph.outputs]) if (t.name !== 'input_ids') names.add(t.name);
+  }
+  const tensorTypes = Object.fromEntries([...names].map((name) => [name, tensorTypeOf(name)]));
+  const paths: string[] = [];
+  for (const [i, part] of splitCheckpoint({ ...options, tensorTypes }).entries()) {
+    const path = join(dir, `llama_shapes_${i + 1}_of_${SPLITS}.bin`);
+    await writeReferenceCtxBin(path, part);
+    paths.push(path);
+  }
+  return paths;
+}
+
+/** `inner` as is, except that `onBind` sees every graph's buffers once bound. */
+export function observeBind(inner: GraphBackend, onBind: (graph: string, buffers: ReadonlyMap<string, Uint8Array>) => void): GraphBackend {
+  return {
+    type: inner.type,
+    graphs: inner.graphs,
+    executesOffThread: inner.executesOffThread,
+    allocate: (n) => inner.allocate(n),
+    bind: (graph, buffers) => {
+      inner.bind(graph, buffers);
+      onBind(graph, buffers);
+    },
+    execute: (graph) => inner.execute(graph),
+    dispose: () => inner.dispose(),
+  };
+}
+
+/** Random logits codes, roughly normal with sd 3 in float (a spread top-k / top-p see in practice). */
+function fillLogits(bytes: Uint8Array, seed: number): void {
+  const codes = new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >> 1);
+  let state = seed >>> 0;
+  const uniform = (): number => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return (state + 0.5) / 2 ** 32;
+  };
+  for (let i = 0; i < codes.length; i++) {
+    const normal = Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
+    codes[i] = Math.max(0, Math.min(65535, Math.round((3 * normal) / LOGITS_ENCODING.scale) - LOGITS_ENCODING.offset));
+  }
+}
+
+const ENGINE_OPTIONS = { contextSize: CL, padToken: 128004, eosToken: 128009, rope: { theta: 500_000, scaling: { type: 'default' as const } } };
+
+/** Genie's default sampler as issue 15 states it: top-k 40, top-p 0.95, temp 0.8. */
+export function genieDefaultSampler(vocab = VOCAB): Sampler {
+  return new Sampler(
+    { type: 'basic', seed: 1, temp: 0.8, topK: 40, topP: 0.95, minP: 0, greedy: false, penalizeLastN: 0, repetitionPenalty: 1, presencePenalty: 0, frequencyPenalty: 0 },
+    vocab,
+  );
+}
+
+function median(values: readonly number[]): number {
+  const sorted = Float64Array.from(values).sort();
+  return sorted[sorted.length >> 1];
+}
+
+interface ModeFigures {
+  readonly decodeIdle: number;
+  readonly decodeBusy: number;
+  readonly chunkIdle: number;
+  readonly chunkBusy: number;
+  /** Median gap before a decode token's first split (the sample, the step's inputs, the hop). */
+  readonly decodeFirstGap: number;
+  /** Median gap before a decode token's later splits (the binding and the hop only). */
+  readonly decodeSplitGap: number;
+}
+
+/** Median gaps before the first and the later splits of `steps` steps of SPLITS executes each, from execute `first` on. */
+function gaps(npu: NpuSim, first: number, steps: number): { firstGap: number; splitGap: number } {
+  const firstGaps: number[] = [];
+  const splitGaps: number[] = [];
+  for (let step = 0; step < steps; step++) {
+    for (let split = 0; split < SPLITS; split++) {
+      (split === 0 ? firstGaps : splitGaps).push(npu.gapUs(first + step * SPLITS + split));
+    }
+  }
+  return { firstGap: median(firstGaps), splitGap: median(splitGaps) };
+}
+
+async function measureMode(npu: NpuSim, ctxBins: readonly string[], executeMode: QnnExecuteMode): Promise<ModeFigures> {
+  const opened = await npu.open(ctxBins, { executeMode });
+  try {
+    const logits = new Set<Uint8Array>();
+    const backend = observeBind(opened.backend, (_graph, buffers) => {
+      const buffer = buffers.get('logits');
+      if (buffer !== undefined) logits.add(buffer);
+    });
+    const engine = Engine.create(backend, ENGINE_OPTIONS);
+    try {
+      let seed = 7;
+      for (const buffer of logits) fillLogits(buffer, seed++);
+      const sampler = genieDefaultSampler();
+      const prompt = Int32Array.from({ length: N_VALID }, (_, i) => (i * 7919) % VOCAB);
+      await engine.prefill(prompt);
+
+      // Decode: one step and one sample per token, back to back, as a query's decode loop runs.
+      const decodeIdle: number[] = [];
+      const decodeBusy: number[] = [];
+      let token = sampler.sample(await engine.decode(42));
+      for (let i = 0; i < 10; i++) token = sampler.sample(await engine.decode(token));
+      const firstExecute = npu.executeCount() + 1;
+      let t0 = process.hrtime.bigint();
+      let b0 = npu.busyUs();
+      for (let i = 0; i < DECODE_TOKENS; i++) {
+        token = sampler.sample(await engine.decode(token));
+        const t1 = process.hrtime.bigint();
+        const b1 = npu.busyUs();
+        decodeBusy.push(b1 - b0);
+        decodeIdle.push(Number(t1 - t0) / 1e3 - (b1 - b0));
+        t0 = t1;
+        b0 = b1;
+      }
+      if (npu.executeCount() !== firstExecute - 1 + DECODE_TOKENS * SPLITS) throw new Error('npu-idle: unexpected execute count');
+      const decodeGaps = gaps(npu, firstExecute, DECODE_TOKENS);
+
+      // Prefill: one AR-128 chunk at nValid 2000, chunk after chunk.
+      const chunk = prompt.subarray(0, 128);
+      const chunkIdle: number[] = [];
+      const chunkBusy: number[] = [];
+      for (let i = 0; i < CHUNKS + 3; i++) {
+        engine.rewind(N_VALID);
+        const start = process.hrtime.bigint();
+        const busy = npu.busyUs();
+        await engine.prefill(chunk);
+        const end = process.hrtime.bigint();
+        const busyEnd = npu.busyUs();
+        if (i < 3) continue;
+        chunkBusy.push(busyEnd - busy);
+        chunkIdle.push(Number(end - start) / 1e3 - (busyEnd - busy));
+      }
+      return {
+        decodeIdle: median(decodeIdle),
+        decodeBusy: median(decodeBusy),
+        chunkIdle: median(chunkIdle),
+        chunkBusy: median(chunkBusy),
+        decodeFirstGap: decodeGaps.firstGap,
+        decodeSplitGap: decodeGaps.splitGap,
+      };
+    } finally {
+      await engine.dispose();
+    }
+  } finally {
+    await opened.dispose();
+  }
+}
+
+const percent = (us: number): string => `${((100 * us) / TOKEN_BUDGET_US).toFixed(2)}% of 18.6 ms`;
+
+export async function run(): Promise<Measurement[]> {
+  const load = loadNpuSim();
+  if (load.sim === undefined) {
+    console.log(`\n(npu-idle skipped: ${load.skip})`);
+    return [];
+  }
+  const npu = load.sim;
+  npu.setExecuteUs(EXECUTE_US);
+  const [load1] = loadavg();
+  console.log(`\n(npu-idle: load average ${load1.toFixed(2)} on ${availableParallelism()} cores at start; wake-up latency after each sleep is part of what is measured)`);
+  const dir = mkdtempSync(join(tmpdir(), 'genie-ts-bench-npu-idle-'));
+  try {
+    const ctxBins = await writeLlamaShapedCtxBins(dir);
+    const rows: Measurement[] = [];
+    const target = '<= 0.01x (1% of 18.6 ms = 186 us)';
+    for (const mode of ['async', 'sync'] as QnnExecuteMode[]) {
+      const f = await measureMode(npu, ctxBins, mode);
+      rows.push(
+        { name: `NPU idle per decode token (${mode} execute)`, medianUs: f.decodeIdle, ratio: f.decodeIdle / TOKEN_BUDGET_US, target, note: percent(f.decodeIdle) },
+        { name: `NPU idle per AR-128 chunk (${mode} execute)`, medianUs: f.chunkIdle, ratio: f.chunkIdle / TOKEN_BUDGET_US, note: percent(f.chunkIdle) },
+        {
+          name: `NPU idle before a decode token's first split (${mode} execute; sample, step inputs, call)`,
+          medianUs: f.decodeFirstGap,
+          ratio: f.decodeFirstGap / TOKEN_BUDGET_US,
+        },
+        { name: `NPU idle before each later split of a decode token (${mode} execute; binding and call)`, medianUs: f.decodeSplitGap, ratio: f.decodeSplitGap / TOKEN_BUDGET_US },
+        { name: `NPU busy per decode token (${mode} execute; ${SPLITS} executes, measured in C)`, medianUs: f.decodeBusy, ratio: f.decodeBusy / TOKEN_BUDGET_US },
+        { name: `NPU busy per AR-128 chunk (${mode} execute; ${SPLITS} executes, measured in C)`, medianUs: f.chunkBusy, ratio: f.chunkBusy / TOKEN_BUDGET_US },
+      );
+    }
+    return rows;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
