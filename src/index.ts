@@ -13,6 +13,7 @@ export { Engine, DisposedError, type EmbeddingPrefillOptions, type EngineOptions
 export {
   StepListenerError, tensorToFloat32, type StepEvent, type StepKind, type StepListener, type StepSplit, type StepTensor,
 } from './runtime/engine/index.js';
+export { TRACE_INDEX, TraceError, TraceWriter, type TraceOptions, type TraceSummary } from './runtime/trace/trace-writer.js';
 export { EmbeddingTable, EmbeddingTableError } from './runtime/embeddings/lut.js';
 export { Accumulator, AccumulatorOverflowError, type AccumulatorFormat } from './runtime/embeddings/accumulator.js';
 export { Pipeline, ImageEncoderNode, PipelineError, TextEncoderNode, TextGeneratorNode, type PipelineNode } from './runtime/pipeline/index.js';

@@ -3,6 +3,8 @@ export {
   SafetensorsReader,
   readSafetensors,
   writeSafetensors,
+  safetensorsPieces,
+  type RawTensor,
   parseSafetensorsBytes,
   tensorToFloat32,
   isFloatDType,

@@ -284,6 +284,42 @@ export async function readSafetensors(path: string): Promise<SafetensorsContents
   }
 }
 
+/** A tensor in its own dtype: `data` holds its little-endian bytes, as safetensors stores them. */
+export interface RawTensor {
+  readonly dtype: SafetensorsDType;
+  readonly shape: readonly number[];
+  readonly data: Uint8Array;
+}
+
+/**
+ * A safetensors image of raw tensors (in map order) and string metadata: header padded with spaces
+ * so the data section starts 8-byte aligned. Returns the pieces to write in order (no copy of the data).
+ */
+export function safetensorsPieces(
+  tensors: ReadonlyMap<string, RawTensor>,
+  metadata: Readonly<Record<string, string>> = {},
+): Uint8Array[] {
+  const header: Record<string, unknown> = {};
+  if (Object.keys(metadata).length > 0) header[METADATA_KEY] = metadata;
+  let offset = 0;
+  for (const [name, { dtype, shape, data }] of tensors) {
+    if (name === METADATA_KEY) throw new InvalidArgumentError(`tensor name "${METADATA_KEY}" is reserved`);
+    if (!shape.every(isCount) || elementCount(shape) * DTYPE_BYTES[dtype] !== data.byteLength) {
+      throw new InvalidArgumentError(
+        `tensor "${name}": ${data.byteLength} bytes do not hold a ${dtype} tensor of shape ${JSON.stringify(shape)}`,
+      );
+    }
+    header[name] = { dtype, shape, data_offsets: [offset, offset + data.byteLength] };
+    offset += data.byteLength;
+  }
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const padded = Math.ceil((8 + json.length) / 8) * 8 - 8;
+  const head = new Uint8Array(8 + padded).fill(0x20);
+  new DataView(head.buffer).setBigUint64(0, BigInt(padded), true);
+  head.set(json, 8);
+  return [head, ...[...tensors.values()].map((t) => t.data)];
+}
+
 /**
  * Writes float32 tensors (F32, in map order) and string metadata. The header is padded with
  * spaces so the data section starts 8-byte aligned.

@@ -7,6 +7,7 @@ import { ContextLimitError } from '../../graphs/errors.js';
 import { ensureDemoBundle } from '../../demo/index.js';
 import { Dialog, type QueryOptions, type QueryResult } from '../../runtime/dialog.js';
 import { EmbeddingTable, EmbeddingTableError } from '../../runtime/embeddings/lut.js';
+import { TRACE_INDEX, TraceWriter } from '../../runtime/trace/trace-writer.js';
 import type { SamplerUpdate } from '../../sampler/resolve-params.js';
 import { byteSize, type ElementArray } from '../../tensor/dtype.js';
 import { parseChoiceFlag, parseFlags, parseIntegerFlag, UsageError, type FlagSpec } from '../flags.js';
@@ -52,6 +53,12 @@ weights, built on first use into a cache folder). Text streams to stdout, diagno
                              whitespace-separated token ids (read like -tok), whatever the sampler
                              picks; the query then ends with stop reason "forced" (--json adds
                              samplerTokens, the sampler's picks); aligns two runs step for step
+  --trace DIR                write every graph step of the (first) query into the new or empty
+                             folder DIR: step-NNNNN.safetensors (each bound tensor in its own dtype)
+                             and trace.json (steps, tokens, positions, timings, tensor specs and
+                             encodings, what the size cap left out)
+  --trace-max-mb N           the trace's size cap for tensor data (default 512); later steps are
+                             indexed without their tensors, with a warning on stderr
   --seed S                   sampler seed, 0..4294967295
   --temp T                   temperature (0 = greedy)
   --top-k K                  top-k (0 = off, 1 = greedy)
@@ -91,6 +98,8 @@ const FLAGS: FlagSpec[] = [
   { name: 'lora', kind: 'value', aliases: ['-l'] },
   { name: 'max-tokens', kind: 'value', aliases: ['-n'] },
   { name: 'force-tokens', kind: 'value' },
+  { name: 'trace', kind: 'value' },
+  { name: 'trace-max-mb', kind: 'value' },
   { name: 'seed', kind: 'value' },
   { name: 'temp', kind: 'value' },
   { name: 'top-k', kind: 'value' },
@@ -147,6 +156,8 @@ interface RunArgs {
   readonly maxTokens?: number;
   /** `--force-tokens`: the file of the tokens the first query generates. */
   readonly forceTokens?: string;
+  /** `--trace DIR` and its `--trace-max-mb` cap in bytes. */
+  readonly trace?: { readonly dir: string; readonly maxBytes: number };
   readonly sampler: SamplerUpdate;
   readonly json: boolean;
   readonly dumpLogits?: string;
@@ -237,12 +248,23 @@ function parseRunArgs(args: readonly string[]): RunArgs {
     lora,
     maxTokens,
     forceTokens: text('force-tokens'),
+    trace: traceArg(text('trace'), text('trace-max-mb')),
     sampler,
     json: values.has('json'),
     dumpLogits: text('dump-logits'),
     profile: text('profile'),
     log: log === undefined ? 'error' : parseChoiceFlag('--log', log, LOG_LEVELS),
   };
+}
+
+/** `--trace DIR [--trace-max-mb N]`. */
+function traceArg(dir: string | undefined, maxMb: string | undefined): RunArgs['trace'] {
+  if (dir === undefined) {
+    if (maxMb !== undefined) throw new UsageError('--trace-max-mb needs --trace (it caps the trace\'s size)');
+    return undefined;
+  }
+  const mb = maxMb === undefined ? 512 : parseNumberFlag('--trace-max-mb', maxMb, (v) => v > 0, 'a number of MiB > 0');
+  return { dir, maxBytes: Math.floor(mb * 2 ** 20) };
 }
 
 /**
@@ -451,6 +473,7 @@ async function runDialog(args: RunArgs, io: CliIO, progress: ProgressLine): Prom
     throw new NotSupportedError(`not supported yet: --lora adapter "${args.lora.adapter}" (LoRA adapters are not implemented)`);
   }
   if (args.profile !== undefined) checkProfilePath(args.profile);
+  const trace = args.trace === undefined ? undefined : new TraceWriter(args.trace.dir, { maxBytes: args.trace.maxBytes });
   const prompt = args.prompt!;
   const tokens = prompt.kind === 'tokens-file' ? await readTokensFile(prompt.path) : undefined;
   const forceTokens = args.forceTokens === undefined ? undefined : await readTokensFile(args.forceTokens, '--force-tokens', '--force-tokens file');
@@ -502,17 +525,23 @@ async function runDialog(args: RunArgs, io: CliIO, progress: ProgressLine): Prom
       signal: abort.signal,
       onLogits: dumpFd === undefined ? undefined : (row: Float32Array) => writeSync(dumpFd, row),
     };
-    const first = forceTokens === undefined ? options : { ...options, forceTokens };
-    let result = await drainQuery(
-      dialog,
-      async () =>
-        prompt.kind === 'embedding-file' ? await embeddingQuery(dialog, prompt.spec, args.embeddingTable, first)
-        : tokens !== undefined ? dialog.tokenQuery(tokens, first)
-        : dialog.query(promptText!, vision ? { ...first, images: args.images } : first),
-      args,
-      io,
-      progress,
-    );
+    const first = { ...options, ...(forceTokens !== undefined && { forceTokens }), ...(trace !== undefined && { onStep: trace.listener }) };
+    let result: QueryResult;
+    try {
+      result = await drainQuery(
+        dialog,
+        async () =>
+          prompt.kind === 'embedding-file' ? await embeddingQuery(dialog, prompt.spec, args.embeddingTable, first)
+          : tokens !== undefined ? dialog.tokenQuery(tokens, first)
+          : dialog.query(promptText!, vision ? { ...first, images: args.images } : first),
+        args,
+        io,
+        progress,
+      );
+    } finally {
+      // A failed query (a trace file that could not be written included) still gets the index of what was traced.
+      if (trace !== undefined) finishTrace(trace, log, io);
+    }
     logResult(log, result);
     // genie-t2t-run sends the rewind query after a text query that completed (not after a warning).
     const rewind = args.rewind;
@@ -539,6 +568,18 @@ async function runDialog(args: RunArgs, io: CliIO, progress: ProgressLine): Prom
     if (dump !== undefined) closeSync(dump);
     await dialog.dispose();
   }
+}
+
+/** Writes the trace's index; says on stderr what the size cap left out. */
+function finishTrace(trace: TraceWriter, log: (level: LogLevel, message: string) => void, io: CliIO): void {
+  const summary = trace.finish();
+  if (summary.cappedAtStep !== null) {
+    io.stderr(
+      `genie-ts run: --trace: the size cap (${(trace.maxBytes / 2 ** 20).toFixed(1)} MiB) was reached at step ${summary.cappedAtStep}: ` +
+        `the tensors of steps ${summary.cappedAtStep}..${summary.steps - 1} were left out (indexed in ${TRACE_INDEX}; raise --trace-max-mb)\n`,
+    );
+  }
+  log('info', `trace: ${summary.steps} steps, ${summary.stepsWithTensors} with tensors (${summary.tensorBytes} bytes) in ${summary.dir}`);
 }
 
 function logResult(log: (level: LogLevel, message: string) => void, result: QueryResult): void {

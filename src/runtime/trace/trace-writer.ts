@@ -1,0 +1,139 @@
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, writeFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { GenieError } from '../../errors.js';
+import { safetensorsPieces, type RawTensor, type SafetensorsDType } from '../../formats/safetensors.js';
+import type { DataTypeName } from '../../tensor/dtype.js';
+import type { StepEvent, StepListener } from '../engine/step-event.js';
+
+/** The trace folder cannot be used (not empty, not creatable); writes that fail reach the query as `StepListenerError`. */
+export class TraceError extends GenieError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('TRACE', message, options);
+  }
+}
+
+/** The index file of a trace folder. */
+export const TRACE_INDEX = 'trace.json';
+
+/** Safetensors dtype of each QNN dtype: the tensor's codes as they are (encodings go in the index). */
+const SAFETENSORS_DTYPE: Readonly<Record<DataTypeName, SafetensorsDType>> = {
+  INT_8: 'I8', INT_16: 'I16', INT_32: 'I32', INT_64: 'I64',
+  UINT_8: 'U8', UINT_16: 'U16', UINT_32: 'U32', UINT_64: 'U64',
+  FLOAT_16: 'F16', BFLOAT_16: 'BF16', FLOAT_32: 'F32',
+  SFIXED_POINT_8: 'I8', SFIXED_POINT_16: 'I16', SFIXED_POINT_32: 'I32',
+  UFIXED_POINT_8: 'U8', UFIXED_POINT_16: 'U16', UFIXED_POINT_32: 'U32',
+  BOOL_8: 'BOOL',
+};
+
+export interface TraceOptions {
+  /** Most tensor bytes written (default 512 MiB); steps past it are indexed without their tensors. */
+  readonly maxBytes?: number;
+}
+
+/** One tensor of a traced step in the index. */
+interface IndexedTensor {
+  readonly name: string;
+  readonly direction: 'input' | 'output';
+  /** QNN dtype; the safetensors file holds its codes (`safetensorsDtype`). */
+  readonly dtype: DataTypeName;
+  readonly safetensorsDtype: SafetensorsDType;
+  readonly shape: readonly number[];
+  /** Fixed-point: `float = (q + offset) * scale`. */
+  readonly encoding?: { readonly scale: number; readonly offset: number };
+}
+
+/** What a finished trace holds. */
+export interface TraceSummary {
+  readonly dir: string;
+  readonly steps: number;
+  /** Steps whose tensors were written. */
+  readonly stepsWithTensors: number;
+  readonly tensorBytes: number;
+  /** The first step left without tensors by the size cap, or null. */
+  readonly cappedAtStep: number | null;
+}
+
+/**
+ * Writes a trace of every graph step into `dir` as the query runs: one safetensors file per step
+ * (`step-00000.safetensors`, each bound tensor once, keyed by tensor name, in its own dtype) and, at
+ * `finish()`, `trace.json`: the steps (kind, variant, slots, positions, tokens, timings), each
+ * split's graph and tensors (dtype, shape, encoding) and what the size cap left out. The folder is
+ * created; an existing one must be empty.
+ */
+export class TraceWriter {
+  readonly dir: string;
+  readonly maxBytes: number;
+  /** Pass as `QueryOptions.onStep` (or to `Engine.setStepListener`). */
+  readonly listener: StepListener;
+  private readonly steps: object[] = [];
+  private tensorBytes = 0;
+  private stepsWithTensors = 0;
+  private cappedAtStep: number | null = null;
+
+  constructor(dir: string, options: TraceOptions = {}) {
+    this.dir = dir;
+    this.maxBytes = options.maxBytes ?? 512 * 2 ** 20;
+    try {
+      if (existsSync(dir) && readdirSync(dir).length > 0) throw new TraceError(`trace folder "${dir}" is not empty (give a new or empty folder)`);
+      mkdirSync(dir, { recursive: true });
+    } catch (error) {
+      if (error instanceof TraceError) throw error;
+      throw new TraceError(`cannot create the trace folder "${dir}": ${(error as Error).message}`, { cause: error });
+    }
+    this.listener = (event) => this.record(event);
+  }
+
+  /** Writes the index; returns what the trace holds. */
+  finish(): TraceSummary {
+    const summary: TraceSummary = {
+      dir: this.dir, steps: this.steps.length, stepsWithTensors: this.stepsWithTensors, tensorBytes: this.tensorBytes, cappedAtStep: this.cappedAtStep,
+    };
+    const index = {
+      format: 'genie-ts trace',
+      version: 1,
+      maxBytes: this.maxBytes,
+      tensorBytes: this.tensorBytes,
+      leftOut: this.cappedAtStep === null ? null : `tensors of steps ${this.cappedAtStep} and later (the size cap of ${this.maxBytes} bytes)`,
+      steps: this.steps,
+    };
+    writeFileSync(join(this.dir, TRACE_INDEX), `${JSON.stringify(index, null, 1)}\n`);
+    return summary;
+  }
+
+  private record(event: StepEvent): void {
+    const tensors = new Map<string, RawTensor>();
+    const splits = event.splits.map((split) => {
+      const listed: IndexedTensor[] = [];
+      for (const t of split.tensors()) {
+        const { dtype, shape, encoding } = t.spec;
+        listed.push({ name: t.name, direction: t.direction, dtype, safetensorsDtype: SAFETENSORS_DTYPE[dtype], shape, ...(encoding && { encoding }) });
+        if (split.executed && !tensors.has(t.name)) tensors.set(t.name, { dtype: SAFETENSORS_DTYPE[dtype], shape, data: t.bytes() });
+      }
+      return { graph: split.graph, kind: split.kind, executed: split.executed, executeUs: split.executeUs, tensors: listed };
+    });
+    let bytes = 0;
+    for (const t of tensors.values()) bytes += t.data.byteLength;
+    let file: string | null = null;
+    if (this.cappedAtStep === null && this.tensorBytes + bytes > this.maxBytes) this.cappedAtStep = event.index;
+    if (this.cappedAtStep === null) {
+      file = `step-${String(event.index).padStart(5, '0')}.safetensors`;
+      writePieces(join(this.dir, file), safetensorsPieces(tensors, { step: String(event.index), kind: event.kind, variant: event.variant.id }));
+      this.tensorBytes += bytes;
+      this.stepsWithTensors++;
+    }
+    const { index, kind, variant, inputs, nValid, nNew, positions, tokens, embeddingRows, final, fillUs } = event;
+    this.steps.push({ index, kind, variant, inputs, nValid, nNew, positions, tokens, embeddingRows, final, fillUs, file, splits });
+  }
+}
+
+function writePieces(path: string, pieces: readonly Uint8Array[]): void {
+  const fd = openSync(path, 'w');
+  try {
+    for (const piece of pieces) {
+      let done = 0;
+      while (done < piece.byteLength) done += writeSync(fd, piece, done);
+    }
+  } finally {
+    closeSync(fd);
+  }
+}

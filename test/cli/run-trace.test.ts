@@ -1,0 +1,94 @@
+/**
+ * `genie-ts run --trace DIR [--trace-max-mb N]`: the index against independent counts of the
+ * planned steps and the fed tokens, the step files read back with the safetensors parser (the final
+ * steps' logits rows equal what `--dump-logits` wrote through another path), the size cap, and bad
+ * input.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { parseSafetensorsBytes } from '../../src/formats/safetensors.js';
+import { cli, tempDir, writeConfig, writeTinyBundle, type Bundle } from './fixtures.js';
+
+const PROMPT = [15, 300, 12, 9, 77, 1020, 5, 6, 400, 2];
+
+describe('genie-ts run --trace', () => {
+  const root = tempDir('cli-trace');
+  let bundle: Bundle;
+  let config: string;
+  let promptFile: string;
+
+  beforeAll(async () => {
+    bundle = await writeTinyBundle(root);
+    config = writeConfig(bundle, 'trace.json', {});
+    promptFile = join(root, 'prompt.txt');
+    writeFileSync(promptFile, PROMPT.join(' '));
+  });
+
+  it('indexes every step and writes its tensors; final steps hold the dumped logits rows', async () => {
+    const dir = join(root, 'trace-1');
+    const dump = join(root, 'logits.bin');
+    const run = await cli(['run', '-c', config, '-tok', promptFile, '-n', '3', '--json', '--trace', dir, '--dump-logits', dump]);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const { generatedTokens } = JSON.parse(run.stdout);
+    const index = JSON.parse(readFileSync(join(dir, 'trace.json'), 'utf8'));
+    expect(index.leftOut).toBeNull();
+    // 10 prompt tokens over AR {1, 8}: chunks of 8 and 2; then 2 of the 3 generated tokens fed back.
+    const steps = index.steps as any[];
+    expect(steps.map((s) => [s.kind, s.variant.ar, s.nValid, s.nNew])).toEqual([
+      ['prefill', 8, 0, 8], ['prefill', 8, 8, 2], ['decode', 1, 10, 1], ['decode', 1, 11, 1],
+    ]);
+    expect(steps.flatMap((s) => s.tokens)).toEqual([...PROMPT, ...generatedTokens.slice(0, 2)]);
+
+    const rows = new Float32Array(readFileSync(dump).buffer.slice(0));
+    const vocab = rows.length / 3;
+    let tensorBytes = 0;
+    let finals = 0;
+    for (const step of steps) {
+      const bytes = new Uint8Array(readFileSync(join(dir, step.file)));
+      const layout = parseSafetensorsBytes(bytes, step.file);
+      expect(layout.metadata).toEqual({ step: String(step.index), kind: step.kind, variant: step.variant.id });
+      for (const split of step.splits) {
+        for (const t of split.tensors) {
+          if (!split.executed) continue;
+          const info = layout.tensors.get(t.name)!;
+          expect(info, t.name).toBeDefined();
+          expect([info.dtype, info.shape]).toEqual([t.safetensorsDtype, t.shape]);
+        }
+      }
+      for (const info of layout.tensors.values()) tensorBytes += info.end - info.begin;
+      if (!step.final) continue;
+      const logits = layout.tensors.get('logits')!;
+      expect(logits.dtype).toBe('F32');
+      const data = new Float32Array(bytes.slice(layout.dataStart + logits.begin, layout.dataStart + logits.end).buffer);
+      const row = step.nNew - 1;
+      expect(Array.from(data.subarray(row * vocab, (row + 1) * vocab))).toEqual(Array.from(rows.subarray(finals * vocab, (finals + 1) * vocab)));
+      finals++;
+    }
+    expect(finals).toBe(3);
+    expect(index.tensorBytes).toBe(tensorBytes);
+  });
+
+  it('a size cap leaves later steps\' tensors out, says so on stderr and in the index', async () => {
+    const dir = join(root, 'trace-capped');
+    const run = await cli(['run', '-c', config, '-tok', promptFile, '-n', '3', '--trace', dir, '--trace-max-mb', '0.0001']);
+    expect(run.code).toBe(0);
+    expect(run.stderr).toContain('--trace: the size cap (0.0 MiB) was reached at step 0: the tensors of steps 0..3 were left out');
+    const index = JSON.parse(readFileSync(join(dir, 'trace.json'), 'utf8'));
+    expect(index.leftOut).toBe(`tensors of steps 0 and later (the size cap of ${Math.floor(0.0001 * 2 ** 20)} bytes)`);
+    expect(index.steps.map((s: any) => s.file)).toEqual([null, null, null, null]);
+  });
+
+  it('refuses a non-empty folder (exit 1) and --trace-max-mb without --trace (usage, exit 2)', async () => {
+    const dir = join(root, 'busy');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'keep.txt'), 'x');
+    const busy = await cli(['run', '-c', config, '-tok', promptFile, '-n', '1', '--trace', dir]);
+    expect(busy.code).toBe(1);
+    expect(busy.stderr).toContain(`trace folder "${dir}" is not empty (give a new or empty folder)`);
+    const usage = await cli(['run', '-c', config, '-tok', promptFile, '--trace-max-mb', '5']);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toContain('--trace-max-mb needs --trace');
+  });
+});
