@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { exportCommand } from '../../src/cli/commands/export.js';
@@ -157,6 +157,30 @@ describe('genie-ts export', () => {
     const out = fresh();
     expect((await run(['--hf', hf.dir, '--out', out, '--ar', '1,4'])).code).toBe(0);
     expect(JSON.parse(readFileSync(join(out, 'genie_config.json'), 'utf8')).dialog.context.size).toBe(24);
+  });
+
+  it("takes BOS from tokenizer_config's add_bos_token, else from a post-processor template holding it (Llama 3)", async () => {
+    const hf = await checkpoint('llama', 'bos', { overrides: { num_hidden_layers: 1 } });
+    const bosOf = async (tokenizerConfig: object | null, post: unknown): Promise<number> => {
+      if (tokenizerConfig === null) rmSync(join(hf.dir, 'tokenizer_config.json'), { force: true });
+      else writeFileSync(join(hf.dir, 'tokenizer_config.json'), JSON.stringify(tokenizerConfig));
+      const tokenizer = JSON.parse(readFileSync(demoTokenizerPath(), 'utf8'));
+      writeFileSync(join(hf.dir, 'tokenizer.json'), JSON.stringify({ ...tokenizer, post_processor: post }));
+      const out = fresh();
+      expect((await run(['--hf', hf.dir, '--out', out, '--cl', '16', '--ar', '1'])).code).toBe(0);
+      return JSON.parse(readFileSync(join(out, 'genie_config.json'), 'utf8')).dialog.context['bos-token'];
+    };
+    const template = {
+      type: 'TemplateProcessing',
+      single: [{ SpecialToken: { id: '<|begin_of_text|>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
+      special_tokens: { '<|begin_of_text|>': { id: '<|begin_of_text|>', ids: [1], tokens: ['<|begin_of_text|>'] } },
+    };
+    const sequence = { type: 'Sequence', processors: [{ type: 'ByteLevel' }, template] };
+    expect(await bosOf(null, sequence)).toBe(1);
+    expect(await bosOf({}, template)).toBe(1);
+    expect(await bosOf({ add_bos_token: false }, sequence)).toBe(-1);
+    expect(await bosOf({ add_bos_token: true }, null)).toBe(1);
+    expect(await bosOf({}, { type: 'ByteLevel' })).toBe(-1);
   });
 
   it('fails before writing anything when the output file system has too little room', async () => {

@@ -142,11 +142,15 @@ function tokenIds(sources: ReadonlyArray<[string, Record<string, unknown> | unde
 function addsBos(tokenizerConfig: Record<string, unknown> | undefined, tokenizer: Record<string, unknown>, bos: number): boolean {
   const flag = tokenizerConfig?.add_bos_token;
   if (typeof flag === 'boolean') return flag;
-  const post = tokenizer.post_processor;
-  if (!isPlainObject(post)) return false;
-  const special = post.special_tokens;
-  if (!isPlainObject(special)) return false;
-  return Object.values(special).some((t) => isPlainObject(t) && Array.isArray(t.ids) && t.ids.includes(bos));
+  const holdsBos = (post: unknown): boolean => {
+    if (!isPlainObject(post)) return false;
+    // Llama 3: a Sequence of ByteLevel and TemplateProcessing.
+    if (Array.isArray(post.processors)) return post.processors.some(holdsBos);
+    const special = post.special_tokens;
+    if (!isPlainObject(special)) return false;
+    return Object.values(special).some((t) => isPlainObject(t) && Array.isArray(t.ids) && t.ids.includes(bos));
+  };
+  return holdsBos(tokenizer.post_processor);
 }
 
 /** The RoPE block of genie_config.json (docs/genie-behaviour.md#rope-tables). */

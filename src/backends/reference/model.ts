@@ -42,7 +42,7 @@ export interface ReferenceModel {
   readonly ropeTheta: number;
   readonly maxPositions: number;
   readonly tieWordEmbeddings: boolean;
-  /** Metadata version 3 (any architecture other than Qwen2 needs it too). */
+  /** llama3 or longrope scaling of the cos/sin tables; absent: plain RoPE. Needs metadata version 3, as Llama and Phi-3 do. */
   readonly ropeScaling?: DecoderRopeScaling;
 }
 
@@ -132,17 +132,17 @@ export function qwen2ShapeSchema<T>(keys: Readonly<Record<Qwen2ShapeKey, string>
 }
 
 const MODEL_KEYS: Readonly<Record<Qwen2ShapeKey, string>> = {
-    hidden: 'hidden',
-    heads: 'heads',
-    kvHeads: 'kvHeads',
-    headDim: 'headDim',
-    intermediate: 'intermediate',
-    layers: 'layers',
-    rmsEps: 'rmsEps',
-    vocab: 'vocab',
-    ropeTheta: 'ropeTheta',
-    maxPositions: 'maxPositions',
-    tieWordEmbeddings: 'tieWordEmbeddings',
+  hidden: 'hidden',
+  heads: 'heads',
+  kvHeads: 'kvHeads',
+  headDim: 'headDim',
+  intermediate: 'intermediate',
+  layers: 'layers',
+  rmsEps: 'rmsEps',
+  vocab: 'vocab',
+  ropeTheta: 'ropeTheta',
+  maxPositions: 'maxPositions',
+  tieWordEmbeddings: 'tieWordEmbeddings',
 };
 
 /** The model of a version 1 or 2 ctx-bin: Qwen2, no RoPE scaling. */
