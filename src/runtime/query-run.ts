@@ -98,6 +98,7 @@ export async function* runQuery(dialog: DialogState, prompt: TurnPrompt, options
     // The reply filled the KV cache (Genie's WARNING_CONTEXT_EXCEEDED): what it generated until then
     // becomes the dialog's lastResult, stop reason 'context-limit'; the generator still rejects.
     if (error instanceof ContextLimitError && run.reply !== null && run.result === null) run.end('context-limit', plan, run.reply.text);
+    if (error instanceof ContextLimitError && run.result !== null) error.result ??= run.result;
     throw error;
   } finally {
     if (parked) {

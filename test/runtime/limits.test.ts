@@ -120,11 +120,18 @@ describe.each(BACKENDS)('%s: context limit, abort and concurrency leave the dial
       expect(result.text).toBe(run.pieces.join(''));
       expect(result.kpis['num-generated-tokens']).toBe(run.sampled.length);
       expect(dialog.kpis).toBe(result.kpis);
+      // The error carries the partial result too.
+      expect((run.error as ContextLimitError).result).toBe(result);
     });
 
     it('a prompt that does not fit leaves no result of its own', async () => {
       const dialog = await open();
       expect(() => dialog.tokenQuery(ids(CONTEXT + 1, 1))).toThrow(ContextLimitError);
+      try {
+        dialog.tokenQuery(ids(CONTEXT + 1, 1));
+      } catch (error) {
+        expect((error as ContextLimitError).result).toBeUndefined();
+      }
       expect(dialog.lastResult).toBeUndefined();
     });
 
