@@ -1,0 +1,143 @@
+/**
+ * The native test provider (bench/native/npu-sim.c) that `npm run bench -- npu-idle` measures with:
+ * its graphExecute really sleeps on the thread that calls it (the JS thread in sync mode, a Koffi
+ * worker in async mode, where the event loop keeps running), every other call is the simulated
+ * provider's, and QnnHtp opens on it by library path, so an Engine and a Dialog run tokens on it.
+ * Skipped, with the reason, on a host without a C compiler.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { QnnGraphBackend } from '../../src/backends/qnn/index.js';
+import { Engine } from '../../src/runtime/engine/engine.js';
+import { createSimulatedQnn } from '../../src/simulator/index.js';
+import { byteSize } from '../../src/tensor/dtype.js';
+import { loadNpuSim } from '../../bench/native/npu-sim.js';
+import { genieDefaultSampler, writeLlamaShapedCtxBins } from '../../bench/npu-idle.js';
+import { Dialog } from '../../src/runtime/dialog.js';
+import { dialogConfig, makeModel, sharedTokenizer, tempDir, writeBundle, type Bundle } from '../runtime/fixtures.js';
+
+const load = loadNpuSim();
+if (load.sim === undefined) console.warn(`test/native/npu-sim.test.ts skipped: ${load.skip}`);
+
+const SLEEP_US = 4000;
+
+function bindAll(backend: QnnGraphBackend, graph = backend.graphs[0]): string {
+  const buffers = new Map<string, Uint8Array>();
+  for (const t of [...graph.inputs, ...graph.outputs]) {
+    buffers.set(t.name, backend.allocate(t.shape.reduce((a, b) => a * b, 1) * byteSize(t.dtype)));
+  }
+  backend.bind(graph.name, buffers);
+  return graph.name;
+}
+
+describe.skipIf(load.sim === undefined)('native test provider (npu-sim)', () => {
+  const npu = load.sim!;
+  const root = tempDir('npu-sim');
+  let bundle: Bundle;
+
+  beforeAll(async () => {
+    npu.setExecuteUs(SLEEP_US);
+    bundle = await writeBundle(root, makeModel(), { arSet: [1, 8], cl: 32, splits: 2, name: 'bundle' });
+  });
+  afterAll(() => npu.attach(null));
+
+  const paths = (): string[] => bundle.ctxBins.map((file) => `${bundle.dir}/${file}`);
+
+  it('sync execute sleeps on the JS thread: the call blocks for the sleep and the simulated graphExecute never runs', async () => {
+    const opened = await npu.open(paths(), { executeMode: 'sync' });
+    try {
+      const graph = bindAll(opened.backend);
+      const count = npu.executeCount();
+      const start = performance.now();
+      const pending = opened.backend.execute(graph);
+      const blockedUs = (performance.now() - start) * 1000;
+      await pending;
+      expect(blockedUs).toBeGreaterThanOrEqual(SLEEP_US);
+      expect(npu.lastExecuteUs()).toBeGreaterThanOrEqual(SLEEP_US);
+      expect(npu.lastThread()).toBe(npu.threadId());
+      expect(npu.executeCount()).toBe(count + 1);
+      expect(opened.simulated.calls('graphExecute')).toBe(0);
+    } finally {
+      await opened.dispose();
+    }
+  });
+
+  it('async execute sleeps on a worker thread while the event loop runs', async () => {
+    const opened = await npu.open(paths(), { executeMode: 'async' });
+    try {
+      const graph = bindAll(opened.backend);
+      const busy = npu.busyUs();
+      let ticks = 0;
+      const timer = setInterval(() => ticks++, 0);
+      const start = performance.now();
+      const pending = opened.backend.execute(graph);
+      const callUs = (performance.now() - start) * 1000;
+      await pending;
+      clearInterval(timer);
+      const totalUs = (performance.now() - start) * 1000;
+      expect(callUs).toBeLessThan(SLEEP_US / 2);
+      expect(totalUs).toBeGreaterThanOrEqual(SLEEP_US);
+      expect(npu.busyUs() - busy).toBeGreaterThanOrEqual(SLEEP_US);
+      expect(ticks).toBeGreaterThan(0);
+      expect(npu.lastThread()).not.toBe(npu.threadId());
+      expect(opened.simulated.calls('graphExecute')).toBe(0);
+    } finally {
+      await opened.dispose();
+    }
+  });
+
+  it('a Dialog runs tokens on it in both execute modes, every split sleeping', async () => {
+    const tokenizer = await sharedTokenizer();
+    for (const executeMode of ['async', 'sync'] as const) {
+      const simulated = createSimulatedQnn();
+      npu.attach(simulated);
+      const config = dialogConfig(bundle, { backend: 'QnnHtp', maxNumTokens: 4 });
+      const dialog = await Dialog.create(config, {
+        baseDir: bundle.dir,
+        tokenizer,
+        backend: { qnn: { ...npu.backendOptions(), executeMode } },
+      });
+      try {
+        const count = npu.executeCount();
+        const busy = npu.busyUs();
+        const sampled: number[] = [];
+        const generator = dialog.tokenQuery([1, 2, 3, 4, 5], { onLogits: (_row, token) => void sampled.push(token) });
+        for (let next = await generator.next(); !next.done; next = await generator.next());
+        const executes = npu.executeCount() - count;
+        expect(sampled).toHaveLength(4);
+        // One AR-8 prefill step and at least the 3 decode steps between the 4 samples, 2 splits each.
+        expect(executes).toBeGreaterThanOrEqual(2 * 4);
+        expect(npu.busyUs() - busy).toBeGreaterThanOrEqual(executes * SLEEP_US);
+        expect(simulated.calls('graphExecute')).toBe(0);
+      } finally {
+        await dialog.dispose();
+        npu.attach(null);
+        expect(simulated.liveHandles()).toBe(0);
+        simulated.dispose();
+      }
+    }
+  });
+
+  it('an Engine at Llama-3.2-1B shapes decodes with the default sampler (what the bench measures)', async () => {
+    const ctxBins = await writeLlamaShapedCtxBins(root, undefined, 256);
+    npu.setExecuteUs(500);
+    const opened = await npu.open(ctxBins, { executeMode: 'async' });
+    try {
+      expect(opened.backend.graphs.map((g) => g.name)).toHaveLength(6);
+      const engine = Engine.create(opened.backend, { contextSize: 256, padToken: 0, eosToken: 1, rope: { theta: 5e5, scaling: { type: 'default' } } });
+      try {
+        const sampler = genieDefaultSampler();
+        const count = npu.executeCount();
+        let token = sampler.sample((await engine.prefill(Int32Array.from({ length: 128 }, (_, i) => i + 2)))!);
+        for (let i = 0; i < 3; i++) token = sampler.sample(await engine.decode(token));
+        expect(token).toBeGreaterThanOrEqual(0);
+        // One AR-128 chunk, then 3 AR-1 steps; 3 splits each.
+        expect(npu.executeCount() - count).toBe(3 * (1 + 3));
+      } finally {
+        await engine.dispose();
+      }
+    } finally {
+      await opened.dispose();
+      npu.setExecuteUs(SLEEP_US);
+    }
+  });
+});
