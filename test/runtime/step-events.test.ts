@@ -90,6 +90,27 @@ describe.each(BACKENDS)('QueryOptions.onStep (%s)', (backend) => {
     expect(first).toHaveLength(1);
   });
 
+  it('an embedding query: rows are counted as embeddingRows, generated tokens as decode-step ids', async () => {
+    const embeds = await writeBundle(root, model, { name: 'embeds', arSet: [1, 4], cl: 64, splits: 2, inputKind: 'embeds' });
+    const d = await pool.open(embeds);
+    const hidden = model.config.hiddenSize;
+    const rows = new Float32Array(6 * hidden).map((_, i) => Math.sin(i) * 0.1);
+    const seen: { kind: string; nNew: number; tokens: number[]; rows: number }[] = [];
+    const generator = d.embeddingQuery(rows, {
+      maxTokens: 3,
+      onStep: (e) => seen.push({ kind: e.kind, nNew: e.nNew, tokens: [...e.tokens], rows: e.embeddingRows }),
+    });
+    let next = await generator.next();
+    while (!next.done) next = await generator.next();
+    const { generatedTokens } = next.value;
+    // 6 rows over AR {1, 4}: chunks of 4 and 2 rows, no token ids; then 2 generated tokens fed back through the LUT.
+    expect(seen).toEqual([
+      { kind: 'prefill', nNew: 4, tokens: [], rows: 4 },
+      { kind: 'prefill', nNew: 2, tokens: [], rows: 2 },
+      ...generatedTokens.slice(0, 2).map((t) => ({ kind: 'decode', nNew: 1, tokens: [t], rows: 0 })),
+    ]);
+  });
+
   it('rejects an onStep that is not a function at the call', () => {
     expect(() => dialog.query('hi', { onStep: 'yes' as never })).toThrow(InvalidArgumentError);
     expect(() => dialog.tokenQuery([1], { onStep: {} as never })).toThrow(
