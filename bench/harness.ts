@@ -57,6 +57,55 @@ export function heapDeltaBytes(fn: () => unknown, iterations = 20_000): number {
   return after - before;
 }
 
+/** One row of `npm run bench -- --json FILE`. */
+export interface JsonRow {
+  /** The suite's key in bench/run.ts (e.g. `npu-idle`). */
+  readonly suite: string;
+  readonly suiteTitle: string;
+  /** The row's name, stable across runs (a note with run-dependent text is kept apart). */
+  readonly case: string;
+  readonly note: string | null;
+  readonly median: number;
+  readonly unit: 'us';
+  readonly ratio: number | null;
+  readonly target: string | null;
+  /**
+   * Whether the row meets its target, when the target is machine-readable: `<= N us` / `<= N ms`
+   * (median), `<= Nx` (ratio, also the leading `<= Nx` of a longer text); null otherwise.
+   */
+  readonly met: boolean | null;
+  readonly heapDeltaBytes: number | null;
+}
+
+/** The target's verdict for a row, or null when the target cannot be read. */
+export function targetMet(row: Measurement): boolean | null {
+  const target = row.target?.trim();
+  if (target === undefined) return null;
+  const bound = /^<=\s*([0-9.]+)\s*(us|ms|x)(?:\s|$|\()/.exec(target);
+  if (bound === null) return null;
+  const limit = Number(bound[1]);
+  if (!Number.isFinite(limit)) return null;
+  if (bound[2] === 'x') return row.ratio === undefined ? null : row.ratio <= limit;
+  // "<= 300 us over the sampler" compares something other than the median: not judged.
+  if (!/^<=\s*[0-9.]+\s*(us|ms)\s*$/.test(target)) return null;
+  return row.medianUs <= (bound[2] === 'ms' ? limit * 1000 : limit);
+}
+
+export function jsonRows(suite: string, suiteTitle: string, rows: readonly Measurement[]): JsonRow[] {
+  return rows.map((r) => ({
+    suite,
+    suiteTitle,
+    case: r.name,
+    note: r.note ?? null,
+    median: r.medianUs,
+    unit: 'us',
+    ratio: r.ratio ?? null,
+    target: r.target ?? null,
+    met: targetMet(r),
+    heapDeltaBytes: r.heapDeltaBytes ?? null,
+  }));
+}
+
 export function printTable(title: string, rows: readonly Measurement[]): void {
   console.log(`\n## ${title}`);
   console.log('| case | median (us) | ratio to floor | target | heap delta (bytes) |');

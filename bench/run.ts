@@ -1,9 +1,11 @@
 /**
  * `npm run bench`: every suite in this folder, printed as markdown tables (medians in microseconds,
  * ratios to a floor measured in the same run). Runs with `--expose-gc` so the heap-delta probe is
- * meaningful. `npm run bench -- kv engine` runs only the named suites.
+ * meaningful. `npm run bench -- kv engine` runs only the named suites; `--json FILE` also writes
+ * every row as JSON (see `jsonRows` in harness.ts) so tools can track the figures across commits.
  */
-import { printTable, type Measurement } from './harness.js';
+import { writeFileSync } from 'node:fs';
+import { jsonRows, printTable, type JsonRow, type Measurement } from './harness.js';
 
 type Suite = { title: string; load: () => Promise<{ run: () => Promise<Measurement[]> }> };
 
@@ -18,11 +20,33 @@ const suites: Record<string, Suite> = {
   vision: { title: 'Image preprocessing: JPEG to pixel_values (genie-ts/vision)', load: () => import('./vision.js') },
 };
 
-const selected = process.argv.slice(2);
+const args = process.argv.slice(2);
+let jsonFile: string | undefined;
+const selected: string[] = [];
+for (let i = 0; i < args.length; i++) {
+  if (args[i] === '--json') {
+    jsonFile = args[++i];
+    if (jsonFile === undefined || jsonFile === '' || jsonFile.startsWith('--')) throw new Error('--json needs a file path');
+  } else if (args[i].startsWith('--json=')) {
+    jsonFile = args[i].slice('--json='.length);
+    if (jsonFile === '') throw new Error('--json needs a file path');
+  } else {
+    selected.push(args[i]);
+  }
+}
 for (const name of selected) {
   if (!(name in suites)) throw new Error(`unknown bench suite "${name}" (known: ${Object.keys(suites).join(', ')})`);
 }
+const json: JsonRow[] = [];
 for (const [name, suite] of Object.entries(suites)) {
   if (selected.length > 0 && !selected.includes(name)) continue;
-  printTable(suite.title, await (await suite.load()).run());
+  const rows = await (await suite.load()).run();
+  printTable(suite.title, rows);
+  json.push(...jsonRows(name, suite.title, rows));
+  // Written after every suite, so a later suite's failure keeps the figures already measured.
+  if (jsonFile !== undefined) writeFileSync(jsonFile, `${JSON.stringify(json, null, 2)}\n`);
+}
+if (jsonFile !== undefined) {
+  writeFileSync(jsonFile, `${JSON.stringify(json, null, 2)}\n`);
+  console.log(`\n${json.length} rows written to ${jsonFile}`);
 }
