@@ -1,0 +1,75 @@
+/**
+ * TraceWriter on a quantized demo bundle (uint16 mask / cos / sin / logits, uint8 KV): every tensor
+ * in the step files holds the codes a recording backend saw at execute time, in the matching
+ * safetensors dtype, and the index carries each tensor's encoding. Bad folders are TraceErrors.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeDemoBundle } from '../../src/demo/index.js';
+import { parseSafetensorsBytes } from '../../src/formats/safetensors.js';
+import type { Engine } from '../../src/runtime/engine/index.js';
+import { TraceError, TraceWriter } from '../../src/runtime/trace/trace-writer.js';
+import { readTensor, spiedEngine, tempDir, TINY, type SpyBackend } from './quant/fixtures.js';
+
+const root = tempDir('trace-writer');
+const PROMPT = [9707, 11, 1879, 0, 151644, 872];
+const SAFETENSORS_OF: Record<string, string> = { UFIXED_POINT_16: 'U16', UFIXED_POINT_8: 'U8', INT_32: 'I32', FLOAT_32: 'F32', FLOAT_16: 'F16' };
+
+describe('TraceWriter', () => {
+  let engine: Engine;
+  let spy: SpyBackend;
+
+  beforeAll(async () => {
+    ({ engine, spy } = await spiedEngine(await writeDemoBundle(join(root, 'htp'), { ...TINY, quant: 'htp' })));
+  });
+  afterAll(() => engine.dispose());
+
+  it('step files hold the codes the graphs read and wrote; the index holds specs and encodings', async () => {
+    const dir = join(root, 'trace');
+    const trace = new TraceWriter(dir);
+    engine.setStepListener(trace.listener);
+    spy.executions.length = 0;
+    await engine.prefill(PROMPT);
+    await engine.decode(42);
+    engine.setStepListener(null);
+    const summary = trace.finish();
+    expect(summary).toMatchObject({ steps: 3, stepsWithTensors: 3, cappedAtStep: null });
+
+    const index = JSON.parse(readFileSync(join(dir, 'trace.json'), 'utf8'));
+    let execution = 0;
+    let checked = 0;
+    for (const step of index.steps) {
+      const bytes = new Uint8Array(readFileSync(join(dir, step.file)));
+      const layout = parseSafetensorsBytes(bytes, step.file);
+      for (const split of step.splits) {
+        if (!split.executed) continue;
+        const seen = spy.executions[execution++];
+        expect(split.graph).toBe(seen.graph.name);
+        for (const t of split.tensors) {
+          const spec = [...seen.graph.inputs, ...seen.graph.outputs].find((s) => s.name === t.name)!;
+          expect({ dtype: t.dtype, shape: t.shape, encoding: t.encoding }).toEqual({ dtype: spec.dtype, shape: spec.shape, encoding: spec.encoding });
+          const info = layout.tensors.get(t.name)!;
+          expect(info.dtype).toBe(SAFETENSORS_OF[spec.dtype]);
+          const data = bytes.slice(layout.dataStart + info.begin, layout.dataStart + info.end);
+          // A tensor two splits share (the hidden-state handoff) is stored once: no split changes it afterwards.
+          expect(readTensor(spec, data), `${split.graph} ${t.name}`).toEqual(seen.tensors.get(t.name));
+          checked++;
+        }
+      }
+    }
+    expect(execution).toBe(spy.executions.length);
+    expect(checked).toBeGreaterThan(10);
+  });
+
+  it('refuses a non-empty folder and one it cannot create', () => {
+    const busy = join(root, 'busy');
+    mkdirSync(busy);
+    writeFileSync(join(busy, 'x'), '');
+    expect(() => new TraceWriter(busy)).toThrow(new TraceError(`trace folder "${busy}" is not empty (give a new or empty folder)`));
+    const file = join(root, 'a-file');
+    writeFileSync(file, '');
+    expect(() => new TraceWriter(join(file, 'sub'))).toThrow(TraceError);
+    expect(() => new TraceWriter(join(file, 'sub'))).toThrow(/^cannot create the trace folder ".*a-file\/sub": ENOTDIR/);
+  });
+});
