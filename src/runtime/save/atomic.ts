@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 
 /**
  * Folder-level atomic replace for a save (the pattern of src/demo/atomic-dir.ts, which runtime/ may
@@ -10,6 +10,7 @@ import { dirname } from 'node:path';
  */
 export async function writeFolderAtomically(target: string, build: (staging: string) => Promise<void>): Promise<void> {
   await mkdir(dirname(target), { recursive: true });
+  await removeLeftovers(target);
   const tag = (kind: string): string => `${target}.${kind}-${process.pid}-${randomBytes(4).toString('hex')}`;
   const staging = tag('tmp');
   await mkdir(staging);
@@ -42,4 +43,26 @@ export async function listFolder(path: string): Promise<string[] | null> {
     if (error.code === 'ENOENT') return null;
     throw error;
   });
+}
+
+const LEFTOVER = /\.(tmp|old)-(\d+)-[0-9a-f]{8}$/;
+
+/** Removes `target`'s staging and moved-aside folders left by a process that is gone (killed mid-save). */
+async function removeLeftovers(target: string): Promise<void> {
+  const dir = dirname(target);
+  const stem = basename(target);
+  for (const entry of (await listFolder(dir)) ?? []) {
+    const match = LEFTOVER.exec(entry);
+    if (match === null || entry.slice(0, match.index) !== stem || isRunning(Number(match[2]))) continue;
+    await rm(join(dir, entry), { recursive: true, force: true });
+  }
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }

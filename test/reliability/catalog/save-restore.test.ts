@@ -4,7 +4,7 @@
  * typed error naming the file or key, and leave the dialog unchanged (its next turn equals that of a
  * dialog that saw no bad call).
  */
-import { cpSync, mkdirSync, readFileSync, rmSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Dialog } from '../../../src/runtime/dialog.js';
@@ -117,6 +117,20 @@ describe('catalog: Dialog.restore', () => {
     await expectRejects(() => dialog.save(dir), (await import('../../../src/errors.js')).InvalidArgumentError, ['not a dialog save', 'not replacing']);
     expect(readFileSync(join(dir, 'notes.txt'), 'utf8')).toBe('keep me');
     await probe.expectUnchanged(dialog);
+  });
+
+  it('a staging folder left by a save that was killed is removed by the next save of that folder; one of a live process stays', async () => {
+    const dialog = await probe.ready();
+    const target = join(root, 'resaved');
+    const dead = `${target}.tmp-2147483646-deadbeef`;
+    const live = `${target}.tmp-${process.pid}-0badf00d`;
+    mkdirSync(dead, { recursive: true });
+    mkdirSync(live, { recursive: true });
+    await dialog.save(target);
+    expect(existsSync(dead)).toBe(false);
+    expect(existsSync(live)).toBe(true);
+    expect(existsSync(join(target, 'dialog.json'))).toBe(true);
+    rmSync(live, { recursive: true });
   });
 
   it('rewindTo something that is not a checkpoint, or a stale one: StaleCheckpointError, the dialog unchanged', async () => {
