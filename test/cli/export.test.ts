@@ -1,6 +1,7 @@
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { configCommand } from '../../src/cli/commands/config.js';
 import { exportCommand } from '../../src/cli/commands/export.js';
 import type { CliIO } from '../../src/cli/io.js';
 import { readSafetensors } from '../../src/formats/index.js';
@@ -92,6 +93,13 @@ describe('genie-ts export', () => {
       } else {
         expect(rope['rope-scaling']).toMatchObject({ 'rope-type': 'longrope', factor: 4, 'original-max-position-embeddings': 32 });
       }
+      let checkOut = '';
+      let checkErr = '';
+      const checked = await configCommand(['check', join(out, 'genie_config.json')], {
+        stdout: (t) => void (checkOut += t), stderr: (t) => void (checkErr += t), isTTY: false,
+      });
+      expect({ checked, checkErr }).toEqual({ checked: 0, checkErr: '' });
+      expect(checkOut).toMatch(/^ok\n/);
       const fed = c.addBos ? [1, ...prompt] : prompt;
       const got = await generate(out, prompt);
       expect(got.promptTokens).toEqual(fed);
