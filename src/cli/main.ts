@@ -4,8 +4,9 @@ const USAGE = `usage: genie-ts <command> [options]
 
 commands:
   run [-c CONFIG] -p PROMPT   run a Genie dialog config (default: the embedded demo model)
-  demo --out DIR              write the embedded demo model bundle (random weights)
-  config check FILE           validate a Genie JSON config (schema only) and print a summary
+  demo --out DIR              write the embedded demo model bundle (random weights; --vision: a VLM)
+  export --hf DIR --out DIR   turn a Hugging Face checkpoint (Qwen2, Llama 3, Phi-3) into a bundle
+  config check FILE           validate a Genie JSON config the way Genie does and print a summary
 
 'genie-ts <command> --help' shows a command's options.
 `;

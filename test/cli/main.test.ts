@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { cli } from './fixtures.js';
 
-const COMMANDS = /commands:\n {2}run .*\n {2}demo .*\n {2}config check FILE/;
+const COMMANDS = /commands:\n {2}run .*\n {2}demo .*\n {2}export .*\n {2}config check FILE/;
 
 describe('genie-ts main', () => {
   it('--help and -h print the usage on stdout and exit 0', async () => {
