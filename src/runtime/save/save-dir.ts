@@ -3,7 +3,7 @@ import { open, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InvalidArgumentError, GenieError } from '../../errors.js';
 import { parseSafetensorsBytes } from '../../formats/safetensors.js';
-import { resolveUpdate } from '../../sampler/resolve-params.js';
+import { resolveInitialParams } from '../../sampler/resolve-params.js';
 import { SeededRng, type RngState } from '../../sampler/rng.js';
 import type { SamplerParams } from '../../sampler/params.js';
 import type { ElementArray } from '../../tensor/dtype.js';
@@ -246,13 +246,13 @@ export async function readSave(state: DialogState, dir: string): Promise<LoadedS
   });
   if (ledgerState.carried !== null && ledgerState.carried >= vocab) fail('ledger.carried', `= ${ledgerState.carried} is not a token id below ${vocab}`);
 
-  // Sampler params (validated as an update of the current ones) and the RNG state.
+  // Sampler params (complete, validated as a sampler's initial params) and the RNG state.
   const samplerField = isObject(m.sampler) ? m.sampler : fail('sampler', 'is missing or not an object');
   if (samplerField.role !== SAMPLER_ROLE) fail('sampler.role', `must be "${SAMPLER_ROLE}", got ${JSON.stringify(samplerField.role)}`);
   let params: SamplerParams;
   try {
     if (!isObject(samplerField.params)) throw new InvalidArgumentError('is not an object');
-    params = resolveUpdate(state.sampler.params, samplerField.params as Partial<SamplerParams>).params;
+    params = resolveInitialParams(samplerField.params as unknown as SamplerParams).params; // every key, greedy derived
   } catch (cause) {
     throw new SaveFormatError(manifestPath, `restore: ${manifestPath}: sampler.params ${(cause as Error).message}`, { cause });
   }

@@ -102,6 +102,46 @@ describe('catalog: Dialog.restore', () => {
     await probe.expectUnchanged(dialog);
   });
 
+  it('every manifest field deleted or replaced by null, a string, an array or -1: a typed save error, never another class', async () => {
+    const manifest = JSON.parse(readFileSync(join(good, 'dialog.json'), 'utf8')) as Json;
+    const paths: string[][] = [];
+    const walk = (value: unknown, path: string[]): void => {
+      if (path.length > 0 && path[0] !== 'model') paths.push(path);
+      if (path.length < 3 && typeof value === 'object' && value !== null && !Array.isArray(value)) {
+        for (const key of Object.keys(value)) walk((value as Json)[key], [...path, key]);
+      }
+    };
+    walk(manifest, []);
+    paths.push(['model']);
+    expect(paths.length).toBeGreaterThan(15);
+    const dialog = await probe.ready();
+    const accepted: string[] = [];
+    const dir = join(root, 'fields');
+    for (const path of paths) {
+      for (const replacement of [undefined, null, 'x', [], -1]) {
+        rmSync(dir, { recursive: true, force: true });
+        copy(good, dir);
+        editManifest(dir, (m) => {
+          let at = m;
+          for (const key of path.slice(0, -1)) at = at[key];
+          if (replacement === undefined) delete at[path.at(-1)!];
+          else at[path.at(-1)!] = replacement;
+        });
+        const error = await dialog.restore(dir).then(() => null, (e: unknown) => e);
+        const what = `${path.join('.')} = ${JSON.stringify(replacement)}`;
+        if (error === null) {
+          accepted.push(what);
+          continue;
+        }
+        expect([SaveFormatError, SaveModelMismatchError], `${what}: ${String(error)}`).toContain((error as Error).constructor);
+      }
+    }
+    // Still valid states: no carried-over token, an empty penalty history, negative presence/frequency penalties.
+    expect(accepted).toEqual([
+      'ledger.carried = null', 'ledger.history.tokens = []', 'sampler.params.presencePenalty = -1', 'sampler.params.frequencyPenalty = -1',
+    ]);
+  });
+
   it('a save of another model: SaveModelMismatchError naming the first key that differs', async () => {
     const dialog = await probe.ready();
     const e = await expectRejects(() => dialog.restore(otherModel), SaveModelMismatchError, ['another model', 'differs']);
