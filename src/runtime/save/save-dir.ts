@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { constants } from 'node:fs';
 import { open, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InvalidArgumentError, GenieError } from '../../errors.js';
@@ -317,13 +318,16 @@ async function readRef(dir: string, ref: unknown, name: string, most: number, ke
 async function readBounded(path: string, most: number, missing: string): Promise<Uint8Array> {
   let handle;
   try {
-    handle = await open(path, 'r');
+    // Non-blocking: a FIFO planted in a save folder must not hang the open (it is refused below).
+    handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (cause) {
     const code = (cause as NodeJS.ErrnoException).code;
     throw new SaveFormatError(path, code === 'ENOENT' ? missing : `restore: cannot read ${path}: ${(cause as Error).message}`, { cause });
   }
   try {
-    const { size } = await handle.stat();
+    const info = await handle.stat();
+    if (!info.isFile()) throw new SaveFormatError(path, `restore: ${path} is not a regular file`);
+    const { size } = info;
     if (size > most) throw new SaveFormatError(path, `restore: ${path} is ${size} bytes, more than the ${most} it can be (not this model's save, or corrupt)`);
     const bytes = new Uint8Array(size);
     let done = 0;

@@ -4,6 +4,7 @@
  * typed error naming the file or key, and leave the dialog unchanged (its next turn equals that of a
  * dialog that saw no bad call).
  */
+import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -50,6 +51,8 @@ const BAD: readonly BadSave[] = [
   { name: 'a missing kv.safetensors', make: (dir, good) => { copy(good, dir); unlinkSync(join(dir, 'kv.safetensors')); }, error: SaveFormatError, words: ['kv.safetensors', 'missing'] },
   { name: 'a missing sampler.primary.rng', make: (dir, good) => { copy(good, dir); unlinkSync(join(dir, 'sampler.primary.rng')); }, error: SaveFormatError, words: ['sampler.primary.rng', 'missing'] },
   { name: 'a corrupt sampler.primary.rng', make: (dir, good) => { copy(good, dir); flipByte(join(dir, 'sampler.primary.rng'), () => 10); }, error: SaveFormatError, words: ['sampler.primary.rng', 'sha256'] },
+  { name: 'a folder where kv.safetensors should be', make: (dir, good) => { copy(good, dir); unlinkSync(join(dir, 'kv.safetensors')); mkdirSync(join(dir, 'kv.safetensors')); }, error: SaveFormatError, words: ['kv.safetensors'] },
+  { name: 'a FIFO as dialog.json (must not hang)', make: (dir, good) => { copy(good, dir); unlinkSync(join(dir, 'dialog.json')); execFileSync('mkfifo', [join(dir, 'dialog.json')]); }, error: SaveFormatError, words: ['dialog.json', 'not a regular file'] },
   { name: 'format version 2', make: (dir, good) => { copy(good, dir); editManifest(dir, (m) => { m.version = 2; }); }, error: SaveFormatError, words: ['version', '2', 'reads version 1'] },
   { name: 'kv.nValid beyond the context', make: (dir, good) => { copy(good, dir); editManifest(dir, (m) => { m.kv.nValid = 100000; }); }, error: SaveFormatError, words: ['kv.nValid', '100000'] },
   { name: 'a ledger entry outside the vocabulary', make: (dir, good) => { copy(good, dir); editManifest(dir, (m) => { m.ledger.entries[2] = 5_000_000; }); }, error: SaveFormatError, words: ['ledger.entries[2]', '5000000', 'vocabulary'] },
