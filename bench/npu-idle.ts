@@ -18,7 +18,7 @@ import { qwen2WeightShapes, splitCheckpoint, writeReferenceCtxBin, type Qwen2Con
 import type { QnnExecuteMode } from '../src/qnn/binding/index.js';
 import { Engine } from '../src/runtime/engine/engine.js';
 import { Sampler } from '../src/sampler/sampler.js';
-import type { Measurement } from './harness.js';
+import { medianUs, type Measurement } from './harness.js';
 import { loadNpuSim, type NpuSim } from './native/npu-sim.js';
 
 /** Genie's Llama-3.2-1B decode time per token on Snapdragon 8 Elite (AI Hub: 53.6 tokens/s). */
@@ -119,7 +119,7 @@ export function genieDefaultSampler(vocab = VOCAB): Sampler {
   );
 }
 
-function median(values: readonly number[]): number {
+function median(values: ArrayLike<number>): number {
   const sorted = Float64Array.from(values).sort();
   return sorted[sorted.length >> 1];
 }
@@ -133,6 +133,10 @@ interface ModeFigures {
   readonly decodeFirstGap: number;
   /** Median gap before a decode token's later splits (the binding and the hop only). */
   readonly decodeSplitGap: number;
+  /** Heap retained over the timed decode tokens (after GC when node runs with --expose-gc). */
+  readonly decodeHeapBytes: number;
+  /** The sampler alone on the same logits view, for comparison. */
+  readonly sampleUs: number;
 }
 
 /** Median gaps before the first and the later splits of `steps` steps of SPLITS executes each, from execute `first` on. */
@@ -147,7 +151,8 @@ function gaps(npu: NpuSim, first: number, steps: number): { firstGap: number; sp
   return { firstGap: median(firstGaps), splitGap: median(splitGaps) };
 }
 
-async function measureMode(npu: NpuSim, ctxBins: readonly string[], executeMode: QnnExecuteMode): Promise<ModeFigures> {
+async function measureMode(npu: NpuSim, ctxBins: readonly string[], executeMode: QnnExecuteMode, executeUs: number): Promise<ModeFigures> {
+  npu.setExecuteUs(executeUs);
   const opened = await npu.open(ctxBins, { executeMode });
   try {
     const logits = new Set<Uint8Array>();
@@ -164,24 +169,32 @@ async function measureMode(npu: NpuSim, ctxBins: readonly string[], executeMode:
       await engine.prefill(prompt);
 
       // Decode: one step and one sample per token, back to back, as a query's decode loop runs.
-      const decodeIdle: number[] = [];
-      const decodeBusy: number[] = [];
+      // performance.now() rather than hrtime.bigint(): the loop itself must not allocate.
+      const decodeIdle = new Float64Array(DECODE_TOKENS);
+      const decodeBusy = new Float64Array(DECODE_TOKENS);
       let token = sampler.sample(await engine.decode(42));
       for (let i = 0; i < 10; i++) token = sampler.sample(await engine.decode(token));
+      const gc = (globalThis as { gc?: () => void }).gc;
+      gc?.();
+      const heapBefore = process.memoryUsage().heapUsed;
       const firstExecute = npu.executeCount() + 1;
-      let t0 = process.hrtime.bigint();
+      let t0 = performance.now();
       let b0 = npu.busyUs();
       for (let i = 0; i < DECODE_TOKENS; i++) {
         token = sampler.sample(await engine.decode(token));
-        const t1 = process.hrtime.bigint();
+        const t1 = performance.now();
         const b1 = npu.busyUs();
-        decodeBusy.push(b1 - b0);
-        decodeIdle.push(Number(t1 - t0) / 1e3 - (b1 - b0));
+        decodeBusy[i] = b1 - b0;
+        decodeIdle[i] = (t1 - t0) * 1000 - (b1 - b0);
         t0 = t1;
         b0 = b1;
       }
       if (npu.executeCount() !== firstExecute - 1 + DECODE_TOKENS * SPLITS) throw new Error('npu-idle: unexpected execute count');
       const decodeGaps = gaps(npu, firstExecute, DECODE_TOKENS);
+      gc?.();
+      const decodeHeapBytes = process.memoryUsage().heapUsed - heapBefore;
+      const lastView = await engine.decode(token);
+      const sampleUs = medianUs(() => sampler.sample(lastView), { samples: 31, inner: 5, warmup: 2 });
 
       // Prefill: one AR-128 chunk at nValid 2000, chunk after chunk.
       const chunk = prompt.subarray(0, 128);
@@ -205,6 +218,8 @@ async function measureMode(npu: NpuSim, ctxBins: readonly string[], executeMode:
         chunkBusy: median(chunkBusy),
         decodeFirstGap: decodeGaps.firstGap,
         decodeSplitGap: decodeGaps.splitGap,
+        decodeHeapBytes,
+        sampleUs,
       };
     } finally {
       await engine.dispose();
@@ -223,7 +238,6 @@ export async function run(): Promise<Measurement[]> {
     return [];
   }
   const npu = load.sim;
-  npu.setExecuteUs(EXECUTE_US);
   const [load1] = loadavg();
   console.log(`\n(npu-idle: load average ${load1.toFixed(2)} on ${availableParallelism()} cores at start; wake-up latency after each sleep is part of what is measured)`);
   const dir = mkdtempSync(join(tmpdir(), 'genie-ts-bench-npu-idle-'));
@@ -232,9 +246,17 @@ export async function run(): Promise<Measurement[]> {
     const rows: Measurement[] = [];
     const target = '<= 0.01x (1% of 18.6 ms = 186 us)';
     for (const mode of ['async', 'sync'] as QnnExecuteMode[]) {
-      const f = await measureMode(npu, ctxBins, mode);
+      const f = await measureMode(npu, ctxBins, mode, EXECUTE_US);
+      const host = await measureMode(npu, ctxBins, mode, 0);
       rows.push(
-        { name: `NPU idle per decode token (${mode} execute)`, medianUs: f.decodeIdle, ratio: f.decodeIdle / TOKEN_BUDGET_US, target, note: percent(f.decodeIdle) },
+        {
+          name: `NPU idle per decode token (${mode} execute)`,
+          medianUs: f.decodeIdle,
+          ratio: f.decodeIdle / TOKEN_BUDGET_US,
+          target,
+          note: percent(f.decodeIdle),
+          heapDeltaBytes: f.decodeHeapBytes,
+        },
         { name: `NPU idle per AR-128 chunk (${mode} execute)`, medianUs: f.chunkIdle, ratio: f.chunkIdle / TOKEN_BUDGET_US, note: percent(f.chunkIdle) },
         {
           name: `NPU idle before a decode token's first split (${mode} execute; sample, step inputs, call)`,
@@ -242,6 +264,15 @@ export async function run(): Promise<Measurement[]> {
           ratio: f.decodeFirstGap / TOKEN_BUDGET_US,
         },
         { name: `NPU idle before each later split of a decode token (${mode} execute; binding and call)`, medianUs: f.decodeSplitGap, ratio: f.decodeSplitGap / TOKEN_BUDGET_US },
+        {
+          name: `host alone per decode token (${mode} execute; the same loop, 0 us executes: no sleep and wake-up)`,
+          medianUs: host.decodeIdle,
+          ratio: host.decodeIdle / TOKEN_BUDGET_US,
+          note: percent(host.decodeIdle),
+          heapDeltaBytes: host.decodeHeapBytes,
+        },
+        { name: `host alone per AR-128 chunk (${mode} execute; 0 us executes)`, medianUs: host.chunkIdle, ratio: host.chunkIdle / TOKEN_BUDGET_US, note: percent(host.chunkIdle) },
+        { name: `Genie default sampler alone on the same logits (vocab 128256; ${mode} run)`, medianUs: f.sampleUs, ratio: f.sampleUs / TOKEN_BUDGET_US },
         { name: `NPU busy per decode token (${mode} execute; ${SPLITS} executes, measured in C)`, medianUs: f.decodeBusy, ratio: f.decodeBusy / TOKEN_BUDGET_US },
         { name: `NPU busy per AR-128 chunk (${mode} execute; ${SPLITS} executes, measured in C)`, medianUs: f.chunkBusy, ratio: f.chunkBusy / TOKEN_BUDGET_US },
       );
