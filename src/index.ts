@@ -6,7 +6,7 @@
 export {
   Dialog, DialogBusyError, type DialogOptions, type EmbeddingQueryOptions, type QueryOptions, type QueryResult, type StopReason,
 } from './runtime/dialog.js';
-export { SaveFormatError, SaveModelMismatchError, StaleCheckpointError } from './runtime/save/errors.js';
+export { SaveFormatError, SaveModelMismatchError, SaveWriteError, StaleCheckpointError } from './runtime/save/errors.js';
 export type { DialogCheckpoint } from './runtime/save/checkpoint.js';
 export { CallbackError } from './runtime/callbacks.js';
 export { Engine, DisposedError, type EmbeddingPrefillOptions, type EngineOptions } from './runtime/engine/index.js';

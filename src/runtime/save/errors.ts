@@ -11,6 +11,13 @@ export class SaveFormatError extends GenieError {
   }
 }
 
+/** `save` could not write its folder (`path`): the file system's error is the `cause`. Nothing was replaced. */
+export class SaveWriteError extends GenieError {
+  constructor(readonly path: string, message: string, options?: { cause?: unknown }) {
+    super('SAVE_WRITE', message, options);
+  }
+}
+
 /**
  * A save of another model: `key` is the first entry of the model identity (graph specs, encodings,
  * context size, vocabulary, KV layout) that differs. The dialog is unchanged.

@@ -12,7 +12,7 @@ import { penaltyHistoryCapacity, type DialogState } from '../dialog-state.js';
 import { TurnLedger, type LedgerState } from '../turn-ledger.js';
 import { writeFolderAtomically } from './atomic.js';
 import { checkBetweenQueries } from './checkpoint.js';
-import { SaveFormatError } from './errors.js';
+import { SaveFormatError, SaveWriteError } from './errors.js';
 import { checkIdentity, modelIdentity } from './identity.js';
 
 /** The manifest's name (Genie's save folder has a `dialog.json` too) and the format it records. */
@@ -84,23 +84,28 @@ export async function saveDialog(state: DialogState, dir: string): Promise<void>
     cl: part.cache.contextLength,
     ar: part.cache.ar,
   };
-  await refuseForeignFolder(dir);
-  await writeFolderAtomically(dir, async (staging) => {
-    const kv = await writeKv(join(staging, KV_FILE), tensors);
-    const rngBytes = encodeRng(rng);
-    await writeFile(join(staging, RNG_FILE), rngBytes);
-    const manifest: Manifest = {
-      format: FORMAT,
-      version: FORMAT_VERSION,
-      model: manifestBase.model,
-      kv: { file: KV_FILE, ...kv, nValid: n, cl: manifestBase.cl, ar: manifestBase.ar },
-      positions: manifestBase.positions,
-      nextPosition: manifestBase.nextPosition,
-      ledger: manifestBase.ledger,
-      sampler: { role: SAMPLER_ROLE, params: manifestBase.params, rng: { file: RNG_FILE, bytes: RNG_BYTES, sha256: sha256(rngBytes) } },
-    };
-    await writeFile(join(staging, MANIFEST), `${JSON.stringify(manifest, null, 1)}\n`);
-  });
+  try {
+    await refuseForeignFolder(dir);
+    await writeFolderAtomically(dir, async (staging) => {
+      const kv = await writeKv(join(staging, KV_FILE), tensors);
+      const rngBytes = encodeRng(rng);
+      await writeFile(join(staging, RNG_FILE), rngBytes);
+      const manifest: Manifest = {
+        format: FORMAT,
+        version: FORMAT_VERSION,
+        model: manifestBase.model,
+        kv: { file: KV_FILE, ...kv, nValid: n, cl: manifestBase.cl, ar: manifestBase.ar },
+        positions: manifestBase.positions,
+        nextPosition: manifestBase.nextPosition,
+        ledger: manifestBase.ledger,
+        sampler: { role: SAMPLER_ROLE, params: manifestBase.params, rng: { file: RNG_FILE, bytes: RNG_BYTES, sha256: sha256(rngBytes) } },
+      };
+      await writeFile(join(staging, MANIFEST), `${JSON.stringify(manifest, null, 1)}\n`);
+    });
+  } catch (cause) {
+    if (cause instanceof GenieError) throw cause;
+    throw new SaveWriteError(dir, `save: cannot write the save folder "${dir}": ${(cause as Error).message}`, { cause });
+  }
 }
 
 /** A folder that exists, is not empty and holds no dialog.json is not ours to replace. */

@@ -9,7 +9,7 @@ import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, truncateSync, unli
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Dialog } from '../../../src/runtime/dialog.js';
-import { SaveFormatError, SaveModelMismatchError, StaleCheckpointError } from '../../../src/runtime/save/errors.js';
+import { SaveFormatError, SaveModelMismatchError, SaveWriteError, StaleCheckpointError } from '../../../src/runtime/save/errors.js';
 import { DialogPool, makeModel, tempDir, tokenIds, tokenTurn, writeBundle, type Json } from '../../runtime/fixtures.js';
 import { DialogProbe, expectRejects, expectThrows, type ErrorClass } from './catalog.js';
 
@@ -174,6 +174,16 @@ describe('catalog: Dialog.restore', () => {
     expect(existsSync(live)).toBe(true);
     expect(existsSync(join(target, 'dialog.json'))).toBe(true);
     rmSync(live, { recursive: true });
+  });
+
+  it('save under a path whose parent is a file: SaveWriteError naming the folder, the file system error as cause', async () => {
+    const dialog = await probe.ready();
+    const file = join(root, 'a-file');
+    writeFileSync(file, 'x');
+    const target = join(file, 'save');
+    const e = await expectRejects(() => dialog.save(target), SaveWriteError, [target, 'cannot write']);
+    expect((e.cause as NodeJS.ErrnoException).code).toMatch(/^(EEXIST|ENOTDIR)$/);
+    await probe.expectUnchanged(dialog);
   });
 
   it('rewindTo something that is not a checkpoint, or a stale one: StaleCheckpointError, the dialog unchanged', async () => {
