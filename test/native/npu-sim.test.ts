@@ -19,6 +19,8 @@ const load = loadNpuSim();
 if (load.sim === undefined) console.warn(`test/native/npu-sim.test.ts skipped: ${load.skip}`);
 
 const SLEEP_US = 4000;
+/** Longer for the thread tests, so a loaded host's scheduling delays stay well below it. */
+const THREAD_SLEEP_US = 20_000;
 
 function bindAll(backend: QnnGraphBackend, graph = backend.graphs[0]): string {
   const buffers = new Map<string, Uint8Array>();
@@ -43,6 +45,7 @@ describe.skipIf(load.sim === undefined)('native test provider (npu-sim)', () => 
   const paths = (): string[] => bundle.ctxBins.map((file) => `${bundle.dir}/${file}`);
 
   it('sync execute sleeps on the JS thread: the call blocks for the sleep and the simulated graphExecute never runs', async () => {
+    npu.setExecuteUs(THREAD_SLEEP_US);
     const opened = await npu.open(paths(), { executeMode: 'sync' });
     try {
       const graph = bindAll(opened.backend);
@@ -51,17 +54,19 @@ describe.skipIf(load.sim === undefined)('native test provider (npu-sim)', () => 
       const pending = opened.backend.execute(graph);
       const blockedUs = (performance.now() - start) * 1000;
       await pending;
-      expect(blockedUs).toBeGreaterThanOrEqual(SLEEP_US);
-      expect(npu.lastExecuteUs()).toBeGreaterThanOrEqual(SLEEP_US);
+      expect(blockedUs).toBeGreaterThanOrEqual(THREAD_SLEEP_US);
+      expect(npu.lastExecuteUs()).toBeGreaterThanOrEqual(THREAD_SLEEP_US);
       expect(npu.lastThread()).toBe(npu.threadId());
       expect(npu.executeCount()).toBe(count + 1);
       expect(opened.simulated.calls('graphExecute')).toBe(0);
     } finally {
       await opened.dispose();
+      npu.setExecuteUs(SLEEP_US);
     }
   });
 
   it('async execute sleeps on a worker thread while the event loop runs', async () => {
+    npu.setExecuteUs(THREAD_SLEEP_US);
     const opened = await npu.open(paths(), { executeMode: 'async' });
     try {
       const graph = bindAll(opened.backend);
@@ -74,14 +79,15 @@ describe.skipIf(load.sim === undefined)('native test provider (npu-sim)', () => 
       await pending;
       clearInterval(timer);
       const totalUs = (performance.now() - start) * 1000;
-      expect(callUs).toBeLessThan(SLEEP_US / 2);
-      expect(totalUs).toBeGreaterThanOrEqual(SLEEP_US);
-      expect(npu.busyUs() - busy).toBeGreaterThanOrEqual(SLEEP_US);
+      expect(callUs).toBeLessThan(THREAD_SLEEP_US / 2);
+      expect(totalUs).toBeGreaterThanOrEqual(THREAD_SLEEP_US);
+      expect(npu.busyUs() - busy).toBeGreaterThanOrEqual(THREAD_SLEEP_US);
       expect(ticks).toBeGreaterThan(0);
       expect(npu.lastThread()).not.toBe(npu.threadId());
       expect(opened.simulated.calls('graphExecute')).toBe(0);
     } finally {
       await opened.dispose();
+      npu.setExecuteUs(SLEEP_US);
     }
   });
 
