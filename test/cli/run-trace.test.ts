@@ -80,6 +80,26 @@ describe('genie-ts run --trace', () => {
     expect(index.steps.map((s: any) => s.file)).toEqual([null, null, null, null]);
   });
 
+  it('--trace-tensors and --trace-steps choose what is written; every step and tensor is still indexed', async () => {
+    const dir = join(root, 'trace-filtered');
+    const run = await cli(['run', '-c', config, '-tok', promptFile, '-n', '3', '--trace', dir, '--trace-tensors', 'logits,kv', '--trace-steps', '1..2']);
+    expect(run).toMatchObject({ code: 0, stderr: '' });
+    const index = JSON.parse(readFileSync(join(dir, 'trace.json'), 'utf8'));
+    expect(index.steps.map((s: any) => s.file)).toEqual([null, 'step-00001.safetensors', 'step-00002.safetensors', null]);
+    for (const step of index.steps.slice(1, 3)) {
+      const layout = parseSafetensorsBytes(new Uint8Array(readFileSync(join(dir, step.file))), step.file);
+      const all = step.splits.flatMap((s: any) => s.tensors);
+      const kept: string[] = [...new Set<string>(all.filter((t: any) => t.role === 'kv' || t.role === 'logits').map((t: any) => t.name))].sort();
+      expect(all.filter((t: any) => t.kept).map((t: any) => t.name).sort()).toEqual(all.filter((t: any) => kept.includes(t.name)).map((t: any) => t.name).sort());
+      expect([...layout.tensors.keys()].sort()).toEqual(kept);
+      expect(kept.some((n) => /^past_key_\d+_in$/.test(n)) && kept.includes('logits')).toBe(true);
+    }
+    const usage = async (...flags: string[]) => (await cli(['run', '-c', config, '-tok', promptFile, '--trace', join(root, 'never'), ...flags])).stderr;
+    expect(await usage('--trace-tensors', 'kv,weights')).toContain('--trace-tensors "kv,weights": "weights" is not one of inputs, outputs, kv, logits (or all)');
+    expect(await usage('--trace-steps', '3..1')).toContain('--trace-steps "3..1": the range is empty (1 < 3)');
+    expect(await usage('--trace-steps', 'x')).toContain('--trace-steps "x": expected N, A..B, A.. or ..B (step indices from 0)');
+  });
+
   it('refuses a non-empty folder (exit 1) and --trace-max-mb without --trace (usage, exit 2)', async () => {
     const dir = join(root, 'busy');
     mkdirSync(dir);

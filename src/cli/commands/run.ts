@@ -7,7 +7,9 @@ import { ContextLimitError } from '../../graphs/errors.js';
 import { ensureDemoBundle } from '../../demo/index.js';
 import { Dialog, type QueryOptions, type QueryResult } from '../../runtime/dialog.js';
 import { EmbeddingTable, EmbeddingTableError } from '../../runtime/embeddings/lut.js';
-import { TRACE_INDEX, TraceWriter } from '../../runtime/trace/trace-writer.js';
+import {
+  TRACE_INDEX, TRACE_TENSOR_CLASSES, TraceWriter, type TraceOptions, type TraceTensorClass,
+} from '../../runtime/trace/trace-writer.js';
 import type { SamplerUpdate } from '../../sampler/resolve-params.js';
 import { byteSize, type ElementArray } from '../../tensor/dtype.js';
 import { parseChoiceFlag, parseFlags, parseIntegerFlag, UsageError, type FlagSpec } from '../flags.js';
@@ -59,6 +61,10 @@ weights, built on first use into a cache folder). Text streams to stdout, diagno
                              encodings, what the size cap left out)
   --trace-max-mb N           the trace's size cap for tensor data (default 512); later steps are
                              indexed without their tensors, with a warning on stderr
+  --trace-tensors LIST       the tensors written: a comma-separated subset of inputs, outputs, kv,
+                             logits, or all (default); the index lists every tensor
+  --trace-steps RANGE        the steps whose tensors are written: N, A..B, A.. or ..B (0-based,
+                             inclusive; default all); every step is indexed
   --seed S                   sampler seed, 0..4294967295
   --temp T                   temperature (0 = greedy)
   --top-k K                  top-k (0 = off, 1 = greedy)
@@ -100,6 +106,8 @@ const FLAGS: FlagSpec[] = [
   { name: 'force-tokens', kind: 'value' },
   { name: 'trace', kind: 'value' },
   { name: 'trace-max-mb', kind: 'value' },
+  { name: 'trace-tensors', kind: 'value' },
+  { name: 'trace-steps', kind: 'value' },
   { name: 'seed', kind: 'value' },
   { name: 'temp', kind: 'value' },
   { name: 'top-k', kind: 'value' },
@@ -157,7 +165,7 @@ interface RunArgs {
   /** `--force-tokens`: the file of the tokens the first query generates. */
   readonly forceTokens?: string;
   /** `--trace DIR` and its `--trace-max-mb` cap in bytes. */
-  readonly trace?: { readonly dir: string; readonly maxBytes: number };
+  readonly trace?: { readonly dir: string } & TraceOptions;
   readonly sampler: SamplerUpdate;
   readonly json: boolean;
   readonly dumpLogits?: string;
@@ -248,7 +256,7 @@ function parseRunArgs(args: readonly string[]): RunArgs {
     lora,
     maxTokens,
     forceTokens: text('force-tokens'),
-    trace: traceArg(text('trace'), text('trace-max-mb')),
+    trace: traceArg(text('trace'), text('trace-max-mb'), text('trace-tensors'), text('trace-steps')),
     sampler,
     json: values.has('json'),
     dumpLogits: text('dump-logits'),
@@ -258,13 +266,36 @@ function parseRunArgs(args: readonly string[]): RunArgs {
 }
 
 /** `--trace DIR [--trace-max-mb N]`. */
-function traceArg(dir: string | undefined, maxMb: string | undefined): RunArgs['trace'] {
+function traceArg(dir: string | undefined, maxMb: string | undefined, tensors: string | undefined, steps: string | undefined): RunArgs['trace'] {
   if (dir === undefined) {
-    if (maxMb !== undefined) throw new UsageError('--trace-max-mb needs --trace (it caps the trace\'s size)');
+    const flag = maxMb !== undefined ? '--trace-max-mb' : tensors !== undefined ? '--trace-tensors' : steps !== undefined ? '--trace-steps' : undefined;
+    if (flag !== undefined) throw new UsageError(`${flag} needs --trace (it says what the trace keeps)`);
     return undefined;
   }
   const mb = maxMb === undefined ? 512 : parseNumberFlag('--trace-max-mb', maxMb, (v) => v > 0, 'a number of MiB > 0');
-  return { dir, maxBytes: Math.floor(mb * 2 ** 20) };
+  return { dir, maxBytes: Math.floor(mb * 2 ** 20), tensors: traceTensors(tensors), steps: traceSteps(steps) };
+}
+
+function traceTensors(text: string | undefined): TraceTensorClass[] | undefined {
+  if (text === undefined || text === 'all') return undefined;
+  return text.split(',').map((word) => {
+    if (!(TRACE_TENSOR_CLASSES as readonly string[]).includes(word)) {
+      throw new UsageError(`--trace-tensors "${text}": "${word}" is not one of ${TRACE_TENSOR_CLASSES.join(', ')} (or all)`);
+    }
+    return word as TraceTensorClass;
+  });
+}
+
+function traceSteps(text: string | undefined): TraceOptions['steps'] {
+  if (text === undefined) return undefined;
+  const match = /^(\d*)(\.\.)?(\d*)$/.exec(text);
+  if (match === null || text === '' || text === '..' || (match[2] === undefined && match[3] !== '')) {
+    throw new UsageError(`--trace-steps "${text}": expected N, A..B, A.. or ..B (step indices from 0)`);
+  }
+  const first = match[1] === '' ? 0 : Number(match[1]);
+  const last = match[2] === undefined ? first : match[3] === '' ? Number.POSITIVE_INFINITY : Number(match[3]);
+  if (last < first) throw new UsageError(`--trace-steps "${text}": the range is empty (${last} < ${first})`);
+  return { first, last };
 }
 
 /**
@@ -473,7 +504,7 @@ async function runDialog(args: RunArgs, io: CliIO, progress: ProgressLine): Prom
     throw new NotSupportedError(`not supported yet: --lora adapter "${args.lora.adapter}" (LoRA adapters are not implemented)`);
   }
   if (args.profile !== undefined) checkProfilePath(args.profile);
-  const trace = args.trace === undefined ? undefined : new TraceWriter(args.trace.dir, { maxBytes: args.trace.maxBytes });
+  const trace = args.trace === undefined ? undefined : new TraceWriter(args.trace.dir, args.trace);
   const prompt = args.prompt!;
   const tokens = prompt.kind === 'tokens-file' ? await readTokensFile(prompt.path) : undefined;
   const forceTokens = args.forceTokens === undefined ? undefined : await readTokensFile(args.forceTokens, '--force-tokens', '--force-tokens file');

@@ -5,6 +5,7 @@ import { checkContextSize } from '../../graphs/context-size.js';
 import { discoverModelLayout } from '../../graphs/discover.js';
 import { ContextLimitError } from '../../graphs/errors.js';
 import type { ModelLayout, Variant } from '../../graphs/layout.js';
+import { DEFAULT_CACHE_GROUP } from '../../graphs/names.js';
 import { ExecutionPlanner } from '../../graphs/planner.js';
 import { LogitsView } from '../../sampler/logits-view.js';
 import { describeValue } from '../check-options.js';
@@ -80,6 +81,8 @@ export class Engine {
 
   private readonly backend: GraphBackend;
   private readonly buffers: EngineBuffers;
+  /** Cache-group prefixes, for the tensor roles of step events. */
+  private readonly cacheGroups: readonly string[];
   /** `setStepListener`'s listener, the name its errors give it, and the steps reported to it. */
   private listener: StepListener | null = null;
   private listenerName = '';
@@ -108,6 +111,7 @@ export class Engine {
     this.layout = layout;
     this.backend = backend;
     this.buffers = buffers;
+    this.cacheGroups = options.cacheGroups ?? [DEFAULT_CACHE_GROUP];
     this.yieldPerStep = backend.executesOffThread !== true;
     this.contextSize = options.contextSize;
     this.vocabSize = layout.vocabSize;
@@ -421,7 +425,7 @@ export class Engine {
         executeUs = (performance.now() - t) * 1e3;
         if (this.disposed) this.cancelledDuring(parts[p].name);
       }
-      splits.push(stepSplit(variant, p, executed, executeUs, this.buffers.bound.get(parts[p].name)!, check));
+      splits.push(stepSplit(variant, p, executed, executeUs, this.buffers.bound.get(parts[p].name)!, check, this.cacheGroups));
     }
     if (final) this.logits.setRow(variant.logitsRows === 1 ? 0 : step.nNew - 1);
     const nTokens = Math.max(0, Math.min(step.nNew, step.tokens.length - step.start));

@@ -1,6 +1,7 @@
 import { GenieError } from '../../errors.js';
 import type { GraphKind } from '../../graphs/classify.js';
 import type { Variant } from '../../graphs/layout.js';
+import { tensorRole, type TensorRole } from '../../graphs/names.js';
 import type { TensorSpec } from '../../graphs/spec.js';
 import type { LogitsView } from '../../sampler/logits-view.js';
 import { bfloat16ArrayToFloat32 } from '../../tensor/bf16.js';
@@ -32,6 +33,8 @@ export interface StepTensor {
   readonly name: string;
   /** `input` or `output` of the split's graph. */
   readonly direction: 'input' | 'output';
+  /** What the tensor is to the runtime (`kv`, `attention_mask`, `logits`, ...; `other` for a hidden-state handoff). */
+  readonly role: TensorRole['kind'];
   /** As the backend reports it: dtype, shape, encoding (fixed-point: `float = (q + offset) * scale`). */
   readonly spec: TensorSpec;
   /** The raw bytes the graph read (input) or wrote (output): a view of the engine's buffer, no copy. */
@@ -108,10 +111,11 @@ export function tensorToFloat32(bytes: Uint8Array, spec: TensorSpec): Float32Arr
   return out;
 }
 
-function stepTensor(spec: TensorSpec, direction: 'input' | 'output', bytes: Uint8Array, check: StaleCheck): StepTensor {
+function stepTensor(spec: TensorSpec, direction: 'input' | 'output', bytes: Uint8Array, check: StaleCheck, groups: readonly string[]): StepTensor {
   return {
     name: spec.name,
     direction,
+    role: tensorRole(spec.name, groups).kind,
     spec,
     bytes: () => (check(), bytes),
     view: () => (check(), typedView(bytes, spec.dtype)),
@@ -127,14 +131,15 @@ export function stepSplit(
   executeUs: number,
   bound: ReadonlyMap<string, Uint8Array>,
   check: StaleCheck,
+  cacheGroups: readonly string[],
 ): StepSplit {
   const graph = variant.parts[p];
   let tensors: StepTensor[] | null = null;
   const all = (): StepTensor[] => {
     check();
     tensors ??= [
-      ...graph.inputs.map((spec) => stepTensor(spec, 'input', bound.get(spec.name)!, check)),
-      ...graph.outputs.map((spec) => stepTensor(spec, 'output', bound.get(spec.name)!, check)),
+      ...graph.inputs.map((spec) => stepTensor(spec, 'input', bound.get(spec.name)!, check, cacheGroups)),
+      ...graph.outputs.map((spec) => stepTensor(spec, 'output', bound.get(spec.name)!, check, cacheGroups)),
     ];
     return tensors;
   };

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { GenieError } from '../../errors.js';
 import { safetensorsPieces, type RawTensor, type SafetensorsDType } from '../../formats/safetensors.js';
 import type { DataTypeName } from '../../tensor/dtype.js';
-import type { StepEvent, StepListener } from '../engine/step-event.js';
+import type { StepEvent, StepListener, StepTensor } from '../engine/step-event.js';
 
 /** The trace folder cannot be used (not empty, not creatable); writes that fail reach the query as `StepListenerError`. */
 export class TraceError extends GenieError {
@@ -25,21 +25,39 @@ const SAFETENSORS_DTYPE: Readonly<Record<DataTypeName, SafetensorsDType>> = {
   BOOL_8: 'BOOL',
 };
 
+/** Tensor classes a trace can keep: KV cache tensors, logits, the other inputs, the other outputs. */
+export const TRACE_TENSOR_CLASSES = ['inputs', 'outputs', 'kv', 'logits'] as const;
+export type TraceTensorClass = (typeof TRACE_TENSOR_CLASSES)[number];
+
 export interface TraceOptions {
   /** Most tensor bytes written (default 512 MiB); steps past it are indexed without their tensors. */
   readonly maxBytes?: number;
+  /** The tensor classes written (default all); the index lists every tensor. */
+  readonly tensors?: readonly TraceTensorClass[];
+  /** The step indices whose tensors are written, inclusive (default all); every step is indexed. */
+  readonly steps?: { readonly first: number; readonly last: number };
+}
+
+/** A tensor's trace class: by its role (KV, logits), else by its direction. */
+export function traceTensorClass(t: Pick<StepTensor, 'role' | 'direction'>): TraceTensorClass {
+  if (t.role === 'kv') return 'kv';
+  if (t.role === 'logits') return 'logits';
+  return t.direction === 'input' ? 'inputs' : 'outputs';
 }
 
 /** One tensor of a traced step in the index. */
 interface IndexedTensor {
   readonly name: string;
   readonly direction: 'input' | 'output';
+  readonly role: StepTensor['role'];
   /** QNN dtype; the safetensors file holds its codes (`safetensorsDtype`). */
   readonly dtype: DataTypeName;
   readonly safetensorsDtype: SafetensorsDType;
   readonly shape: readonly number[];
   /** Fixed-point: `float = (q + offset) * scale`. */
   readonly encoding?: { readonly scale: number; readonly offset: number };
+  /** In the trace's tensor classes (written in the step's file when the step is). */
+  readonly kept: boolean;
 }
 
 /** What a finished trace holds. */
@@ -63,6 +81,8 @@ export interface TraceSummary {
 export class TraceWriter {
   readonly dir: string;
   readonly maxBytes: number;
+  readonly tensorClasses: ReadonlySet<TraceTensorClass>;
+  readonly stepRange: { readonly first: number; readonly last: number };
   /** Pass as `QueryOptions.onStep` (or to `Engine.setStepListener`). */
   readonly listener: StepListener;
   private readonly steps: object[] = [];
@@ -73,6 +93,8 @@ export class TraceWriter {
   constructor(dir: string, options: TraceOptions = {}) {
     this.dir = dir;
     this.maxBytes = options.maxBytes ?? 512 * 2 ** 20;
+    this.tensorClasses = new Set(options.tensors ?? TRACE_TENSOR_CLASSES);
+    this.stepRange = options.steps ?? { first: 0, last: Number.POSITIVE_INFINITY };
     try {
       if (existsSync(dir) && readdirSync(dir).length > 0) throw new TraceError(`trace folder "${dir}" is not empty (give a new or empty folder)`);
       mkdirSync(dir, { recursive: true });
@@ -92,6 +114,8 @@ export class TraceWriter {
       format: 'genie-ts trace',
       version: 1,
       maxBytes: this.maxBytes,
+      tensorClasses: [...this.tensorClasses],
+      stepRange: `${this.stepRange.first}..${Number.isFinite(this.stepRange.last) ? this.stepRange.last : ''}`,
       tensorBytes: this.tensorBytes,
       leftOut: this.cappedAtStep === null ? null : `tensors of steps ${this.cappedAtStep} and later (the size cap of ${this.maxBytes} bytes)`,
       steps: this.steps,
@@ -106,16 +130,20 @@ export class TraceWriter {
       const listed: IndexedTensor[] = [];
       for (const t of split.tensors()) {
         const { dtype, shape, encoding } = t.spec;
-        listed.push({ name: t.name, direction: t.direction, dtype, safetensorsDtype: SAFETENSORS_DTYPE[dtype], shape, ...(encoding && { encoding }) });
-        if (split.executed && !tensors.has(t.name)) tensors.set(t.name, { dtype: SAFETENSORS_DTYPE[dtype], shape, data: t.bytes() });
+        const kept = this.tensorClasses.has(traceTensorClass(t));
+        listed.push({
+          name: t.name, direction: t.direction, role: t.role, dtype, safetensorsDtype: SAFETENSORS_DTYPE[dtype], shape, ...(encoding && { encoding }), kept,
+        });
+        if (kept && split.executed && !tensors.has(t.name)) tensors.set(t.name, { dtype: SAFETENSORS_DTYPE[dtype], shape, data: t.bytes() });
       }
       return { graph: split.graph, kind: split.kind, executed: split.executed, executeUs: split.executeUs, tensors: listed };
     });
     let bytes = 0;
     for (const t of tensors.values()) bytes += t.data.byteLength;
     let file: string | null = null;
-    if (this.cappedAtStep === null && this.tensorBytes + bytes > this.maxBytes) this.cappedAtStep = event.index;
-    if (this.cappedAtStep === null) {
+    const inRange = event.index >= this.stepRange.first && event.index <= this.stepRange.last;
+    if (inRange && this.cappedAtStep === null && this.tensorBytes + bytes > this.maxBytes) this.cappedAtStep = event.index;
+    if (inRange && this.cappedAtStep === null) {
       file = `step-${String(event.index).padStart(5, '0')}.safetensors`;
       writePieces(join(this.dir, file), safetensorsPieces(tensors, { step: String(event.index), kind: event.kind, variant: event.variant.id }));
       this.tensorBytes += bytes;

@@ -113,6 +113,10 @@ describe('Engine.setStepListener on a quantized bundle (Reference behind a recor
       expect(Array.from(float), t.name).toEqual(expected.map((x) => Math.fround(x)));
     }
     expect(dtypes.has('UFIXED_POINT_16') && dtypes.has('UFIXED_POINT_8')).toBe(true);
+    for (const { t } of events[0].splits.flatMap((s) => [...s.tensors.values()])) {
+      expect(t.role === 'kv', t.name).toBe(/^past_(key|value)_\d+_(in|out)$/.test(t.name));
+      expect(t.role === 'logits', t.name).toBe(t.name === 'logits');
+    }
     // The logits view selects the row of the 3rd (last valid) entry of the AR-4 chunk (the only
     // row of a last-position head).
     const logits = split.tensors.get('logits')!;
