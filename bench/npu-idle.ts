@@ -16,9 +16,12 @@ import { join } from 'node:path';
 import type { GraphBackend } from '../src/backends/backend.js';
 import { qwen2WeightShapes, splitCheckpoint, writeReferenceCtxBin, type Qwen2Config, type TensorType } from '../src/backends/reference/index.js';
 import type { QnnExecuteMode } from '../src/qnn/binding/index.js';
+import { Dialog } from '../src/runtime/dialog.js';
 import { Engine } from '../src/runtime/engine/engine.js';
+import { demoTokenizerPath } from '../src/runtime/tokenizer/index.js';
 import { Sampler } from '../src/sampler/sampler.js';
 import { medianUs, type Measurement } from './harness.js';
+import { createSimulatedQnn } from '../src/simulator/index.js';
 import { loadNpuSim, type NpuSim } from './native/npu-sim.js';
 
 /** Genie's Llama-3.2-1B decode time per token on Snapdragon 8 Elite (AI Hub: 53.6 tokens/s). */
@@ -229,6 +232,86 @@ async function measureMode(npu: NpuSim, ctxBins: readonly string[], executeMode:
   }
 }
 
+const EOS = 128009;
+const DIALOG_PROMPT = 15 * 128;
+
+/** A Genie dialog config over the Llama-shaped ctx-bins with Genie's default sampler (the demo tokenizer decodes ids < 128256). */
+function dialogConfig(ctxBins: readonly string[]): object {
+  return {
+    dialog: {
+      version: 1,
+      type: 'basic',
+      'max-num-tokens': DECODE_TOKENS + 1,
+      context: { version: 1, size: CL, 'n-vocab': VOCAB, 'bos-token': -1, 'eos-token': EOS },
+      sampler: { version: 1, seed: 1, temp: 0.8, 'top-k': 40, 'top-p': 0.95 },
+      tokenizer: { version: 1, path: demoTokenizerPath() },
+      engine: {
+        version: 1,
+        'n-threads': 1,
+        backend: {
+          version: 1,
+          type: 'QnnHtp',
+          QnnHtp: { version: 1, 'spill-fill-bufsize': 0, 'mmap-budget': 0, 'use-mmap': false, 'cpu-mask': '0xe0', poll: false },
+        },
+        model: {
+          version: 1,
+          type: 'binary',
+          binary: { version: 1, 'ctx-bins': [...ctxBins] },
+          'positional-encoding': { type: 'rope', 'rope-dim': LLAMA_3_2_1B_SHAPES.headDim / 2, 'rope-theta': LLAMA_3_2_1B_SHAPES.ropeTheta },
+        },
+      },
+    },
+  };
+}
+
+/**
+ * A whole query through the Dialog (prefill of 1920 tokens, then DECODE_TOKENS decode tokens with
+ * the detokenizer, stop criteria and generator yields on the path): the NPU's idle time per decode
+ * token, taken from the provider's own gap records (the 3 gaps before each token's splits).
+ */
+async function measureDialog(npu: NpuSim, ctxBins: readonly string[], executeMode: QnnExecuteMode): Promise<number> {
+  npu.setExecuteUs(EXECUTE_US);
+  const simulated = createSimulatedQnn();
+  npu.attach(simulated);
+  try {
+    const dialog = await Dialog.create(dialogConfig(ctxBins), {
+      backend: { qnn: { ...npu.backendOptions(), executeMode } },
+      wrapBackend: (configured) =>
+        observeBind(configured, (_graph, buffers) => {
+          const logits = buffers.get('logits');
+          if (logits === undefined) return;
+          fillLogits(logits, 11);
+          // EOS never among the top 40: the query runs to its token cap.
+          const codes = new Uint16Array(logits.buffer, logits.byteOffset, logits.byteLength >> 1);
+          for (let i = EOS; i < codes.length; i += VOCAB) codes[i] = 0;
+        }),
+    });
+    try {
+      const prompt = Array.from({ length: DIALOG_PROMPT }, (_, i) => (i * 7919) % VOCAB);
+      const generator = dialog.tokenQuery(prompt);
+      let next = await generator.next();
+      while (!next.done) next = await generator.next();
+      const generated = next.value.generatedTokens.length;
+      if (generated !== DECODE_TOKENS + 1) throw new Error(`npu-idle: the dialog generated ${generated} tokens, expected ${DECODE_TOKENS + 1}`);
+      const last = npu.executeCount();
+      const perToken: number[] = [];
+      // The last DECODE_TOKENS steps are the decode steps (the first token came out of the prefill).
+      for (let step = 0; step < DECODE_TOKENS - 10; step++) {
+        const first = last - (DECODE_TOKENS - 10 - step) * SPLITS + 1;
+        let idle = 0;
+        for (let split = 0; split < SPLITS; split++) idle += npu.gapUs(first + split);
+        perToken.push(idle);
+      }
+      return median(perToken);
+    } finally {
+      await dialog.dispose();
+    }
+  } finally {
+    npu.attach(null);
+    simulated.dispose();
+  }
+}
+
 const percent = (us: number): string => `${((100 * us) / TOKEN_BUDGET_US).toFixed(2)}% of 18.6 ms`;
 
 export async function run(): Promise<Measurement[]> {
@@ -248,7 +331,15 @@ export async function run(): Promise<Measurement[]> {
     for (const mode of ['async', 'sync'] as QnnExecuteMode[]) {
       const f = await measureMode(npu, ctxBins, mode, EXECUTE_US);
       const host = await measureMode(npu, ctxBins, mode, 0);
+      const dialogIdle = await measureDialog(npu, ctxBins, mode);
       rows.push(
+        {
+          name: `NPU idle per decode token, Dialog query loop (${mode} execute; gaps before the 3 splits, from the provider)`,
+          medianUs: dialogIdle,
+          ratio: dialogIdle / TOKEN_BUDGET_US,
+          target,
+          note: percent(dialogIdle),
+        },
         {
           name: `NPU idle per decode token (${mode} execute)`,
           medianUs: f.decodeIdle,
