@@ -6,7 +6,9 @@
  * each execute sleeps EXECUTE_US on the calling thread (18.6 ms per token / 3 splits, Genie's
  * Llama-3.2-1B figure on Snapdragon 8 Elite) and records how long it really took. NPU idle = wall
  * time minus the time spent inside graphExecute: per decode token (one decode step and one sample,
- * back to back) and per AR-128 prefill chunk. The ctx-bins are synthetic reference ones with these
+ * back to back) and per AR-128 prefill chunk; per decode token of a whole Dialog query too (from the
+ * provider's gap records); and the same Engine loop with 0 us executes (host work alone, without the
+ * sleep / wake-up that a loaded host adds). The ctx-bins are synthetic reference ones with these
  * IO shapes (hidden size 64: the handoff between splits is never touched by the host), and the
  * logits are random codes written once (execute writes nothing).
  */
