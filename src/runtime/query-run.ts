@@ -144,7 +144,7 @@ class QueryRun implements RunningQuery {
   /** Reports the engine's steps to `listener` while the query holds the dialog (`QueryOptions.onStep`). */
   observeSteps(listener: StepListener): void {
     this.previousListener = this.dialog.engine.stepListener;
-    this.dialog.engine.setStepListener(listener, 'query option onStep');
+    this.dialog.engine.setStepListener(listener, 'onStep');
   }
 
   /** The prompt is in: the decode loop starts with these criteria. */

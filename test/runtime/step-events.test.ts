@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../../src/errors.js';
+import { CallbackError } from '../../src/runtime/callbacks.js';
 import type { Dialog } from '../../src/runtime/dialog.js';
 import { StepListenerError, type StepEvent } from '../../src/runtime/engine/index.js';
 import { BACKENDS, DialogPool, makeModel, tempDir, tokenIds, tokenTurn, writeBundle, type Bundle } from './fixtures.js';
@@ -130,7 +131,10 @@ describe.each(BACKENDS)('QueryOptions.onStep (%s)', (backend) => {
       for await (const _ of failing);
     })().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(StepListenerError);
-    expect((error as Error).message).toMatch(/^query option onStep threw at step 2 \(decode, ar1_cl64\): no more; the step was cancelled before its KV update$/);
+    expect(error).toBeInstanceOf(CallbackError);
+    expect((error as CallbackError).callback).toBe('onStep');
+    expect((error as CallbackError).cause).toBeInstanceOf(RangeError);
+    expect((error as Error).message).toMatch(/^the onStep callback threw at step 2 \(decode, ar1_cl64\): no more; the step was cancelled before its KV update$/);
     // The prompt is in the cache, the generated token that failed to feed is not.
     expect(dialog.contextUsed).toBe(PROMPT.length);
 

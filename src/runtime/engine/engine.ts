@@ -449,11 +449,7 @@ export class Engine {
     try {
       listener(event);
     } catch (error) {
-      throw new StepListenerError(
-        `${this.listenerName} threw at step ${event.index} (${kind}, ${variant.id}): ${error instanceof Error ? error.message : String(error)}; ` +
-          'the step was cancelled before its KV update',
-        { cause: error },
-      );
+      throw new StepListenerError(this.listenerName, `step ${event.index} (${kind}, ${variant.id})`, error);
     } finally {
       stale = true;
     }

@@ -1,4 +1,4 @@
-import { GenieError } from '../../errors.js';
+import { CallbackError } from '../callbacks.js';
 import type { GraphKind } from '../../graphs/classify.js';
 import type { Variant } from '../../graphs/layout.js';
 import { tensorRole, type TensorRole } from '../../graphs/names.js';
@@ -12,13 +12,16 @@ import { typedView, type TypedView } from '../../tensor/views.js';
 import type { CodeArray } from '../../tensor/dtype.js';
 
 /**
- * A step listener threw (`Engine.setStepListener`, `QueryOptions.onStep`). The step it was called
- * for is undone (no KV update); the query it belongs to rejects with this error and releases the
- * dialog, which stays usable. `cause` is what the listener threw.
+ * A step listener threw (`Engine.setStepListener`, `QueryOptions.onStep`): a `CallbackError` whose
+ * `callback` names the listener (`onStep` for a query's), `cause` what it threw. The step it was
+ * called for is undone (no KV update); the query it belongs to rejects with this error and releases
+ * the dialog, which stays usable.
  */
-export class StepListenerError extends GenieError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('STEP_LISTENER', message, options);
+export class StepListenerError extends CallbackError {
+  constructor(listener: string, step: string, cause: unknown) {
+    super(listener, cause);
+    this.message = `the ${listener} callback threw at ${step}: ${cause instanceof Error ? cause.message : String(cause)}; ` +
+      'the step was cancelled before its KV update';
   }
 }
 

@@ -151,7 +151,7 @@ describe('Engine.setStepListener on a quantized bundle (Reference behind a recor
     const error = await engine.decode(5).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(StepListenerError);
     expect((error as StepListenerError).message).toBe(
-      'inspectKv threw at step 0 (decode, ar1_cl16): boom; the step was cancelled before its KV update',
+      'the inspectKv callback threw at step 0 (decode, ar1_cl16): boom; the step was cancelled before its KV update',
     );
     expect((error as StepListenerError).cause).toBe(boom);
     expect(engine.nValid).toBe(before);
