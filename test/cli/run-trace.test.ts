@@ -100,6 +100,21 @@ describe('genie-ts run --trace', () => {
     expect(await usage('--trace-steps', 'x')).toContain('--trace-steps "x": expected N, A..B, A.. or ..B (step indices from 0)');
   });
 
+  it('--log verbose prints one line per graph step (with or without --trace)', async () => {
+    const run = await cli(['run', '-c', config, '-tok', promptFile, '-n', '3', '--json', '--log', 'verbose']);
+    expect(run.code).toBe(0);
+    const { generatedTokens } = JSON.parse(run.stdout);
+    const lines = run.stderr.split('\n').filter((l) => l.startsWith('[verbose] step '));
+    const head = (l: string): string => l.replace(/; fill .*$/, '');
+    expect(lines.map(head)).toEqual([
+      `[verbose] step 0 prefill ar8_cl128: nValid 0, positions 0..7, tokens ${PROMPT.slice(0, 8).join(' ')}`,
+      `[verbose] step 1 prefill ar8_cl128: nValid 8, positions 8..9, tokens ${PROMPT.slice(8).join(' ')}`,
+      `[verbose] step 2 decode ar1_cl128: nValid 10, positions 10..10, tokens ${generatedTokens[0]}`,
+      `[verbose] step 3 decode ar1_cl128: nValid 11, positions 11..11, tokens ${generatedTokens[1]}`,
+    ]);
+    for (const line of lines) expect(line).toMatch(/; fill \d+ us, execute \d+\+\d+ us$/);
+  });
+
   it('refuses a non-empty folder (exit 1) and --trace-max-mb without --trace (usage, exit 2)', async () => {
     const dir = join(root, 'busy');
     mkdirSync(dir);

@@ -6,6 +6,7 @@ import { ConfigError } from '../../runtime/config/index.js';
 import { ContextLimitError } from '../../graphs/errors.js';
 import { ensureDemoBundle } from '../../demo/index.js';
 import { Dialog, type QueryOptions, type QueryResult } from '../../runtime/dialog.js';
+import type { StepListener } from '../../runtime/engine/step-event.js';
 import { EmbeddingTable, EmbeddingTableError } from '../../runtime/embeddings/lut.js';
 import {
   TRACE_INDEX, TRACE_TENSOR_CLASSES, TraceWriter, type TraceOptions, type TraceTensorClass,
@@ -74,7 +75,8 @@ weights, built on first use into a cache folder). Text streams to stdout, diagno
   --dump-logits FILE         write raw float32 logits, one dequantized row per sampled token
   --profile FILE             write the KPIs as JSON (with -w: the rewind query's), plus QnnProfile
                              events on QnnHtp (refuses to overwrite an existing file, like Genie)
-  --log LEVEL                error | warn | info | verbose (default error)
+  --log LEVEL                error | warn | info | verbose (default error); verbose adds one line per
+                             graph step of the first query (variant, slots, positions, fed ids, timings)
   -h, --help                 show this help
 
 Ctrl-C stops the query at the next step and prints the reply so far (exit status 0); a second
@@ -556,7 +558,8 @@ async function runDialog(args: RunArgs, io: CliIO, progress: ProgressLine): Prom
       signal: abort.signal,
       onLogits: dumpFd === undefined ? undefined : (row: Float32Array) => writeSync(dumpFd, row),
     };
-    const first = { ...options, ...(forceTokens !== undefined && { forceTokens }), ...(trace !== undefined && { onStep: trace.listener }) };
+    const onStep = stepListener(trace, args.log === 'verbose' ? log : undefined);
+    const first = { ...options, ...(forceTokens !== undefined && { forceTokens }), ...(onStep !== undefined && { onStep }) };
     let result: QueryResult;
     try {
       result = await drainQuery(
@@ -599,6 +602,19 @@ async function runDialog(args: RunArgs, io: CliIO, progress: ProgressLine): Prom
     if (dump !== undefined) closeSync(dump);
     await dialog.dispose();
   }
+}
+
+/** The first query's step listener: the trace's, and with `--log verbose` one line per graph step. */
+function stepListener(trace: TraceWriter | undefined, log: ((level: LogLevel, message: string) => void) | undefined): StepListener | undefined {
+  if (log === undefined) return trace?.listener;
+  return (step) => {
+    trace?.listener(step);
+    const { index, kind, variant, nValid, positions, tokens, embeddingRows, fillUs, splits } = step;
+    const fed = tokens.length > 0 ? `tokens ${tokens.join(' ')}` : '';
+    const rows = embeddingRows > 0 ? `${fed ? ', ' : ''}${embeddingRows} embedding rows` : '';
+    const executes = splits.filter((s) => s.executed).map((s) => s.executeUs.toFixed(0)).join('+');
+    log('verbose', `step ${index} ${kind} ${variant.id}: nValid ${nValid}, positions ${positions.first}..${positions.end - 1}, ${fed}${rows}; fill ${fillUs.toFixed(0)} us, execute ${executes} us`);
+  };
 }
 
 /** Writes the trace's index; says on stderr what the size cap left out. */
