@@ -3,12 +3,12 @@
  * in the step files holds the codes a recording backend saw at execute time, in the matching
  * safetensors dtype, and the index carries each tensor's encoding. Bad folders are TraceErrors.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeDemoBundle } from '../../src/demo/index.js';
 import { parseSafetensorsBytes } from '../../src/formats/safetensors.js';
-import type { Engine } from '../../src/runtime/engine/index.js';
+import { StepListenerError, type Engine } from '../../src/runtime/engine/index.js';
 import { TraceError, TraceWriter } from '../../src/runtime/trace/trace-writer.js';
 import { readTensor, spiedEngine, tempDir, TINY, type SpyBackend } from './quant/fixtures.js';
 
@@ -60,6 +60,23 @@ describe('TraceWriter', () => {
     }
     expect(execution).toBe(spy.executions.length);
     expect(checked).toBeGreaterThan(10);
+  });
+
+  it('a step file that cannot be written fails the step with StepListenerError (a TraceError as cause); the engine goes on', async () => {
+    const dir = join(root, 'vanishing');
+    const trace = new TraceWriter(dir);
+    rmSync(dir, { recursive: true });
+    engine.reset();
+    engine.setStepListener(trace.listener, 'trace');
+    const error = await engine.prefill([1, 2, 3]).catch((e: unknown) => e);
+    engine.setStepListener(null);
+    expect(error).toBeInstanceOf(StepListenerError);
+    const cause = (error as StepListenerError).cause;
+    expect(cause).toBeInstanceOf(TraceError);
+    expect((cause as TraceError).message).toBe(`cannot write the trace file "${join(dir, 'step-00000.safetensors')}": ENOENT: no such file or directory`);
+    expect(engine.nValid).toBe(0);
+    await engine.prefill([1, 2, 3]);
+    expect(engine.nValid).toBe(3);
   });
 
   it('refuses a non-empty folder and one it cannot create', () => {

@@ -1,6 +1,6 @@
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { GenieError } from '../../errors.js';
+import { GenieError, systemErrorReason } from '../../errors.js';
 import { safetensorsPieces, type RawTensor, type SafetensorsDType } from '../../formats/safetensors.js';
 import type { DataTypeName } from '../../tensor/dtype.js';
 import type { StepEvent, StepListener, StepTensor } from '../engine/step-event.js';
@@ -154,13 +154,21 @@ export class TraceWriter {
   }
 }
 
+/** Writes a file in pieces; a file system error (a folder gone, a full disk) is a TraceError naming the file. */
 function writePieces(path: string, pieces: readonly Uint8Array[]): void {
-  const fd = openSync(path, 'w');
+  let fd: number;
+  try {
+    fd = openSync(path, 'w');
+  } catch (error) {
+    throw new TraceError(`cannot write the trace file "${path}": ${systemErrorReason(error)}`, { cause: error });
+  }
   try {
     for (const piece of pieces) {
       let done = 0;
       while (done < piece.byteLength) done += writeSync(fd, piece, done);
     }
+  } catch (error) {
+    throw new TraceError(`cannot write the trace file "${path}": ${systemErrorReason(error)}`, { cause: error });
   } finally {
     closeSync(fd);
   }
