@@ -75,6 +75,7 @@ describe('TraceWriter', () => {
     expect(cause).toBeInstanceOf(TraceError);
     expect((cause as TraceError).message).toBe(`cannot write the trace file "${join(dir, 'step-00000.safetensors')}": ENOENT: no such file or directory`);
     expect(engine.nValid).toBe(0);
+    expect(() => trace.finish()).toThrow(new TraceError(`cannot write the trace index "${join(dir, 'trace.json')}": ENOENT: no such file or directory`));
     await engine.prefill([1, 2, 3]);
     expect(engine.nValid).toBe(3);
   });

@@ -572,10 +572,18 @@ async function runDialog(args: RunArgs, io: CliIO, progress: ProgressLine): Prom
         io,
         progress,
       );
-    } finally {
-      // A failed query (a trace file that could not be written included) still gets the index of what was traced.
-      if (trace !== undefined) finishTrace(trace, log, io);
+    } catch (error) {
+      // A failed query (a trace file that could not be written included) still gets the index of what was traced, if it can.
+      if (trace !== undefined) {
+        try {
+          finishTrace(trace, log, io);
+        } catch (indexError) {
+          io.stderr(`genie-ts run: --trace: the index could not be written either: ${(indexError as Error).message}\n`);
+        }
+      }
+      throw error;
     }
+    if (trace !== undefined) finishTrace(trace, log, io);
     logResult(log, result);
     // genie-t2t-run sends the rewind query after a text query that completed (not after a warning).
     const rewind = args.rewind;

@@ -120,7 +120,12 @@ export class TraceWriter {
       leftOut: this.cappedAtStep === null ? null : `tensors of steps ${this.cappedAtStep} and later (the size cap of ${this.maxBytes} bytes)`,
       steps: this.steps,
     };
-    writeFileSync(join(this.dir, TRACE_INDEX), `${JSON.stringify(index, null, 1)}\n`);
+    const path = join(this.dir, TRACE_INDEX);
+    try {
+      writeFileSync(path, `${JSON.stringify(index, null, 1)}\n`);
+    } catch (error) {
+      throw new TraceError(`cannot write the trace index "${path}": ${systemErrorReason(error)}`, { cause: error });
+    }
     return summary;
   }
 
