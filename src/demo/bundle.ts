@@ -3,7 +3,7 @@ import { copyFile, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { writeHfQwen2, writeReferenceCtxBin } from '../backends/reference/index.js';
 import { demoTokenizerPath } from '../runtime/tokenizer/index.js';
-import { installDir, makeStagingDir, removeLeftovers, targetState } from './atomic-dir.js';
+import { installDir, makeStagingDir, removeLeftovers, targetState } from '../formats/atomic-dir.js';
 import { DemoBundleError } from './errors.js';
 import { demoGenieConfig } from './genie-config.js';
 import {

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
-import { installDir, removeLeftovers, targetState } from './atomic-dir.js';
+import { installDir, removeLeftovers, targetState } from '../formats/atomic-dir.js';
 import { bundleAt, buildStaged, type DemoBundle, type ProgressCallback } from './bundle.js';
 import { DemoBundleError } from './errors.js';
 import { canonicalOptions, DEMO_FORMAT_VERSION, isCompleteBundle } from './manifest.js';

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { installDir, makeStagingDir } from '../../src/demo/atomic-dir.js';
+import { installDir, makeStagingDir } from '../../src/formats/atomic-dir.js';
 import {
   DEMO_FORMAT_VERSION, demoCacheFolderName, DemoOptionError, ensureDemoBundle, readDemoManifest, resolveDemoOptions, writeDemoBundle,
 } from '../../src/demo/index.js';

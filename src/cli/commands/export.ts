@@ -1,7 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { exportHfCheckpoint, ExportOptionError, isExportBundle, SUPPORTED_HF_ARCHITECTURES, type ExportQuant } from '../../backends/reference/index.js';
-import { installDir, makeStagingDir, removeLeftovers, targetState } from '../../demo/atomic-dir.js';
+import { installDir, makeStagingDir, removeLeftovers, targetState } from '../../formats/atomic-dir.js';
 import { GenieError, isSystemError } from '../../errors.js';
 import { parseChoiceFlag, parseFlags, parseIntegerFlag, parseIntegerListFlag, UsageError, type FlagSpec } from '../flags.js';
 import type { CliIO, Command } from '../io.js';
