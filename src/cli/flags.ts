@@ -90,6 +90,37 @@ export function parseFlags(args: readonly string[], specs: readonly FlagSpec[]):
   return { values, lists, positionals };
 }
 
+/** Prints a command's usage error (`genie-ts NAME: message`, then where its help is) and returns exit status 2. */
+export function reportUsageError(io: { stderr(text: string): void }, command: string, message: string): number {
+  io.stderr(`genie-ts ${command}: ${message}\n(see genie-ts ${command} --help)\n`);
+  return 2;
+}
+
+/**
+ * A command's arguments parsed by `parse`, or its exit status: 2 after a UsageError (reported),
+ * 0 after printing `usage` for `--help`.
+ */
+export function parseCommandArgs<T extends { readonly help: boolean }>(
+  command: string,
+  usage: string,
+  args: readonly string[],
+  io: { stdout(text: string): void; stderr(text: string): void },
+  parse: (args: readonly string[]) => T,
+): T | number {
+  let parsed: T;
+  try {
+    parsed = parse(args);
+  } catch (error) {
+    if (error instanceof UsageError) return reportUsageError(io, command, error.message);
+    throw error;
+  }
+  if (parsed.help) {
+    io.stdout(usage);
+    return 0;
+  }
+  return parsed;
+}
+
 /** A whole decimal integer (`-3`, `42`); anything else, `1.5`, `1e3`, `0x10` or `""` included, is a UsageError. */
 export function parseIntegerFlag(flag: string, text: string): number {
   const value = Number(text);

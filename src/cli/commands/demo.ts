@@ -3,7 +3,9 @@ import {
   DEFAULT_DEMO_OPTIONS, DEMO_BACKENDS, DEMO_QUANTS, describeDemoOptions, DemoOptionError, writeDemoBundle, type DemoInput, type DemoOptions,
   type DemoBackend, type DemoQuant,
 } from '../../demo/index.js';
-import { parseChoiceFlag, parseFlags, parseIntegerFlag, parseIntegerListFlag, UsageError, type FlagSpec } from '../flags.js';
+import {
+  parseChoiceFlag, parseCommandArgs, parseFlags, parseIntegerFlag, parseIntegerListFlag, reportUsageError, UsageError, type FlagSpec,
+} from '../flags.js';
 import type { CliIO, Command } from '../io.js';
 
 const defaults = DEFAULT_DEMO_OPTIONS;
@@ -96,24 +98,12 @@ function parseDemoArgs(args: readonly string[]): DemoArgs {
   return { help: values.has('help'), out, force: values.has('force'), options };
 }
 
-function usageError(io: CliIO, message: string): number {
-  io.stderr(`genie-ts demo: ${message}\n(see genie-ts demo --help)\n`);
-  return 2;
-}
+const usageError = (io: CliIO, message: string): number => reportUsageError(io, 'demo', message);
 
 /** `genie-ts demo --out DIR [...]`. */
 export const demoCommand: Command = async (args, io) => {
-  let parsed: DemoArgs;
-  try {
-    parsed = parseDemoArgs(args);
-  } catch (error) {
-    if (error instanceof UsageError) return usageError(io, error.message);
-    throw error;
-  }
-  if (parsed.help) {
-    io.stdout(USAGE);
-    return 0;
-  }
+  const parsed = parseCommandArgs('demo', USAGE, args, io, parseDemoArgs);
+  if (typeof parsed === 'number') return parsed;
   if (parsed.out === undefined) return usageError(io, 'missing --out DIR');
   try {
     const bundle = await writeDemoBundle(parsed.out, {

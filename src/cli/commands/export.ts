@@ -3,7 +3,9 @@ import { basename, dirname, resolve } from 'node:path';
 import { exportHfCheckpoint, ExportOptionError, isExportBundle, SUPPORTED_HF_ARCHITECTURES, type ExportQuant } from '../../backends/reference/index.js';
 import { installDir, makeStagingDir, removeLeftovers, targetState } from '../../formats/atomic-dir.js';
 import { GenieError, isSystemError } from '../../errors.js';
-import { parseChoiceFlag, parseFlags, parseIntegerFlag, parseIntegerListFlag, UsageError, type FlagSpec } from '../flags.js';
+import {
+  parseChoiceFlag, parseCommandArgs, parseFlags, parseIntegerFlag, parseIntegerListFlag, reportUsageError, UsageError, type FlagSpec,
+} from '../flags.js';
 import type { CliIO, Command } from '../io.js';
 
 const USAGE = `usage: genie-ts export --hf DIR --out DIR [options]
@@ -80,24 +82,12 @@ function parseExportArgs(args: readonly string[]): ExportArgs {
   };
 }
 
-function usageError(io: CliIO, message: string): number {
-  io.stderr(`genie-ts export: ${message}\n(see genie-ts export --help)\n`);
-  return 2;
-}
+const usageError = (io: CliIO, message: string): number => reportUsageError(io, 'export', message);
 
 /** `genie-ts export --hf DIR --out DIR [...]`: built in a staging folder next to DIR, renamed into place. */
 export const exportCommand: Command = async (args, io) => {
-  let parsed: ExportArgs;
-  try {
-    parsed = parseExportArgs(args);
-  } catch (error) {
-    if (error instanceof UsageError) return usageError(io, error.message);
-    throw error;
-  }
-  if (parsed.help) {
-    io.stdout(USAGE);
-    return 0;
-  }
+  const parsed = parseCommandArgs('export', USAGE, args, io, parseExportArgs);
+  if (typeof parsed === 'number') return parsed;
   if (parsed.hf === undefined) return usageError(io, 'missing --hf DIR');
   if (parsed.out === undefined) return usageError(io, 'missing --out DIR');
   const target = resolve(parsed.out);
