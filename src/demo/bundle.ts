@@ -8,7 +8,7 @@ import { DemoBundleError } from './errors.js';
 import { demoGenieConfig } from './genie-config.js';
 import {
   bundleFiles, CONFIG_FILE, ctxBinFiles, DEMO_VISION_SPLIT, HF_DIR, IMAGE_ENCODER_FILE, LUT_FILE, MANIFEST_FILE, README_FILE,
-  TEXT_GENERATOR_FILE, TOKENIZER_FILE, VISION_DIR,
+  TEXT_GENERATOR_FILE, TOKENIZER_CONFIG_FILE, TOKENIZER_FILE, VISION_DIR,
 } from './layout.js';
 import { writeDemoVisionEncoder } from './vision-encoder.js';
 import { DEMO_FORMAT_VERSION, manifestText, readDemoManifest } from './manifest.js';
@@ -96,6 +96,7 @@ async function writeBundleFiles(dir: string, options: DemoOptions, report: Progr
   } else {
     await copyFile(demoTokenizerPath(), join(dir, TOKENIZER_FILE));
   }
+  await copyFile(join(dirname(demoTokenizerPath()), TOKENIZER_CONFIG_FILE), join(dir, TOKENIZER_CONFIG_FILE));
   await writeFile(join(dir, README_FILE), readme(options));
   const sizes: Record<string, number> = {};
   for (const file of bundleFiles(options)) sizes[file] = (await stat(join(dir, file))).size;

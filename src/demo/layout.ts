@@ -12,6 +12,8 @@ export const DEMO_VISION_SPLIT = { split: 'separate' } as const;
 
 export const CONFIG_FILE = 'genie_config.json';
 export const TOKENIZER_FILE = 'tokenizer.json';
+/** The tokenizer's Hugging Face config, which holds its chat template (Qwen's): `Dialog.chat` reads it. */
+export const TOKENIZER_CONFIG_FILE = 'tokenizer_config.json';
 export const LUT_FILE = 'embedding_lut.bin';
 export const README_FILE = 'README.txt';
 export const MANIFEST_FILE = 'demo.json';
@@ -33,6 +35,7 @@ export function bundleFiles(options: DemoOptions): string[] {
   return [
     CONFIG_FILE,
     TOKENIZER_FILE,
+    TOKENIZER_CONFIG_FILE,
     README_FILE,
     ...ctxBinFiles(options),
     ...HF_FILES.map((file) => `${HF_DIR}/${file}`),

@@ -11,7 +11,7 @@ import { DEFAULT_DEMO_OPTIONS, type DemoOptions } from './options.js';
 
 const FORMAT = 'genie-ts-demo';
 /** Bump whenever the same options would give different files. */
-export const DEMO_FORMAT_VERSION = 2;
+export const DEMO_FORMAT_VERSION = 3;
 
 export interface DemoManifest {
   readonly format: typeof FORMAT;

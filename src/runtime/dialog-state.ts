@@ -2,6 +2,7 @@ import { GenieError, InvalidArgumentError } from '../errors.js';
 import { ContextLimitError } from '../graphs/errors.js';
 import type { Sampler } from '../sampler/sampler.js';
 import { byteSize, isFixedPoint } from '../tensor/dtype.js';
+import type { ChatTemplate } from './chat-template.js';
 import { Accumulator } from './embeddings/accumulator.js';
 import type { ImageEmbedder } from './vision/embedder.js';
 import { DisposedError, type Engine } from './engine/engine.js';
@@ -81,6 +82,8 @@ export class DialogState {
   private splicing: Accumulator | undefined;
   /** The vision stage that lets queries take images, with the placeholder that marks them; null: text only. */
   vision: DialogVision | null = null;
+  /** What `Dialog.chat` renders conversations with; null: none; undefined: not looked for yet (on first use). */
+  chatTemplate: ChatTemplate | null | undefined = undefined;
 
   constructor(
     readonly engine: Engine,

@@ -41,6 +41,11 @@ export interface DialogOptions {
   readonly imageEncoder?: string | object | ImageEmbedder;
   /** The text in a prompt that stands for an image (default `<image>`, FastVLM's and LLaVA's). */
   readonly imagePlaceholder?: string;
+  /**
+   * The chat template `chat()` renders (Jinja, Hugging Face's format). Default: the `chat_template` of
+   * the `tokenizer_config.json` beside the config's tokenizer, if any.
+   */
+  readonly chatTemplate?: string;
 }
 
 export interface QueryOptions {

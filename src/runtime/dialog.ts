@@ -27,6 +27,7 @@ import { StopSequenceMatcher } from './text/stop-sequence-matcher.js';
 import { loadTokenizer } from './tokenizer/load.js';
 import { Tokenizer } from './tokenizer/tokenizer.js';
 import { TurnLedger, type TurnPrompt } from './turn-ledger.js';
+import { ChatTemplate, TOKENIZER_CONFIG_FILE, type ChatMessage } from './chat-template.js';
 import { spliceKeys } from './spliced-prompt.js';
 import type { ImageEmbedder, ImageInput } from './vision/embedder.js';
 import { DEFAULT_IMAGE_PLACEHOLDER, splicePrompt } from './vision/prompt.js';
@@ -79,6 +80,9 @@ export class Dialog {
     assertLoadable(parsed);
     const derived = deriveDialog(parsed);
     const tokenizer = options.tokenizer ?? (await loadTokenizer(derived.tokenizerPath));
+    // A given template is checked now; the tokenizer's own is read on the first chat(), so that a
+    // template the renderer cannot parse never stops a dialog that only takes queries.
+    const chatTemplate = options.chatTemplate === undefined ? undefined : new ChatTemplate(options.chatTemplate, {}, 'Dialog.create option chatTemplate');
     checkConfigTokenIds(parsed, tokenizer);
     const engine = await openEngine(derived, options.backend, { graphBackend: options.graphBackend, wrapBackend: options.wrapBackend });
     try {
@@ -94,6 +98,7 @@ export class Dialog {
         accumulatorSize: derived.accumulatorSize,
       };
       const state = new DialogState(engine, sampler, ledger, tokenizer, settings);
+      state.chatTemplate = chatTemplate;
       state.vision = await openVision(engine, options);
       return new Dialog(derived, state);
     } catch (error) {
@@ -136,6 +141,39 @@ export class Dialog {
     const ids = Array.from(this.tokenizer.encode(prompt));
     this.checkIds(ids, 'the encoded prompt');
     return this.start({ kind: 'tokens', ids, rewind: options.rewind === true }, options);
+  }
+
+  /**
+   * A turn of a chat: renders the whole conversation `messages` (the replies so far included) with the
+   * dialog's chat template, ending with the assistant's turn opened, and sends it as a REWIND query
+   * (`query(prompt, { ...options, rewind: true })`), so only what the KV cache lacks is fed. Images go
+   * in `options.images`, for the `<image>` placeholders the messages' text holds.
+   *
+   * ```ts
+   * const messages = [{ role: 'user', content: 'Hi' }];
+   * let reply = '';
+   * for await (const piece of dialog.chat(messages)) reply += piece;
+   * messages.push({ role: 'assistant', content: reply }, { role: 'user', content: 'And then?' });
+   * for await (const piece of dialog.chat(messages)) process.stdout.write(piece); // feeds the new turns only
+   * ```
+   * @throws NotSupportedError when the dialog has no chat template (`DialogOptions.chatTemplate`, or a
+   * `tokenizer_config.json` beside the tokenizer); InvalidArgumentError for messages that are not
+   * `{ role, content }` strings; ChatTemplateError when the template fails to render; as `query`.
+   */
+  chat(messages: readonly ChatMessage[], options: Omit<QueryOptions, 'rewind'> = {}): AsyncGenerator<string, QueryResult> {
+    this.checkUsable();
+    if (this.state.chatTemplate === undefined) this.state.chatTemplate = ChatTemplate.beside(this.config.tokenizerPath);
+    const template = this.state.chatTemplate;
+    if (template === null) {
+      throw new NotSupportedError(
+        `chat needs a chat template: there is no ${TOKENIZER_CONFIG_FILE} with a chat_template beside the tokenizer ` +
+          `(${this.config.tokenizerPath}); pass DialogOptions.chatTemplate`,
+      );
+    }
+    if (typeof options !== 'object' || options === null || 'rewind' in options) {
+      throw new InvalidArgumentError('chat options: a chat turn is always a rewind query; rewind is not an option of chat');
+    }
+    return this.query(template.render(messages), { ...options, rewind: true });
   }
 
   /** Like `query` (errors and start included), with the prompt given as token ids (genie-t2t-run `--tokens_file`). */
@@ -370,7 +408,7 @@ export class Dialog {
 
 const DIALOG_OPTION_KEYS = {
   baseDir: true, sampler: true, maxNumTokens: true, tokenizer: true, backend: true, imageEncoder: true, imagePlaceholder: true,
-  graphBackend: true, wrapBackend: true,
+  graphBackend: true, wrapBackend: true, chatTemplate: true,
 } as const satisfies Record<keyof DialogOptions, true>;
 
 /** Options every query method takes. */
@@ -441,7 +479,10 @@ function checkDialogOptions(options: DialogOptions): void {
   if (wrapBackend !== undefined && typeof wrapBackend !== 'function') {
     throw new InvalidArgumentError(`Dialog.create option wrapBackend must be a function (configured: GraphBackend) => GraphBackend, got ${describeValue(wrapBackend)}`);
   }
-  const { imageEncoder, imagePlaceholder } = options;
+  const { imageEncoder, imagePlaceholder, chatTemplate } = options;
+  if (chatTemplate !== undefined && (typeof chatTemplate !== 'string' || chatTemplate === '')) {
+    throw new InvalidArgumentError(`Dialog.create option chatTemplate must be the template's text (a non-empty string), got ${describeValue(chatTemplate)}`);
+  }
   if (imageEncoder !== undefined && typeof imageEncoder !== 'string' && (typeof imageEncoder !== 'object' || imageEncoder === null || Array.isArray(imageEncoder))) {
     throw new InvalidArgumentError(
       `Dialog.create option imageEncoder must be an image-encoder config (a path or an object) or an ImageEmbedder, got ${describeValue(imageEncoder)}`,

@@ -52,7 +52,7 @@ describe('writeDemoBundle: ids input, embedding part + 2 decoder parts', () => {
   it('writes the documented files and nothing else', () => {
     expect(listFiles(bundle.dir)).toEqual([
       'README.txt', 'demo.json', 'demo_part_1_of_3.safetensors', 'demo_part_2_of_3.safetensors', 'demo_part_3_of_3.safetensors',
-      'genie_config.json', 'hf/config.json', 'hf/model.safetensors', 'tokenizer.json',
+      'genie_config.json', 'hf/config.json', 'hf/model.safetensors', 'tokenizer.json', 'tokenizer_config.json',
     ]);
     expect(bundle.configPath).toBe(join(bundle.dir, 'genie_config.json'));
     expect(bundle.options).toEqual(resolveDemoOptions(options));
@@ -213,7 +213,7 @@ describe('writeDemoBundle determinism', () => {
     expect(listFiles(b.dir)).toEqual(files);
     for (const f of files) expect(bytes(join(b.dir, f)).equals(bytes(join(a.dir, f))), f).toBe(true);
     const same = files.filter((f) => bytes(join(c.dir, f)).equals(bytes(join(a.dir, f))));
-    expect(same).toEqual(['hf/config.json', 'tokenizer.json']);
+    expect(same).toEqual(['hf/config.json', 'tokenizer.json', 'tokenizer_config.json']);
   });
 });
 

@@ -121,9 +121,9 @@ describe('ensureDemoBundle', () => {
       const xdg = freshCache();
       process.env.GENIE_TS_CACHE_DIR = own;
       process.env.XDG_CACHE_HOME = xdg;
-      expect((await ensureDemoBundle(SMALL)).dir.startsWith(`${own}/demo-2-`)).toBe(true);
+      expect((await ensureDemoBundle(SMALL)).dir.startsWith(`${own}/demo-${DEMO_FORMAT_VERSION}-`)).toBe(true);
       delete process.env.GENIE_TS_CACHE_DIR;
-      expect((await ensureDemoBundle(SMALL)).dir.startsWith(`${join(xdg, 'genie-ts')}/demo-2-`)).toBe(true);
+      expect((await ensureDemoBundle(SMALL)).dir.startsWith(`${join(xdg, 'genie-ts')}/demo-${DEMO_FORMAT_VERSION}-`)).toBe(true);
     });
   });
 });

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../../src/errors.js';
 import {
-  DEFAULT_DEMO_OPTIONS, demoCacheFolderName, demoCacheRoot, DemoOptionError, describeDemoOptions, resolveDemoOptions,
+  DEFAULT_DEMO_OPTIONS, DEMO_FORMAT_VERSION, demoCacheFolderName, demoCacheRoot, DemoOptionError, describeDemoOptions, resolveDemoOptions,
   type DemoOptions,
 } from '../../src/demo/index.js';
 
@@ -94,7 +94,7 @@ describe('demo cache location', () => {
 
   it('names a folder per format version and options, independent of AR order', () => {
     const name = demoCacheFolderName(resolveDemoOptions());
-    expect(name).toMatch(/^demo-2-[0-9a-f]{12}$/);
+    expect(name).toMatch(new RegExp(`^demo-${DEMO_FORMAT_VERSION}-[0-9a-f]{12}$`));
     expect(demoCacheFolderName(resolveDemoOptions({ ar: [32, 1] }))).toBe(name);
     const others = [{ seed: 43 }, { layers: 3 }, { input: 'embeds' as const }, { ar: [1, 64] }, { cl: 1024 }, { splits: 1 }];
     const names = others.map((o) => demoCacheFolderName(resolveDemoOptions(o)));
