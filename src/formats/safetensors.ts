@@ -329,11 +329,7 @@ export async function writeSafetensors(
   tensors: ReadonlyMap<string, FloatTensor>,
   metadata: Readonly<Record<string, string>> = {},
 ): Promise<void> {
-  const header: Record<string, unknown> = {};
-  if (Object.keys(metadata).length > 0) header[METADATA_KEY] = metadata;
-  let offset = 0;
   for (const [name, { shape, data }] of tensors) {
-    if (name === METADATA_KEY) throw new InvalidArgumentError(`tensor name "${METADATA_KEY}" is reserved`);
     if (!shape.every(isCount)) {
       throw new InvalidArgumentError(
         `tensor "${name}": shape ${JSON.stringify(shape)} is not a list of non-negative integers`,
@@ -344,14 +340,12 @@ export async function writeSafetensors(
         `tensor "${name}": data has ${data.length} elements but shape ${JSON.stringify(shape)} needs ${elementCount(shape)}`,
       );
     }
-    header[name] = { dtype: 'F32', shape, data_offsets: [offset, offset + data.byteLength] };
-    offset += data.byteLength;
   }
-  const json = new TextEncoder().encode(JSON.stringify(header));
-  const padded = Math.ceil((8 + json.length) / 8) * 8 - 8;
-  const head = new Uint8Array(8 + padded).fill(0x20);
-  new DataView(head.buffer).setBigUint64(0, BigInt(padded), true);
-  head.set(json, 8);
+  const raw = new Map([...tensors].map(([name, { shape, data }]) => [
+    name,
+    { dtype: 'F32' as const, shape, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) },
+  ]));
+  const pieces = safetensorsPieces(raw, metadata);
   let handle: FileHandle;
   try {
     handle = await open(path, 'w');
@@ -359,10 +353,7 @@ export async function writeSafetensors(
     throw new SafetensorsError(`cannot create safetensors file "${path}": ${(cause as Error).message}`, { cause });
   }
   try {
-    await handle.write(head);
-    for (const { data } of tensors.values()) {
-      await handle.write(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-    }
+    for (const piece of pieces) await handle.write(piece);
   } finally {
     await handle.close();
   }

@@ -3,7 +3,7 @@ import { constants } from 'node:fs';
 import { open, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InvalidArgumentError, GenieError } from '../../errors.js';
-import { parseSafetensorsBytes } from '../../formats/safetensors.js';
+import { parseSafetensorsBytes, safetensorsPieces, type SafetensorsDType } from '../../formats/safetensors.js';
 import { resolveInitialParams } from '../../sampler/resolve-params.js';
 import { SeededRng, type RngState } from '../../sampler/rng.js';
 import type { SamplerParams } from '../../sampler/params.js';
@@ -121,29 +121,21 @@ async function refuseForeignFolder(dir: string): Promise<void> {
 
 /** A safetensors file of the packed KV entries, each tensor in its stored element type. */
 async function writeKv(path: string, tensors: { name: string; shape: number[]; data: ElementArray }[]): Promise<Omit<FileRef, 'file'>> {
-  const header: Record<string, unknown> = {};
-  let offset = 0;
-  for (const { name, shape, data } of tensors) {
-    header[name] = { dtype: SAFETENSORS_DTYPE[data.constructor.name], shape, data_offsets: [offset, offset + data.byteLength] };
-    offset += data.byteLength;
-  }
-  const json = new TextEncoder().encode(JSON.stringify(header));
-  const padded = Math.ceil((8 + json.length) / 8) * 8 - 8;
-  const head = new Uint8Array(8 + padded).fill(0x20);
-  new DataView(head.buffer).setBigUint64(0, BigInt(padded), true);
-  head.set(json, 8);
-  const hash = createHash('sha256').update(head);
+  const raw = new Map(tensors.map(({ name, shape, data }) => [name, { dtype: SAFETENSORS_DTYPE[data.constructor.name] as SafetensorsDType, shape, data: bytesOf(data) }]));
+  const pieces = safetensorsPieces(raw);
+  const hash = createHash('sha256');
+  let bytes = 0;
   const handle = await open(path, 'w');
   try {
-    await handle.write(head);
-    for (const { data } of tensors) {
-      hash.update(bytesOf(data));
-      await handle.write(bytesOf(data));
+    for (const piece of pieces) {
+      hash.update(piece);
+      await handle.write(piece);
+      bytes += piece.byteLength;
     }
   } finally {
     await handle.close();
   }
-  return { bytes: head.length + offset, sha256: hash.digest('hex') };
+  return { bytes, sha256: hash.digest('hex') };
 }
 
 function encodeRng(state: RngState): Uint8Array {
