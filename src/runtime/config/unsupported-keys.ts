@@ -29,9 +29,8 @@ const LORA = 'LoRA adapters are not implemented';
  * - QnnHtp `kv-update-method` SMART_MASK or SHIFT_CONCAT (Genie runs the latter as SMART_MASK),
  *   `allow-async-init: false`, `shared-engine: false`, `skip-lora-validation: false`: Genie's
  *   defaults, which are what genie-ts does.
- * - `accumulator-size`: the byte size of a pipeline's embedding accumulator; genie-ts runs a
- *   text-generator on its own, where the caller's rows take the accumulator's place (Genie's dialog
- *   ignores the key too).
+ * - `accumulator-size` in a `dialog` root: Genie's dialog ignores it too (in a `text-generator` it
+ *   bounds the accumulator that spliced prompts and the Pipeline build their rows in).
  * - `stop-sequence` entries "": Genie's matcher never matches an empty sequence; genie-ts drops them.
  */
 export function unsupportedKeys(config: DialogRootConfig): string[] {
