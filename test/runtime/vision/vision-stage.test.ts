@@ -136,6 +136,44 @@ describe.each(BACKENDS)('%s: query with an image file through the demo vision en
     await expect(drain((o) => dialog.query('<image>', { ...o, images: [raw] }))).rejects.toThrow(ImageError);
   });
 
+  it('abort, reset and dispose while an image is being encoded: no crash, a clean end, the dialog usable or disposed', async () => {
+    const stage = await VisionStage.open((await encoder('none', 'fused')).configPath, {
+      backend: backend === 'QnnHtp' ? { qnn: { provider: 'simulated' } } : undefined,
+    });
+    let during: () => void = () => {};
+    // The real vision stage, with a hook that runs while the query is inside its image encode.
+    const hooked = { rows: stage.rows, width: stage.width, dispose: async () => {}, embed: (image: Parameters<VisionStage['embed']>[0], signal?: AbortSignal) => {
+      during();
+      return stage.embed(image, signal);
+    } };
+    try {
+      const dialog = await dialogs.open(bundle, dialogs.config(bundle, { maxNumTokens: 3 }), { imageEncoder: hooked });
+      const controller = new AbortController();
+      during = () => controller.abort();
+      const aborted = await drain((o) => dialog.query('<image>', { ...o, images: [png], signal: controller.signal }));
+      expect(aborted.result.stopReason).toBe('abort');
+      expect(dialog.contextUsed).toBe(0);
+
+      let resetError: unknown;
+      during = () => {
+        try {
+          dialog.reset();
+        } catch (error) {
+          resetError = error;
+        }
+      };
+      const busy = await drain((o) => dialog.query('<image>', { ...o, images: [png] }));
+      expect((resetError as Error).constructor.name).toBe('DialogBusyError');
+      expect(busy.result.stopReason).toBe('max-tokens');
+
+      during = () => void dialog.dispose();
+      await expect(drain((o) => dialog.query('x<image>', { ...o, images: [png] }))).rejects.toThrow(/disposed/);
+      await dialog.dispose();
+    } finally {
+      await stage.dispose();
+    }
+  });
+
   it('takes a preprocessed pixel tensor of exactly pixel_values\' size', async () => {
     const dialog = await visionDialog('none', 'fused');
     expect(() => dialog.query('<image>', { images: [{ bytes: new Uint8Array(10) }] })).not.toThrow();
