@@ -52,9 +52,11 @@ const hfConfigSchema = z.looseObject({
 
 type HfConfig = z.infer<typeof hfConfigSchema>;
 
-const indexSchema = z.looseObject({ weight_map: z.record(z.string(), z.string()) });
+/** `model.safetensors.index.json`: which shard holds each weight. */
+export const indexSchema = z.looseObject({ weight_map: z.record(z.string(), z.string()) });
 
-async function readJson(path: string): Promise<unknown> {
+/** A JSON file of a checkpoint folder. @throws CheckpointError naming the file when it cannot be read or parsed */
+export async function readJson(path: string): Promise<unknown> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');

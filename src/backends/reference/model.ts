@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import type { FloatTensor } from '../../formats/safetensors.js';
+import { elementCount } from '../../tensor/shape.js';
 import { validateRopeFrequencyOptions, type RopeScaling } from '../../rope/inv-freq.js';
 import { layerWeightNames, type LayerWeightKey } from './names.js';
 
@@ -187,3 +189,16 @@ export function layerWeights(model: ReferenceModel, layer: number): Array<[Layer
 
 export const sameShape = (a: readonly number[], b: readonly number[]): boolean =>
   a.length === b.length && a.every((d, i) => d === b[i]);
+
+/** The first weight of `shapes` that `weights` lacks or holds in another shape, described, or null. */
+export function weightsProblem(shapes: ReadonlyMap<string, readonly number[]>, weights: ReadonlyMap<string, FloatTensor>): string | null {
+  for (const [name, shape] of shapes) {
+    const tensor = weights.get(name);
+    if (tensor === undefined) return `missing weight "${name}"`;
+    if (!sameShape(tensor.shape, shape)) return `weight "${name}" has shape [${tensor.shape}], expected [${shape}]`;
+    if (tensor.data.length !== elementCount(shape)) {
+      return `weight "${name}" has ${tensor.data.length} values, shape [${shape}] needs ${elementCount(shape)}`;
+    }
+  }
+  return null;
+}

@@ -4,9 +4,8 @@
  */
 import { z } from 'zod';
 import type { FloatTensor } from '../../formats/safetensors.js';
-import { elementCount } from '../../tensor/shape.js';
 import {
-  decoderExtraFields, layerWeights, qwen2ShapeSchema, sameShape, type DecoderArchitecture, type DecoderRopeScaling, type Qwen2ShapeKey,
+  decoderExtraFields, layerWeights, qwen2ShapeSchema, weightsProblem, type DecoderArchitecture, type DecoderRopeScaling, type Qwen2ShapeKey,
   type ReferenceModel,
 } from './model.js';
 import { EMBED_TOKENS, FINAL_NORM, LM_HEAD } from './names.js';
@@ -92,13 +91,5 @@ export function qwen2WeightShapes(config: Qwen2Config): Map<string, number[]> {
 
 /** The first missing or mis-shaped weight of a checkpoint, described, or null. */
 export function qwen2WeightsProblem(config: Qwen2Config, weights: ReadonlyMap<string, FloatTensor>): string | null {
-  for (const [name, shape] of qwen2WeightShapes(config)) {
-    const tensor = weights.get(name);
-    if (tensor === undefined) return `missing weight "${name}"`;
-    if (!sameShape(tensor.shape, shape)) return `weight "${name}" has shape [${tensor.shape}], expected [${shape}]`;
-    if (tensor.data.length !== elementCount(shape)) {
-      return `weight "${name}" has ${tensor.data.length} values, shape [${shape}] needs ${elementCount(shape)}`;
-    }
-  }
-  return null;
+  return weightsProblem(qwen2WeightShapes(config), weights);
 }

@@ -17,9 +17,9 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { InvalidArgumentError, NotSupportedError } from '../../errors.js';
 import { SafetensorsReader, writeSafetensors, type FloatTensor } from '../../formats/safetensors.js';
-import { elementCount } from '../../tensor/shape.js';
+import { indexSchema, readJson } from './checkpoint.js';
 import { CheckpointError } from './errors.js';
-import { sameShape } from './model.js';
+import { weightsProblem } from './model.js';
 import { visionModelProblem, visionWeightShapes, type ReferenceVisionModel, type VisionTower } from './vision-model.js';
 import { describeFirstIssue } from './zod-issue.js';
 
@@ -59,21 +59,6 @@ const configSchema = z.looseObject({
   vision_config: z.unknown().optional(),
 });
 
-const indexSchema = z.looseObject({ weight_map: z.record(z.string(), z.string()) });
-
-async function readJson(path: string): Promise<unknown> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (cause) {
-    throw new CheckpointError(`cannot read "${path}": ${(cause as Error).message}`, { cause });
-  }
-  try {
-    return JSON.parse(text);
-  } catch (cause) {
-    throw new CheckpointError(`"${path}" is not valid JSON: ${(cause as Error).message}`, { cause });
-  }
-}
 
 /** The vision model `config.json` describes; throws `CheckpointError` / `NotSupportedError` naming the key. */
 async function readConfig(path: string): Promise<ReferenceVisionModel> {
@@ -110,15 +95,7 @@ async function readConfig(path: string): Promise<ReferenceVisionModel> {
 
 /** The first missing or mis-shaped weight of `model`, described, or null. */
 export function visionWeightsProblem(model: ReferenceVisionModel, weights: ReadonlyMap<string, FloatTensor>): string | null {
-  for (const [name, shape] of visionWeightShapes(model)) {
-    const tensor = weights.get(name);
-    if (tensor === undefined) return `missing weight "${name}"`;
-    if (!sameShape(tensor.shape, shape)) return `weight "${name}" has shape [${tensor.shape}], expected [${shape}]`;
-    if (tensor.data.length !== elementCount(shape)) {
-      return `weight "${name}" has ${tensor.data.length} values, shape [${shape}] needs ${elementCount(shape)}`;
-    }
-  }
-  return null;
+  return weightsProblem(visionWeightShapes(model), weights);
 }
 
 /** Which file holds each wanted tensor: `model.safetensors`, or the shard its index names. */
