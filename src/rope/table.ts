@@ -1,6 +1,9 @@
 /**
  * Precomputed cos/sin tables `[contextLength, ropeDim]` in the dtype of the graph's
  * `position_ids_cos` / `position_ids_sin` inputs, and the per-step gather of rows by position.
+ * Positions past the table (a KV policy that evicts keeps the positions entries were computed with,
+ * so a long conversation runs past the largest CL) are computed when gathered, with the same formula
+ * and rounding as the table's rows.
  */
 import { InvalidArgumentError } from '../errors.js';
 import type { Encoding } from '../tensor/dtype.js';
@@ -52,6 +55,9 @@ function validateTableOptions(options: RopeTableOptions): void {
   }
 }
 
+/** Positions are int32 (`position_ids`, saved dialogs): the largest a table gathers is 2^31 - 1. */
+export const MAX_ROPE_POSITION = 0x7fffffff;
+
 /**
  * Row p holds `cos(p * inv_freq[j]) * attentionFactor` (and sin) for j < ropeDim. Fixed-point tables use
  * Genie's truncation, `q = trunc(value / scale - offset)` clamped to the code range (Genie notes that
@@ -67,6 +73,11 @@ export class RopeTable {
   readonly cos: RopeTableArray;
   /** Row-major `[contextLength, ropeDim]`; treat as read-only. */
   readonly sin: RopeTableArray;
+  private readonly cosEncoding: Encoding | undefined;
+  private readonly sinEncoding: Encoding | undefined;
+  /** One row's float64 values, for rows past the table (no allocation per step). */
+  private readonly cosRow: Float64Array;
+  private readonly sinRow: Float64Array;
 
   constructor(options: RopeTableOptions) {
     this.invFreq = ropeInvFreq(options);
@@ -78,19 +89,23 @@ export class RopeTable {
     this.dtype = dtype;
     this.cos = newTable(dtype, contextLength * ropeDim);
     this.sin = newTable(dtype, contextLength * ropeDim);
+    this.cosEncoding = options.cosEncoding;
+    this.sinEncoding = options.sinEncoding;
+    this.cosRow = new Float64Array(ropeDim);
+    this.sinRow = new Float64Array(ropeDim);
+    for (let p = 0; p < contextLength; p++) this.computeRow(p, this.cos, this.sin, p * ropeDim);
+  }
 
-    const cosRow = new Float64Array(ropeDim);
-    const sinRow = new Float64Array(ropeDim);
-    for (let p = 0; p < contextLength; p++) {
-      for (let j = 0; j < ropeDim; j++) {
-        const angle = p * this.invFreq[j];
-        cosRow[j] = Math.cos(angle) * this.attentionFactor;
-        sinRow[j] = Math.sin(angle) * this.attentionFactor;
-      }
-      const base = p * ropeDim;
-      this.storeRow(cosRow, this.cos, base, options.cosEncoding);
-      this.storeRow(sinRow, this.sin, base, options.sinEncoding);
+  /** Row `position`, computed, into `cosDst` / `sinDst` at element `base`. */
+  private computeRow(position: number, cosDst: RopeTableArray, sinDst: RopeTableArray, base: number): void {
+    const { cosRow, sinRow, invFreq, attentionFactor } = this;
+    for (let j = 0; j < cosRow.length; j++) {
+      const angle = position * invFreq[j];
+      cosRow[j] = Math.cos(angle) * attentionFactor;
+      sinRow[j] = Math.sin(angle) * attentionFactor;
     }
+    this.storeRow(cosRow, cosDst, base, this.cosEncoding);
+    this.storeRow(sinRow, sinDst, base, this.sinEncoding);
   }
 
   private storeRow(values: Float64Array, table: RopeTableArray, base: number, encoding: Encoding | undefined): void {
@@ -124,11 +139,10 @@ export class RopeTable {
     if (count > positions.length) {
       throw new InvalidArgumentError(`count ${count} exceeds positions.length ${positions.length}`);
     }
-    const cl = this.contextLength;
     for (let i = 0; i < count; i++) {
       const p = positions[i];
-      if (!(p >= 0 && p < cl) || !Number.isInteger(p)) {
-        throw new InvalidArgumentError(`row ${i}: position ${p} is outside [0, ${cl}) or not an integer`);
+      if (!(p >= 0 && p <= MAX_ROPE_POSITION) || !Number.isInteger(p)) {
+        throw new InvalidArgumentError(`row ${i}: position ${p} is outside [0, 2^31) or not an integer`);
       }
     }
     for (let i = 0; i < count; i++) this.copyRow(positions[i], i, cosDst, sinDst);
@@ -138,23 +152,24 @@ export class RopeTable {
   /** `gather` for the consecutive positions `start, start + 1, ..., start + count - 1`. */
   gatherRange(start: number, count: number, nRows: number, cosDst: RopeTableArray, sinDst: RopeTableArray): void {
     this.checkRows(count, nRows, cosDst, sinDst);
-    const cl = this.contextLength;
     if (!Number.isSafeInteger(start) || start < 0) {
       throw new InvalidArgumentError(`start must be a non-negative integer, got ${start}`);
     }
-    if (count > 0 && start + count > cl) {
-      const row = Math.max(0, cl - start);
-      throw new InvalidArgumentError(`row ${row}: position ${start + row} is outside [0, ${cl})`);
+    if (count > 0 && start + count - 1 > MAX_ROPE_POSITION) {
+      const row = Math.max(0, MAX_ROPE_POSITION + 1 - start);
+      throw new InvalidArgumentError(`row ${row}: position ${start + row} is outside [0, 2^31)`);
     }
     const rd = this.ropeDim;
     const cos = this.cos;
     const sin = this.sin;
+    const inTable = Math.max(0, Math.min(count, this.contextLength - start));
     const src = start * rd;
-    const n = count * rd;
+    const n = inTable * rd;
     for (let k = 0; k < n; k++) {
       cosDst[k] = cos[src + k];
       sinDst[k] = sin[src + k];
     }
+    for (let i = inTable; i < count; i++) this.computeRow(start + i, cosDst, sinDst, i * rd);
     for (let i = count; i < nRows; i++) this.copyRow(0, i, cosDst, sinDst);
   }
 
@@ -179,6 +194,10 @@ export class RopeTable {
 
   private copyRow(position: number, row: number, cosDst: RopeTableArray, sinDst: RopeTableArray): void {
     const rd = this.ropeDim;
+    if (position >= this.contextLength) {
+      this.computeRow(position, cosDst, sinDst, row * rd);
+      return;
+    }
     const cos = this.cos;
     const sin = this.sin;
     const src = position * rd;

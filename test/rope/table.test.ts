@@ -200,19 +200,43 @@ describe('RopeTable.gather / gatherRange', () => {
     }
   });
 
+  it('rows past the table are computed with the table formula: they equal the rows of a table twice as long', () => {
+    const long = new RopeTable({ ropeDim: RD, theta: 10000, contextLength: 2 * CL, dtype: 'UFIXED_POINT_16', cosEncoding: U16_UNIT, sinEncoding: U16_UNIT });
+    const positions = [3, CL, CL + 17, 2 * CL - 1, CL - 1];
+    const [c1, s1] = buffers(6);
+    table.gather(positions, 5, 6, c1, s1);
+    for (let i = 0; i < 5; i++) {
+      expect(row(c1, i)).toEqual(row(long.cos, positions[i]));
+      expect(row(s1, i)).toEqual(row(long.sin, positions[i]));
+    }
+    const [c2, s2] = buffers(8);
+    table.gatherRange(CL - 3, 7, 8, c2, s2);
+    for (let i = 0; i < 7; i++) expect(row(c2, i)).toEqual(row(long.cos, CL - 3 + i));
+    expect(row(s2, 7)).toEqual(row(long.sin, 0));
+    for (const dtype of ['FLOAT_32', 'FLOAT_16'] as const) {
+      const short = new RopeTable({ ropeDim: RD, theta: 10000, contextLength: CL, dtype });
+      const twice = new RopeTable({ ropeDim: RD, theta: 10000, contextLength: 2 * CL, dtype });
+      const cos = dtype === 'FLOAT_32' ? new Float32Array(2 * RD) : new Uint16Array(2 * RD);
+      const sin = dtype === 'FLOAT_32' ? new Float32Array(2 * RD) : new Uint16Array(2 * RD);
+      short.gatherRange(CL + 40, 2, 2, cos, sin);
+      expect(Array.from(cos)).toEqual(Array.from(twice.cos.subarray((CL + 40) * RD, (CL + 42) * RD)));
+      expect(Array.from(sin)).toEqual(Array.from(twice.sin.subarray((CL + 40) * RD, (CL + 42) * RD)));
+    }
+  });
+
   describe('bad input: InvalidArgumentError naming the value; nothing written; table still usable', () => {
     const cases: Array<[string, (cos: Uint16Array, sin: Uint16Array) => void, RegExp]> = [
-      ['position = CL', (c, s) => table.gather([1, 2, CL], 3, 4, c, s), /row 2: position 64 is outside \[0, 64\) or not an integer/],
-      ['negative position', (c, s) => table.gather(Int32Array.from([-1]), 1, 4, c, s), /row 0: position -1 is outside \[0, 64\)/],
-      ['fractional position', (c, s) => table.gather([0, 1.5], 2, 4, c, s), /row 1: position 1.5 is outside \[0, 64\) or not an integer/],
+      ['position = 2^31', (c, s) => table.gather([1, 2, 2 ** 31], 3, 4, c, s), /row 2: position 2147483648 is outside \[0, 2\^31\) or not an integer/],
+      ['negative position', (c, s) => table.gather(Int32Array.from([-1]), 1, 4, c, s), /row 0: position -1 is outside \[0, 2\^31\)/],
+      ['fractional position', (c, s) => table.gather([0, 1.5], 2, 4, c, s), /row 1: position 1.5 is outside \[0, 2\^31\) or not an integer/],
       ['NaN position', (c, s) => table.gather([NaN], 1, 4, c, s), /row 0: position NaN/],
       ['count > nRows', (c, s) => table.gather([1, 2, 3, 4, 5], 5, 4, c, s), /count must be an integer in \[0, nRows = 4\], got 5/],
       ['count > positions.length', (c, s) => table.gather([1], 2, 4, c, s), /count 2 exceeds positions.length 1/],
       ['negative nRows', (c, s) => table.gather([], 0, -1, c, s), /nRows must be a non-negative integer, got -1/],
       ['wrong dst class', (_c, s) => table.gather([1], 1, 4, new Float32Array(32) as unknown as Uint16Array, s), /cosDst must be a Uint16Array for UFIXED_POINT_16, got Float32Array/],
       ['short sinDst', (c) => table.gather([1], 1, 4, c, new Uint16Array(31)), /sinDst has 31 elements, needs nRows \* ropeDim = 4 \* 8 = 32/],
-      ['range past CL', (c, s) => table.gatherRange(CL - 2, 3, 4, c, s), /row 2: position 64 is outside \[0, 64\)/],
-      ['range start past CL', (c, s) => table.gatherRange(CL + 5, 1, 4, c, s), /row 0: position 69 is outside \[0, 64\)/],
+      ['range past 2^31', (c, s) => table.gatherRange(2 ** 31 - 2, 3, 4, c, s), /row 2: position 2147483648 is outside \[0, 2\^31\)/],
+      ['range start past 2^31', (c, s) => table.gatherRange(2 ** 31 + 5, 1, 4, c, s), /row 0: position 2147483653 is outside \[0, 2\^31\)/],
       ['range negative start', (c, s) => table.gatherRange(-1, 1, 4, c, s), /start must be a non-negative integer, got -1/],
       ['range count > nRows', (c, s) => table.gatherRange(0, 5, 4, c, s), /count must be an integer in \[0, nRows = 4\], got 5/],
     ];

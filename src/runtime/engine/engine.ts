@@ -7,6 +7,7 @@ import { ContextLimitError } from '../../graphs/errors.js';
 import type { ModelLayout, Variant } from '../../graphs/layout.js';
 import { DEFAULT_CACHE_GROUP } from '../../graphs/names.js';
 import { ExecutionPlanner } from '../../graphs/planner.js';
+import { MAX_ROPE_POSITION } from '../../rope/table.js';
 import { LogitsView } from '../../sampler/logits-view.js';
 import { describeValue } from '../check-options.js';
 import { checkEmbeddingRows, type EmbeddingRows } from '../embeddings/rows.js';
@@ -89,8 +90,6 @@ export class Engine {
   private listenerSteps = 0;
   private readonly planner: ExecutionPlanner;
   private readonly kv: KvCachePart;
-  /** Positions are expressible below this (the RoPE table's length; unbounded for position ids). */
-  private readonly positionLimit: number;
   /** The one step object the parts read, rewritten per step. */
   private readonly step: EngineStep;
   private readonly single = new Int32Array(1);
@@ -136,7 +135,6 @@ export class Engine {
       if (part !== undefined) parts.push(part);
     }
     this.inputs = parts;
-    this.positionLimit = Math.min(...parts.map((p) => p.positionLimit ?? Number.MAX_SAFE_INTEGER));
     this.step = { variant: decodeVariant, tokens: NO_TOKENS, rows: null, start: 0, nNew: 0, nValid: 0, position: 0, final: false };
   }
 
@@ -285,16 +283,15 @@ export class Engine {
    * from the middle of a sequence, or a cache that continues a sequence it no longer holds). A
    * rewind or reset brings the next position back to the last kept entry's + 1 (0 when empty).
    * @throws InvalidArgumentError for a position below the last entry's + 1 (positions increase
-   * along the slots) or one the model cannot take (its RoPE table ends at the largest CL).
+   * along the slots) or one past int32 (positions are int32 tensors; RoPE rows past the largest CL
+   * are computed when needed).
    */
   setPosition(position: number): void {
     this.checkIdle('setPosition');
     const min = this.kv.minNextPosition;
-    if (!Number.isSafeInteger(position) || position < min || position >= this.positionLimit) {
+    if (!Number.isSafeInteger(position) || position < min || position >= POSITION_LIMIT) {
       throw new InvalidArgumentError(
-        `position must be an integer in [${min}, ${this.positionLimit}), got ${position}` +
-          (min > 0 ? ` (the last cached entry is at ${min - 1})` : '') +
-          (this.positionLimit < Number.MAX_SAFE_INTEGER ? ' (the RoPE table ends at the largest CL)' : ''),
+        `position must be an integer in [${min}, 2^31), got ${position}` + (min > 0 ? ` (the last cached entry is at ${min - 1})` : ''),
       );
     }
     this.kv.setNextPosition(position);
@@ -462,11 +459,8 @@ export class Engine {
 
   /** Before anything runs: every position of the `count` entries from `first` on must be expressible. */
   private checkPositions(first: number, count: number): void {
-    if (first + count > this.positionLimit) {
-      throw new ContextLimitError(
-        `positions ${first} .. ${first + count - 1} exceed the ${this.positionLimit} positions of the RoPE table ` +
-          '(position_ids_cos/sin cover positions below the largest CL)',
-      );
+    if (first + count > POSITION_LIMIT) {
+      throw new ContextLimitError(`positions ${first} .. ${first + count - 1} exceed the int32 positions the model's inputs take (below 2^31)`);
     }
   }
 
@@ -502,3 +496,6 @@ export class Engine {
 }
 
 const NO_TOKENS: ArrayLike<number> = new Int32Array(0);
+
+/** Positions are int32 in every input that takes them (position_ids, the RoPE gather) and in saved dialogs. */
+const POSITION_LIMIT = MAX_ROPE_POSITION + 1;

@@ -144,35 +144,39 @@ describe('Engine: a cache whose positions are apart from its slots (Reference, f
     expect(engine.position).toBe(10);
   });
 
-  it('rejects positions below the last entry + 1 or past the RoPE table, and prefills past its end, changing nothing', async () => {
+  it('rejects positions below the last entry + 1 or past int32, changing nothing', async () => {
     engine.reset();
     engine.setPosition(3);
     await engine.prefill([5, 6]);
     expect(engine.position).toBe(5);
-    for (const bad of [4, -1, 5.5, CL, Number.NaN]) {
+    for (const bad of [4, -1, 5.5, 2 ** 31, Number.NaN]) {
       expect(() => engine.setPosition(bad)).toThrow(InvalidArgumentError);
-      expect(() => engine.setPosition(bad)).toThrow(
-        `position must be an integer in [5, ${CL}), got ${bad} (the last cached entry is at 4) (the RoPE table ends at the largest CL)`,
-      );
+      expect(() => engine.setPosition(bad)).toThrow(`position must be an integer in [5, 2^31), got ${bad} (the last cached entry is at 4)`);
     }
     expect(engine.nValid).toBe(2);
     expect(engine.position).toBe(5);
 
     engine.reset();
-    expect(() => engine.setPosition(-1)).toThrow(`position must be an integer in [0, ${CL}), got -1 (the RoPE table ends at the largest CL)`);
-    engine.setPosition(CL - 3);
+    expect(() => engine.setPosition(-1)).toThrow('position must be an integer in [0, 2^31), got -1');
+    engine.setPosition(2 ** 31 - 3);
     const error = await engine.prefill([1, 2, 3, 4]).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ContextLimitError);
-    expect((error as Error).message).toBe(
-      `positions ${CL - 3} .. ${CL} exceed the ${CL} positions of the RoPE table (position_ids_cos/sin cover positions below the largest CL)`,
-    );
+    expect((error as Error).message).toBe(`positions ${2 ** 31 - 3} .. ${2 ** 31} exceed the int32 positions the model's inputs take (below 2^31)`);
     expect(engine.nValid).toBe(0);
-    expect(engine.position).toBe(CL - 3);
-    // Three positions are left: they still run, then decoding stops at the table's end.
-    await engine.prefill([1, 2, 3]);
-    expect(engine.position).toBe(CL);
-    await expect(engine.decode(1)).rejects.toThrow(ContextLimitError);
-    expect(engine.nValid).toBe(3);
+    expect(engine.position).toBe(2 ** 31 - 3);
+  });
+
+  it('positions past the largest CL (RoPE rows computed, not in the table) match the recompute at those positions', async () => {
+    engine.reset();
+    const context = ids(5, 41);
+    await engine.prefill(context);
+    // The gap crosses the table's end (CL = 64): the prompt runs at 60..68, the decodes after it.
+    engine.setPosition(CL - 4);
+    const prompt = ids(9, 42);
+    const run = await generate(prompt, 4);
+    expect(engine.position).toBe(CL - 4 + 9 + 4);
+    const versusContiguous = expectRecompute(context, prompt, run, [...range(0, 5), ...range(CL - 4, 9)]);
+    expect(versusContiguous).toBeGreaterThan(1e-2);
   });
 });
 
@@ -269,11 +273,14 @@ describe('Engine: position_ids follow positions, cache_index and the mask follow
     expect(take()[0].position_ids).toEqual([0]);
   });
 
-  it('without a RoPE table there is no position bound below the safe integers', () => {
+  it('position_ids take any int32 position, and nothing past it', async () => {
     engine.reset();
-    engine.setPosition(1_000_000);
-    expect(engine.position).toBe(1_000_000);
-    expect(() => engine.setPosition(-1)).toThrow(`position must be an integer in [0, ${Number.MAX_SAFE_INTEGER}), got -1`);
+    engine.setPosition(2 ** 31 - 1);
+    expect(engine.position).toBe(2 ** 31 - 1);
+    expect(() => engine.setPosition(-1)).toThrow('position must be an integer in [0, 2^31), got -1');
+    await engine.decode(9);
+    expect(take()[0].position_ids).toEqual([2 ** 31 - 1]);
+    await expect(engine.decode(9)).rejects.toThrow(ContextLimitError);
   });
 
   it('lists its input parts in fill order, each with the tensors it writes', () => {

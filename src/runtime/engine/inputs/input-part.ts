@@ -14,11 +14,6 @@ export interface InputPart {
   readonly name: string;
   /** The model tensors it writes. */
   readonly tensors: readonly IoTensor[];
-  /**
-   * Positions are expressible only below this bound (a precomputed RoPE table's length); absent
-   * when the part takes any position or none.
-   */
-  readonly positionLimit?: number;
   fill(step: EngineStep): void;
 }
 

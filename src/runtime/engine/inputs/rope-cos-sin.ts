@@ -5,12 +5,12 @@ import type { InputPart, InputPartContext } from './input-part.js';
 
 /**
  * `position_ids_cos` / `position_ids_sin` `[AR, ropeDim]`: rows of a table precomputed at load for
- * positions [0, largest CL), gathered by the step's positions; padded rows get position 0's row.
+ * positions [0, largest CL) (later ones computed when gathered), by the step's positions; padded rows
+ * get position 0's row.
  */
 class RopeCosSinPart implements InputPart {
   readonly name = 'RoPE cos/sin';
   readonly tensors: readonly IoTensor[];
-  readonly positionLimit: number;
 
   constructor(
     cos: IoTensor,
@@ -20,7 +20,6 @@ class RopeCosSinPart implements InputPart {
     private readonly sinView: RopeTableArray,
   ) {
     this.tensors = [cos, sin];
-    this.positionLimit = table.contextLength;
   }
 
   fill(step: EngineStep): void {
