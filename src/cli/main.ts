@@ -7,6 +7,7 @@ commands:
   demo --out DIR              write the embedded demo model bundle (random weights; --vision: a VLM)
   export --hf DIR --out DIR   turn a Hugging Face checkpoint (Qwen2, Llama 3, Phi-3) into a bundle
   config check FILE           validate a Genie JSON config the way Genie does and print a summary
+  trace diff A B              compare two traces (run --trace) step by step and tensor by tensor
 
 'genie-ts <command> --help' shows a command's options.
 `;
@@ -16,6 +17,7 @@ const commands: Record<string, () => Promise<Command>> = {
   demo: async () => (await import('./commands/demo.js')).demoCommand,
   export: async () => (await import('./commands/export.js')).exportCommand,
   config: async () => (await import('./commands/config.js')).configCommand,
+  trace: async () => (await import('./commands/trace.js')).traceCommand,
 };
 
 export async function main(argv: string[], io: CliIO = processIO): Promise<number> {

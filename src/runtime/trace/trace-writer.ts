@@ -1,4 +1,4 @@
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { GenieError, systemErrorReason } from '../../errors.js';
 import { safetensorsPieces, type RawTensor, type SafetensorsDType } from '../../formats/safetensors.js';
@@ -71,12 +71,19 @@ export interface TraceSummary {
   readonly cappedAtStep: number | null;
 }
 
+/** Format name and version of `trace.json` (the reader checks both). */
+export const TRACE_FORMAT = 'genie-ts trace';
+export const TRACE_VERSION = 1;
+
 /**
  * Writes a trace of every graph step into `dir` as the query runs: one safetensors file per step
- * (`step-00000.safetensors`, each bound tensor once, keyed by tensor name, in its own dtype) and, at
- * `finish()`, `trace.json`: the steps (kind, variant, slots, positions, tokens, timings), each
- * split's graph and tensors (dtype, shape, encoding) and what the size cap left out. The folder is
- * created; an existing one must be empty.
+ * (`step-00000.safetensors`, each bound tensor once, keyed by tensor name, in its own dtype) and
+ * `trace.json`: the steps (kind, variant, slots, positions, tokens, timings), each split's graph and
+ * tensors (dtype, shape, encoding) and what the size cap left out. The index is rewritten as the run
+ * goes (a temporary file renamed over it, so it is always whole): after every step until it holds
+ * 32, then whenever the steps not yet in it reach 1/16 of those it holds (a run that dies loses at
+ * most that many steps from the index, and the rewrites stay linear in the run's length). `complete` is
+ * false until `finish()`. The folder is created; an existing one must be empty.
  */
 export class TraceWriter {
   readonly dir: string;
@@ -89,6 +96,8 @@ export class TraceWriter {
   private tensorBytes = 0;
   private stepsWithTensors = 0;
   private cappedAtStep: number | null = null;
+  /** Steps in the index on disk. */
+  private indexedSteps = 0;
 
   constructor(dir: string, options: TraceOptions = {}) {
     this.dir = dir;
@@ -105,14 +114,19 @@ export class TraceWriter {
     this.listener = (event) => this.record(event);
   }
 
-  /** Writes the index; returns what the trace holds. */
+  /** Writes the final index (`complete: true`); returns what the trace holds. */
   finish(): TraceSummary {
-    const summary: TraceSummary = {
+    this.writeIndex(true);
+    return {
       dir: this.dir, steps: this.steps.length, stepsWithTensors: this.stepsWithTensors, tensorBytes: this.tensorBytes, cappedAtStep: this.cappedAtStep,
     };
+  }
+
+  private writeIndex(complete: boolean): void {
     const index = {
-      format: 'genie-ts trace',
-      version: 1,
+      format: TRACE_FORMAT,
+      version: TRACE_VERSION,
+      complete,
       maxBytes: this.maxBytes,
       tensorClasses: [...this.tensorClasses],
       stepRange: `${this.stepRange.first}..${Number.isFinite(this.stepRange.last) ? this.stepRange.last : ''}`,
@@ -121,12 +135,14 @@ export class TraceWriter {
       steps: this.steps,
     };
     const path = join(this.dir, TRACE_INDEX);
+    const staging = `${path}.tmp`;
     try {
-      writeFileSync(path, `${JSON.stringify(index, null, 1)}\n`);
+      writeFileSync(staging, `${JSON.stringify(index, null, 1)}\n`);
+      renameSync(staging, path);
     } catch (error) {
       throw new TraceError(`cannot write the trace index "${path}": ${systemErrorReason(error)}`, { cause: error });
     }
-    return summary;
+    this.indexedSteps = this.steps.length;
   }
 
   private record(event: StepEvent): void {
@@ -156,6 +172,8 @@ export class TraceWriter {
     }
     const { index, kind, variant, inputs, nValid, nNew, positions, tokens, embeddingRows, final, fillUs } = event;
     this.steps.push({ index, kind, variant, inputs, nValid, nNew, positions, tokens, embeddingRows, final, fillUs, file, splits });
+    const pending = this.steps.length - this.indexedSteps;
+    if (pending >= Math.max(1, Math.floor(this.indexedSteps / 16))) this.writeIndex(false);
   }
 }
 
