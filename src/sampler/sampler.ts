@@ -1,48 +1,69 @@
 import { InvalidArgumentError } from '../errors.js';
 import type { SamplerCallback } from './callbacks.js';
+import { Candidates } from './candidates.js';
+import { buildChain, checkParamsHaveStages, GENIE_STAGES, type ChainEntry } from './chain.js';
 import { SamplerCallbackError } from './errors.js';
+import type { BuiltinStage } from './genie-stages.js';
 import type { LogitsView } from './logits-view.js';
 import type { SamplerParams } from './params.js';
-import { applyPenalties, penaltiesAreNeutral } from './penalties.js';
 import { resolveInitialParams, resolveUpdate, type SamplerUpdate } from './resolve-params.js';
 import { SeededRng, type RngState } from './rng.js';
-import { SurvivorSet } from './survivors.js';
+import type { SamplerStage, StageContext } from './stage.js';
 import type { TokenHistory } from './token-history.js';
+import type { TopLogprobs } from './top-logprobs.js';
+
+/** Where a chain given to the constructor is named in errors. */
+const CHAIN_PATH = 'sampler.stages';
 
 /**
- * Genie's basic sampler (docs/genie-behaviour.md#sampler-chain): penalties -> top-k -> top-p ->
- * (min-p, an extension) -> softmax(temp) -> one seeded uniform draw. Greedy
- * (`temp <= 0 || topK == 1`) is the argmax of the raw codes, or of the penalised values when
- * penalties are active. Scratch is allocated once per vocabulary; the engine's logits buffer is
- * only read.
+ * A sampler built from stages (llama.cpp's `llama_sampler` chain; docs/genie-behaviour.md#sampler-chain):
+ * the default chain is Genie's basic sampler, penalties -> top-k -> top-p -> (min-p, an extension) ->
+ * temperature, then one seeded uniform draw. Stages edit the candidates in place; the draw ends the
+ * chain unless a stage selected a token. Greedy (`temp <= 0 || topK == 1`) skips the stages that keep
+ * the best token and takes the argmax: of the raw codes when no stage read the row. Scratch is
+ * allocated once per vocabulary; the engine's logits buffer is only read.
  */
 export class Sampler {
   readonly vocabSize: number;
   private current: SamplerParams;
   private callback: SamplerCallback | undefined;
   private readonly rng: SeededRng;
-  /** Dequantized (then penalised) logits of the row being sampled; also the custom callback's buffer. */
-  private readonly values: Float32Array;
-  private readonly counts: Int32Array;
-  private readonly survivors: SurvivorSet;
+  private readonly candidates: Candidates;
+  private readonly stages: readonly SamplerStage[];
+  /** The stages a greedy draw still runs: those that may change which token is the best. */
+  private readonly greedyStages: readonly SamplerStage[];
+  private readonly context: { step: number; history: TokenHistory | undefined; rng: SeededRng; params: SamplerParams };
+  /** The custom callback's buffer. */
+  private customValues: Float32Array | null = null;
 
-  constructor(params: SamplerParams, vocabSize: number) {
+  /**
+   * @param stages the chain (default: Genie's); built-in stage specs and stage objects of the caller's,
+   * which belong to this sampler from now on (their `reset` runs with its `reset`).
+   */
+  constructor(params: SamplerParams, vocabSize: number, stages: readonly ChainEntry[] = GENIE_STAGES) {
     if (!Number.isSafeInteger(vocabSize) || vocabSize < 1 || vocabSize > 0x7fffffff) {
       throw new InvalidArgumentError(`vocabSize must be a positive integer below 2^31, got ${String(vocabSize)}`);
     }
     const resolved = resolveInitialParams(params);
+    this.stages = buildChain(stages, vocabSize, CHAIN_PATH);
+    if (resolved.params.type === 'basic') checkParamsHaveStages(resolved.params, this.stages, CHAIN_PATH);
+    this.greedyStages = this.stages.filter((stage) => !(stage as Partial<BuiltinStage>).preservesArgmax);
     this.vocabSize = vocabSize;
     this.current = resolved.params;
     this.callback = resolved.callback;
     this.rng = new SeededRng(resolved.params.seed);
-    this.values = new Float32Array(vocabSize);
-    this.counts = new Int32Array(vocabSize);
-    this.survivors = new SurvivorSet(vocabSize);
+    this.candidates = new Candidates(vocabSize);
+    this.context = { step: 0, history: undefined, rng: this.rng, params: this.current };
   }
 
   /** The parameters in force, `greedy` derived. */
   get params(): SamplerParams {
     return this.current;
+  }
+
+  /** The chain's stage names, in order (the draw that ends it is not a stage). */
+  get stageNames(): readonly string[] {
+    return this.stages.map((stage) => stage.name);
   }
 
   /**
@@ -51,13 +72,21 @@ export class Sampler {
    */
   configure(update: SamplerUpdate): void {
     const resolved = resolveUpdate(this.current, update);
+    if (resolved.params.type === 'basic') checkParamsHaveStages(resolved.params, this.stages, CHAIN_PATH);
     this.current = resolved.params;
     this.callback = resolved.callback;
+    this.context.params = resolved.params;
     if (Object.prototype.hasOwnProperty.call(update, 'seed')) this.rng.reseed(resolved.params.seed);
   }
 
   reseed(seed: number): void {
     this.configure({ seed });
+  }
+
+  /** Forgets the stages' per-dialog state (a dialog's reset); parameters and RNG are kept. */
+  reset(): void {
+    this.context.step = 0;
+    for (const stage of this.stages) stage.reset?.();
   }
 
   /** The RNG state (a copy), for a dialog's save/restore. */
@@ -71,23 +100,37 @@ export class Sampler {
 
   /**
    * Picks the next token from the current row of `view`. `history` (prompt included) feeds the penalty
-   * window; without it penalties do not apply. Only a basic, non-greedy draw consumes a uniform. A
-   * custom sampler gets the plain dequantized row: no penalties, its callback owns the whole policy.
+   * window and the stages' context; without it penalties do not apply. Only a non-greedy draw (and a
+   * stage that asks) consumes uniforms. `logprobs`, when given, receives the distribution drawn from.
+   * A custom sampler gets the plain dequantized row: its callback owns the whole policy.
    */
-  sample(view: LogitsView, history?: TokenHistory): number {
+  sample(view: LogitsView, history?: TokenHistory, logprobs?: TopLogprobs): number {
     this.checkView(view);
     const p = this.current;
-    if (p.type === 'custom') return this.sampleCustom(view);
-    const window = this.penaltyWindow(history);
-    if (p.greedy) return window === 0 ? view.argmax() : this.prepareValues(view, history, window);
-    const top = this.filter(view, history, window);
-    return this.survivors.draw(this.values, top, p, this.rng);
+    if (p.type === 'custom') return this.observeSelected(this.sampleCustom(view), logprobs);
+    const c = this.candidates;
+    const context = this.context;
+    context.history = history;
+    c.begin(view);
+    let token: number;
+    if (p.greedy) {
+      this.runStages(this.greedyStages);
+      token = c.selected >= 0 ? c.selected : c.isRead ? c.best() : view.argmax();
+      if (logprobs !== undefined) this.observeSelected(token, logprobs);
+    } else {
+      this.runStages(this.stages);
+      token = c.selected >= 0 ? c.selected : this.draw(logprobs);
+    }
+    for (let i = 0; i < this.stages.length; i++) this.stages[i].accept?.(token, context);
+    context.step++;
+    return token;
   }
 
   /**
-   * Inspection: writes the tokens that survive penalties, top-k, top-p and min-p into `out` in sampling
-   * order (most likely first) and returns how many. Greedy keeps one token. Consumes no randomness.
-   * Sorts the survivors and allocates; meant for debugging and tests, not the per-token path.
+   * Inspection: writes the tokens left after the chain into `out` in sampling order (most likely
+   * first) and returns how many. Greedy keeps one token. The RNG is left as it was (a stage may draw
+   * from it) and no stage hears `accept`. Sorts and allocates: for debugging and tests, not the
+   * per-token path.
    */
   survivorsInto(view: LogitsView, out: Int32Array, history?: TokenHistory): number {
     this.checkView(view);
@@ -98,13 +141,60 @@ export class Sampler {
     if (out.length < this.vocabSize) {
       throw new InvalidArgumentError(`survivorsInto out has length ${out.length}, needs at least vocabSize ${this.vocabSize}`);
     }
-    const window = this.penaltyWindow(history);
-    if (p.greedy) {
-      out[0] = this.prepareValues(view, history, window);
-      return 1;
+    const rng = this.rng.getState();
+    const c = this.candidates;
+    this.context.history = history;
+    c.begin(view);
+    try {
+      if (p.greedy) {
+        this.runStages(this.greedyStages);
+        out[0] = c.selected >= 0 ? c.selected : c.best();
+        return 1;
+      }
+      this.runStages(this.stages);
+      if (c.selected >= 0) {
+        out[0] = c.selected;
+        return 1;
+      }
+      return c.survivors.sortedInto(c.logits, out);
+    } finally {
+      this.rng.setState(rng);
     }
-    this.filter(view, history, window);
-    return this.survivors.sortedInto(this.values, out);
+  }
+
+  private runStages(stages: readonly SamplerStage[]): void {
+    const c = this.candidates;
+    for (let i = 0; i < stages.length && c.selected < 0; i++) stages[i].apply(c, this.context);
+  }
+
+  /** The inverse-CDF draw over what the chain left, at its temperature; reports the distribution when asked. */
+  private draw(logprobs: TopLogprobs | undefined): number {
+    const c = this.candidates;
+    const values = c.logits;
+    const top = c.best();
+    if (logprobs === undefined) return c.survivors.draw(values, top, c.temperature, this.rng);
+    const t = c.temperature;
+    const max = values[top];
+    const logZ = Math.log(c.survivors.massOf(values, top, t));
+    const n = c.survivors.bestInto(values, logprobs.n, logprobs.tokens);
+    for (let i = 0; i < n; i++) logprobs.logprobs[i] = (values[logprobs.tokens[i]] - max) / t - logZ;
+    logprobs.count = n;
+    const token = c.survivors.draw(values, top, t, this.rng);
+    logprobs.token = token;
+    logprobs.logprob = (values[token] - max) / t - logZ;
+    return token;
+  }
+
+  /** A point mass on `token` (greedy, a custom callback's pick). */
+  private observeSelected(token: number, logprobs: TopLogprobs | undefined): number {
+    if (logprobs !== undefined) {
+      logprobs.count = 1;
+      logprobs.tokens[0] = token;
+      logprobs.logprobs[0] = 0;
+      logprobs.token = token;
+      logprobs.logprob = 0;
+    }
+    return token;
   }
 
   private checkView(view: LogitsView): void {
@@ -113,59 +203,9 @@ export class Sampler {
     }
   }
 
-  /** Number of recent tokens to penalise; 0 when penalties are off, neutral, or there is no history. */
-  private penaltyWindow(history: TokenHistory | undefined): number {
-    const p = this.current;
-    if (history === undefined || p.penalizeLastN === 0 || penaltiesAreNeutral(p)) return 0;
-    // The window is the last min(n, length) tokens; a ring smaller than n is enough while it lost none of them.
-    const window = Math.min(p.penalizeLastN, history.length);
-    if (history.retained < window) {
-      throw new InvalidArgumentError(
-        `the penalty window needs the last ${window} tokens but the history holds ${history.retained} ` +
-          `(capacity ${history.capacity}, penalizeLastN ${p.penalizeLastN}); call history.reserve(${p.penalizeLastN}) before pushing`,
-      );
-    }
-    return window;
-  }
-
-  /** Dequantizes the row into `values`, applies the penalties, returns the argmax. */
-  private prepareValues(view: LogitsView, history: TokenHistory | undefined, window: number): number {
-    const { values } = this;
-    let top = view.dequantizeInto(values);
-    if (window > 0 && history !== undefined) {
-      top = applyPenalties(values, top, history, window, this.current, this.counts);
-      if (values[top] === Infinity || values[top] === -Infinity) {
-        throw new InvalidArgumentError(
-          `penalties turned the logit of token ${top} into ${values[top]}; check repetitionPenalty ${this.current.repetitionPenalty}`,
-        );
-      }
-    }
-    return top;
-  }
-
-  /**
-   * Penalties, then top-k, top-p and min-p (the extension, last) into the survivor set; returns the best
-   * token. Without penalties, top-k ranks the view's raw codes and dequantizes only the k winners.
-   */
-  private filter(view: LogitsView, history: TokenHistory | undefined, window: number): number {
-    const p = this.current;
-    const { values, survivors } = this;
-    const topK = p.topK > 0 && p.topK < this.vocabSize;
-    let top: number;
-    if (topK && window === 0) {
-      top = survivors.keepTopKOfView(view, p.topK, values);
-    } else {
-      top = this.prepareValues(view, history, window);
-      if (topK) survivors.keepTopK(values, p.topK);
-      else survivors.keepAll();
-    }
-    if (p.topP < 1) survivors.keepTopP(values, top, p);
-    if (p.minP > 0) survivors.keepMinP(values, top, p);
-    return top;
-  }
-
   private sampleCustom(view: LogitsView): number {
-    const { values, vocabSize } = this;
+    const { vocabSize } = this;
+    const values = (this.customValues ??= new Float32Array(vocabSize));
     view.dequantizeInto(values);
     let token: number;
     try {

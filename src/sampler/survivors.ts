@@ -1,13 +1,6 @@
-import { selectTopK, sortByRank } from './rank.js';
+import { ranksBefore, selectTopK, sortByRank } from './rank.js';
 import type { LogitsView } from './logits-view.js';
 import type { SeededRng } from './rng.js';
-
-/** The parameters the cuts read (a `SamplerParams` is one). */
-export interface CutParams {
-  readonly temp: number;
-  readonly topP: number;
-  readonly minP: number;
-}
 
 /** Mass buckets per nat of `(max - value) / temperature`; the last bucket takes everything further down. */
 const BUCKETS_PER_NAT = 8;
@@ -46,11 +39,103 @@ export class SurvivorSet {
     this.size = this.vocab;
   }
 
-  /** Starts from the `k` best tokens (`0 < k < vocab`) of `values`. */
+  /** Tokens in the set. */
+  get count(): number {
+    return this.size;
+  }
+
+  /** The set is still the whole vocabulary (`tokenAt(i) === i`). */
+  get isWhole(): boolean {
+    return this.whole;
+  }
+
+  /** The `i`-th token of the set (`0 <= i < count`), in no particular order. */
+  tokenAt(i: number): number {
+    return this.whole ? i : this.tokens[i];
+  }
+
+  /** Whether `token` is in the set: O(1) for the whole vocabulary, a scan otherwise. */
+  has(token: number): boolean {
+    if (this.whole) return token >= 0 && token < this.vocab;
+    const { tokens } = this;
+    for (let j = 0; j < this.size; j++) if (tokens[j] === token) return true;
+    return false;
+  }
+
+  /** The set's best token in sampling order (highest value, lowest id on ties). */
+  best(values: Float32Array): number {
+    const n = this.size;
+    let top = this.whole ? 0 : this.tokens[0];
+    for (let j = 1; j < n; j++) {
+      const token = this.whole ? j : this.tokens[j];
+      if (ranksBefore(values, token, top)) top = token;
+    }
+    return top;
+  }
+
+  /**
+   * Keeps the tokens `keep` says yes to and returns how many; when it keeps none, the set is left
+   * as it was (nothing was overwritten) and 0 returned.
+   */
+  keepWhere(keep: (token: number) => boolean): number {
+    const { tokens } = this;
+    const n = this.size;
+    let kept = 0;
+    for (let j = 0; j < n; j++) {
+      const token = this.whole ? j : tokens[j];
+      if (keep(token)) tokens[kept++] = token;
+    }
+    if (kept === 0) return 0;
+    this.whole = false;
+    this.size = kept;
+    return kept;
+  }
+
+  /** Keeps the `k` best tokens of the set (`0 < k`) by `values`. */
   keepTopK(values: Float32Array, k: number): void {
-    selectTopK(values, 0, this.vocab, k, this.tokens);
+    if (this.whole) {
+      if (k >= this.vocab) return;
+      selectTopK(values, 0, this.vocab, k, this.tokens);
+    } else {
+      if (k >= this.size) return;
+      // After another filter: the set is small next to the vocabulary, order it and keep the prefix.
+      sortByRank(this.tokens, 0, this.size, values);
+    }
     this.whole = false;
     this.size = k;
+  }
+
+  /**
+   * Softmax normaliser `sum exp((v - max) / temperature)` over the set, `max` being the value of the
+   * set's best token `top`.
+   */
+  massOf(values: Float32Array, top: number, temperature: number): number {
+    const max = values[top];
+    const n = this.size;
+    let z = 0;
+    if (this.whole) for (let token = 0; token < n; token++) z += Math.exp((values[token] - max) / temperature);
+    else for (let j = 0; j < n; j++) z += Math.exp((values[this.tokens[j]] - max) / temperature);
+    return z;
+  }
+
+  /**
+   * The `n` best tokens of the set into `out[0, min(n, count))`, in sampling order; returns how many.
+   * An insertion into a short sorted list: O(count * n) at worst, O(count) in practice.
+   */
+  bestInto(values: Float32Array, n: number, out: Int32Array): number {
+    const size = this.size;
+    let len = 0;
+    for (let j = 0; j < size; j++) {
+      const token = this.whole ? j : this.tokens[j];
+      if (len === n && !ranksBefore(values, token, out[n - 1])) continue;
+      let i = len < n ? len++ : n - 1;
+      while (i > 0 && ranksBefore(values, token, out[i - 1])) {
+        out[i] = out[i - 1];
+        i--;
+      }
+      out[i] = token;
+    }
+    return len;
   }
 
   /**
@@ -65,13 +150,13 @@ export class SurvivorSet {
   }
 
   /**
-   * Nucleus: the smallest prefix whose softmax mass (temperature 1, over the current set) reaches
-   * `params.topP`; at least one token. `top` is the set's best token.
+   * Nucleus: the smallest prefix whose softmax mass (at `temperature`, over the current set) reaches
+   * `topP`; at least one token. `top` is the set's best token.
    */
-  keepTopP(values: Float32Array, top: number, params: CutParams): void {
+  keepTopP(values: Float32Array, top: number, topP: number, temperature: number): void {
     this.max = values[top];
-    this.temperature = 1;
-    this.fraction = params.topP;
+    this.temperature = temperature;
+    this.fraction = topP;
     const cut = this.partitionAtMass(values, true);
     const { tokens, bucket } = this;
     let n = this.size;
@@ -79,19 +164,19 @@ export class SurvivorSet {
     this.size = n;
   }
 
-  /** Min-p: keeps tokens whose probability is at least `params.minP` times the best one's (temperature 1). */
-  keepMinP(values: Float32Array, top: number, params: CutParams): void {
+  /** Min-p: keeps tokens whose probability (at `temperature`) is at least `minP` times the best one's. */
+  keepMinP(values: Float32Array, top: number, minP: number, temperature: number): void {
     const max = values[top];
-    const floor = Math.log(params.minP);
+    const floor = Math.log(minP);
     const { tokens } = this;
     const n = this.size;
     let kept = 0;
     if (this.whole) {
-      for (let token = 0; token < n; token++) if (values[token] - max >= floor) tokens[kept++] = token;
+      for (let token = 0; token < n; token++) if ((values[token] - max) / temperature >= floor) tokens[kept++] = token;
     } else {
       for (let j = 0; j < n; j++) {
         const token = tokens[j];
-        if (values[token] - max >= floor) tokens[kept++] = token;
+        if ((values[token] - max) / temperature >= floor) tokens[kept++] = token;
       }
     }
     this.whole = false;
@@ -99,12 +184,12 @@ export class SurvivorSet {
   }
 
   /**
-   * Inverse CDF over the set in sampling order with weights `exp((v - max) / params.temp)`: the first
+   * Inverse CDF over the set in sampling order with weights `exp((v - max) / temperature)`: the first
    * token whose cumulative weight exceeds one uniform from `rng` times the total. Consumes the set.
    */
-  draw(values: Float32Array, top: number, params: CutParams, rng: SeededRng): number {
+  draw(values: Float32Array, top: number, temperature: number, rng: SeededRng): number {
     this.max = values[top];
-    this.temperature = params.temp;
+    this.temperature = temperature;
     rng.nextInto(this.uniform, 0);
     this.fraction = this.uniform[0];
     return this.bucket[this.partitionAtMass(values, false)];

@@ -11,6 +11,7 @@ export class TokenHistory {
   private total = 0;
   /** Sequence position of the oldest token still in the ring. */
   private start = 0;
+  private edits = 0;
 
   constructor(capacity: number) {
     checkCapacity(capacity);
@@ -19,6 +20,14 @@ export class TokenHistory {
 
   get capacity(): number {
     return this.ring.length;
+  }
+
+  /**
+   * Counts the changes other than appends (truncate, reset, restore): a reader that follows the
+   * history incrementally (the penalty counts) starts over when it moves.
+   */
+  get revision(): number {
+    return this.edits;
   }
 
   /** Tokens pushed since the last reset (the sequence length). */
@@ -59,11 +68,13 @@ export class TokenHistory {
     }
     this.total = length;
     if (this.start > length) this.start = length;
+    this.edits++;
   }
 
   reset(): void {
     this.total = 0;
     this.start = 0;
+    this.edits++;
   }
 
   /** Grows the ring to `capacity` (never shrinks), keeping the retained tokens. Not for the per-token path. */
@@ -96,6 +107,7 @@ export class TokenHistory {
     for (let i = 0; i < tokens.length; i++) checkToken(tokens[i], `history state tokens[${i}]`);
     this.total = length - tokens.length;
     this.start = this.total;
+    this.edits++;
     for (const token of tokens) this.append(token);
   }
 
