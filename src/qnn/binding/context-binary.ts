@@ -1,23 +1,32 @@
 /**
- * A context binary read into native memory, the buffer `contextCreateFromBinary` and QnnSystem read.
- * Genie mmaps the file when `use-mmap` is set; Node cannot mmap without a native addon, so the file
- * is always read (into one native block, no intermediate copy) and `use-mmap` is only reported in
- * the log. The block is freed right after context creation unless the context keeps pointing into
- * it (persistent binary, with graph switching).
+ * A context binary in native memory, the buffer `contextCreateFromBinary` and QnnSystem read:
+ * read into one native block (no intermediate copy), or mapped read-only when `use-mmap` is set, as
+ * Genie does (docs/genie-behaviour.md#qnnhtp-block; see ./file-mapping.ts). Either way it is
+ * released right after context creation unless the context keeps pointing into it (persistent
+ * binary, with graph switching).
  */
 import { open } from 'node:fs/promises';
+import { statSync } from 'node:fs';
 import koffi from 'koffi';
 import { QnnContextBinaryError } from './errors.js';
+import { fileMappingSystem, type FileMappingSystem } from './file-mapping.js';
 import type { NativePointer } from './native.js';
 
 export class NativeContextBinary {
-  private freed = false;
+  private released = false;
 
   private constructor(
     readonly path: string,
     readonly pointer: NativePointer,
     readonly byteLength: number,
+    /** The system that mapped it; null for a block read into koffi memory. */
+    private readonly mapping: FileMappingSystem | null,
   ) {}
+
+  /** True when the binary is a file mapping (`use-mmap`), false when it was read. */
+  get mapped(): boolean {
+    return this.mapping !== null;
+  }
 
   static async read(path: string): Promise<NativeContextBinary> {
     let file;
@@ -30,7 +39,7 @@ export class NativeContextBinary {
       const { size } = await file.stat();
       if (size === 0) throw new QnnContextBinaryError(`context binary "${path}" is empty`);
       const pointer = koffi.alloc('uint8_t', size) as NativePointer;
-      const binary = new NativeContextBinary(path, pointer, size);
+      const binary = new NativeContextBinary(path, pointer, size, null);
       try {
         const bytes = new Uint8Array(koffi.view(pointer, size));
         for (let done = 0; done < size; ) {
@@ -51,10 +60,43 @@ export class NativeContextBinary {
     }
   }
 
-  /** Idempotent. */
+  /**
+   * Maps the file read-only (its pages are read from the file as the backend touches them).
+   * @throws QnnContextBinaryError naming the path for a missing, empty or non-regular file, or when
+   * the system cannot map it (the system's reason as cause); nothing stays mapped then.
+   */
+  static map(path: string, system: FileMappingSystem = fileMappingSystem()): NativeContextBinary {
+    let size: number;
+    try {
+      const stat = statSync(path);
+      if (!stat.isFile()) throw new QnnContextBinaryError(`context binary "${path}" is not a regular file: it cannot be mapped (use-mmap)`);
+      size = stat.size;
+    } catch (cause) {
+      if (cause instanceof QnnContextBinaryError) throw cause;
+      throw new QnnContextBinaryError(`context binary "${path}" cannot be opened: ${(cause as Error).message}`, { cause });
+    }
+    if (size === 0) throw new QnnContextBinaryError(`context binary "${path}" is empty`);
+    let pointer: NativePointer;
+    try {
+      pointer = system.map(path, size);
+    } catch (cause) {
+      throw new QnnContextBinaryError(`context binary "${path}" cannot be mapped (use-mmap): ${(cause as Error).message}`, { cause });
+    }
+    return new NativeContextBinary(path, pointer, size, system);
+  }
+
+  /** Frees the block or unmaps the file. Idempotent. */
   free(): void {
-    if (this.freed) return;
-    this.freed = true;
-    koffi.free(this.pointer);
+    if (this.released) return;
+    this.released = true;
+    if (this.mapping === null) {
+      koffi.free(this.pointer);
+      return;
+    }
+    try {
+      this.mapping.unmap(this.pointer, this.byteLength);
+    } catch (cause) {
+      throw new QnnContextBinaryError(`context binary "${this.path}" cannot be unmapped: ${(cause as Error).message}`, { cause });
+    }
   }
 }

@@ -14,7 +14,7 @@ export interface HtpContextSettings {
   readonly spillFillBufsize: number;
   /** `mmap-budget` in MB: > 0 sets the HTP file-read memory budget. */
   readonly mmapBudget: number;
-  /** `use-mmap`: Node cannot mmap, files are always read (see NativeContextBinary); only logged. */
+  /** `use-mmap`: map the context binaries (libc mmap through Koffi) instead of reading them (see NativeContextBinary). */
   readonly useMmap: boolean;
   /** `enable-graph-switching`: memory limit hint 1024 and a persistent binary. */
   readonly enableGraphSwitching: boolean;

@@ -219,7 +219,6 @@ export class QnnSession implements GraphRuntime {
     }
 
     const htp = { ...DEFAULT_HTP_CONTEXT_SETTINGS, ...options.htp };
-    if (htp.useMmap) this.log('info', 'use-mmap: Node cannot mmap without a native addon; context binaries are read into memory');
     let firstContext: NativePointer | null = null;
     for (const [index, path] of options.ctxBins.entries()) {
       const context = await this.loadContext(path, index, backend, device, htp, firstContext);
@@ -236,7 +235,7 @@ export class QnnSession implements GraphRuntime {
     firstContext: NativePointer | null,
   ): Promise<NativePointer> {
     const { core } = this;
-    const binary = await NativeContextBinary.read(path);
+    const binary = htp.useMmap ? NativeContextBinary.map(path) : await NativeContextBinary.read(path);
     let context: NativePointer;
     let info: QnnBinaryInfo;
     const configArena = new NativeArena();

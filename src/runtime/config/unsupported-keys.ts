@@ -21,8 +21,6 @@ const LORA = 'LoRA adapters are not implemented';
  * refuse every Genie config or because Genie does not act on them either:
  * - `engine.n-threads`, QnnHtp `cpu-mask` and `poll` (mandatory): they size and pin Genie's host
  *   thread pool for KV copies; genie-ts copies the KV cache on the JS thread.
- * - QnnHtp `use-mmap` (mandatory): Node cannot map files without a native addon, so the binaries are
- *   read into memory either way (the QNN backend logs this at info level).
  * - `context.n-vocab` sizes the LUT; the logits width comes from the `logits` tensor, as in Genie.
  * - `sampler.greedy`: Genie overwrites it with `temp <= 0 || top-k == 1`, as genie-ts does;
  *   `sampler.callback-name` without a type: the basic sampler does not call it, in Genie either.
@@ -72,7 +70,11 @@ function engineKeys(engine: EngineConfig, key: string, report: (key: string, why
     if (htp['graph-switching-lora-policy'] !== undefined) report(`${at}.graph-switching-lora-policy`, LORA);
     if (htp['skip-lora-validation'] === true) report(`${at}.skip-lora-validation true`, LORA);
   }
-  if (engine.longcontext !== undefined) report(`${key}.longcontext`, 'KV eviction (sliding window, KeyDiff) is not implemented');
+  const longContext = engine.longcontext;
+  if (longContext?.type === 'keydiff') report(`${key}.longcontext.type "keydiff"`, 'KeyDiff eviction (its scoring network) is not implemented; sliding-window is');
+  if (longContext?.type === 'sliding-window' && longContext['sliding-window'] === undefined) {
+    report(`${key}.longcontext`, 'type "sliding-window" without a sliding-window block: genie-ts needs its window-size');
+  }
   const groups = engine['cache-groups'];
   if (groups !== undefined && !isDefaultCacheGroup(groups)) {
     report(`${key}.cache-groups`, `only the default group (prefix "${DEFAULT_CACHE_GROUP}", no other keys) is implemented`);
