@@ -8,6 +8,7 @@ commands:
   export --hf DIR --out DIR   turn a Hugging Face checkpoint (Qwen2, Llama 3, Phi-3) into a bundle
   config check FILE           validate a Genie JSON config the way Genie does and print a summary
   trace diff A B              compare two traces (run --trace) step by step and tensor by tensor
+  inspect FILE                the graphs, variants, KV layout and buffer plan of a config or ctx-bin
 
 'genie-ts <command> --help' shows a command's options.
 `;
@@ -18,6 +19,7 @@ const commands: Record<string, () => Promise<Command>> = {
   export: async () => (await import('./commands/export.js')).exportCommand,
   config: async () => (await import('./commands/config.js')).configCommand,
   trace: async () => (await import('./commands/trace.js')).traceCommand,
+  inspect: async () => (await import('./commands/inspect.js')).inspectCommand,
 };
 
 export async function main(argv: string[], io: CliIO = processIO): Promise<number> {

@@ -63,24 +63,26 @@ describe.skipIf(!available)('trace diff HTML report in chromium', () => {
       expect(requests).toEqual([pathToFileURL(file).href]);
 
       const seen = await page.evaluate(() => {
-        const box = (el: Element): { width: number; height: number } => {
+        // Runs in the page; the project compiles without DOM types, so the page's objects are untyped here.
+        const document = (globalThis as any).document;
+        const box = (el: any): { width: number; height: number } => {
           const r = el.getBoundingClientRect();
           return { width: Math.round(r.width), height: Math.round(r.height) };
         };
-        const chart = document.querySelector('#sqnr-per-step')!;
+        const chart = document.querySelector('#sqnr-per-step');
         return {
           title: document.title,
-          verdict: document.querySelector('#verdict')!.textContent,
+          verdict: document.querySelector('#verdict').textContent,
           chart: box(chart),
-          series: [...chart.querySelectorAll('g.series')].map((g) => ({
+          series: [...chart.querySelectorAll('g.series')].map((g: any) => ({
             name: g.getAttribute('data-series'),
             points: g.querySelectorAll('circle').length,
-            drawn: (g.querySelector('polyline') as SVGPolylineElement).getTotalLength() > 0,
+            drawn: g.querySelector('polyline').getTotalLength() > 0,
           })),
-          argmax: [...chart.querySelectorAll('g.argmax path')].map((p) => p.querySelector('title')!.textContent),
-          cells: [...document.querySelectorAll('#sqnr-heatmap rect.cell')].map((r) => `${r.getAttribute('data-step')}/${r.getAttribute('data-tensor')}`),
-          heatmap: box(document.querySelector('#sqnr-heatmap')!),
-          outlined: [...document.querySelectorAll('rect.first-parting')].map((r) => r.getAttribute('data-tensor')),
+          argmax: [...chart.querySelectorAll('g.argmax path')].map((p: any) => p.querySelector('title').textContent),
+          cells: [...document.querySelectorAll('#sqnr-heatmap rect.cell')].map((r: any) => `${r.getAttribute('data-step')}/${r.getAttribute('data-tensor')}`),
+          heatmap: box(document.querySelector('#sqnr-heatmap')),
+          outlined: [...document.querySelectorAll('rect.first-parting')].map((r: any) => r.getAttribute('data-tensor')),
         };
       });
       expect(seen.title).toBe('genie-ts trace diff');
