@@ -30,6 +30,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   ['index.ts'],
   ['cli'],
   ['demo'],
+  ['export'],
   ['runtime'],
   ['simulator'],
   ['backends'],

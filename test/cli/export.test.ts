@@ -1,14 +1,14 @@
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { configCommand } from '../../src/cli/commands/config.js';
 import { exportCommand } from '../../src/cli/commands/export.js';
 import type { CliIO } from '../../src/cli/io.js';
 import { readSafetensors } from '../../src/formats/index.js';
-import { Dialog } from '../../src/runtime/dialog.js';
 import { demoTokenizerPath } from '../../src/runtime/tokenizer/index.js';
-import { hfConfig, hfForward, oracleGreedy, randomHfWeights, writeHfFolder, type Family, type HfJson, type StoredDType } from '../backends/reference/decoder-oracle.js';
+import { hfForward, oracleGreedy, type Family, type StoredDType } from '../backends/reference/decoder-oracle.js';
 import { maxAbsDiff, tempDir } from '../backends/reference/fixtures.js';
+import { greedyRun, HUB_EOS, HUB_VOCAB, writeHubCheckpoint, type HubCheckpoint, type HubCheckpointOptions } from '../backends/reference/hub-checkpoint.js';
 
 const root = tempDir('export');
 let count = 0;
@@ -22,49 +22,13 @@ async function run(args: string[], isTTY = false): Promise<{ code: number; stdou
   return { code, stdout, stderr };
 }
 
-const VOCAB = 1024;
-const EOS = [1000, 1001];
+const VOCAB = HUB_VOCAB;
+const EOS = HUB_EOS;
 const prompt = [5, 17, 298, 3, 250, 42, 7, 600, 11];
 const STEPS = 6;
 
-interface Checkpoint {
-  readonly dir: string;
-  readonly json: HfJson;
-  readonly stored: Map<string, import('../../src/formats/index.js').FloatTensor>;
-}
-
-/**
- * A checkpoint folder as the Hub has it: config.json, weights, tokenizer.json (Qwen's: every id
- * below VOCAB decodes), tokenizer_config.json with a chat template, generation_config.json with the
- * EOS list. The EOS rows of the LM head are zero, so greedy decoding never stops by chance.
- */
-async function checkpoint(family: Family, name: string, options: { dtype?: StoredDType; shards?: number; overrides?: HfJson; addBos?: boolean } = {}): Promise<Checkpoint> {
-  const dir = join(root, `hf-${name}`);
-  const json = hfConfig(family, { vocab_size: VOCAB, eos_token_id: EOS[0], ...options.overrides });
-  const weights = randomHfWeights(json, name);
-  const head = weights.get('lm_head.weight')!.data;
-  for (const id of EOS) head.fill(0, id * 64, (id + 1) * 64);
-  const stored = await writeHfFolder(dir, json, weights, { dtype: options.dtype, shards: options.shards });
-  copyFileSync(demoTokenizerPath(), join(dir, 'tokenizer.json'));
-  writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify({ add_bos_token: options.addBos ?? false, chat_template: '{{ messages }}' }));
-  writeFileSync(join(dir, 'generation_config.json'), JSON.stringify({ bos_token_id: 1, eos_token_id: EOS, do_sample: false }));
-  return { dir, json, stored };
-}
-
-/** Greedy tokens and their logits rows from Dialog.create of the exported config. */
-async function generate(out: string, tokens: readonly number[]): Promise<{ tokens: number[]; rows: Float32Array[]; promptTokens: readonly number[] }> {
-  const dialog = await Dialog.create(join(out, 'genie_config.json'));
-  const got: number[] = [];
-  const rows: Float32Array[] = [];
-  try {
-    const query = dialog.tokenQuery(tokens, { maxTokens: STEPS, onLogits: (row, token) => (got.push(token), rows.push(row.slice())) });
-    let step = await query.next();
-    while (!step.done) step = await query.next();
-    return { tokens: got, rows, promptTokens: step.value.promptTokens };
-  } finally {
-    await dialog.dispose();
-  }
-}
+const checkpoint = (family: Family, name: string, options?: HubCheckpointOptions): Promise<HubCheckpoint> => writeHubCheckpoint(root, family, name, options);
+const generate = (out: string, tokens: readonly number[]) => greedyRun(join(out, 'genie_config.json'), tokens, STEPS);
 
 describe('genie-ts export', () => {
   const cases: Array<{ name: string; family: Family; flags: string[]; cl: number; dtype?: StoredDType; shards?: number; addBos?: boolean }> = [
@@ -210,8 +174,8 @@ describe('genie-ts export', () => {
     const cases: Array<[string[], string]> = [
       [['--out', fresh()], 'missing --hf DIR'],
       [['--hf', hf.dir], 'missing --out DIR'],
-      [['--hf', hf.dir, '--out', fresh(), '--quant', 'htp'], '--quant htp is not implemented by export yet'],
-      [['--hf', hf.dir, '--out', fresh(), '--calibrate', 'prompts.txt'], '--calibrate is not implemented by export yet'],
+      [['--hf', hf.dir, '--out', fresh(), '--calibrate', 'prompts.txt'], '--calibrate goes with --quant htp'],
+      [['--hf', hf.dir, '--out', fresh(), '--quant', 'htp', '--calibrate', ''], '--calibrate needs a prompts file, got ""'],
       [['--hf', hf.dir, '--out', fresh(), '--cl', '4096'], "cl 4096 exceeds the model's max_position_embeddings 128"],
       [['--hf', hf.dir, '--out', fresh(), '--cl', '16', '--ar', '16'], 'ar 16 is not an integer in [1, cl 16)'],
       [['--hf', hf.dir, '--out', fresh(), '--cl', '16', '--ar', '1', '--splits', '3'], 'splits 3 is not in [1, 2] for 1 layers plus the embedding part'],

@@ -6,20 +6,27 @@
  * Writes into a folder the caller provides (the CLI makes it a staging folder renamed into place).
  * Peak memory: the float32 weights once (parts share them).
  */
-import { copyFile, readFile, stat, statfs, writeFile } from 'node:fs/promises';
+import { copyFile, readFile, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { GenieError, InvalidArgumentError } from '../../errors.js';
 import { isPlainObject } from '../../formats/json.js';
 import { TensorNames } from '../../graphs/names.js';
+import type { RopeScaling } from '../../rope/inv-freq.js';
+import type { Encoding } from '../../tensor/dtype.js';
 import { elementCount } from '../../tensor/shape.js';
 import { loadHfCheckpoint, readHfDecoderConfig } from './checkpoint.js';
-import { writeReferenceCtxBin } from './ctx-bin.js';
+import { writeReferenceCtxBin, type ReferenceCtxBinPart } from './ctx-bin.js';
 import { CheckpointError } from './errors.js';
+import type { ReferenceModel } from './model.js';
 import { EMBED_TOKENS } from './names.js';
 import { qwen2WeightShapes, type Qwen2Config } from './qwen2.js';
 import { splitCheckpoint, type TensorType } from './split.js';
 
-export const EXPORT_QUANTS = ['none', 'fp16'] as const;
+/**
+ * Graph IO types: none = float32; fp16 = every float IO float16; htp = AI Hub's w8a16 HTP
+ * presentation (KV uint8, the rest uint16) with encodings a calibrator measures on the float model.
+ */
+export const EXPORT_QUANTS = ['none', 'fp16', 'htp'] as const;
 export type ExportQuant = (typeof EXPORT_QUANTS)[number];
 
 export const EXPORT_CONFIG_FILE = 'genie_config.json';
@@ -29,6 +36,8 @@ const TOKENIZER_FILE = 'tokenizer.json';
 /** Copied when the checkpoint has them (the chat template lives in one of them). */
 const OPTIONAL_COPIES = ['tokenizer_config.json', 'chat_template.jinja', 'generation_config.json'] as const;
 export const EXPORT_FORMAT = 'genie-ts-export';
+/** Scratch folder of the htp calibration inside the output (removed before the export returns). */
+const CALIBRATION_DIR = '.calibration';
 
 export interface ExportOptions {
   /** AR variants, each below `cl`; default [1, 128] without the ones >= cl. */
@@ -38,10 +47,43 @@ export interface ExportOptions {
   /** ctx-bin parts (default 1); with `input: 'ids'` and 2 or more, part 1 is the embedding lookup alone. */
   readonly splits?: number;
   readonly input?: 'ids' | 'embeds';
-  /** Graph IO dtype: none = float32, fp16 = every float IO float16 (weights stay float32). */
+  /** Graph IO dtype (weights stay float32); `htp` needs `calibrator`. */
   readonly quant?: ExportQuant;
+  /**
+   * Measures the encodings of `quant: 'htp'` by running the float model (the runtime's job, so the
+   * caller provides it: `src/export/`'s `htpCalibrator`).
+   */
+  readonly calibrator?: IoCalibrator;
   readonly onProgress?: (message: string) => void;
 }
+
+/** The float32 model a calibrator runs: its parts as exported, and what an Engine needs to drive them. */
+export interface FloatExport {
+  readonly parts: readonly ReferenceCtxBinPart<ReferenceModel>[];
+  readonly input: 'ids' | 'embeds';
+  readonly arSet: readonly number[];
+  readonly cl: number;
+  /** The model's table (vocab x hidden, float32): an embeds model's LUT. */
+  readonly embeddingTable: Float32Array;
+  readonly eosToken: number;
+  readonly padToken: number;
+  readonly rope: { readonly theta: number; readonly scaling: RopeScaling };
+  /** The checkpoint's tokenizer.json. */
+  readonly tokenizerPath: string;
+  /** An absent folder the calibrator may use; the exporter removes it afterwards. */
+  readonly scratch: string;
+  readonly onProgress: (message: string) => void;
+}
+
+/** Calibrated IO: the graphs' tensor types and, for an embeds model, its LUT in fixed point. */
+export interface CalibratedIo {
+  readonly tensorTypes: Readonly<Record<string, TensorType>>;
+  readonly lut?: { readonly quantParam: Encoding; readonly bytes: Uint8Array };
+  /** What it was calibrated on, for export.json (e.g. `3 built-in prompts`). */
+  readonly source: string;
+}
+
+export type IoCalibrator = (model: FloatExport) => Promise<CalibratedIo>;
 
 export interface ExportResult {
   readonly architecture: string;
@@ -92,6 +134,8 @@ function resolveOptions(options: ExportOptions, config: Qwen2Config): Resolved {
   if (input !== 'ids' && input !== 'embeds') fail(`input "${String(input)}" is not ids or embeds`);
   const quant = options.quant ?? 'none';
   if (!EXPORT_QUANTS.includes(quant)) fail(`quant "${String(quant)}" is not one of ${EXPORT_QUANTS.join(', ')}`);
+  if (quant === 'htp' && options.calibrator === undefined) fail('quant "htp" needs a calibrator (genie-ts export --quant htp provides one)');
+  if (quant !== 'htp' && options.calibrator !== undefined) fail(`a calibrator goes with quant "htp", not "${quant}"`);
   const splits = options.splits ?? 1;
   const most = config.numHiddenLayers + (input === 'ids' ? 1 : 0);
   if (!Number.isSafeInteger(splits) || splits < 1 || splits > most) {
@@ -193,6 +237,24 @@ function bundleBytes(config: Qwen2Config, input: 'ids' | 'embeds', copied: numbe
   return floats * 4 + copied + (1 << 20);
 }
 
+/** Genie's embedding block for `embedding_lut.bin`: float32, or uint16 with its encoding. */
+function lutBlock(size: number, quantParam: Encoding | undefined): Record<string, unknown> {
+  const block = { version: 1, type: 'lut', 'lut-path': EXPORT_LUT_FILE, size };
+  if (quantParam === undefined) return { ...block, datatype: 'float32' };
+  return { ...block, datatype: 'ufixed16', 'quant-param': { scale: quantParam.scale, offset: quantParam.offset } };
+}
+
+/** FLOAT_16 for every float-valued IO tensor (all but input_ids). */
+function float16Types(parts: readonly ReferenceCtxBinPart<ReferenceModel>[]): Record<string, TensorType> {
+  const types: Record<string, TensorType> = {};
+  for (const part of parts) {
+    for (const graph of part.metadata.graphs) {
+      for (const t of [...graph.inputs, ...graph.outputs]) if (t.name !== TensorNames.inputIds) types[t.name] = { dtype: 'FLOAT_16' };
+    }
+  }
+  return types;
+}
+
 const fileSize = async (path: string): Promise<number> => (await stat(path)).size;
 
 /**
@@ -231,7 +293,8 @@ export async function exportHfCheckpoint(hfDir: string, outDir: string, options:
     copies.push(file);
     copiedBytes += size;
   }
-  const needed = bundleBytes(config, o.input, copiedBytes);
+  // htp also writes the float parts once, to calibrate on, before the bundle's own.
+  const needed = bundleBytes(config, o.input, copiedBytes) * (o.quant === 'htp' ? 2 : 1);
   const space = await statfs(outDir);
   const free = space.bavail * space.bsize;
   if (free < needed) {
@@ -251,17 +314,24 @@ export async function exportHfCheckpoint(hfDir: string, outDir: string, options:
   const splitOptions = {
     ...checkpoint, arSet: o.arSet, cl: o.cl, splits: o.splits, embeddingPart: o.input === 'ids' && o.splits > 1, inputKind: o.input,
   };
-  let tensorTypes: Record<string, TensorType> = {};
-  if (o.quant === 'fp16') {
-    const names = new Set<string>();
-    for (const part of splitCheckpoint(splitOptions)) {
-      for (const graph of part.metadata.graphs) {
-        for (const t of [...graph.inputs, ...graph.outputs]) if (t.name !== TensorNames.inputIds) names.add(t.name);
-      }
+  const table = checkpoint.weights.get(EMBED_TOKENS)!.data;
+  const floatParts = splitCheckpoint(splitOptions);
+  let io: CalibratedIo = { tensorTypes: {}, source: 'none' };
+  if (o.quant === 'fp16') io = { tensorTypes: float16Types(floatParts), source: 'none' };
+  if (o.quant === 'htp') {
+    report('calibrating the IO encodings on the float model');
+    const scratch = join(outDir, CALIBRATION_DIR);
+    try {
+      io = await options.calibrator!({
+        parts: floatParts, input: o.input, arSet: o.arSet, cl: o.cl, embeddingTable: table, eosToken: eos[0], padToken: pad?.[0] ?? eos[0],
+        rope: { theta: config.ropeTheta, scaling: config.ropeScaling ?? { type: 'default' } },
+        tokenizerPath, scratch, onProgress: report,
+      });
+    } finally {
+      await rm(scratch, { recursive: true, force: true });
     }
-    tensorTypes = Object.fromEntries([...names].map((name) => [name, { dtype: 'FLOAT_16' } as TensorType]));
   }
-  const parts = splitCheckpoint({ ...splitOptions, tensorTypes });
+  const parts = o.quant === 'none' ? floatParts : splitCheckpoint({ ...splitOptions, tensorTypes: io.tensorTypes });
   const ctxBins = parts.map((_, i) => `model_part_${i + 1}_of_${parts.length}.safetensors`);
   for (const [i, part] of parts.entries()) {
     report(`writing ${ctxBins[i]}`);
@@ -269,8 +339,8 @@ export async function exportHfCheckpoint(hfDir: string, outDir: string, options:
   }
   const files = [...ctxBins];
   if (o.input === 'embeds') {
-    const table = checkpoint.weights.get(EMBED_TOKENS)!.data;
-    await writeFile(join(outDir, EXPORT_LUT_FILE), new Uint8Array(table.buffer, table.byteOffset, table.byteLength));
+    const bytes = io.lut?.bytes ?? new Uint8Array(table.buffer, table.byteOffset, table.byteLength);
+    await writeFile(join(outDir, EXPORT_LUT_FILE), bytes);
     files.push(EXPORT_LUT_FILE);
   }
   for (const file of copies) await copyFile(join(hfDir, file), join(outDir, file));
@@ -289,9 +359,7 @@ export async function exportHfCheckpoint(hfDir: string, outDir: string, options:
     },
     sampler: sampler(generation),
     tokenizer: { version: 1, path: TOKENIZER_FILE },
-    ...(o.input === 'embeds'
-      ? { embedding: { version: 1, type: 'lut', 'lut-path': EXPORT_LUT_FILE, size: config.hiddenSize, datatype: 'float32' } }
-      : {}),
+    ...(o.input === 'embeds' ? { embedding: lutBlock(config.hiddenSize, io.lut?.quantParam) } : {}),
     engine: {
       version: 1,
       'n-threads': 1,
@@ -311,7 +379,7 @@ export async function exportHfCheckpoint(hfDir: string, outDir: string, options:
     version: 1,
     source: resolve(hfDir),
     architecture,
-    options: { ar: o.arSet, cl: o.cl, splits: o.splits, input: o.input, quant: o.quant },
+    options: { ar: o.arSet, cl: o.cl, splits: o.splits, input: o.input, quant: o.quant, ...(o.quant === 'htp' ? { calibration: io.source } : {}) },
     files: [...files].sort(),
   };
   await writeFile(join(outDir, EXPORT_MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);

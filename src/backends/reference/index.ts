@@ -3,8 +3,8 @@ export { writeReferenceCtxBin, type ReferenceCtxBinPart } from './ctx-bin.js';
 export { loadCtxBinProgram, readCtxBinGraphs, ReferenceCtxBinProgram, type RunnableGraph } from './from-bytes.js';
 export { splitCheckpoint, splitQwen2Checkpoint, type SplitOptions, type TensorType } from './split.js';
 export {
-  EXPORT_CONFIG_FILE, EXPORT_LUT_FILE, EXPORT_MANIFEST_FILE, EXPORT_QUANTS, exportHfCheckpoint, ExportOptionError, ExportSpaceError, isExportBundle, type ExportOptions, type ExportQuant,
-  type ExportResult,
+  EXPORT_CONFIG_FILE, EXPORT_LUT_FILE, EXPORT_MANIFEST_FILE, EXPORT_QUANTS, exportHfCheckpoint, ExportOptionError, ExportSpaceError, isExportBundle, type CalibratedIo, type ExportOptions, type ExportQuant,
+  type ExportResult, type FloatExport, type IoCalibrator,
 } from './export.js';
 export { loadHfCheckpoint, loadHfQwen2, readHfDecoderConfig, SUPPORTED_HF_ARCHITECTURES, writeHfQwen2, type LoadProgress } from './checkpoint.js';
 export { qwen2WeightShapes, referenceModelOf, type DecoderConfig, type Qwen2Checkpoint, type Qwen2Config } from './qwen2.js';

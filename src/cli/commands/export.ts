@@ -3,6 +3,7 @@ import { basename, dirname, resolve } from 'node:path';
 import { exportHfCheckpoint, ExportOptionError, isExportBundle, SUPPORTED_HF_ARCHITECTURES, type ExportQuant } from '../../backends/reference/index.js';
 import { installDir, makeStagingDir, removeLeftovers, targetState } from '../../formats/atomic-dir.js';
 import { GenieError, isSystemError } from '../../errors.js';
+import { htpCalibrator, readCalibrationPrompts } from '../../export/index.js';
 import {
   parseChoiceFlag, parseCommandArgs, parseFlags, parseIntegerFlag, parseIntegerListFlag, reportUsageError, UsageError, type FlagSpec,
 } from '../flags.js';
@@ -25,8 +26,13 @@ Run it with: genie-ts run -c DIR/genie_config.json -p "..."
   --splits N           ctx-bin parts (default 1); with --input ids and N >= 2, part 1 is the
                        embedding lookup alone, so N is at most layers + 1
   --input ids|embeds   part 1 takes token ids, or embeddings from embedding_lut.bin (default ids)
-  --quant none|fp16    graph IO float32 (none, default) or float16; weights stay float32
-                       (htp and --calibrate are not implemented by export yet)
+  --quant none|fp16|htp
+                       graph IO float32 (none, default), float16, or as AI Hub's w8a16 HTP
+                       exports present it (KV uint8, the rest uint16; an --input embeds LUT
+                       uint16) with encodings calibrated on the float model; weights stay float32
+  --calibrate FILE     htp calibration prompts, one per line (default: 3 built-in plain-text
+                       prompts: a question, a paragraph, Python code); each prompt's first
+                       (CL - largest AR) / 2 tokens, then 16 greedy tokens
   --force              replace DIR when it holds an earlier export
   -h, --help           show this help
 
@@ -56,6 +62,7 @@ interface ExportArgs {
   readonly splits?: number;
   readonly input?: 'ids' | 'embeds';
   readonly quant?: ExportQuant;
+  readonly calibrate?: string;
 }
 
 function parseExportArgs(args: readonly string[]): ExportArgs {
@@ -64,11 +71,9 @@ function parseExportArgs(args: readonly string[]): ExportArgs {
   const text = (name: string): string | undefined => values.get(name) as string | undefined;
   const integer = (name: string): number | undefined => (text(name) === undefined ? undefined : parseIntegerFlag(`--${name}`, text(name)!));
   const quant = text('quant') === undefined ? undefined : parseChoiceFlag('--quant', text('quant')!, ['none', 'htp', 'fp16'] as const);
-  if (quant === 'htp') {
-    throw new UsageError('--quant htp is not implemented by export yet (it needs calibrated IO encodings); use none or fp16');
-  }
-  if (text('calibrate') !== undefined) throw new UsageError('--calibrate is not implemented by export yet (it goes with --quant htp)');
+  if (text('calibrate') !== undefined && quant !== 'htp') throw new UsageError('--calibrate goes with --quant htp');
   for (const name of ['hf', 'out']) if (text(name) === '') throw new UsageError(`--${name} needs a folder, got ""`);
+  if (text('calibrate') === '') throw new UsageError('--calibrate needs a prompts file, got ""');
   return {
     help: values.has('help'),
     hf: text('hf'),
@@ -79,6 +84,7 @@ function parseExportArgs(args: readonly string[]): ExportArgs {
     splits: integer('splits'),
     input: text('input') === undefined ? undefined : parseChoiceFlag('--input', text('input')!, ['ids', 'embeds'] as const),
     quant,
+    calibrate: text('calibrate'),
   };
 }
 
@@ -102,10 +108,12 @@ export const exportCommand: Command = async (args, io) => {
     const holdsExport = state === 'non-empty' && (await isExportBundle(target));
     if (state === 'non-empty' && !holdsExport) return fail(`output folder "${target}" is not empty and holds no export; refusing to overwrite it`);
     if (holdsExport && !parsed.force) return fail(`output folder "${target}" holds an earlier export; pass --force to replace it`);
+    // The prompts file is checked before anything is written.
+    const calibrator = parsed.quant !== 'htp' ? undefined : htpCalibrator(parsed.calibrate === undefined ? undefined : await readCalibrationPrompts(parsed.calibrate));
     await removeLeftovers(dirname(target), basename(target));
     staging = await makeStagingDir(target);
     const result = await exportHfCheckpoint(parsed.hf, staging, {
-      arSet: parsed.ar, cl: parsed.cl, splits: parsed.splits, input: parsed.input, quant: parsed.quant,
+      arSet: parsed.ar, cl: parsed.cl, splits: parsed.splits, input: parsed.input, quant: parsed.quant, calibrator,
       onProgress: io.isTTY ? (message) => io.stderr(`${message}\n`) : undefined,
     });
     if (!(await installDir(staging, target, holdsExport))) return fail(`output folder "${target}" was filled by another writer during the export`);
