@@ -62,6 +62,12 @@ export class KvCacheManager {
   private count = 0;
   /** `evict`'s scratch: the source slot of each kept entry, in order. */
   private readonly kept: Int32Array;
+  /** The staged update (`beginUpdate`): slots committed so far (1) and how many are left (-1: none staged). */
+  private readonly staged: Uint8Array;
+  private stagedLeft = -1;
+  private stagedNValid = 0;
+  private stagedNNew = 0;
+  private stagedSrcOffset = 0;
 
   /** Validates the buffers against the declared shapes, then clears them (nValid = 0). */
   constructor(options: KvCacheOptions) {
@@ -87,6 +93,7 @@ export class KvCacheManager {
     this.heads = Int32Array.from(slots, (s) => s.heads);
     this.headDims = Int32Array.from(slots, (s) => s.headDim);
     this.kept = new Int32Array(maxContextLength);
+    this.staged = new Uint8Array(slots.length);
     this.clear();
   }
 
@@ -119,6 +126,78 @@ export class KvCacheManager {
    *   is an iota over all AR rows) so free slots keep the clear value. `srcOffset` must be 0.
    */
   update(nValid: number, nNew: number, srcOffset = 0): void {
+    this.checkNotStaged('update');
+    this.checkUpdate(nValid, nNew, srcOffset);
+    for (let s = 0; s < this.keys.length; s++) this.updateSlot(s, nValid, nNew, srcOffset);
+    this.count = nValid + nNew;
+  }
+
+  /**
+   * `update` in stages, for graphs that run split by split: `beginUpdate` checks the arguments and
+   * records them, `updateSlots` commits the listed slots (a split's layers, once its graph has run,
+   * while the next split runs), `endUpdate` commits what is left and sets the new count. Until then
+   * `nValid` is the count before the update, and every other change to the cache throws (finish or
+   * `abortUpdate` first). Nothing allocates.
+   */
+  beginUpdate(nValid: number, nNew: number, srcOffset = 0): void {
+    this.checkNotStaged('beginUpdate');
+    this.checkUpdate(nValid, nNew, srcOffset);
+    this.staged.fill(0);
+    this.stagedLeft = this.keys.length;
+    this.stagedNValid = nValid;
+    this.stagedNNew = nNew;
+    this.stagedSrcOffset = srcOffset;
+  }
+
+  /** Commits the staged update for each slot in `slots` not committed yet (see `beginUpdate`). */
+  updateSlots(slots: ArrayLike<number>): void {
+    if (this.stagedLeft < 0) throw new InvalidArgumentError('updateSlots: no update was begun (beginUpdate)');
+    for (let i = 0; i < slots.length; i++) {
+      const s = slots[i];
+      checkInteger(`slots[${i}]`, s, 0, this.keys.length - 1);
+      if (this.staged[s] !== 0) continue;
+      this.updateSlot(s, this.stagedNValid, this.stagedNNew, this.stagedSrcOffset);
+      this.staged[s] = 1;
+      this.stagedLeft--;
+    }
+  }
+
+  /** Commits the slots the staged update has not reached and ends it: the cache holds `nValid + nNew` entries. */
+  endUpdate(): void {
+    if (this.stagedLeft < 0) throw new InvalidArgumentError('endUpdate: no update was begun (beginUpdate)');
+    for (let s = 0; s < this.keys.length; s++) {
+      if (this.staged[s] === 0) this.updateSlot(s, this.stagedNValid, this.stagedNNew, this.stagedSrcOffset);
+    }
+    this.count = this.stagedNValid + this.stagedNNew;
+    this.stagedLeft = -1;
+  }
+
+  /**
+   * Drops a staged update (the step that produced it failed): the slots it already committed get the
+   * clear value back from the first new entry on, so the cache holds exactly what it held before.
+   * No-op when no update is staged. Only for an update at the current count (`nValid` = `this.nValid`).
+   */
+  abortUpdate(): void {
+    if (this.stagedLeft < 0) return;
+    const from = this.stagedNValid;
+    const pastDim = this.pastDim;
+    const end = Math.min(pastDim, Math.max(from + this.stagedNNew, this.mode === 'scatter' ? from + this.arValue : 0));
+    for (let s = 0; s < this.keys.length; s++) {
+      if (this.staged[s] === 0) continue;
+      const heads = this.heads[s];
+      const hd = this.headDims[s];
+      fillRowSpans(this.keys[s], heads * hd, pastDim, from, end, this.clearValue);
+      fillRowSpans(this.values[s], heads, pastDim * hd, from * hd, end * hd, this.clearValue);
+    }
+    this.stagedLeft = -1;
+  }
+
+  /** An update is staged (`beginUpdate` ran, `endUpdate` or `abortUpdate` not yet). */
+  get updating(): boolean {
+    return this.stagedLeft >= 0;
+  }
+
+  private checkUpdate(nValid: number, nNew: number, srcOffset: number): void {
     const ar = this.arValue;
     const pastDim = this.pastDim;
     checkInteger('nValid', nValid, 0, this.count);
@@ -131,22 +210,32 @@ export class KvCacheManager {
           `(${this.mode === 'concat' ? `CL - AR = ${this.contextLength} - ${ar}` : `CL = ${this.contextLength}`})`,
       );
     }
+  }
+
+  /** `update`'s work for slot `s` (arguments checked); the count is the caller's to set. */
+  private updateSlot(s: number, nValid: number, nNew: number, srcOffset: number): void {
+    const ar = this.arValue;
+    const pastDim = this.pastDim;
     const end = nValid + nNew;
     const stale = this.mode === 'scatter' ? Math.max(this.count, Math.min(nValid + ar, pastDim)) : this.count;
-    for (let s = 0; s < this.keys.length; s++) {
-      const heads = this.heads[s];
-      const hd = this.headDims[s];
-      const kRows = heads * hd;
-      const key = this.keys[s];
-      const value = this.values[s];
-      if (this.mode === 'concat') {
-        copyRowSpans(key, kRows, pastDim, nValid, kRows * pastDim, ar, srcOffset, nNew);
-        copyRowSpans(value, heads, pastDim * hd, nValid * hd, heads * pastDim * hd, ar * hd, srcOffset * hd, nNew * hd);
-      }
-      fillRowSpans(key, kRows, pastDim, end, stale, this.clearValue);
-      fillRowSpans(value, heads, pastDim * hd, end * hd, stale * hd, this.clearValue);
+    const heads = this.heads[s];
+    const hd = this.headDims[s];
+    const kRows = heads * hd;
+    const key = this.keys[s];
+    const value = this.values[s];
+    if (this.mode === 'concat') {
+      copyRowSpans(key, kRows, pastDim, nValid, kRows * pastDim, ar, srcOffset, nNew);
+      copyRowSpans(value, heads, pastDim * hd, nValid * hd, heads * pastDim * hd, ar * hd, srcOffset * hd, nNew * hd);
     }
-    this.count = end;
+    fillRowSpans(key, kRows, pastDim, end, stale, this.clearValue);
+    fillRowSpans(value, heads, pastDim * hd, end * hd, stale * hd, this.clearValue);
+  }
+
+  /** Every change but the staged update's own steps waits for it to end. */
+  private checkNotStaged(what: string): void {
+    if (this.stagedLeft >= 0) {
+      throw new InvalidArgumentError(`${what}: a staged update (beginUpdate) is not finished; call endUpdate or abortUpdate first`);
+    }
   }
 
   /** Switches to another AR variant at the same CL: `setShape(contextLength, ar)`. */
@@ -163,6 +252,7 @@ export class KvCacheManager {
    * new KV-in cannot hold the cache.
    */
   setShape(cl: number, ar: number): void {
+    this.checkNotStaged('setShape');
     checkInteger('cl', cl, this.mode === 'concat' ? 2 : 1, this.maxContextLength);
     checkArVariant(this.mode, cl, ar);
     const newPast = pastDimOf(this.mode, cl, ar);
@@ -192,6 +282,7 @@ export class KvCacheManager {
 
   /** Rewinds to the first `n` entries, clearing slots [n, nValid). */
   truncate(n: number): void {
+    this.checkNotStaged('truncate');
     checkInteger('n', n, 0, this.count);
     const pastDim = this.pastDim;
     for (let s = 0; s < this.keys.length; s++) {
@@ -209,6 +300,7 @@ export class KvCacheManager {
    * Entries keep the values (and so the RoPE positions) they were computed with. Nothing allocates.
    */
   evict(slots: ArrayLike<number>): void {
+    this.checkNotStaged('evict');
     const count = this.count;
     for (let i = 0; i < slots.length; i++) {
       const slot = slots[i];
@@ -269,6 +361,7 @@ export class KvCacheManager {
    * type: key `(heads, head_dim, nValid)`, value `(heads, nValid, head_dim)`.
    */
   readEntries(s: number): { key: ElementArray; value: ElementArray } {
+    this.checkNotStaged('readEntries');
     checkInteger('slot', s, 0, this.keys.length - 1);
     const n = this.count;
     const pastDim = this.pastDim;
@@ -289,6 +382,7 @@ export class KvCacheManager {
    * (cl, ar). Everything is checked before anything changes.
    */
   loadEntries(cl: number, ar: number, n: number, entries: readonly { key: ElementArray; value: ElementArray }[]): void {
+    this.checkNotStaged('loadEntries');
     checkInteger('cl', cl, this.mode === 'concat' ? 2 : 1, this.maxContextLength);
     checkArVariant(this.mode, cl, ar);
     const pastDim = pastDimOf(this.mode, cl, ar);
@@ -317,8 +411,9 @@ export class KvCacheManager {
     this.count = n;
   }
 
-  /** Empties the cache: every element of every buffer (KV-out included) becomes the clear value. */
+  /** Empties the cache: every element of every buffer (KV-out included) becomes the clear value; a staged update is dropped. */
   clear(): void {
+    this.stagedLeft = -1;
     for (let s = 0; s < this.keys.length; s++) {
       this.keys[s].fill(this.clearValue);
       this.values[s].fill(this.clearValue);

@@ -51,7 +51,8 @@ export interface EmbeddingPrefillOptions {
  *
  * Per step: every input part fills its tensors (KV layout, ids or embedding rows, mask, cos/sin,
  * position_ids, cache_index: see ./inputs), the variant's parts run in split order, and the KV part
- * commits the new entries. Positions are carried apart from KV slots (see `EngineStep`).
+ * commits the new entries, split by split while the next split runs, the last split's after the
+ * caller has sampled (see `runOverlapped`). Positions are carried apart from KV slots (see `EngineStep`).
  *
  * Event loop: unless the backend declares `executesOffThread`, each step first yields one macrotask
  * turn, so that a backend whose `execute` runs on the JS thread (Reference) cannot starve timers,
@@ -376,24 +377,66 @@ export class Engine {
       step.position = position;
       step.final = final;
       if (this.listener !== null) {
+        // The event's KV tensors show what the graphs read: the previous step's commit is finished first.
+        this.kv.finishCommit();
         await this.runObserved(this.listener, step, kind);
+        this.kv.commit(step);
       } else {
-        const inputs = this.inputs;
-        for (let i = 0; i < inputs.length; i++) inputs[i].fill(step);
-        const parts = variant.parts;
-        for (let p = 0; p < parts.length; p++) {
-          if (!final && variant.kinds[p] === 'lm-head') continue;
-          await this.backend.execute(parts[p].name);
-          if (this.disposed) this.cancelledDuring(parts[p].name);
-        }
+        await this.runOverlapped(step);
       }
-      this.kv.commit(step);
       if (final) this.logits.setRow(variant.logitsRows === 1 ? 0 : n - 1);
     } finally {
       this.stepping = false;
       const ended = this.stepEnded;
       this.stepEnded = null;
       ended?.();
+    }
+  }
+
+  /**
+   * Fill, then the variant's parts in split order with the KV commit staged around them, as Genie
+   * overlaps them (docs/genie-behaviour.md#kv-cache-smart-mask): while split p runs, the step's
+   * entries of split p - 1 are copied out -> in (and, while the first split runs, what the previous
+   * step left: its last split's entries); the last split's copy is left staged, so it runs after the
+   * caller has sampled, during the next step's first split. With an async backend these copies run
+   * while the NPU works; with a sync one they only move. The staged entries count at once (`nValid`),
+   * and every other reader of the cache finishes the commit first. A step that fails drops its
+   * staged commit, so the cache is as before it.
+   */
+  private async runOverlapped(step: EngineStep): Promise<void> {
+    const { variant, final } = step;
+    const kv = this.kv;
+    const inputs = this.inputs;
+    for (let i = 0; i < inputs.length; i++) inputs[i].fill(step);
+    const parts = variant.parts;
+    let previous = -1;
+    let began = false;
+    try {
+      for (let p = 0; p < parts.length; p++) {
+        if (!final && variant.kinds[p] === 'lm-head') continue;
+        // Before the step's first graph: its slots must hold the previous step's entries (already
+        // copied, unless the model has one split and that copy is the one left staged).
+        if (previous < 0) kv.commitPart(p);
+        const executing = this.backend.execute(parts[p].name);
+        try {
+          if (previous < 0) {
+            kv.finishCommit();
+            kv.beginCommit(step);
+            began = true;
+          } else {
+            kv.commitPart(previous);
+          }
+        } finally {
+          // Whatever the copies did, the graph is awaited: dispose must not free memory it uses.
+          await executing;
+        }
+        previous = p;
+        if (this.disposed) this.cancelledDuring(parts[p].name);
+      }
+    } catch (error) {
+      // Only this step's own commit: a previous step's, still staged, stays valid.
+      if (began) kv.abortCommit();
+      throw error;
     }
   }
 

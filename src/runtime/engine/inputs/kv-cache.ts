@@ -12,20 +12,31 @@ import type { InputPart } from './input-part.js';
  * committed (out -> in). It also records the position of each slot's entry, so positions can move
  * apart from slots: the next entry's position is the last entry's plus one (0 in an empty cache)
  * unless `setNextPosition` moved it on.
+ *
+ * The commit can be staged split by split, as Genie copies a split's new entries while the next
+ * split runs (docs/genie-behaviour.md#kv-update-overlap): `beginCommit` makes the step's entries
+ * count at once (`nValid`, positions), `commitPart(p)` copies split p's slots, and whatever is left
+ * is copied by `finishCommit`, which every reader of the cache (`cache`, `truncate`, `evict`, a
+ * new shape) calls first, so nothing ever sees a half-committed cache.
  */
 export class KvCachePart implements InputPart {
   readonly name = 'KV cache';
   readonly tensors: readonly IoTensor[];
-  readonly cache: KvCacheManager;
   /** Most entries the binaries can hold: the largest KV-in past dim (CL - AR for concat graphs). */
   readonly capacity: number;
+  private readonly manager: KvCacheManager;
+  /** The manager's slot indices each split (variant part index) reads and writes. */
+  private readonly partSlots: readonly Int32Array[];
   private readonly slotPositions: Int32Array;
   private next = 0;
+  /** While a commit is staged: the entries held once it is done, and the next position before it began. */
+  private stagedEnd = 0;
+  private nextBefore = 0;
 
   constructor(layout: ModelLayout, buffers: EngineBuffers, initial: { readonly cl: number; readonly ar: number }) {
     // KV regions are sized for the largest CL; the cache starts on `initial` and follows each step's (CL, AR).
     const cl = layout.maxContextLength;
-    this.cache = new KvCacheManager({
+    this.manager = new KvCacheManager({
       contextLength: initial.cl,
       maxContextLength: cl,
       ar: initial.ar,
@@ -56,11 +67,21 @@ export class KvCachePart implements InputPart {
     );
     this.capacity = Math.max(...layout.variants.map((v) => v.pastDim));
     this.slotPositions = new Int32Array(this.capacity);
+    const parts = Math.max(...layout.variants.map((v) => v.parts.length));
+    this.partSlots = Array.from({ length: parts }, (_, p) =>
+      Int32Array.from(layout.kv.flatMap((slot, s) => (slot.part === p ? [s] : []))),
+    );
   }
 
-  /** Entries held. */
+  /** The cache, its staged commit (if any) finished first. */
+  get cache(): KvCacheManager {
+    this.finishCommit();
+    return this.manager;
+  }
+
+  /** Entries held (a staged commit's included). */
   get nValid(): number {
-    return this.cache.nValid;
+    return this.manager.updating ? this.stagedEnd : this.manager.nValid;
   }
 
   /** Position the next entry gets. */
@@ -68,9 +89,14 @@ export class KvCachePart implements InputPart {
     return this.next;
   }
 
+  /** The position entry `slot` (< nValid, unchecked) was computed at. */
+  positionAt(slot: number): number {
+    return this.slotPositions[slot];
+  }
+
   /** The lowest position the next entry may take: positions increase along the slots. */
   get minNextPosition(): number {
-    const n = this.cache.nValid;
+    const n = this.nValid;
     return n === 0 ? 0 : this.slotPositions[n - 1] + 1;
   }
 
@@ -81,15 +107,44 @@ export class KvCachePart implements InputPart {
 
   fill(step: EngineStep): void {
     const { cl, ar } = step.variant;
-    if (this.cache.ar !== ar || this.cache.contextLength !== cl) this.cache.setShape(cl, ar);
+    const manager = this.manager;
+    if (manager.ar !== ar || manager.contextLength !== cl) this.cache.setShape(cl, ar);
   }
 
   /** After the step's graphs ran: its entries join the cache at slots nValid.., positions position... */
   commit(step: EngineStep): void {
+    this.beginCommit(step);
+    this.finishCommit();
+  }
+
+  /**
+   * Stages the step's commit (the previous one must be finished): its entries count from now on
+   * (slots nValid.., positions position..); their KV data is copied by `commitPart` / `finishCommit`.
+   */
+  beginCommit(step: EngineStep): void {
     const { nValid, nNew, position } = step;
-    this.cache.update(nValid, nNew);
+    this.manager.beginUpdate(nValid, nNew);
+    this.stagedEnd = nValid + nNew;
+    this.nextBefore = this.next;
     for (let i = 0; i < nNew; i++) this.slotPositions[nValid + i] = position + i;
     this.next = position + nNew;
+  }
+
+  /** Copies the staged entries of split `part`'s slots (once its graph has run); no-op when nothing is staged. */
+  commitPart(part: number): void {
+    if (this.manager.updating) this.manager.updateSlots(this.partSlots[part]);
+  }
+
+  /** Copies whatever the staged commit has left; no-op when nothing is staged. */
+  finishCommit(): void {
+    if (this.manager.updating) this.manager.endUpdate();
+  }
+
+  /** Drops the staged commit (its step failed): the cache and the next position are as before it began. */
+  abortCommit(): void {
+    if (!this.manager.updating) return;
+    this.manager.abortUpdate();
+    this.next = this.nextBefore;
   }
 
   /** Keeps the first `n` entries (a rewind); the next entry follows entry n - 1. */
@@ -126,7 +181,7 @@ export class KvCachePart implements InputPart {
 
   /** Empties the cache; the next entry is at position 0. */
   clear(): void {
-    this.cache.clear();
+    this.manager.clear();
     this.next = 0;
   }
 }

@@ -1,0 +1,123 @@
+/**
+ * The engine's split-by-split KV commit (Engine `runOverlapped`): while split p runs, split p - 1's
+ * new entries are copied, and the last split's wait for the next step. Oracle: the same steps on an
+ * engine with a step listener, whose path commits the whole step at once after its last split.
+ * The backend under test completes each execute a timer later, running the graph only then, so the
+ * copies really happen while a graph is "running". A split that fails drops the step's staged
+ * entries (the cache is as before the step) and keeps the previous step's.
+ */
+import { describe, expect, it, beforeAll } from 'vitest';
+import type { GraphBackend } from '../../src/backends/backend.js';
+import { openReferenceBackend } from '../../src/backends/reference/index.js';
+import { Engine } from '../../src/runtime/engine/index.js';
+import { writeBundle } from '../backends/qnn/bundle.js';
+
+const OPTIONS = { contextSize: 16, padToken: 0, eosToken: 1, rope: { theta: 1e4, scaling: { type: 'default' as const } } };
+let paths: string[];
+
+beforeAll(async () => {
+  ({ paths } = await writeBundle('engine-overlap'));
+});
+
+/**
+ * `inner` whose executes run a timer later (the JS thread is free meanwhile, as with QnnHtp async);
+ * `failOn(graph, n)` makes that graph's n-th execute from now reject, or throw at the call with `sync`.
+ */
+function laterBackend(inner: GraphBackend): GraphBackend & { failOn(graph: string, sync?: boolean): void; calls: string[] } {
+  let failing: { graph: string; sync: boolean } | null = null;
+  const calls: string[] = [];
+  return {
+    type: inner.type,
+    graphs: inner.graphs,
+    executesOffThread: true,
+    calls,
+    failOn(graph, sync = false) {
+      failing = { graph, sync };
+    },
+    allocate: (n) => inner.allocate(n),
+    bind: (graph, buffers) => inner.bind(graph, buffers),
+    execute(graph) {
+      calls.push(graph);
+      if (failing?.graph === graph) {
+        const { sync } = failing;
+        failing = null;
+        const error = new Error(`graph "${graph}" failed`);
+        if (sync) throw error;
+        return new Promise((_, reject) => setTimeout(() => reject(error), 1));
+      }
+      return new Promise((resolve, reject) => setTimeout(() => inner.execute(graph).then(resolve, reject), 1));
+    },
+    dispose: () => inner.dispose(),
+  };
+}
+
+const logitsHex = (engine: Engine): string => {
+  const row = new Float32Array(engine.vocabSize);
+  engine.logits.dequantizeInto(row);
+  return Buffer.from(row.buffer).toString('hex');
+};
+
+function kvHex(engine: Engine): string[] {
+  const cache = engine.kvCache.cache;
+  return Array.from({ length: cache.slotCount }, (_, s) => {
+    const { key, value } = cache.readEntries(s);
+    return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('hex') + Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('hex');
+  });
+}
+
+async function pair(): Promise<{ overlapped: Engine; backend: ReturnType<typeof laterBackend>; oracle: Engine }> {
+  const backend = laterBackend(await openReferenceBackend(paths));
+  const overlapped = Engine.create(backend, OPTIONS);
+  const oracle = Engine.create(await openReferenceBackend(paths), OPTIONS);
+  oracle.setStepListener(() => {}, 'whole-step commit');
+  return { overlapped, backend, oracle };
+}
+
+describe('Engine: KV commits overlapped with the next split', () => {
+  it('prefill chunks, decodes, a rewind and an eviction give the logits and cache of whole-step commits', async () => {
+    const { overlapped, oracle } = await pair();
+    const both = async (f: (e: Engine) => Promise<unknown> | unknown): Promise<void> => {
+      await f(overlapped);
+      await f(oracle);
+      expect(overlapped.nValid).toBe(oracle.nValid);
+      expect(overlapped.position).toBe(oracle.position);
+      expect(logitsHex(overlapped)).toBe(logitsHex(oracle));
+    };
+    await both((e) => e.prefill([5, 17, 3, 250, 9, 11, 2]));
+    for (const token of [42, 7, 99]) await both((e) => e.decode(token));
+    // nValid counts the staged entries; reading the cache finishes them first.
+    expect(kvHex(overlapped)).toEqual(kvHex(oracle));
+    await both((e) => e.decode(8));
+    await both((e) => e.rewind(6));
+    await both((e) => e.decode(13));
+    await both((e) => e.evict([1, 3]));
+    for (const token of [21, 34]) await both((e) => e.decode(token));
+    await both((e) => e.prefill([4, 4, 6, 8, 10]));
+    expect(kvHex(overlapped)).toEqual(kvHex(oracle));
+    await overlapped.dispose();
+    await oracle.dispose();
+  });
+
+  for (const sync of [false, true]) {
+    it(`a split that fails (${sync ? 'throwing at the call' : 'rejecting later'}) leaves the cache as before the step, the previous step's entries included`, async () => {
+      const { overlapped, backend, oracle } = await pair();
+      for (const e of [overlapped, oracle]) {
+        await e.prefill([5, 17, 3, 250, 9]);
+        await e.decode(42); // its last split's entries are still staged in `overlapped`
+      }
+      const before = overlapped.nValid;
+      const parts = overlapped.layout.variants.find((v) => v.ar === 1)!.parts.map((p) => p.name);
+      for (const failing of [parts[0], parts[1]]) {
+        backend.failOn(failing, sync);
+        await expect(overlapped.decode(7)).rejects.toThrow(`graph "${failing}" failed`);
+        expect(overlapped.nValid).toBe(before);
+      }
+      expect(kvHex(overlapped)).toEqual(kvHex(oracle));
+      for (const e of [overlapped, oracle]) await e.decode(7);
+      expect(logitsHex(overlapped)).toBe(logitsHex(oracle));
+      expect(kvHex(overlapped)).toEqual(kvHex(oracle));
+      await overlapped.dispose();
+      await oracle.dispose();
+    });
+  }
+});
