@@ -1,4 +1,6 @@
 import type { SamplerUpdate } from '../sampler/resolve-params.js';
+import type { ChainEntry } from '../sampler/chain.js';
+import type { TokenLogprob } from '../sampler/top-logprobs.js';
 import type { DataTypeName, ElementArray, Encoding } from '../tensor/dtype.js';
 import type { BackendOptions } from './backend-factory.js';
 import type { GraphBackend } from '../backends/backend.js';
@@ -12,6 +14,13 @@ export interface DialogOptions {
   readonly baseDir?: string;
   /** Overrides of the config's sampler (e.g. from CLI flags), applied after Genie's defaults. */
   readonly sampler?: SamplerUpdate;
+  /**
+   * The sampler chain, replacing the config's `sampler.stages` (and Genie's default chain): built-in
+   * stage specs (`'top-k'`, `{ type: 'typical-p', p: 0.9 }`, ...) and `SamplerStage` objects of
+   * yours, anywhere in the order. The stage objects belong to this dialog (their state is its
+   * state: `reset()` resets them); give each dialog its own.
+   */
+  readonly samplerStages?: readonly ChainEntry[];
   /** Overrides `max-num-tokens`. */
   readonly maxNumTokens?: number;
   /** An already loaded tokenizer to share (loading the Qwen vocabulary takes ~0.6 s). */
@@ -67,6 +76,13 @@ export interface QueryOptions {
    * is not in the KV cache) and the dialog stays usable. Without it a step costs nothing extra.
    */
   readonly onStep?: StepListener;
+  /**
+   * Reports, for each generated token, the distribution the sampler drew it from (after the whole
+   * chain): the `topLogprobs` most likely tokens with their natural-log probabilities, in
+   * `QueryResult.logprobs`. A greedy draw is a point mass (the token, log-probability 0). Without it
+   * nothing is computed or allocated.
+   */
+  readonly topLogprobs?: number;
   /**
    * Teacher forcing (a genie-ts extension: Genie has none), to keep two runs (two backends, a float
    * and a quantised bundle, a device and its float twin) aligned step for step: the query generates
@@ -153,6 +169,11 @@ export interface QueryResult {
   readonly generatedTokens: readonly number[];
   /** A `forceTokens` query only: the token the sampler picked from each logits row (the forced one was used). */
   readonly samplerTokens?: readonly number[];
+  /**
+   * With `QueryOptions.topLogprobs`: one entry per generated token (`logprobs[i]` for
+   * `generatedTokens[i]`; with `forceTokens`, `token` is the sampler's pick, `samplerTokens[i]`).
+   */
+  readonly logprobs?: readonly TokenLogprob[];
   readonly text: string;
   readonly kpis: Kpis;
 }

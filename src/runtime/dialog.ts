@@ -1,13 +1,14 @@
 import { InvalidArgumentError, NotSupportedError } from '../errors.js';
 import type { SamplerParams } from '../sampler/params.js';
 import { resolveUpdate, type SamplerUpdate } from '../sampler/resolve-params.js';
+import type { ChainEntry } from '../sampler/chain.js';
 import { Sampler } from '../sampler/sampler.js';
 import type { ElementArray } from '../tensor/dtype.js';
 import { deriveDialog, type DerivedDialog } from './config/derive.js';
 import { loadConfigFile } from './config/load.js';
 import { assertLoadable } from './config/loadable.js';
 import { parseConfig } from './config/parse.js';
-import type { GenieConfig } from './config/types.js';
+import { dialogBody, isDialogRoot, type GenieConfig } from './config/types.js';
 import { checkBackendOptions } from './backend-factory.js';
 import { checkOptionKeys, describeValue, type OptionKeys } from './check-options.js';
 import { checkConfigGeometry } from './config-geometry.js';
@@ -87,7 +88,9 @@ export class Dialog {
     const engine = await openEngine(derived, options.backend, { graphBackend: options.graphBackend, wrapBackend: options.wrapBackend });
     try {
       checkConfigGeometry(parsed, engine.layout);
-      const sampler = new Sampler(derived.sampler, engine.vocabSize);
+      const sampler = options.samplerStages === undefined
+        ? new Sampler(derived.sampler, engine.vocabSize, configStages(parsed))
+        : new Sampler(derived.sampler, engine.vocabSize, options.samplerStages, 'Dialog.create option samplerStages');
       if (options.sampler) sampler.configure(options.sampler);
       const initTimeUs = Number(process.hrtime.bigint() - start) / 1e3;
       const contextLimit = Math.min(derived.contextSize, engine.capacity);
@@ -247,6 +250,7 @@ export class Dialog {
     this.state.cancelSuspended();
     this.state.engine.reset();
     this.state.ledger.reset();
+    this.state.sampler.reset();
   }
 
   /** An in-memory point to come back to with `rewindTo` (src/runtime/save/checkpoint.ts); between queries only. */
@@ -408,12 +412,12 @@ export class Dialog {
 
 const DIALOG_OPTION_KEYS = {
   baseDir: true, sampler: true, maxNumTokens: true, tokenizer: true, backend: true, imageEncoder: true, imagePlaceholder: true,
-  graphBackend: true, wrapBackend: true, chatTemplate: true,
+  graphBackend: true, wrapBackend: true, chatTemplate: true, samplerStages: true,
 } as const satisfies Record<keyof DialogOptions, true>;
 
 /** Options every query method takes. */
 const COMMON_QUERY_OPTION_KEYS = {
-  signal: true, maxTokens: true, onLogits: true, onStep: true, rewind: true, forceTokens: true,
+  signal: true, maxTokens: true, onLogits: true, onStep: true, rewind: true, forceTokens: true, topLogprobs: true,
 } as const satisfies Record<Exclude<keyof QueryOptions, 'images'>, true>;
 
 const QUERY_OPTION_KEYS = { ...COMMON_QUERY_OPTION_KEYS, images: true } as const satisfies Record<keyof QueryOptions, true>;
@@ -466,6 +470,10 @@ function checkDialogOptions(options: DialogOptions): void {
     throw new InvalidArgumentError(`Dialog.create option sampler must be an object of sampler params, got ${describeValue(sampler)}`);
   }
   if (maxNumTokens !== undefined) checkCount('Dialog.create option maxNumTokens', maxNumTokens);
+  // Each entry is checked where the chain is built (Sampler), which names its index.
+  if (options.samplerStages !== undefined && !Array.isArray(options.samplerStages)) {
+    throw new InvalidArgumentError(`Dialog.create option samplerStages must be an array of stages, got ${describeValue(options.samplerStages)}`);
+  }
   if (tokenizer !== undefined && !(tokenizer instanceof Tokenizer)) {
     throw new InvalidArgumentError(`Dialog.create option tokenizer must be a Tokenizer (from loadTokenizer), got ${describeValue(tokenizer)}`);
   }
@@ -493,10 +501,17 @@ function checkDialogOptions(options: DialogOptions): void {
   }
 }
 
+/** The config's `sampler.stages` (a genie-ts extension), if any. */
+function configStages(config: GenieConfig): ChainEntry[] | undefined {
+  const stages = isDialogRoot(config) ? dialogBody(config).sampler?.stages : undefined;
+  return stages === undefined ? undefined : [...stages];
+}
+
 /** Argument errors surface when the query is created, not at its first step. */
 function checkQueryOptions(method: string, options: QueryOptions, known: OptionKeys): void {
   checkOptionKeys(`${method} options`, options, known);
   if (options.maxTokens !== undefined) checkCount('maxTokens', options.maxTokens);
+  if (options.topLogprobs !== undefined) checkCount('topLogprobs', options.topLogprobs);
   const rewind: unknown = options.rewind;
   if (rewind !== undefined && typeof rewind !== 'boolean') {
     throw new InvalidArgumentError(`rewind must be a boolean, got ${typeof rewind} ${String(rewind)}`);

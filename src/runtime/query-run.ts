@@ -1,5 +1,6 @@
 import { ContextLimitError } from '../graphs/errors.js';
 import type { LogitsView } from '../sampler/logits-view.js';
+import { TopLogprobs, type TokenLogprob } from '../sampler/top-logprobs.js';
 import type { StepListener } from './engine/step-event.js';
 import type { ElementArray } from '../tensor/dtype.js';
 import type { QueryOptions, QueryResult, StopReason } from './dialog-types.js';
@@ -37,6 +38,7 @@ export async function* runQuery(dialog: DialogState, prompt: TurnPrompt, options
   const run = new QueryRun(dialog, plan, options.forceTokens === undefined ? null : new Forcing(options.forceTokens));
   dialog.running = run;
   if (options.onStep !== undefined) run.observeSteps(options.onStep);
+  if (options.topLogprobs !== undefined) run.logprobs = new TopLogprobs(options.topLogprobs);
   /** Parked at a yield: a return() or throw() arriving there is the consumer leaving. */
   let parked = false;
   let failed = false;
@@ -59,7 +61,7 @@ export async function* runQuery(dialog: DialogState, prompt: TurnPrompt, options
     const criteria = run.startDecode(stopCriteria(dialog, options, run));
     const reply = run.reply!;
     const forcing = run.forcing;
-    state.token = sampler.sample(logits, ledger.history);
+    state.token = sampler.sample(logits, ledger.history, run.logprobs ?? undefined);
     if (forcing !== null) state.token = forcing.take(state.token, generated.length);
     run.clock.markFirstToken();
     let stopReason: StopReason | null;
@@ -68,6 +70,7 @@ export async function* runQuery(dialog: DialogState, prompt: TurnPrompt, options
       stopReason = criteria.afterSampling(state);
       if (stopReason !== null) break;
       generated.push(state.token);
+      if (run.logprobs !== null) run.tokenLogprobs.push(run.logprobs.entry());
       ledger.recordSampled(state.token);
       const piece = reply.push(state.token);
       state.delivered = generated.length;
@@ -82,7 +85,7 @@ export async function* runQuery(dialog: DialogState, prompt: TurnPrompt, options
       if (stopReason !== null) break;
       logits = await feed(dialog, state.token, t2e);
       ledger.recordFed(state.token, t2e !== undefined);
-      state.token = sampler.sample(logits, ledger.history);
+      state.token = sampler.sample(logits, ledger.history, run.logprobs ?? undefined);
       if (forcing !== null) state.token = forcing.take(state.token, generated.length);
     }
     const tail = run.endDecode(stopReason);
@@ -128,6 +131,9 @@ class QueryRun implements RunningQuery {
   /** A spliced prompt's accumulator and what splicing took. */
   readonly splice: SpliceContext;
   reply: ReplyText | null = null;
+  /** `QueryOptions.topLogprobs`: the sampler's report of each draw, and one entry per generated token. */
+  logprobs: TopLogprobs | null = null;
+  readonly tokenLogprobs: TokenLogprob[] = [];
   private criteria: StopCriteria | null = null;
   /** The engine's step listener before `observeSteps` installed the query's (restored at release). */
   private previousListener: StepListener | null | undefined = undefined;
@@ -193,6 +199,8 @@ class QueryRun implements RunningQuery {
     const kpis = clock.kpis(dialog.settings.initTimeUs, fed.promptLength, generated.length, this.splice.report);
     this.result = { stopReason, promptTokens: tokenIds(fed.input), reusedTokens: fed.reusedTokens, generatedTokens: generated, text, kpis };
     if (this.forcing !== null) this.result = { ...this.result, samplerTokens: this.forcing.sampled };
+    // A stop sequence's tokens left `generated`: their entries go too.
+    if (this.logprobs !== null) this.result = { ...this.result, logprobs: this.tokenLogprobs.slice(0, generated.length) };
     dialog.lastResult = this.result;
     this.release();
     return this.result;

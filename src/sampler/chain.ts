@@ -2,6 +2,7 @@ import { InvalidArgumentError } from '../errors.js';
 import { LogitBiasStage, MirostatV2Stage, TypicalPStage, XtcStage } from './extra-stages.js';
 import { MinPStage, PenaltiesStage, TemperatureStage, TopKStage, TopPStage, type BuiltinStage } from './genie-stages.js';
 import type { SamplerParams } from './params.js';
+import { penaltiesAreNeutral } from './penalties.js';
 import type { SamplerStage } from './stage.js';
 
 /** The stages that read the sampler params: Genie's chain (min-p, the extension, before temperature). */
@@ -114,15 +115,20 @@ export function buildChain(entries: readonly ChainEntry[], vocab: number, path: 
   });
 }
 
-/** Each of Genie's parameters that is in force must have its stage in the chain (else it would be ignored). */
+/**
+ * Each of Genie's parameters that is in force must have its stage in the chain (else it would be
+ * ignored). A greedy draw takes the best token whatever top-k, top-p, min-p and temperature say, so
+ * only the penalties need their stage then; `configure` checks again when a draw stops being greedy.
+ */
 export function checkParamsHaveStages(params: SamplerParams, stages: readonly SamplerStage[], path: string): void {
   const names = new Set(stages.map((s) => s.name));
+  const sampling = !params.greedy;
   const needs: [boolean, GenieStageName, string][] = [
-    [params.penalizeLastN > 0 && !(params.repetitionPenalty === 1 && params.presencePenalty === 0 && params.frequencyPenalty === 0), 'penalties', `penalizeLastN ${params.penalizeLastN}`],
-    [params.topK > 1, 'top-k', `topK ${params.topK}`],
-    [params.topP < 1, 'top-p', `topP ${params.topP}`],
-    [params.minP > 0, 'min-p', `minP ${params.minP}`],
-    [params.temp > 0 && params.temp !== 1, 'temperature', `temp ${params.temp}`],
+    [params.penalizeLastN > 0 && !penaltiesAreNeutral(params), 'penalties', `penalizeLastN ${params.penalizeLastN}`],
+    [sampling && params.topK > 0, 'top-k', `topK ${params.topK}`],
+    [sampling && params.topP < 1, 'top-p', `topP ${params.topP}`],
+    [sampling && params.minP > 0, 'min-p', `minP ${params.minP}`],
+    [sampling && params.temp !== 1, 'temperature', `temp ${params.temp}`],
   ];
   for (const [active, stage, what] of needs) {
     if (active && !names.has(stage)) {

@@ -7,3 +7,8 @@ export { TokenHistory } from './token-history.js';
 export { registerSamplerCallback, unregisterSamplerCallback, type SamplerCallback } from './callbacks.js';
 export { SamplerCallbackError } from './errors.js';
 export type { RngState } from './rng.js';
+export { Candidates } from './candidates.js';
+export type { SamplerStage, StageContext } from './stage.js';
+export { GENIE_STAGES, checkStageSpec, type ChainEntry, type GenieStageName, type SamplerStageSpec } from './chain.js';
+export { TopLogprobs, type TokenLogprob } from './top-logprobs.js';
+export { SeededRng } from './rng.js';

@@ -12,9 +12,6 @@ import type { SamplerStage, StageContext } from './stage.js';
 import type { TokenHistory } from './token-history.js';
 import type { TopLogprobs } from './top-logprobs.js';
 
-/** Where a chain given to the constructor is named in errors. */
-const CHAIN_PATH = 'sampler.stages';
-
 /**
  * A sampler built from stages (llama.cpp's `llama_sampler` chain; docs/genie-behaviour.md#sampler-chain):
  * the default chain is Genie's basic sampler, penalties -> top-k -> top-p -> (min-p, an extension) ->
@@ -30,6 +27,8 @@ export class Sampler {
   private readonly rng: SeededRng;
   private readonly candidates: Candidates;
   private readonly stages: readonly SamplerStage[];
+  /** Where the chain is named in errors (`sampler.stages` of the config, or the API option). */
+  private readonly chainPath: string;
   /** The stages a greedy draw still runs: those that may change which token is the best. */
   private readonly greedyStages: readonly SamplerStage[];
   private readonly context: { step: number; history: TokenHistory | undefined; rng: SeededRng; params: SamplerParams };
@@ -39,14 +38,16 @@ export class Sampler {
   /**
    * @param stages the chain (default: Genie's); built-in stage specs and stage objects of the caller's,
    * which belong to this sampler from now on (their `reset` runs with its `reset`).
+   * @param chainPath names the chain in errors
    */
-  constructor(params: SamplerParams, vocabSize: number, stages: readonly ChainEntry[] = GENIE_STAGES) {
+  constructor(params: SamplerParams, vocabSize: number, stages: readonly ChainEntry[] = GENIE_STAGES, chainPath = 'sampler.stages') {
     if (!Number.isSafeInteger(vocabSize) || vocabSize < 1 || vocabSize > 0x7fffffff) {
       throw new InvalidArgumentError(`vocabSize must be a positive integer below 2^31, got ${String(vocabSize)}`);
     }
     const resolved = resolveInitialParams(params);
-    this.stages = buildChain(stages, vocabSize, CHAIN_PATH);
-    if (resolved.params.type === 'basic') checkParamsHaveStages(resolved.params, this.stages, CHAIN_PATH);
+    this.stages = buildChain(stages, vocabSize, chainPath);
+    this.chainPath = chainPath;
+    if (resolved.params.type === 'basic') checkParamsHaveStages(resolved.params, this.stages, chainPath);
     this.greedyStages = this.stages.filter((stage) => !(stage as Partial<BuiltinStage>).preservesArgmax);
     this.vocabSize = vocabSize;
     this.current = resolved.params;
@@ -72,7 +73,7 @@ export class Sampler {
    */
   configure(update: SamplerUpdate): void {
     const resolved = resolveUpdate(this.current, update);
-    if (resolved.params.type === 'basic') checkParamsHaveStages(resolved.params, this.stages, CHAIN_PATH);
+    if (resolved.params.type === 'basic') checkParamsHaveStages(resolved.params, this.stages, this.chainPath);
     this.current = resolved.params;
     this.callback = resolved.callback;
     this.context.params = resolved.params;

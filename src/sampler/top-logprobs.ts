@@ -1,5 +1,13 @@
 import { InvalidArgumentError } from '../errors.js';
 
+/** One sampled token with its log-probability and the most likely tokens of its distribution. */
+export interface TokenLogprob {
+  readonly token: number;
+  readonly logprob: number;
+  /** Most likely first (lower id on ties). */
+  readonly top: readonly { readonly token: number; readonly logprob: number }[];
+}
+
 /**
  * Where `Sampler.sample` reports the distribution it drew from (after the whole chain): the `n` most
  * likely tokens with their natural-log probabilities, and the chosen token's. Preallocated; each
@@ -20,5 +28,12 @@ export class TopLogprobs {
     }
     this.tokens = new Int32Array(n);
     this.logprobs = new Float64Array(n);
+  }
+
+  /** The last sample's report as plain objects (allocates: only for callers that asked for it). */
+  entry(): TokenLogprob {
+    const top: { token: number; logprob: number }[] = [];
+    for (let i = 0; i < this.count; i++) top.push({ token: this.tokens[i], logprob: this.logprobs[i] });
+    return { token: this.token, logprob: this.logprob, top };
   }
 }

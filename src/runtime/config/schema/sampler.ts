@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { checkStageSpec, type SamplerStageSpec } from '../../../sampler/chain.js';
 import {
   bool, finiteNumber, forbiddenWhen, integerInRange, leaf, nonNegativeInt, oneOf, positiveNumber, quoted, requiredWhen, text,
   versioned, withRules,
@@ -15,10 +16,13 @@ const tokenPenaltySchema = versioned({
 });
 
 /** Keys a custom sampler may not set: the callback receives the raw logits and does its own choosing. */
-const BASIC_ONLY_KEYS = ['temp', 'top-k', 'top-p', 'greedy', 'min-p'] as const;
+const BASIC_ONLY_KEYS = ['temp', 'top-k', 'top-p', 'greedy', 'min-p', 'stages'] as const;
 
 /** The project's min-p extension: its range is genie-ts's own rule, an error like any Genie rule. */
 const minP = leaf<number>('a number in [0, 1)', (v) => typeof v === 'number' && v >= 0 && v < 1);
+
+/** The project's stages extension: the chain, each entry checked by the sampler's own spec check. */
+const stages = leaf<readonly SamplerStageSpec[]>('a non-empty list of sampler stages (names or objects)', (v) => Array.isArray(v) && v.length > 0);
 
 /**
  * `sampler` (docs/genie-behaviour.md#sampler-block), inside a dialog or as the standalone root.
@@ -44,8 +48,19 @@ export const samplerSchema = withRules(
     'token-penalty': tokenPenaltySchema.optional(),
     /** Project extension (PROJECT_EXTENSIONS): min-p filtering. */
     'min-p': minP.optional(),
+    /** Project extension (PROJECT_EXTENSIONS): the sampler chain, in order (default Genie's). */
+    stages: stages.optional(),
   }),
   (sampler, report) => {
+    if (Array.isArray(sampler.stages)) {
+      sampler.stages.forEach((entry: unknown, i: number) => {
+        try {
+          checkStageSpec(entry, 'stage');
+        } catch (error) {
+          report(['stages', i], (error as Error).message);
+        }
+      });
+    }
     if (sampler.type === 'custom') {
       if (sampler['callback-name'] === undefined) report(['callback-name'], requiredWhen('type is "custom"'));
       for (const key of BASIC_ONLY_KEYS) {
