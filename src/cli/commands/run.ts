@@ -12,6 +12,7 @@ import {
   TRACE_INDEX, TRACE_TENSOR_CLASSES, TraceWriter, type TraceOptions, type TraceTensorClass,
 } from '../../runtime/trace/trace-writer.js';
 import type { SamplerUpdate } from '../../sampler/resolve-params.js';
+import { checkStageSpec, type SamplerStageSpec } from '../../sampler/chain.js';
 import { byteSize, type ElementArray } from '../../tensor/dtype.js';
 import { parseChoiceFlag, parseFlags, parseIntegerFlag, UsageError, type FlagSpec } from '../flags.js';
 import type { CliIO, Command } from '../io.js';
@@ -70,6 +71,12 @@ weights, built on first use into a cache folder). Text streams to stdout, diagno
   --temp T                   temperature (0 = greedy)
   --top-k K                  top-k (0 = off, 1 = greedy)
   --top-p P                  top-p in [0, 1] (1 = off, 0 keeps the most likely token)
+  --sampler-stages LIST      the sampler chain (genie-ts extension), replacing the config's: stage
+                             names separated by commas (penalties,top-k,top-p,min-p,temperature)
+                             or a JSON array that may add logit-bias, typical-p, mirostat-v2, xtc
+                             objects, e.g. '["top-k",{"type":"xtc","probability":0.5,"threshold":0.1},"temperature"]'
+  --top-logprobs N           with --json: per generated token, the N most likely tokens of the
+                             distribution it was drawn from, with log-probabilities ("logprobs")
   --json                     print one JSON object at the end (prompt and generated token ids, text,
                              stop reason, KPIs) instead of streaming text; with -w, one line per query
   --dump-logits FILE         write raw float32 logits, one dequantized row per sampled token
@@ -114,6 +121,8 @@ const FLAGS: FlagSpec[] = [
   { name: 'temp', kind: 'value' },
   { name: 'top-k', kind: 'value' },
   { name: 'top-p', kind: 'value' },
+  { name: 'sampler-stages', kind: 'value' },
+  { name: 'top-logprobs', kind: 'value' },
   { name: 'json', kind: 'boolean' },
   { name: 'dump-logits', kind: 'value' },
   { name: 'profile', kind: 'value' },
@@ -169,6 +178,10 @@ interface RunArgs {
   /** `--trace DIR` and its `--trace-max-mb` cap in bytes. */
   readonly trace?: { readonly dir: string } & TraceOptions;
   readonly sampler: SamplerUpdate;
+  /** `--sampler-stages`: the chain, replacing the config's. */
+  readonly samplerStages?: readonly SamplerStageSpec[];
+  /** `--top-logprobs N` (with --json). */
+  readonly topLogprobs?: number;
   readonly json: boolean;
   readonly dumpLogits?: string;
   readonly profile?: string;
@@ -237,6 +250,16 @@ function parseRunArgs(args: readonly string[]): RunArgs {
   const topP = text('top-p');
   if (topP !== undefined) sampler.topP = parseNumberFlag('--top-p', topP, (v) => v >= 0 && v <= 1, 'a number in [0, 1]');
 
+  const stagesText = text('sampler-stages');
+  const samplerStages = stagesText === undefined ? undefined : parseStagesFlag(stagesText);
+  const topLogprobsText = text('top-logprobs');
+  let topLogprobs: number | undefined;
+  if (topLogprobsText !== undefined) {
+    if (!values.has('json')) throw new UsageError('--top-logprobs needs --json (the log-probabilities are part of its summary)');
+    topLogprobs = parseIntegerFlag('--top-logprobs', topLogprobsText);
+    if (topLogprobs < 1) throw new UsageError(`--top-logprobs "${topLogprobsText}": expected a positive integer`);
+  }
+
   const maxTokensText = text('max-tokens');
   let maxTokens: number | undefined;
   if (maxTokensText !== undefined) {
@@ -260,11 +283,35 @@ function parseRunArgs(args: readonly string[]): RunArgs {
     forceTokens: text('force-tokens'),
     trace: traceArg(text('trace'), text('trace-max-mb'), text('trace-tensors'), text('trace-steps')),
     sampler,
+    samplerStages,
+    topLogprobs,
     json: values.has('json'),
     dumpLogits: text('dump-logits'),
     profile: text('profile'),
     log: log === undefined ? 'error' : parseChoiceFlag('--log', log, LOG_LEVELS),
   };
+}
+
+/** `--sampler-stages`: comma-separated stage names, or a JSON array of stage specs. */
+function parseStagesFlag(text: string): SamplerStageSpec[] {
+  let entries: unknown;
+  if (text.trimStart().startsWith('[')) {
+    try {
+      entries = JSON.parse(text);
+    } catch (error) {
+      throw new UsageError(`--sampler-stages: not a JSON array (${(error as Error).message})`);
+    }
+    if (!Array.isArray(entries)) throw new UsageError('--sampler-stages: expected a JSON array of stages');
+  } else {
+    entries = text.split(',').map((name) => name.trim());
+  }
+  return (entries as unknown[]).map((entry, i) => {
+    try {
+      return checkStageSpec(entry, `--sampler-stages[${i}]`);
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
+  });
 }
 
 /** `--trace DIR [--trace-max-mb N]`. */
@@ -444,8 +491,9 @@ class ProgressLine {
 
 /** The summary `--json` prints for one query. */
 function jsonSummary(result: QueryResult): string {
-  const { promptTokens, generatedTokens, samplerTokens, text, stopReason, kpis } = result;
-  return `${JSON.stringify({ promptTokens, generatedTokens, ...(samplerTokens !== undefined && { samplerTokens }), text, stopReason, kpis })}\n`;
+  const { promptTokens, generatedTokens, samplerTokens, logprobs, text, stopReason, kpis } = result;
+  const extras = { ...(samplerTokens !== undefined && { samplerTokens }), ...(logprobs !== undefined && { logprobs }) };
+  return `${JSON.stringify({ promptTokens, generatedTokens, ...extras, text, stopReason, kpis })}\n`;
 }
 
 /**
@@ -528,6 +576,7 @@ async function runDialog(args: RunArgs, io: CliIO, progress: ProgressLine): Prom
   progress.show('genie-ts: loading model...');
   const dialog = await Dialog.create(configPath, {
     sampler: args.sampler,
+    ...(args.samplerStages !== undefined && { samplerStages: args.samplerStages }),
     backend: { qnn: { logLevel: args.log, ...(args.profile !== undefined && { profiling: 'basic' as const }) } },
     imageEncoder,
   });
@@ -555,6 +604,7 @@ async function runDialog(args: RunArgs, io: CliIO, progress: ProgressLine): Prom
     progress.show('genie-ts: processing the prompt...');
     const options = {
       maxTokens: args.maxTokens,
+      topLogprobs: args.topLogprobs,
       signal: abort.signal,
       onLogits: dumpFd === undefined ? undefined : (row: Float32Array) => writeSync(dumpFd, row),
     };
