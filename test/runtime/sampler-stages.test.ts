@@ -4,11 +4,14 @@
  * config's `sampler.stages` and `DialogOptions.samplerStages` (custom stages with their context),
  * and typed errors for bad chains and options.
  */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../../src/errors.js';
 import { ConfigError } from '../../src/runtime/config/index.js';
 import type { Candidates, SamplerStage, StageContext } from '../../src/sampler/index.js';
 import { SeededRng } from '../../src/sampler/index.js';
+import { cli, libraryTurn, writeConfig } from '../cli/fixtures.js';
 import { naiveSurvivors, softmax } from '../sampler/oracle.js';
 import { DialogPool, makeModel, tempDir, tokenIds, tokenTurn, writeBundle, type Bundle } from './fixtures.js';
 
@@ -139,5 +142,29 @@ describe('the sampler chain in a dialog', () => {
     expect(() => dialog.configureSampler({ minP: 0.1 })).toThrow(InvalidArgumentError);
     expect(() => dialog.configureSampler({ minP: 0.1 })).toThrow(/^sampler\.minP 0\.1 has no "min-p" stage in Dialog.create option samplerStages/);
     expect(dialog.samplerParams).toEqual(before);
+  });
+
+  it('genie-ts run --sampler-stages and --top-logprobs N --json print what the library returns', async () => {
+    const config = writeConfig(bundle, 'stages.json', { sampler: SAMPLING });
+    const promptFile = join(root, 'prompt.txt');
+    writeFileSync(promptFile, PROMPT.join(' '));
+    const stages = '["top-k",{"type":"typical-p","p":0.95},"top-p","temperature"]';
+    const { code, stdout, stderr } = await cli(['run', '-c', config, '-tok', promptFile, '-n', '5', '--json', '--top-logprobs', '3', '--sampler-stages', stages]);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    const library = await libraryTurn(config, { tokens: PROMPT }, { maxTokens: 5, topLogprobs: 3 }, { samplerStages: JSON.parse(stages) });
+    const json = JSON.parse(stdout);
+    expect(json.generatedTokens).toEqual(library.result.generatedTokens);
+    expect(json.logprobs).toEqual(library.result.logprobs);
+    expect(json.logprobs).toHaveLength(5);
+
+    const names = await cli(['run', '-c', config, '-tok', promptFile, '-n', '2', '--json', '--sampler-stages', 'top-k, top-p,temperature']);
+    expect(names.code).toBe(0);
+    const bad = await cli(['run', '-c', config, '-tok', promptFile, '--sampler-stages', '[{"type":"xtc","probability":2,"threshold":0.1}]']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain('--sampler-stages[0].probability must be a number in [0, 1], got 2');
+    const noJson = await cli(['run', '-c', config, '-tok', promptFile, '--top-logprobs', '3']);
+    expect(noJson.code).not.toBe(0);
+    expect(noJson.stderr).toContain('--top-logprobs needs --json');
   });
 });
