@@ -8,7 +8,7 @@
  * GENIE_TS_QNN_PROVIDER=simulated).
  */
 import { open } from 'node:fs/promises';
-import { GenieError, InvalidArgumentError, NotSupportedError, systemErrorReason } from '../../errors.js';
+import { GenieError, NotSupportedError, systemErrorReason } from '../../errors.js';
 import { SafetensorsReader } from '../../formats/safetensors.js';
 import { discoverModelLayout } from '../../graphs/discover.js';
 import { planBuffers } from '../../graphs/buffer-plan.js';
@@ -17,8 +17,7 @@ import { DEFAULT_CACHE_GROUP, tensorRole } from '../../graphs/names.js';
 import { graphSpecsToJson, type GraphSpecJson } from '../../graphs/spec-json.js';
 import type { GraphSpec, TensorSpec } from '../../graphs/spec.js';
 import { tensorByteLength } from '../../graphs/sizes.js';
-import { openBackend } from '../backend-factory.js';
-import type { BackendType } from '../backend-registry.js';
+import { openBackend, type BackendTarget } from '../backend-factory.js';
 import { deriveDialog, isDialogRoot, loadConfigFile } from '../config/index.js';
 
 export type InspectedKind = 'genie-config' | 'reference-ctx-bin' | 'qnn-ctx-bin';
@@ -74,19 +73,15 @@ export class InspectError extends GenieError {
 /** Inspects `file`: a Genie config (JSON) or a ctx-bin. */
 export async function inspectFile(file: string): Promise<InspectReport> {
   const kind = await kindOf(file);
-  let backendType: BackendType;
-  let ctxBins: string[];
+  let target: BackendTarget;
   if (kind === 'genie-config') {
     const { config } = await loadConfigFile(file);
-    if (!isDialogRoot(config)) throw new NotSupportedError(`inspect: config "${file}" has root "${config.root}"; inspect reads dialog and text-generator configs and ctx-bins`);
-    const derived = deriveDialog(config);
-    backendType = derived.backendType;
-    ctxBins = derived.ctxBins;
+    if (!isDialogRoot(config)) throw new NotSupportedError(`config "${file}" has root "${config.root}"; inspect reads dialog and text-generator configs and ctx-bins`);
+    target = deriveDialog(config);
   } else {
-    backendType = kind === 'reference-ctx-bin' ? 'Reference' : 'QnnHtp';
-    ctxBins = [file];
+    target = { backendType: kind === 'reference-ctx-bin' ? 'Reference' : 'QnnHtp', ctxBins: [file], extensionsPath: null, htp: null };
   }
-  const backend = await openBackend({ backendType, ctxBins, extensionsPath: null, htp: null });
+  const backend = await openBackend(target);
   let graphs: readonly GraphSpec[];
   try {
     graphs = backend.graphs;
@@ -130,7 +125,7 @@ async function kindOf(file: string): Promise<InspectedKind> {
   try {
     const handle = await open(file, 'r');
     try {
-      if (!(await handle.stat()).isFile()) throw new InvalidArgumentError(`inspect: "${file}" is not a regular file`);
+      if (!(await handle.stat()).isFile()) throw new InspectError(`"${file}" is not a regular file (inspect reads a config or a ctx-bin)`);
       const head = new Uint8Array(64);
       const { bytesRead } = await handle.read(head, 0, head.length, 0);
       first = head.subarray(0, bytesRead).find((b) => b !== 0x20 && b !== 0x0a && b !== 0x0d && b !== 0x09);
@@ -139,9 +134,9 @@ async function kindOf(file: string): Promise<InspectedKind> {
     }
   } catch (error) {
     if (error instanceof GenieError) throw error;
-    throw new InspectError(`inspect: cannot read "${file}": ${systemErrorReason(error)}`, { cause: error });
+    throw new InspectError(`cannot read "${file}": ${systemErrorReason(error)}`, { cause: error });
   }
-  if (first === undefined) throw new InspectError(`inspect: "${file}" is empty`);
+  if (first === undefined) throw new InspectError(`"${file}" is empty (neither a config nor a ctx-bin)`);
   if (first === 0x7b) return 'genie-config';
   try {
     await (await SafetensorsReader.open(file)).close();
