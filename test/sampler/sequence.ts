@@ -17,3 +17,23 @@ export function drawSequence(seed: number, draws = 200): number[] {
   }
   return out;
 }
+
+/** The same scenario through a chain with every extra stage (each consuming or adapting state). */
+export function drawStagedSequence(seed: number, draws = 200): number[] {
+  const rng = testRng('sequence-logits');
+  const vocab = 5000;
+  const { view } = makeLogits('UFIXED_POINT_16', [randomLogits(rng, vocab, 2), randomLogits(rng, vocab, 2)]);
+  const params = samplerParams({ seed, temp: 0.8, topK: 200, topP: 0.95, penalizeLastN: 32, repetitionPenalty: 1.1 });
+  const sampler = new Sampler(params, vocab, [
+    'penalties', { type: 'logit-bias', bias: { 7: 3, 11: -2 } }, 'top-k', { type: 'xtc', probability: 0.5, threshold: 0.02 },
+    { type: 'typical-p', p: 0.9 }, 'top-p', 'temperature', { type: 'mirostat-v2', tau: 4, eta: 0.2 },
+  ]);
+  const history = new TokenHistory(32);
+  const out: number[] = [];
+  for (let i = 0; i < draws; i++) {
+    const token = sampler.sample(view.setRow(i % 2), history);
+    history.push(token);
+    out.push(token);
+  }
+  return out;
+}
