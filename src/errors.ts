@@ -2,9 +2,41 @@
  * The typed errors every layer throws. Callers branch on the class (or `code`), never on message text;
  * messages name the offending path/key/value so a human can act on them.
  */
+
+/**
+ * Every `GenieError.code`, grouped by the layer that throws it. A code names a kind of failure, so
+ * several classes share one (`BUSY`: a dialog, an engine, an image encoder; `DISPOSED`: anything
+ * used after `dispose`); a `switch (error.code)` over `GenieErrorCode` is checked for exhaustiveness.
+ */
+export const GENIE_ERROR_CODES = [
+  // any layer
+  'INVALID_ARGUMENT', 'NOT_SUPPORTED', 'INVALID_STATE', 'BUSY', 'DISPOSED', 'ABORTED', 'CALLBACK_FAILED', 'FILE_TOO_LARGE',
+  // config, tokenizer, chat template
+  'INVALID_CONFIG', 'CONFIG_FILE', 'TOKENIZER_MISMATCH', 'CHAT_TEMPLATE',
+  'TOKENIZER_NOT_FOUND', 'TOKENIZER_UNREADABLE', 'TOKENIZER_INVALID_JSON', 'TOKENIZER_INVALID',
+  // model, graphs, queries
+  'MODEL_LAYOUT', 'CONTEXT_LIMIT', 'BAD_GRAPH_SPEC_JSON', 'GRAPH_NOT_BOUND', 'EMBEDDING_TABLE', 'ACCUMULATOR_OVERFLOW', 'PIPELINE',
+  'SAMPLER_CALLBACK',
+  // save/restore, trace, inspect
+  'SAVE_INVALID', 'SAVE_WRITE', 'SAVE_MODEL_MISMATCH', 'CHECKPOINT_STALE', 'TRACE', 'TRACE_ALIGN', 'INSPECT',
+  // files: safetensors, reference ctx-bins and checkpoints, export, demo
+  'BAD_SAFETENSORS', 'BAD_CTX_BIN', 'BAD_CHECKPOINT', 'NO_SPACE', 'CALIBRATION_PROMPTS', 'DEMO_BUNDLE',
+  // images
+  'IMAGE_NOT_FOUND', 'IMAGE_UNREADABLE', 'IMAGE_EMPTY', 'IMAGE_CORRUPT', 'IMAGE_UNSUPPORTED_FORMAT', 'IMAGE_TOO_LARGE',
+  'IMAGE_ANIMATED', 'PIXEL_TENSOR_SIZE', 'BAD_IMAGE_PROCESSOR_CONFIG',
+  // QNN
+  'QNN_ERROR', 'QNN_LIBRARY_NOT_FOUND', 'QNN_LIBRARY_LOAD', 'QNN_ENVIRONMENT', 'QNN_PROVIDER', 'QNN_FUNCTION_UNAVAILABLE',
+  'BAD_EXTENSIONS',
+  // CLI: bad flags, a file a flag names that cannot be read, or whose content is not what the flag takes
+  'USAGE', 'FILE', 'INVALID_INPUT',
+] as const;
+
+export type GenieErrorCode = (typeof GENIE_ERROR_CODES)[number];
+
+/** The base class of every error genie-ts throws on purpose; `code` says what kind of failure it is. */
 export class GenieError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
+  readonly code: GenieErrorCode;
+  constructor(code: GenieErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = new.target.name;
     this.code = code;

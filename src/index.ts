@@ -6,10 +6,14 @@
 export {
   Dialog, DialogBusyError, type DialogOptions, type EmbeddingQueryOptions, type QueryOptions, type QueryResult, type StopReason,
 } from './runtime/dialog.js';
+export type { QueryStream, TokenEvent } from './runtime/query-stream.js';
+export { ChatTemplateError, type ChatMessage } from './runtime/chat-template.js';
 export { SaveFormatError, SaveModelMismatchError, SaveWriteError, StaleCheckpointError } from './runtime/save/errors.js';
 export type { DialogCheckpoint } from './runtime/save/checkpoint.js';
 export { CallbackError } from './runtime/callbacks.js';
-export { Engine, DisposedError, type EmbeddingPrefillOptions, type EngineOptions } from './runtime/engine/index.js';
+export {
+  Engine, DisposedError, EngineBusyError, type EmbeddingPrefillOptions, type EngineOpenOptions, type EngineOptions, type EngineStep,
+} from './runtime/engine/index.js';
 export {
   StepListenerError, tensorToFloat32, type StepEvent, type StepKind, type StepListener, type StepSplit, type StepTensor,
 } from './runtime/engine/index.js';
@@ -25,10 +29,14 @@ export type { ImageRows, ImageTimings } from './runtime/spliced-prompt.js';
 export type { EmbeddingRows } from './runtime/embeddings/rows.js';
 export type { Kpis } from './runtime/kpis.js';
 export type { GraphBackend } from './backends/backend.js';
-export { openBackend } from './runtime/backend-factory.js';
+export { openBackend, type BackendOptions } from './runtime/backend-factory.js';
 export { loadTokenizer, Tokenizer, demoTokenizerPath } from './runtime/tokenizer/index.js';
 export { IncrementalDetokenizer, StopSequenceMatcher } from './runtime/text/index.js';
 export { ConfigError, ConfigFileError, loadConfigFile, parseConfig, deriveDialog } from './runtime/config/index.js';
 export { TokenizerMismatchError } from './runtime/config-vocabulary.js';
-export { ContextLimitError, ModelLayoutError, discoverModelLayout, type GraphSpec, type TensorSpec } from './graphs/index.js';
-export { GenieError, InvalidArgumentError, NotSupportedError } from './errors.js';
+export {
+  ContextLimitError, ModelLayoutError, discoverModelLayout, type GraphSpec, type IoTensor, type KvSlotSpec, type KvTensorSpec,
+  type ModelInput, type ModelLayout, type TensorRole, type TensorSpec, type Variant,
+} from './graphs/index.js';
+export type { SamplerParams, SamplerUpdate } from './sampler/index.js';
+export { GENIE_ERROR_CODES, GenieError, InvalidArgumentError, NotSupportedError, type GenieErrorCode } from './errors.js';

@@ -22,10 +22,15 @@ function wrap<A extends unknown[]>(name: string, fn: (...args: A) => void): (...
   };
 }
 
-/** The query's options with `onLogits` wrapped: what it throws arrives as a `CallbackError`. */
+/** The query's options with `onLogits` and `onToken` wrapped: what they throw arrives as a `CallbackError`. */
 export function wrapQueryCallbacks(options: QueryOptions): QueryOptions {
-  const { onLogits } = options;
-  return onLogits === undefined ? options : { ...options, onLogits: wrap('onLogits', onLogits) };
+  const { onLogits, onToken } = options;
+  if (onLogits === undefined && onToken === undefined) return options;
+  return {
+    ...options,
+    onLogits: onLogits === undefined ? undefined : wrap('onLogits', onLogits),
+    onToken: onToken === undefined ? undefined : wrap('onToken', onToken),
+  };
 }
 
 /** The prompt with an embedding query's `tokenToEmbedding` wrapped likewise. */

@@ -6,8 +6,10 @@ import type { BackendOptions } from './backend-factory.js';
 import type { GraphBackend } from '../backends/backend.js';
 import type { Kpis } from './kpis.js';
 import type { StepListener } from './engine/step-event.js';
+import type { KvPolicy, KvPolicySpec } from './kv-policy/index.js';
 import type { ImageEmbedder, ImageInput } from './vision/embedder.js';
 import type { Tokenizer } from './tokenizer/tokenizer.js';
+import type { TokenEvent } from './query-stream.js';
 
 export interface DialogOptions {
   /** Folder that relative paths of an object config resolve against (default: the working directory). */
@@ -55,6 +57,12 @@ export interface DialogOptions {
    * the `tokenizer_config.json` beside the config's tokenizer, if any.
    */
   readonly chatTemplate?: string;
+  /**
+   * What a full KV cache does: a built-in policy (`{ type: 'sliding-window', windowSize, reservedTokens }`,
+   * `{ type: 'drop-oldest-turns', keepTurns }`), your own `KvPolicy`, or `'none'` (a full cache ends
+   * the query with `ContextLimitError`). Default: the config's `longcontext` sliding window, else none.
+   */
+  readonly kvPolicy?: KvPolicy | KvPolicySpec;
 }
 
 export interface QueryOptions {
@@ -67,6 +75,16 @@ export interface QueryOptions {
    * reused: copy it to keep it.
    */
   readonly onLogits?: (logits: Float32Array, token: number) => void;
+  /**
+   * Told about every generated token as it is delivered, before its text is yielded: `{ id, text,
+   * index }` (see `TokenEvent`), a new object per token, safe to keep. A callback rather than a
+   * second kind of iterator, so that `for await` over text pieces stays as it is and a query without
+   * it allocates nothing for it. The tokens of a completed stop sequence are reported too (their
+   * text is held back and never yielded) and then leave `QueryResult.generatedTokens`, so the ids
+   * reported start with `generatedTokens`. What it throws ends the query with a `CallbackError`
+   * (callback `onToken`, the thrown value as `cause`); the token stays in the conversation.
+   */
+  readonly onToken?: (token: TokenEvent) => void;
   /**
    * Told about every graph step of this query (prefill chunks, image rows included, then each
    * decode step): variant, input parts, slots and positions, ids or embedding-row count, timings,

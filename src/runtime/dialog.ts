@@ -4,10 +4,7 @@ import { resolveUpdate, type SamplerUpdate } from '../sampler/resolve-params.js'
 import type { ChainEntry } from '../sampler/chain.js';
 import { Sampler } from '../sampler/sampler.js';
 import type { ElementArray } from '../tensor/dtype.js';
-import { deriveDialog, type DerivedDialog } from './config/derive.js';
-import { loadConfigFile } from './config/load.js';
-import { assertLoadable } from './config/loadable.js';
-import { parseConfig } from './config/parse.js';
+import type { DerivedDialog } from './config/derive.js';
 import { dialogBody, isDialogRoot, type GenieConfig } from './config/types.js';
 import { checkBackendOptions } from './backend-factory.js';
 import { checkOptionKeys, describeValue, type OptionKeys } from './check-options.js';
@@ -18,10 +15,11 @@ import type { DialogOptions, EmbeddingQueryOptions, QueryOptions, QueryResult } 
 import type { AccumulatorFormat } from './embeddings/accumulator.js';
 import type { EmbeddingRows } from './embeddings/rows.js';
 import type { Engine } from './engine/engine.js';
-import { isGraphBackend, openEngine } from './engine/open.js';
+import { isGraphBackend, loadDialogConfig, openEngine } from './engine/open.js';
 import type { Kpis } from './kpis.js';
 import { wrapPromptCallbacks, wrapQueryCallbacks } from './callbacks.js';
 import { runQuery } from './query-run.js';
+import { QueryOutcome, queryStream, type QueryStream } from './query-stream.js';
 import { rewindToCheckpoint, takeCheckpoint, type DialogCheckpoint } from './save/checkpoint.js';
 import { restoreDialog, saveDialog } from './save/save-dir.js';
 import { StopSequenceMatcher } from './text/stop-sequence-matcher.js';
@@ -70,16 +68,8 @@ export class Dialog {
    */
   static async create(config: string | object, options: DialogOptions = {}): Promise<Dialog> {
     const start = process.hrtime.bigint();
-    if (config === '' || (typeof config !== 'string' && (typeof config !== 'object' || config === null || Array.isArray(config)))) {
-      throw new InvalidArgumentError(`Dialog.create takes a config file path or a parsed config object, got ${describeValue(config)}`);
-    }
     checkDialogOptions(options);
-    const parsed: GenieConfig =
-      typeof config === 'string'
-        ? (await loadConfigFile(config)).config
-        : parseConfig(config, { baseDir: options.baseDir ?? process.cwd() });
-    assertLoadable(parsed);
-    const derived = deriveDialog(parsed);
+    const { parsed, derived } = await loadDialogConfig(config, options.baseDir, 'Dialog.create');
     const tokenizer = options.tokenizer ?? (await loadTokenizer(derived.tokenizerPath));
     // A given template is checked now; the tokenizer's own is read on the first chat(), so that a
     // template the renderer cannot parse never stops a dialog that only takes queries.
@@ -130,9 +120,10 @@ export class Dialog {
    * reason `'cancelled'` (or the reason its last delivered token already gave: a completed stop
    * sequence, the token cap, an abort). Leaving the loop (`break`, `return()`, which then resolves
    * with the result) ends it the same way. The result of the last query that ended, however it
-   * ended, is `lastResult`.
+   * ended, is `lastResult`; the returned `QueryStream`'s `result` promise is this query's own
+   * (resolved however it ends, rejected with its error). `QueryOptions.onToken` reports each token's id.
    */
-  query(prompt: string, options: QueryOptions = {}): AsyncGenerator<string, QueryResult> {
+  query(prompt: string, options: QueryOptions = {}): QueryStream {
     this.checkUsable();
     if (typeof prompt !== 'string') throw new InvalidArgumentError(`prompt must be a string, got ${describeValue(prompt)}`);
     checkQueryOptions('query', options, QUERY_OPTION_KEYS);
@@ -163,7 +154,7 @@ export class Dialog {
    * `tokenizer_config.json` beside the tokenizer); InvalidArgumentError for messages that are not
    * `{ role, content }` strings; ChatTemplateError when the template fails to render; as `query`.
    */
-  chat(messages: readonly ChatMessage[], options: Omit<QueryOptions, 'rewind'> = {}): AsyncGenerator<string, QueryResult> {
+  chat(messages: readonly ChatMessage[], options: Omit<QueryOptions, 'rewind'> = {}): QueryStream {
     this.checkUsable();
     if (this.state.chatTemplate === undefined) this.state.chatTemplate = ChatTemplate.beside(this.config.tokenizerPath);
     const template = this.state.chatTemplate;
@@ -180,7 +171,7 @@ export class Dialog {
   }
 
   /** Like `query` (errors and start included), with the prompt given as token ids (genie-t2t-run `--tokens_file`). */
-  tokenQuery(tokens: ArrayLike<number>, options: QueryOptions = {}): AsyncGenerator<string, QueryResult> {
+  tokenQuery(tokens: ArrayLike<number>, options: QueryOptions = {}): QueryStream {
     this.checkUsable();
     if (!Array.isArray(tokens) && !(ArrayBuffer.isView(tokens) && !(tokens instanceof DataView))) {
       throw new InvalidArgumentError(
@@ -206,7 +197,7 @@ export class Dialog {
    * @throws NotSupportedError when the model takes token ids; InvalidArgumentError for rows of the
    * wrong class, size or values, or when there is neither a LUT nor a `tokenToEmbedding` callback.
    */
-  embeddingQuery<T extends ElementArray>(embeddings: T, options: EmbeddingQueryOptions<T> = {}): AsyncGenerator<string, QueryResult> {
+  embeddingQuery<T extends ElementArray>(embeddings: T, options: EmbeddingQueryOptions<T> = {}): QueryStream {
     this.checkUsable();
     checkQueryOptions('embeddingQuery', options, EMBEDDING_QUERY_OPTION_KEYS);
     if (options.rewind === true) {
@@ -348,13 +339,14 @@ export class Dialog {
    * Checks that the query could start now (idle dialog, something to feed, room in the context) and
    * returns it; it claims the dialog and plans its turn at its first `next()`.
    */
-  private start(prompt: TurnPrompt, options: QueryOptions): AsyncGenerator<string, QueryResult> {
+  private start(prompt: TurnPrompt, options: QueryOptions): QueryStream {
     // What a caller's callback throws arrives as a CallbackError naming it (src/runtime/callbacks.ts).
     [prompt, options] = [wrapPromptCallbacks(prompt), wrapQueryCallbacks(options)];
     const forced = options.forceTokens === undefined ? undefined : this.forcedTokens(options.forceTokens);
     this.state.checkIdle();
     this.state.plan(prompt);
-    return runQuery(this.state, prompt, forced === undefined ? options : { ...options, forceTokens: forced });
+    const outcome = new QueryOutcome();
+    return queryStream(runQuery(this.state, prompt, forced === undefined ? options : { ...options, forceTokens: forced }, outcome), outcome);
   }
 
   /** `QueryOptions.forceTokens`, checked and copied (the caller may reuse the array). */
@@ -417,7 +409,7 @@ const DIALOG_OPTION_KEYS = {
 
 /** Options every query method takes. */
 const COMMON_QUERY_OPTION_KEYS = {
-  signal: true, maxTokens: true, onLogits: true, onStep: true, rewind: true, forceTokens: true, topLogprobs: true,
+  signal: true, maxTokens: true, onLogits: true, onToken: true, onStep: true, rewind: true, forceTokens: true, topLogprobs: true,
 } as const satisfies Record<Exclude<keyof QueryOptions, 'images'>, true>;
 
 const QUERY_OPTION_KEYS = { ...COMMON_QUERY_OPTION_KEYS, images: true } as const satisfies Record<keyof QueryOptions, true>;
@@ -536,3 +528,7 @@ function checkCount(name: string, value: unknown): void {
     throw new InvalidArgumentError(`${name} must be a positive integer, got ${describeValue(value)}`);
   }
 }
+  const onToken: unknown = options.onToken;
+  if (onToken !== undefined && typeof onToken !== 'function') {
+    throw new InvalidArgumentError(`${method} option onToken must be a function ({ id, text, index }) => void, got ${describeValue(onToken)}`);
+  }

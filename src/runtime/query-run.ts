@@ -7,6 +7,7 @@ import type { QueryOptions, QueryResult, StopReason } from './dialog-types.js';
 import type { DialogState, FedPrompt, QueryPlan, RunningQuery } from './dialog-state.js';
 import { allocateEmbeddingRows, type EmbeddingRows } from './embeddings/rows.js';
 import { QueryClock } from './kpis.js';
+import type { QueryOutcome } from './query-stream.js';
 import { prefillTurn, T2E_ROW, type SpliceContext } from './prefill.js';
 import { embedFedImages } from './spliced-prompt.js';
 import {
@@ -32,12 +33,18 @@ interface T2eFeed {
  * as a cancel does (stop reason `'cancelled'`); `return()` then resolves with its result. A query
  * cancelled while parked ends with that result at its next `next()` and touches the dialog no more.
  */
-export async function* runQuery(dialog: DialogState, prompt: TurnPrompt, options: QueryOptions): AsyncGenerator<string, QueryResult> {
+export async function* runQuery(
+  dialog: DialogState,
+  prompt: TurnPrompt,
+  options: QueryOptions,
+  outcome?: QueryOutcome,
+): AsyncGenerator<string, QueryResult> {
   const plan = dialog.take(prompt);
   const t2e = t2eFeed(prompt, dialog.engine.embeddingSize);
   const run = new QueryRun(dialog, plan, options.forceTokens === undefined ? null : new Forcing(options.forceTokens));
   dialog.running = run;
   if (options.onStep !== undefined) run.observeSteps(options.onStep);
+  run.outcome = outcome;
   if (options.topLogprobs !== undefined) run.logprobs = new TopLogprobs(options.topLogprobs);
   /** Parked at a yield: a return() or throw() arriving there is the consumer leaving. */
   let parked = false;
@@ -74,6 +81,7 @@ export async function* runQuery(dialog: DialogState, prompt: TurnPrompt, options
       ledger.recordSampled(state.token);
       const piece = reply.push(state.token);
       state.delivered = generated.length;
+      options.onToken?.({ id: state.token, text: piece, index: generated.length - 1 });
       state.stopSequence = reply.stopSequence;
       if (piece) {
         parked = run.suspended = true;
@@ -101,6 +109,7 @@ export async function* runQuery(dialog: DialogState, prompt: TurnPrompt, options
     // The reply filled the KV cache (Genie's WARNING_CONTEXT_EXCEEDED): what it generated until then
     // becomes the dialog's lastResult, stop reason 'context-limit'; the generator still rejects.
     if (error instanceof ContextLimitError && run.reply !== null && run.result === null) run.end('context-limit', plan, run.reply.text);
+    outcome?.reject(error); // before a partial result is recorded below: the query's error is its outcome
     if (error instanceof ContextLimitError && run.result !== null) error.result ??= run.result;
     throw error;
   } finally {
@@ -134,6 +143,8 @@ class QueryRun implements RunningQuery {
   /** `QueryOptions.topLogprobs`: the sampler's report of each draw, and one entry per generated token. */
   logprobs: TopLogprobs | null = null;
   readonly tokenLogprobs: TokenLogprob[] = [];
+  /** The stream's `result`, resolved when the query ends (`end`). */
+  outcome: QueryOutcome | undefined;
   private criteria: StopCriteria | null = null;
   /** The engine's step listener before `observeSteps` installed the query's (restored at release). */
   private previousListener: StepListener | null | undefined = undefined;
@@ -205,6 +216,7 @@ class QueryRun implements RunningQuery {
     this.release();
     return this.result;
   }
+    this.outcome?.resolve(this.result);
 
   release(): void {
     if (this.previousListener !== undefined) {

@@ -15,6 +15,8 @@ import type { EmbeddingTable } from '../embeddings/lut.js';
 import { EngineBuffers } from './buffers.js';
 import { INPUT_PARTS, KvCachePart, type InputPart } from './inputs/index.js';
 import type { EngineOptions } from './options.js';
+// Engine.open only: open.ts imports this module too (a cycle evaluated at call time, never at load).
+import { openConfiguredEngine, type EngineOpenOptions } from './open.js';
 import type { EngineStep } from './step.js';
 import { stepSplit, StepListenerError, type StepEvent, type StepKind, type StepListener, type StepSplit } from './step-event.js';
 
@@ -106,7 +108,7 @@ export class Engine {
 
   private constructor(backend: GraphBackend, options: EngineOptions) {
     const layout = discoverModelLayout(backend.graphs, { cacheGroups: options.cacheGroups });
-    checkContextSize(layout, options.contextSize);
+    checkContextSize(layout, options.contextSize, options.longContext === true);
     const buffers = new EngineBuffers(backend, planBuffers(layout));
     this.layout = layout;
     this.backend = backend;
@@ -137,6 +139,17 @@ export class Engine {
     }
     this.inputs = parts;
     this.step = { variant: decodeVariant, tokens: NO_TOKENS, rows: null, start: 0, nNew: 0, nValid: 0, position: 0, final: false };
+  }
+
+  /**
+   * The Engine of a Genie config (a file path, or a parsed object whose relative paths resolve
+   * against `options.baseDir`), for driving graph steps without a dialog: the config's backend
+   * (`options.backend` for it, or `graphBackend` / `wrapBackend` as `Dialog.create` takes them), its
+   * LUT, every buffer bound; the config's model shape is checked against the binaries. The caller
+   * disposes it.
+   */
+  static open(config: string | object, options?: EngineOpenOptions): Promise<Engine> {
+    return openConfiguredEngine(config, options);
   }
 
   /** Discovers the model in the backend's graphs, allocates and binds every buffer once. */

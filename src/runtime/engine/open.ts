@@ -1,9 +1,14 @@
-import type { DerivedDialog } from '../config/derive.js';
-import { openBackend, type BackendOptions } from '../backend-factory.js';
+import { deriveDialog, type DerivedDialog } from '../config/derive.js';
+import { loadConfigFile } from '../config/load.js';
+import { assertLoadable } from '../config/loadable.js';
+import { parseConfig } from '../config/parse.js';
+import type { GenieConfig } from '../config/types.js';
+import { checkBackendOptions, openBackend, type BackendOptions } from '../backend-factory.js';
+import { checkConfigGeometry } from '../config-geometry.js';
 import { loadConfigEmbeddings } from '../embeddings/from-config.js';
 import type { GraphBackend } from '../../backends/backend.js';
 import { InvalidArgumentError } from '../../errors.js';
-import { describeValue } from '../check-options.js';
+import { checkOptionKeys, describeValue } from '../check-options.js';
 import { Engine } from './engine.js';
 
 /** Where the Engine's backend comes from, besides the config (`DialogOptions.graphBackend`, `wrapBackend`). */
@@ -12,6 +17,65 @@ export interface BackendSource {
   readonly graphBackend?: GraphBackend;
   /** Receives the backend (the config's, or `graphBackend`) and returns the one the Engine drives. */
   readonly wrapBackend?: (configured: GraphBackend) => GraphBackend;
+}
+
+/** Options of `Engine.open`: those of `Dialog.create` that concern the graphs. */
+export interface EngineOpenOptions extends BackendSource {
+  /** Folder that relative paths of an object config resolve against (default: the working directory). */
+  readonly baseDir?: string;
+  /** Options of the backend `engine.backend.type` names (e.g. `qnn: { provider: 'simulated' }`). */
+  readonly backend?: BackendOptions;
+}
+
+const ENGINE_OPEN_OPTION_KEYS = { baseDir: true, backend: true, graphBackend: true, wrapBackend: true } as const satisfies Record<
+  keyof EngineOpenOptions,
+  true
+>;
+
+/**
+ * A Genie config (a file path, or a parsed object whose relative paths resolve against `baseDir`),
+ * parsed, checked loadable and derived; `what` names the caller in the message for a bad argument.
+ */
+export async function loadDialogConfig(
+  config: unknown,
+  baseDir: string | undefined,
+  what: string,
+): Promise<{ readonly parsed: GenieConfig; readonly derived: DerivedDialog }> {
+  if (config === '' || (typeof config !== 'string' && (typeof config !== 'object' || config === null || Array.isArray(config)))) {
+    throw new InvalidArgumentError(`${what} takes a config file path or a parsed config object, got ${describeValue(config)}`);
+  }
+  const parsed = typeof config === 'string' ? (await loadConfigFile(config)).config : parseConfig(config, { baseDir: baseDir ?? process.cwd() });
+  assertLoadable(parsed);
+  return { parsed, derived: deriveDialog(parsed) };
+}
+
+/**
+ * `Engine.open`: the Engine of a Genie config without a dialog (no tokenizer, sampler or turn
+ * rules): its backend opened, its LUT loaded, every buffer bound, the config's model shape checked
+ * against the binaries.
+ */
+export async function openConfiguredEngine(config: string | object, options: EngineOpenOptions = {}): Promise<Engine> {
+  checkOptionKeys('Engine.open options', options, ENGINE_OPEN_OPTION_KEYS);
+  const { baseDir, graphBackend, wrapBackend } = options;
+  if (baseDir !== undefined && typeof baseDir !== 'string') {
+    throw new InvalidArgumentError(`Engine.open option baseDir must be a folder path (a string), got ${describeValue(baseDir)}`);
+  }
+  checkBackendOptions(options.backend, 'Engine.open');
+  if (graphBackend !== undefined && !isGraphBackend(graphBackend)) {
+    throw new InvalidArgumentError(`Engine.open option graphBackend must be a GraphBackend (graphs, allocate, bind, execute, dispose), got ${describeValue(graphBackend)}`);
+  }
+  if (wrapBackend !== undefined && typeof wrapBackend !== 'function') {
+    throw new InvalidArgumentError(`Engine.open option wrapBackend must be a function (configured: GraphBackend) => GraphBackend, got ${describeValue(wrapBackend)}`);
+  }
+  const { parsed, derived } = await loadDialogConfig(config, baseDir, 'Engine.open');
+  const engine = await openEngine(derived, options.backend, { graphBackend, wrapBackend });
+  try {
+    checkConfigGeometry(parsed, engine.layout);
+  } catch (error) {
+    await engine.dispose();
+    throw error;
+  }
+  return engine;
 }
 
 /**
@@ -27,6 +91,7 @@ export async function openEngine(config: DerivedDialog, options: BackendOptions 
     const embeddings = loadConfigEmbeddings(config);
     return Engine.create(backend, {
       contextSize: config.contextSize,
+      longContext: config.slidingWindow !== null,
       padToken: config.padToken,
       eosToken: config.primaryEos,
       rope: config.positionalEncoding,

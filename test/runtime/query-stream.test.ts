@@ -1,0 +1,220 @@
+/**
+ * What a query returns besides its text pieces: the `result` promise (however the query ends, the
+ * same object the generator returns and `lastResult` holds; rejected with the generator's error) and
+ * `onToken`'s token events (ids, the text each released, indices). The oracles: the generator's own
+ * return value and error, a second identical run without the option (invariance), `onLogits`'
+ * sampled tokens, the streamed pieces. These are Dialog rules: one backend is enough.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { InvalidArgumentError } from '../../src/errors.js';
+import { ContextLimitError } from '../../src/graphs/errors.js';
+import { CallbackError } from '../../src/runtime/callbacks.js';
+import type { Dialog, QueryResult } from '../../src/runtime/dialog.js';
+import type { TokenEvent } from '../../src/runtime/query-stream.js';
+import { exactError } from '../expect-error.js';
+import { DialogPool, makeModel, stopFrom, tempDir, tokenIds, tokenTurn, writeBundle, type Bundle } from './fixtures.js';
+
+const CONTEXT = 64;
+
+describe('query() returns a QueryStream: its result promise and onToken events', () => {
+  const root = tempDir('runtime-query-stream');
+  const dialogs = new DialogPool('Reference');
+  const model = makeModel({}, 'query-stream');
+  const vocab = model.config.vocabSize;
+  const ids = (n: number, seed: number): number[] => tokenIds(n, seed, 1, vocab - 1);
+  let bundle: Bundle;
+
+  beforeAll(async () => {
+    bundle = await writeBundle(root, model, { name: 'query-stream', arSet: [1, 32], cl: 128, splits: 1 });
+  });
+  afterAll(() => dialogs.disposeAll());
+
+  function open(options: { stopSequences?: string[]; contextSize?: number } = {}): Promise<Dialog> {
+    return dialogs.open(bundle, dialogs.config(bundle, { contextSize: CONTEXT, ...options }));
+  }
+
+  async function collect(stream: AsyncGenerator<string, QueryResult>): Promise<{ pieces: string[]; returned: QueryResult }> {
+    const pieces: string[] = [];
+    for (;;) {
+      const step = await stream.next();
+      if (step.done) return { pieces, returned: step.value };
+      pieces.push(step.value);
+    }
+  }
+
+  it('a query run to its end: result resolves with the object the generator returns and lastResult holds', async () => {
+    const dialog = await open();
+    const stream = dialog.tokenQuery(ids(5, 1), { maxTokens: 6 });
+    const { pieces, returned } = await collect(stream);
+    const result = await stream.result;
+    expect(result).toBe(returned);
+    expect(result).toBe(dialog.lastResult);
+    expect(result.stopReason).toBe('max-tokens');
+    expect(result.generatedTokens).toHaveLength(6);
+    expect(result.text).toBe(pieces.join(''));
+  });
+
+  it('break out of for await: result resolves with stop reason cancelled and the KPIs of the tokens delivered', async () => {
+    const dialog = await open();
+    const stream = dialog.tokenQuery(ids(5, 2), { maxTokens: 20 });
+    let delivered = 0;
+    for await (const piece of stream) {
+      expect(typeof piece).toBe('string');
+      if (++delivered === 3) break;
+    }
+    const result = await stream.result;
+    expect(result.stopReason).toBe('cancelled');
+    expect(result).toBe(dialog.lastResult);
+    // Pieces can carry several tokens (held-back UTF-8 bytes): at least one token per piece delivered.
+    expect(result.generatedTokens.length).toBeGreaterThanOrEqual(3);
+    expect(result.kpis['num-generated-tokens']).toBe(result.generatedTokens.length);
+    expect(result.kpis['num-prompt-tokens']).toBe(5);
+  });
+
+  it('a query cancelled by the next one: its result resolves cancelled, the next one runs', async () => {
+    const dialog = await open();
+    const first = dialog.tokenQuery(ids(4, 3), { maxTokens: 20 });
+    await first.next();
+    const second = dialog.tokenQuery(ids(3, 4), { maxTokens: 2 });
+    await collect(second);
+    expect((await first.result).stopReason).toBe('cancelled');
+    expect((await second.result).stopReason).toBe('max-tokens');
+  });
+
+  it('an abort before the first step resolves with stop reason abort, nothing fed', async () => {
+    const dialog = await open();
+    const stream = dialog.tokenQuery(ids(4, 5), { signal: AbortSignal.abort() });
+    await collect(stream);
+    const result = await stream.result;
+    expect(result.stopReason).toBe('abort');
+    expect(result.promptTokens).toEqual([]);
+    expect(dialog.contextUsed).toBe(0);
+  });
+
+  it('a throwing onLogits: the generator and result reject with the same CallbackError, the thrown value as cause', async () => {
+    const dialog = await open();
+    const thrown = new RangeError('no logits today');
+    const stream = dialog.tokenQuery(ids(4, 6), {
+      onLogits: () => {
+        throw thrown;
+      },
+    });
+    const failure = await collect(stream).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(failure).toEqual(exactError(CallbackError, 'the onLogits callback threw: no logits today'));
+    expect((failure as CallbackError).cause).toBe(thrown);
+    expect((failure as CallbackError).callback).toBe('onLogits');
+    await expect(stream.result).rejects.toBe(failure);
+  });
+
+  it('a reply that fills the context: result rejects with the ContextLimitError that carries the partial result', async () => {
+    const dialog = await open({ contextSize: 12 });
+    const stream = dialog.tokenQuery(ids(8, 7));
+    const failure = await collect(stream).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(failure).toBeInstanceOf(ContextLimitError);
+    await expect(stream.result).rejects.toBe(failure);
+    expect(((failure as ContextLimitError).result as QueryResult).stopReason).toBe('context-limit');
+    expect((failure as ContextLimitError).result).toBe(dialog.lastResult);
+  });
+
+  it('a rejected result nobody awaits is no unhandled rejection (the generator reports the error)', async () => {
+    const dialog = await open();
+    const unhandled: unknown[] = [];
+    const listener = (reason: unknown): void => void unhandled.push(reason);
+    process.on('unhandledRejection', listener);
+    try {
+      const stream = dialog.tokenQuery(ids(4, 8), {
+        onToken: () => {
+          throw new Error('boom');
+        },
+      });
+      await expect(collect(stream)).rejects.toThrow(CallbackError);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    } finally {
+      process.off('unhandledRejection', listener);
+    }
+    expect(unhandled).toEqual([]);
+  });
+
+  it('onToken reports every generated token: ids as sampled, indices from 0, texts adding up to the pieces; the run is unchanged', async () => {
+    const plain = await tokenTurn(await open(), ids(6, 9), { maxTokens: 12 });
+    const dialog = await open();
+    const events: TokenEvent[] = [];
+    const turn = await tokenTurn(dialog, ids(6, 9), { maxTokens: 12, onToken: (event) => events.push(event) });
+    expect(turn.result.generatedTokens).toEqual(plain.result.generatedTokens);
+    expect(turn.result.text).toBe(plain.result.text);
+    expect(events.map((e) => e.id)).toEqual(turn.result.generatedTokens);
+    expect(events.map((e) => e.id)).toEqual(turn.sampled);
+    expect(events.map((e) => e.index)).toEqual(events.map((_, i) => i));
+    expect(new Set(events).size).toBe(events.length); // a new object per token, safe to keep
+    const released = events.map((e) => e.text).join('');
+    // What the tokens released is what was streamed, but for the held-back text flushed at the end.
+    expect(turn.pieces.join('').startsWith(released)).toBe(true);
+    expect(turn.pieces.filter((piece) => piece !== '').slice(0, events.filter((e) => e.text !== '').length)).toEqual(
+      events.map((e) => e.text).filter((text) => text !== ''),
+    );
+  });
+
+  it('onToken with a stop sequence: its tokens are reported, then leave generatedTokens', async () => {
+    const free = await tokenTurn(await open(), ids(5, 10), { maxTokens: 16 });
+    const { stop, start } = stopFrom((await open()).tokenizer, free.result.generatedTokens, 4, 2);
+    const dialog = await open({ stopSequences: [stop] });
+    const events: TokenEvent[] = [];
+    const turn = await tokenTurn(dialog, ids(5, 10), { maxTokens: 16, onToken: (event) => events.push(event) });
+    expect(turn.result.stopReason).toBe('stop-sequence');
+    const reported = events.map((e) => e.id);
+    expect(reported.slice(0, turn.result.generatedTokens.length)).toEqual(turn.result.generatedTokens);
+    expect(reported).toEqual(free.result.generatedTokens.slice(0, reported.length));
+    expect(reported.length).toBeGreaterThanOrEqual(start + 2 - 1);
+    expect(turn.result.text.includes(stop)).toBe(false);
+  });
+
+  it('a throwing onToken ends the query with CallbackError (onToken, cause attached); the dialog takes the next query', async () => {
+    const dialog = await open();
+    const thrown = new Error('stop here');
+    const stream = dialog.tokenQuery(ids(4, 11), {
+      maxTokens: 8,
+      onToken: ({ index }) => {
+        if (index === 2) throw thrown;
+      },
+    });
+    const failure = await collect(stream).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(failure).toEqual(exactError(CallbackError, 'the onToken callback threw: stop here'));
+    expect((failure as CallbackError).cause).toBe(thrown);
+    await expect(stream.result).rejects.toBe(failure);
+    const next = await tokenTurn(dialog, ids(3, 12), { maxTokens: 2 });
+    expect(next.result.stopReason).toBe('max-tokens');
+  });
+
+  it('a bad onToken is thrown by the call itself', async () => {
+    const dialog = await open();
+    expect(() => dialog.tokenQuery(ids(3, 13), { onToken: 5 as never })).toThrow(
+      exactError(InvalidArgumentError, 'tokenQuery option onToken must be a function ({ id, text, index }) => void, got 5'),
+    );
+    expect(() => dialog.query('Hi', { onLogits: 5 as never })).toThrow(
+      exactError(InvalidArgumentError, 'query option onLogits must be a function (logits, token) => void, got 5'),
+    );
+    expect(dialog.contextUsed).toBe(0);
+  });
+
+  it('samplerParams read back can be passed whole to configureSampler, greedy included', async () => {
+    const dialog = await open();
+    const before = dialog.samplerParams;
+    expect(before.greedy).toBe(true);
+    dialog.configureSampler({ temp: 0.8, topK: 20, seed: 5 });
+    const sampling = dialog.samplerParams;
+    expect(sampling.greedy).toBe(false);
+    dialog.configureSampler(before);
+    expect(dialog.samplerParams).toEqual(before);
+    dialog.configureSampler(sampling);
+    expect(dialog.samplerParams).toEqual(sampling);
+  });
+});
