@@ -106,10 +106,10 @@ export async function* runQuery(
     return run.result!;
   } catch (error) {
     failed = true;
+    outcome?.reject(error); // before a partial result is recorded below: the query's error is its outcome
     // The reply filled the KV cache (Genie's WARNING_CONTEXT_EXCEEDED): what it generated until then
     // becomes the dialog's lastResult, stop reason 'context-limit'; the generator still rejects.
     if (error instanceof ContextLimitError && run.reply !== null && run.result === null) run.end('context-limit', plan, run.reply.text);
-    outcome?.reject(error); // before a partial result is recorded below: the query's error is its outcome
     if (error instanceof ContextLimitError && run.result !== null) error.result ??= run.result;
     throw error;
   } finally {
@@ -213,10 +213,10 @@ class QueryRun implements RunningQuery {
     // A stop sequence's tokens left `generated`: their entries go too.
     if (this.logprobs !== null) this.result = { ...this.result, logprobs: this.tokenLogprobs.slice(0, generated.length) };
     dialog.lastResult = this.result;
+    this.outcome?.resolve(this.result);
     this.release();
     return this.result;
   }
-    this.outcome?.resolve(this.result);
 
   release(): void {
     if (this.previousListener !== undefined) {
