@@ -43,7 +43,6 @@ export function unsupportedKeys(config: DialogRootConfig): string[] {
     ? dialog.engine.map((engine, i) => ({ engine, key: `engine[${i}]` }))
     : [{ engine: dialog.engine, key: 'engine' }];
   for (const { engine, key } of engines) engineKeys(engine, key, report);
-  if (dialog.debug !== undefined) report('debug', 'tensor dumps are not implemented');
   for (const block of STRATEGY_BLOCKS) {
     if (block !== dialog.type && dialog[block] !== undefined) {
       report(block, `only type "${block}" reads it, and this dialog is type "${dialog.type}"`);

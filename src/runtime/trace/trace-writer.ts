@@ -162,15 +162,18 @@ export class TraceWriter {
     let bytes = 0;
     for (const t of tensors.values()) bytes += t.data.byteLength;
     let file: string | null = null;
-    const inRange = event.index >= this.stepRange.first && event.index <= this.stepRange.last;
-    if (inRange && this.cappedAtStep === null && this.tensorBytes + bytes > this.maxBytes) this.cappedAtStep = event.index;
+    // The trace's own count: a listener set on the engine for a dialog's life (dialog.debug) sees
+    // event indices restart whenever another listener was set in between.
+    const index = this.steps.length;
+    const inRange = index >= this.stepRange.first && index <= this.stepRange.last;
+    if (inRange && this.cappedAtStep === null && this.tensorBytes + bytes > this.maxBytes) this.cappedAtStep = index;
     if (inRange && this.cappedAtStep === null) {
-      file = `step-${String(event.index).padStart(5, '0')}.safetensors`;
-      writePieces(join(this.dir, file), safetensorsPieces(tensors, { step: String(event.index), kind: event.kind, variant: event.variant.id }));
+      file = `step-${String(index).padStart(5, '0')}.safetensors`;
+      writePieces(join(this.dir, file), safetensorsPieces(tensors, { step: String(index), kind: event.kind, variant: event.variant.id }));
       this.tensorBytes += bytes;
       this.stepsWithTensors++;
     }
-    const { index, kind, variant, inputs, nValid, nNew, positions, tokens, embeddingRows, final, fillUs } = event;
+    const { kind, variant, inputs, nValid, nNew, positions, tokens, embeddingRows, final, fillUs } = event;
     this.steps.push({ index, kind, variant, inputs, nValid, nNew, positions, tokens, embeddingRows, final, fillUs, file, splits });
     const pending = this.steps.length - this.indexedSteps;
     if (pending >= Math.max(1, Math.floor(this.indexedSteps / 16))) this.writeIndex(false);

@@ -96,7 +96,7 @@ describe('assertLoadable', () => {
 describe('unsupportedFeatures', () => {
   it('lists everything at once: type, backend, model type, keys, then values', () => {
     const config = parseDialog((d) => {
-      Object.assign(d, { type: 'lade', lade: BLOCKS.lade, debug: {} });
+      Object.assign(d, { type: 'lade', lade: BLOCKS.lade });
       d.engine.backend = { version: 1, type: 'QnnGpu' };
       d.engine.model = { version: 1, type: 'library', library: { version: 1, 'model-bin': 'model.bin' } };
       d.context['n-vocab'] = 100;
@@ -105,7 +105,6 @@ describe('unsupportedFeatures', () => {
       'not supported yet: dialog.type "lade"',
       'not supported yet: dialog.engine.backend.type "QnnGpu"',
       'not supported yet: dialog.engine.model.type "library"',
-      'not supported yet: dialog.debug (tensor dumps are not implemented)',
       'cannot run: dialog.context.eos-token: expected a token id below n-vocab (100), found 151645',
     ]);
   });

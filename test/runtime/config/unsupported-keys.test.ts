@@ -19,16 +19,6 @@ const LORA = 'LoRA adapters are not implemented';
 /** Each key genie-ts refuses: how to add it to a minimal valid dialog, and the exact message. */
 const REFUSED: readonly { readonly name: string; readonly edit: (d: Json) => void; readonly message: string }[] = [
   {
-    name: 'debug',
-    edit: (d) => (d.debug = { path: 'dumps', 'dump-tensors': true }),
-    message: 'not supported yet: dialog.debug (tensor dumps are not implemented)',
-  },
-  {
-    name: 'an empty debug block',
-    edit: (d) => (d.debug = {}),
-    message: 'not supported yet: dialog.debug (tensor dumps are not implemented)',
-  },
-  {
     name: 'a multistream block on a basic dialog (Genie ignores it there)',
     edit: (d) => (d.multistream = { version: 1, 'n-streams': 8 }),
     message: 'not supported yet: dialog.multistream (only type "multistream" reads it, and this dialog is type "basic")',
@@ -123,7 +113,6 @@ describe('keys genie-ts does not act on are refused at load', () => {
 
   it('names every such key in one message, in schema order, under the text-generator root too', () => {
     const body = dialog();
-    body.debug = { 'dump-outputs': true };
     body.engine.backend.QnnHtp['allow-async-init'] = true;
     body.engine.backend.QnnHtp['shared-engine'] = true; // the schema wants allow-async-init with it
     body.context['draft-n-vocab'] = 3200;
@@ -132,7 +121,6 @@ describe('keys genie-ts does not act on are refused at load', () => {
       "not supported yet: text-generator.context.draft-n-vocab (a draft model's vocabulary size; only speculative dialog types use one)",
       'not supported yet: text-generator.engine.backend.QnnHtp.allow-async-init true (contexts are created one after the other)',
       'not supported yet: text-generator.engine.backend.QnnHtp.shared-engine true (engines are not shared between dialogs)',
-      'not supported yet: text-generator.debug (tensor dumps are not implemented)',
     ];
     if (config.root !== 'text-generator') throw new Error('expected a text-generator root');
     expect(unsupportedKeys(config)).toEqual(expected);
@@ -165,9 +153,9 @@ describe('keys genie-ts does not act on are refused at load', () => {
 
   it('Dialog.create refuses such a config before it opens any file', async () => {
     const body = dialog();
-    body.debug = { 'dump-tensors': true };
+    body.context['draft-n-vocab'] = 3200;
     await expect(Dialog.create({ dialog: body }, { baseDir: BASE_DIR })).rejects.toThrow(
-      exactError(NotSupportedError, 'not supported yet: dialog.debug (tensor dumps are not implemented)'),
+      exactError(NotSupportedError, "not supported yet: dialog.context.draft-n-vocab (a draft model's vocabulary size; only speculative dialog types use one)"),
     );
   });
 });
@@ -179,8 +167,8 @@ describe('genie-ts config check on such a config', () => {
   it('reports the key as a warning and exits 0', async () => {
     for (const file of ['tokenizer.json', 'model_part_1_of_2.bin', 'model_part_2_of_2.bin']) writeFileSync(join(dir, file), '{}');
     const body = dialog();
-    body.debug = { path: 'dumps' };
-    const path = join(dir, 'debug.json');
+    body.context['draft-n-vocab'] = 3200;
+    const path = join(dir, 'draft-n-vocab.json');
     writeFileSync(path, JSON.stringify({ dialog: body }));
     let stdout = '';
     let stderr = '';
@@ -188,7 +176,7 @@ describe('genie-ts config check on such a config', () => {
     expect(await configCommand(['check', path], io)).toBe(0);
     expect(stdout).toBe('ok\nroot=dialog type=basic backend=QnnHtp context=4096 ctx-bins=2\n');
     expect(stderr).toBe(
-      'warning: valid Genie config, but this runtime cannot run it: not supported yet: dialog.debug (tensor dumps are not implemented)\n',
+      "warning: valid Genie config, but this runtime cannot run it: not supported yet: dialog.context.draft-n-vocab (a draft model's vocabulary size; only speculative dialog types use one)\n",
     );
   });
 });
