@@ -19,6 +19,7 @@ import { isGraphBackend, loadDialogConfig, openEngine } from './engine/open.js';
 import type { Kpis } from './kpis.js';
 import { wrapPromptCallbacks, wrapQueryCallbacks } from './callbacks.js';
 import { runQuery } from './query-run.js';
+import { openDebugTrace, type DebugTrace } from './trace/debug-block.js';
 import { QueryOutcome, queryStream, type QueryStream } from './query-stream.js';
 import { rewindToCheckpoint, takeCheckpoint, type DialogCheckpoint } from './save/checkpoint.js';
 import { restoreDialog, saveDialog } from './save/save-dir.js';
@@ -54,6 +55,8 @@ export class Dialog {
   /** Microseconds from `create` to ready. */
   readonly initTimeUs: number;
   private readonly state: DialogState;
+  /** What the config's `dialog.debug` block writes (null when it asks for nothing). */
+  private debugTrace: DebugTrace | null = null;
 
   private constructor(config: DerivedDialog, state: DialogState) {
     this.config = config;
@@ -93,7 +96,9 @@ export class Dialog {
       const state = new DialogState(engine, sampler, ledger, tokenizer, settings);
       state.chatTemplate = chatTemplate;
       state.vision = await openVision(engine, options);
-      return new Dialog(derived, state);
+      const dialog = new Dialog(derived, state);
+      dialog.debugTrace = openDebugTrace(isDialogRoot(parsed) ? dialogBody(parsed).debug : undefined, engine);
+      return dialog;
     } catch (error) {
       await engine.dispose();
       throw error;
@@ -329,6 +334,8 @@ export class Dialog {
     }
     await this.state.engine.dispose();
     if (this.state.vision?.owned) await this.state.vision.embedder.dispose();
+    // The debug trace's index is completed last: a TraceError here comes after everything was freed.
+    this.debugTrace?.finish();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
