@@ -3,12 +3,13 @@
  * in the step files holds the codes a recording backend saw at execute time, in the matching
  * safetensors dtype, and the index carries each tensor's encoding. Bad folders are TraceErrors.
  */
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeDemoBundle } from '../../src/demo/index.js';
 import { parseSafetensorsBytes } from '../../src/formats/safetensors.js';
 import { StepListenerError, type Engine } from '../../src/runtime/engine/index.js';
+import { readTrace } from '../../src/runtime/trace/trace-reader.js';
 import { TraceError, TraceWriter } from '../../src/runtime/trace/trace-writer.js';
 import { readTensor, spiedEngine, tempDir, TINY, type SpyBackend } from './quant/fixtures.js';
 
@@ -78,6 +79,47 @@ describe('TraceWriter', () => {
     expect(() => trace.finish()).toThrow(new TraceError(`cannot write the trace index "${join(dir, 'trace.json')}": ENOENT: no such file or directory`));
     await engine.prefill([1, 2, 3]);
     expect(engine.nValid).toBe(3);
+  });
+
+  it('the index is on disk and valid after every step, before finish (a run that dies leaves a readable trace)', async () => {
+    const dir = join(root, 'live');
+    const trace = new TraceWriter(dir);
+    const seen: Array<[number, boolean, number]> = [];
+    engine.reset();
+    engine.setStepListener((event) => {
+      trace.listener(event);
+      const index = JSON.parse(readFileSync(join(dir, 'trace.json'), 'utf8'));
+      seen.push([event.index, index.complete, index.steps.length]);
+      // The "crash": the query dies at its third step, finish() is never called.
+      if (event.index === 2) throw new Error('killed');
+    });
+    await engine.prefill([1, 2, 3, 4, 5, 6, 7, 8, 9]).catch(() => undefined);
+    engine.setStepListener(null);
+    expect(seen).toEqual([[0, false, 1], [1, false, 2], [2, false, 3]]);
+    const left = await readTrace(dir);
+    expect([left.complete, left.steps.length]).toEqual([false, 3]);
+    expect(left.steps.map((s) => s.file)).toEqual(['step-00000.safetensors', 'step-00001.safetensors', 'step-00002.safetensors']);
+  });
+
+  it('a full disk is a TraceError naming the file (ENOSPC), for a step file and for the index', async () => {
+    const dir = join(root, 'full');
+    const trace = new TraceWriter(dir);
+    symlinkSync('/dev/full', join(dir, 'step-00000.safetensors'));
+    engine.reset();
+    engine.setStepListener(trace.listener, 'trace');
+    const error = await engine.prefill([1, 2]).catch((e: unknown) => e);
+    expect((error as StepListenerError).cause).toEqual(
+      new TraceError(`cannot write the trace file "${join(dir, 'step-00000.safetensors')}": ENOSPC: no space left on device`),
+    );
+    rmSync(join(dir, 'step-00000.safetensors'));
+    symlinkSync('/dev/full', join(dir, 'trace.json.tmp'));
+    const indexError = await engine.prefill([1, 2]).catch((e: unknown) => e);
+    engine.setStepListener(null);
+    expect((indexError as StepListenerError).cause).toEqual(
+      new TraceError(`cannot write the trace index "${join(dir, 'trace.json')}": ENOSPC: no space left on device`),
+    );
+    // The step was undone; the engine goes on.
+    expect(engine.nValid).toBe(0);
   });
 
   it('refuses a non-empty folder and one it cannot create', () => {
