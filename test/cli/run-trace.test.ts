@@ -1,13 +1,16 @@
 /**
  * `genie-ts run --trace DIR [--trace-max-mb N]`: the index against independent counts of the
  * planned steps and the fed tokens, the step files read back with the safetensors parser (the final
- * steps' logits rows equal what `--dump-logits` wrote through another path), the size cap, and bad
- * input.
+ * steps' logits rows equal what `--dump-logits` wrote through another path), the size cap, a run
+ * killed mid-query, and bad input.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseSafetensorsBytes } from '../../src/formats/safetensors.js';
+import { readTrace } from '../../src/runtime/trace/trace-reader.js';
 import { cli, tempDir, writeConfig, writeTinyBundle, type Bundle } from './fixtures.js';
 
 const PROMPT = [15, 300, 12, 9, 77, 1020, 5, 6, 400, 2];
@@ -114,6 +117,28 @@ describe('genie-ts run --trace', () => {
     ]);
     for (const line of lines) expect(line).toMatch(/; fill \d+ us, execute \d+\+\d+ us$/);
   });
+
+  it('a run killed mid-query (SIGKILL) leaves a readable trace: the steps indexed so far, complete false', async () => {
+    const dir = join(root, 'killed');
+    const forced = join(root, 'forced.txt');
+    writeFileSync(forced, Array.from({ length: 110 }, (_, i) => 100 + i).join(' '));
+    const args = ['run', '-c', config, '-tok', promptFile, '-n', '110', '--force-tokens', forced, '--trace', dir];
+    const child = spawn(process.execPath, [
+      '--import', 'tsx', '--input-type=module', '-e',
+      `const { main } = await import(${JSON.stringify(join(import.meta.dirname, '../../src/cli/main.ts'))}); process.exitCode = await main(${JSON.stringify(args)});`,
+    ], { stdio: 'ignore' });
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
+    const index = join(dir, 'trace.json');
+    const indexedSteps = (): number => (existsSync(index) ? JSON.parse(readFileSync(index, 'utf8')).steps.length : 0);
+    for (let i = 0; i < 8000 && child.exitCode === null && indexedSteps() < 5; i++) await sleep(5);
+    child.kill('SIGKILL');
+    expect(await exited).toBe('SIGKILL');
+    const trace = await readTrace(dir);
+    expect(trace.complete).toBe(false);
+    expect(trace.steps.length).toBeGreaterThanOrEqual(5);
+    expect(trace.steps.length).toBeLessThan(110);
+    expect(trace.steps.flatMap((s) => s.tokens).slice(0, PROMPT.length)).toEqual(PROMPT);
+  }, 90_000);
 
   it('refuses a non-empty folder (exit 1) and --trace-max-mb without --trace (usage, exit 2)', async () => {
     const dir = join(root, 'busy');
