@@ -7,6 +7,9 @@ import { Accumulator } from './embeddings/accumulator.js';
 import type { ImageEmbedder } from './vision/embedder.js';
 import { DisposedError, type Engine } from './engine/engine.js';
 import type { QueryResult } from './dialog-types.js';
+import { decideRoom } from './kv-policy/apply.js';
+import { DialogKvView } from './kv-policy/cache-view.js';
+import type { KvEviction, KvPolicy } from './kv-policy/policy.js';
 import type { Tokenizer } from './tokenizer/tokenizer.js';
 import type { EntryKey, TurnLedger, TurnPrompt } from './turn-ledger.js';
 
@@ -59,7 +62,10 @@ export interface QueryPlan extends FedPrompt {
   readonly rewind: boolean;
   /** A rewind query's whole entry list (what the ledger is cut back to). */
   readonly tokens: EntryKey[];
+  /** KV entries the turn starts from (after `eviction`). */
   readonly keep: number;
+  /** What the KV policy evicts before the prompt is fed, to make room for it; null: nothing. */
+  readonly eviction: KvEviction | null;
 }
 
 /**
@@ -84,6 +90,10 @@ export class DialogState {
   vision: DialogVision | null = null;
   /** What `Dialog.chat` renders conversations with; null: none; undefined: not looked for yet (on first use). */
   chatTemplate: ChatTemplate | null | undefined = undefined;
+  /** What a full KV cache does (`DialogOptions.kvPolicy`, the config's `longcontext`); null: ContextLimitError. */
+  kvPolicy: KvPolicy | null = null;
+  /** The KV cache slot by slot, as policies and `Dialog.kvCache` read it. */
+  readonly kvView: DialogKvView;
 
   constructor(
     readonly engine: Engine,
@@ -103,6 +113,7 @@ export class DialogState {
     this.eos = new Set(settings.eosTokens);
     this.stopSequences = settings.stopSequences;
     this.maxNumTokens = settings.maxNumTokens;
+    this.kvView = new DialogKvView(engine, ledger, this.contextLimit);
   }
 
   /** Most tokens the KV cache can hold: `context.size`, or less when the binaries' KV-in is smaller. */
@@ -162,19 +173,32 @@ export class DialogState {
   }
 
   /**
-   * The turn `prompt` makes on the dialog as it is now: Genie's turn rules, or a rewind's cached prefix.
-   * Changes nothing.
+   * The turn `prompt` makes on the dialog as it is now: Genie's turn rules, or a rewind's cached prefix;
+   * when the prompt does not fit, what the KV policy evicts first (not for a rewind query, which
+   * already keeps only the cached prefix it shares). Changes nothing.
    * @throws InvalidArgumentError when there is nothing to feed; ContextLimitError when the prompt does
-   * not fit in what the KV cache has left.
+   * not fit in what the KV cache has left (after what the policy would evict).
    */
   plan(prompt: TurnPrompt): QueryPlan {
     const rewind = prompt.kind !== 'embeddings' && prompt.rewind;
-    const { tokens, keep, input } = this.ledger.plan(prompt, this.engine.nValid);
+    const planned = this.ledger.plan(prompt, this.engine.nValid);
+    const tokens = planned.tokens;
+    let keep = rewind ? this.cachedPrefix(planned.keep) : planned.keep;
+    const input = keep < planned.keep ? tokens.slice(keep) : planned.input;
     const promptLength = input.length + (prompt.kind === 'embeddings' ? prompt.count : 0);
     if (promptLength === 0) {
       throw new InvalidArgumentError(
         rewind ? 'the rewind query has no tokens (empty prompt and no bos-token)' : 'the query has no tokens (empty prompt and nothing to carry over)',
       );
+    }
+    let eviction: KvEviction | null = null;
+    if (keep + promptLength > this.contextLimit && !rewind && this.kvPolicy !== null) {
+      const decided = decideRoom(this.kvPolicy, this.kvView, { needed: promptLength, phase: 'prefill', turn: this.ledger.upcomingTurn });
+      if (decided !== null) {
+        // A copy: a policy may reuse its answer's array, and the plan is applied later.
+        eviction = { evict: Int32Array.from(decided.evict), recompute: decided.recompute === true };
+        keep -= eviction.evict.length;
+      }
     }
     if (keep + promptLength > this.contextLimit) {
       // Advice that can help: on an empty cache (always so in the CLI) only a shorter prompt does.
@@ -183,6 +207,18 @@ export class DialogState {
         `the prompt needs ${promptLength} tokens but only ${this.contextLimit - keep} of ${this.describeLimit()} are left; ${advice}`,
       );
     }
-    return { prompt, rewind, tokens, keep, input, promptLength, reusedTokens: rewind ? keep : 0 };
+    return { prompt, rewind, tokens, keep, input, promptLength, reusedTokens: rewind ? keep : 0, eviction };
+  }
+
+  /**
+   * How much of a rewind's matched prefix (`matched` entries) the cache holds at the positions a
+   * fresh prefill would give them: entry i at position i. After an eviction the entries from the
+   * first evicted slot on sit at later positions, so they cannot be reused as the same prefix.
+   */
+  private cachedPrefix(matched: number): number {
+    const engine = this.engine;
+    let n = 0;
+    while (n < matched && engine.kvCache.positionAt(n) === n) n++;
+    return n;
   }
 }

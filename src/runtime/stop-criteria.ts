@@ -1,4 +1,3 @@
-import { ContextLimitError } from '../graphs/errors.js';
 import type { StopReason } from './dialog-types.js';
 
 /**
@@ -85,33 +84,6 @@ export class CancelCriterion implements StopCriterion {
 
   check(): StopReason | null {
     return this.run.cancelled ? 'cancelled' : null;
-  }
-}
-
-/**
- * Feeding the delivered token needs one more KV entry than the cache holds: the query ends with a
- * `ContextLimitError` (Genie's ContextLimitException: the turn is not ended normally).
- */
-export class ContextLimitCriterion implements StopCriterion {
-  readonly stage = 'delivered';
-  /**
-   * @param kv the cache being filled (its `nValid` is read at each check)
-   * @param limit most entries it may hold
-   * @param describe names the limit in the error, e.g. `context.size=40`
-   */
-  constructor(
-    private readonly kv: { readonly nValid: number },
-    private readonly limit: number,
-    private readonly describe: string,
-  ) {}
-
-  check(state: DecodeState): StopReason | null {
-    if (this.kv.nValid + 1 > this.limit) {
-      throw new ContextLimitError(
-        `${this.describe} reached after ${state.delivered} generated tokens; cap the reply (maxTokens), or reset() the dialog to make room`,
-      );
-    }
-    return null;
   }
 }
 

@@ -52,6 +52,10 @@ export class TurnLedger {
   /** A number per KV entry, unique within this ledger and increasing along the entries: tells a checkpoint's entries from later ones in the same slots. */
   private readonly stamps: number[] = [];
   private nextStamp = 1;
+  /** The turn of each KV entry (see `turnAt`). */
+  private readonly turns: number[] = [];
+  /** The turn the next fed prompt opens. */
+  private nextTurn = 0;
   private firstQuery = true;
 
   /**
@@ -79,6 +83,8 @@ export class TurnLedger {
   reset(): void {
     this.kvTokens.length = 0;
     this.stamps.length = 0;
+    this.turns.length = 0;
+    this.nextTurn = 0;
     this.history.reset();
     this.carried = null;
     this.firstQuery = true;
@@ -121,6 +127,7 @@ export class TurnLedger {
     }
     this.kvTokens.length = keep;
     this.stamps.length = keep;
+    this.turns.length = keep;
     this.history.reset();
     this.history.pushAll(tokenIds(tokens.slice(0, keep)));
     this.carried = null;
@@ -135,8 +142,12 @@ export class TurnLedger {
   recordPrefill(input: readonly EntryKey[], prompt: TurnPrompt): void {
     this.history.pushAll(tokenIds(input)); // checks every id before it adds any
     const viaRows = prompt.kind === 'embeddings' && prompt.toEmbedding !== undefined;
-    for (let i = 0; i < input.length; i++) this.pushEntry(viaRows ? UNMATCHED : input[i]);
-    if (prompt.kind === 'embeddings') for (let i = 0; i < prompt.count; i++) this.pushEntry(UNMATCHED);
+    const turn = this.nextTurn++;
+    // A turn's own tokens follow what closes the previous one: its carried-over token and the EOS between turns.
+    const rewind = prompt.kind !== 'embeddings' && prompt.rewind;
+    const closing = rewind ? 0 : (this.carried !== null ? 1 : 0) + (this.firstQuery ? 0 : 1);
+    for (let i = 0; i < input.length; i++) this.pushEntry(viaRows ? UNMATCHED : input[i], i < closing ? Math.max(0, turn - 1) : turn);
+    if (prompt.kind === 'embeddings') for (let i = 0; i < prompt.count; i++) this.pushEntry(UNMATCHED, turn);
     this.carried = null;
     this.firstQuery = false;
   }
@@ -154,7 +165,7 @@ export class TurnLedger {
         this.carried === null ? `recordFed(${String(token)}): no sampled token is pending` : `recordFed(${String(token)}): the pending token is ${this.carried}`,
       );
     }
-    this.pushEntry(viaRow ? UNMATCHED : token);
+    this.pushEntry(viaRow ? UNMATCHED : token, this.currentTurn);
     this.carried = null;
   }
 
@@ -168,6 +179,7 @@ export class TurnLedger {
     }
     this.kvTokens.length = nValid;
     this.stamps.length = nValid;
+    this.turns.length = nValid;
     this.history.truncate(this.history.length - k);
     this.carried = null;
   }
@@ -182,10 +194,65 @@ export class TurnLedger {
     return this.stamps[i];
   }
 
+  /** The key of entry `i` (< `entries`): its token id, `UNMATCHED` for a caller's row, an image row's key. */
+  keyAt(i: number): EntryKey {
+    return this.kvTokens[i];
+  }
+
+  /**
+   * The turn of entry `i` (< `entries`): 0 for the first prompt fed, then one more per prompt; a
+   * reply's tokens belong to its prompt's turn, and so do the carried-over token and the EOS that
+   * close it when the next turn feeds them.
+   */
+  turnAt(i: number): number {
+    return this.turns[i];
+  }
+
+  /**
+   * Forgets the entries in `slots` (strictly ascending, < `entries`, as the KV cache evicted them);
+   * the later ones move down. The penalty history and the carried-over token stay: they are what was
+   * said, not what the cache holds.
+   */
+  evict(slots: ArrayLike<number>): void {
+    const count = this.kvTokens.length;
+    for (let i = 0; i < slots.length; i++) {
+      if (!Number.isInteger(slots[i]) || slots[i] < 0 || slots[i] >= count || (i > 0 && slots[i] <= slots[i - 1])) {
+        throw new InvalidArgumentError(`evict: slots must be strictly ascending entries in [0, ${count}); slots[${i}] = ${slots[i]}`);
+      }
+    }
+    let n = slots.length === 0 ? count : slots[0];
+    for (let i = n, e = 0; i < count; i++) {
+      if (e < slots.length && slots[e] === i) {
+        e++;
+        continue;
+      }
+      this.kvTokens[n] = this.kvTokens[i];
+      this.stamps[n] = this.stamps[i];
+      this.turns[n] = this.turns[i];
+      n++;
+    }
+    this.kvTokens.length = this.stamps.length = this.turns.length = n;
+  }
+
+  /** New stamps for every entry: they were computed again (a KV policy's recompute), so no checkpoint holds them. */
+  renewStamps(): void {
+    for (let i = 0; i < this.stamps.length; i++) this.stamps[i] = this.nextStamp++;
+  }
+
+  /** The turn the next prompt fed opens (`turnAt` of its entries). */
+  get upcomingTurn(): number {
+    return this.nextTurn;
+  }
+
+  /** The turn a decoded token joins: the last prompt's. */
+  get currentTurn(): number {
+    return Math.max(0, this.nextTurn - 1);
+  }
+
   /** Everything the ledger holds, copied: what a save writes and `restore` takes back. */
   snapshot(): LedgerState {
     return {
-      entries: [...this.kvTokens], carried: this.carried, firstQuery: this.firstQuery, history: this.history.snapshot(),
+      entries: [...this.kvTokens], turns: [...this.turns], carried: this.carried, firstQuery: this.firstQuery, history: this.history.snapshot(),
     };
   }
 
@@ -195,7 +262,7 @@ export class TurnLedger {
    * (the ones they had, from this ledger) is given.
    */
   restore(state: LedgerState, stamps?: readonly number[]): void {
-    const { entries, carried, firstQuery, history } = state;
+    const { entries, turns, carried, firstQuery, history } = state;
     if (!Array.isArray(entries)) throw new InvalidArgumentError(`ledger state entries must be an array, got ${String(entries)}`);
     entries.forEach((key, i) => {
       const ok = typeof key === 'string' ? key.length > 0 : key === UNMATCHED || isTokenId(key);
@@ -203,6 +270,12 @@ export class TurnLedger {
     });
     if (carried !== null && !isTokenId(carried)) throw new InvalidArgumentError(`ledger state carried must be null or a token id, got ${String(carried)}`);
     if (typeof firstQuery !== 'boolean') throw new InvalidArgumentError(`ledger state firstQuery must be a boolean, got ${String(firstQuery)}`);
+    if (turns !== undefined) {
+      if (!Array.isArray(turns) || turns.length !== entries.length) throw new InvalidArgumentError(`ledger state turns must be an array of ${entries.length} turns (one per entry)`);
+      turns.forEach((t, i) => {
+        if (!Number.isInteger(t) || t < 0 || (i > 0 && t < turns[i - 1])) throw new InvalidArgumentError(`ledger state turns[${i}] = ${JSON.stringify(t)} is not a turn number >= 0 and >= the one before`);
+      });
+    }
     if (stamps !== undefined && stamps.length !== entries.length) throw new InvalidArgumentError('ledger restore: one stamp per entry');
     const scratch = new TokenHistory(0);
     scratch.restore(history); // validates before anything changes
@@ -212,13 +285,19 @@ export class TurnLedger {
     this.stamps.length = 0;
     if (stamps !== undefined) this.stamps.push(...stamps);
     else for (let i = 0; i < entries.length; i++) this.stamps.push(this.nextStamp++);
+    // A state without turns (a save written before they were recorded) puts every entry in turn 0.
+    this.turns.length = 0;
+    if (turns !== undefined) this.turns.push(...turns);
+    else for (let i = 0; i < entries.length; i++) this.turns.push(0);
+    this.nextTurn = firstQuery ? 0 : (this.turns.length === 0 ? 0 : this.turns[this.turns.length - 1]) + 1;
     this.carried = carried;
     this.firstQuery = firstQuery;
   }
 
-  private pushEntry(key: EntryKey): void {
+  private pushEntry(key: EntryKey, turn: number): void {
     this.kvTokens.push(key);
     this.stamps.push(this.nextStamp++);
+    this.turns.push(turn);
   }
 
   /**
@@ -242,6 +321,8 @@ export class TurnLedger {
 /** A ledger's state: the key of every KV entry, the carried-over token, whether no turn was fed yet, the penalty history. */
 export interface LedgerState {
   readonly entries: readonly EntryKey[];
+  /** The turn of each entry (absent in saves written before turns were recorded: all turn 0). */
+  readonly turns?: readonly number[];
   readonly carried: number | null;
   readonly firstQuery: boolean;
   readonly history: TokenHistoryState;

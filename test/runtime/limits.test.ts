@@ -87,7 +87,7 @@ describe.each(BACKENDS)('%s: context limit, abort and concurrency leave the dial
       const prompt = ids(30, 6);
       const run = await failingTurn(dialog, prompt);
       expect(run.error).toBeInstanceOf(ContextLimitError);
-      expect((run.error as Error).message).toMatch(/context\.size=40 reached after 11 generated tokens/);
+      expect((run.error as Error).message).toBe('context.size=40 reached after 11 generated tokens; cap the reply (maxTokens), or reset() the dialog to make room');
       // Tokens sampled: one from the prompt step, then one per decode while n_past + 1 <= 40.
       expect(run.sampled).toHaveLength(CONTEXT - prompt.length + 1);
       expectTurnMatchesRecompute(model, prompt, run);

@@ -1,9 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ContextLimitError } from '../../src/graphs/errors.js';
 import {
-  AbortCriterion, CancelCriterion, ContextLimitCriterion, EosCriterion, StopCriteria, StopSequenceCriterion, TokenCapCriterion, type DecodeState,
+  AbortCriterion, CancelCriterion, EosCriterion, StopCriteria, StopSequenceCriterion, TokenCapCriterion, type DecodeState,
 } from '../../src/runtime/stop-criteria.js';
-import { exactError } from '../expect-error.js';
 
 const state = (token: number, delivered: number, stopSequence: string | null = null): DecodeState => ({ token, delivered, stopSequence });
 
@@ -40,14 +38,6 @@ describe('stop criteria, one reason each', () => {
     expect(cancel.check()).toBeNull();
     run.cancelled = true;
     expect(cancel.check()).toBe('cancelled');
-  });
-
-  it('context limit: throws when feeding the token needs one entry more than the limit', () => {
-    const kv = { nValid: 39 };
-    const limit = new ContextLimitCriterion(kv, 40, 'context.size=40');
-    expect(limit.check(state(1, 5))).toBeNull();
-    kv.nValid = 40;
-    expect(() => limit.check(state(1, 6))).toThrow(exactError(ContextLimitError, 'context.size=40 reached after 6 generated tokens; cap the reply (maxTokens), or reset() the dialog to make room'));
   });
 });
 

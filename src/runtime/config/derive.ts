@@ -84,6 +84,8 @@ export interface DerivedDialog {
   readonly htp: DerivedHtp | null;
   /** Absolute path of the HTP backend-extension JSON. */
   readonly extensionsPath: string | null;
+  /** The main engine's `longcontext` sliding window (KeyDiff is refused at derive); null: none. */
+  readonly slidingWindow: { readonly reservedTokens: number; readonly windowSize: number } | null;
 }
 
 /** The engine whose model generates: the only one, or the `target` / `primary` of a pair. */
@@ -158,5 +160,14 @@ export function deriveDialog(config: GenieConfig, options: DeriveOptions = {}): 
     accumulatorSize: config.root === 'text-generator' ? (config['text-generator']['accumulator-size'] ?? null) : null,
     htp: htp === undefined ? null : deriveHtp(htp),
     extensionsPath: engine.backend.extensions ?? null,
+    slidingWindow: deriveSlidingWindow(engine),
   };
+}
+
+/** `longcontext` of type sliding-window: `reserved-tokens` absent means no sinks. */
+function deriveSlidingWindow(engine: EngineConfig): DerivedDialog['slidingWindow'] {
+  const longContext = engine.longcontext;
+  const window = longContext?.['sliding-window'];
+  if (longContext?.type !== 'sliding-window' || window === undefined) return null;
+  return { reservedTokens: longContext['reserved-tokens'] ?? 0, windowSize: window['window-size'] };
 }

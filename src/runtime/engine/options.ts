@@ -2,8 +2,10 @@ import type { RopeScaling } from '../../rope/inv-freq.js';
 import type { EmbeddingTable } from '../embeddings/lut.js';
 
 export interface EngineOptions {
-  /** `context.size`: must not exceed the largest CL in the binaries. */
+  /** `context.size`: must not exceed the largest CL in the binaries, unless `longContext`. */
   readonly contextSize: number;
+  /** The config has long context (a KV policy evicts): `contextSize` may exceed the largest CL. */
+  readonly longContext?: boolean;
   /** Written to unused `input_ids` rows. */
   readonly padToken: number;
   /** Its LUT row fills unused `input_embeds` rows (Genie pads with the EOS embedding). */

@@ -34,9 +34,14 @@ const REFUSED: readonly { readonly name: string; readonly edit: (d: Json) => voi
     message: "not supported yet: dialog.context.draft-n-vocab (a draft model's vocabulary size; only speculative dialog types use one)",
   },
   {
-    name: 'engine.longcontext',
+    name: 'engine.longcontext of type sliding-window without its window block',
     edit: (d) => (d.engine.longcontext = { version: 1, type: 'sliding-window' }),
-    message: 'not supported yet: dialog.engine.longcontext (KV eviction (sliding window, KeyDiff) is not implemented)',
+    message: 'not supported yet: dialog.engine.longcontext (type "sliding-window" without a sliding-window block: genie-ts needs its window-size)',
+  },
+  {
+    name: 'engine.longcontext of type keydiff',
+    edit: (d) => (d.engine.longcontext = { version: 1, type: 'keydiff', keydiff: { version: 1, 'scoring-network': 'score.bin', 'update-frequency': 32 } }),
+    message: 'not supported yet: dialog.engine.longcontext.type "keydiff" (KeyDiff eviction (its scoring network) is not implemented; sliding-window is)',
   },
   {
     name: 'a cache group other than the default one',
