@@ -10,8 +10,9 @@ import { QueryClock } from './kpis.js';
 import type { QueryOutcome } from './query-stream.js';
 import { prefillTurn, T2E_ROW, type SpliceContext } from './prefill.js';
 import { embedFedImages } from './spliced-prompt.js';
+import { applyEviction, decideAfterStep, decideRoom, evictInPlace } from './kv-policy/apply.js';
 import {
-  AbortCriterion, CancelCriterion, ContextLimitCriterion, EosCriterion, ForcedCriterion, StopCriteria, StopSequenceCriterion, TokenCapCriterion,
+  AbortCriterion, CancelCriterion, EosCriterion, ForcedCriterion, StopCriteria, StopSequenceCriterion, TokenCapCriterion,
   type DecodeState, type StopCriterion,
 } from './stop-criteria.js';
 import { ReplyText } from './text/reply-text.js';
@@ -91,8 +92,10 @@ export async function* runQuery(
       }
       stopReason = criteria.afterDelivery(state);
       if (stopReason !== null) break;
+      if (dialog.engine.nValid >= dialog.contextLimit) await makeDecodeRoom(dialog, state.delivered);
       logits = await feed(dialog, state.token, t2e);
       ledger.recordFed(state.token, t2e !== undefined);
+      evictAfterStep(dialog);
       state.token = sampler.sample(logits, ledger.history, run.logprobs ?? undefined);
       if (forcing !== null) state.token = forcing.take(state.token, generated.length);
     }
@@ -242,6 +245,8 @@ async function prefillPhase(
     engine.rewind(plan.keep);
     ledger.rewindTo(plan.keep, plan.tokens);
   }
+  // Room for the prompt, as the KV policy chose when the turn was planned.
+  if (plan.eviction !== null) await applyEviction(engine, ledger, plan.eviction);
   let logits: LogitsView | null;
   try {
     logits = await prefillTurn(engine, plan.input, plan.prompt, signal, splice);
@@ -249,8 +254,35 @@ async function prefillPhase(
     engine.rewind(plan.keep);
     throw error;
   }
-  if (logits !== null) ledger.recordPrefill(plan.input, plan.prompt);
+  if (logits !== null) {
+    ledger.recordPrefill(plan.input, plan.prompt);
+    evictAfterStep(dialog);
+  }
   return logits;
+}
+
+/**
+ * Room for the delivered token's KV entry in a full cache: the KV policy evicts, or the query ends
+ * with ContextLimitError (Genie's ContextLimitException: the turn is not ended normally).
+ */
+async function makeDecodeRoom(dialog: DialogState, delivered: number): Promise<void> {
+  const { engine, ledger, kvPolicy } = dialog;
+  const eviction = kvPolicy === null ? null : decideRoom(kvPolicy, dialog.kvView, { needed: 1, phase: 'decode', turn: ledger.currentTurn });
+  if (eviction === null) {
+    throw new ContextLimitError(
+      `${dialog.describeLimit()} reached after ${delivered} generated tokens; cap the reply (maxTokens), or reset() the dialog to make room` +
+        (kvPolicy === null ? '' : ` (kv policy "${kvPolicy.name}" answered 'error')`),
+    );
+  }
+  await applyEviction(engine, ledger, eviction);
+}
+
+/** The KV policy's `afterStep` eviction, if it has one (in place: the step's logits stay valid). */
+function evictAfterStep(dialog: DialogState): void {
+  const policy = dialog.kvPolicy;
+  if (policy === null || policy.afterStep === undefined) return;
+  const eviction = decideAfterStep(policy, dialog.kvView);
+  if (eviction !== null) evictInPlace(dialog.engine, dialog.ledger, eviction);
 }
 
 /**
@@ -271,7 +303,6 @@ function stopCriteria(dialog: DialogState, options: QueryOptions, run: { readonl
   if (maxTokens !== null) criteria.push(new TokenCapCriterion(maxTokens));
   if (options.signal !== undefined) criteria.push(new AbortCriterion(options.signal));
   criteria.push(new CancelCriterion(run));
-  criteria.push(new ContextLimitCriterion(dialog.engine, dialog.contextLimit, dialog.describeLimit()));
   return new StopCriteria(criteria);
 }
 
