@@ -21,6 +21,7 @@ import { wrapPromptCallbacks, wrapQueryCallbacks } from './callbacks.js';
 import { runQuery } from './query-run.js';
 import { openDebugTrace, type DebugTrace } from './trace/debug-block.js';
 import { QueryOutcome, queryStream, type QueryStream } from './query-stream.js';
+import { resolveKvPolicy, type KvCacheView, type KvPolicy } from './kv-policy/index.js';
 import { rewindToCheckpoint, takeCheckpoint, type DialogCheckpoint } from './save/checkpoint.js';
 import { restoreDialog, saveDialog } from './save/save-dir.js';
 import { StopSequenceMatcher } from './text/stop-sequence-matcher.js';
@@ -95,6 +96,7 @@ export class Dialog {
       };
       const state = new DialogState(engine, sampler, ledger, tokenizer, settings);
       state.chatTemplate = chatTemplate;
+      state.kvPolicy = resolveKvPolicy(options.kvPolicy, derived);
       state.vision = await openVision(engine, options);
       const dialog = new Dialog(derived, state);
       dialog.debugTrace = openDebugTrace(isDialogRoot(parsed) ? dialogBody(parsed).debug : undefined, engine);
@@ -299,6 +301,19 @@ export class Dialog {
     return this.state.contextLimit;
   }
 
+  /**
+   * The KV cache slot by slot (a live, read-only view): each entry's position, token id (or the kind
+   * of row it came from) and turn. Slots and positions part once a KV policy evicts.
+   */
+  get kvCache(): KvCacheView {
+    return this.state.kvView;
+  }
+
+  /** The KV policy in force (`DialogOptions.kvPolicy`, the config's `longcontext`); null: none. */
+  get kvPolicy(): KvPolicy | null {
+    return this.state.kvPolicy;
+  }
+
   /** Tokens held in the KV cache. */
   get contextUsed(): number {
     return this.state.engine.nValid;
@@ -411,7 +426,7 @@ export class Dialog {
 
 const DIALOG_OPTION_KEYS = {
   baseDir: true, sampler: true, maxNumTokens: true, tokenizer: true, backend: true, imageEncoder: true, imagePlaceholder: true,
-  graphBackend: true, wrapBackend: true, chatTemplate: true, samplerStages: true,
+  graphBackend: true, wrapBackend: true, chatTemplate: true, kvPolicy: true, samplerStages: true,
 } as const satisfies Record<keyof DialogOptions, true>;
 
 /** Options every query method takes. */
@@ -524,6 +539,10 @@ function checkQueryOptions(method: string, options: QueryOptions, known: OptionK
   if (onLogits !== undefined && typeof onLogits !== 'function') {
     throw new InvalidArgumentError(`${method} option onLogits must be a function (logits, token) => void, got ${describeValue(onLogits)}`);
   }
+  const onToken: unknown = options.onToken;
+  if (onToken !== undefined && typeof onToken !== 'function') {
+    throw new InvalidArgumentError(`${method} option onToken must be a function ({ id, text, index }) => void, got ${describeValue(onToken)}`);
+  }
   const onStep: unknown = options.onStep;
   if (onStep !== undefined && typeof onStep !== 'function') {
     throw new InvalidArgumentError(`${method} option onStep must be a function (event: StepEvent) => void, got ${describeValue(onStep)}`);
@@ -535,7 +554,3 @@ function checkCount(name: string, value: unknown): void {
     throw new InvalidArgumentError(`${name} must be a positive integer, got ${describeValue(value)}`);
   }
 }
-  const onToken: unknown = options.onToken;
-  if (onToken !== undefined && typeof onToken !== 'function') {
-    throw new InvalidArgumentError(`${method} option onToken must be a function ({ id, text, index }) => void, got ${describeValue(onToken)}`);
-  }
