@@ -10,11 +10,19 @@
  * while the JS thread waits or works. It records the time each execute really took (CLOCK_MONOTONIC)
  * so a benchmark can subtract the NPU's busy time from wall time.
  *
+ * contextCreateFromBinary (core slot 13) is wrapped too: it first reads every byte of the binary
+ * through the caller's pointer, as an NPU loading the whole binary into its own memory would, and
+ * records the process's resident memory at the end of that pass (Linux /proc/self/status); then it
+ * hands the upstream provider the binary, or only its loadable front for a padded test binary (one
+ * that ends with the 16-byte trailer "NPUPAD01" + the front's length, uint64 little-endian: the
+ * padding stands for what an NPU keeps in its own memory, so the host holds no copy of it).
+ *
  * Nothing here comes from Qualcomm's headers: the few layouts used are written from
  * docs/qnn-abi.md (LP64). Built by bench/native/npu-sim.ts with the system C compiler.
  */
 #define _GNU_SOURCE
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -37,6 +45,7 @@ typedef qnn_error_t (*get_providers_fn)(const void ***list, uint32_t *count);
 #define IFACE_TABLE 40
 #define SLOT_SIZE 8
 #define SLOT_GRAPH_EXECUTE 21
+#define SLOT_CONTEXT_CREATE_FROM_BINARY 13
 #define MAX_PROVIDERS 16
 
 /*
@@ -53,6 +62,15 @@ static const uint8_t SLOT_SINCE_MINOR[] = {
 static get_providers_fn upstream_core;
 static get_providers_fn upstream_system;
 static const void *provider_copies[MAX_PROVIDERS];
+
+typedef qnn_error_t (*context_create_fn)(void *backend, void *device, const void *configs, const void *buffer,
+                                         uint64_t size, void *out, void *profile);
+static context_create_fn upstream_context_create;
+static const char PAD_MAGIC[8] = { 'N', 'P', 'U', 'P', 'A', 'D', '0', '1' };
+#define PAD_TRAILER 16
+static uint64_t loaded_sum;       /* sum of every byte read by the last contextCreateFromBinary */
+static uint64_t loaded_rss_anon;  /* RssAnon / RssFile (bytes) at the end of that read pass */
+static uint64_t loaded_rss_file;
 
 static uint32_t execute_us;       /* sleep per graphExecute */
 static uint32_t spin_us = 200;    /* the last part of the sleep is a busy-wait, for accuracy */
@@ -121,6 +139,47 @@ static qnn_error_t npu_graph_execute(void *graph, const void *inputs, uint32_t n
   return QNN_SUCCESS;
 }
 
+/* A "kB" line of /proc/self/status, in bytes; 0 where there is none. */
+static uint64_t status_bytes(const char *key) {
+  uint64_t value = 0;
+#ifdef __linux__
+  FILE *f = fopen("/proc/self/status", "r");
+  if (f == NULL) return 0;
+  char line[256];
+  size_t n = strlen(key);
+  while (fgets(line, sizeof line, f) != NULL) {
+    if (strncmp(line, key, n) == 0 && line[n] == ':') {
+      value = strtoull(line + n + 1, NULL, 10) * 1024ull;
+      break;
+    }
+  }
+  fclose(f);
+#else
+  (void)key;
+#endif
+  return value;
+}
+
+/* The replacement contextCreateFromBinary: reads the whole binary through the pointer, then the upstream's. */
+static qnn_error_t npu_context_create(void *backend, void *device, const void *configs, const void *buffer,
+                                      uint64_t size, void *out, void *profile) {
+  if (buffer != NULL) {
+    const volatile uint8_t *bytes = buffer;
+    uint64_t sum = 0;
+    for (uint64_t i = 0; i < size; i++) sum += bytes[i];
+    __atomic_store_n(&loaded_sum, sum, __ATOMIC_RELEASE);
+    __atomic_store_n(&loaded_rss_anon, status_bytes("RssAnon"), __ATOMIC_RELEASE);
+    __atomic_store_n(&loaded_rss_file, status_bytes("RssFile"), __ATOMIC_RELEASE);
+  }
+  uint64_t front = size;
+  if (buffer != NULL && size >= PAD_TRAILER && memcmp((const uint8_t *)buffer + size - PAD_TRAILER, PAD_MAGIC, 8) == 0) {
+    uint64_t length;
+    memcpy(&length, (const uint8_t *)buffer + size - 8, 8); /* little-endian hosts only, as the bench */
+    if (length > 0 && length <= size - PAD_TRAILER) front = length;
+  }
+  return upstream_context_create(backend, device, configs, buffer, front, out, profile);
+}
+
 static uint32_t slot_count(const uint8_t *provider) {
   uint32_t major, minor;
   memcpy(&major, provider + IFACE_CORE_API_MAJOR, 4);
@@ -154,6 +213,12 @@ qnn_error_t QnnInterface_getProviders(const void ***list, uint32_t *count) {
     if (slots > SLOT_GRAPH_EXECUTE && current != NULL) {
       memcpy(copy + IFACE_TABLE + SLOT_GRAPH_EXECUTE * SLOT_SIZE, &execute, sizeof execute);
     }
+    void *create = (void *)npu_context_create;
+    memcpy(&current, copy + IFACE_TABLE + SLOT_CONTEXT_CREATE_FROM_BINARY * SLOT_SIZE, sizeof current);
+    if (slots > SLOT_CONTEXT_CREATE_FROM_BINARY && current != NULL && current != create) {
+      upstream_context_create = (context_create_fn)current;
+      memcpy(copy + IFACE_TABLE + SLOT_CONTEXT_CREATE_FROM_BINARY * SLOT_SIZE, &create, sizeof create);
+    }
     provider_copies[i] = copy;
   }
   *list = provider_copies;
@@ -179,6 +244,11 @@ void genie_npu_sim_set_execute_us(uint32_t us) {
 }
 
 void genie_npu_sim_set_spin_us(uint32_t us) { __atomic_store_n(&spin_us, us, __ATOMIC_RELEASE); }
+
+/* What the last contextCreateFromBinary read: the sum of its bytes, and RssAnon / RssFile after the pass. */
+double genie_npu_sim_loaded_sum(void) { return (double)__atomic_load_n(&loaded_sum, __ATOMIC_ACQUIRE); }
+double genie_npu_sim_loaded_rss_anon(void) { return (double)__atomic_load_n(&loaded_rss_anon, __ATOMIC_ACQUIRE); }
+double genie_npu_sim_loaded_rss_file(void) { return (double)__atomic_load_n(&loaded_rss_file, __ATOMIC_ACQUIRE); }
 
 /* Microseconds spent in graphExecute since load (a double keeps JS free of BigInt). */
 double genie_npu_sim_busy_us(void) { return (double)__atomic_load_n(&busy_ns, __ATOMIC_ACQUIRE) / 1000.0; }

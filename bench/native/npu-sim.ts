@@ -9,7 +9,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,6 +36,8 @@ export interface NpuSim {
    * `executeCount()` counts; the last 65536 are kept): the NPU's idle time before it.
    */
   gapUs(n: number): number;
+  /** What the last contextCreateFromBinary read: the sum of every byte, and RssAnon / RssFile (bytes) after that pass (0 off Linux). */
+  loaded(): { readonly sum: number; readonly rssAnon: number; readonly rssFile: number };
   /** Thread id of the last graphExecute (Linux: gettid) and of the calling thread. */
   lastThread(): number;
   threadId(): number;
@@ -60,6 +62,22 @@ export interface NpuSimBackend {
 }
 
 export type NpuSimLoad = { readonly sim: NpuSim; readonly skip?: undefined } | { readonly sim?: undefined; readonly skip: string };
+
+/**
+ * Appends `padding` bytes and the trailer that tells the shim's contextCreateFromBinary to hand the
+ * simulated provider only the loadable front (see npu-sim.c): a binary of any size that still loads.
+ */
+export function padCtxBin(path: string, padding: number, fill = 0x5a): void {
+  const front = statSync(path).size;
+  const chunk = Buffer.alloc(Math.min(padding, 64 << 20), fill);
+  for (let left = padding; left > 0; left -= chunk.byteLength) appendFileSync(path, left >= chunk.byteLength ? chunk : chunk.subarray(0, left));
+  const trailer = Buffer.alloc(PAD_TRAILER);
+  trailer.write('NPUPAD01', 0, 'latin1');
+  trailer.writeBigUInt64LE(BigInt(front), 8);
+  appendFileSync(path, trailer);
+}
+
+const PAD_TRAILER = 16;
 
 function findCompiler(): string | null {
   const candidates = [process.env.CC, 'cc', 'gcc', 'clang'].filter((c): c is string => c !== undefined && c !== '');
@@ -110,6 +128,9 @@ function wrap(path: string): NpuSim {
   const gapUs = lib.func('double genie_npu_sim_gap_us(double n)');
   const lastThread = lib.func('double genie_npu_sim_last_thread(void)');
   const threadId = lib.func('double genie_npu_sim_thread_id(void)');
+  const loadedSum = lib.func('double genie_npu_sim_loaded_sum(void)');
+  const loadedRssAnon = lib.func('double genie_npu_sim_loaded_rss_anon(void)');
+  const loadedRssFile = lib.func('double genie_npu_sim_loaded_rss_file(void)');
   let attached: SimulatedQnn | null = null;
   const sim: NpuSim = {
     path,
@@ -121,6 +142,7 @@ function wrap(path: string): NpuSim {
     gapUs: (n) => gapUs(n) as number,
     lastThread: () => lastThread() as number,
     threadId: () => threadId() as number,
+    loaded: () => ({ sum: loadedSum() as number, rssAnon: loadedRssAnon() as number, rssFile: loadedRssFile() as number }),
     attach: (simulated) => {
       attached = simulated;
       setUpstream(simulated?.interfaceGetProviders ?? null, simulated?.systemInterfaceGetProviders ?? null);

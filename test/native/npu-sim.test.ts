@@ -5,12 +5,14 @@
  * provider's, and QnnHtp opens on it by library path, so an Engine and a Dialog run tokens on it.
  * Skipped, with the reason, on a host without a C compiler.
  */
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { QnnGraphBackend } from '../../src/backends/qnn/index.js';
 import { Engine } from '../../src/runtime/engine/engine.js';
 import { createSimulatedQnn } from '../../src/simulator/index.js';
 import { byteSize } from '../../src/tensor/dtype.js';
-import { loadNpuSim } from '../../bench/native/npu-sim.js';
+import { loadNpuSim, padCtxBin } from '../../bench/native/npu-sim.js';
 import { genieDefaultSampler, writeLlamaShapedCtxBins } from '../../bench/npu-idle.js';
 import { Dialog } from '../../src/runtime/dialog.js';
 import { dialogConfig, makeModel, sharedTokenizer, tempDir, writeBundle, type Bundle } from '../runtime/fixtures.js';
@@ -144,6 +146,35 @@ describe.skipIf(load.sim === undefined)('native test provider (npu-sim)', () => 
     } finally {
       await opened.dispose();
       npu.setExecuteUs(SLEEP_US);
+    }
+  });
+  it('contextCreateFromBinary reads every byte through the pointer (read or mapped); a padded binary hands upstream its front only', async () => {
+    const bytes = readFileSync(paths()[0]);
+    const padded = join(root, 'padded.bin');
+    writeFileSync(padded, bytes);
+    padCtxBin(padded, 1 << 16, 3);
+    let sum = 0;
+    for (const b of readFileSync(padded)) sum += b;
+    for (const useMmap of [false, true]) {
+      const opened = await npu.open([padded, paths()[1]], { htp: { useMmap } });
+      try {
+        expect(opened.simulated.contexts().map((c) => c.binarySize)).toEqual([bytes.byteLength, readFileSync(paths()[1]).byteLength]);
+      } finally {
+        await opened.dispose();
+      }
+      const alone = await npu.open([padded], { htp: { useMmap } });
+      try {
+        expect(npu.loaded().sum).toBe(sum);
+        if (process.platform === 'linux') expect(npu.loaded().rssAnon + npu.loaded().rssFile).toBeGreaterThan(statSync(padded).size);
+      } finally {
+        await alone.dispose();
+      }
+    }
+    const whole = await npu.open(paths());
+    try {
+      expect(whole.simulated.contexts().map((c) => c.binarySize)).toEqual(paths().map((p) => readFileSync(p).byteLength));
+    } finally {
+      await whole.dispose();
     }
   });
 });
