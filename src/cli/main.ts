@@ -4,6 +4,7 @@ const USAGE = `usage: genie-ts <command> [options]
 
 commands:
   run [-c CONFIG] -p PROMPT   run a Genie dialog config (default: the embedded demo model)
+  chat [-c CONFIG]            an interactive chat on a config's chat template (default: the demo model)
   demo --out DIR              write the embedded demo model bundle (random weights; --vision: a VLM)
   export --hf DIR --out DIR   turn a Hugging Face checkpoint (Qwen2, Llama 3, Phi-3) into a bundle
   config check FILE           validate a Genie JSON config the way Genie does and print a summary
@@ -15,6 +16,7 @@ commands:
 
 const commands: Record<string, () => Promise<Command>> = {
   run: async () => (await import('./commands/run.js')).runCommand,
+  chat: async () => (await import('./commands/chat.js')).chatCommand,
   demo: async () => (await import('./commands/demo.js')).demoCommand,
   export: async () => (await import('./commands/export.js')).exportCommand,
   config: async () => (await import('./commands/config.js')).configCommand,
