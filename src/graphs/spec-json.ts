@@ -79,7 +79,9 @@ export function parseGraphSpecsJson(text: string, path: string): GraphSpec[] {
   const parsed = documentSchema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new GraphSpecJsonError(`${path}: key ${jsonPath(issue.path)}: ${issue.message}`);
+    // zod's own path notation (graphs[0].inputs[2].shape), the same as formats/json.ts's formatPath,
+    // which graphs/ (ranked below formats/) cannot import.
+    throw new GraphSpecJsonError(`${path}: key ${z.core.toDotPath(issue.path) || '(top level)'}: ${issue.message}`);
   }
   const seen = new Map<string, number>();
   parsed.data.graphs.forEach((graph, i) => {
@@ -90,14 +92,4 @@ export function parseGraphSpecsJson(text: string, path: string): GraphSpec[] {
     seen.set(graph.name, i);
   });
   return parsed.data.graphs as GraphSpec[];
-}
-
-/**
- * `['graphs', 0, 'inputs', 2, 'shape']` -> `graphs[0].inputs[2].shape`. (formats/json.ts has the
- * project's general formatter; graphs/ ranks below formats/ and cannot import it.)
- */
-function jsonPath(path: readonly PropertyKey[]): string {
-  let text = '';
-  for (const segment of path) text += typeof segment === 'number' ? `[${segment}]` : `${text === '' ? '' : '.'}${String(segment)}`;
-  return text === '' ? '(top level)' : text;
 }
