@@ -4,12 +4,12 @@ const USAGE = `usage: genie-ts <command> [options]
 
 commands:
   run [-c CONFIG] -p PROMPT   run a Genie dialog config (default: the embedded demo model)
-  chat [-c CONFIG]            an interactive chat on a config's chat template (default: the demo model)
   demo --out DIR              write the embedded demo model bundle (random weights; --vision: a VLM)
   export --hf DIR --out DIR   turn a Hugging Face checkpoint (Qwen2, Llama 3, Phi-3) into a bundle
   config check FILE           validate a Genie JSON config the way Genie does and print a summary
   trace diff A B              compare two traces (run --trace) step by step and tensor by tensor
   inspect FILE                the graphs, variants, KV layout and buffer plan of a config or ctx-bin
+  chat [-c CONFIG]            an interactive chat on a config's chat template (default: the demo model)
 
 'genie-ts <command> --help' shows a command's options.
 `;
