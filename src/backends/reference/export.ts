@@ -17,6 +17,7 @@ import { elementCount } from '../../tensor/shape.js';
 import { loadHfCheckpoint, readHfDecoderConfig } from './checkpoint.js';
 import { writeReferenceCtxBin, type ReferenceCtxBinPart } from './ctx-bin.js';
 import { CheckpointError } from './errors.js';
+import { likeShape, splitLike, type LikeGraphs, type LikeShape } from './like.js';
 import type { ReferenceModel } from './model.js';
 import { EMBED_TOKENS } from './names.js';
 import { qwen2WeightShapes, type Qwen2Config } from './qwen2.js';
@@ -54,6 +55,12 @@ export interface ExportOptions {
    * caller provides it: `src/export/`'s `htpCalibrator`).
    */
   readonly calibrator?: IoCalibrator;
+  /**
+   * Export the float twin of these graphs (a device bundle's): their graph names, ctx-bins,
+   * variants, split points, input kind and IO types. `arSet`, `cl`, `splits`, `input` and `quant`
+   * then come from them.
+   */
+  readonly like?: LikeGraphs;
   readonly onProgress?: (message: string) => void;
 }
 
@@ -117,6 +124,15 @@ interface Resolved {
   readonly splits: number;
   readonly input: 'ids' | 'embeds';
   readonly quant: ExportQuant;
+}
+
+/** `options` with what `like`'s graphs fix filled in; setting any of it too is an error. */
+function likeOptions(options: ExportOptions, like: LikeShape | undefined): ExportOptions {
+  if (like === undefined) return options;
+  const given = (['arSet', 'cl', 'splits', 'input', 'quant'] as const).find((key) => options[key] !== undefined);
+  if (given !== undefined) fail(`${given} comes from the graphs exported like (like); do not set it too`);
+  if (options.calibrator !== undefined) fail('a calibrator goes with quant "htp"; an export like other graphs takes their IO types');
+  return { ...options, arSet: like.arSet, cl: like.cl, splits: like.splits, input: like.input };
 }
 
 function resolveOptions(options: ExportOptions, config: Qwen2Config): Resolved {
@@ -267,7 +283,8 @@ const fileSize = async (path: string): Promise<number> => (await stat(path)).siz
 export async function exportHfCheckpoint(hfDir: string, outDir: string, options: ExportOptions = {}): Promise<ExportResult> {
   const report = options.onProgress ?? (() => {});
   const config = await readHfDecoderConfig(hfDir);
-  const o = resolveOptions(options, config);
+  const like = options.like === undefined ? undefined : likeShape(options.like, config, hfDir);
+  const o = resolveOptions(likeOptions(options, like), config);
   const architecture = config.architecture ?? 'qwen2';
   const tokenizerPath = join(hfDir, TOKENIZER_FILE);
   const tokenizer = await readJsonIfThere(tokenizerPath);
@@ -315,7 +332,7 @@ export async function exportHfCheckpoint(hfDir: string, outDir: string, options:
     ...checkpoint, arSet: o.arSet, cl: o.cl, splits: o.splits, embeddingPart: o.input === 'ids' && o.splits > 1, inputKind: o.input,
   };
   const table = checkpoint.weights.get(EMBED_TOKENS)!.data;
-  const floatParts = splitCheckpoint(splitOptions);
+  const floatParts = options.like === undefined ? splitCheckpoint(splitOptions) : splitLike(checkpoint.config, checkpoint.weights, options.like, hfDir);
   let io: CalibratedIo = { tensorTypes: {}, source: 'none' };
   if (o.quant === 'fp16') io = { tensorTypes: float16Types(floatParts), source: 'none' };
   if (o.quant === 'htp') {
@@ -379,7 +396,11 @@ export async function exportHfCheckpoint(hfDir: string, outDir: string, options:
     version: 1,
     source: resolve(hfDir),
     architecture,
-    options: { ar: o.arSet, cl: o.cl, splits: o.splits, input: o.input, quant: o.quant, ...(o.quant === 'htp' ? { calibration: io.source } : {}) },
+    options: {
+      ar: o.arSet, cl: o.cl, splits: o.splits, input: o.input, quant: o.quant,
+      ...(o.quant === 'htp' ? { calibration: io.source } : {}),
+      ...(options.like === undefined ? {} : { like: options.like.source }),
+    },
     files: [...files].sort(),
   };
   await writeFile(join(outDir, EXPORT_MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);

@@ -1,6 +1,7 @@
 export { openReferenceBackend } from './backend.js';
 export { writeReferenceCtxBin, type ReferenceCtxBinPart } from './ctx-bin.js';
 export { loadCtxBinProgram, readCtxBinGraphs, ReferenceCtxBinProgram, type RunnableGraph } from './from-bytes.js';
+export { likeShape, splitLike, type LikeGraphs, type LikeShape } from './like.js';
 export { splitCheckpoint, splitQwen2Checkpoint, type SplitOptions, type TensorType } from './split.js';
 export {
   EXPORT_CONFIG_FILE, EXPORT_LUT_FILE, EXPORT_MANIFEST_FILE, EXPORT_QUANTS, exportHfCheckpoint, ExportOptionError, ExportSpaceError, isExportBundle, type CalibratedIo, type ExportOptions, type ExportQuant,

@@ -15,6 +15,7 @@ import { CTX_BIN_FORMAT, ctxBinVersionOf, type GraphStages, type ReferenceGraphM
 import { layerWeights, type ReferenceModel } from './model.js';
 import { EMBED_TOKENS, FINAL_NORM, LM_HEAD, layerOutput } from './names.js';
 import { qwen2ConfigProblem, qwen2WeightsProblem, referenceModelOf, type Qwen2Config } from './qwen2.js';
+import type { WeightNeeds } from './weights.js';
 
 export interface SplitOptions {
   readonly config: Qwen2Config;
@@ -158,23 +159,26 @@ function handoffName(part: PartLayout): string {
   return part.end > part.first ? layerOutput(part.end - 1) : TensorNames.embeddingGather;
 }
 
-function partTensors(
-  model: ReferenceModel,
-  part: PartLayout,
-  weights: ReadonlyMap<string, FloatTensor>,
-): Map<string, FloatTensor> {
+/** The weights a ctx-bin holding stages `needs` stores (shared with `weights`, not copied). */
+export function partTensors(model: ReferenceModel, needs: WeightNeeds, weights: ReadonlyMap<string, FloatTensor>): Map<string, FloatTensor> {
   const tensors = new Map<string, FloatTensor>();
   const copy = (name: string, as = name): void => void tensors.set(as, weights.get(name)!);
-  if (part.embedding) copy(EMBED_TOKENS);
-  for (let l = part.first; l < part.end; l++) for (const [, name] of layerWeights(model, l)) copy(name);
-  if (part.lmHead) {
+  if (needs.embedding) copy(EMBED_TOKENS);
+  for (const l of needs.layers) for (const [, name] of layerWeights(model, l)) copy(name);
+  if (needs.lmHead) {
     copy(FINAL_NORM);
     // A tied head is the embedding table: stored once when this part already has it.
     if (!model.tieWordEmbeddings) copy(LM_HEAD);
-    else if (!part.embedding) copy(EMBED_TOKENS, LM_HEAD);
+    else if (!needs.embedding) copy(EMBED_TOKENS, LM_HEAD);
   }
   return tensors;
 }
+
+const needsOf = (part: PartLayout): WeightNeeds => ({
+  embedding: part.embedding,
+  layers: new Set(Array.from({ length: part.end - part.first }, (_, i) => part.first + i)),
+  lmHead: part.lmHead,
+});
 
 /** The parts (in order `1_of_N` ... `N_of_N`) of a reference model; weights are shared, not copied. */
 export function splitQwen2Checkpoint(options: SplitOptions): ReferenceCtxBinPart<ReferenceModel>[] {
@@ -200,6 +204,6 @@ export function splitCheckpoint(options: SplitOptions): ReferenceCtxBinPart<Refe
   checkTensorTypes(tensorTypes, graphsOf.flat());
   return parts.map((part, index) => ({
     metadata: { format: CTX_BIN_FORMAT, version: ctxBinVersionOf(model), model, graphs: graphsOf[index] },
-    tensors: partTensors(model, part, weights),
+    tensors: partTensors(model, needsOf(part), weights),
   }));
 }

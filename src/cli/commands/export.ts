@@ -3,7 +3,7 @@ import { basename, dirname, resolve } from 'node:path';
 import { exportHfCheckpoint, ExportOptionError, isExportBundle, SUPPORTED_HF_ARCHITECTURES, type ExportQuant } from '../../backends/reference/index.js';
 import { installDir, makeStagingDir, removeLeftovers, targetState } from '../../formats/atomic-dir.js';
 import { GenieError, isSystemError } from '../../errors.js';
-import { htpCalibrator, readCalibrationPrompts } from '../../export/index.js';
+import { htpCalibrator, readCalibrationPrompts, readLikeGraphs } from '../../export/index.js';
 import {
   parseChoiceFlag, parseCommandArgs, parseFlags, parseIntegerFlag, parseIntegerListFlag, reportUsageError, UsageError, type FlagSpec,
 } from '../flags.js';
@@ -33,6 +33,12 @@ Run it with: genie-ts run -c DIR/genie_config.json -p "..."
   --calibrate FILE     htp calibration prompts, one per line (default: 3 built-in plain-text
                        prompts: a question, a paragraph, Python code); each prompt's first
                        (CL - largest AR) / 2 tokens, then 16 greedy tokens
+  --like CONFIG        the float twin of a compiled bundle: the graph names, ctx-bins, AR/CL
+                       variants, split points, input kind and IO types (dtypes, encodings) of
+                       the graphs CONFIG's backend lists, so traces of both align tensor for
+                       tensor; CONFIG may instead be the JSON that genie-ts inspect --json wrote
+                       (top-level key "graphs"), for a machine without the QNN libraries.
+                       Replaces --ar, --cl, --splits, --input, --quant and --calibrate
   --force              replace DIR when it holds an earlier export
   -h, --help           show this help
 
@@ -48,6 +54,7 @@ const FLAGS: FlagSpec[] = [
   { name: 'input', kind: 'value' },
   { name: 'quant', kind: 'value' },
   { name: 'calibrate', kind: 'value' },
+  { name: 'like', kind: 'value' },
   { name: 'force', kind: 'boolean' },
   { name: 'help', kind: 'boolean', aliases: ['-h'] },
 ];
@@ -63,6 +70,7 @@ interface ExportArgs {
   readonly input?: 'ids' | 'embeds';
   readonly quant?: ExportQuant;
   readonly calibrate?: string;
+  readonly like?: string;
 }
 
 function parseExportArgs(args: readonly string[]): ExportArgs {
@@ -74,6 +82,11 @@ function parseExportArgs(args: readonly string[]): ExportArgs {
   if (text('calibrate') !== undefined && quant !== 'htp') throw new UsageError('--calibrate goes with --quant htp');
   for (const name of ['hf', 'out']) if (text(name) === '') throw new UsageError(`--${name} needs a folder, got ""`);
   if (text('calibrate') === '') throw new UsageError('--calibrate needs a prompts file, got ""');
+  if (text('like') === '') throw new UsageError('--like needs a config or graphs description file, got ""');
+  if (text('like') !== undefined) {
+    const fixed = ['ar', 'cl', 'splits', 'input', 'quant', 'calibrate'].find((name) => text(name) !== undefined);
+    if (fixed !== undefined) throw new UsageError(`--like takes --${fixed} from the graphs it names; drop --${fixed}`);
+  }
   return {
     help: values.has('help'),
     hf: text('hf'),
@@ -85,6 +98,7 @@ function parseExportArgs(args: readonly string[]): ExportArgs {
     input: text('input') === undefined ? undefined : parseChoiceFlag('--input', text('input')!, ['ids', 'embeds'] as const),
     quant,
     calibrate: text('calibrate'),
+    like: text('like'),
   };
 }
 
@@ -108,12 +122,13 @@ export const exportCommand: Command = async (args, io) => {
     const holdsExport = state === 'non-empty' && (await isExportBundle(target));
     if (state === 'non-empty' && !holdsExport) return fail(`output folder "${target}" is not empty and holds no export; refusing to overwrite it`);
     if (holdsExport && !parsed.force) return fail(`output folder "${target}" holds an earlier export; pass --force to replace it`);
-    // The prompts file is checked before anything is written.
+    // The graphs and the prompts file are read before anything is written.
+    const like = parsed.like === undefined ? undefined : await readLikeGraphs(parsed.like);
     const calibrator = parsed.quant !== 'htp' ? undefined : htpCalibrator(parsed.calibrate === undefined ? undefined : await readCalibrationPrompts(parsed.calibrate));
     await removeLeftovers(dirname(target), basename(target));
     staging = await makeStagingDir(target);
     const result = await exportHfCheckpoint(parsed.hf, staging, {
-      arSet: parsed.ar, cl: parsed.cl, splits: parsed.splits, input: parsed.input, quant: parsed.quant, calibrator,
+      arSet: parsed.ar, cl: parsed.cl, splits: parsed.splits, input: parsed.input, quant: parsed.quant, calibrator, like,
       onProgress: io.isTTY ? (message) => io.stderr(`${message}\n`) : undefined,
     });
     if (!(await installDir(staging, target, holdsExport))) return fail(`output folder "${target}" was filled by another writer during the export`);
