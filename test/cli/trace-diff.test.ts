@@ -58,8 +58,14 @@ describe('genie-ts trace diff', () => {
       expect(step.tensors.map((t: any) => t.name).sort()).toEqual([...ta.keys()].sort());
       for (const t of step.tensors) {
         if (t.comparison !== 'values') continue;
-        const x = Array.from(ta.get(t.name)!.values);
-        const y = Array.from(tb.get(t.name)!.values);
+        let x = Array.from(ta.get(t.name)!.values);
+        let y = Array.from(tb.get(t.name)!.values);
+        if (t.role === 'logits') {
+          // The step's valid rows only: rows past nNew are padding.
+          const vocab = ta.get(t.name)!.tensor.shape.at(-1)!;
+          const valid = x.length === vocab ? 1 : a.steps[step.index].nNew;
+          [x, y] = [x.slice(0, valid * vocab), y.slice(0, valid * vocab)];
+        }
         const noise = math.sum(math.dotPow(math.subtract(x, y), 2)) as number;
         const signal = math.sum(math.dotPow(x, 2)) as number;
         if (noise === 0) expect(t.sqnrDb).toBe('inf');

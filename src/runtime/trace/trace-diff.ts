@@ -1,9 +1,9 @@
 /**
  * Two traces of the same prompt compared step by step and tensor by tensor (`genie-ts trace diff`):
  * A is the reference (e.g. the float twin), B the run under test (a `--quant htp` bundle, QnnHtp,
- * a device). Tensors are compared dequantised; attention masks as attend/masked patterns (their
- * encodings differ by design); integer tensors (ids, positions, cache index) exactly; logits also by
- * the argmax of the row the sampler reads.
+ * a device). Tensors are compared whole and dequantised; attention masks as attend/masked patterns
+ * (their encodings differ by design); integer tensors (ids, positions, cache index) exactly; logits
+ * on the step's valid rows (not the padding's) and by the argmax of the row the sampler reads.
  */
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { GenieError } from '../../errors.js';
@@ -83,7 +83,7 @@ export interface TensorDiff extends TensorMetrics {
   readonly elements: number;
   /** Elements that differ (masks: attend/masked disagreements; exact tensors: unequal values). */
   readonly mismatches: number;
-  /** Logits: the argmax of the row the sampler reads, in A and in B. */
+  /** Logits (compared on the step's valid rows): the argmax of the row the sampler reads, in A and in B. */
   readonly argmax?: { readonly a: number; readonly b: number };
   /** Why the runs part here, or null. */
   readonly parts: string | null;
@@ -223,22 +223,32 @@ function tensorDiff(ta: StepTensorValues, tb: StepTensorValues, step: TracedStep
     const metrics = tensorMetrics(Float32Array.from(pa), Float32Array.from(pb));
     return { ...base, ...metrics, comparison: 'mask', mismatches, parts: mismatches === 0 ? null : `${mismatches} mask elements attend in one run and are masked in the other` };
   }
-  const metrics = tensorMetrics(a, b);
-  let mismatches = 0;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) mismatches++;
   if (EXACT_ROLES.has(tensor.role)) {
-    return { ...base, ...metrics, comparison: 'exact', mismatches, parts: mismatches === 0 ? null : `${mismatches} of ${a.length} values differ` };
+    const mismatches = countUnequal(a, b);
+    return { ...base, ...tensorMetrics(a, b), comparison: 'exact', mismatches, parts: mismatches === 0 ? null : `${mismatches} of ${a.length} values differ` };
   }
-  let argmaxes: TensorDiff['argmax'];
+  if (tensor.role !== 'logits') {
+    const metrics = tensorMetrics(a, b);
+    const parts = metrics.sqnrDb < minSqnrDb ? `SQNR ${formatDb(metrics.sqnrDb)} dB < ${minSqnrDb} dB` : null;
+    return { ...base, ...metrics, comparison: 'values', mismatches: countUnequal(a, b), parts };
+  }
+  // Logits: the step's valid rows only (rows past nNew belong to padding entries, which nothing reads).
+  const vocab = tensor.shape[tensor.shape.length - 1];
+  const rows = a.length / vocab;
+  const valid = rows === 1 ? 1 : step.nNew;
+  const [va, vb] = [a.subarray(0, valid * vocab), b.subarray(0, valid * vocab)];
+  const metrics = tensorMetrics(va, vb);
+  const row = valid - 1;
+  const argmaxes = { a: argmax(a, row * vocab, vocab), b: argmax(b, row * vocab, vocab) };
   let parts = metrics.sqnrDb < minSqnrDb ? `SQNR ${formatDb(metrics.sqnrDb)} dB < ${minSqnrDb} dB` : null;
-  if (tensor.role === 'logits') {
-    const vocab = tensor.shape[tensor.shape.length - 1];
-    const rows = a.length / vocab;
-    const row = rows === 1 ? 0 : step.nNew - 1;
-    argmaxes = { a: argmax(a, row * vocab, vocab), b: argmax(b, row * vocab, vocab) };
-    if (argmaxes.a !== argmaxes.b) parts = `the logits' argmax is ${argmaxes.a} in A and ${argmaxes.b} in B${parts === null ? '' : `; ${parts}`}`;
-  }
-  return { ...base, ...metrics, comparison: 'values', mismatches, ...(argmaxes && { argmax: argmaxes }), parts };
+  if (argmaxes.a !== argmaxes.b) parts = `the logits' argmax is ${argmaxes.a} in A and ${argmaxes.b} in B${parts === null ? '' : `; ${parts}`}`;
+  return { ...base, elements: va.length, ...metrics, comparison: 'values', mismatches: countUnequal(va, vb), argmax: argmaxes, parts };
+}
+
+function countUnequal(a: Float32Array, b: Float32Array): number {
+  let count = 0;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) count++;
+  return count;
 }
 
 /** `31.42`, `inf`, `-inf`. */

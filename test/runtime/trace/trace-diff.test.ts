@@ -74,6 +74,16 @@ describe('trace diff metrics', () => {
     expect(result.firstParting).toBeNull();
   });
 
+  it("logits are compared on the step's valid rows: a padding row that differs does not count; the argmax is the last valid row's", async () => {
+    const variant = { id: 'ar4_cl16', ar: 4, cl: 16 };
+    const logits = (padding: number[]): HandTensor => tensor('logits', 'logits', 'FLOAT_32', [0, 3, 1, 2, 0, 1, ...padding], { shape: [1, 4, 2] });
+    // Rows 0..2 hold the 3 entries; row 3 is padding (values 9 / -9 in the two runs).
+    const a = trace([{ tokens: [1, 2, 3], nNew: 3, variant, tensors: [logits([9, 0])] }]);
+    const b = trace([{ tokens: [1, 2, 3], nNew: 3, variant, tensors: [logits([-9, 5])] }]);
+    const [t] = (await diff(a, b)).steps[0].tensors;
+    expect([t.sqnrDb, t.maxAbsError, t.elements, t.argmax]).toEqual([Number.POSITIVE_INFINITY, 0, 6, { a: 1, b: 1 }]);
+  });
+
   it('the first parting: the earliest step, then the earliest tensor, by the threshold, a mask pattern or the argmax', async () => {
     const steps = (mask: number[], hidden: number[], logits: number[]): HandStep[] => [
       { tokens: [1], tensors: [tensor('hidden', 'other', 'FLOAT_32', HIDDEN_A)] },
