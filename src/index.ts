@@ -18,6 +18,15 @@ export {
   StepListenerError, tensorToFloat32, type StepEvent, type StepKind, type StepListener, type StepSplit, type StepTensor,
 } from './runtime/engine/index.js';
 export { TRACE_INDEX, TraceError, TraceWriter, type TraceOptions, type TraceSummary } from './runtime/trace/trace-writer.js';
+export { readTrace, type Trace, type TracedStep, type TracedTensor } from './runtime/trace/trace-reader.js';
+export { diffTraces, TraceAlignError, type DiffOptions, type StepDiff, type TensorDiff, type TraceDiff } from './runtime/trace/trace-diff.js';
+export { diffToText } from './runtime/trace/diff-text.js';
+export { diffToHtml } from './runtime/trace/diff-html.js';
+export {
+  DropOldestTurnsPolicy, SlidingWindowPolicy, type KvCacheView, type KvDecision, type KvEntryKind, type KvEviction, type KvPolicy,
+  type KvPolicySpec, type KvRoomRequest,
+} from './runtime/kv-policy/index.js';
+export type { SamplerStage, StageContext, ChainEntry, SamplerStageSpec } from './sampler/index.js';
 export { EmbeddingTable, EmbeddingTableError } from './runtime/embeddings/lut.js';
 export { Accumulator, AccumulatorOverflowError, type AccumulatorFormat } from './runtime/embeddings/accumulator.js';
 export { Pipeline, ImageEncoderNode, PipelineError, TextEncoderNode, TextGeneratorNode, type PipelineNode } from './runtime/pipeline/index.js';
@@ -39,4 +48,5 @@ export {
   type ModelInput, type ModelLayout, type TensorRole, type TensorSpec, type Variant,
 } from './graphs/index.js';
 export type { SamplerParams, SamplerUpdate } from './sampler/index.js';
+export { ensureDemoBundle, writeDemoBundle, type DemoBundle, type EnsureDemoOptions, type WriteDemoOptions } from './demo/index.js';
 export { GENIE_ERROR_CODES, GenieError, InvalidArgumentError, NotSupportedError, type GenieErrorCode } from './errors.js';
