@@ -4,15 +4,22 @@
  * the policy's rule keeps, at the positions they were computed at. The rule is written here from
  * the policy's definition, not taken from src/.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { demoCheckpoint, writeDemoBundle, type DemoBundle } from '../../../src/demo/index.js';
+import { resolveDemoOptions } from '../../../src/demo/options.js';
 import { ContextLimitError } from '../../../src/graphs/errors.js';
-import type { Dialog } from '../../../src/runtime/dialog.js';
+import { Dialog } from '../../../src/runtime/dialog.js';
+import { TINY } from '../quant/fixtures.js';
 import { BACKENDS, DialogPool, makeModel, tempDir, tokenIds, tokenTurn, writeBundle, type Bundle, type Json, type Turn } from '../fixtures.js';
 import { CachedOracle } from './cached-oracle.js';
 
 const CL = 64;
 /** KV entries the AR-1 graph holds: CL - 1. */
 const CAPACITY = CL - 1;
+/** The same for the quantised demo bundle (CL 16). */
+const TINY_CAPACITY = TINY.cl - 1;
 
 function longContext(reserved: number, window: number): Json {
   return { version: 1, type: 'sliding-window', 'reserved-tokens': reserved, 'sliding-window': { version: 1, 'window-size': window } };
@@ -34,7 +41,12 @@ function worstDiff(rows: readonly Float32Array[], want: readonly Float64Array[])
  * after each step so that at most reserved + window remain.
  */
 class WindowRule {
-  constructor(readonly oracle: CachedOracle, readonly reserved: number, readonly window: number) {}
+  constructor(
+    readonly oracle: CachedOracle,
+    readonly reserved: number,
+    readonly window: number,
+    readonly capacity = CAPACITY,
+  ) {}
 
   private dropOldest(count: number): void {
     if (count > 0) this.oracle.drop(Array.from({ length: count }, (_, i) => this.reserved + i));
@@ -42,7 +54,7 @@ class WindowRule {
 
   beforeStep(needed: number): void {
     const length = this.oracle.length;
-    if (length + needed > CAPACITY) this.dropOldest(length + needed - Math.min(CAPACITY, this.reserved + this.window));
+    if (length + needed > this.capacity) this.dropOldest(length + needed - Math.min(this.capacity, this.reserved + this.window));
   }
 
   afterStep(): void {
@@ -140,5 +152,44 @@ describe.each(BACKENDS)('%s: Genie\'s sliding-window longcontext block', (backen
       `the prompt needs 62 tokens but only ${CAPACITY - used} of context.size=${CL} (the binaries' KV cache holds ${CAPACITY} entries) are left; call reset() to make room, or shorten the prompt`,
     );
     expect(dialog.contextUsed).toBe(used);
+  });
+});
+
+describe('a quantised demo bundle (HTP IO, uint8 KV): eviction compacts codes in place', () => {
+  const root = tempDir('kv-sliding-htp');
+  let bundle: DemoBundle;
+  beforeAll(async () => {
+    bundle = await writeDemoBundle(join(root, 'htp'), { ...TINY, quant: 'htp' });
+  });
+
+  /** 10 log10(sum ref^2 / sum (ref - x)^2) over every row. */
+  function sqnrDb(rows: readonly Float32Array[], want: readonly Float64Array[]): number {
+    let signal = 0;
+    let noise = 0;
+    rows.forEach((row, i) => {
+      for (let v = 0; v < row.length; v++) {
+        signal += want[i][v] ** 2;
+        noise += (row[v] - want[i][v]) ** 2;
+      }
+    });
+    return 10 * Math.log10(signal / noise);
+  }
+
+  it('logits after evictions stay within 30 dB SQNR of the float64 cached oracle, as without eviction', async () => {
+    const config = JSON.parse(readFileSync(bundle.configPath, 'utf8')) as Json;
+    config.dialog.engine.longcontext = longContext(2, 6);
+    config.dialog.sampler = { version: 1, seed: 1, temp: 0 };
+    const dialog = await Dialog.create(config, { baseDir: bundle.dir });
+    try {
+      const { config: qwen, weights } = demoCheckpoint(resolveDemoOptions({ ...TINY }));
+      const rule = new WindowRule(new CachedOracle(qwen, new Map(weights)), 2, 6, TINY_CAPACITY);
+      const turn = await tokenTurn(dialog, tokenIds(5, 8, 1, 1000), { maxTokens: 40 });
+      expect(turn.sampled.length).toBeGreaterThan(20);
+      const want = rule.turn(turn.result.promptTokens, turn.sampled);
+      expect(dialog.contextUsed).toBe(8);
+      expect(sqnrDb(turn.logits, want)).toBeGreaterThanOrEqual(30);
+    } finally {
+      await dialog.dispose();
+    }
   });
 });
