@@ -14,6 +14,7 @@ const suites: Record<string, Suite> = {
   kv: { title: 'Per-step KV update, mask and cos/sin (Qwen2-0.5B, CL 4096)', load: () => import('./kv.js') },
   engine: { title: 'Engine host overhead (Qwen2-0.5B shapes, null executor)', load: () => import('./engine.js') },
   'npu-idle': { title: 'NPU idle: host time the NPU waits for (Llama-3.2-1B shapes, Genie default sampler, native test provider sleeping 6200 us per execute = 18.6 ms / 3 splits per token)', load: () => import('./npu-idle.js') },
+  mmap: { title: 'use-mmap: a 1 GiB ctx-bin mapped vs read (Llama-3.2-1B shapes, native test provider reading the binary through the pointer, a child process per mode, median of 3)', load: () => import('./mmap.js') },
   qnn: { title: 'QNN binding: graph execute overhead (101 IO tensors, simulated provider, no graph work)', load: () => import('./qnn.js') },
   fidelity: { title: 'Quantized demo bundles vs float (teacher-forced, 64 steps)', load: () => import('./fidelity.js') },
   demo: { title: 'Reference backend on the demo model (median per token)', load: () => import('./demo.js') },

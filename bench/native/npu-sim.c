@@ -68,8 +68,9 @@ typedef qnn_error_t (*context_create_fn)(void *backend, void *device, const void
 static context_create_fn upstream_context_create;
 static const char PAD_MAGIC[8] = { 'N', 'P', 'U', 'P', 'A', 'D', '0', '1' };
 #define PAD_TRAILER 16
-static uint64_t loaded_sum;       /* sum of every byte read by the last contextCreateFromBinary */
-static uint64_t loaded_rss_anon;  /* RssAnon / RssFile (bytes) at the end of that read pass */
+static uint64_t loaded_size;      /* size of the largest binary contextCreateFromBinary has read */
+static uint64_t loaded_sum;       /* sum of its bytes */
+static uint64_t loaded_rss_anon;  /* RssAnon / RssFile (bytes) at the end of the pass over it */
 static uint64_t loaded_rss_file;
 
 static uint32_t execute_us;       /* sleep per graphExecute */
@@ -167,9 +168,12 @@ static qnn_error_t npu_context_create(void *backend, void *device, const void *c
     const volatile uint8_t *bytes = buffer;
     uint64_t sum = 0;
     for (uint64_t i = 0; i < size; i++) sum += bytes[i];
-    __atomic_store_n(&loaded_sum, sum, __ATOMIC_RELEASE);
-    __atomic_store_n(&loaded_rss_anon, status_bytes("RssAnon"), __ATOMIC_RELEASE);
-    __atomic_store_n(&loaded_rss_file, status_bytes("RssFile"), __ATOMIC_RELEASE);
+    if (size >= __atomic_load_n(&loaded_size, __ATOMIC_ACQUIRE)) {
+      __atomic_store_n(&loaded_size, size, __ATOMIC_RELEASE);
+      __atomic_store_n(&loaded_sum, sum, __ATOMIC_RELEASE);
+      __atomic_store_n(&loaded_rss_anon, status_bytes("RssAnon"), __ATOMIC_RELEASE);
+      __atomic_store_n(&loaded_rss_file, status_bytes("RssFile"), __ATOMIC_RELEASE);
+    }
   }
   uint64_t front = size;
   if (buffer != NULL && size >= PAD_TRAILER && memcmp((const uint8_t *)buffer + size - PAD_TRAILER, PAD_MAGIC, 8) == 0) {
@@ -245,7 +249,7 @@ void genie_npu_sim_set_execute_us(uint32_t us) {
 
 void genie_npu_sim_set_spin_us(uint32_t us) { __atomic_store_n(&spin_us, us, __ATOMIC_RELEASE); }
 
-/* What the last contextCreateFromBinary read: the sum of its bytes, and RssAnon / RssFile after the pass. */
+/* The largest binary contextCreateFromBinary has read (the latest of that size): the sum of its bytes, RssAnon / RssFile after the pass. */
 double genie_npu_sim_loaded_sum(void) { return (double)__atomic_load_n(&loaded_sum, __ATOMIC_ACQUIRE); }
 double genie_npu_sim_loaded_rss_anon(void) { return (double)__atomic_load_n(&loaded_rss_anon, __ATOMIC_ACQUIRE); }
 double genie_npu_sim_loaded_rss_file(void) { return (double)__atomic_load_n(&loaded_rss_file, __ATOMIC_ACQUIRE); }

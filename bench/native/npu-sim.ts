@@ -36,7 +36,10 @@ export interface NpuSim {
    * `executeCount()` counts; the last 65536 are kept): the NPU's idle time before it.
    */
   gapUs(n: number): number;
-  /** What the last contextCreateFromBinary read: the sum of every byte, and RssAnon / RssFile (bytes) after that pass (0 off Linux). */
+  /**
+   * The largest binary contextCreateFromBinary has read through the pointer (the latest of that
+   * size): the sum of its bytes, and RssAnon / RssFile (bytes) at the end of that pass (0 off Linux).
+   */
   loaded(): { readonly sum: number; readonly rssAnon: number; readonly rssFile: number };
   /** Thread id of the last graphExecute (Linux: gettid) and of the calling thread. */
   lastThread(): number;
