@@ -112,8 +112,25 @@ export class Candidates {
     this.top = top;
   }
 
-  /** @internal Top-k on the raw codes when nothing was read yet, else on the values. */
+  /**
+   * Top-p (nucleus) at the current temperature: the smallest prefix of the sampling order whose mass
+   * reaches `topP`, at least one token. Reads the codes of a fixed-point row when nothing was read yet.
+   */
+  keepTopP(topP: number): void {
+    if (typeof topP !== 'number' || !(topP >= 0 && topP <= 1)) throw new InvalidArgumentError(`keepTopP needs a number in [0, 1], got ${String(topP)}`);
+    const view = this.view as LogitsView;
+    if (!this.read && view.isFixedPoint) {
+      this.top = this.survivors.keepTopPOfCodes(view, topP, this.temperature, this.values);
+      this.read = true;
+      return;
+    }
+    const values = this.logits;
+    this.survivors.keepTopP(values, this.best(), topP, this.temperature);
+  }
+
+  /** Keeps the `k` most likely tokens (ranking the raw codes when nothing was read yet). */
   keepTopK(k: number): void {
+    if (!Number.isSafeInteger(k) || k < 1) throw new InvalidArgumentError(`keepTopK needs an integer >= 1, got ${String(k)}`);
     if (!this.read) {
       if (k >= this.vocab) return;
       this.top = this.survivors.keepTopKOfView(this.view as LogitsView, k, this.values);

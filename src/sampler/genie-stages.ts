@@ -63,9 +63,7 @@ export class TopPStage implements BuiltinStage {
   readonly preservesArgmax = true;
 
   apply(c: Candidates, { params }: StageContext): void {
-    if (params.topP >= 1) return;
-    const values = c.logits;
-    c.survivors.keepTopP(values, c.best(), params.topP, c.temperature);
+    if (params.topP < 1) c.keepTopP(params.topP);
   }
 }
 

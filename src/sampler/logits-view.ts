@@ -2,7 +2,7 @@ import { InvalidArgumentError } from '../errors.js';
 import type { DataTypeName, Encoding } from '../tensor/dtype.js';
 import { float16ToFloat32 } from '../tensor/fp16.js';
 import {
-  argmaxCodes16, argmaxCodes8, argmaxFloat16, argmaxFloat32, dequantizeFloat16, dequantizeFloat32,
+  argmaxCodes16, argmaxCodes8, collectCodes16, collectCodes8, countCodes16, countCodes8, argmaxFloat16, argmaxFloat32, dequantizeFloat16, dequantizeFloat32,
   dequantizeTokens, dequantizeUint16, dequantizeUint8,
 } from './logits-kernels.js';
 import { selectTopK } from './rank.js';
@@ -206,6 +206,40 @@ export class LogitsView {
       case 'UFIXED_POINT_16':
         return argmaxCodes16(this.u16, this.offset, n);
     }
+  }
+
+  /** The fixed-point dtypes: their codes order exactly like their values. */
+  get isFixedPoint(): boolean {
+    return this.dtype === 'UFIXED_POINT_8' || this.dtype === 'UFIXED_POINT_16';
+  }
+
+  /**
+   * Fixed-point rows: counts each code of the current row into `counts` (zero over the code range on
+   * entry, 256 or 65536 entries); returns the largest code.
+   */
+  countCodesInto(counts: Int32Array): number {
+    if (this.released) throw releasedError();
+    this.checkFixedPoint();
+    return this.dtype === 'UFIXED_POINT_16'
+      ? countCodes16(this.u16, this.offset, this.vocab, counts)
+      : countCodes8(this.u8, this.offset, this.vocab, counts);
+  }
+
+  /**
+   * Fixed-point rows: the tokens whose code is above `code` and the first `ties` (lowest ids) whose
+   * code equals it, into `tokens` (id order), their dequantized values into `values[token]`; returns
+   * how many.
+   */
+  collectAboveInto(code: number, ties: number, tokens: Int32Array, values: Float32Array): number {
+    if (this.released) throw releasedError();
+    this.checkFixedPoint();
+    return this.dtype === 'UFIXED_POINT_16'
+      ? collectCodes16(this.u16, this.offset, this.vocab, code, ties, this.encoding, tokens, values)
+      : collectCodes8(this.u8, this.offset, this.vocab, code, ties, this.encoding, tokens, values);
+  }
+
+  private checkFixedPoint(): void {
+    if (!this.isFixedPoint) throw new InvalidArgumentError(`code histograms need a fixed-point logits dtype, not ${this.dtype}`);
   }
 
   /** `token` holds the NaN or +Infinity found, or is the best token of a row of -Infinity. */

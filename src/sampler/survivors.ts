@@ -1,3 +1,4 @@
+import { CodeNucleus } from './code-nucleus.js';
 import { ranksBefore, selectTopK, sortByRank } from './rank.js';
 import type { LogitsView } from './logits-view.js';
 import type { SeededRng } from './rng.js';
@@ -27,6 +28,7 @@ export class SurvivorSet {
   private temperature = Number.NaN;
   private fraction = Number.NaN;
   private readonly uniform = new Float64Array(1);
+  private readonly nucleus = new CodeNucleus();
 
   constructor(readonly vocab: number) {
     this.tokens = new Int32Array(vocab);
@@ -147,6 +149,17 @@ export class SurvivorSet {
     this.whole = false;
     this.size = k;
     return top;
+  }
+
+  /**
+   * Nucleus of the view's current fixed-point row, read in place (the set is the whole vocabulary
+   * and nothing was read): only the survivors' entries of `values` are written. Returns the best token.
+   */
+  keepTopPOfCodes(view: LogitsView, topP: number, temperature: number, values: Float32Array): number {
+    const n = this.nucleus.cut(view, topP, temperature, this.tokens, values);
+    this.whole = false;
+    this.size = n;
+    return this.best(values);
   }
 
   /**
