@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeDemoBundle } from '../../src/demo/index.js';
 import { parseSafetensorsBytes } from '../../src/formats/safetensors.js';
-import { StepListenerError, type Engine } from '../../src/runtime/engine/index.js';
+import { StepListenerError, type Engine, type StepEvent } from '../../src/runtime/engine/index.js';
 import { readTrace } from '../../src/runtime/trace/trace-reader.js';
 import { TraceError, TraceWriter } from '../../src/runtime/trace/trace-writer.js';
 import { readTensor, spiedEngine, tempDir, TINY, type SpyBackend } from './quant/fixtures.js';
@@ -99,6 +99,27 @@ describe('TraceWriter', () => {
     const left = await readTrace(dir);
     expect([left.complete, left.steps.length]).toEqual([false, 3]);
     expect(left.steps.map((s) => s.file)).toEqual(['step-00000.safetensors', 'step-00001.safetensors', 'step-00002.safetensors']);
+  });
+
+  it('a long run rewrites the index less often: it lags by at most 1/16 of its steps, and rewrites stay fewer than the steps', () => {
+    const dir = join(root, 'long');
+    const trace = new TraceWriter(dir);
+    const event = (index: number): StepEvent => ({
+      index, kind: 'decode', variant: { id: 'ar1_cl4096', ar: 1, cl: 4096 }, inputs: [], nValid: index, nNew: 1, positions: { first: index, end: index + 1 },
+      tokens: [index], embeddingRows: 0, final: true, fillUs: 0, splits: [], logits: null,
+    });
+    let rewrites = 0;
+    let indexed = 0;
+    for (let n = 1; n <= 400; n++) {
+      trace.listener(event(n - 1));
+      const onDisk = JSON.parse(readFileSync(join(dir, 'trace.json'), 'utf8')).steps.length;
+      if (onDisk !== indexed) rewrites++;
+      indexed = onDisk;
+      expect(n - indexed, `after ${n} steps`).toBeLessThanOrEqual(Math.max(0, Math.floor(n / 16)));
+    }
+    expect(rewrites).toBeLessThan(120);
+    trace.finish();
+    expect(JSON.parse(readFileSync(join(dir, 'trace.json'), 'utf8')).steps.length).toBe(400);
   });
 
   it('a full disk is a TraceError naming the file (ENOSPC), for a step file and for the index', async () => {
