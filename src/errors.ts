@@ -17,8 +17,8 @@ export const GENIE_ERROR_CODES = [
   // model, graphs, queries
   'MODEL_LAYOUT', 'CONTEXT_LIMIT', 'BAD_GRAPH_SPEC_JSON', 'GRAPH_NOT_BOUND', 'EMBEDDING_TABLE', 'ACCUMULATOR_OVERFLOW', 'PIPELINE',
   'SAMPLER_CALLBACK',
-  // save/restore, trace, inspect
-  'SAVE_INVALID', 'SAVE_WRITE', 'SAVE_MODEL_MISMATCH', 'CHECKPOINT_STALE', 'TRACE', 'TRACE_ALIGN', 'INSPECT',
+  // save/restore, trace
+  'SAVE_INVALID', 'SAVE_WRITE', 'SAVE_MODEL_MISMATCH', 'CHECKPOINT_STALE', 'TRACE', 'TRACE_ALIGN',
   // files: safetensors, reference ctx-bins and checkpoints, export, demo
   'BAD_SAFETENSORS', 'BAD_CTX_BIN', 'BAD_CHECKPOINT', 'NO_SPACE', 'CALIBRATION_PROMPTS', 'DEMO_BUNDLE',
   // images
