@@ -8,6 +8,7 @@ import { ensureDemoBundle } from '../../demo/index.js';
 import { Dialog, type QueryOptions, type QueryResult } from '../../runtime/dialog.js';
 import type { StepListener } from '../../runtime/engine/step-event.js';
 import { EmbeddingTable, EmbeddingTableError } from '../../runtime/embeddings/lut.js';
+import { parseKvPolicySpec, type KvPolicySpec } from '../../runtime/kv-policy/index.js';
 import {
   TRACE_INDEX, TRACE_TENSOR_CLASSES, TraceWriter, type TraceOptions, type TraceTensorClass,
 } from '../../runtime/trace/trace-writer.js';
@@ -75,6 +76,11 @@ weights, built on first use into a cache folder). Text streams to stdout, diagno
                              names separated by commas (penalties,top-k,top-p,min-p,temperature)
                              or a JSON array that may add logit-bias, typical-p, mirostat-v2, xtc
                              objects, e.g. '["top-k",{"type":"xtc","probability":0.5,"threshold":0.1},"temperature"]'
+  --kv-policy SPEC           what a full KV cache does (genie-ts extension; default: the config's
+                             longcontext block, else stop with the context-exceeded warning):
+                             none, sliding-window:WINDOW[:RESERVED] (RESERVED first entries kept
+                             as attention sinks) or drop-oldest-turns[:KEEP] (the first KEEP turns
+                             stay; default 1)
   --top-logprobs N           with --json: per generated token, the N most likely tokens of the
                              distribution it was drawn from, with log-probabilities ("logprobs")
   --json                     print one JSON object at the end (prompt and generated token ids, text,
@@ -123,6 +129,7 @@ const FLAGS: FlagSpec[] = [
   { name: 'top-p', kind: 'value' },
   { name: 'sampler-stages', kind: 'value' },
   { name: 'top-logprobs', kind: 'value' },
+  { name: 'kv-policy', kind: 'value' },
   { name: 'json', kind: 'boolean' },
   { name: 'dump-logits', kind: 'value' },
   { name: 'profile', kind: 'value' },
@@ -182,6 +189,8 @@ interface RunArgs {
   readonly samplerStages?: readonly SamplerStageSpec[];
   /** `--top-logprobs N` (with --json). */
   readonly topLogprobs?: number;
+  /** `--kv-policy`: replaces the config's long-context policy. */
+  readonly kvPolicy?: KvPolicySpec;
   readonly json: boolean;
   readonly dumpLogits?: string;
   readonly profile?: string;
@@ -260,6 +269,14 @@ function parseRunArgs(args: readonly string[]): RunArgs {
     if (topLogprobs < 1) throw new UsageError(`--top-logprobs "${topLogprobsText}": expected a positive integer`);
   }
 
+  const kvPolicyText = text('kv-policy');
+  let kvPolicy: KvPolicySpec | undefined;
+  try {
+    kvPolicy = kvPolicyText === undefined ? undefined : parseKvPolicySpec(kvPolicyText);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+
   const maxTokensText = text('max-tokens');
   let maxTokens: number | undefined;
   if (maxTokensText !== undefined) {
@@ -285,6 +302,7 @@ function parseRunArgs(args: readonly string[]): RunArgs {
     sampler,
     samplerStages,
     topLogprobs,
+    kvPolicy,
     json: values.has('json'),
     dumpLogits: text('dump-logits'),
     profile: text('profile'),
@@ -577,6 +595,7 @@ async function runDialog(args: RunArgs, io: CliIO, progress: ProgressLine): Prom
   const dialog = await Dialog.create(configPath, {
     sampler: args.sampler,
     ...(args.samplerStages !== undefined && { samplerStages: args.samplerStages }),
+    ...(args.kvPolicy !== undefined && { kvPolicy: args.kvPolicy }),
     backend: { qnn: { logLevel: args.log, ...(args.profile !== undefined && { profiling: 'basic' as const }) } },
     imageEncoder,
   });
