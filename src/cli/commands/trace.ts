@@ -14,9 +14,9 @@ const USAGE = `usage: genie-ts trace diff A B [--html FILE] [--json] [--min-sqnr
                   A is the reference (a float twin, the Reference backend), B the run under test (a
                   --quant htp bundle, QnnHtp, a device). Per step and tensor, compared dequantised:
                   SQNR, max abs error, cosine; masks as attend/masked patterns; ids and positions
-                  exactly; logits also by argmax. Prints a table per step and per tensor and the
-                  first step and tensor where the runs part. Run both with --force-tokens FILE to
-                  keep the decode steps aligned.
+                  exactly; logits on the step's valid rows, and by argmax. Prints a table per step
+                  and per tensor and the first step and tensor where the runs part. Run both with
+                  --force-tokens FILE to keep the decode steps aligned.
   --html FILE     also write a self-contained HTML report (SVG charts, no network access)
   --json          print the whole diff as JSON instead of the tables (SQNR inf as "inf")
   --min-sqnr DB   a value tensor below this SQNR parts (default 10)
