@@ -61,7 +61,8 @@ weights, built on first use into a cache folder). Text streams to stdout, diagno
   --trace DIR                write every graph step of the (first) query into the new or empty
                              folder DIR: step-NNNNN.safetensors (each bound tensor in its own dtype)
                              and trace.json (steps, tokens, positions, timings, tensor specs and
-                             encodings, what the size cap left out)
+                             encodings, what the size cap left out), kept current as the run goes;
+                             compare two traces with genie-ts trace diff
   --trace-max-mb N           the trace's size cap for tensor data (default 512); later steps are
                              indexed without their tensors, with a warning on stderr
   --trace-tensors LIST       the tensors written: a comma-separated subset of inputs, outputs, kv,
