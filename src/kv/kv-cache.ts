@@ -60,8 +60,8 @@ export class KvCacheManager {
   private clValue: number;
   private arValue: number;
   private count = 0;
-  /** `evict`'s scratch: the source slot of each kept entry, in order. */
-  private readonly kept: Int32Array;
+  /** `evict`'s scratch: the runs of kept entries (source slot, destination slot, length). */
+  private readonly runs: Int32Array;
   /** The staged update (`beginUpdate`): slots committed so far (1) and how many are left (-1: none staged). */
   private readonly staged: Uint8Array;
   private stagedLeft = -1;
@@ -92,7 +92,7 @@ export class KvCacheManager {
     this.values = slots.map((s) => s.value);
     this.heads = Int32Array.from(slots, (s) => s.heads);
     this.headDims = Int32Array.from(slots, (s) => s.headDim);
-    this.kept = new Int32Array(maxContextLength);
+    this.runs = new Int32Array(3 * maxContextLength);
     this.staged = new Uint8Array(slots.length);
     this.clear();
   }
@@ -312,14 +312,25 @@ export class KvCacheManager {
       }
     }
     if (slots.length === 0) return;
-    const kept = this.kept;
-    let n = 0;
-    for (let slot = 0, e = 0; slot < count; slot++) {
-      if (e < slots.length && slots[e] === slot) e++;
-      else kept[n++] = slot;
+    // The kept entries after the first evicted slot, as runs of consecutive slots: each run moves
+    // down with one memmove per K row and per V head (a sliding window's eviction is one run).
+    const runs = this.runs;
+    let nRuns = 0;
+    let n = slots[0];
+    for (let slot = slots[0], e = 0; slot < count; ) {
+      if (e < slots.length && slots[e] === slot) {
+        e++;
+        slot++;
+        continue;
+      }
+      const end = e < slots.length ? slots[e] : count;
+      runs[3 * nRuns] = slot;
+      runs[3 * nRuns + 1] = n;
+      runs[3 * nRuns + 2] = end - slot;
+      nRuns++;
+      n += end - slot;
+      slot = end;
     }
-    // Entries before the first evicted one stay where they are.
-    const first = slots[0];
     const pastDim = this.pastDim;
     for (let s = 0; s < this.keys.length; s++) {
       const heads = this.heads[s];
@@ -327,12 +338,15 @@ export class KvCacheManager {
       const key = this.keys[s];
       const value = this.values[s];
       for (let row = 0, base = 0; row < heads * hd; row++, base += pastDim) {
-        for (let j = first; j < n; j++) key[base + j] = key[base + kept[j]];
+        for (let r = 0; r < nRuns; r++) {
+          const src = base + runs[3 * r];
+          key.copyWithin(base + runs[3 * r + 1], src, src + runs[3 * r + 2]);
+        }
       }
       for (let h = 0, base = 0; h < heads; h++, base += pastDim * hd) {
-        for (let j = first; j < n; j++) {
-          const src = base + kept[j] * hd;
-          value.copyWithin(base + j * hd, src, src + hd);
+        for (let r = 0; r < nRuns; r++) {
+          const src = base + runs[3 * r] * hd;
+          value.copyWithin(base + runs[3 * r + 1] * hd, src, src + runs[3 * r + 2] * hd);
         }
       }
       fillRowSpans(key, heads * hd, pastDim, n, count, this.clearValue);
