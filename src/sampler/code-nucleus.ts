@@ -1,16 +1,33 @@
 import type { LogitsView } from './logits-view.js';
 
+/** Nats below the best token so far within which the counting pass keeps token ids. */
+const NEAR_NATS = 6;
+/** Ids it keeps at most; a row with more near its best (or a deeper cut) is collected in a second pass. */
+const NEAR_CAPACITY = 4096;
+
 /**
  * Top-p straight from a fixed-point row's codes (the issue's hint: a histogram of codes turns the
- * softmax into at most 65536 exponentials of distinct codes). Codes order exactly like their values,
- * so the nucleus is every code above a cut code plus the lowest-id tokens at it: one counting pass,
- * one exponential per distinct code present, one pass collecting the survivors. Each token's weight is
- * the one a per-token pass computes (`exp(-(max - v) / t)` on the float32 value); only the order of
- * the sums differs. Scratch: 65536 counts and weights, allocated on first use.
+ * softmax into at most 65536 weights of distinct codes). Codes order exactly like their values, so
+ * the nucleus is every code above a cut code plus the lowest-id tokens at it.
+ *
+ * One pass counts the codes and keeps the ids of the tokens near the best so far: the survivors of a
+ * nucleus that ends within `NEAR_NATS` of the best are among them, otherwise a second pass collects
+ * them. The weights of the distinct codes come without an exponential each: `v(c)` is `(c + offset) * scale` rounded to
+ * float32, so `exp(-(vmax - v(c)) / t)` is `exp(-j * scale / t)` (j = max - c, two 256-entry tables)
+ * times `exp(-(rmax - r(c)) / t)` for the float32 roundings r, a factor within a few 1e-6 of 1 taken
+ * by its Taylor series (error below 1e-16 relative), so each weight is the per-token pass's
+ * `exp(-(max - v) / t)` to within rounding; only the order of the sums differs.
  */
 export class CodeNucleus {
   private counts = new Int32Array(0);
   private weights = new Float64Array(0);
+  private readonly near = new Int32Array(NEAR_CAPACITY);
+  /** The counting pass's largest code and number of near ids. */
+  private readonly counted = new Int32Array(2);
+  private readonly hi = new Float64Array(256);
+  private readonly lo = new Float64Array(256);
+  /** `scale / t` the tables hold. */
+  private step = Number.NaN;
 
   /**
    * Writes the nucleus of the view's current row (mass `topP` at `temperature`, at least one token)
@@ -21,17 +38,32 @@ export class CodeNucleus {
       this.counts = new Int32Array(65536);
       this.weights = new Float64Array(65536);
     }
-    const { counts, weights } = this;
-    const max = view.countCodesInto(counts);
+    const { counts, weights, hi, lo } = this;
     const { scale, offset } = view.encoding;
+    const step = scale / temperature;
+    if (step !== this.step) {
+      for (let i = 0; i < 256; i++) {
+        lo[i] = Math.exp(-i * step);
+        hi[i] = Math.exp(-i * 256 * step);
+      }
+      this.step = step;
+    }
+    const window = Math.ceil(NEAR_NATS / step);
+    view.countCodesInto(counts, window, this.near, this.counted);
+    const max = this.counted[0];
+    const nearCount = this.counted[1];
     const vmax = Math.fround((max + offset) * scale);
+    const rmax = vmax - (max + offset) * scale;
     let total = 0;
     let left = view.vocab;
     let min = max;
     for (let c = max; left > 0; c--) {
       const k = counts[c];
       if (k === 0) continue;
-      const w = Math.exp(-((vmax - Math.fround((c + offset) * scale)) / temperature));
+      const j = max - c;
+      const x = (c + offset) * scale;
+      const e = (rmax - (Math.fround(x) - x)) / temperature;
+      const w = hi[j >> 8] * lo[j & 255] * (e < 1e-3 && e > -1e-3 ? 1 - e * (1 - e * (0.5 - e / 6)) : Math.exp(-e));
       weights[c] = w;
       total += k * w;
       left -= k;
@@ -59,6 +91,8 @@ export class CodeNucleus {
       before = cumulative;
     }
     counts.fill(0, min, max + 1);
+    // Every token at or above the cut was within `window` of the best so far when the pass met it.
+    if (nearCount <= NEAR_CAPACITY && code >= max - window) return view.pickAboveInto(this.near, nearCount, code, ties, tokens, values);
     return view.collectAboveInto(code, ties, tokens, values);
   }
 }

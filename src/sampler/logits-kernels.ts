@@ -156,27 +156,45 @@ export function dequantizeTokens(
 // One copy per code width, so that V8 keeps each loop monomorphic (a loop over `Uint16Array |
 // Uint8Array` ran 3-7x slower).
 
-/** Counts each code of `src[from, from + n)` into `counts` (zero over the codes present); returns the largest. */
-export function countCodes16(src: Uint16Array, from: number, n: number, counts: Int32Array): number {
+/**
+ * Counts each code of `src[from, from + n)` into `counts` (zero over the codes present); meanwhile keeps
+ * in `near` the ids of the tokens within `window` codes of the best so far (in id order, as many as it
+ * holds). Writes the largest code into `out[0]` and how many ids qualified into `out[1]`.
+ */
+export function countCodes16(src: Uint16Array, from: number, n: number, counts: Int32Array, window: number, near: Int32Array, out: Int32Array): void {
   let best = 0;
+  let kept = 0;
+  const capacity = near.length;
   const end = from + n;
   for (let i = from; i < end; i++) {
     const q = src[i];
     counts[q]++;
     if (q > best) best = q;
+    if (q + window >= best) {
+      if (kept < capacity) near[kept] = i - from;
+      kept++;
+    }
   }
-  return best;
+  out[0] = best;
+  out[1] = kept;
 }
 
-export function countCodes8(src: Uint8Array, from: number, n: number, counts: Int32Array): number {
+export function countCodes8(src: Uint8Array, from: number, n: number, counts: Int32Array, window: number, near: Int32Array, out: Int32Array): void {
   let best = 0;
+  let kept = 0;
+  const capacity = near.length;
   const end = from + n;
   for (let i = from; i < end; i++) {
     const q = src[i];
     counts[q]++;
     if (q > best) best = q;
+    if (q + window >= best) {
+      if (kept < capacity) near[kept] = i - from;
+      kept++;
+    }
   }
-  return best;
+  out[0] = best;
+  out[1] = kept;
 }
 
 /**
@@ -210,6 +228,50 @@ export function collectCodes8(
   let kept = 0;
   let tied = 0;
   for (let t = 0; t < n; t++) {
+    const q = src[from + t];
+    if (q < code) continue;
+    if (q === code) {
+      if (tied === ties) continue;
+      tied++;
+    }
+    tokens[kept++] = t;
+    dst[t] = (q + offset) * scale;
+  }
+  return kept;
+}
+
+/**
+ * `collectCodes16/8` restricted to the candidate ids `near[0, count)` (id order, a superset of the
+ * survivors).
+ */
+export function pickCodes16(
+  src: Uint16Array, from: number, near: Int32Array, count: number, code: number, ties: number, encoding: Encoding, tokens: Int32Array, dst: Float32Array,
+): number {
+  const { scale, offset } = encoding;
+  let kept = 0;
+  let tied = 0;
+  for (let j = 0; j < count; j++) {
+    const t = near[j];
+    const q = src[from + t];
+    if (q < code) continue;
+    if (q === code) {
+      if (tied === ties) continue;
+      tied++;
+    }
+    tokens[kept++] = t;
+    dst[t] = (q + offset) * scale;
+  }
+  return kept;
+}
+
+export function pickCodes8(
+  src: Uint8Array, from: number, near: Int32Array, count: number, code: number, ties: number, encoding: Encoding, tokens: Int32Array, dst: Float32Array,
+): number {
+  const { scale, offset } = encoding;
+  let kept = 0;
+  let tied = 0;
+  for (let j = 0; j < count; j++) {
+    const t = near[j];
     const q = src[from + t];
     if (q < code) continue;
     if (q === code) {

@@ -2,7 +2,7 @@ import { InvalidArgumentError } from '../errors.js';
 import type { DataTypeName, Encoding } from '../tensor/dtype.js';
 import { float16ToFloat32 } from '../tensor/fp16.js';
 import {
-  argmaxCodes16, argmaxCodes8, collectCodes16, collectCodes8, countCodes16, countCodes8, argmaxFloat16, argmaxFloat32, dequantizeFloat16, dequantizeFloat32,
+  argmaxCodes16, argmaxCodes8, collectCodes16, collectCodes8, countCodes16, countCodes8, pickCodes16, pickCodes8, argmaxFloat16, argmaxFloat32, dequantizeFloat16, dequantizeFloat32,
   dequantizeTokens, dequantizeUint16, dequantizeUint8,
 } from './logits-kernels.js';
 import { selectTopK } from './rank.js';
@@ -215,14 +215,23 @@ export class LogitsView {
 
   /**
    * Fixed-point rows: counts each code of the current row into `counts` (zero over the code range on
-   * entry, 256 or 65536 entries); returns the largest code.
+   * entry, 256 or 65536 entries) and keeps in `near` the ids of tokens within `window` codes of the
+   * best so far; writes the largest code into `out[0]` and how many ids qualified into `out[1]`.
    */
-  countCodesInto(counts: Int32Array): number {
+  countCodesInto(counts: Int32Array, window: number, near: Int32Array, out: Int32Array): void {
+    if (this.released) throw releasedError();
+    this.checkFixedPoint();
+    if (this.dtype === 'UFIXED_POINT_16') countCodes16(this.u16, this.offset, this.vocab, counts, window, near, out);
+    else countCodes8(this.u8, this.offset, this.vocab, counts, window, near, out);
+  }
+
+  /** `collectAboveInto` over the candidate ids `near[0, count)` (id order, a superset of the survivors). */
+  pickAboveInto(near: Int32Array, count: number, code: number, ties: number, tokens: Int32Array, values: Float32Array): number {
     if (this.released) throw releasedError();
     this.checkFixedPoint();
     return this.dtype === 'UFIXED_POINT_16'
-      ? countCodes16(this.u16, this.offset, this.vocab, counts)
-      : countCodes8(this.u8, this.offset, this.vocab, counts);
+      ? pickCodes16(this.u16, this.offset, near, count, code, ties, this.encoding, tokens, values)
+      : pickCodes8(this.u8, this.offset, near, count, code, ties, this.encoding, tokens, values);
   }
 
   /**
