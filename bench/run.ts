@@ -10,7 +10,7 @@ import { jsonRows, printTable, type JsonRow, type Measurement } from './harness.
 type Suite = { title: string; load: () => Promise<{ run: () => Promise<Measurement[]> }> };
 
 const suites: Record<string, Suite> = {
-  sampler: { title: 'Sampler (vocab 151936, uint16 logits)', load: () => import('./sampler.js') },
+  sampler: { title: 'Sampler (vocab 151936 and 128256, uint16 logits unless float32 is named; ratios to a floor of one pass)', load: () => import('./sampler.js') },
   kv: { title: 'Per-step KV update, mask and cos/sin (Qwen2-0.5B, CL 4096)', load: () => import('./kv.js') },
   engine: { title: 'Engine host overhead (Qwen2-0.5B shapes, null executor)', load: () => import('./engine.js') },
   'npu-idle': { title: 'NPU idle: host time the NPU waits for (Llama-3.2-1B shapes, Genie default sampler, native test provider sleeping 6200 us per execute = 18.6 ms / 3 splits per token)', load: () => import('./npu-idle.js') },
@@ -18,6 +18,7 @@ const suites: Record<string, Suite> = {
   qnn: { title: 'QNN binding: graph execute overhead (101 IO tensors, simulated provider, no graph work)', load: () => import('./qnn.js') },
   fidelity: { title: 'Quantized demo bundles vs float (teacher-forced, 64 steps)', load: () => import('./fidelity.js') },
   demo: { title: 'Reference backend on the demo model (median per token)', load: () => import('./demo.js') },
+  reference: { title: 'Reference executor at Qwen2-0.5B size (random weights, CL 4096; ratios to a naive single-threaded pass over the weights)', load: () => import('./reference.js') },
   vision: { title: 'Image preprocessing: JPEG to pixel_values (genie-ts/vision)', load: () => import('./vision.js') },
 };
 
