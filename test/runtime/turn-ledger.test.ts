@@ -267,3 +267,83 @@ describe('TurnLedger: bad input is an InvalidArgumentError naming the value, and
     expect(history(ledger)).toEqual([BOS, 10, 11, 20]);
   });
 });
+
+describe('turns and eviction (what KV policies read and change)', () => {
+  const turns = (ledger: TurnLedger): number[] => Array.from({ length: ledger.entries }, (_, i) => ledger.turnAt(i));
+  const keys = (ledger: TurnLedger): unknown[] => Array.from({ length: ledger.entries }, (_, i) => ledger.keyAt(i));
+
+  /** A turn that feeds `prompt` and delivers `delivered`, the last one unfed (as the dialog drives it). */
+  function turn(ledger: TurnLedger, prompt: number[], delivered: number[]): void {
+    const plan = ledger.plan(text(prompt), ledger.entries);
+    ledger.recordPrefill(plan.input, text(prompt));
+    delivered.forEach((token, i) => {
+      ledger.recordSampled(token);
+      if (i < delivered.length - 1) ledger.recordFed(token, false);
+    });
+  }
+
+  it('a reply belongs to its prompt\'s turn; the carried-over token and EOS that close it too', () => {
+    const ledger = new TurnLedger(BOS, EOS, WINDOW);
+    expect(ledger.upcomingTurn).toBe(0);
+    turn(ledger, [10, 11], [20, 21, 22]);
+    expect(ledger.currentTurn).toBe(0);
+    expect(ledger.upcomingTurn).toBe(1);
+    turn(ledger, [12], [30]);
+    // [BOS 10 11 20 21] turn 0, then 22 (carried) and EOS close turn 0, then [BOS 12] turn 1.
+    expect(keys(ledger)).toEqual([BOS, 10, 11, 20, 21, 22, EOS, BOS, 12]);
+    expect(turns(ledger)).toEqual([0, 0, 0, 0, 0, 0, 0, 1, 1]);
+    // A rewind query's entries all belong to its own turn.
+    const plan = ledger.plan(rewind([10, 11, 20, 21, 99]), ledger.entries);
+    ledger.rewindTo(plan.keep, plan.tokens);
+    ledger.recordPrefill(plan.input, rewind([10, 11, 20, 21, 99]));
+    expect(turns(ledger)).toEqual([0, 0, 0, 0, 0, 2]);
+  });
+
+  it('evict drops keys, stamps and turns together; the history and the carried token stay', () => {
+    const ledger = new TurnLedger(BOS, EOS, WINDOW);
+    turn(ledger, [10, 11], [20, 21]);
+    turn(ledger, [12, 13], [30, 31]);
+    const stamps = Array.from({ length: ledger.entries }, (_, i) => ledger.stampAt(i));
+    const before = { keys: keys(ledger), turns: turns(ledger), history: history(ledger), pending: ledger.pending };
+    ledger.evict([1, 2, 5]);
+    const kept = (list: unknown[]) => list.filter((_, i) => ![1, 2, 5].includes(i));
+    expect(keys(ledger)).toEqual(kept(before.keys));
+    expect(turns(ledger)).toEqual(kept(before.turns));
+    expect(Array.from({ length: ledger.entries }, (_, i) => ledger.stampAt(i))).toEqual(kept(stamps));
+    expect(history(ledger)).toEqual(before.history);
+    expect(ledger.pending).toBe(before.pending);
+    ledger.renewStamps();
+    expect(ledger.stampAt(0)).toBeGreaterThan(Math.max(...stamps));
+  });
+
+  it('evict refuses slots that are not held or not ascending, changing nothing', () => {
+    const ledger = new TurnLedger(null, EOS, WINDOW);
+    turn(ledger, [10, 11, 12], [20]);
+    for (const [slots, message] of [
+      [[3], 'evict: slots must be strictly ascending entries in [0, 3); slots[0] = 3'],
+      [[1, 1], 'evict: slots must be strictly ascending entries in [0, 3); slots[1] = 1'],
+      [[-1], 'evict: slots must be strictly ascending entries in [0, 3); slots[0] = -1'],
+    ] as const) {
+      expect(() => ledger.evict(slots)).toThrow(exactError(InvalidArgumentError, message));
+    }
+    expect(keys(ledger)).toEqual([10, 11, 12]);
+  });
+
+  it('restore takes turns when the state has them (a save), puts every entry in turn 0 otherwise, and checks them', () => {
+    const ledger = new TurnLedger(BOS, EOS, WINDOW);
+    turn(ledger, [10], [20, 21]);
+    turn(ledger, [11], [30]);
+    const state = ledger.snapshot();
+    const copy = new TurnLedger(BOS, EOS, WINDOW);
+    copy.restore(state);
+    expect(turns(copy)).toEqual(turns(ledger));
+    expect(copy.upcomingTurn).toBe(2);
+    const { turns: _dropped, ...old } = state;
+    copy.restore(old);
+    expect(turns(copy)).toEqual(state.entries.map(() => 0));
+    expect(() => copy.restore({ ...state, turns: [1, 0, ...state.turns!.slice(2)] })).toThrow(
+      exactError(InvalidArgumentError, 'ledger state turns[1] = 0 is not a turn number >= 0 and >= the one before'),
+    );
+    expect(() => copy.restore({ ...state, turns: [0] })).toThrow(exactError(InvalidArgumentError, `ledger state turns must be an array of ${state.entries.length} turns (one per entry)`));
+  });
+});
