@@ -1,4 +1,7 @@
 import { GenieError } from '../errors.js';
+import type { ChainEntry } from '../sampler/chain.js';
+import type { SamplerStage, StageContext } from '../sampler/stage.js';
+import type { Candidates } from '../sampler/candidates.js';
 import type { QueryOptions } from './dialog-types.js';
 import type { TurnPrompt } from './turn-ledger.js';
 
@@ -37,4 +40,51 @@ export function wrapQueryCallbacks(options: QueryOptions): QueryOptions {
 export function wrapPromptCallbacks(prompt: TurnPrompt): TurnPrompt {
   if (prompt.kind !== 'embeddings' || prompt.toEmbedding === undefined) return prompt;
   return { ...prompt, toEmbedding: wrap('tokenToEmbedding', prompt.toEmbedding) };
+}
+
+/**
+ * The caller's `SamplerStage` objects of a chain (`DialogOptions.samplerStages`) behind wrappers:
+ * what their `apply`, `accept` or `reset` throws arrives as a `CallbackError` (callback
+ * `sampler stage "NAME" apply`, ...). The wrappers delegate to the stage object, which keeps its
+ * state; built-in stage specs, and values that are no stage (the chain's check reports them), pass
+ * as they are. The wrappers take fixed arguments: they run for every token.
+ */
+export function wrapStageCallbacks(chain: readonly ChainEntry[]): ChainEntry[] {
+  return chain.map((entry) => (typeof (entry as Partial<SamplerStage> | null)?.apply === 'function' ? wrapStage(entry as SamplerStage) : entry));
+}
+
+function wrapStage(stage: SamplerStage): SamplerStage {
+  const fail = (method: string, error: unknown): CallbackError => new CallbackError(`sampler stage "${String(stage.name)}" ${method}`, error);
+  const wrapped: SamplerStage = {
+    name: stage.name,
+    apply(candidates: Candidates, context: StageContext): void {
+      try {
+        stage.apply(candidates, context);
+      } catch (error) {
+        throw fail('apply', error);
+      }
+    },
+  };
+  // A value that is no function stays as it is, for the chain's check to report.
+  wrapped.accept = stage.accept;
+  wrapped.reset = stage.reset;
+  if (typeof stage.accept === 'function') {
+    wrapped.accept = (token: number, context: StageContext): void => {
+      try {
+        stage.accept!(token, context);
+      } catch (error) {
+        throw fail('accept', error);
+      }
+    };
+  }
+  if (typeof stage.reset === 'function') {
+    wrapped.reset = (): void => {
+      try {
+        stage.reset!();
+      } catch (error) {
+        throw fail('reset', error);
+      }
+    };
+  }
+  return wrapped;
 }

@@ -17,7 +17,7 @@ import type { EmbeddingRows } from './embeddings/rows.js';
 import type { Engine } from './engine/engine.js';
 import { isGraphBackend, loadDialogConfig, openEngine } from './engine/open.js';
 import type { Kpis } from './kpis.js';
-import { wrapPromptCallbacks, wrapQueryCallbacks } from './callbacks.js';
+import { wrapPromptCallbacks, wrapQueryCallbacks, wrapStageCallbacks } from './callbacks.js';
 import { runQuery } from './query-run.js';
 import { openDebugTrace, type DebugTrace } from './trace/debug-block.js';
 import { QueryOutcome, queryStream, type QueryStream } from './query-stream.js';
@@ -84,7 +84,7 @@ export class Dialog {
       checkConfigGeometry(parsed, engine.layout);
       const sampler = options.samplerStages === undefined
         ? new Sampler(derived.sampler, engine.vocabSize, configStages(parsed))
-        : new Sampler(derived.sampler, engine.vocabSize, options.samplerStages, 'Dialog.create option samplerStages');
+        : new Sampler(derived.sampler, engine.vocabSize, wrapStageCallbacks(options.samplerStages), 'Dialog.create option samplerStages');
       if (options.sampler) sampler.configure(options.sampler);
       const initTimeUs = Number(process.hrtime.bigint() - start) / 1e3;
       const contextLimit = Math.min(derived.contextSize, engine.capacity);

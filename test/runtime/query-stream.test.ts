@@ -194,6 +194,33 @@ describe('query() returns a QueryStream: its result promise and onToken events',
     expect(next.result.stopReason).toBe('max-tokens');
   });
 
+  it('a sampler stage of the caller that throws: CallbackError naming the stage and method, the thrown value as cause', async () => {
+    const thrown = new Error('no candidates for me');
+    let calls = 0;
+    const stage = {
+      name: 'flaky',
+      apply(): void {
+        if (++calls === 3) throw thrown;
+      },
+    };
+    const dialog = await dialogs.open(bundle, dialogs.config(bundle, { contextSize: CONTEXT }), { samplerStages: [stage, 'top-k'] });
+    const stream = dialog.tokenQuery(ids(4, 14), { maxTokens: 8 });
+    const failure = await collect(stream).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(failure).toEqual(exactError(CallbackError, 'the sampler stage "flaky" apply callback threw: no candidates for me'));
+    expect((failure as CallbackError).cause).toBe(thrown);
+    await expect(stream.result).rejects.toBe(failure);
+    expect(calls).toBe(3);
+    // A stage whose accept is no function is still refused by the chain's check.
+    await expect(
+      dialogs.open(bundle, dialogs.config(bundle), { samplerStages: [{ name: 'bad', apply() {}, accept: 5 as never }] }),
+    ).rejects.toEqual(
+      exactError(InvalidArgumentError, 'Dialog.create option samplerStages[0].accept (stage "bad") must be a function when present, got 5'),
+    );
+  });
+
   it('a bad onToken is thrown by the call itself', async () => {
     const dialog = await open();
     expect(() => dialog.tokenQuery(ids(3, 13), { onToken: 5 as never })).toThrow(
