@@ -6,8 +6,9 @@ import type { QueryOptions } from './dialog-types.js';
 import type { TurnPrompt } from './turn-ledger.js';
 
 /**
- * A callback the caller passed to a query (`onLogits`, `tokenToEmbedding`) threw: the query ends
- * with this error, `callback` naming it and the thrown value as its `cause`.
+ * A callback the caller passed to a query (`onLogits`, `onToken`, `tokenToEmbedding`), or a method
+ * of a sampler stage of theirs, threw: the query ends with this error, `callback` naming it and the
+ * thrown value as its `cause`.
  */
 export class CallbackError extends GenieError {
   constructor(readonly callback: string, cause: unknown) {
