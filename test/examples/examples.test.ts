@@ -22,11 +22,11 @@ function runExample(name: string): Promise<{ code: number | null; stdout: string
 }
 
 describe('examples/', () => {
-  it('has examples, each documented in its opening comment with how to run it, each linked from docs/recipes.md', () => {
+  it('has examples, each opening with a comment that says what it shows, each linked from docs/recipes.md', () => {
     expect(examples.length).toBeGreaterThan(0);
     const recipes = readFileSync(join(repo, 'docs', 'recipes.md'), 'utf8');
     for (const name of examples) {
-      expect(readFileSync(join(repo, 'examples', name), 'utf8')).toMatch(new RegExp(`^/\\*\\*[^]*npx tsx examples/${name.replace('.', '\\.')}`));
+      expect(readFileSync(join(repo, 'examples', name), 'utf8'), `examples/${name}`).toMatch(/^\/\*\*\n \* \S/);
       expect(recipes, `docs/recipes.md links examples/${name}`).toContain(`(../examples/${name})`);
     }
   });
