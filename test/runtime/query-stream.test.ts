@@ -10,7 +10,7 @@ import { InvalidArgumentError } from '../../src/errors.js';
 import { ContextLimitError } from '../../src/graphs/errors.js';
 import { CallbackError } from '../../src/runtime/callbacks.js';
 import type { Dialog, QueryResult } from '../../src/runtime/dialog.js';
-import type { TokenEvent } from '../../src/runtime/query-stream.js';
+import type { QueryStream, TokenEvent } from '../../src/runtime/query-stream.js';
 import { exactError } from '../expect-error.js';
 import { DialogPool, makeModel, stopFrom, tempDir, tokenIds, tokenTurn, writeBundle, type Bundle } from './fixtures.js';
 
@@ -40,6 +40,23 @@ describe('query() returns a QueryStream: its result promise and onToken events',
       if (step.done) return { pieces, returned: step.value };
       pieces.push(step.value);
     }
+  }
+
+  /** What draining `stream` rejects with; its `result` must reject with the very same error. */
+  async function failureOf(stream: QueryStream): Promise<unknown> {
+    const failure = await collect(stream).then(
+      () => new Error('the query did not fail'),
+      (error: unknown) => error,
+    );
+    await expect(stream.result).rejects.toBe(failure);
+    return failure;
+  }
+
+  /** `stream` fails with a CallbackError of exactly `message`, `thrown` as its cause. */
+  async function expectCallbackFailure(stream: QueryStream, message: string, thrown: unknown): Promise<void> {
+    const failure = await failureOf(stream);
+    expect(failure).toEqual(exactError(CallbackError, message));
+    expect((failure as CallbackError).cause).toBe(thrown);
   }
 
   it('a query run to its end: result resolves with the object the generator returns and lastResult holds', async () => {
@@ -99,25 +116,14 @@ describe('query() returns a QueryStream: its result promise and onToken events',
         throw thrown;
       },
     });
-    const failure = await collect(stream).then(
-      () => undefined,
-      (error: unknown) => error,
-    );
-    expect(failure).toEqual(exactError(CallbackError, 'the onLogits callback threw: no logits today'));
-    expect((failure as CallbackError).cause).toBe(thrown);
-    expect((failure as CallbackError).callback).toBe('onLogits');
-    await expect(stream.result).rejects.toBe(failure);
+    await expectCallbackFailure(stream, 'the onLogits callback threw: no logits today', thrown);
   });
 
   it('a reply that fills the context: result rejects with the ContextLimitError that carries the partial result', async () => {
     const dialog = await open({ contextSize: 12 });
     const stream = dialog.tokenQuery(ids(8, 7));
-    const failure = await collect(stream).then(
-      () => undefined,
-      (error: unknown) => error,
-    );
+    const failure = await failureOf(stream);
     expect(failure).toBeInstanceOf(ContextLimitError);
-    await expect(stream.result).rejects.toBe(failure);
     expect(((failure as ContextLimitError).result as QueryResult).stopReason).toBe('context-limit');
     expect((failure as ContextLimitError).result).toBe(dialog.lastResult);
   });
@@ -183,13 +189,7 @@ describe('query() returns a QueryStream: its result promise and onToken events',
         if (index === 2) throw thrown;
       },
     });
-    const failure = await collect(stream).then(
-      () => undefined,
-      (error: unknown) => error,
-    );
-    expect(failure).toEqual(exactError(CallbackError, 'the onToken callback threw: stop here'));
-    expect((failure as CallbackError).cause).toBe(thrown);
-    await expect(stream.result).rejects.toBe(failure);
+    await expectCallbackFailure(stream, 'the onToken callback threw: stop here', thrown);
     const next = await tokenTurn(dialog, ids(3, 12), { maxTokens: 2 });
     expect(next.result.stopReason).toBe('max-tokens');
   });
@@ -205,13 +205,7 @@ describe('query() returns a QueryStream: its result promise and onToken events',
     };
     const dialog = await dialogs.open(bundle, dialogs.config(bundle, { contextSize: CONTEXT }), { samplerStages: [stage, 'top-k'] });
     const stream = dialog.tokenQuery(ids(4, 14), { maxTokens: 8 });
-    const failure = await collect(stream).then(
-      () => undefined,
-      (error: unknown) => error,
-    );
-    expect(failure).toEqual(exactError(CallbackError, 'the sampler stage "flaky" apply callback threw: no candidates for me'));
-    expect((failure as CallbackError).cause).toBe(thrown);
-    await expect(stream.result).rejects.toBe(failure);
+    await expectCallbackFailure(stream, 'the sampler stage "flaky" apply callback threw: no candidates for me', thrown);
     expect(calls).toBe(3);
     // A stage whose accept is no function is still refused by the chain's check.
     await expect(
