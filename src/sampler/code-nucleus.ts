@@ -93,6 +93,6 @@ export class CodeNucleus {
     counts.fill(0, min, max + 1);
     // Every token at or above the cut was within `window` of the best so far when the pass met it.
     if (nearCount <= NEAR_CAPACITY && code >= max - window) return view.pickAboveInto(this.near, nearCount, code, ties, tokens, values);
-    return view.collectAboveInto(code, ties, tokens, values);
+    return view.pickAboveInto(null, view.vocab, code, ties, tokens, values);
   }
 }

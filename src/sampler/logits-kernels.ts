@@ -197,61 +197,21 @@ export function countCodes8(src: Uint8Array, from: number, n: number, counts: In
   out[1] = kept;
 }
 
+
 /**
- * A threshold cut of a fixed-point row in sampling order: every token whose code is above `code`, then
- * the first `ties` tokens (lowest ids) whose code equals it, into `tokens` (in id order); their
+ * A threshold cut of a fixed-point row in sampling order: of the candidate ids `near[0, count)` (id
+ * order; null for every token of the row, `count` being the vocabulary), every token whose code is
+ * above `code`, then the first `ties` (lowest ids) whose code equals it, into `tokens`; their
  * dequantized values into `dst[token]`. Returns how many.
  */
-export function collectCodes16(
-  src: Uint16Array, from: number, n: number, code: number, ties: number, encoding: Encoding, tokens: Int32Array, dst: Float32Array,
-): number {
-  const { scale, offset } = encoding;
-  let kept = 0;
-  let tied = 0;
-  for (let t = 0; t < n; t++) {
-    const q = src[from + t];
-    if (q < code) continue;
-    if (q === code) {
-      if (tied === ties) continue;
-      tied++;
-    }
-    tokens[kept++] = t;
-    dst[t] = (q + offset) * scale;
-  }
-  return kept;
-}
-
-export function collectCodes8(
-  src: Uint8Array, from: number, n: number, code: number, ties: number, encoding: Encoding, tokens: Int32Array, dst: Float32Array,
-): number {
-  const { scale, offset } = encoding;
-  let kept = 0;
-  let tied = 0;
-  for (let t = 0; t < n; t++) {
-    const q = src[from + t];
-    if (q < code) continue;
-    if (q === code) {
-      if (tied === ties) continue;
-      tied++;
-    }
-    tokens[kept++] = t;
-    dst[t] = (q + offset) * scale;
-  }
-  return kept;
-}
-
-/**
- * `collectCodes16/8` restricted to the candidate ids `near[0, count)` (id order, a superset of the
- * survivors).
- */
 export function pickCodes16(
-  src: Uint16Array, from: number, near: Int32Array, count: number, code: number, ties: number, encoding: Encoding, tokens: Int32Array, dst: Float32Array,
+  src: Uint16Array, from: number, near: Int32Array | null, count: number, code: number, ties: number, encoding: Encoding, tokens: Int32Array, dst: Float32Array,
 ): number {
   const { scale, offset } = encoding;
   let kept = 0;
   let tied = 0;
   for (let j = 0; j < count; j++) {
-    const t = near[j];
+    const t = near === null ? j : near[j];
     const q = src[from + t];
     if (q < code) continue;
     if (q === code) {
@@ -265,13 +225,13 @@ export function pickCodes16(
 }
 
 export function pickCodes8(
-  src: Uint8Array, from: number, near: Int32Array, count: number, code: number, ties: number, encoding: Encoding, tokens: Int32Array, dst: Float32Array,
+  src: Uint8Array, from: number, near: Int32Array | null, count: number, code: number, ties: number, encoding: Encoding, tokens: Int32Array, dst: Float32Array,
 ): number {
   const { scale, offset } = encoding;
   let kept = 0;
   let tied = 0;
   for (let j = 0; j < count; j++) {
-    const t = near[j];
+    const t = near === null ? j : near[j];
     const q = src[from + t];
     if (q < code) continue;
     if (q === code) {

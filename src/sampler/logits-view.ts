@@ -2,7 +2,7 @@ import { InvalidArgumentError } from '../errors.js';
 import type { DataTypeName, Encoding } from '../tensor/dtype.js';
 import { float16ToFloat32 } from '../tensor/fp16.js';
 import {
-  argmaxCodes16, argmaxCodes8, collectCodes16, collectCodes8, countCodes16, countCodes8, pickCodes16, pickCodes8, argmaxFloat16, argmaxFloat32, dequantizeFloat16, dequantizeFloat32,
+  argmaxCodes16, argmaxCodes8, countCodes16, countCodes8, pickCodes16, pickCodes8, argmaxFloat16, argmaxFloat32, dequantizeFloat16, dequantizeFloat32,
   dequantizeTokens, dequantizeUint16, dequantizeUint8,
 } from './logits-kernels.js';
 import { selectTopK } from './rank.js';
@@ -225,26 +225,17 @@ export class LogitsView {
     else countCodes8(this.u8, this.offset, this.vocab, counts, window, near, out);
   }
 
-  /** `collectAboveInto` over the candidate ids `near[0, count)` (id order, a superset of the survivors). */
-  pickAboveInto(near: Int32Array, count: number, code: number, ties: number, tokens: Int32Array, values: Float32Array): number {
+  /**
+   * Fixed-point rows: of the candidate ids `near[0, count)` (id order; null for the whole row), the
+   * tokens whose code is above `code` and the first `ties` (lowest ids) whose code equals it, into
+   * `tokens`, their dequantized values into `values[token]`; returns how many.
+   */
+  pickAboveInto(near: Int32Array | null, count: number, code: number, ties: number, tokens: Int32Array, values: Float32Array): number {
     if (this.released) throw releasedError();
     this.checkFixedPoint();
     return this.dtype === 'UFIXED_POINT_16'
       ? pickCodes16(this.u16, this.offset, near, count, code, ties, this.encoding, tokens, values)
       : pickCodes8(this.u8, this.offset, near, count, code, ties, this.encoding, tokens, values);
-  }
-
-  /**
-   * Fixed-point rows: the tokens whose code is above `code` and the first `ties` (lowest ids) whose
-   * code equals it, into `tokens` (id order), their dequantized values into `values[token]`; returns
-   * how many.
-   */
-  collectAboveInto(code: number, ties: number, tokens: Int32Array, values: Float32Array): number {
-    if (this.released) throw releasedError();
-    this.checkFixedPoint();
-    return this.dtype === 'UFIXED_POINT_16'
-      ? collectCodes16(this.u16, this.offset, this.vocab, code, ties, this.encoding, tokens, values)
-      : collectCodes8(this.u8, this.offset, this.vocab, code, ties, this.encoding, tokens, values);
   }
 
   private checkFixedPoint(): void {

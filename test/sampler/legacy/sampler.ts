@@ -1,12 +1,15 @@
+/**
+ * The sampler as it was before it was built from stages (frozen at commit f36873a, its custom-callback
+ * path left out): the oracle that the default chain still draws the same tokens. It uses today's
+ * SurvivorSet (whose partition and draw did not change) through the old calls.
+ */
 import { InvalidArgumentError } from '../../../src/errors.js';
-import type { SamplerCallback } from '../../../src/sampler/callbacks.js';
-import { SamplerCallbackError } from '../../../src/sampler/errors.js';
 import type { LogitsView } from '../../../src/sampler/logits-view.js';
 import type { SamplerParams } from '../../../src/sampler/params.js';
-import { applyPenalties, penaltiesAreNeutral } from './penalties.js';
+import { applyPenalties, penaltiesAreNeutral } from '../../../src/sampler/penalties.js';
 import { resolveInitialParams, resolveUpdate, type SamplerUpdate } from '../../../src/sampler/resolve-params.js';
 import { SeededRng, type RngState } from '../../../src/sampler/rng.js';
-import { SurvivorSet } from './survivors.js';
+import { SurvivorSet } from '../../../src/sampler/survivors.js';
 import type { TokenHistory } from '../../../src/sampler/token-history.js';
 
 /**
@@ -19,7 +22,6 @@ import type { TokenHistory } from '../../../src/sampler/token-history.js';
 export class Sampler {
   readonly vocabSize: number;
   private current: SamplerParams;
-  private callback: SamplerCallback | undefined;
   private readonly rng: SeededRng;
   /** Dequantized (then penalised) logits of the row being sampled; also the custom callback's buffer. */
   private readonly values: Float32Array;
@@ -33,7 +35,6 @@ export class Sampler {
     const resolved = resolveInitialParams(params);
     this.vocabSize = vocabSize;
     this.current = resolved.params;
-    this.callback = resolved.callback;
     this.rng = new SeededRng(resolved.params.seed);
     this.values = new Float32Array(vocabSize);
     this.counts = new Int32Array(vocabSize);
@@ -52,7 +53,6 @@ export class Sampler {
   configure(update: SamplerUpdate): void {
     const resolved = resolveUpdate(this.current, update);
     this.current = resolved.params;
-    this.callback = resolved.callback;
     if (Object.prototype.hasOwnProperty.call(update, 'seed')) this.rng.reseed(resolved.params.seed);
   }
 
@@ -77,11 +77,11 @@ export class Sampler {
   sample(view: LogitsView, history?: TokenHistory): number {
     this.checkView(view);
     const p = this.current;
-    if (p.type === 'custom') return this.sampleCustom(view);
+    if (p.type === 'custom') throw new Error('the frozen copy compares the basic chain only');
     const window = this.penaltyWindow(history);
     if (p.greedy) return window === 0 ? view.argmax() : this.prepareValues(view, history, window);
     const top = this.filter(view, history, window);
-    return this.survivors.draw(this.values, top, p, this.rng);
+    return this.survivors.draw(this.values, top, p.temp, this.rng);
   }
 
   /**
@@ -156,31 +156,12 @@ export class Sampler {
       top = survivors.keepTopKOfView(view, p.topK, values);
     } else {
       top = this.prepareValues(view, history, window);
+      // Today's keepTopK narrows the current set: start from the whole vocabulary, as the old one did.
+      survivors.keepAll();
       if (topK) survivors.keepTopK(values, p.topK);
-      else survivors.keepAll();
     }
-    if (p.topP < 1) survivors.keepTopP(values, top, p);
-    if (p.minP > 0) survivors.keepMinP(values, top, p);
+    if (p.topP < 1) survivors.keepTopP(values, top, p.topP, 1);
+    if (p.minP > 0) survivors.keepMinP(values, top, p.minP, 1);
     return top;
-  }
-
-  private sampleCustom(view: LogitsView): number {
-    const { values, vocabSize } = this;
-    view.dequantizeInto(values);
-    let token: number;
-    try {
-      token = (this.callback as SamplerCallback)(values, vocabSize);
-    } catch (error) {
-      throw new SamplerCallbackError(
-        `sampler callback "${this.current.callbackName}" threw: ${error instanceof Error ? error.message : String(error)}`,
-        { cause: error },
-      );
-    }
-    if (!Number.isInteger(token) || token < 0 || token >= vocabSize) {
-      throw new SamplerCallbackError(
-        `sampler callback "${this.current.callbackName}" returned ${String(token)}; expected an integer token in [0, ${vocabSize})`,
-      );
-    }
-    return token;
   }
 }
