@@ -1,8 +1,9 @@
 import type { GraphBackend } from '../backends/backend.js';
-import type { QnnBackendOptions, QnnGraphBackend } from '../backends/qnn/index.js';
+import type { QnnBackendOptions, QnnGraphBackend, QnnSystemOptions } from '../backends/qnn/index.js';
 import { openReferenceBackend } from '../backends/reference/index.js';
 import { InvalidArgumentError, NotSupportedError } from '../errors.js';
-import type { SimulatedQnnOptions } from '../simulator/index.js';
+import type { GraphSpec } from '../graphs/spec.js';
+import type { SimulatedQnn, SimulatedQnnOptions } from '../simulator/index.js';
 import { isRuntimeBackendType, type RuntimeBackendType } from './backend-registry.js';
 import { checkOptionKeys } from './check-options.js';
 import type { DerivedDialog, DerivedHtp } from './config/derive.js';
@@ -39,17 +40,54 @@ export interface BackendOptions {
  * when it is disposed or fails to open. An instance the caller passes stays the caller's.
  */
 export async function openQnnHtpBackend(ctxBins: readonly string[], options: QnnHtpOptions = {}): Promise<QnnGraphBackend> {
-  const { openQnnBackend, resolveQnnProvider } = await import('../backends/qnn/index.js');
+  const { openQnnBackend } = await import('../backends/qnn/index.js');
   const { simulatedOptions, ...qnn } = options;
+  const created = await simulatedProviderToCreate(qnn, simulatedOptions, 'openQnnBackend');
+  if (created === undefined) return openQnnBackend(ctxBins, qnn);
+  return openQnnBackend(ctxBins, { ...qnn, provider: 'simulated', simulated: created, ownsSimulated: true });
+}
+
+/** Options of reading QNN context binaries' graphs: the system provider's, plus `simulatedOptions` as in `QnnHtpOptions`. */
+export interface QnnSystemReadOptions extends QnnSystemOptions {
+  readonly simulatedOptions?: SimulatedQnnOptions;
+}
+
+/**
+ * The graphs of QNN context binaries from QnnSystem's binary info alone: only libQnnSystem is
+ * loaded (the simulated provider's system part when selected), no backend, device or context is
+ * created. A simulated provider created here lives for the read only.
+ */
+export async function readQnnCtxBinGraphs(ctxBins: readonly string[], options: QnnSystemReadOptions = {}): Promise<GraphSpec[]> {
+  const { readQnnGraphSpecs } = await import('../backends/qnn/index.js');
+  const { simulatedOptions, ...qnn } = options;
+  const created = await simulatedProviderToCreate(qnn, simulatedOptions, 'readQnnGraphSpecs');
+  if (created === undefined) return readQnnGraphSpecs(ctxBins, qnn);
+  try {
+    return await readQnnGraphSpecs(ctxBins, { ...qnn, provider: 'simulated', simulated: created });
+  } finally {
+    created.dispose();
+  }
+}
+
+/**
+ * A new simulated provider when the options select the simulated one without handing an instance
+ * (`simulatedOptions` alone selects it), else undefined; `caller` starts the message of a contradiction.
+ */
+async function simulatedProviderToCreate(
+  qnn: QnnSystemOptions,
+  simulatedOptions: SimulatedQnnOptions | undefined,
+  caller: string,
+): Promise<SimulatedQnn | undefined> {
+  const { resolveQnnProvider } = await import('../backends/qnn/index.js');
   const selection = simulatedOptions === undefined ? qnn : { ...qnn, provider: qnn.provider ?? 'simulated' };
   const provider = resolveQnnProvider(selection, qnn.env ?? process.env);
   if (provider === 'native' && simulatedOptions !== undefined) {
-    throw new InvalidArgumentError('openQnnBackend: option simulatedOptions contradicts provider "native"');
+    throw new InvalidArgumentError(`${caller}: option simulatedOptions contradicts provider "native"`);
   }
-  if (provider === 'native' || qnn.simulated !== undefined) return openQnnBackend(ctxBins, qnn);
+  if (provider === 'native' || qnn.simulated !== undefined) return undefined;
   // Loaded on demand so production code never pulls the simulator in.
   const { createSimulatedQnn } = await import('../simulator/index.js');
-  return openQnnBackend(ctxBins, { ...qnn, provider, simulated: createSimulatedQnn(simulatedOptions), ownsSimulated: true });
+  return createSimulatedQnn(simulatedOptions);
 }
 
 const BACKEND_OPTION_KEYS = { qnn: true } as const satisfies Record<keyof BackendOptions, true>;

@@ -27,7 +27,7 @@ class QnnHtpBackend implements QnnGraphBackend {
     private readonly session: QnnSession,
     private readonly release: () => void,
   ) {
-    this.graphs = [...session.graphs.values()].map(toGraphSpec);
+    this.graphs = [...session.graphs.values()].map((graph) => toGraphSpec(graph, graph.ctxBin));
   }
 
   /** QNN's `graphExecute` runs on Koffi's worker pool in the default `async` mode, on the JS thread in `sync`. */

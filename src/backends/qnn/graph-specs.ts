@@ -1,7 +1,6 @@
 /** QNN graph metadata as the backend-neutral `GraphSpec`s the runtime plans with. */
 import type { GraphSpec, TensorSpec } from '../../graphs/spec.js';
-import type { QnnGraph } from '../../qnn/binding/graph.js';
-import type { QnnTensorInfo } from '../../qnn/binding/metadata.js';
+import type { QnnGraphInfo, QnnTensorInfo } from '../../qnn/binding/metadata.js';
 import { dataTypeName } from '../../tensor/dtype.js';
 
 /** A tensor's spec; the encoding comes from its SCALE_OFFSET (or BW_SCALE_OFFSET) quant params. */
@@ -11,10 +10,11 @@ export function toTensorSpec(tensor: QnnTensorInfo): TensorSpec {
   return scaleOffset === undefined ? spec : { ...spec, encoding: { scale: scaleOffset.scale, offset: scaleOffset.offset } };
 }
 
-export function toGraphSpec(graph: QnnGraph): GraphSpec {
+/** A graph of the context binary at index `ctxBin` of the model's ctx-bins (a retrieved QnnGraph is one too). */
+export function toGraphSpec(graph: QnnGraphInfo, ctxBin: number): GraphSpec {
   return {
     name: graph.name,
-    ctxBin: graph.ctxBin,
+    ctxBin,
     inputs: graph.inputs.map(toTensorSpec),
     outputs: graph.outputs.map(toTensorSpec),
   };

@@ -11,4 +11,5 @@ export {
 } from './options.js';
 export { HtpExtensionsError, readHtpExtensions, type HtpExtensionsPerf } from './extensions.js';
 export { toGraphSpec, toTensorSpec } from './graph-specs.js';
-export { DEFAULT_BACKEND_LIBRARY, DEFAULT_SYSTEM_LIBRARY } from './provider.js';
+export { DEFAULT_BACKEND_LIBRARY, DEFAULT_SYSTEM_LIBRARY, type QnnSystemOptions } from './provider.js';
+export { readQnnGraphSpecs } from './binary-graphs.js';

@@ -167,14 +167,19 @@ export function resolveQnnBackendOptions(options: QnnBackendOptions, extensions:
   if (shared !== undefined && shared !== 'auto' && shared !== 'off' && (typeof shared !== 'object' || shared === null)) {
     fail('sharedMemory', shared, 'is not "auto", "off" or a SharedMemoryAllocator');
   }
+  checkSimulatedOption(provider, options, 'openQnnBackend');
+  return { provider, env, perf: resolvePerf(options, extensions), htp: resolveHtp(options.htp) };
+}
+
+/** Throws unless option `simulated` is given exactly when `provider` is the simulated one; `caller` starts the message. */
+export function checkSimulatedOption(provider: QnnProviderKind, options: Pick<QnnBackendOptions, 'simulated'>, caller: string): void {
   if (provider === 'native' && options.simulated !== undefined) {
-    throw new InvalidArgumentError('openQnnBackend: option simulated contradicts provider "native"');
+    throw new InvalidArgumentError(`${caller}: option simulated contradicts provider "native"`);
   }
   if (provider === 'simulated' && options.simulated === undefined) {
     throw new InvalidArgumentError(
-      `openQnnBackend: provider "simulated" (option provider or ${QNN_PROVIDER_ENV}) needs a simulated provider in option simulated; ` +
+      `${caller}: provider "simulated" (option provider or ${QNN_PROVIDER_ENV}) needs a simulated provider in option simulated; ` +
         'openBackend / Dialog.create create one (runtime/backend-factory.ts)',
     );
   }
-  return { provider, env, perf: resolvePerf(options, extensions), htp: resolveHtp(options.htp) };
 }

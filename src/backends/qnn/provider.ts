@@ -3,8 +3,15 @@ import { basename } from 'node:path';
 import { checkAdspLibraryPath } from '../../qnn/binding/adsp.js';
 import { processLibraryHost, resolveQnnLibrary } from '../../qnn/binding/library-paths.js';
 import { loadRpcmem, type SharedMemoryAllocator } from '../../qnn/binding/memory.js';
-import { loadQnnLibraries, providerSourceFromPointers, type QnnProviderSource } from '../../qnn/binding/providers.js';
-import type { QnnBackendOptions, ResolvedQnnBackendOptions } from './options.js';
+import {
+  loadQnnLibraries,
+  loadQnnSystemLibrary,
+  providerSourceFromPointers,
+  systemProviderSourceFromPointer,
+  type QnnProviderSource,
+  type QnnSystemProviderSource,
+} from '../../qnn/binding/providers.js';
+import { checkSimulatedOption, resolveQnnProvider, type QnnBackendOptions, type ResolvedQnnBackendOptions } from './options.js';
 
 export const DEFAULT_BACKEND_LIBRARY = 'QnnHtp';
 export const DEFAULT_SYSTEM_LIBRARY = 'QnnSystem';
@@ -42,4 +49,23 @@ export function openProvider(
     source: loadQnnLibraries(backend.path, system.path),
     sharedMemory: options.sharedMemory === 'off' ? undefined : (injected ?? loadRpcmem() ?? undefined),
   };
+}
+
+/** What reading context binaries' metadata needs of the QnnHtp backend options: the system provider. */
+export type QnnSystemOptions = Pick<QnnBackendOptions, 'provider' | 'simulated' | 'systemLibrary' | 'env'>;
+
+/**
+ * libQnnSystem's provider alone: the simulated provider's system part, or libQnnSystem resolved and
+ * loaded like `openProvider` does (the backend library is neither resolved nor loaded). `caller`
+ * starts the messages of bad options.
+ */
+export function openSystemProvider(options: QnnSystemOptions, caller: string): QnnSystemProviderSource {
+  const env = options.env ?? process.env;
+  const provider = resolveQnnProvider(options, env);
+  checkSimulatedOption(provider, options, caller);
+  if (options.simulated !== undefined) {
+    return systemProviderSourceFromPointer('simulated QNN system provider', options.simulated.systemInterfaceGetProviders);
+  }
+  const system = resolveQnnLibrary('system', options.systemLibrary, DEFAULT_SYSTEM_LIBRARY, { ...processLibraryHost(), env });
+  return loadQnnSystemLibrary(system.path);
 }

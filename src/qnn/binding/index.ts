@@ -25,11 +25,14 @@ export {
 export { ADSP_LIBRARY_PATH, ADSP_SYSTEM_DIRS, checkAdspLibraryPath, type AdspCheck } from './adsp.js';
 export {
   loadQnnLibraries,
+  loadQnnSystemLibrary,
   providerSourceFromPointers,
   selectInterfaceProvider,
   selectSystemProvider,
+  systemProviderSourceFromPointer,
   type QnnProvider,
   type QnnProviderSource,
+  type QnnSystemProviderSource,
 } from './providers.js';
 export { QnnCoreApi, QnnSystemApi, type CoreFunctionName, type SystemFunctionName } from './function-table.js';
 export {
@@ -42,6 +45,7 @@ export {
   type QnnLogSink,
 } from './log.js';
 export {
+  checkGraphNamesUnique,
   decodeBinaryInfo,
   readBinaryInfo,
   type QnnBinaryInfo,
@@ -80,5 +84,6 @@ export {
 export { describeDevices, readPlatformInfo, type QnnHardwareDevice, type QnnHtpDeviceInfo } from './platform.js';
 export { DEFAULT_HTP_CONTEXT_SETTINGS, encodeContextConfigs, type HtpContextSettings } from './context-config.js';
 export { NativeContextBinary } from './context-binary.js';
+export { readContextBinaryInfos } from './binary-info-file.js';
 export { QnnGraph, type QnnExecuteMode } from './graph.js';
 export { QnnSession, type QnnSessionOptions } from './session.js';

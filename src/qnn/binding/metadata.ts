@@ -5,7 +5,7 @@
  */
 import { graphInfoStride, TENSOR_STRIDE } from '../abi.js';
 import { QnnDefinition, QnnQuantizationEncoding } from '../enums.js';
-import type { QnnApiVersion } from '../slots.js';
+import { MIN_CORE_API_VERSION, type QnnApiVersion } from '../slots.js';
 import { QnnContextBinaryError } from './errors.js';
 import type { QnnSystemApi } from './function-table.js';
 import { BINARY_INFO, GRAPH_INFO, QUANT, TENSOR } from './layout.js';
@@ -146,13 +146,26 @@ function graphStride(graphs: NativePointer, count: number, coreApiMinor: number,
 }
 
 /**
- * Decodes a `QnnSystemContext_BinaryInfo_t` into plain objects. `coreApiMinor` is the backend's
- * (libQnnSystem is assumed to come from the same SDK), used for the GraphInfo stride.
+ * The core API minor whose SDK's GraphInfo stride is tried first when no backend is loaded: the
+ * binary's own (libQnnSystem is assumed to come from the SDK that built it), at least the oldest
+ * this binding supports. `graphStride` checks the guess.
  */
-export function decodeBinaryInfo(info: NativePointer, coreApiMinor: number, file: string): QnnBinaryInfo {
+function binaryCoreApiMinor(binaryCore: QnnApiVersion): number {
+  const supported = binaryCore.major === MIN_CORE_API_VERSION.major && binaryCore.minor >= MIN_CORE_API_VERSION.minor;
+  return supported ? binaryCore.minor : MIN_CORE_API_VERSION.minor;
+}
+
+/**
+ * Decodes a `QnnSystemContext_BinaryInfo_t` into plain objects. `coreApiMinor` is the backend's
+ * (libQnnSystem is assumed to come from the same SDK), used for the GraphInfo stride; null when
+ * only libQnnSystem is loaded: the binary's own core API version stands in for it.
+ */
+export function decodeBinaryInfo(info: NativePointer, coreApiMinor: number | null, file: string): QnnBinaryInfo {
   const version = readU32(info, BINARY_INFO.version);
   const fields = BINARY_INFO.byVersion.get(version);
   if (fields === undefined) throw new QnnContextBinaryError(`context binary "${file}": unknown BinaryInfo version ${version}`);
+  const core = fields.coreApiVersion;
+  const coreApiVersion = { major: readU32(info, core), minor: readU32(info, core + 4), patch: readU32(info, core + 8) };
   const numGraphs = readU32(info, fields.numGraphs);
   const graphsPtr = readPointer(info, fields.graphs);
   if (numGraphs > 0 && graphsPtr === null) {
@@ -160,7 +173,7 @@ export function decodeBinaryInfo(info: NativePointer, coreApiMinor: number, file
   }
   const graphs: QnnGraphInfo[] = [];
   if (graphsPtr !== null) {
-    const stride = graphStride(graphsPtr, numGraphs, coreApiMinor, file);
+    const stride = graphStride(graphsPtr, numGraphs, coreApiMinor ?? binaryCoreApiMinor(coreApiVersion), file);
     for (let g = 0; g < numGraphs; g++) {
       const at = graphsPtr + BigInt(g * stride);
       const graphVersion = readU32(at, GRAPH_INFO.version);
@@ -177,12 +190,11 @@ export function decodeBinaryInfo(info: NativePointer, coreApiMinor: number, file
       });
     }
   }
-  const core = fields.coreApiVersion;
   return {
     version,
     backendId: readU32(info, fields.backendId),
     buildId: readCStringAt(info, fields.buildId),
-    coreApiVersion: { major: readU32(info, core), minor: readU32(info, core + 4), patch: readU32(info, core + 8) },
+    coreApiVersion,
     socVersion: readCStringAt(info, fields.socVersion),
     graphs,
   };
@@ -191,12 +203,13 @@ export function decodeBinaryInfo(info: NativePointer, coreApiMinor: number, file
 /**
  * Reads a context binary's metadata: `systemContextGetMetaData` when the system library has it,
  * else the deprecated `systemContextGetBinaryInfo`. The system context is freed before returning.
+ * `coreApiMinor`: as `decodeBinaryInfo`'s.
  */
 export function readBinaryInfo(
   system: QnnSystemApi,
   binary: NativePointer,
   byteLength: number,
-  coreApiMinor: number,
+  coreApiMinor: number | null,
   file: string,
 ): QnnBinaryInfo {
   const handle: unknown[] = [null];
@@ -219,4 +232,20 @@ export function readBinaryInfo(
     if (decoded !== undefined) system.check('systemContextFree', freed);
   }
   return decoded;
+}
+
+/**
+ * Throws when `info` lists a graph twice or one another binary already holds (`binaryOf` names
+ * that binary): graph names address graphs across a model's context binaries.
+ */
+export function checkGraphNamesUnique(info: QnnBinaryInfo, file: string, binaryOf: (graph: string) => string | undefined): void {
+  const seen = new Set<string>();
+  for (const { name } of info.graphs) {
+    const other = binaryOf(name);
+    if (other !== undefined || seen.has(name)) {
+      const where = other === undefined ? 'twice' : `also in "${other}"`;
+      throw new QnnContextBinaryError(`context binary "${file}": graph "${name}" is listed ${where}`);
+    }
+    seen.add(name);
+  }
 }

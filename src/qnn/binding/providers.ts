@@ -14,12 +14,24 @@ import { librarySymbol, loadLibraryFile } from './library-file.js';
 import type { QnnLibraryKind } from './library-paths.js';
 import { readCStringAt, readU32, type NativeFunction, type NativePointer } from './native.js';
 
-/** The two `getProviders` functions of one QNN installation (real libraries or the simulated provider). */
-export interface QnnProviderSource {
-  /** For messages, e.g. the library paths. */
+/** libQnnSystem's `getProviders` alone: all that reading a context binary's metadata needs. */
+export interface QnnSystemProviderSource {
+  /** For messages, e.g. the library path. */
   readonly description: string;
-  readonly interfaceGetProviders: NativeFunction;
   readonly systemInterfaceGetProviders: NativeFunction;
+}
+
+/** The two `getProviders` functions of one QNN installation (real libraries or the simulated provider). */
+export interface QnnProviderSource extends QnnSystemProviderSource {
+  readonly interfaceGetProviders: NativeFunction;
+}
+
+/** A system source from a native function pointer with the `QnnSystemInterface_getProviders` C signature. */
+export function systemProviderSourceFromPointer(description: string, systemInterfaceGetProviders: unknown): QnnSystemProviderSource {
+  return {
+    description,
+    systemInterfaceGetProviders: koffi.decode(systemInterfaceGetProviders, abi.QnnSystemInterface_GetProvidersFn_t) as NativeFunction,
+  };
 }
 
 /** A source from two native function pointers with the `getProviders` C signatures. */
@@ -29,12 +41,8 @@ export function providerSourceFromPointers(
   systemInterfaceGetProviders: unknown,
 ): QnnProviderSource {
   return {
-    description,
+    ...systemProviderSourceFromPointer(description, systemInterfaceGetProviders),
     interfaceGetProviders: koffi.decode(interfaceGetProviders, abi.QnnInterface_GetProvidersFn_t) as NativeFunction,
-    systemInterfaceGetProviders: koffi.decode(
-      systemInterfaceGetProviders,
-      abi.QnnSystemInterface_GetProvidersFn_t,
-    ) as NativeFunction,
   };
 }
 
@@ -62,8 +70,21 @@ export function loadQnnLibraries(backendPath: string, systemPath: string): QnnPr
   return providerSourceFromPointers(
     `${backendPath} + ${systemPath}`,
     librarySymbol(loadOnce(backendPath, 'backend'), backendPath, 'backend', QNN_INTERFACE_GET_PROVIDERS_SYMBOL),
-    librarySymbol(loadOnce(systemPath, 'system'), systemPath, 'system', QNN_SYSTEM_INTERFACE_GET_PROVIDERS_SYMBOL),
+    systemGetProviders(systemPath),
   );
+}
+
+/**
+ * A system source from libQnnSystem alone (no backend library loaded: what a laptop with the SDK
+ * has), loaded once per process like `loadQnnLibraries`'.
+ * @throws QnnLibraryLoadError or QnnLibraryNotFoundError naming the file, as `loadQnnLibraries`.
+ */
+export function loadQnnSystemLibrary(systemPath: string): QnnSystemProviderSource {
+  return systemProviderSourceFromPointer(systemPath, systemGetProviders(systemPath));
+}
+
+function systemGetProviders(systemPath: string): unknown {
+  return librarySymbol(loadOnce(systemPath, 'system'), systemPath, 'system', QNN_SYSTEM_INTERFACE_GET_PROVIDERS_SYMBOL);
 }
 
 /** One entry of a provider list. */
@@ -127,7 +148,7 @@ export function selectInterfaceProvider(source: QnnProviderSource): QnnProvider 
 }
 
 /** Lists libQnnSystem's providers and picks the first with system API 1.x >= 1.1. */
-export function selectSystemProvider(source: QnnProviderSource): QnnProvider {
+export function selectSystemProvider(source: QnnSystemProviderSource): QnnProvider {
   const providers = listProviders(
     source.systemInterfaceGetProviders,
     QNN_SYSTEM_INTERFACE_GET_PROVIDERS_SYMBOL,

@@ -11,13 +11,13 @@ import { formatApiVersion } from '../slots.js';
 import { NativeContextBinary } from './context-binary.js';
 import { DEFAULT_HTP_CONTEXT_SETTINGS, encodeContextConfigs, type HtpContextSettings } from './context-config.js';
 import { DisposalStack } from './disposal-stack.js';
-import { QnnContextBinaryError, QnnDisposedError } from './errors.js';
+import { QnnDisposedError } from './errors.js';
 import { QnnCoreApi, QnnSystemApi } from './function-table.js';
 import { QnnGraph, type GraphRuntime, type QnnExecuteMode } from './graph.js';
 import { QnnLogger, stderrLogSink, type QnnLogLevelName, type QnnLogSink } from './log.js';
 import { ContextMemHandles } from './mem-handles.js';
 import { NativeBufferPool, type SharedMemoryAllocator } from './memory.js';
-import { readBinaryInfo, type QnnBinaryInfo } from './metadata.js';
+import { checkGraphNamesUnique, readBinaryInfo, type QnnBinaryInfo } from './metadata.js';
 import { callAsync, NativeArena, type NativePointer } from './native.js';
 import { HtpPerfVote, type HtpPerfSettings } from './perf.js';
 import { describeDevices, readPlatformInfo, type QnnHardwareDevice } from './platform.js';
@@ -241,15 +241,10 @@ export class QnnSession implements GraphRuntime {
     const configArena = new NativeArena();
     try {
       info = readBinaryInfo(this.system, binary.pointer, binary.byteLength, core.provider.apiVersion.minor, path);
-      const seen = new Set<string>();
-      for (const { name } of info.graphs) {
+      checkGraphNamesUnique(info, path, (name) => {
         const other = this.graphs.get(name);
-        if (other !== undefined || seen.has(name)) {
-          const where = other === undefined ? 'twice' : `also in "${this.ctxBins[other.ctxBin]}"`;
-          throw new QnnContextBinaryError(`context binary "${path}": graph "${name}" is listed ${where}`);
-        }
-        seen.add(name);
-      }
+        return other === undefined ? undefined : this.ctxBins[other.ctxBin];
+      });
       const configs = encodeContextConfigs(configArena, htp, index, firstContext);
       const contextOut = out();
       const result = await callAsync(

@@ -2,10 +2,10 @@
  * What a Genie config or a ctx-bin holds (`genie-ts inspect`): its graphs with every input and
  * output (shape, dtype, encoding, role), and, when the graphs form a model genie-ts can drive, the
  * AR/CL variants and their split order, the KV layout (concat or scatter) and the buffer plan with
- * its memory. The graphs come from the backend the file needs, opened through the factory: a
- * reference ctx-bin is read by the Reference backend; any other file is a QNN context binary, read
- * through QnnHtp (QnnSystem's binary info on a device, the simulated provider with
- * GENIE_TS_QNN_PROVIDER=simulated).
+ * its memory. The graphs come through the factory: a reference ctx-bin is read by the Reference
+ * backend; any other file (and every ctx-bin of a QnnHtp config) is a QNN context binary, read from
+ * QnnSystem's binary info alone: only libQnnSystem is loaded (the simulated provider's system part
+ * with GENIE_TS_QNN_PROVIDER=simulated), no QNN context is created and HTP is never touched.
  */
 import { open } from 'node:fs/promises';
 import { GenieError, NotSupportedError, systemErrorReason } from '../../errors.js';
@@ -17,7 +17,8 @@ import { DEFAULT_CACHE_GROUP, tensorRole } from '../../graphs/names.js';
 import { graphSpecsToJson, type GraphSpecJson } from '../../graphs/spec-json.js';
 import type { GraphSpec, TensorSpec } from '../../graphs/spec.js';
 import { tensorByteLength } from '../../graphs/sizes.js';
-import { openBackend, type BackendTarget } from '../backend-factory.js';
+import { openBackend, readQnnCtxBinGraphs, type BackendTarget, type QnnSystemReadOptions } from '../backend-factory.js';
+import { checkOptionKeys } from '../check-options.js';
 import { deriveDialog, isDialogRoot, loadConfigFile } from '../config/index.js';
 
 export type InspectedKind = 'genie-config' | 'reference-ctx-bin' | 'qnn-ctx-bin';
@@ -70,8 +71,20 @@ export class InspectError extends GenieError {
   }
 }
 
+export interface InspectOptions {
+  /** Where QNN context binaries' binary info comes from (libQnnSystem or the simulated provider). */
+  readonly qnn?: QnnSystemReadOptions;
+}
+
+const INSPECT_OPTION_KEYS = { qnn: true } as const satisfies Record<keyof InspectOptions, true>;
+const QNN_OPTION_KEYS = {
+  provider: true, simulated: true, simulatedOptions: true, systemLibrary: true, env: true,
+} as const satisfies Record<keyof QnnSystemReadOptions, true>;
+
 /** Inspects `file`: a Genie config (JSON) or a ctx-bin. */
-export async function inspectFile(file: string): Promise<InspectReport> {
+export async function inspectFile(file: string, options: InspectOptions = {}): Promise<InspectReport> {
+  checkOptionKeys('inspectFile options', options, INSPECT_OPTION_KEYS);
+  checkOptionKeys('inspectFile options.qnn', options.qnn, QNN_OPTION_KEYS);
   const kind = await kindOf(file);
   let target: BackendTarget;
   if (kind === 'genie-config') {
@@ -81,13 +94,7 @@ export async function inspectFile(file: string): Promise<InspectReport> {
   } else {
     target = { backendType: kind === 'reference-ctx-bin' ? 'Reference' : 'QnnHtp', ctxBins: [file], extensionsPath: null, htp: null };
   }
-  const backend = await openBackend(target);
-  let graphs: readonly GraphSpec[];
-  try {
-    graphs = backend.graphs;
-  } finally {
-    await backend.dispose();
-  }
+  const { backend, graphs } = await graphsOf(target, options);
   const cacheGroups = [DEFAULT_CACHE_GROUP];
   const roles = Object.fromEntries(graphs.map((g) => [g.name, Object.fromEntries([...g.inputs, ...g.outputs].map((t) => [t.name, tensorRole(t.name, cacheGroups).kind]))]));
   let layout: InspectedLayout | null = null;
@@ -98,7 +105,21 @@ export async function inspectFile(file: string): Promise<InspectReport> {
     if (!(error instanceof GenieError)) throw error;
     layoutProblem = `${error.name}: ${error.message}`;
   }
-  return { file, kind, backend: backend.type, graphs: graphSpecsToJson(graphs), roles, layout, layoutProblem };
+  return { file, kind, backend, graphs: graphSpecsToJson(graphs), roles, layout, layoutProblem };
+}
+
+/**
+ * The graphs and the backend type that reports them: QnnHtp ctx-bins through QnnSystem's binary
+ * info (no context); any other backend opened and disposed.
+ */
+async function graphsOf(target: BackendTarget, options: InspectOptions): Promise<{ backend: string; graphs: readonly GraphSpec[] }> {
+  if (target.backendType === 'QnnHtp') return { backend: 'QnnHtp', graphs: await readQnnCtxBinGraphs(target.ctxBins, options.qnn) };
+  const backend = await openBackend(target);
+  try {
+    return { backend: backend.type, graphs: backend.graphs };
+  } finally {
+    await backend.dispose();
+  }
 }
 
 function describeLayout(layout: ModelLayout): InspectedLayout {
