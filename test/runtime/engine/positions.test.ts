@@ -273,6 +273,26 @@ describe('Engine: position_ids follow positions, cache_index and the mask follow
     expect(take()[0].position_ids).toEqual([0]);
   });
 
+  it('after an eviction (a KV policy\'s): cache_index and the mask follow the compacted slots, position_ids continue the positions', async () => {
+    engine.reset();
+    await engine.prefill([3, 4, 5, 6, 7, 8, 9, 10]);
+    take();
+    engine.evict([1, 2, 3]);
+    expect(engine.nValid).toBe(5);
+    expect(engine.position).toBe(8);
+    await engine.decode(11);
+    let steps = take();
+    expect(steps[0].position_ids).toEqual([8]);
+    expect(steps[0].cache_index).toEqual([5]);
+    expect(steps[0].attention_mask).toEqual(expectedMask(1, 5, 1));
+    // A prefill chunk after it: slots 6.., positions 9..
+    await engine.prefill([12, 13, 14]);
+    steps = take();
+    expect(steps[0].position_ids).toEqual([9, 10, 11, 0]);
+    expect(steps[0].cache_index).toEqual([6, 7, 8, 9]);
+    expect(steps[0].attention_mask).toEqual(expectedMask(AR, 6, 3));
+  });
+
   it('position_ids take any int32 position, and nothing past it', async () => {
     engine.reset();
     engine.setPosition(2 ** 31 - 1);
