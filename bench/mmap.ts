@@ -53,6 +53,7 @@ async function child(mode: Mode, ctxBins: readonly string[]): Promise<ChildFigur
   const npu = loadNpuSim().sim;
   if (npu === undefined) throw new Error('the native test provider did not build');
   npu.setExecuteUs(0);
+  npu.resetLoaded();
   const baselineBytes = statusBytes('VmRSS');
   const start = performance.now();
   const opened = await npu.open(ctxBins, { htp: { useMmap: mode === 'mapped' }, executeMode: 'sync' });

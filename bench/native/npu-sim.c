@@ -68,7 +68,7 @@ typedef qnn_error_t (*context_create_fn)(void *backend, void *device, const void
 static context_create_fn upstream_context_create;
 static const char PAD_MAGIC[8] = { 'N', 'P', 'U', 'P', 'A', 'D', '0', '1' };
 #define PAD_TRAILER 16
-static uint64_t loaded_size;      /* size of the largest binary contextCreateFromBinary has read */
+static uint64_t loaded_size;      /* size of the largest binary contextCreateFromBinary has read since the last reset */
 static uint64_t loaded_sum;       /* sum of its bytes */
 static uint64_t loaded_rss_anon;  /* RssAnon / RssFile (bytes) at the end of the pass over it */
 static uint64_t loaded_rss_file;
@@ -249,7 +249,15 @@ void genie_npu_sim_set_execute_us(uint32_t us) {
 
 void genie_npu_sim_set_spin_us(uint32_t us) { __atomic_store_n(&spin_us, us, __ATOMIC_RELEASE); }
 
-/* The largest binary contextCreateFromBinary has read (the latest of that size): the sum of its bytes, RssAnon / RssFile after the pass. */
+/* Forgets what contextCreateFromBinary has read (genie_npu_sim_loaded_*). */
+void genie_npu_sim_reset_loaded(void) {
+  __atomic_store_n(&loaded_size, 0, __ATOMIC_RELEASE);
+  __atomic_store_n(&loaded_sum, 0, __ATOMIC_RELEASE);
+  __atomic_store_n(&loaded_rss_anon, 0, __ATOMIC_RELEASE);
+  __atomic_store_n(&loaded_rss_file, 0, __ATOMIC_RELEASE);
+}
+
+/* The largest binary contextCreateFromBinary has read since the reset (the latest of that size): the sum of its bytes, RssAnon / RssFile after the pass. */
 double genie_npu_sim_loaded_sum(void) { return (double)__atomic_load_n(&loaded_sum, __ATOMIC_ACQUIRE); }
 double genie_npu_sim_loaded_rss_anon(void) { return (double)__atomic_load_n(&loaded_rss_anon, __ATOMIC_ACQUIRE); }
 double genie_npu_sim_loaded_rss_file(void) { return (double)__atomic_load_n(&loaded_rss_file, __ATOMIC_ACQUIRE); }

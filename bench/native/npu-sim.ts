@@ -37,10 +37,12 @@ export interface NpuSim {
    */
   gapUs(n: number): number;
   /**
-   * The largest binary contextCreateFromBinary has read through the pointer (the latest of that
-   * size): the sum of its bytes, and RssAnon / RssFile (bytes) at the end of that pass (0 off Linux).
+   * The largest binary contextCreateFromBinary has read through the pointer since `resetLoaded`
+   * (the latest of that size): the sum of its bytes, and RssAnon / RssFile (bytes) at the end of
+   * that pass (0 off Linux).
    */
   loaded(): { readonly sum: number; readonly rssAnon: number; readonly rssFile: number };
+  resetLoaded(): void;
   /** Thread id of the last graphExecute (Linux: gettid) and of the calling thread. */
   lastThread(): number;
   threadId(): number;
@@ -131,6 +133,7 @@ function wrap(path: string): NpuSim {
   const gapUs = lib.func('double genie_npu_sim_gap_us(double n)');
   const lastThread = lib.func('double genie_npu_sim_last_thread(void)');
   const threadId = lib.func('double genie_npu_sim_thread_id(void)');
+  const resetLoaded = lib.func('void genie_npu_sim_reset_loaded(void)');
   const loadedSum = lib.func('double genie_npu_sim_loaded_sum(void)');
   const loadedRssAnon = lib.func('double genie_npu_sim_loaded_rss_anon(void)');
   const loadedRssFile = lib.func('double genie_npu_sim_loaded_rss_file(void)');
@@ -145,6 +148,7 @@ function wrap(path: string): NpuSim {
     gapUs: (n) => gapUs(n) as number,
     lastThread: () => lastThread() as number,
     threadId: () => threadId() as number,
+    resetLoaded: () => resetLoaded(),
     loaded: () => ({ sum: loadedSum() as number, rssAnon: loadedRssAnon() as number, rssFile: loadedRssFile() as number }),
     attach: (simulated) => {
       attached = simulated;

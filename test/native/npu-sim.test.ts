@@ -162,6 +162,7 @@ describe.skipIf(load.sim === undefined)('native test provider (npu-sim)', () => 
       } finally {
         await opened.dispose();
       }
+      npu.resetLoaded();
       const alone = await npu.open([padded], { htp: { useMmap } });
       try {
         expect(npu.loaded().sum).toBe(sum);
