@@ -98,6 +98,28 @@ describe('Engine: KV commits overlapped with the next split', () => {
     await oracle.dispose();
   });
 
+  it('dispose finishes the commit the last step left staged before the backend frees the memory', async () => {
+    const inner = laterBackend(await openReferenceBackend(paths));
+    let stagedAtFree: boolean | undefined;
+    const engine = Engine.create(
+      {
+        ...inner,
+        executesOffThread: true,
+        dispose: () => {
+          // The KV part's manager, read without finishing anything (its `cache` getter would).
+          stagedAtFree = (engine.kvCache as unknown as { manager: { updating: boolean } }).manager.updating;
+          return inner.dispose();
+        },
+      },
+      OPTIONS,
+    );
+    await engine.prefill([5, 17, 3]);
+    await engine.decode(42);
+    expect((engine.kvCache as unknown as { manager: { updating: boolean } }).manager.updating).toBe(true);
+    await engine.dispose();
+    expect(stagedAtFree).toBe(false);
+  });
+
   for (const sync of [false, true]) {
     it(`a split that fails (${sync ? 'throwing at the call' : 'rejecting later'}) leaves the cache as before the step, the previous step's entries included`, async () => {
       const { overlapped, backend, oracle } = await pair();

@@ -321,6 +321,8 @@ export class Engine {
       const stepDone = this.stepping ? new Promise<void>((resolve) => (this.stepEnded = resolve)) : null;
       this.disposal = (async () => {
         if (stepDone !== null) await stepDone;
+        // A commit left staged by the last step is finished while the memory is still there.
+        this.kv.finishCommit();
         this.logits.release();
         await this.backend.dispose();
       })();
