@@ -6,12 +6,17 @@
  * loop retains, measured in child processes (see `retainedHeap`).
  */
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { GraphBackend } from '../src/backends/backend.js';
 import type { GraphSpec, TensorSpec } from '../src/graphs/spec.js';
 import { Engine } from '../src/runtime/engine/engine.js';
 import { Sampler } from '../src/sampler/sampler.js';
 import { medianAsyncUs, type Measurement } from './harness.js';
+import { loadNpuSim } from './native/npu-sim.js';
+import { writeLlamaShapedCtxBins } from './npu-idle.js';
 
 const LAYERS = 24;
 const PARTS = 3;
@@ -114,7 +119,7 @@ export async function run(): Promise<Measurement[]> {
       ratio: decodeUs / offThreadUs,
     },
     { name: 'engine: prefill chunk (AR-128), null executor, nValid 2000', medianUs: prefillUs, target: '<= 2 ms' },
-    ...HEAP_MODES.map((mode) => retainedHeap(mode)),
+    ...HEAP_MODES.flatMap((mode) => retainedHeap(mode) ?? []),
     {
       name: `engine: RSS added at load ${((rssAfter - rssBefore) / 2 ** 20).toFixed(1)} MiB (buffers ${(engine.bufferBytes / 2 ** 20).toFixed(1)} MiB; KV theoretical ${(kvBytes / 2 ** 20).toFixed(1)} MiB)`,
       medianUs: 0,
@@ -125,8 +130,13 @@ export async function run(): Promise<Measurement[]> {
 
 const HEAP_STEPS = 5000;
 const HEAP_REPEATS = 5;
-/** `sync`: the backend executes on the JS thread (a macrotask turn per step); `async`: off it. No step listener in either. */
-const HEAP_MODES = ['sync', 'async'] as const;
+/**
+ * `sync` / `async`: the null backend executing on the JS thread (a macrotask turn per step) or
+ * declaring executesOffThread; `qnn-sync` / `qnn-async`: QnnHtp through the real binding, in that
+ * execute mode, on the native test provider (0 us executes, no JS in graphExecute) at
+ * Llama-3.2-1B shapes with CL 512. No step listener in any.
+ */
+const HEAP_MODES = ['sync', 'async', 'qnn-sync', 'qnn-async'] as const;
 type HeapMode = (typeof HEAP_MODES)[number];
 
 /**
@@ -135,7 +145,8 @@ type HeapMode = (typeof HEAP_MODES)[number];
  * else the bench process did (other suites, tsx, earlier rows) moves the figure; the median of
  * HEAP_REPEATS children. Reported in bytes (heap delta) and bytes per step (the median column).
  */
-function retainedHeap(mode: HeapMode): Measurement {
+function retainedHeap(mode: HeapMode): Measurement | null {
+  if (mode.startsWith('qnn-') && loadNpuSim().sim === undefined) return null;
   const retained: number[] = [];
   for (let r = 0; r < HEAP_REPEATS; r++) {
     const child = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', fileURLToPath(import.meta.url), HEAP_CHILD_FLAG, mode], {
@@ -147,7 +158,7 @@ function retainedHeap(mode: HeapMode): Measurement {
   }
   const bytes = retained.sort((a, b) => a - b)[retained.length >> 1];
   return {
-    name: `engine: heap retained after ${HEAP_STEPS} decode steps, ${mode} backend, no step listener (bytes per step; child process, forced GC, median of ${HEAP_REPEATS})`,
+    name: `engine: heap retained after ${HEAP_STEPS} decode steps, ${mode === 'sync' || mode === 'async' ? `${mode} null backend` : `QnnHtp ${mode.slice(4)} on the native test provider`}, no step listener (bytes per step; child process, forced GC, median of ${HEAP_REPEATS})`,
     medianUs: bytes / HEAP_STEPS,
     target: '~0 (no allocation per step; a 20-byte object per step shows as ~100000)',
     heapDeltaBytes: bytes,
@@ -160,14 +171,14 @@ const HEAP_CHILD_FLAG = '--heap-child';
 async function heapChild(mode: HeapMode): Promise<void> {
   const gc = (globalThis as { gc?: () => void }).gc;
   if (gc === undefined) throw new Error('the heap child needs --expose-gc');
-  const engine = Engine.create(nullBackend(mode === 'async'), ENGINE_OPTIONS);
+  const { engine, nValid, close } = await heapEngine(mode);
   const sampler = new Sampler(
     { type: 'basic', seed: 1, temp: 0, topK: 0, topP: 1, minP: 0, greedy: true, penalizeLastN: 0, repetitionPenalty: 1, presencePenalty: 0, frequencyPenalty: 0 },
-    VOCAB,
+    engine.vocabSize,
   );
-  await engine.prefill(Int32Array.from({ length: N_VALID }, (_, i) => (i * 7919) % VOCAB));
+  await engine.prefill(Int32Array.from({ length: nValid }, (_, i) => (i * 7919) % engine.vocabSize));
   const step = async (): Promise<void> => {
-    engine.rewind(N_VALID);
+    engine.rewind(nValid);
     sampler.sample(await engine.decode(42));
   };
   // Warm-up: every path compiled and optimised, lazily created state in place.
@@ -187,7 +198,28 @@ async function heapChild(mode: HeapMode): Promise<void> {
   for (let i = 0; i < HEAP_STEPS; i++) await step();
   const after = await settle();
   await engine.dispose();
+  await close();
   console.log(JSON.stringify({ mode, retainedBytes: after - before }));
+}
+
+/** The heap child's engine, the cache size its steps rewind to, and what closes the rest. */
+async function heapEngine(mode: HeapMode): Promise<{ engine: Engine; nValid: number; close: () => Promise<void> }> {
+  if (mode === 'sync' || mode === 'async') {
+    return { engine: Engine.create(nullBackend(mode === 'async'), ENGINE_OPTIONS), nValid: N_VALID, close: async () => {} };
+  }
+  const npu = loadNpuSim().sim!;
+  npu.setExecuteUs(0);
+  const dir = mkdtempSync(join(tmpdir(), 'genie-ts-bench-heap-'));
+  const opened = await npu.open(await writeLlamaShapedCtxBins(dir, undefined, 512), { executeMode: mode === 'qnn-sync' ? 'sync' : 'async' });
+  const engine = Engine.create(opened.backend, { contextSize: 512, padToken: 128004, eosToken: 128009, rope: { theta: 500_000, scaling: { type: 'default' } } });
+  return {
+    engine,
+    nValid: 200,
+    close: async () => {
+      await opened.dispose();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 const childMode = process.argv.indexOf(HEAP_CHILD_FLAG);
