@@ -6,8 +6,9 @@ import type { Command } from '../io.js';
 const USAGE = `usage: genie-ts inspect FILE [--json]
 
   FILE        a Genie config (JSON: dialog or text-generator) or a ctx-bin: a reference ctx-bin, or a
-              QNN context binary read through QnnHtp (QnnSystem's binary info; the simulated
-              provider with GENIE_TS_QNN_PROVIDER=simulated)
+              QNN context binary read from QnnSystem's binary info alone (libQnnSystem, found on
+              the library path or at GENIE_TS_QNN_SYSTEM_LIB; no libQnnHtp, NPU or QNN context
+              needed; the simulated provider with GENIE_TS_QNN_PROVIDER=simulated)
   --json      print the report as JSON: its "graphs" list is what export --like reads
   -h, --help  show this help
 
