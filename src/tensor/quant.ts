@@ -15,8 +15,16 @@ export type Rounding = 'nearest' | 'truncate';
 export type FloatArray = Float32Array | Float64Array;
 
 // `0 - ...` and `+ 0` keep -0 out of the scalar results.
+/**
+ * Rounds half away from zero. `Math.floor(a + 0.5)` is that for 0.5 <= a < 2^52 (below 0.5 the sum
+ * can round up to 1; from 2^52 on, a is an integer and the sum can round to the next one); V8 runs
+ * Math.floor several times faster than Math.round here. Equal to `x < 0 ? 0 - Math.round(-x) :
+ * Math.round(x)` for every double, -0 included.
+ */
 function roundHalfAway(x: number): number {
-  return x < 0 ? 0 - Math.round(-x) : Math.round(x);
+  const a = x < 0 ? -x : x;
+  const r = a < 0.5 ? 0 : a >= 2 ** 52 ? a : Math.floor(a + 0.5);
+  return x < 0 ? 0 - r : x === 0 ? x : r;
 }
 
 function truncate(x: number): number {
@@ -230,6 +238,10 @@ function quantizeInto(
 ): void {
   const { min, max } = fixedRange(dtype);
   const { scale, offset } = encoding;
+  if (rounding === 'nearest' && src instanceof Float32Array && dst instanceof Uint16Array && dtype === 'UFIXED_POINT_16') {
+    quantizeFloat32ToU16(src, srcStart, dst, dstStart, count, scale, offset);
+    return;
+  }
   if (rounding === 'nearest') {
     for (let i = 0; i < count; i++) {
       const x = scaledCode(src[srcStart + i], scale, offset);
@@ -242,6 +254,21 @@ function quantizeInto(
       if (x !== x) throw notANumber('src', srcStart + i);
       dst[dstStart + i] = clamp(truncate(x), min, max);
     }
+  }
+}
+
+/**
+ * `quantizeInto` for float32 into 16-bit unsigned codes, rounded to nearest (float rows into a uint16
+ * input: image features, LUT rows): the same arithmetic in a loop of its own, so that its element
+ * accesses each see one array class (the shared loop sees every class and runs several times slower).
+ */
+function quantizeFloat32ToU16(src: Float32Array, srcStart: number, dst: Uint16Array, dstStart: number, count: number, scale: number, offset: number): void {
+  for (let i = 0; i < count; i++) {
+    const x = scaledCode(src[srcStart + i], scale, offset);
+    if (x !== x) throw notANumber('src', srcStart + i);
+    // clamp(roundHalfAway(x), 0, 0xffff) without its branches: below 0.5 it is 0, from 0xffff on 0xffff,
+    // and in between Math.floor(x + 0.5) rounds exactly (see roundHalfAway).
+    dst[dstStart + i] = x < 0.5 ? 0 : x >= 0xffff ? 0xffff : Math.floor(x + 0.5);
   }
 }
 

@@ -16,7 +16,19 @@ type CodeArray = Uint8Array | Int8Array | Uint16Array | Int16Array | Uint32Array
 
 /** `dst[to + i] = table[src[from + i] - base]`: fixed-point codes re-expressed through a requantization table. */
 function lookupInto(src: CodeArray, from: number, dst: CodeArray, to: number, n: number, table: Int32Array, base: number): void {
+  if (src instanceof Uint16Array && dst instanceof Uint16Array) {
+    lookupU16(src, from, dst, to, n, table);
+    return;
+  }
   for (let i = 0; i < n; i++) dst[to + i] = table[src[from + i] - base];
+}
+
+/**
+ * `lookupInto` for uint16 codes into uint16 codes (FastVLM's image features into its uint16
+ * input_embeds): the same loop on its own, so that its element accesses each see one array class.
+ */
+function lookupU16(src: Uint16Array, from: number, dst: Uint16Array, to: number, n: number, table: Int32Array): void {
+  for (let i = 0; i < n; i++) dst[to + i] = table[src[from + i]];
 }
 
 /** The row format everything appended is re-expressed in: the text generator's embedding input. */
