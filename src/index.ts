@@ -6,7 +6,7 @@
 export {
   Dialog, DialogBusyError, type DialogOptions, type EmbeddingQueryOptions, type QueryOptions, type QueryResult, type StopReason,
 } from './runtime/dialog.js';
-export type { QueryStream, TokenEvent } from './runtime/query-stream.js';
+export { QueryNotStartedError, type QueryStream, type TokenEvent } from './runtime/query-stream.js';
 export { ChatTemplateError, type ChatMessage } from './runtime/chat-template.js';
 export { SaveFormatError, SaveModelMismatchError, SaveWriteError, StaleCheckpointError } from './runtime/save/errors.js';
 export type { DialogCheckpoint } from './runtime/save/checkpoint.js';

@@ -40,12 +40,12 @@ export async function* runQuery(
   options: QueryOptions,
   outcome?: QueryOutcome,
 ): AsyncGenerator<string, QueryResult> {
-  const plan = dialog.take(prompt);
+  const plan = outcome === undefined ? dialog.take(prompt) : outcome.begin(() => dialog.take(prompt));
   const t2e = t2eFeed(prompt, dialog.engine.embeddingSize);
   const run = new QueryRun(dialog, plan, options.forceTokens === undefined ? null : new Forcing(options.forceTokens));
   dialog.running = run;
-  if (options.onStep !== undefined) run.observeSteps(options.onStep);
   run.outcome = outcome;
+  if (options.onStep !== undefined) run.observeSteps(options.onStep);
   if (options.topLogprobs !== undefined) run.logprobs = new TopLogprobs(options.topLogprobs);
   /** Parked at a yield: a return() or throw() arriving there is the consumer leaving. */
   let parked = false;

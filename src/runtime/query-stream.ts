@@ -1,3 +1,4 @@
+import { GenieError } from '../errors.js';
 import type { QueryResult } from './dialog-types.js';
 
 /**
@@ -17,8 +18,10 @@ import type { QueryResult } from './dialog-types.js';
  * `return()`, a new query, `reset()`, `dispose()`); it rejects with the error the generator rejects
  * with (a `ContextLimitError` carrying the partial result in `error.result`, a `CallbackError`
  * wrapping what a callback threw, ...). A query starts at its first `next()`: one that is never
- * iterated never runs, and its `result` stays pending. A rejected `result` that nobody awaits is not
- * reported as an unhandled rejection (the generator's own rejection reports the error).
+ * iterated has not run yet, and its `result` waits; closed before it started (`return()`,
+ * `throw(error)`), it never runs: `result` rejects with `QueryNotStartedError` (or that error). A
+ * rejected `result` that nobody awaits is not reported as an unhandled rejection (the generator's
+ * own rejection reports the error).
  */
 export interface QueryStream extends AsyncGenerator<string, QueryResult> {
   readonly result: Promise<QueryResult>;
@@ -36,9 +39,18 @@ export interface TokenEvent {
   readonly index: number;
 }
 
+/** The generator of a query was closed (`return()`, `throw()`) before its first `next()`: the query never ran. */
+export class QueryNotStartedError extends GenieError {
+  constructor() {
+    super('NOT_STARTED', 'the query was closed before its first next(): it never ran, so it has no result');
+  }
+}
+
 /** The `result` promise of one query, settled by the query's run (src/runtime/query-run.ts). */
 export class QueryOutcome {
   readonly promise: Promise<QueryResult>;
+  /** The query's run has begun (its generator's first `next()`). */
+  private begun = false;
   /** Settling twice keeps the first outcome (a failing query records its partial result after rejecting). */
   readonly resolve: (result: QueryResult) => void;
   readonly reject: (error: unknown) => void;
@@ -55,9 +67,47 @@ export class QueryOutcome {
     // Marks the promise handled: a caller who only iterates gets the error from the generator.
     this.promise.catch(() => undefined);
   }
+
+  /**
+   * The query's run begins with `take` (claiming the dialog): what it throws (busy, disposed, no
+   * room left) is the query's error too.
+   */
+  begin<T>(take: () => T): T {
+    this.begun = true;
+    try {
+      return take();
+    } catch (error) {
+      this.reject(error);
+      throw error;
+    }
+  }
+
+  /** The generator is being closed: before the run began, the query never runs and `result` rejects. */
+  closing(error: unknown = new QueryNotStartedError()): void {
+    if (!this.begun) this.reject(error);
+  }
 }
 
-/** `generator` with `outcome`'s promise as its `result`. */
+/**
+ * `generator` with `outcome`'s promise as its `result`; its `return` and `throw` tell the outcome
+ * first, so that closing a query that never started settles `result` (they run once, at the end of
+ * a loop: `next`, the per-token call, is the generator's own).
+ */
 export function queryStream(generator: AsyncGenerator<string, QueryResult>, outcome: QueryOutcome): QueryStream {
-  return Object.defineProperty(generator, 'result', { value: outcome.promise, enumerable: true }) as QueryStream;
+  const { return: close, throw: fail } = generator;
+  return Object.defineProperties(generator, {
+    result: { value: outcome.promise, enumerable: true },
+    return: {
+      value: (value: QueryResult | PromiseLike<QueryResult>) => {
+        outcome.closing();
+        return close.call(generator, value);
+      },
+    },
+    throw: {
+      value: (error: unknown) => {
+        outcome.closing(error);
+        return fail.call(generator, error);
+      },
+    },
+  }) as QueryStream;
 }

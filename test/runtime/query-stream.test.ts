@@ -9,8 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../../src/errors.js';
 import { ContextLimitError } from '../../src/graphs/errors.js';
 import { CallbackError } from '../../src/runtime/callbacks.js';
+import { DisposedError } from '../../src/runtime/engine/engine.js';
 import type { Dialog, QueryResult } from '../../src/runtime/dialog.js';
-import type { QueryStream, TokenEvent } from '../../src/runtime/query-stream.js';
+import { QueryNotStartedError, type QueryStream, type TokenEvent } from '../../src/runtime/query-stream.js';
 import { exactError } from '../expect-error.js';
 import { DialogPool, makeModel, stopFrom, tempDir, tokenIds, tokenTurn, writeBundle, type Bundle } from './fixtures.js';
 
@@ -96,6 +97,33 @@ describe('query() returns a QueryStream: its result promise and onToken events',
     await collect(second);
     expect((await first.result).stopReason).toBe('cancelled');
     expect((await second.result).stopReason).toBe('max-tokens');
+  });
+
+  it('closed before its first next(): result rejects with QueryNotStartedError (return) or the thrown error; never iterated: it waits', async () => {
+    const dialog = await open();
+    const closed = dialog.tokenQuery(ids(4, 15));
+    expect(await closed.return(undefined as never)).toEqual({ done: true, value: undefined });
+    await expect(closed.result).rejects.toEqual(
+      exactError(QueryNotStartedError, 'the query was closed before its first next(): it never ran, so it has no result'),
+    );
+    const thrown = new Error('not now');
+    const refused = dialog.tokenQuery(ids(4, 16));
+    await expect(refused.throw(thrown)).rejects.toBe(thrown);
+    await expect(refused.result).rejects.toBe(thrown);
+    const waiting = dialog.tokenQuery(ids(4, 17), { maxTokens: 3 });
+    const early = await Promise.race([waiting.result, new Promise((resolve) => setTimeout(() => resolve('pending'), 50))]);
+    expect(early).toBe('pending');
+    expect(dialog.contextUsed).toBe(0);
+    await collect(waiting); // it can still run, and then settles
+    expect((await waiting.result).stopReason).toBe('max-tokens');
+  });
+
+  it('a query the dialog refuses at its first next() (disposed since): result rejects with the same error', async () => {
+    const dialog = await open();
+    const late = dialog.tokenQuery(ids(4, 18));
+    await dialog.dispose();
+    const failure = await failureOf(late);
+    expect(failure).toBeInstanceOf(DisposedError);
   });
 
   it('an abort before the first step resolves with stop reason abort, nothing fed', async () => {
