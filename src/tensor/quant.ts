@@ -16,14 +16,14 @@ export type FloatArray = Float32Array | Float64Array;
 
 // `0 - ...` and `+ 0` keep -0 out of the scalar results.
 /**
- * Rounds half away from zero. `Math.floor(a + 0.5)` is that for 0.5 <= a < 2^52 (below 0.5 the sum
- * can round up to 1; from 2^52 on, a is an integer and the sum can round to the next one); V8 runs
- * Math.floor several times faster than Math.round here. Equal to `x < 0 ? 0 - Math.round(-x) :
- * Math.round(x)` for every double, -0 included.
+ * Rounds half away from zero: `x < 0 ? 0 - Math.round(-x) : Math.round(x)` for |x| < 2^52 (-0
+ * included), through `Math.floor(a + 0.5)`, which V8 runs several times faster than Math.round here.
+ * Below 0.5 the sum can round up to 1, hence the test; from 2^52 on it can be off by one, but every
+ * caller clamps the result to a code range of at most 32 bits.
  */
 function roundHalfAway(x: number): number {
   const a = x < 0 ? -x : x;
-  const r = a < 0.5 ? 0 : a >= 2 ** 52 ? a : Math.floor(a + 0.5);
+  const r = a < 0.5 ? 0 : Math.floor(a + 0.5);
   return x < 0 ? 0 - r : x === 0 ? x : r;
 }
 

@@ -116,11 +116,27 @@ describe('quantize / dequantize', () => {
     expect(quantize(-0.125, s8, 'SFIXED_POINT_8')).toBe(-1); // -0.5
     expect(quantize(-0.375, s8, 'SFIXED_POINT_8')).toBe(-2); // -1.5
     expect(quantize(0.375, s8, 'SFIXED_POINT_8')).toBe(2); // 1.5
+    // The double just below 0.5 (its sum with 0.5 rounds up to 1 in float64) and its negative.
+    expect(quantize(0.49999999999999994, { scale: 1, offset: 0 }, 'SFIXED_POINT_8')).toBe(0);
+    expect(quantize(-0.49999999999999994, { scale: 1, offset: 0 }, 'SFIXED_POINT_8')).toBe(0);
     expect(quantize(-0.2, s8, 'SFIXED_POINT_8', 'truncate')).toBe(0); // -0.8
     expect(quantize(0.2499, s8, 'SFIXED_POINT_8', 'truncate')).toBe(0);
     const half = new Float32Array([0.125, -0.125, -0.375]);
     expect(Array.from(quantizeArray(half, new Int8Array(3), s8, 'SFIXED_POINT_8'))).toEqual([1, -1, -2]);
     expect(Array.from(quantizeArray(half, new Int8Array(3), s8, 'SFIXED_POINT_8', 'truncate'))).toEqual([0, 0, -1]);
+  });
+
+  it('float32 into uint16 (a loop of its own) gives the codes quantize() gives: ties, the range\'s edges, below 0.5', () => {
+    const enc = { scale: 0.5, offset: -3 }; // code = 2x + 3: float32 values land on ties exactly
+    const next = mulberry32(7);
+    const xs = new Float32Array(4000).map(() => uniform(next, -40, 33000));
+    // Ties (x.5 codes), codes just around 0.5 and 65535, and values far outside.
+    xs.set([-1.25, -1.5, -1.75, -1.49, 0, -0, 1.25, 32764.25, 32764, 32765, 32766, 1e9, -1e9, Infinity, -Infinity]);
+    const codes = quantizeArray(xs, new Uint16Array(xs.length), enc, 'UFIXED_POINT_16');
+    for (let i = 0; i < xs.length; i++) expect(codes[i]).toBe(quantize(xs[i], enc, 'UFIXED_POINT_16'));
+    // Written out: -1.25 -> 0.5 -> 1 (half away), -1.5 -> 0, -1.75 -> -0.5 -> 0, 1.25 -> 5.5 -> 6, 32764.25 -> 65531.5 -> 65532.
+    expect(Array.from(codes.subarray(0, 12))).toEqual([1, 0, 0, 0, 3, 3, 6, 65532, 65531, 65533, 65535, 65535]);
+    expect(() => quantizeArray(new Float32Array([1, NaN]), new Uint16Array(2), enc, 'UFIXED_POINT_16')).toThrow(InvalidArgumentError);
   });
 
   it('accepts Float32Array and Float64Array sources alike and only writes src.length codes', () => {
