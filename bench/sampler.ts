@@ -1,7 +1,7 @@
 /**
  * Sampler at Qwen2-0.5B (vocab 151936) and Llama-3.2-1B (vocab 128256) shapes: one uint16 logits row
  * with an AI Hub-like encoding (and the same logits as float32 for the float path). The floor is a
- * plain pass over the row's elements; every case is reported as a ratio to it, measured in the same run.
+ * plain pass over the row's elements; every case is reported as a ratio to it, the two sampled in turn.
  */
 import seedrandom from 'seedrandom';
 import { heapDeltaBytes, medianUs, type Measurement } from './harness.js';
@@ -44,6 +44,31 @@ function params(over: Partial<SamplerParams>): SamplerParams {
 function settledHeapDelta(fn: () => void, iterations: number): number {
   heapDeltaBytes(fn, iterations);
   return Math.min(heapDeltaBytes(fn, iterations), heapDeltaBytes(fn, iterations), heapDeltaBytes(fn, iterations));
+}
+
+/**
+ * Medians of `fn` and of `floor` sampled alternately (one sample of each in turn), so that a loaded
+ * machine slows both alike and their ratio holds.
+ */
+function pairedMediansUs(floor: () => void, fn: () => void, inner: number, samples = 31): { floorUs: number; us: number } {
+  for (let i = 0; i < 5 * inner; i++) {
+    floor();
+    fn();
+  }
+  const floorTimes = new Float64Array(samples);
+  const times = new Float64Array(samples);
+  const sample = (f: () => void): number => {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < inner; i++) f();
+    return Number(process.hrtime.bigint() - t0) / 1e3 / inner;
+  };
+  for (let k = 0; k < samples; k++) {
+    floorTimes[k] = sample(floor);
+    times[k] = sample(fn);
+  }
+  floorTimes.sort();
+  times.sort();
+  return { floorUs: floorTimes[samples >> 1], us: times[samples >> 1] };
 }
 
 interface Case {
@@ -115,9 +140,9 @@ export async function run(): Promise<Measurement[]> {
       const step = () => {
         sink[0] += c.sampler.sample(v, c.history, c.logprobs);
       };
-      const us = medianUs(step, { inner: 10 });
+      const paired = pairedMediansUs(c.float ? floatFloor : floor, step, 10);
       rows.push({
-        name: `vocab ${vocab}: ${c.name}`, medianUs: us, ratio: us / (c.float ? floatFloorUs : floorUs),
+        name: `vocab ${vocab}: ${c.name}`, medianUs: paired.us, ratio: paired.us / paired.floorUs,
         ...(c.target !== undefined && { target: c.target }), heapDeltaBytes: settledHeapDelta(step, c.iterations),
       });
     }
