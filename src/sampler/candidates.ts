@@ -73,7 +73,8 @@ export class Candidates {
 
   /** The set's most likely token (highest logit, lowest id on ties). */
   best(): number {
-    if (this.top < 0) this.top = this.survivors.best(this.logits);
+    const values = this.logits; // reading the row finds its best token on the way
+    if (this.top < 0) this.top = this.survivors.best(values);
     return this.top;
   }
 
