@@ -53,8 +53,9 @@ export interface EmbeddingPrefillOptions {
  *
  * Per step: every input part fills its tensors (KV layout, ids or embedding rows, mask, cos/sin,
  * position_ids, cache_index: see ./inputs), the variant's parts run in split order, and the KV part
- * commits the new entries, split by split while the next split runs, the last split's after the
- * caller has sampled (see `runOverlapped`). Positions are carried apart from KV slots (see `EngineStep`).
+ * commits the new entries; on a backend that executes off the JS thread, split by split while the
+ * next split runs, the last split's after the caller has sampled (see `runOverlapped`). Positions
+ * are carried apart from KV slots (see `EngineStep`).
  *
  * Event loop: unless the backend declares `executesOffThread`, each step first yields one macrotask
  * turn, so that a backend whose `execute` runs on the JS thread (Reference) cannot starve timers,
@@ -96,7 +97,10 @@ export class Engine {
   /** The one step object the parts read, rewritten per step. */
   private readonly step: EngineStep;
   private readonly single = new Int32Array(1);
-  /** Yield a macrotask turn per step: the backend's execute may run on the JS thread. */
+  /**
+   * The backend's execute may run on the JS thread: yield a macrotask turn per step, and commit
+   * the KV cache at the end of each step (`runOverlapped` is for backends that execute off it).
+   */
   private readonly yieldPerStep: boolean;
   private disposed = false;
   /** The backend's disposal, once `dispose` was called (every call returns it). */
@@ -396,6 +400,10 @@ export class Engine {
         this.kv.finishCommit();
         await this.runObserved(this.listener, step, kind);
         this.kv.commit(step);
+      } else if (this.yieldPerStep) {
+        // Execute blocks the JS thread: no copy could run beside a graph, so the step commits at its end.
+        await this.runParts(step);
+        this.kv.commit(step);
       } else {
         await this.runOverlapped(step);
       }
@@ -413,10 +421,10 @@ export class Engine {
    * overlaps them (docs/genie-behaviour.md#kv-cache-smart-mask): while split p runs, the step's
    * entries of split p - 1 are copied out -> in (and, while the first split runs, what the previous
    * step left: its last split's entries); the last split's copy is left staged, so it runs after the
-   * caller has sampled, during the next step's first split. With an async backend these copies run
-   * while the NPU works; with a sync one they only move. The staged entries count at once (`nValid`),
-   * and every other reader of the cache finishes the commit first. A step that fails drops its
-   * staged commit, so the cache is as before it.
+   * caller has sampled, during the next step's first split: with a backend that executes off the JS
+   * thread, the copies run while the NPU works. The staged entries count at once (`nValid`), and
+   * every other reader of the cache finishes the commit first. A step that fails drops its staged
+   * commit, so the cache is as before it.
    */
   private async runOverlapped(step: EngineStep): Promise<void> {
     const { variant, final } = step;
@@ -452,6 +460,19 @@ export class Engine {
       // Only this step's own commit: a previous step's, still staged, stays valid.
       if (began) kv.abortCommit();
       throw error;
+    }
+  }
+
+  /** Fill, then the variant's parts in split order, one after the other. */
+  private async runParts(step: EngineStep): Promise<void> {
+    const { variant, final } = step;
+    const inputs = this.inputs;
+    for (let i = 0; i < inputs.length; i++) inputs[i].fill(step);
+    const parts = variant.parts;
+    for (let p = 0; p < parts.length; p++) {
+      if (!final && variant.kinds[p] === 'lm-head') continue;
+      await this.backend.execute(parts[p].name);
+      if (this.disposed) this.cancelledDuring(parts[p].name);
     }
   }
 
