@@ -18,6 +18,7 @@ const suites: Record<string, Suite> = {
   qnn: { title: 'QNN binding: graph execute overhead (101 IO tensors, simulated provider, no graph work)', load: () => import('./qnn.js') },
   fidelity: { title: 'Quantized demo bundles vs float (teacher-forced, 64 steps)', load: () => import('./fidelity.js') },
   demo: { title: 'Reference backend on the demo model (median per token)', load: () => import('./demo.js') },
+  reference: { title: 'Reference executor at Qwen2-0.5B size (random weights, CL 4096; ratios to a naive single-threaded pass over the weights)', load: () => import('./reference.js') },
   vision: { title: 'Image preprocessing: JPEG to pixel_values (genie-ts/vision)', load: () => import('./vision.js') },
 };
 

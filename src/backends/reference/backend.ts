@@ -7,6 +7,7 @@ import type { GraphBackend } from '../backend.js';
 import { BackendDisposedError, CtxBinError, GraphNotBoundError } from './errors.js';
 import { parseCtxBinMetadata } from './metadata.js';
 import { planCtxBin, type PlannedGraph, type RunnableGraph } from './program.js';
+import { LinearPool, referenceThreads } from './thread-pool.js';
 import { loadWeights } from './weights.js';
 
 interface LoadedGraph {
@@ -14,12 +15,12 @@ interface LoadedGraph {
   bound?: RunnableGraph;
 }
 
-/** Reads one ctx-bin: metadata, graph plans and the weights those graphs use. */
-async function loadCtxBin(path: string, ctxBin: number): Promise<LoadedGraph[]> {
+/** Reads one ctx-bin: metadata, graph plans and the weights those graphs use (shared with `pool`'s workers). */
+async function loadCtxBin(path: string, ctxBin: number, pool: LinearPool): Promise<LoadedGraph[]> {
   const reader = await SafetensorsReader.open(path);
   try {
-    const plan = planCtxBin(parseCtxBinMetadata(reader.metadata, path), ctxBin, path);
-    const weights = await loadWeights(reader, plan.weightReads((name) => reader.tensors.has(name)));
+    const plan = planCtxBin(parseCtxBinMetadata(reader.metadata, path), ctxBin, path, pool);
+    const weights = await loadWeights(reader, plan.weightReads((name) => reader.tensors.has(name)), (data) => pool.share(data));
     return plan.graphs(weights).map((graph) => ({ graph }));
   } finally {
     await reader.close();
@@ -34,7 +35,10 @@ class ReferenceBackend implements GraphBackend {
   private readonly blocks: ArrayBuffer[] = [];
   private disposed = false;
 
-  constructor(graphs: readonly LoadedGraph[]) {
+  constructor(
+    graphs: readonly LoadedGraph[],
+    private readonly pool: LinearPool,
+  ) {
     this.graphs = graphs.map((g) => g.graph.spec);
     this.loaded = new Map(graphs.map((g) => [g.graph.spec.name, g]));
   }
@@ -66,6 +70,7 @@ class ReferenceBackend implements GraphBackend {
   async dispose(): Promise<void> {
     this.disposed = true;
     this.loaded.clear();
+    await this.pool.terminate();
     for (const block of this.blocks.splice(0)) detachArrayBuffer(block);
   }
 
@@ -82,21 +87,31 @@ class ReferenceBackend implements GraphBackend {
   }
 }
 
-/** Opens reference ctx-bins (graph `ctxBin` = index in `ctxBinPaths`) and loads their weights. */
+/**
+ * Opens reference ctx-bins (graph `ctxBin` = index in `ctxBinPaths`) and loads their weights. The
+ * decoder graphs' matrix products run on `referenceThreads()` threads (thread-pool.ts).
+ * @throws InvalidArgumentError for no paths or a bad GENIE_TS_REFERENCE_THREADS; CtxBinError for a bad file
+ */
 export async function openReferenceBackend(ctxBinPaths: readonly string[]): Promise<GraphBackend> {
   if (ctxBinPaths.length === 0) throw new InvalidArgumentError('openReferenceBackend: ctxBinPaths is empty');
-  const graphs: LoadedGraph[] = [];
-  const fileOf = new Map<string, string>();
-  for (const [ctxBin, path] of ctxBinPaths.entries()) {
-    for (const graph of await loadCtxBin(path, ctxBin)) {
-      const name = graph.graph.spec.name;
-      const other = fileOf.get(name);
-      if (other !== undefined) {
-        throw new CtxBinError(`reference ctx-bin "${path}": graph "${name}" is also defined in "${other}"`);
+  const pool = new LinearPool(referenceThreads());
+  try {
+    const graphs: LoadedGraph[] = [];
+    const fileOf = new Map<string, string>();
+    for (const [ctxBin, path] of ctxBinPaths.entries()) {
+      for (const graph of await loadCtxBin(path, ctxBin, pool)) {
+        const name = graph.graph.spec.name;
+        const other = fileOf.get(name);
+        if (other !== undefined) {
+          throw new CtxBinError(`reference ctx-bin "${path}": graph "${name}" is also defined in "${other}"`);
+        }
+        fileOf.set(name, path);
+        graphs.push(graph);
       }
-      fileOf.set(name, path);
-      graphs.push(graph);
     }
+    return new ReferenceBackend(graphs, pool);
+  } catch (error) {
+    await pool.terminate();
+    throw error;
   }
-  return new ReferenceBackend(graphs);
 }

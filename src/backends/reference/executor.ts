@@ -5,7 +5,11 @@ import { floatInput, floatOutput, tokenIds, type FloatInput, type FloatOutput } 
 import { addInPlace, applyRope, attention, linear, rmsNorm, swiGlu, type AttentionShape } from './kernels.js';
 import type { ReferenceModel } from './model.js';
 import type { GraphPlan } from './plan.js';
+import type { LinearPool } from './thread-pool.js';
 import type { LayerWeights, PartWeights } from './weights.js';
+
+/** Rows per LM-head product on a thread pool (one row block of `linear`). */
+const LM_HEAD_ROWS = 16;
 
 interface BoundLayer {
   readonly weights: LayerWeights;
@@ -38,13 +42,20 @@ export class BoundGraph {
   private readonly up: Float32Array;
   private readonly scores: Float64Array;
   private readonly acc: Float64Array;
+  /** The LM head's output rows, shared with the pool's workers (the bound logits buffer is not). */
+  private readonly logitsRows: Float32Array;
+  private readonly linear: typeof linear;
 
-  /** `buffers` must have passed `checkBuffers(plan.spec, ...)` (program.ts). */
+  /**
+   * `buffers` must have passed `checkBuffers(plan.spec, ...)` (program.ts). With `pool`, matrix
+   * products run on its threads (`weights` must then have come through `pool.share`).
+   */
   constructor(
     private readonly plan: GraphPlan,
     private readonly model: ReferenceModel,
     private readonly weights: PartWeights,
     buffers: ReadonlyMap<string, Uint8Array>,
+    pool?: LinearPool,
   ) {
     const at = (spec: TensorSpec): Uint8Array => buffers.get(spec.name)!;
     const { ar, decoder } = plan;
@@ -69,7 +80,9 @@ export class BoundGraph {
     }));
     this.attentionShape = { ar, cl, heads, kvHeads, headDim };
     const hasLayers = this.layers.length > 0;
-    const rowsIf = (needed: boolean, width: number): Float32Array => new Float32Array(needed ? ar * width : 0);
+    const rowsIf = (needed: boolean, width: number): Float32Array => (pool === undefined ? new Float32Array(needed ? ar * width : 0) : pool.scratch(needed ? ar * width : 0));
+    this.linear = pool === undefined ? linear : (...args) => pool.linear(...args);
+    this.logitsRows = pool === undefined || plan.logits === undefined ? new Float32Array(0) : pool.scratch(Math.min(ar, LM_HEAD_ROWS) * model.vocab);
     this.x = new Float32Array(ar * hidden);
     this.normed = rowsIf(hasLayers || plan.logits !== undefined, hidden);
     this.q = rowsIf(hasLayers, heads * headDim);
@@ -141,6 +154,7 @@ export class BoundGraph {
     layer.valueIn.load();
 
     rmsNorm(x, ar, hidden, w.inputNorm, rmsEps, normed);
+    const linear = this.linear;
     linear(normed, ar, hidden, w.qWeight, w.qBias, heads * headDim, q);
     linear(normed, ar, hidden, w.kWeight, w.kBias, kvHeads * headDim, k);
     linear(normed, ar, hidden, w.vWeight, w.vBias, kvHeads * headDim, v);
@@ -201,8 +215,18 @@ export class BoundGraph {
 
   private lmHead(logits: FloatOutput): void {
     const { hidden, vocab, rmsEps } = this.model;
-    rmsNorm(this.x, this.ar, hidden, this.weights.finalNorm!, rmsEps, this.normed);
-    linear(this.normed, this.ar, hidden, this.weights.lmHead!, null, vocab, logits.values);
+    const { ar, normed, logitsRows } = this;
+    rmsNorm(this.x, ar, hidden, this.weights.finalNorm!, rmsEps, normed);
+    if (logitsRows.length === 0) {
+      this.linear(normed, ar, hidden, this.weights.lmHead!, null, vocab, logits.values);
+    } else {
+      // LM_HEAD_ROWS rows at a time through shared scratch, then into the bound output.
+      for (let r = 0; r < ar; r += LM_HEAD_ROWS) {
+        const rows = Math.min(LM_HEAD_ROWS, ar - r);
+        this.linear(normed.subarray(r * hidden, (r + rows) * hidden), rows, hidden, this.weights.lmHead!, null, vocab, logitsRows);
+        logits.values.set(logitsRows.subarray(0, rows * vocab), r * vocab);
+      }
+    }
     logits.store();
   }
 }

@@ -4,17 +4,11 @@
  */
 
 /**
- * Rows of `x` per block of a prefill `linear`: a block (16 rows of up to a few thousand float32
- * values) stays in the L2 cache while every weight row streams past it once.
- */
-const ROW_BLOCK = 16;
-
-/**
  * `out[r, o] = bias[o] + sum_i weight[o, i] * x[r, i]`; `weight` is `[outDim, inDim]` (HF Linear).
- * Prefill rows go in blocks of ROW_BLOCK, and within a block 4 rows x 4 outputs at a time: 16
+ * Prefill rows go in blocks of 16, and within a block 4 rows x 4 outputs at a time: 16
  * running sums, so each weight value and each input value is loaded once per 4 products. Every sum
- * still runs over i in order, so the results do not depend on the blocking. Left-over rows use
- * four interleaved partial sums.
+ * still runs over i in order, so the results depend neither on the blocking nor on how outputs are
+ * shared between threads (`linearRange`). Left-over rows use four interleaved partial sums.
  */
 export function linear(
   x: Float32Array,
@@ -25,17 +19,38 @@ export function linear(
   outDim: number,
   out: Float32Array,
 ): void {
+  linearRange(x, rows, inDim, weight, bias, outDim, out, 0, outDim);
+}
+
+/**
+ * `linear` for outputs [oStart, oEnd) only. Self-contained but for the two tile kernels below
+ * (thread-pool.ts runs the source of these three functions in its workers).
+ */
+export function linearRange(
+  x: Float32Array,
+  rows: number,
+  inDim: number,
+  weight: Float32Array,
+  bias: Float32Array | null,
+  outDim: number,
+  out: Float32Array,
+  oStart: number,
+  oEnd: number,
+): void {
+  // Rows per block: 16 rows of up to a few thousand float32 values stay in the L2 cache while
+  // every weight row streams past them once.
+  const rowBlock = 16;
   const blocked = rows - (rows % 4);
-  for (let r0 = 0; r0 < blocked; r0 += ROW_BLOCK) {
-    const r1 = Math.min(blocked, r0 + ROW_BLOCK);
-    let o = 0;
-    for (; o + 4 <= outDim; o += 4) for (let r = r0; r < r1; r += 4) linear4x4(x, r, inDim, weight, bias, o, outDim, out);
-    for (; o < outDim; o++) for (let r = r0; r < r1; r += 4) linear4x1(x, r, inDim, weight, bias, o, outDim, out);
+  for (let r0 = 0; r0 < blocked; r0 += rowBlock) {
+    const r1 = Math.min(blocked, r0 + rowBlock);
+    let o = oStart;
+    for (; o + 4 <= oEnd; o += 4) for (let r = r0; r < r1; r += 4) linear4x4(x, r, inDim, weight, bias, o, outDim, out);
+    for (; o < oEnd; o++) for (let r = r0; r < r1; r += 4) linear4x1(x, r, inDim, weight, bias, o, outDim, out);
   }
   const tail = inDim - (inDim % 4);
   for (let r = blocked; r < rows; r++) {
     const xr = r * inDim;
-    for (let o = 0; o < outDim; o++) {
+    for (let o = oStart; o < oEnd; o++) {
       const w = o * inDim;
       let s0 = 0;
       let s1 = 0;
@@ -55,7 +70,7 @@ export function linear(
 }
 
 /** Rows r..r+3, outputs o..o+3 of `linear`. */
-function linear4x4(x: Float32Array, r: number, inDim: number, weight: Float32Array, bias: Float32Array | null, o: number, outDim: number, out: Float32Array): void {
+export function linear4x4(x: Float32Array, r: number, inDim: number, weight: Float32Array, bias: Float32Array | null, o: number, outDim: number, out: Float32Array): void {
   const x0 = r * inDim;
   const x1 = x0 + inDim;
   const x2 = x1 + inDim;
@@ -95,7 +110,7 @@ function linear4x4(x: Float32Array, r: number, inDim: number, weight: Float32Arr
 }
 
 /** Rows r..r+3, output o of `linear`. */
-function linear4x1(x: Float32Array, r: number, inDim: number, weight: Float32Array, bias: Float32Array | null, o: number, outDim: number, out: Float32Array): void {
+export function linear4x1(x: Float32Array, r: number, inDim: number, weight: Float32Array, bias: Float32Array | null, o: number, outDim: number, out: Float32Array): void {
   const x0 = r * inDim;
   const x1 = x0 + inDim;
   const x2 = x1 + inDim;

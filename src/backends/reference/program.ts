@@ -11,6 +11,7 @@ import { BoundGraph } from './executor.js';
 import type { ReferenceCtxBinMetadata } from './metadata.js';
 import type { ReferenceModel } from './model.js';
 import { planGraph } from './plan.js';
+import type { LinearPool } from './thread-pool.js';
 import { BoundVisionGraph } from './vision-executor.js';
 import type { ReferenceVisionModel } from './vision-model.js';
 import { planVisionGraph } from './vision-plan.js';
@@ -65,7 +66,7 @@ export function checkBuffers(spec: GraphSpec, buffers: ReadonlyMap<string, Uint8
   }
 }
 
-function decoderPlan(metadata: ReferenceCtxBinMetadata<ReferenceModel>, ctxBin: number, file: string): CtxBinPlan<PartWeights> {
+function decoderPlan(metadata: ReferenceCtxBinMetadata<ReferenceModel>, ctxBin: number, file: string, pool?: LinearPool): CtxBinPlan<PartWeights> {
   const { model } = metadata;
   const plans = metadata.graphs.map((graph, i) => planGraph(graph, i, ctxBin, model, file));
   return {
@@ -76,7 +77,7 @@ function decoderPlan(metadata: ReferenceCtxBinMetadata<ReferenceModel>, ctxBin: 
         spec: plan.spec,
         bind: (buffers) => {
           checkBuffers(plan.spec, buffers);
-          return new BoundGraph(plan, model, weights, buffers);
+          return new BoundGraph(plan, model, weights, buffers, pool);
         },
       })),
   };
@@ -101,10 +102,11 @@ function visionPlan(metadata: ReferenceCtxBinMetadata<ReferenceVisionModel>, ctx
 
 /**
  * Plans every graph of a ctx-bin (graph `ctxBin` of the backend's list) for its model kind; throws
- * `CtxBinError` naming `file` and the key when a graph's IO does not fit its stages.
+ * `CtxBinError` naming `file` and the key when a graph's IO does not fit its stages. Decoder graphs
+ * run their matrix products on `pool` (its weights must come through `pool.share`).
  */
-export function planCtxBin(metadata: ReferenceCtxBinMetadata, ctxBin: number, file: string): CtxBinPlan {
+export function planCtxBin(metadata: ReferenceCtxBinMetadata, ctxBin: number, file: string, pool?: LinearPool): CtxBinPlan {
   return metadata.model.architecture === 'vision'
     ? visionPlan(metadata as ReferenceCtxBinMetadata<ReferenceVisionModel>, ctxBin, file)
-    : decoderPlan(metadata as ReferenceCtxBinMetadata<ReferenceModel>, ctxBin, file);
+    : decoderPlan(metadata as ReferenceCtxBinMetadata<ReferenceModel>, ctxBin, file, pool);
 }

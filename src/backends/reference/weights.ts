@@ -139,12 +139,19 @@ function checkWeight<Data>(source: WeightSource<Data>, { name, shape }: WeightRe
   }
 }
 
-/** Answers `reads` from an open file, checking presence and shape of each weight. */
-export async function loadWeights<W>(reader: SafetensorsReader, reads: WeightReads<W>): Promise<W> {
+/**
+ * Answers `reads` from an open file, checking presence and shape of each weight; `place` may move
+ * each weight elsewhere (into shared memory for worker threads).
+ */
+export async function loadWeights<W>(
+  reader: SafetensorsReader,
+  reads: WeightReads<W>,
+  place: (data: Float32Array) => Float32Array = (data) => data,
+): Promise<W> {
   let step = reads.next();
   while (!step.done) {
     checkWeight(reader, step.value);
-    step = reads.next(await reader.readFloat32(step.value.name));
+    step = reads.next(place(await reader.readFloat32(step.value.name)));
   }
   return step.value;
 }
