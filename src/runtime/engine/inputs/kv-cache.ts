@@ -14,7 +14,7 @@ import type { InputPart } from './input-part.js';
  * unless `setNextPosition` moved it on.
  *
  * The commit can be staged split by split, as Genie copies a split's new entries while the next
- * split runs (docs/genie-behaviour.md#kv-update-overlap): `beginCommit` makes the step's entries
+ * split runs (docs/genie-behaviour.md#kv-cache-smart-mask): `beginCommit` makes the step's entries
  * count at once (`nValid`, positions), `commitPart(p)` copies split p's slots, and whatever is left
  * is copied by `finishCommit`, which every reader of the cache (`cache`, `truncate`, `evict`, a
  * new shape) calls first, so nothing ever sees a half-committed cache.
