@@ -3,8 +3,11 @@
  * (one graph per AR in each part, at one CL), `genie_config.json` (context size, BOS/EOS from
  * generation_config.json / config.json, the RoPE block with llama3 / longrope scaling, a LUT block
  * with `input: 'embeds'`), the tokenizer files copied, and `export.json` saying what was exported.
- * Writes into a folder the caller provides (the CLI makes it a staging folder renamed into place).
- * Peak memory: the float32 weights once (parts share them).
+ * IO is float32, float16, or htp (fixed point with encodings an `IoCalibrator` measures on the
+ * float model: the runtime's job, kept out of this layer); with `like`, the graphs of another
+ * bundle (like.ts) with their IO types. Writes into a folder the caller provides (the CLI makes it
+ * a staging folder renamed into place). Peak memory: the float32 weights once (parts share them);
+ * htp calibration loads them a second time, from float ctx-bins in a scratch folder.
  */
 import { copyFile, readFile, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
