@@ -139,9 +139,11 @@ describe('catalog: Dialog.restore', () => {
         expect([SaveFormatError, SaveModelMismatchError], `${what}: ${String(error)}`).toContain((error as Error).constructor);
       }
     }
-    // Still valid states: no carried-over token, an empty penalty history, negative presence/frequency penalties.
+    // Still valid states: no carried-over token, no turns (a save written before turns were recorded:
+    // every entry in turn 0), an empty penalty history, negative presence/frequency penalties.
     expect(accepted).toEqual([
-      'ledger.carried = null', 'ledger.history.tokens = []', 'sampler.params.presencePenalty = -1', 'sampler.params.frequencyPenalty = -1',
+      'ledger.turns = undefined', 'ledger.carried = null', 'ledger.history.tokens = []', 'sampler.params.presencePenalty = -1',
+      'sampler.params.frequencyPenalty = -1',
     ]);
   });
 
