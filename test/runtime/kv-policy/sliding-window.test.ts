@@ -12,7 +12,8 @@ import { resolveDemoOptions } from '../../../src/demo/options.js';
 import { ContextLimitError } from '../../../src/graphs/errors.js';
 import { Dialog } from '../../../src/runtime/dialog.js';
 import { TINY } from '../quant/fixtures.js';
-import { BACKENDS, DialogPool, makeModel, tempDir, tokenIds, tokenTurn, writeBundle, type Bundle, type Json, type Turn } from '../fixtures.js';
+import { StaleCheckpointError } from '../../../src/runtime/save/errors.js';
+import { BACKENDS, DialogPool, makeModel, maxRowDiff, tempDir, tokenIds, tokenTurn, writeBundle, type Bundle, type Json, type Turn } from '../fixtures.js';
 import { CachedOracle } from './cached-oracle.js';
 
 const CL = 64;
@@ -141,6 +142,25 @@ describe.each(BACKENDS)('%s: Genie\'s sliding-window longcontext block', (backen
     const rule = new WindowRule(new CachedOracle(model.config, model.weights), 2, 8);
     expectTurn(rule, await tokenTurn(dialog, tokenIds(9, 5, 1, vocab - 1), { maxTokens: 20 }));
     expect(dialog.contextUsed).toBe(10);
+  });
+
+  it('save after evictions, restore in a new dialog: it continues with the same tokens; a checkpoint whose entries moved is stale', async () => {
+    const dialog = await open(2, 20);
+    await tokenTurn(dialog, tokenIds(10, 8, 1, vocab - 1), { maxTokens: 30 });
+    const early = dialog.checkpoint();
+    const dir = join(root, `save-${backend}`);
+    await dialog.save(dir);
+    const restored = await open(2, 20);
+    await restored.restore(dir);
+    expect(Array.from({ length: restored.kvCache.length }, (_, s) => restored.kvCache.position(s)))
+      .toEqual(Array.from({ length: dialog.kvCache.length }, (_, s) => dialog.kvCache.position(s)));
+    const next = tokenIds(4, 9, 1, vocab - 1);
+    const a = await tokenTurn(dialog, next, { maxTokens: 25 });
+    const b = await tokenTurn(restored, next, { maxTokens: 25 });
+    expect(b.sampled).toEqual(a.sampled);
+    expect(maxRowDiff(a, b)).toBe(0);
+    // The window slid past the checkpoint's entries: they are no longer the first entries of the cache.
+    expect(() => dialog.rewindTo(early)).toThrow(StaleCheckpointError);
   });
 
   it('a prompt that cannot fit beside the sinks is a ContextLimitError at query(), changing nothing', async () => {
