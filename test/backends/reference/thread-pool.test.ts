@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
@@ -24,10 +25,19 @@ function seeded(n: number, seed: number): Float32Array {
   });
 }
 
+/** Runs one product so the pool starts its workers, then waits until they all flag themselves ready. */
+async function started(pool: LinearPool): Promise<void> {
+  const x = pool.share(seeded(600, 9));
+  pool.linear(x, 1, 600, pool.share(seeded(600 * 600, 10)), null, 600, pool.scratch(600));
+  for (let i = 0; i < 2000 && pool.readyWorkers < pool.threads - 1; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+  expect(pool.readyWorkers).toBe(pool.threads - 1);
+}
+
 describe('Reference executor thread pool', () => {
   it('shares a product between 3 threads with the single-thread result, bit for bit', async () => {
     const pool = new LinearPool(3);
     try {
+      await started(pool);
       // 1001 outputs: chunks of 336, 336 and 329 (one not a multiple of 4); 6 rows: a 4-row group and 2 left over.
       for (const [rows, inDim, outDim] of [[6, 300, 1001], [1, 517, 2048]]) {
         const x = pool.share(seeded(rows * inDim, 1));
@@ -53,6 +63,42 @@ describe('Reference executor thread pool', () => {
     linear(x, rows, inDim, weight, null, outDim, want);
     expect(Array.from(out)).toEqual(Array.from(want));
   });
+
+  it('products before the workers are ready run on the calling thread (a worker that never starts cannot hang them)', async () => {
+    const pool = new LinearPool(4);
+    try {
+      const [rows, inDim, outDim] = [3, 700, 900];
+      const x = pool.share(seeded(rows * inDim, 6));
+      const weight = pool.share(seeded(outDim * inDim, 7));
+      const out = pool.scratch(rows * outDim).fill(Number.NaN);
+      pool.linear(x, rows, inDim, weight, null, outDim, out); // starts the workers; none is ready yet
+      const want = new Float32Array(rows * outDim);
+      linear(x, rows, inDim, weight, null, outDim, want);
+      expect(Array.from(out)).toEqual(Array.from(want));
+    } finally {
+      await pool.terminate();
+    }
+  });
+
+  it('workers start in a process whose own flags would misread their script (node --input-type=module -e)', async () => {
+    const source = `
+      const { LinearPool } = await import(${JSON.stringify(new URL('../../../src/backends/reference/thread-pool.ts', import.meta.url).pathname)});
+      const pool = new LinearPool(2);
+      const x = pool.share(new Float32Array(600).fill(1));
+      const w = pool.share(new Float32Array(600 * 600).fill(0.5));
+      const out = pool.scratch(600);
+      pool.linear(x, 1, 600, w, null, 600, out);
+      for (let i = 0; i < 2000 && pool.readyWorkers < 1; i++) await new Promise((r) => setTimeout(r, 5));
+      pool.linear(x, 1, 600, w, null, 600, out);
+      console.log(pool.readyWorkers, out[0], out[599]);
+      await pool.terminate();`;
+    const { stdout, code } = await new Promise<{ stdout: string; code: number | null }>((resolve) => {
+      execFile(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', source], { timeout: 60_000 }, (error, stdout) =>
+        resolve({ stdout, code: error ? (typeof error.code === 'number' ? error.code : null) : 0 }));
+    });
+    expect(code).toBe(0);
+    expect(stdout.trim()).toBe('1 300 300');
+  }, 70_000);
 
   it('reads its thread count from GENIE_TS_REFERENCE_THREADS', () => {
     expect(referenceThreads({})).toBe(availableParallelism());
