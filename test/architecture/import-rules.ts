@@ -39,6 +39,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   ['graphs'],
   ['kv', 'rope', 'sampler'],
   ['tensor'],
+  ['simd'],
   ['errors.ts'],
 ];
 

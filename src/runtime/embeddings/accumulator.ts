@@ -1,7 +1,6 @@
 import { GenieError, InvalidArgumentError } from '../../errors.js';
 import { byteSize, isFixedPoint, type DataTypeName, type ElementArray, type Encoding } from '../../tensor/dtype.js';
 import { fixedRange, validateEncoding } from '../../tensor/encoding.js';
-import { requantTable } from '../../tensor/quant.js';
 import type { EmbeddingTable } from './lut.js';
 import { allocateEmbeddingRows, copyEmbeddingRows, type EmbeddingRows } from './rows.js';
 
@@ -10,25 +9,6 @@ export class AccumulatorOverflowError extends GenieError {
   constructor(message: string) {
     super('ACCUMULATOR_OVERFLOW', message);
   }
-}
-
-type CodeArray = Uint8Array | Int8Array | Uint16Array | Int16Array | Uint32Array | Int32Array;
-
-/** `dst[to + i] = table[src[from + i] - base]`: fixed-point codes re-expressed through a requantization table. */
-function lookupInto(src: CodeArray, from: number, dst: CodeArray, to: number, n: number, table: Int32Array, base: number): void {
-  if (src instanceof Uint16Array && dst instanceof Uint16Array) {
-    lookupU16(src, from, dst, to, n, table);
-    return;
-  }
-  for (let i = 0; i < n; i++) dst[to + i] = table[src[from + i] - base];
-}
-
-/**
- * `lookupInto` for uint16 codes into uint16 codes (FastVLM's image features into its uint16
- * input_embeds): the same loop on its own, so that its element accesses each see one array class.
- */
-function lookupU16(src: Uint16Array, from: number, dst: Uint16Array, to: number, n: number, table: Int32Array): void {
-  for (let i = 0; i < n; i++) dst[to + i] = table[src[from + i]];
 }
 
 /** The row format everything appended is re-expressed in: the text generator's embedding input. */
@@ -54,7 +34,6 @@ export class Accumulator {
   private readonly rowBytes: number;
   private data: ElementArray;
   private count = 0;
-  private table: { dtype: DataTypeName; scale: number; offset: number; table: Int32Array; base: number } | null = null;
 
   constructor(format: AccumulatorFormat, capacityBytes: number) {
     const { dtype, encoding, rowElements } = format;
@@ -103,9 +82,6 @@ export class Accumulator {
     if (this.sameFormat(rows)) {
       // Float32 into a float32 input (AI Hub's input_embeds), or codes already in the input's encoding: a memcpy.
       this.data.set(rows.data.subarray(first * size, (first + count) * size) as never, at * size);
-    } else if (isFixedPoint(rows.dtype) && isFixedPoint(this.format.dtype) && byteSize(rows.dtype) <= 2) {
-      const { table, base } = this.tableFor(rows.dtype, rows.encoding!);
-      lookupInto(rows.data as CodeArray, first * size, this.data as CodeArray, at * size, count * size, table, base);
     } else {
       copyEmbeddingRows(rows, first, this.target(), at, count, size);
     }
@@ -143,15 +119,6 @@ export class Accumulator {
     if (rows.dtype !== dtype || rows.data.constructor !== this.data.constructor) return false;
     if (encoding === undefined || rows.encoding === undefined) return encoding === rows.encoding;
     return encoding.scale === rows.encoding.scale && encoding.offset === rows.encoding.offset;
-  }
-
-  /** The requantization table from `dtype`/`encoding` codes into the accumulator's (the last one is kept: a producer's encoding repeats). */
-  private tableFor(dtype: DataTypeName, encoding: Encoding): { table: Int32Array; base: number } {
-    const cached = this.table;
-    if (cached !== null && cached.dtype === dtype && cached.scale === encoding.scale && cached.offset === encoding.offset) return cached;
-    const table = requantTable(dtype, encoding, this.format.encoding!, this.format.dtype);
-    this.table = { dtype, scale: encoding.scale, offset: encoding.offset, table, base: fixedRange(dtype).min };
-    return this.table;
   }
 
   private target(): EmbeddingRows {
