@@ -29,13 +29,14 @@ const PAGE_BYTES = 65536;
 
 /**
  * A kernel module's instance with views over its memory that follow its growth: `reserve` before
- * writing operands, then take views from `bytes`/`u16`/`f32` (the same objects until the memory grows).
+ * writing operands, then take views from `u8`/`u16`/`i32`/`f32` (the same objects until the memory grows).
  */
 export class Kernel<E extends KernelExports> {
   readonly exports: E;
   private viewBuffer: ArrayBuffer | null = null;
   private u8View = new Uint8Array(0);
   private u16View = new Uint16Array(0);
+  private i32View = new Int32Array(0);
   private f32View = new Float32Array(0);
 
   constructor(exports: E) {
@@ -59,6 +60,11 @@ export class Kernel<E extends KernelExports> {
     return this.u16View;
   }
 
+  get i32(): Int32Array {
+    this.refresh();
+    return this.i32View;
+  }
+
   get f32(): Float32Array {
     this.refresh();
     return this.f32View;
@@ -70,6 +76,7 @@ export class Kernel<E extends KernelExports> {
     this.viewBuffer = buffer;
     this.u8View = new Uint8Array(buffer);
     this.u16View = new Uint16Array(buffer);
+    this.i32View = new Int32Array(buffer);
     this.f32View = new Float32Array(buffer);
   }
 }
