@@ -20,6 +20,13 @@ export interface GraphBackend {
    */
   readonly executesOffThread?: boolean;
   /**
+   * `execute` only submits: executions run one after the other in call order, each after the
+   * previous one has ended (QNN's graphExecuteAsync FIFO), so the engine submits a step's parts back
+   * to back and awaits them in order. Absent or false: an execute may start at once, beside a
+   * previous one still running, so the engine awaits each before the next.
+   */
+  readonly queuesExecutions?: boolean;
+  /**
    * Zeroed memory for one of the engine's IO buffers, which the backend's graphs read and write in
    * place (zero-copy). After `dispose` it must be unusable rather than freed under its views: the
    * backend detaches it before freeing it (every view then has length 0: reads give undefined,

@@ -582,6 +582,15 @@ const QnnGraph_ExecuteFn_t = koffi.proto(
   'Qnn_ErrorHandle_t QnnGraph_ExecuteFn_t(void *graph, const Qnn_Tensor_t *inputs, uint32_t numInputs, ' +
     'Qnn_Tensor_t *outputs, uint32_t numOutputs, void *profile, void *signal)',
 );
+/**
+ * `Qnn_NotifyFn_t`: the status is `Qnn_NotifyStatus_t` = { Qnn_ErrorHandle_t error } passed by value,
+ * which is a uint64 argument on every ABI genie-ts runs on (docs/qnn-abi.md#call-signatures).
+ */
+const Qnn_NotifyFn_t = koffi.proto('void Qnn_NotifyFn_t(void *notifyParam, uint64_t status)');
+const QnnGraph_ExecuteAsyncFn_t = koffi.proto(
+  'Qnn_ErrorHandle_t QnnGraph_ExecuteAsyncFn_t(void *graph, const Qnn_Tensor_t *inputs, uint32_t numInputs, ' +
+    'Qnn_Tensor_t *outputs, uint32_t numOutputs, void *profile, void *signal, Qnn_NotifyFn_t *notifyFn, void *notifyParam)',
+);
 
 const QnnLog_CreateFn_t = koffi.proto(
   'Qnn_ErrorHandle_t QnnLog_CreateFn_t(QnnLog_Callback_t *callback, uint32_t maxLogLevel, _Out_ void **logger)',
@@ -713,6 +722,8 @@ export const abi = Object.freeze({
   QnnContext_FreeFn_t,
   QnnGraph_RetrieveFn_t,
   QnnGraph_ExecuteFn_t,
+  Qnn_NotifyFn_t,
+  QnnGraph_ExecuteAsyncFn_t,
   QnnLog_CreateFn_t,
   QnnLog_FreeFn_t,
   QnnProfile_CreateFn_t,
@@ -745,6 +756,7 @@ export const CORE_SLOT_PROTOS = Object.freeze({
   contextFree: QnnContext_FreeFn_t,
   graphRetrieve: QnnGraph_RetrieveFn_t,
   graphExecute: QnnGraph_ExecuteFn_t,
+  graphExecuteAsync: QnnGraph_ExecuteAsyncFn_t,
   logCreate: QnnLog_CreateFn_t,
   logFree: QnnLog_FreeFn_t,
   profileCreate: QnnProfile_CreateFn_t,

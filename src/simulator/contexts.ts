@@ -8,6 +8,7 @@ import { loadCtxBinProgram, type ReferenceCtxBinProgram } from '../backends/refe
 import { QnnLogLevel, QnnProfileEventType } from '../qnn/enums.js';
 import { decodeContextConfigs } from './configs.js';
 import { GraphExecution } from './execute.js';
+import type { SimExecuteQueue } from './execute-queue.js';
 import { Code, fail } from './failure.js';
 import { layoutGraphs } from './graph-layout.js';
 import type { SimMemory } from './memory.js';
@@ -46,6 +47,7 @@ export class SimContexts {
     private readonly sim: Simulator,
     private readonly profiles: SimProfiles,
     private readonly memory: SimMemory,
+    private readonly queue: SimExecuteQueue,
   ) {}
 
   info(): SimulatedContextInfo[] {
@@ -117,6 +119,10 @@ export class SimContexts {
         const ctx = sim.contexts.get(handle);
         if (ctx === undefined) fail(Code.CONTEXT_INVALID_HANDLE, `context ${hex(handle)} is not a live context handle`);
         this.profiles.requireOptional(addressOf(profile), Code.CONTEXT_SET_PROFILE);
+        const queued = this.queue.queuedIn(handle);
+        if (queued > 0) {
+          fail(Code.CONTEXT_INVALID_ARGUMENT, `context ${hex(handle)} has ${queued} queued execution(s) (graphExecuteAsync) not yet ended`);
+        }
         if (ctx.memHandles.size > 0) {
           sim.logs.emit(QnnLogLevel.WARN, `context ${hex(handle)} freed with ${ctx.memHandles.size} registered mem handle(s)`);
         }
@@ -153,7 +159,7 @@ export class SimContexts {
     };
   }
 
-  /** The graphExecute slot: dispatches to the graph's execution. */
+  /** The graphExecute slot: dispatches to the graph's execution, after what the queue holds. */
   executeHandler(): Handler {
     return (
       graph: PointerArg,
@@ -166,6 +172,7 @@ export class SimContexts {
     ): void => {
       const record = this.sim.graphs.get(addressOf(graph));
       if (record === undefined) fail(Code.GRAPH_INVALID_HANDLE, `graph ${hex(addressOf(graph))} is not a live graph handle`);
+      this.queue.drain();
       record.execution.execute(addressOf(inputs), numInputs, addressOf(outputs), numOutputs, addressOf(profile), addressOf(signal));
     };
   }

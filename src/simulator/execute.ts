@@ -52,7 +52,15 @@ export class GraphExecution {
 
   execute(inputs: Address, numInputs: number, outputs: Address, numOutputs: number, profile: Address, signal: Address): void {
     const start = performance.now();
-    const { name } = this.layout;
+    this.accept(inputs, numInputs, outputs, numOutputs, profile, signal);
+    this.run(profile, start);
+  }
+
+  /**
+   * What graphExecute and graphExecuteAsync check before running: the profile and signal handles
+   * and every tensor (decoded again only when the arrays changed).
+   */
+  accept(inputs: Address, numInputs: number, outputs: Address, numOutputs: number, profile: Address, signal: Address): void {
     this.profiles.requireOptional(profile, Code.GRAPH_SET_PROFILE);
     if (signal !== NULL) {
       fail(Code.GRAPH_INVALID_ARGUMENT, `signal ${hex(signal)} is not a signal handle (the simulated provider issues none)`);
@@ -60,8 +68,12 @@ export class GraphExecution {
     this.checkCount('inputs', inputs, numInputs);
     this.checkCount('outputs', outputs, numOutputs);
     if (!this.isCached(inputs, outputs)) this.decode(inputs, outputs);
+  }
 
-    const failExecute = this.sim.options.failExecute;
+  /** Runs the accepted graph on the caller's buffers (`start`: when the call began, for the profile). */
+  run(profile: Address, start: number): void {
+    const { name } = this.layout;
+    const failExecute = this.sim.failExecute;
     if (failExecute !== undefined && failExecute.graph === name) {
       fail(failExecute.code, `graph "${name}" fails with ${failExecute.code} (failExecute test hook)`);
     }

@@ -19,7 +19,7 @@ export interface SimulatedQnnOptions {
   nullSlots?: readonly string[];
   /** Extra providers to list before the HTP one (e.g. one with core API major 1) for provider-selection tests. */
   extraProviders?: readonly { backendId: number; coreApiVersion: ApiVersionTriple }[];
-  /** Make graphExecute of this graph fail with this QNN error code (test hook). */
+  /** Make graphExecute (and graphExecuteAsync, through its notify) of this graph fail with this QNN error code (test hook). */
   failExecute?: { graph: string; code: number };
   /** Platform info reported by deviceGetPlatformInfo. */
   platform?: { socModel: number; arch: number; vtcmSizeMb: number };
@@ -74,6 +74,16 @@ function defaultInfoVersion(coreMinor: number): 1 | 2 | 3 {
   return 1;
 }
 
+/** Checks the failExecute hook (option, or `SimulatedQnn.setFailExecute`); throws `InvalidArgumentError` naming the bad key. */
+export function checkFailExecute(failExecute: { graph: string; code: number }): void {
+  if (typeof failExecute.graph !== 'string' || failExecute.graph === '') {
+    fail('failExecute.graph', failExecute.graph, 'is not a graph name');
+  }
+  if (!Number.isInteger(failExecute.code) || failExecute.code < 1 || failExecute.code > 0xffff) {
+    fail('failExecute.code', failExecute.code, 'is not a QNN error code in 1..65535');
+  }
+}
+
 /** Fills in defaults; throws `InvalidArgumentError` naming the option and value. */
 export function resolveOptions(options: SimulatedQnnOptions = {}): ResolvedOptions {
   const coreApiVersion = version('coreApiVersion', options.coreApiVersion, { major: 2, minor: 32, patch: 0 });
@@ -96,14 +106,7 @@ export function resolveOptions(options: SimulatedQnnOptions = {}): ResolvedOptio
   });
 
   const failExecute = options.failExecute;
-  if (failExecute !== undefined) {
-    if (typeof failExecute.graph !== 'string' || failExecute.graph === '') {
-      fail('failExecute.graph', failExecute.graph, 'is not a graph name');
-    }
-    if (!Number.isInteger(failExecute.code) || failExecute.code < 1 || failExecute.code > 0xffff) {
-      fail('failExecute.code', failExecute.code, 'is not a QNN error code in 1..65535');
-    }
-  }
+  if (failExecute !== undefined) checkFailExecute(failExecute);
 
   const platform = options.platform ?? DEFAULT_PLATFORM;
   for (const key of ['socModel', 'arch', 'vtcmSizeMb'] as const) {

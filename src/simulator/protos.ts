@@ -19,6 +19,7 @@ export const CoreProtos = {
   contextFree: qnn(['void *', 'void *']),
   graphRetrieve: qnn(['void *', 'void *', 'void *']),
   graphExecute: qnn(['void *', 'void *', 'uint32_t', 'void *', 'uint32_t', 'void *', 'void *']),
+  graphExecuteAsync: qnn(['void *', 'void *', 'uint32_t', 'void *', 'uint32_t', 'void *', 'void *', 'void *', 'void *']),
   logCreate: qnn(['void *', 'uint32_t', 'void *']),
   logSetLogLevel: qnn(['void *', 'uint32_t']),
   logFree: qnn(['void *']),
@@ -63,6 +64,9 @@ export const PerfProtos = {
 } as const;
 
 export type PerfFunction = keyof typeof PerfProtos;
+
+/** `Qnn_NotifyFn_t` (docs/qnn-abi.md#queued-execution): `Qnn_NotifyStatus_t` by value is a uint64. */
+export const NotifyProto = koffi.proto(null, 'void', ['void *', 'uint64_t']);
 
 /** `QnnLog_Callback_t` (docs/qnn-abi.md#log-callback): the va_list travels as a pointer. */
 export const LogCallbackProto = koffi.proto(null, 'void', ['void *', 'uint32_t', 'uint64_t', 'void *']);

@@ -8,11 +8,12 @@ import { QnnBackendId } from '../qnn/enums.js';
 import { CORE_SLOTS, SYSTEM_SLOTS, type CoreSlotName } from '../qnn/slots.js';
 import { SimBackends } from './backends.js';
 import { SimContexts, type SimulatedContextInfo } from './contexts.js';
+import { SimExecuteQueue } from './execute-queue.js';
 import { Code, fail } from './failure.js';
 import { Interface, POINTER_SIZE, SystemInterface } from './layout.js';
 import { SimMemory, type SimulatedRpcmem } from './memory.js';
 import { addressOf, NULL, storePointer, storeUint32, writePointer, type Address, type PointerArg } from './native.js';
-import { resolveOptions, type ApiVersionTriple, type SimulatedQnnOptions } from './options.js';
+import { checkFailExecute, resolveOptions, type ApiVersionTriple, type SimulatedQnnOptions } from './options.js';
 import { SimPerf, type PerfCall } from './perf.js';
 import { SimProfiles } from './profiles.js';
 import { CoreProtos, GetProvidersProto, SystemProtos, type ServedCoreSlot } from './protos.js';
@@ -40,6 +41,8 @@ export interface SimulatedQnn {
   perfCalls(): readonly PerfCall[];
   /** The live contexts with their decoded configs. */
   contexts(): readonly SimulatedContextInfo[];
+  /** Sets (null: removes) the `failExecute` test hook from the next execution on. */
+  setFailExecute(hook: { graph: string; code: number } | null): void;
 }
 
 const HTP_PROVIDER_NAME = 'HTP_QTI_AISW';
@@ -101,7 +104,8 @@ export function createSimulatedQnn(options?: SimulatedQnnOptions): SimulatedQnn 
     const profiles = new SimProfiles(sim);
     const memory = new SimMemory(sim);
     const backends = new SimBackends(sim, perf);
-    const contexts = new SimContexts(sim, profiles, memory);
+    const queue = new SimExecuteQueue(sim);
+    const contexts = new SimContexts(sim, profiles, memory, queue);
     const system = new SimSystem(sim);
 
     const handlers: Record<ServedCoreSlot, Handler> = {
@@ -109,6 +113,7 @@ export function createSimulatedQnn(options?: SimulatedQnnOptions): SimulatedQnn 
       ...sim.logs.handlers(),
       ...contexts.handlers(),
       graphExecute: contexts.executeHandler(),
+      graphExecuteAsync: queue.handler(),
       ...profiles.handlers(),
       ...memory.handlers(),
     };
@@ -164,6 +169,10 @@ export function createSimulatedQnn(options?: SimulatedQnnOptions): SimulatedQnn 
       },
       perfCalls: () => perf.calls(),
       contexts: () => contexts.info(),
+      setFailExecute: (hook) => {
+        if (hook !== null) checkFailExecute(hook);
+        sim.failExecute = hook === null ? undefined : { graph: hook.graph, code: hook.code };
+      },
       dispose: () => sim.dispose(),
     };
   } catch (error) {

@@ -32,8 +32,11 @@ export class Simulator {
   private readonly callbacks: Address[] = [];
   private readonly disposers: (() => void)[] = [];
   private disposed = false;
+  /** The failExecute test hook: from the options, changed by `SimulatedQnn.setFailExecute`. */
+  failExecute: { readonly graph: string; readonly code: number } | undefined;
 
   constructor(readonly options: ResolvedOptions) {
+    this.failExecute = options.failExecute;
     this.logs = new SimLogs(this.sequence);
     this.backends = new HandleTable(this.sequence);
     this.devices = new HandleTable(this.sequence);
@@ -49,15 +52,23 @@ export class Simulator {
         handler(...args);
         return 0;
       } catch (error) {
-        const failure =
-          error instanceof QnnCallFailure
-            ? error
-            : new QnnCallFailure(Code.COMMON_GENERAL, `internal simulator error: ${(error as Error).stack ?? error}`);
-        const message = `${name}: ${failure.message}`;
-        this.logs.emit(QnnLogLevel.ERROR, message);
-        return this.errors.record(failure.code, message);
+        return this.failed(name, error);
       }
     });
+  }
+
+  /**
+   * The error handle of a failure in function `name` (logged): a `QnnCallFailure`'s code, or
+   * COMMON_ERROR_GENERAL for any other exception (a simulator bug).
+   */
+  failed(name: string, error: unknown): number {
+    const failure =
+      error instanceof QnnCallFailure
+        ? error
+        : new QnnCallFailure(Code.COMMON_GENERAL, `internal simulator error: ${(error as Error).stack ?? error}`);
+    const message = `${name}: ${failure.message}`;
+    this.logs.emit(QnnLogLevel.ERROR, message);
+    return this.errors.record(failure.code, message);
   }
 
   /** Registers a native function with its own return convention (e.g. rpcmem); counts calls under `name`. */

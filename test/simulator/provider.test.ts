@@ -5,7 +5,7 @@ import { createSimulatedQnn } from '../../src/simulator/index.js';
 import { codeOf, CORE, NULL, Proto, RawQnn, readPtr, readStr, readU32, SYSTEM } from './raw-client.js';
 
 /** Core slots the simulator serves, by index (docs/qnn-abi.md#core-function-table). */
-const SERVED = [0, 1, 3, 4, 8, 13, 14, 20, 21, 25, 26, 27, 28, 30, 31, 32, 34, 35, 36, 37, 38, 39, 40, 43, 48];
+const SERVED = [0, 1, 3, 4, 8, 13, 14, 20, 21, 22, 25, 26, 27, 28, 30, 31, 32, 34, 35, 36, 37, 38, 39, 40, 43, 48];
 
 describe('provider structs', () => {
   it('lists one HTP provider: backendId 6, "HTP_QTI_AISW", core API 2.32.0, HTP API 5.43.0', () => {

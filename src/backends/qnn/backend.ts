@@ -30,9 +30,17 @@ class QnnHtpBackend implements QnnGraphBackend {
     this.graphs = [...session.graphs.values()].map((graph) => toGraphSpec(graph, graph.ctxBin));
   }
 
-  /** QNN's `graphExecute` runs on Koffi's worker pool in the default `async` mode, on the JS thread in `sync`. */
+  /**
+   * QNN's `graphExecute` runs on Koffi's worker pool in the default `async` mode, on the JS thread in
+   * `sync`; in `queued` mode graphExecuteAsync only enqueues (QNN's threads run the graphs).
+   */
   get executesOffThread(): boolean {
-    return this.session.executeMode === 'async';
+    return this.session.executeMode !== 'sync';
+  }
+
+  /** `queued` mode: graphExecuteAsync runs the session's executions in submission order. */
+  get queuesExecutions(): boolean {
+    return this.session.executeMode === 'queued';
   }
 
   get devices(): readonly QnnHardwareDevice[] | null {

@@ -11,7 +11,7 @@
  */
 import { InvalidArgumentError, NotSupportedError } from '../../errors.js';
 import type { HtpContextSettings } from '../../qnn/binding/context-config.js';
-import type { QnnExecuteMode } from '../../qnn/binding/graph.js';
+import { QNN_EXECUTE_MODES, type QnnExecuteMode } from '../../qnn/binding/graph.js';
 import { isQnnLogLevelName, QNN_LOG_LEVELS, type QnnLogLevelName, type QnnLogSink } from '../../qnn/binding/log.js';
 import type { SharedMemoryAllocator } from '../../qnn/binding/memory.js';
 import {
@@ -75,7 +75,10 @@ export interface QnnBackendOptions {
   readonly profiling?: QnnProfilingLevel;
   /** `auto` (default): rpcmem when libcdsprpc is present (native provider only); `off`: raw client buffers. */
   readonly sharedMemory?: 'auto' | 'off' | SharedMemoryAllocator;
-  /** `async` (default) keeps the event loop free during execute; `sync` saves the worker hop (no log allowed). */
+  /**
+   * `async` (default) keeps the event loop free during execute; `sync` saves the worker hop (no log
+   * allowed); `queued` submits with graphExecuteAsync, so a step's splits run back to back.
+   */
   readonly executeMode?: QnnExecuteMode;
   /** Environment to read the overrides from; default `process.env`. */
   readonly env?: Readonly<Record<string, string | undefined>>;
@@ -160,8 +163,8 @@ export function resolveQnnBackendOptions(options: QnnBackendOptions, extensions:
   if (options.profiling !== undefined && !isQnnProfilingLevel(options.profiling)) {
     fail('profiling', options.profiling, `is not one of ${QNN_PROFILING_LEVELS.join(', ')}`);
   }
-  if (options.executeMode !== undefined && options.executeMode !== 'async' && options.executeMode !== 'sync') {
-    fail('executeMode', options.executeMode, 'is not "async" or "sync"');
+  if (options.executeMode !== undefined && !QNN_EXECUTE_MODES.includes(options.executeMode)) {
+    fail('executeMode', options.executeMode, 'is not "async", "sync" or "queued"');
   }
   const shared = options.sharedMemory;
   if (shared !== undefined && shared !== 'auto' && shared !== 'off' && (typeof shared !== 'object' || shared === null)) {

@@ -13,14 +13,20 @@ import { elementCount } from '../../tensor/shape.js';
 import { QnnContextBinaryError, QnnGraphNotBoundError } from './errors.js';
 import type { QnnCoreApi } from './function-table.js';
 import { TENSOR } from './layout.js';
+import type { ExecutionQueue, Submit } from './execution-queue.js';
 import type { ContextMemHandles } from './mem-handles.js';
 import type { NativeBufferPool } from './memory.js';
 import type { QnnGraphInfo, QnnQuantization, QnnTensorInfo } from './metadata.js';
 import { callAsync, writePointer, writeU32, type NativeArena, type NativeFunction, type NativePointer } from './native.js';
 import type { QnnProfiler } from './profile.js';
 
-/** `async`: execute on Koffi's worker pool (event loop stays free); `sync`: on the JS thread. */
-export type QnnExecuteMode = 'async' | 'sync';
+/**
+ * `async`: graphExecute on Koffi's worker pool (the event loop stays free); `sync`: on the JS
+ * thread; `queued`: graphExecuteAsync from the JS thread, which only enqueues the execution (QNN
+ * runs a context's executions in submission order) and notifies its end (./execution-queue.ts).
+ */
+export type QnnExecuteMode = 'async' | 'sync' | 'queued';
+export const QNN_EXECUTE_MODES: readonly QnnExecuteMode[] = ['async', 'sync', 'queued'];
 
 /** What a graph needs from the session that owns it. */
 export interface GraphRuntime {
@@ -28,6 +34,8 @@ export interface GraphRuntime {
   readonly pool: NativeBufferPool;
   readonly profiler: QnnProfiler | null;
   readonly executeMode: QnnExecuteMode;
+  /** The notify dispatcher, in `queued` mode (else null). */
+  readonly executionQueue: ExecutionQueue | null;
   /** Throws `QnnDisposedError` after dispose. */
   assertOpen(call: string): void;
   /** Keeps `work` in the set dispose waits for. */
@@ -121,6 +129,10 @@ export class QnnGraph {
   private readonly graphExecute: NativeFunction;
   private readonly executeArgs: readonly unknown[];
   private readonly executeLabel: string;
+  /** `queued` mode: graphExecuteAsync's arguments, `notifyParam` last (rewritten per submission). */
+  private readonly submitQueued: Submit | null = null;
+  /** Executions submitted and not yet ended (bind waits for none: it refuses). */
+  private running = 0;
   private bound = false;
 
   /** `arena` owns the tensor arrays and must outlive every execute. */
@@ -147,7 +159,16 @@ export class QnnGraph {
     this.graphExecute = runtime.core.fn('graphExecute');
     const profile = runtime.profiler?.handle ?? null;
     this.executeArgs = [handle, this.inputArray, info.inputs.length, this.outputArray, info.outputs.length, profile, null];
-    this.executeLabel = `graphExecute("${info.name}")`;
+    this.executeLabel = `graph${runtime.executionQueue === null ? 'Execute' : 'ExecuteAsync'}("${info.name}")`;
+    if (runtime.executionQueue !== null) {
+      const executeAsync = runtime.core.fn('graphExecuteAsync');
+      const args = [...this.executeArgs, runtime.executionQueue.notifyFn, 0];
+      const last = args.length - 1;
+      this.submitQueued = (notifyParam) => {
+        args[last] = notifyParam;
+        return executeAsync(...args) as number | bigint;
+      };
+    }
   }
 
   /**
@@ -157,6 +178,9 @@ export class QnnGraph {
    */
   bind(inputs: readonly Uint8Array[], outputs: readonly Uint8Array[]): void {
     this.runtime.assertOpen(`bind "${this.name}"`);
+    if (this.running > 0) {
+      throw new InvalidArgumentError(`bind "${this.name}": ${this.running} execution(s) of the graph still read the bound tensors; bind once they have ended`);
+    }
     const sides = [['inputs', inputs, this.encodedInputs], ['outputs', outputs, this.encodedOutputs]] as const;
     for (const [kind, views, tensors] of sides) {
       if (views.length !== tensors.length) {
@@ -205,11 +229,25 @@ export class QnnGraph {
     return this.runtime.track(this.run());
   }
 
+  /**
+   * Submits at once (before returning) in every mode: in `queued` mode executions then run in call
+   * order, so a caller may execute several graphs back to back and await them afterwards.
+   */
   private async run(): Promise<void> {
     const { runtime, executeArgs } = this;
-    const result =
-      runtime.executeMode === 'async' ? await callAsync(this.graphExecute, ...executeArgs) : this.graphExecute(...executeArgs);
-    runtime.core.check(this.executeLabel, result);
+    this.running++;
+    try {
+      const queue = runtime.executionQueue;
+      const result =
+        queue !== null
+          ? await queue.submit(this.submitQueued!)
+          : runtime.executeMode === 'async'
+            ? await callAsync(this.graphExecute, ...executeArgs)
+            : this.graphExecute(...executeArgs);
+      runtime.core.check(this.executeLabel, result);
+    } finally {
+      this.running--;
+    }
     runtime.profiler?.collect('execute', this.name);
   }
 }

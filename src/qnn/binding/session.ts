@@ -11,7 +11,8 @@ import { formatApiVersion } from '../slots.js';
 import { NativeContextBinary } from './context-binary.js';
 import { DEFAULT_HTP_CONTEXT_SETTINGS, encodeContextConfigs, type HtpContextSettings } from './context-config.js';
 import { DisposalStack } from './disposal-stack.js';
-import { QnnDisposedError } from './errors.js';
+import { QnnDisposedError, QnnFunctionUnavailableError } from './errors.js';
+import { ExecutionQueue } from './execution-queue.js';
 import { QnnCoreApi, QnnSystemApi } from './function-table.js';
 import { QnnGraph, type GraphRuntime, type QnnExecuteMode } from './graph.js';
 import { QnnLogger, stderrLogSink, type QnnLogLevelName, type QnnLogSink } from './log.js';
@@ -39,17 +40,34 @@ export interface QnnSessionOptions {
   readonly profiling?: QnnProfilingLevel;
   /** Shared memory for zero-copy IO (rpcmem); absent: raw client buffers on the native heap. */
   readonly sharedMemory?: SharedMemoryAllocator;
-  /** Default `async`. */
+  /**
+   * Default `async`. `queued` needs the backend's graphExecuteAsync (else `QnnFunctionUnavailableError`
+   * at open).
+   */
   readonly executeMode?: QnnExecuteMode;
 }
 
 const out = (): unknown[] => [null];
+
+/** `queued` mode cannot run without graphExecuteAsync: say so at open, naming the way out. */
+function requireExecuteAsync(core: QnnCoreApi): void {
+  try {
+    core.fn('graphExecuteAsync');
+  } catch (error) {
+    if (!(error instanceof QnnFunctionUnavailableError)) throw error;
+    throw new QnnFunctionUnavailableError(
+      'graphExecuteAsync',
+      `QnnSession.open: executeMode "queued" needs graphExecuteAsync: ${error.message}; use executeMode "async"`,
+    );
+  }
+}
 
 export class QnnSession implements GraphRuntime {
   readonly core: QnnCoreApi;
   readonly system: QnnSystemApi;
   readonly pool: NativeBufferPool;
   readonly executeMode: QnnExecuteMode;
+  readonly executionQueue: ExecutionQueue | null = null;
   /** Every graph, in ctx-bin order then the order each binary lists them. */
   readonly graphs = new Map<string, QnnGraph>();
   /** Metadata of each context binary. */
@@ -67,11 +85,18 @@ export class QnnSession implements GraphRuntime {
     this.core = new QnnCoreApi(selectInterfaceProvider(options.source));
     this.system = new QnnSystemApi(selectSystemProvider(options.source));
     this.executeMode = options.executeMode ?? 'async';
+    if (this.executeMode === 'queued') requireExecuteAsync(this.core);
     this.ctxBins = [...options.ctxBins];
     const shared = options.sharedMemory !== undefined && this.supportsSharedBuffers() ? options.sharedMemory : null;
     this.pool = new NativeBufferPool(shared);
     this.stack.defer(() => this.pool.dispose());
     this.stack.defer(() => this.arena.free());
+    if (this.executeMode === 'queued') {
+      const queue = new ExecutionQueue();
+      this.executionQueue = queue;
+      // Unregistered after everything else: dispose has waited for every notify by then.
+      this.stack.defer(() => queue.dispose());
+    }
     this.logger = options.logLevel === undefined ? null : new QnnLogger(options.logLevel, options.logSink ?? stderrLogSink);
     if (this.logger !== null) {
       const logger = this.logger;

@@ -102,6 +102,10 @@ export class Engine {
    * the KV cache at the end of each step (`runOverlapped` is for backends that execute off it).
    */
   private readonly yieldPerStep: boolean;
+  /** The backend queues executions (`GraphBackend.queuesExecutions`): a step's parts are submitted at once (`runQueued`). */
+  private readonly submitsAtOnce: boolean;
+  /** `runQueued`'s executions of the running step, by part index (null: not submitted); reused. */
+  private readonly executions: (Promise<void> | null)[];
   private disposed = false;
   /** The backend's disposal, once `dispose` was called (every call returns it). */
   private disposal: Promise<void> | null = null;
@@ -119,10 +123,12 @@ export class Engine {
     this.buffers = buffers;
     this.cacheGroups = options.cacheGroups ?? [DEFAULT_CACHE_GROUP];
     this.yieldPerStep = backend.executesOffThread !== true;
+    this.submitsAtOnce = backend.executesOffThread === true && backend.queuesExecutions === true;
     this.contextSize = options.contextSize;
     this.vocabSize = layout.vocabSize;
     this.bufferBytes = buffers.totalBytes;
     this.planner = new ExecutionPlanner(layout);
+    this.executions = new Array<Promise<void> | null>(Math.max(...layout.variants.map((v) => v.parts.length))).fill(null);
     this.embeddingSize = layout.input.kind === 'embeddings' ? layout.input.rowElements : undefined;
     this.acceptsTokens = layout.input.kind === 'ids' || options.embeddings !== undefined;
     this.embeddingTable = layout.input.kind === 'embeddings' ? options.embeddings : undefined;
@@ -404,6 +410,8 @@ export class Engine {
         // Execute blocks the JS thread: no copy could run beside a graph, so the step commits at its end.
         await this.runParts(step);
         this.kv.commit(step);
+      } else if (this.submitsAtOnce) {
+        await this.runQueued(step);
       } else {
         await this.runOverlapped(step);
       }
@@ -460,6 +468,69 @@ export class Engine {
       // Only this step's own commit: a previous step's, still staged, stays valid.
       if (began) kv.abortCommit();
       throw error;
+    }
+  }
+
+  /**
+   * `runOverlapped` for a backend that queues executions: every part of the step is submitted at
+   * once, so the NPU goes from split to split without waiting for the JS thread. A part's slots must
+   * hold the previous step's entries before it is submitted, so the copy left staged (the previous
+   * step's last split) is made once the parts before it are submitted, while they run. Then, as
+   * each part ends, its entries are copied while the later parts run; the last part's stay staged,
+   * as in `runOverlapped`. A failing part, a failing submission or dispose fails the step only once
+   * every submitted part has ended (their buffers stay in use until then), and drops the step's
+   * staged commit, so the cache is as before it.
+   */
+  private async runQueued(step: EngineStep): Promise<void> {
+    const { variant, final } = step;
+    const kv = this.kv;
+    const inputs = this.inputs;
+    for (let i = 0; i < inputs.length; i++) inputs[i].fill(step);
+    const parts = variant.parts;
+    const executions = this.executions;
+    let failure: unknown = null;
+    let failed = false;
+    let last = -1;
+    try {
+      for (let p = 0; p < parts.length; p++) {
+        if (!final && variant.kinds[p] === 'lm-head') continue;
+        kv.commitPart(p);
+        const execution = this.backend.execute(parts[p].name);
+        // Awaited in order below: a later part may fail while an earlier one is awaited.
+        execution.catch(ignore);
+        executions[p] = execution;
+        last = p;
+      }
+    } catch (error) {
+      failed = true;
+      failure = error;
+    }
+    let began = false;
+    if (!failed) {
+      kv.finishCommit();
+      kv.beginCommit(step);
+      began = true;
+    }
+    for (let p = 0; p <= last; p++) {
+      const execution = executions[p];
+      if (execution === null) continue;
+      executions[p] = null;
+      try {
+        await execution;
+      } catch (error) {
+        if (!failed) failure = error;
+        failed = true;
+      }
+      if (!failed && this.disposed) {
+        failed = true;
+        failure = cancelledError(parts[p].name);
+      }
+      if (!failed && p < last) kv.commitPart(p);
+    }
+    if (failed) {
+      // Only this step's own commit: a previous step's, still staged, stays valid.
+      if (began) kv.abortCommit();
+      throw failure;
     }
   }
 
@@ -533,7 +604,7 @@ export class Engine {
   }
 
   private cancelledDuring(graph: string): never {
-    throw new DisposedError('engine', `dispose() was called while graph "${graph}" executed; the step was cancelled before its KV update`);
+    throw cancelledError(graph);
   }
 
   /** Before anything runs: every position of the `count` entries from `first` on must be expressible. */
@@ -575,6 +646,12 @@ export class Engine {
 }
 
 const NO_TOKENS: ArrayLike<number> = new Int32Array(0);
+
+const ignore = (): void => undefined;
+
+function cancelledError(graph: string): DisposedError {
+  return new DisposedError('engine', `dispose() was called while graph "${graph}" executed; the step was cancelled before its KV update`);
+}
 
 /** Positions are int32 in every input that takes them (position_ids, the RoPE gather) and in saved dialogs. */
 const POSITION_LIMIT = MAX_ROPE_POSITION + 1;

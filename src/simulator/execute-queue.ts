@@ -1,0 +1,101 @@
+/**
+ * graphExecuteAsync (docs/qnn-abi.md#queued-execution): the call checks its arguments and enqueues
+ * the execution; the provider runs its executions one per macrotask in submission order and then
+ * calls the caller's notify function with the status, never inside the submitting call. A
+ * graphExecute while executions are queued first runs them, as QNN's blocks in the same FIFO.
+ */
+import koffi from 'koffi';
+import type { GraphExecution } from './execute.js';
+import { Code, fail } from './failure.js';
+import { addressOf, hex, NULL, type Address, type PointerArg } from './native.js';
+import { NotifyProto } from './protos.js';
+import type { Handler, Simulator } from './simulator.js';
+
+interface QueuedExecution {
+  readonly context: Address;
+  readonly execution: GraphExecution;
+  readonly profile: Address;
+  readonly start: number;
+  readonly notify: (param: PointerArg, status: number) => void;
+  readonly param: PointerArg;
+}
+
+export class SimExecuteQueue {
+  private readonly queue: QueuedExecution[] = [];
+  /** Decoded notify functions by address (a caller passes the same one every time). */
+  private readonly notifiers = new Map<Address, (param: PointerArg, status: number) => void>();
+  private scheduled = false;
+  private readonly next = (): void => this.runNext();
+
+  constructor(private readonly sim: Simulator) {}
+
+  /** The graphExecuteAsync slot. */
+  handler(): Handler {
+    return (
+      graph: PointerArg,
+      inputs: PointerArg,
+      numInputs: number,
+      outputs: PointerArg,
+      numOutputs: number,
+      profile: PointerArg,
+      signal: PointerArg,
+      notifyFn: PointerArg,
+      notifyParam: PointerArg,
+    ): void => {
+      const start = performance.now();
+      const record = this.sim.graphs.get(addressOf(graph));
+      if (record === undefined) fail(Code.GRAPH_INVALID_HANDLE, `graph ${hex(addressOf(graph))} is not a live graph handle`);
+      const fn = addressOf(notifyFn);
+      if (fn === NULL) fail(Code.GRAPH_INVALID_ARGUMENT, 'notifyFn is NULL (the simulated provider reports every end)');
+      const execution = record.execution;
+      execution.accept(addressOf(inputs), numInputs, addressOf(outputs), numOutputs, addressOf(profile), addressOf(signal));
+      let notify = this.notifiers.get(fn);
+      if (notify === undefined) {
+        notify = koffi.decode(notifyFn, NotifyProto) as (param: PointerArg, status: number) => void;
+        this.notifiers.set(fn, notify);
+      }
+      this.queue.push({ context: record.context, execution, profile: addressOf(profile), start, notify, param: notifyParam });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(this.next);
+      }
+    };
+  }
+
+  /** Executions of `context`'s graphs queued and not yet run. */
+  queuedIn(context: Address): number {
+    let count = 0;
+    for (const queued of this.queue) if (queued.context === context) count++;
+    return count;
+  }
+
+  /** Runs every queued execution now (their notifications still follow, each in its own macrotask). */
+  drain(): void {
+    const pending = this.queue.splice(0);
+    for (const queued of pending) {
+      const status = this.execute(queued);
+      setImmediate(() => queued.notify(queued.param, status));
+    }
+  }
+
+  private runNext(): void {
+    this.scheduled = false;
+    const queued = this.queue.shift();
+    if (queued === undefined) return;
+    if (this.queue.length > 0) {
+      this.scheduled = true;
+      setImmediate(this.next);
+    }
+    queued.notify(queued.param, this.execute(queued));
+  }
+
+  /** Runs one execution; its status (0, or the error handle of its failure, logged as a call's would be). */
+  private execute({ execution, profile, start }: QueuedExecution): number {
+    try {
+      execution.run(profile, start);
+      return 0;
+    } catch (error) {
+      return this.sim.failed('graphExecuteAsync', error);
+    }
+  }
+}
