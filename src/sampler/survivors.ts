@@ -1,4 +1,5 @@
 import { CodeNucleus } from './code-nucleus.js';
+import { FloatNucleus } from './float-nucleus.js';
 import { ranksBefore, selectTopK, sortByRank } from './rank.js';
 import type { LogitsView } from './logits-view.js';
 import type { SeededRng } from './rng.js';
@@ -29,6 +30,7 @@ export class SurvivorSet {
   private fraction = Number.NaN;
   private readonly uniform = new Float64Array(1);
   private readonly nucleus = new CodeNucleus();
+  private readonly floatNucleus = new FloatNucleus();
 
   constructor(readonly vocab: number) {
     this.tokens = new Int32Array(vocab);
@@ -167,6 +169,18 @@ export class SurvivorSet {
    * `topP`; at least one token. `top` is the set's best token.
    */
   keepTopP(values: Float32Array, top: number, topP: number, temperature: number): void {
+    if (this.whole) {
+      // Bounds on binned masses decide the cut with exponentials of a few tokens (float-nucleus.ts).
+      const bounded = this.floatNucleus;
+      bounded.fraction = topP;
+      bounded.temperature = temperature;
+      const n = bounded.cut(values, this.vocab, top, this.tokens, this.bucket);
+      if (n > 0) {
+        this.whole = false;
+        this.size = n;
+        return;
+      }
+    }
     this.max = values[top];
     this.temperature = temperature;
     this.fraction = topP;
