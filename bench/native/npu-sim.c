@@ -10,6 +10,14 @@
  * while the JS thread waits or works. It records the time each execute really took (CLOCK_MONOTONIC)
  * so a benchmark can subtract the NPU's busy time from wall time.
  *
+ * graphExecuteAsync (slot 22, docs/qnn-abi.md#queued-execution) is replaced too: it only enqueues
+ * the execution; one "NPU" thread runs the queue in FIFO order (the same sleep and records, each
+ * execution starting when it is taken from the queue) and hands each end to a second thread, which
+ * calls the notify function. A notify from a foreign thread waits until the JS thread has run it
+ * (Koffi queues it to the event loop), so the NPU thread never calls it: the next queued execution
+ * starts as soon as the previous one ends, as on an accelerator whose queue does not wait for the
+ * host. A graphExecute while executions are queued waits for them (QNN's FIFO).
+ *
  * contextCreateFromBinary (core slot 13) is wrapped too: it first reads every byte of the binary
  * through the caller's pointer, as an NPU loading the whole binary into its own memory would, and
  * records the process's resident memory at the end of that pass (Linux /proc/self/status); then it
@@ -38,6 +46,7 @@ typedef qnn_error_t (*get_providers_fn)(const void ***list, uint32_t *count);
 #define QNN_SUCCESS 0
 #define QNN_GRAPH_ERROR_INVALID_ARGUMENT 6000
 #define QNN_GRAPH_ERROR_INVALID_HANDLE 6001
+#define QNN_COMMON_ERROR_GENERAL 1100
 
 /* QnnInterface_t (docs/qnn-abi.md#interface-provider-structs). */
 #define IFACE_CORE_API_MAJOR 16
@@ -45,6 +54,7 @@ typedef qnn_error_t (*get_providers_fn)(const void ***list, uint32_t *count);
 #define IFACE_TABLE 40
 #define SLOT_SIZE 8
 #define SLOT_GRAPH_EXECUTE 21
+#define SLOT_GRAPH_EXECUTE_ASYNC 22
 #define SLOT_CONTEXT_CREATE_FROM_BINARY 13
 #define MAX_PROVIDERS 16
 
@@ -114,14 +124,15 @@ static void sleep_until(uint64_t deadline, uint64_t spin_ns) {
   while (now_ns() < deadline) {}
 }
 
-/* The replacement graphExecute (docs/qnn-abi.md#call-signatures). */
-static qnn_error_t npu_graph_execute(void *graph, const void *inputs, uint32_t num_inputs, void *outputs,
-                                     uint32_t num_outputs, void *profile, void *signal) {
-  (void)profile;
-  (void)signal;
-  uint64_t start = now_ns();
+/* The checks both execute slots make on their arguments. */
+static qnn_error_t check_execute(void *graph, const void *inputs, uint32_t num_inputs, void *outputs, uint32_t num_outputs) {
   if (graph == NULL) return QNN_GRAPH_ERROR_INVALID_HANDLE;
   if ((num_inputs > 0 && inputs == NULL) || (num_outputs > 0 && outputs == NULL)) return QNN_GRAPH_ERROR_INVALID_ARGUMENT;
+  return QNN_SUCCESS;
+}
+
+/* One execution from `start` on: the sleep, then the records (busy time, gap, thread). */
+static void run_execution(uint64_t start) {
   if (!__atomic_load_n(&execute_us_set, __ATOMIC_ACQUIRE)) {
     const char *env = getenv("GENIE_NPU_SIM_EXECUTE_US");
     if (env != NULL) __atomic_store_n(&execute_us, (uint32_t)strtoul(env, NULL, 10), __ATOMIC_RELEASE);
@@ -137,6 +148,101 @@ static qnn_error_t npu_graph_execute(void *graph, const void *inputs, uint32_t n
   __atomic_store_n(&gap_ns[n % GAP_RING], previous_end == 0 ? 0 : start - previous_end, __ATOMIC_RELEASE);
   __atomic_store_n(&last_ns, took, __ATOMIC_RELEASE);
   __atomic_store_n(&last_thread, thread_id(), __ATOMIC_RELEASE);
+}
+
+/* ---- queued executions (graphExecuteAsync) ---- */
+
+typedef void (*notify_fn)(void *param, uint64_t status); /* Qnn_NotifyFn_t: the status struct is one uint64 */
+
+struct queued { notify_fn notify; void *param; };
+#define QUEUE_CAPACITY 1024
+static pthread_mutex_t queue_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t queue_changed = PTHREAD_COND_INITIALIZER;
+static struct queued executions[QUEUE_CAPACITY];   /* submitted, not yet run (ring) */
+static uint64_t executions_head, executions_tail;
+static int npu_running;                            /* the NPU thread is inside an execution */
+static struct queued notifications[QUEUE_CAPACITY]; /* ended, not yet notified (ring) */
+static uint64_t notifications_head, notifications_tail;
+static pthread_once_t threads_once = PTHREAD_ONCE_INIT;
+static int threads_started;
+
+/* The NPU thread: runs the queued executions in submission order, then hands each to the notifier. */
+static void *npu_thread(void *unused) {
+  (void)unused;
+  pthread_mutex_lock(&queue_lock);
+  for (;;) {
+    while (executions_head == executions_tail) pthread_cond_wait(&queue_changed, &queue_lock);
+    struct queued job = executions[executions_head % QUEUE_CAPACITY];
+    npu_running = 1;
+    pthread_mutex_unlock(&queue_lock);
+    run_execution(now_ns());
+    pthread_mutex_lock(&queue_lock);
+    executions_head++;
+    npu_running = 0;
+    /* The notification ring holds at most what the execution ring held: never full here. */
+    notifications[notifications_tail % QUEUE_CAPACITY] = job;
+    notifications_tail++;
+    pthread_cond_broadcast(&queue_changed);
+  }
+  return NULL;
+}
+
+/* The notifier thread: calls each notify function in turn (each call waits for the JS thread). */
+static void *notifier_thread(void *unused) {
+  (void)unused;
+  pthread_mutex_lock(&queue_lock);
+  for (;;) {
+    while (notifications_head == notifications_tail) pthread_cond_wait(&queue_changed, &queue_lock);
+    struct queued job = notifications[notifications_head % QUEUE_CAPACITY];
+    pthread_mutex_unlock(&queue_lock);
+    if (job.notify != NULL) job.notify(job.param, QNN_SUCCESS);
+    pthread_mutex_lock(&queue_lock);
+    notifications_head++;
+    pthread_cond_broadcast(&queue_changed);
+  }
+  return NULL;
+}
+
+static void start_threads(void) {
+  pthread_t npu, notifier;
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  threads_started = pthread_create(&npu, &attr, npu_thread, NULL) == 0 && pthread_create(&notifier, &attr, notifier_thread, NULL) == 0;
+  pthread_attr_destroy(&attr);
+}
+
+/* The replacement graphExecuteAsync (docs/qnn-abi.md#queued-execution): enqueue and return. */
+static qnn_error_t npu_graph_execute_async(void *graph, const void *inputs, uint32_t num_inputs, void *outputs,
+                                           uint32_t num_outputs, void *profile, void *signal, notify_fn notify,
+                                           void *notify_param) {
+  (void)profile;
+  (void)signal;
+  qnn_error_t status = check_execute(graph, inputs, num_inputs, outputs, num_outputs);
+  if (status != QNN_SUCCESS) return status;
+  pthread_once(&threads_once, start_threads);
+  if (!threads_started) return QNN_COMMON_ERROR_GENERAL;
+  pthread_mutex_lock(&queue_lock);
+  /* A full queue blocks the submission until an execution ends (QNN's queue depth). */
+  while (executions_tail - notifications_head >= QUEUE_CAPACITY) pthread_cond_wait(&queue_changed, &queue_lock);
+  executions[executions_tail % QUEUE_CAPACITY] = (struct queued){ notify, notify_param };
+  executions_tail++;
+  pthread_cond_broadcast(&queue_changed);
+  pthread_mutex_unlock(&queue_lock);
+  return QNN_SUCCESS;
+}
+
+/* The replacement graphExecute (docs/qnn-abi.md#call-signatures): after whatever is queued, on the calling thread. */
+static qnn_error_t npu_graph_execute(void *graph, const void *inputs, uint32_t num_inputs, void *outputs,
+                                     uint32_t num_outputs, void *profile, void *signal) {
+  (void)profile;
+  (void)signal;
+  qnn_error_t status = check_execute(graph, inputs, num_inputs, outputs, num_outputs);
+  if (status != QNN_SUCCESS) return status;
+  pthread_mutex_lock(&queue_lock);
+  while (executions_head != executions_tail || npu_running) pthread_cond_wait(&queue_changed, &queue_lock);
+  pthread_mutex_unlock(&queue_lock);
+  run_execution(now_ns());
   return QNN_SUCCESS;
 }
 
@@ -216,6 +322,11 @@ qnn_error_t QnnInterface_getProviders(const void ***list, uint32_t *count) {
     memcpy(&current, copy + IFACE_TABLE + SLOT_GRAPH_EXECUTE * SLOT_SIZE, sizeof current);
     if (slots > SLOT_GRAPH_EXECUTE && current != NULL) {
       memcpy(copy + IFACE_TABLE + SLOT_GRAPH_EXECUTE * SLOT_SIZE, &execute, sizeof execute);
+    }
+    void *execute_async = (void *)npu_graph_execute_async;
+    memcpy(&current, copy + IFACE_TABLE + SLOT_GRAPH_EXECUTE_ASYNC * SLOT_SIZE, sizeof current);
+    if (slots > SLOT_GRAPH_EXECUTE_ASYNC && current != NULL) {
+      memcpy(copy + IFACE_TABLE + SLOT_GRAPH_EXECUTE_ASYNC * SLOT_SIZE, &execute_async, sizeof execute_async);
     }
     void *create = (void *)npu_context_create;
     memcpy(&current, copy + IFACE_TABLE + SLOT_CONTEXT_CREATE_FROM_BINARY * SLOT_SIZE, sizeof current);

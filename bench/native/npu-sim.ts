@@ -2,7 +2,8 @@
  * The native test provider (npu-sim.c): built with the system C compiler on first use, loaded with
  * Koffi, and wired in front of a simulated HTP provider so that QnnHtp runs on it through the real
  * library-loading path (`backendLibrary` / `GENIE_TS_QNN_BACKEND_LIB`): every QNN call is the
- * simulated provider's except graphExecute, which sleeps on the calling thread in C.
+ * simulated provider's except graphExecute, which sleeps on the calling thread in C, and
+ * graphExecuteAsync, whose queue a C thread runs back to back (the same sleep), notifying from another.
  *
  * `loadNpuSim()` returns `{ skip }` with the reason when no compiler works (benches print it,
  * tests skip): nothing here may fail CI on a host without one.

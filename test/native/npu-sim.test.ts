@@ -5,6 +5,7 @@
  * provider's, and QnnHtp opens on it by library path, so an Engine and a Dialog run tokens on it.
  * Skipped, with the reason, on a host without a C compiler.
  */
+import { spawnSync } from 'node:child_process';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -93,9 +94,64 @@ describe.skipIf(load.sim === undefined)('native test provider (npu-sim)', () => 
     }
   });
 
-  it('a Dialog runs tokens on it in both execute modes, every split sleeping', async () => {
+  it('queued execute: submissions return at once, run in FIFO order on the NPU thread back to back, and each end is notified in order', async () => {
+    npu.setExecuteUs(THREAD_SLEEP_US);
+    const opened = await npu.open(paths(), { executeMode: 'queued' });
+    try {
+      const graphs = [0, 1].map((i) => bindAll(opened.backend, opened.backend.graphs[i]));
+      const order = [graphs[0], graphs[1], graphs[0]];
+      const first = npu.executeCount() + 1;
+      const busy = npu.busyUs();
+      let ticks = 0;
+      const timer = setInterval(() => ticks++, 0);
+      const ended: number[] = [];
+      const start = performance.now();
+      const pending = order.map((graph, i) => opened.backend.execute(graph).then(() => void ended.push(i)));
+      const callUs = (performance.now() - start) * 1000;
+      await Promise.all(pending);
+      clearInterval(timer);
+      expect(callUs).toBeLessThan(THREAD_SLEEP_US / 2);
+      expect(ended).toEqual([0, 1, 2]);
+      expect(npu.executeCount()).toBe(first + 2);
+      expect(npu.busyUs() - busy).toBeGreaterThanOrEqual(3 * THREAD_SLEEP_US);
+      // The later executions were queued when the earlier ended: no wait for the JS thread between them.
+      for (const n of [first + 1, first + 2]) expect(npu.gapUs(n)).toBeLessThan(2000);
+      expect(ticks).toBeGreaterThan(0);
+      expect(npu.lastThread()).not.toBe(npu.threadId());
+      expect(opened.simulated.calls('graphExecuteAsync')).toBe(0);
+    } finally {
+      await opened.dispose();
+      npu.setExecuteUs(SLEEP_US);
+    }
+  });
+
+  it('queued execute keeps the process alive until the notify: a script that only awaits an execute ends normally', () => {
+    const script = join(root, 'await-queued.mts');
+    const repo = join(import.meta.dirname, '..', '..');
+    writeFileSync(
+      script,
+      [
+        `import { loadNpuSim } from ${JSON.stringify(join(repo, 'bench', 'native', 'npu-sim.ts'))};`,
+        'const npu = loadNpuSim().sim;',
+        'npu.setExecuteUs(20000);',
+        `const opened = await npu.open(${JSON.stringify(paths())}, { executeMode: 'queued' });`,
+        'const graph = opened.backend.graphs[0];',
+        'const buffers = new Map([...graph.inputs, ...graph.outputs].map((t) => [t.name, opened.backend.allocate(t.shape.reduce((a, b) => a * b, 4))]));',
+        'opened.backend.bind(graph.name, buffers);',
+        'await opened.backend.execute(graph.name);',
+        "console.log('executed', npu.executeCount());",
+        'await opened.dispose();',
+      ].join('\n'),
+    );
+    const child = spawnSync(process.execPath, ['--import', 'tsx', script], { cwd: repo, encoding: 'utf8', timeout: 60_000 });
+    expect(child.stderr).toBe('');
+    expect(child.stdout).toBe('executed 1\n');
+    expect(child.status).toBe(0);
+  });
+
+  it('a Dialog runs tokens on it in every execute mode, every split sleeping', async () => {
     const tokenizer = await sharedTokenizer();
-    for (const executeMode of ['async', 'sync'] as const) {
+    for (const executeMode of ['async', 'sync', 'queued'] as const) {
       const simulated = createSimulatedQnn();
       npu.attach(simulated);
       const config = dialogConfig(bundle, { backend: 'QnnHtp', maxNumTokens: 4 });
@@ -115,7 +171,7 @@ describe.skipIf(load.sim === undefined)('native test provider (npu-sim)', () => 
         // One AR-8 prefill step and at least the 3 decode steps between the 4 samples, 2 splits each.
         expect(executes).toBeGreaterThanOrEqual(2 * 4);
         expect(npu.busyUs() - busy).toBeGreaterThanOrEqual(executes * SLEEP_US);
-        expect(simulated.calls('graphExecute')).toBe(0);
+        expect(simulated.calls('graphExecute') + simulated.calls('graphExecuteAsync')).toBe(0);
       } finally {
         await dialog.dispose();
         npu.attach(null);

@@ -5,7 +5,8 @@
  * registered per session; each submission passes a small integer id as `notifyParam`, which picks
  * the promise to settle. Koffi hands a call from a foreign thread to the JS thread through its
  * event loop, so the callback runs on the JS thread and only settles a promise: the awaiting code
- * checks the status.
+ * checks the status. That queue does not keep the event loop alive: a timer is held (ref'd) while
+ * any execution is in flight, or Node would exit under a notify still to come.
  */
 import koffi from 'koffi';
 import { abi } from '../abi.js';
@@ -13,6 +14,7 @@ import { qnnErrorCode } from '../errors.js';
 import type { NativePointer } from './native.js';
 
 type Status = number | bigint;
+const ignore = (): void => undefined;
 type Settle = (status: Status) => void;
 
 /** Submits one execution with the given `notifyParam`; returns the submission's own status. */
@@ -24,6 +26,9 @@ export class ExecutionQueue {
   /** Id i (from 1: a NULL notifyParam would reach JS as null) settles `pending[i - 1]`. */
   private readonly pending: (Settle | null)[] = [];
   private readonly freeIds: number[] = [];
+  private inFlightCount = 0;
+  /** Ref'd only while an execution is in flight (it never fires in practice: 2^31 - 1 ms). */
+  private readonly keepAlive = setInterval(ignore, 0x7fff_ffff).unref();
   private registered = true;
 
   constructor() {
@@ -33,7 +38,7 @@ export class ExecutionQueue {
 
   /** Executions submitted and not yet notified. */
   get inFlight(): number {
-    return this.pending.length - this.freeIds.length;
+    return this.inFlightCount;
   }
 
   /**
@@ -45,6 +50,7 @@ export class ExecutionQueue {
       const id = this.freeIds.pop() ?? this.pending.push(null);
       // Set before the call: a backend may notify before graphExecuteAsync returns.
       this.pending[id - 1] = resolve;
+      if (this.inFlightCount++ === 0) this.keepAlive.ref();
       let status: Status;
       try {
         status = submit(id);
@@ -63,6 +69,7 @@ export class ExecutionQueue {
   dispose(): void {
     if (!this.registered) return;
     this.registered = false;
+    clearInterval(this.keepAlive);
     koffi.unregister(this.notifyFn);
   }
 
@@ -78,5 +85,6 @@ export class ExecutionQueue {
   private release(id: number): void {
     this.pending[id - 1] = null;
     this.freeIds.push(id);
+    if (--this.inFlightCount === 0) this.keepAlive.unref();
   }
 }
