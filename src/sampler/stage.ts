@@ -27,4 +27,15 @@ export interface SamplerStage {
   apply(candidates: Candidates, context: StageContext): void;
   accept?(token: number, context: StageContext): void;
   reset?(): void;
+  /**
+   * How many numbers of per-dialog state the stage keeps (mirostat's `mu`), for a stage that keeps
+   * any: with `writeState` and `readState`, a dialog's checkpoint, save and restore carry them, and a
+   * rewind (a REWIND query's cut, dropped stop-sequence tokens) brings back their values at that point
+   * of the conversation. Without them, nothing a stage keeps survives a restore.
+   */
+  readonly stateSize?: number;
+  /** Writes the state into `out[offset, offset + stateSize)`; runs after every step of a dialog, so it allocates nothing. */
+  writeState?(out: Float64Array, offset: number): void;
+  /** Takes back a state `writeState` wrote (throws for values it cannot hold; the sampler then puts the old state back). */
+  readState?(from: Float64Array, offset: number): void;
 }
