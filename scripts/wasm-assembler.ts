@@ -1,12 +1,14 @@
 /** The assembler behind `npm run build:wasm` and the test that keeps src/simd's modules current. */
 import wabt from 'wabt';
 
-/** The binary of one WebAssembly text module (SIMD enabled). */
+/** The binary of one WebAssembly text module (SIMD and threads enabled: a kernel may import a shared memory). */
 export async function assembleWat(file: string, text: string): Promise<Uint8Array> {
   const assembler = await wabt();
-  const module = assembler.parseWat(file, text, { simd: true });
+  const features = { simd: true, threads: true };
+  const module = assembler.parseWat(file, text, features);
   try {
-    module.validate();
+    // wabt's typings omit validate's features argument; without it a shared memory fails validation.
+    (module as unknown as { validate(features: object): void }).validate(features);
     return Uint8Array.from(module.toBinary({}).buffer);
   } finally {
     module.destroy();
