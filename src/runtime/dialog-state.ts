@@ -8,7 +8,7 @@ import type { ImageEmbedder } from './vision/embedder.js';
 import { DisposedError, type Engine } from './engine/engine.js';
 import type { QueryResult } from './dialog-types.js';
 import { decideRoom } from './kv-policy/apply.js';
-import { DialogKvView } from './kv-policy/cache-view.js';
+import { CachePrefixView, DialogKvView } from './kv-policy/cache-view.js';
 import type { KvEviction, KvPolicy } from './kv-policy/policy.js';
 import type { Tokenizer } from './tokenizer/tokenizer.js';
 import type { EntryKey, TurnLedger, TurnPrompt } from './turn-ledger.js';
@@ -60,8 +60,10 @@ export interface FedPrompt {
 export interface QueryPlan extends FedPrompt {
   readonly prompt: TurnPrompt;
   readonly rewind: boolean;
-  /** A rewind query's whole entry list (what the ledger is cut back to). */
+  /** A rewind query's entries slot by slot: the cached ones it keeps (what the ledger is cut back to), then `input`. */
   readonly tokens: EntryKey[];
+  /** KV entries a rewind query keeps of the cache (before `eviction`); for other queries the entries held. */
+  readonly cut: number;
   /** KV entries the turn starts from (after `eviction`). */
   readonly keep: number;
   /** What the KV policy evicts before the prompt is fed, to make room for it; null: nothing. */
@@ -174,26 +176,26 @@ export class DialogState {
 
   /**
    * The turn `prompt` makes on the dialog as it is now: Genie's turn rules, or a rewind's cached prefix;
-   * when the prompt does not fit, what the KV policy evicts first (not for a rewind query, which
-   * already keeps only the cached prefix it shares). Changes nothing.
+   * when the prompt does not fit, what the KV policy evicts first (for a rewind query, of the entries
+   * it keeps). Changes nothing.
    * @throws InvalidArgumentError when there is nothing to feed; ContextLimitError when the prompt does
    * not fit in what the KV cache has left (after what the policy would evict).
    */
   plan(prompt: TurnPrompt): QueryPlan {
     const rewind = prompt.kind !== 'embeddings' && prompt.rewind;
-    const planned = this.ledger.plan(prompt, this.engine.nValid);
-    const tokens = planned.tokens;
-    let keep = rewind ? this.cachedPrefix(planned.keep) : planned.keep;
-    const input = keep < planned.keep ? tokens.slice(keep) : planned.input;
+    const kv = this.engine.kvCache;
+    const { tokens, keep: cut, input } = this.ledger.plan(prompt, this.engine.nValid, (slot) => kv.positionAt(slot));
     const promptLength = input.length + (prompt.kind === 'embeddings' ? prompt.count : 0);
     if (promptLength === 0) {
       throw new InvalidArgumentError(
         rewind ? 'the rewind query has no tokens (empty prompt and no bos-token)' : 'the query has no tokens (empty prompt and nothing to carry over)',
       );
     }
+    let keep = cut;
     let eviction: KvEviction | null = null;
-    if (keep + promptLength > this.contextLimit && !rewind && this.kvPolicy !== null) {
-      const decided = decideRoom(this.kvPolicy, this.kvView, { needed: promptLength, phase: 'prefill', turn: this.ledger.upcomingTurn });
+    if (keep + promptLength > this.contextLimit && this.kvPolicy !== null) {
+      const cache = cut < this.engine.nValid ? new CachePrefixView(this.kvView, cut) : this.kvView;
+      const decided = decideRoom(this.kvPolicy, cache, { needed: promptLength, phase: 'prefill', turn: this.ledger.upcomingTurn });
       if (decided !== null) {
         // A copy: a policy may reuse its answer's array, and the plan is applied later.
         eviction = { evict: Int32Array.from(decided.evict), recompute: decided.recompute === true };
@@ -207,18 +209,6 @@ export class DialogState {
         `the prompt needs ${promptLength} tokens but only ${this.contextLimit - keep} of ${this.describeLimit()} are left; ${advice}`,
       );
     }
-    return { prompt, rewind, tokens, keep, input, promptLength, reusedTokens: rewind ? keep : 0, eviction };
-  }
-
-  /**
-   * How much of a rewind's matched prefix (`matched` entries) the cache holds at the positions a
-   * fresh prefill would give them: entry i at position i. After an eviction the entries from the
-   * first evicted slot on sit at later positions, so they cannot be reused as the same prefix.
-   */
-  private cachedPrefix(matched: number): number {
-    const engine = this.engine;
-    let n = 0;
-    while (n < matched && engine.kvCache.positionAt(n) === n) n++;
-    return n;
+    return { prompt, rewind, tokens, cut, keep, input, promptLength, reusedTokens: rewind ? keep : 0, eviction };
   }
 }

@@ -118,6 +118,9 @@ export interface QueryOptions {
    * `tokenQuery`), taken as a fresh first turn takes it (BOS if configured, then the prompt; no
    * carried-over token, no EOS inserted). The dialog keeps the longest prefix of it already in the KV
    * cache, forgets the rest of the cache and feeds only the remainder (`QueryResult.reusedTokens`).
+   * After a KV policy evicted, the kept entries still sit at their positions in the conversation: those
+   * that match it there are kept, gaps and all, and only what follows the last one is fed (the policy
+   * making room for it), so a chat goes on past the context.
    * When the whole prompt is cached, its last token is forgotten and fed again, so the first reply
    * token is sampled from fresh logits: in effect Genie's boundary case (`m_rewindAtBoundary`, the
    * next token emitted directly), since feeding that token again recomputes the logits it had.

@@ -242,8 +242,8 @@ async function prefillPhase(
 ): Promise<LogitsView | null> {
   const { engine, ledger } = dialog;
   if (plan.rewind) {
-    engine.rewind(plan.keep);
-    ledger.rewindTo(plan.keep, plan.tokens);
+    engine.rewind(plan.cut);
+    ledger.rewindTo(plan.cut, plan.tokens);
   }
   // Room for the prompt, as the KV policy chose when the turn was planned.
   if (plan.eviction !== null) await applyEviction(engine, ledger, plan.eviction);

@@ -91,23 +91,33 @@ export class TurnLedger {
   }
 
   /**
-   * What a turn feeds, after how many cached entries: a rewind query keeps the longest cached prefix
-   * of its tokens (all but the last when all of them are cached), any other turn keeps the whole cache
-   * (`nValid` entries).
+   * What a turn feeds, after how many cached entries. Any turn but a rewind keeps the whole cache
+   * (`nValid` entries). A rewind query keeps the run of entries from the first whose key is the
+   * conversation's entry at that entry's position (`positionAt(slot)`; entry i of a conversation is
+   * computed at position i) and feeds what follows the last one kept; when the whole conversation is
+   * cached, its last entry is fed again for fresh logits. On a cache without evictions (position =
+   * slot, the default) that is the longest cached prefix; after a KV policy evicted, the entries
+   * kept still sit at their own positions, so the run goes on past the gaps. A rewind's `tokens`
+   * are its entries slot by slot: the kept ones, then `input`.
    */
-  plan(prompt: TurnPrompt, nValid: number): TurnPlan {
+  plan(prompt: TurnPrompt, nValid: number, positionAt: (slot: number) => number = (slot) => slot): TurnPlan {
     if (!Number.isSafeInteger(nValid) || nValid < 0) throw new InvalidArgumentError(`plan: nValid must be an integer >= 0, got ${String(nValid)}`);
     if (prompt.kind === 'embeddings' || !prompt.rewind) {
       const input = this.turnTokens(prompt);
       return { tokens: input, keep: nValid, input };
     }
-    const tokens = this.firstTurnTokens(prompt.kind === 'tokens' ? prompt.ids : prompt.keys);
-    const cached = this.kvTokens;
-    const n = Math.min(tokens.length, cached.length);
+    const conversation = this.firstTurnTokens(prompt.kind === 'tokens' ? prompt.ids : prompt.keys);
+    const held = Math.min(nValid, this.kvTokens.length);
     let keep = 0;
-    while (keep < n && cached[keep] === tokens[keep]) keep++;
-    if (keep === tokens.length && keep > 0) keep--;
-    return { tokens, keep, input: tokens.slice(keep) };
+    for (; keep < held; keep++) {
+      const position = positionAt(keep);
+      if (position >= conversation.length || this.kvTokens[keep] !== conversation[position]) break;
+    }
+    if (keep > 0 && positionAt(keep - 1) === conversation.length - 1) keep--;
+    const fedFrom = keep === 0 ? 0 : positionAt(keep - 1) + 1;
+    const input = conversation.slice(fedFrom);
+    const tokens = fedFrom === keep ? conversation : [...this.kvTokens.slice(0, keep), ...input];
+    return { tokens, keep, input };
   }
 
   /**

@@ -132,6 +132,20 @@ describe('TurnLedger: REWIND prefix', () => {
     expect(chat().plan(rewind([10, 11, 20]), 5)).toEqual({ tokens: [BOS, 10, 11, 20], keep: 3, input: [20] });
   });
 
+  it('after evictions, matches each held entry at its position and feeds what follows the last one', () => {
+    // The held entries BOS 10 11 20 21 sit at positions 0 1 2 6 7 (entries 3..5 of the conversation were evicted).
+    const positions = [0, 1, 2, 6, 7];
+    const at = (slot: number): number => positions[slot];
+    // Conversation: BOS 10 11 | 12 13 14 | 20 21 | 22 EOS 30 (the held ones at their positions).
+    const conversation = [10, 11, 12, 13, 14, 20, 21, 22, EOS, 30];
+    expect(chat().plan(rewind(conversation), 5, at)).toEqual({ tokens: [BOS, 10, 11, 20, 21, 22, EOS, 30], keep: 5, input: [22, EOS, 30] });
+    // A difference at a held entry's position stops the run there; the conversation is fed from after the last kept one.
+    const edited = [10, 11, 12, 13, 14, 99, 21, 22];
+    expect(chat().plan(rewind(edited), 5, at)).toEqual({ tokens: [BOS, 10, 11, 12, 13, 14, 99, 21, 22], keep: 3, input: [12, 13, 14, 99, 21, 22] });
+    // The whole conversation held: its last entry is fed again.
+    expect(chat().plan(rewind([10, 11, 12, 13, 14, 20, 21]), 5, at)).toEqual({ tokens: [BOS, 10, 11, 20, 21], keep: 4, input: [21] });
+  });
+
   it('an empty prompt is just BOS (fed again), or nothing at all without a bos-token', () => {
     expect(chat().plan(rewind([]), 5)).toEqual({ tokens: [BOS], keep: 0, input: [BOS] });
     const noBos = new TurnLedger(null, EOS, WINDOW);

@@ -50,3 +50,45 @@ export class DialogKvView implements KvCacheView {
     }
   }
 }
+
+/**
+ * The first `length` entries of a cache view: what a rewind query keeps of the cache, shown to the
+ * policy that makes room for the rest of the conversation before the rewind has cut the cache.
+ */
+export class CachePrefixView implements KvCacheView {
+  constructor(
+    private readonly cache: KvCacheView,
+    readonly length: number,
+  ) {}
+
+  get capacity(): number {
+    return this.cache.capacity;
+  }
+
+  get nextPosition(): number {
+    return this.length === 0 ? 0 : this.cache.position(this.length - 1) + 1;
+  }
+
+  position(slot: number): number {
+    return this.cache.position(this.check(slot));
+  }
+
+  token(slot: number): number {
+    return this.cache.token(this.check(slot));
+  }
+
+  kind(slot: number): KvEntryKind {
+    return this.cache.kind(this.check(slot));
+  }
+
+  turn(slot: number): number {
+    return this.cache.turn(this.check(slot));
+  }
+
+  private check(slot: number): number {
+    if (!Number.isInteger(slot) || slot < 0 || slot >= this.length) {
+      throw new InvalidArgumentError(`slot ${String(slot)} is not a held KV entry in [0, ${this.length})`);
+    }
+    return slot;
+  }
+}

@@ -163,6 +163,49 @@ describe.each(BACKENDS)('%s: Genie\'s sliding-window longcontext block', (backen
     expect(() => dialog.rewindTo(early)).toThrow(StaleCheckpointError);
   });
 
+  it('rewind queries (chat(), -w) go on past the context: cached entries match at their positions, only what is new is fed', async () => {
+    const dialog = await open(3, 1000);
+    const rule = new WindowRule(new CachedOracle(model.config, model.weights), 3, 1000);
+    const view = dialog.kvCache;
+    const slots = (): number[] => Array.from({ length: view.length }, (_, s) => s);
+
+    let conversation = tokenIds(30, 11, 1, vocab - 1);
+    const first = await tokenTurn(dialog, conversation, { rewind: true, maxTokens: 50 });
+    expectTurn(rule, first);
+    expect(dialog.contextUsed).toBe(CAPACITY);
+    // Entry i of the conversation sits at position i (the dialog puts BOS first when configured).
+    const bos = first.result.promptTokens.slice(0, first.result.promptTokens.length - conversation.length);
+    conversation = [...conversation, ...first.sampled];
+
+    // The whole conversation again plus a new message: the window slid, yet every cached entry is the
+    // conversation's entry at its position, so the rewind keeps them all and feeds only the reply's
+    // last token (never fed) and the new message; the window makes room for them.
+    for (let round = 0; round < 3; round++) {
+      const held = view.length;
+      const fedFrom = view.position(held - 1) + 1;
+      conversation = [...conversation, ...tokenIds(9, 20 + round, 1, vocab - 1)];
+      const turn = await tokenTurn(dialog, conversation, { rewind: true, maxTokens: 20 });
+      const fed = [...bos, ...conversation].slice(fedFrom);
+      expect(turn.result.promptTokens).toEqual(fed);
+      expect(turn.result.reusedTokens).toBe(CAPACITY - fed.length);
+      expectTurn(rule, turn);
+      conversation = [...conversation, ...turn.sampled];
+    }
+    for (const s of slots()) expect(view.token(s)).toBe([...bos, ...conversation][view.position(s)]);
+
+    // An edit inside the cached window: the entries before it stay, the conversation is fed from there.
+    const edited = [...bos, ...conversation];
+    const editAt = view.position(view.length - 6);
+    edited[editAt] = edited[editAt] === 1 ? 2 : 1;
+    const kept = slots().filter((s) => view.position(s) < editAt).length;
+    rule.oracle.drop(slots().slice(kept));
+    const turn = await tokenTurn(dialog, edited.slice(bos.length), { rewind: true, maxTokens: 10 });
+    expect(turn.result.promptTokens).toEqual(edited.slice(editAt));
+    // The reply's last token (never fed) comes too, so the window evicts one more for room.
+    expect(turn.result.reusedTokens).toBe(Math.min(kept, CAPACITY - (edited.length - editAt)));
+    expectTurn(rule, turn);
+  });
+
   it('a prompt that cannot fit beside the sinks is a ContextLimitError at query(), changing nothing', async () => {
     const dialog = await open(10, 20);
     await tokenTurn(dialog, tokenIds(20, 6, 1, vocab - 1), { maxTokens: 5 });
