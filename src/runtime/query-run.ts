@@ -244,6 +244,7 @@ async function prefillPhase(
   if (plan.rewind) {
     engine.rewind(plan.cut);
     ledger.rewindTo(plan.cut, plan.tokens);
+    dialog.sampler.rewindStages(ledger.history.length);
   }
   // Room for the prompt, as the KV policy chose when the turn was planned.
   if (plan.eviction !== null) await applyEviction(engine, ledger, plan.eviction);
@@ -316,6 +317,7 @@ function dropStopTokens(dialog: DialogState, k: number, generated: number[]): vo
   const fed = ledger.pending === null ? k : k - 1;
   engine.rewind(engine.nValid - fed);
   ledger.dropGenerated(k, engine.nValid);
+  dialog.sampler.rewindStages(ledger.history.length);
   generated.length -= k;
 }
 

@@ -185,10 +185,17 @@ function checkStageObject(stage: SamplerStage, where: string): SamplerStage {
   if (typeof stage.name !== 'string' || stage.name.length === 0) {
     throw new InvalidArgumentError(`${where}.name must be a non-empty string, got ${show(stage.name)}`);
   }
-  for (const key of ['accept', 'reset'] as const) {
+  for (const key of ['accept', 'reset', 'writeState', 'readState'] as const) {
     if (stage[key] !== undefined && typeof stage[key] !== 'function') {
       throw new InvalidArgumentError(`${where}.${key} (stage "${stage.name}") must be a function when present, got ${show(stage[key])}`);
     }
+  }
+  const size = stage.stateSize;
+  if (size !== undefined && (!Number.isSafeInteger(size) || size < 0 || size > 1024)) {
+    throw new InvalidArgumentError(`${where}.stateSize (stage "${stage.name}") must be an integer in [0, 1024], got ${show(size)}`);
+  }
+  if ((size ?? 0) > 0 && (stage.writeState === undefined || stage.readState === undefined)) {
+    throw new InvalidArgumentError(`${where} (stage "${stage.name}") has stateSize ${size} but not both writeState and readState`);
   }
   return stage;
 }

@@ -1,3 +1,4 @@
+import { InvalidArgumentError } from '../errors.js';
 import type { Candidates } from './candidates.js';
 import type { BuiltinStage } from './genie-stages.js';
 import { ranksBefore } from './rank.js';
@@ -101,11 +102,13 @@ export class TypicalPStage implements BuiltinStage {
  * Mirostat 2.0 (Basu et al. 2021; llama.cpp `mirostat_v2`): keeps the tokens whose surprise
  * `-log2 p` is at most `mu` (at least the best one); after the draw, `accept` moves `mu` by
  * `eta * (tau - surprise)` where the surprise is the chosen token's within the truncated set.
- * `mu` starts at `2 * tau` and returns there on `reset`.
+ * `mu` starts at `2 * tau` and returns there on `reset`; it is the stage's state, which a dialog's
+ * checkpoint, save and rewind carry (`stateSize`).
  */
 export class MirostatV2Stage implements BuiltinStage {
   readonly name = 'mirostat-v2';
   readonly preservesArgmax = true;
+  readonly stateSize = 1;
   /** The current surprise bound, in bits. */
   mu: number;
   private readonly truncated = new Float64Array(3); // max, temperature, log of the truncated mass
@@ -150,6 +153,17 @@ export class MirostatV2Stage implements BuiltinStage {
 
   reset(): void {
     this.mu = 2 * this.tau;
+    this.values = null;
+  }
+
+  writeState(out: Float64Array, offset: number): void {
+    out[offset] = this.mu;
+  }
+
+  readState(from: Float64Array, offset: number): void {
+    const mu = from[offset];
+    if (!Number.isFinite(mu)) throw new InvalidArgumentError(`mirostat-v2 mu must be a finite number of bits, got ${mu}`);
+    this.mu = mu;
     this.values = null;
   }
 }

@@ -9,6 +9,7 @@ export { SamplerCallbackError } from './errors.js';
 export type { RngState } from './rng.js';
 export { Candidates } from './candidates.js';
 export type { SamplerStage, StageContext } from './stage.js';
+export type { SamplerStageState } from './stage-state.js';
 export { GENIE_STAGES, checkStageSpec, type ChainEntry, type GenieStageName, type SamplerStageSpec } from './chain.js';
 export { TopLogprobs, type TokenLogprob } from './top-logprobs.js';
 export { SeededRng } from './rng.js';

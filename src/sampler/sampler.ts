@@ -9,6 +9,7 @@ import type { SamplerParams } from './params.js';
 import { resolveInitialParams, resolveUpdate, type SamplerUpdate } from './resolve-params.js';
 import { SeededRng, type RngState } from './rng.js';
 import type { SamplerStage, StageContext } from './stage.js';
+import { ChainState, type SamplerStageState } from './stage-state.js';
 import type { TokenHistory } from './token-history.js';
 import type { TopLogprobs } from './top-logprobs.js';
 
@@ -34,6 +35,8 @@ export class Sampler {
   private readonly context: { step: number; history: TokenHistory | undefined; rng: SeededRng; params: SamplerParams };
   /** The custom callback's buffer. */
   private customValues: Float32Array | null = null;
+  /** The stateful stages' state, journaled per sampled token for rewinds. */
+  private readonly chainState: ChainState;
 
   /**
    * @param stages the chain (default: Genie's); built-in stage specs and stage objects of the caller's,
@@ -55,6 +58,7 @@ export class Sampler {
     this.rng = new SeededRng(resolved.params.seed);
     this.candidates = new Candidates(vocabSize);
     this.context = { step: 0, history: undefined, rng: this.rng, params: this.current };
+    this.chainState = new ChainState(this.stages);
   }
 
   /** The parameters in force, `greedy` derived. */
@@ -88,6 +92,37 @@ export class Sampler {
   reset(): void {
     this.context.step = 0;
     for (const stage of this.stages) stage.reset?.();
+    this.chainState.restart();
+  }
+
+  /** The chain's per-dialog state (a copy): the step counter, the stateful stages' state and its journal. */
+  getStageState(): SamplerStageState {
+    return this.chainState.snapshot(this.context.step);
+  }
+
+  /**
+   * Puts back a `getStageState` of a sampler with the same stateful stages (`path` names it in
+   * errors); checked first, nothing changes on an error.
+   */
+  setStageState(state: SamplerStageState, path = 'stage state'): void {
+    this.chainState.restore(state, path);
+    this.context.step = state.step;
+  }
+
+  /** Checks a `getStageState` against this chain without applying it (a restore reads everything first). */
+  checkStageState(state: SamplerStageState, path = 'stage state'): void {
+    const current = this.chainState.snapshot(this.context.step);
+    this.chainState.restore(state, path);
+    this.chainState.restore(current, path);
+  }
+
+  /**
+   * The history was cut to its first `length` tokens (a REWIND query, dropped stop-sequence tokens):
+   * the stateful stages take the state they had when it was that long. The RNG and step run on.
+   */
+  rewindStages(length: number): void {
+    if (!Number.isSafeInteger(length) || length < 0) throw new InvalidArgumentError(`rewindStages needs a history length >= 0, got ${String(length)}`);
+    this.chainState.rewind(length);
   }
 
   /** The RNG state (a copy), for a dialog's save/restore. */
@@ -123,6 +158,7 @@ export class Sampler {
       token = c.selected >= 0 ? c.selected : this.draw(logprobs);
     }
     for (let i = 0; i < this.stages.length; i++) this.stages[i].accept?.(token, context);
+    if (history !== undefined) this.chainState.record(history.length + 1);
     context.step++;
     return token;
   }

@@ -1,13 +1,14 @@
 import type { SamplerParams } from '../../sampler/params.js';
 import type { RngState } from '../../sampler/rng.js';
+import type { SamplerStageState } from '../../sampler/stage-state.js';
 import { DialogBusyError, penaltyHistoryCapacity, type DialogState } from '../dialog-state.js';
 import type { LedgerState } from '../turn-ledger.js';
 import { StaleCheckpointError } from './errors.js';
 
 /**
  * A point of a dialog's conversation to come back to with `rewindTo`: opaque, cheap (the KV entries
- * stay in the cache; it holds the ledger, the entry count and next position, the RNG state and the
- * sampler params). Valid while its entries are still the first entries of the cache.
+ * stay in the cache; it holds the ledger, the entry count and next position, the RNG state, the
+ * sampler params and the stages' state). Valid while its entries are still the first entries of the cache.
  */
 export interface DialogCheckpoint {
   /** KV entries held when it was taken. */
@@ -22,6 +23,7 @@ interface CheckpointData {
   readonly position: number;
   readonly rng: RngState;
   readonly params: SamplerParams;
+  readonly stages: SamplerStageState;
 }
 
 const data = new WeakMap<DialogCheckpoint, CheckpointData>();
@@ -47,14 +49,15 @@ export function takeCheckpoint(state: DialogState): DialogCheckpoint {
     position: engine.position,
     rng: sampler.getState(),
     params: sampler.params,
+    stages: sampler.getStageState(),
   });
   return checkpoint;
 }
 
 /**
  * Brings the dialog back to `checkpoint`: the KV cache cut back to its entries, the ledger (carried-over
- * token, penalty history), next position, RNG state and sampler params as they were. Checks everything
- * first; on an error the dialog is unchanged.
+ * token, penalty history), next position, RNG state, sampler params and stage state as they were.
+ * Checks everything first; on an error the dialog is unchanged.
  * @throws StaleCheckpointError, DialogBusyError, InvalidArgumentError (not a checkpoint)
  */
 export function rewindToCheckpoint(state: DialogState, checkpoint: DialogCheckpoint): void {
@@ -72,10 +75,12 @@ export function rewindToCheckpoint(state: DialogState, checkpoint: DialogCheckpo
     );
   }
   const stamps = Array.from({ length: n }, (_, i) => ledger.stampAt(i));
+  sampler.checkStageState(cp.stages); // a custom stage may refuse its own state: before anything moves
   engine.rewind(n);
   if (engine.position !== cp.position) engine.setPosition(cp.position);
   ledger.history.reserve(penaltyHistoryCapacity(cp.params.penalizeLastN, state.contextLimit));
   ledger.restore(cp.ledger, stamps);
   sampler.configure(cp.params);
   sampler.setState(cp.rng);
+  sampler.setStageState(cp.stages);
 }

@@ -7,6 +7,7 @@ import { parseSafetensorsBytes, safetensorsPieces, type SafetensorsDType } from 
 import { resolveInitialParams } from '../../sampler/resolve-params.js';
 import { SeededRng, type RngState } from '../../sampler/rng.js';
 import type { SamplerParams } from '../../sampler/params.js';
+import type { SamplerStageState } from '../../sampler/stage-state.js';
 import type { ElementArray } from '../../tensor/dtype.js';
 import { penaltyHistoryCapacity, type DialogState } from '../dialog-state.js';
 import { TurnLedger, type LedgerState } from '../turn-ledger.js';
@@ -22,7 +23,8 @@ export const KV_FILE = 'kv.safetensors';
 export const SAMPLER_ROLE = 'primary';
 export const RNG_FILE = `sampler.${SAMPLER_ROLE}.rng`;
 export const FORMAT = 'genie-ts/dialog-save';
-export const FORMAT_VERSION = 1;
+/** Version 2 adds `sampler.stages` (the stages' state); version 1 saves still restore, their stages reset. */
+export const FORMAT_VERSION = 2;
 /** `i`, `j`, then the 256 bytes of the ARC4 permutation. */
 const RNG_BYTES = 258;
 
@@ -32,7 +34,7 @@ interface FileRef {
   readonly sha256: string;
 }
 
-/** `dialog.json`, version 1 (README, "Save and restore"). */
+/** `dialog.json`, version 2 (README, "Save and restore"). */
 interface Manifest {
   readonly format: typeof FORMAT;
   readonly version: number;
@@ -41,7 +43,39 @@ interface Manifest {
   readonly positions: readonly number[];
   readonly nextPosition: number;
   readonly ledger: LedgerState;
-  readonly sampler: { readonly role: string; readonly params: SamplerParams; readonly rng: FileRef };
+  readonly sampler: { readonly role: string; readonly params: SamplerParams; readonly rng: FileRef; readonly stages: JsonStageState };
+}
+
+/** A stage state in JSON: numbers that are not finite (a custom stage's) written as the strings "NaN", "Infinity", "-Infinity". */
+type JsonNumber = number | string;
+type JsonStageState = Omit<SamplerStageState, 'state' | 'journal'> & {
+  readonly state: readonly JsonNumber[];
+  readonly journal: { readonly base: readonly JsonNumber[]; readonly keys: readonly number[]; readonly states: readonly JsonNumber[] } | null;
+};
+
+const toJsonNumbers = (list: readonly number[]): JsonNumber[] => list.map((v) => (Number.isFinite(v) ? v : String(v)));
+const NON_FINITE: Readonly<Record<string, number>> = { NaN: Number.NaN, Infinity: Infinity, '-Infinity': -Infinity };
+/** Strings other than the three are left as they are, for the stage state's check to name. */
+const fromJsonNumbers = (list: unknown): unknown => (Array.isArray(list) ? list.map((v) => (typeof v === 'string' && v in NON_FINITE ? NON_FINITE[v] : v)) : list);
+
+function stageStateToJson(state: SamplerStageState): JsonStageState {
+  const { journal } = state;
+  return {
+    ...state,
+    state: toJsonNumbers(state.state),
+    journal: journal === null ? null : { base: toJsonNumbers(journal.base), keys: journal.keys, states: toJsonNumbers(journal.states) },
+  };
+}
+
+function stageStateFromJson(json: unknown): SamplerStageState {
+  if (typeof json !== 'object' || json === null) return json as SamplerStageState;
+  const { state, journal } = json as Record<string, unknown>;
+  const j = typeof journal === 'object' && journal !== null ? (journal as Record<string, unknown>) : null;
+  return {
+    ...(json as SamplerStageState),
+    state: fromJsonNumbers(state) as number[],
+    journal: j === null ? (journal as null) : ({ ...j, base: fromJsonNumbers(j.base), states: fromJsonNumbers(j.states) } as SamplerStageState['journal']),
+  };
 }
 
 const SAFETENSORS_DTYPE: Record<string, string> = {
@@ -73,6 +107,7 @@ export async function saveDialog(state: DialogState, dir: string): Promise<void>
   const entries = Array.from({ length: part.cache.slotCount }, (_, s) => part.cache.readEntries(s));
   const tensors = kvTensors(state, n).map((t) => ({ ...t, data: entries[t.slot][t.part] }));
   const rng = sampler.getState();
+  const stages = stageStateToJson(sampler.getStageState());
   const manifestBase = {
     format: FORMAT,
     version: FORMAT_VERSION,
@@ -98,7 +133,7 @@ export async function saveDialog(state: DialogState, dir: string): Promise<void>
         positions: manifestBase.positions,
         nextPosition: manifestBase.nextPosition,
         ledger: manifestBase.ledger,
-        sampler: { role: SAMPLER_ROLE, params: manifestBase.params, rng: { file: RNG_FILE, bytes: RNG_BYTES, sha256: sha256(rngBytes) } },
+        sampler: { role: SAMPLER_ROLE, params: manifestBase.params, rng: { file: RNG_FILE, bytes: RNG_BYTES, sha256: sha256(rngBytes) }, stages },
       };
       await writeFile(join(staging, MANIFEST), `${JSON.stringify(manifest, null, 1)}\n`);
     });
@@ -168,6 +203,9 @@ export async function restoreDialog(state: DialogState, dir: string): Promise<vo
   ledger.restore(loaded.ledger);
   sampler.configure(loaded.params);
   sampler.setState(loaded.rng);
+  // A version-1 save holds no stage state: the stages start over, as after reset().
+  if (loaded.stages === null) sampler.reset();
+  else sampler.setStageState(loaded.stages);
 }
 
 interface LoadedSave {
@@ -180,6 +218,8 @@ interface LoadedSave {
   readonly ledger: LedgerState;
   readonly params: SamplerParams;
   readonly rng: RngState;
+  /** Null for a version-1 save. */
+  readonly stages: SamplerStageState | null;
 }
 
 /** Reads and validates a save folder against the dialog's model; changes nothing. */
@@ -202,7 +242,7 @@ export async function readSave(state: DialogState, dir: string): Promise<LoadedS
   };
   if (!isObject(raw) || raw.format !== FORMAT) fail('format', `is not "${FORMAT}": not a genie-ts dialog save`);
   const m = raw as Record<string, unknown>;
-  if (m.version !== FORMAT_VERSION) fail('version', `is ${JSON.stringify(m.version)}; this genie-ts reads version ${FORMAT_VERSION}`);
+  if (m.version !== FORMAT_VERSION && m.version !== 1) fail('version', `is ${JSON.stringify(m.version)}; this genie-ts reads versions 1 and ${FORMAT_VERSION}`);
   checkIdentity(m.model, modelIdentity(state), manifestPath);
 
   // KV header fields.
@@ -262,6 +302,15 @@ export async function readSave(state: DialogState, dir: string): Promise<LoadedS
   } catch (cause) {
     throw new SaveFormatError(join(dir, RNG_FILE), `restore: ${join(dir, RNG_FILE)}: ${(cause as Error).message}`, { cause });
   }
+  let stages: SamplerStageState | null = null;
+  if (m.version !== 1) {
+    stages = stageStateFromJson(samplerField.stages);
+    try {
+      state.sampler.checkStageState(stages, 'sampler.stages');
+    } catch (cause) {
+      throw new SaveFormatError(manifestPath, `restore: ${manifestPath}: ${(cause as Error).message}`, { cause });
+    }
+  }
 
   // The KV entries: exactly the tensors the model's layout names, in its stored element types.
   const part = state.engine.kvCache;
@@ -292,7 +341,7 @@ export async function readSave(state: DialogState, dir: string): Promise<LoadedS
   }
   return {
     nValid: n, cl: cl as number, ar: ar as number, entries, positions: positions as number[], nextPosition: m.nextPosition as number,
-    ledger: ledgerState, params: params!, rng,
+    ledger: ledgerState, params: params!, rng, stages,
   };
 }
 
