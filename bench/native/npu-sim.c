@@ -12,8 +12,9 @@
  *
  * graphExecuteAsync (slot 22, docs/qnn-abi.md#queued-execution) is replaced too: it only enqueues
  * the execution; one "NPU" thread runs the queue in FIFO order (the same sleep and records, each
- * execution starting when it is taken from the queue) and hands each end to a second thread, which
- * calls the notify function. A notify from a foreign thread waits until the JS thread has run it
+ * execution starting when the previous one ended, or when it was submitted if that is later) and
+ * hands each end to a second thread, which calls the notify function. A notify from a foreign
+ * thread waits until the JS thread has run it
  * (Koffi queues it to the event loop), so the NPU thread never calls it: the next queued execution
  * starts as soon as the previous one ends, as on an accelerator whose queue does not wait for the
  * host. A graphExecute while executions are queued waits for them (QNN's FIFO).
@@ -154,7 +155,7 @@ static void run_execution(uint64_t start) {
 
 typedef void (*notify_fn)(void *param, uint64_t status); /* Qnn_NotifyFn_t: the status struct is one uint64 */
 
-struct queued { notify_fn notify; void *param; };
+struct queued { notify_fn notify; void *param; uint64_t submitted; };
 #define QUEUE_CAPACITY 1024
 static pthread_mutex_t queue_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t queue_changed = PTHREAD_COND_INITIALIZER;
@@ -175,7 +176,13 @@ static void *npu_thread(void *unused) {
     struct queued job = executions[executions_head % QUEUE_CAPACITY];
     npu_running = 1;
     pthread_mutex_unlock(&queue_lock);
-    run_execution(now_ns());
+    /*
+     * An accelerator starts a queued execution when the previous one ends, or when it is submitted
+     * if that is later. This thread may be scheduled later than that on a busy host: its own delay
+     * is not time the NPU waited for the host, so the execution is timed from that instant.
+     */
+    uint64_t previous_end = __atomic_load_n(&last_end_ns, __ATOMIC_ACQUIRE);
+    run_execution(job.submitted > previous_end ? job.submitted : previous_end);
     pthread_mutex_lock(&queue_lock);
     executions_head++;
     npu_running = 0;
@@ -218,6 +225,7 @@ static qnn_error_t npu_graph_execute_async(void *graph, const void *inputs, uint
                                            void *notify_param) {
   (void)profile;
   (void)signal;
+  uint64_t submitted = now_ns();
   qnn_error_t status = check_execute(graph, inputs, num_inputs, outputs, num_outputs);
   if (status != QNN_SUCCESS) return status;
   pthread_once(&threads_once, start_threads);
@@ -225,7 +233,7 @@ static qnn_error_t npu_graph_execute_async(void *graph, const void *inputs, uint
   pthread_mutex_lock(&queue_lock);
   /* A full queue blocks the submission until an execution ends (QNN's queue depth). */
   while (executions_tail - notifications_head >= QUEUE_CAPACITY) pthread_cond_wait(&queue_changed, &queue_lock);
-  executions[executions_tail % QUEUE_CAPACITY] = (struct queued){ notify, notify_param };
+  executions[executions_tail % QUEUE_CAPACITY] = (struct queued){ notify, notify_param, submitted };
   executions_tail++;
   pthread_cond_broadcast(&queue_changed);
   pthread_mutex_unlock(&queue_lock);

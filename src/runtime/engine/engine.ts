@@ -54,7 +54,8 @@ export interface EmbeddingPrefillOptions {
  * Per step: every input part fills its tensors (KV layout, ids or embedding rows, mask, cos/sin,
  * position_ids, cache_index: see ./inputs), the variant's parts run in split order, and the KV part
  * commits the new entries; on a backend that executes off the JS thread, split by split while the
- * next split runs, the last split's after the caller has sampled (see `runOverlapped`). Positions
+ * next split runs, the last split's after the caller has sampled (see `runOverlapped`; on one that
+ * queues executions, every part is submitted at once: `runQueued`). Positions
  * are carried apart from KV slots (see `EngineStep`).
  *
  * Event loop: unless the backend declares `executesOffThread`, each step first yields one macrotask
