@@ -58,6 +58,7 @@ function wrapStage(stage: SamplerStage): SamplerStage {
   const fail = (method: string, error: unknown): CallbackError => new CallbackError(`sampler stage "${String(stage.name)}" ${method}`, error);
   const wrapped: SamplerStage = {
     name: stage.name,
+    stateSize: stage.stateSize,
     apply(candidates: Candidates, context: StageContext): void {
       try {
         stage.apply(candidates, context);
@@ -84,6 +85,26 @@ function wrapStage(stage: SamplerStage): SamplerStage {
         stage.reset!();
       } catch (error) {
         throw fail('reset', error);
+      }
+    };
+  }
+  wrapped.writeState = stage.writeState;
+  wrapped.readState = stage.readState;
+  if (typeof stage.writeState === 'function') {
+    wrapped.writeState = (out: Float64Array, offset: number): void => {
+      try {
+        stage.writeState!(out, offset);
+      } catch (error) {
+        throw fail('writeState', error);
+      }
+    };
+  }
+  if (typeof stage.readState === 'function') {
+    wrapped.readState = (from: Float64Array, offset: number): void => {
+      try {
+        stage.readState!(from, offset);
+      } catch (error) {
+        throw fail('readState', error);
       }
     };
   }
