@@ -1,0 +1,99 @@
+/**
+ * The sampler's passes over one logits row in WebAssembly SIMD (src/simd/wat/logits.wat): the k best
+ * tokens of uint16 codes or float32 values, in exactly the heap order of src/sampler/rank.ts's
+ * selectTopK (k = 1 is the argmax, lowest index on ties). The row is copied into the kernel's memory
+ * (a memcpy, a few microseconds for 128k codes), padded to the kernel's blocks, scanned there.
+ * Nothing is allocated per call: the caller passes the row as a typed array of its own (kept per row).
+ */
+import { lazyKernel, type KernelExports } from './kernel.js';
+import { logitsWasm } from './logits.wasm.js';
+
+interface LogitsExports extends KernelExports {
+  topKU16(keys: number, n: number, k: number, heap: number): void;
+  /** -1, or the token of the first NaN. */
+  topKF32(keys: number, n: number, k: number, heap: number): number;
+  maxU16(keys: number, n: number): number;
+}
+
+const kernel = lazyKernel<LogitsExports>('logits', logitsWasm);
+
+/** Elements per scanned block: four vectors of uint16 codes, or of float32 values. */
+const CODE_BLOCK = 32;
+const FLOAT_BLOCK = 16;
+
+/**
+ * The `k` best tokens of `row` (`1 <= k <= row.length`; larger code first, lower id on ties) into
+ * `out[0, k)`, in selectTopK's heap order (the root is the worst kept token).
+ */
+export function topKCodes16Simd(row: Uint16Array, k: number, out: Int32Array): void {
+  const n = row.length;
+  const padded = (n + CODE_BLOCK - 1) & -CODE_BLOCK;
+  const heapAt = padded * 2;
+  const kern = kernel.get();
+  kern.reserve(heapAt + k * 4);
+  const codes = kern.u16;
+  codes.set(row);
+  codes.fill(0, n, padded);
+  kern.exports.topKU16(0, n, k, heapAt);
+  const heap = kern.i32;
+  const first = heapAt >> 2;
+  for (let i = 0; i < k; i++) out[i] = heap[first + i];
+}
+
+/** The index of the largest code of `row` (lowest index on ties). */
+export function argmaxCodes16Simd(row: Uint16Array): number {
+  const n = row.length;
+  const padded = (n + CODE_BLOCK - 1) & -CODE_BLOCK;
+  const kern = kernel.get();
+  kern.reserve(padded * 2 + 4);
+  const codes = kern.u16;
+  codes.set(row);
+  codes.fill(0, n, padded);
+  kern.exports.topKU16(0, n, 1, padded * 2);
+  return kern.i32[padded >> 1];
+}
+
+/**
+ * The `k` best tokens of float32 `row` into `out[0, k)` as `topKCodes16Simd` (-0 equal to +0). Returns
+ * -1, or `~i` for the first NaN, at token i (`out` is then unfinished).
+ */
+export function topKFloat32Simd(row: Float32Array, k: number, out: Int32Array): number {
+  const n = row.length;
+  const padded = (n + FLOAT_BLOCK - 1) & -FLOAT_BLOCK;
+  const heapAt = padded * 4;
+  const kern = kernel.get();
+  kern.reserve(heapAt + k * 4);
+  const values = kern.f32;
+  values.set(row);
+  values.fill(-Infinity, n, padded);
+  const nan = kern.exports.topKF32(0, n, k, heapAt);
+  if (nan >= 0) return ~nan;
+  const heap = kern.i32;
+  for (let i = 0; i < k; i++) out[i] = heap[padded + i];
+  return -1;
+}
+
+/** The index of the largest value of float32 `row` (lowest index on ties), or `~i` for the first NaN, at i. */
+export function argmaxFloat32Simd(row: Float32Array): number {
+  const n = row.length;
+  const padded = (n + FLOAT_BLOCK - 1) & -FLOAT_BLOCK;
+  const kern = kernel.get();
+  kern.reserve(padded * 4 + 4);
+  const values = kern.f32;
+  values.set(row);
+  values.fill(-Infinity, n, padded);
+  const nan = kern.exports.topKF32(0, n, 1, padded * 4);
+  return nan < 0 ? kern.i32[padded] : ~nan;
+}
+
+/** The largest code of `row`: one SIMD pass (with the copy in), the bench's floor for the kernels above. */
+export function maxCodes16Simd(row: Uint16Array): number {
+  const n = row.length;
+  const padded = (n + CODE_BLOCK - 1) & -CODE_BLOCK;
+  const kern = kernel.get();
+  kern.reserve(padded * 2);
+  const codes = kern.u16;
+  codes.set(row);
+  codes.fill(0, n, padded);
+  return kern.exports.maxU16(0, n);
+}

@@ -1,0 +1,140 @@
+/**
+ * The SIMD passes over a logits row against scalar loops written here: the argmax (first index of the
+ * largest element), the top-k set (a full sort: larger first, lower id on ties) and, for the order the
+ * sampler's sums depend on, selectTopK's heap order. Rows: random, few distinct values (ties), all
+ * equal, the best at the first or last index, ascending and descending (every token enters the heap),
+ * lengths around the kernels' 8/16/32-element blocks, NaN and infinities for float32, the memory
+ * growing between calls.
+ */
+import seedrandom from 'seedrandom';
+import { describe, expect, it } from 'vitest';
+import { selectTopK } from '../../src/sampler/rank.js';
+import { argmaxCodes16Simd, argmaxFloat32Simd, maxCodes16Simd, topKCodes16Simd, topKFloat32Simd } from '../../src/simd/logits.js';
+
+/** First index of the largest element, by a plain loop (`>` keeps the first of equals; NaN never wins). */
+function scalarArgmax(row: ArrayLike<number>): number {
+  let top = 0;
+  for (let i = 1; i < row.length; i++) if (row[i] > row[top]) top = i;
+  return top;
+}
+
+/** The k best ids by a full sort (value descending, id ascending), as a sorted id list. */
+function sortedTopK(row: ArrayLike<number>, k: number): number[] {
+  const ids = Array.from({ length: row.length }, (_, i) => i);
+  ids.sort((a, b) => (row[b] > row[a] ? 1 : row[b] < row[a] ? -1 : a - b));
+  return ids.slice(0, k).sort((a, b) => a - b);
+}
+
+const LENGTHS = [1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 1000, 4097];
+
+type Shape = (n: number, rng: () => number) => number[];
+const SHAPES: Record<string, Shape> = {
+  random: (n, rng) => Array.from({ length: n }, () => Math.floor(rng() * 65536)),
+  'few values (ties)': (n, rng) => Array.from({ length: n }, () => 1000 + Math.floor(rng() * 4)),
+  'all equal': (n) => new Array<number>(n).fill(777),
+  'all zero': (n) => new Array<number>(n).fill(0),
+  'best first': (n, rng) => Array.from({ length: n }, (_, i) => (i === 0 ? 65535 : Math.floor(rng() * 60000))),
+  'best last': (n, rng) => Array.from({ length: n }, (_, i) => (i === n - 1 ? 65535 : Math.floor(rng() * 60000))),
+  ascending: (n) => Array.from({ length: n }, (_, i) => i % 65536),
+  descending: (n) => Array.from({ length: n }, (_, i) => 65535 - (i % 65536)),
+};
+
+function ks(n: number): number[] {
+  return [...new Set([1, 2, 3, 40, n - 1, n].filter((k) => k >= 1 && k <= n))];
+}
+
+describe('uint16 codes', () => {
+  const rng = seedrandom('simd-logits-u16');
+  for (const [shape, make] of Object.entries(SHAPES)) {
+    it(`${shape}: argmax, max and top-k equal the scalar loops for every length and k`, () => {
+      for (const n of LENGTHS) {
+        const row = Uint16Array.from(make(n, rng));
+        expect(argmaxCodes16Simd(row)).toBe(scalarArgmax(row));
+        expect(maxCodes16Simd(row)).toBe(row[scalarArgmax(row)]);
+        for (const k of ks(n)) {
+          const out = new Int32Array(k);
+          topKCodes16Simd(row, k, out);
+          expect(Array.from(out).sort((a, b) => a - b)).toEqual(sortedTopK(row, k));
+          const heap = new Int32Array(k);
+          selectTopK(row, 0, n, k, heap);
+          expect(Array.from(out)).toEqual(Array.from(heap));
+        }
+      }
+    });
+  }
+
+  it('reads a row at any offset of its buffer (a subarray) and leaves out past k alone', () => {
+    const buffer = Uint16Array.from({ length: 3 * 1000 }, (_, i) => (i * 7919) % 65521);
+    const row = buffer.subarray(1000, 2000);
+    const out = new Int32Array(50).fill(-7);
+    topKCodes16Simd(row, 40, out);
+    expect(Array.from(out.subarray(0, 40)).sort((a, b) => a - b)).toEqual(sortedTopK(row, 40));
+    expect(Array.from(out.subarray(40))).toEqual(new Array(10).fill(-7));
+    expect(argmaxCodes16Simd(row)).toBe(scalarArgmax(row));
+  });
+
+  it('follows its memory as it grows between calls (a small row, a large one, a small one again)', () => {
+    const small = Uint16Array.from([3, 9, 9, 1]);
+    expect(argmaxCodes16Simd(small)).toBe(1);
+    const large = Uint16Array.from({ length: 600_000 }, (_, i) => (i * 31) % 65000);
+    large[599_999] = 65535;
+    expect(argmaxCodes16Simd(large)).toBe(599_999);
+    const out = new Int32Array(5);
+    topKCodes16Simd(large, 5, out);
+    expect(Array.from(out).sort((a, b) => a - b)).toEqual(sortedTopK(large, 5));
+    expect(argmaxCodes16Simd(small)).toBe(1);
+    // Stale codes of the large row past the small one's end must not count.
+    expect(maxCodes16Simd(small)).toBe(9);
+  });
+});
+
+describe('float32 values', () => {
+  const rng = seedrandom('simd-logits-f32');
+  for (const [shape, make] of Object.entries(SHAPES)) {
+    it(`${shape}: argmax and top-k equal the scalar loops for every length and k`, () => {
+      for (const n of LENGTHS) {
+        const row = Float32Array.from(make(n, rng), (c) => c / 64 - 500);
+        expect(argmaxFloat32Simd(row)).toBe(scalarArgmax(row));
+        for (const k of ks(n)) {
+          const out = new Int32Array(k);
+          expect(topKFloat32Simd(row, k, out)).toBe(-1);
+          expect(Array.from(out).sort((a, b) => a - b)).toEqual(sortedTopK(row, k));
+          const heap = new Int32Array(k);
+          selectTopK(row, 0, n, k, heap);
+          expect(Array.from(out)).toEqual(Array.from(heap));
+        }
+      }
+    });
+  }
+
+  it('treats -0 and +0 as equal (lowest id first), and ranks the infinities', () => {
+    const row = Float32Array.from([-1, -0, 0, -0, -Infinity, -2]);
+    expect(argmaxFloat32Simd(row)).toBe(1);
+    const out = new Int32Array(3);
+    topKFloat32Simd(row, 3, out);
+    expect(Array.from(out).sort()).toEqual([1, 2, 3]);
+    const inf = new Float32Array(100).fill(-Infinity);
+    inf[70] = Infinity;
+    inf[90] = Infinity;
+    expect(argmaxFloat32Simd(inf)).toBe(70);
+    expect(argmaxFloat32Simd(new Float32Array(50).fill(-Infinity))).toBe(0);
+  });
+
+  it('reports the first NaN as ~index, wherever it is (among the first k, the head, a block, the tail)', () => {
+    for (const n of [5, 17, 40, 1000, 1003]) {
+      for (const at of [0, 2, 3, 15, 16, 39, 40, 41, 500, n - 1]) {
+        if (at >= n) continue;
+        const row = Float32Array.from({ length: n }, (_, i) => Math.sin(i) * 10);
+        row[at] = NaN;
+        if (at + 7 < n) row[at + 7] = NaN;
+        expect(argmaxFloat32Simd(row)).toBe(~at);
+        for (const k of [1, 3, Math.min(40, n)]) expect(topKFloat32Simd(row, k, new Int32Array(k))).toBe(~at);
+      }
+    }
+    // A NaN after a block that holds greater values: the values before it are offered first.
+    const row = new Float32Array(64).fill(1);
+    row[33] = 5;
+    row[35] = NaN;
+    expect(argmaxFloat32Simd(row)).toBe(~35);
+  });
+});
