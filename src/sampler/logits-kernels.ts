@@ -1,27 +1,12 @@
 import type { Encoding } from '../tensor/dtype.js';
 import { float16ToFloat32 } from '../tensor/fp16.js';
 
+// The scalar kernels (uint16 argmax and top-k and float32 reads are WebAssembly SIMD: src/simd/logits.ts).
 // Kernels return the argmax (lowest index on ties); the float ones return ~i for a NaN at i. Doubles stay
 // inside them and the encoding travels as an object: a double passed to or returned from a call V8 does
 // not inline is boxed (one allocation per token). Nothing follows the loops either: V8 compiles these on
 // stack replacement during their first call, and code after the loop without type feedback by then
 // deoptimizes on every later call.
-
-export function dequantizeFloat32(src: Float32Array, from: number, n: number, dst: Float32Array): number {
-  let best = -Infinity;
-  let top = 0;
-  for (let i = 0; i < n; i++) {
-    const v = src[from + i];
-    dst[i] = v;
-    if (v > best) {
-      best = v;
-      top = i;
-    } else if (v !== v) {
-      return ~i;
-    }
-  }
-  return top;
-}
 
 export function dequantizeFloat16(src: Uint16Array, from: number, n: number, dst: Float32Array): number {
   let best = -Infinity;
@@ -69,21 +54,6 @@ export function dequantizeUint16(src: Uint16Array, from: number, n: number, enco
   return top;
 }
 
-export function argmaxFloat32(src: Float32Array, from: number, n: number): number {
-  let best = -Infinity;
-  let top = 0;
-  for (let i = 0; i < n; i++) {
-    const v = src[from + i];
-    if (v > best) {
-      best = v;
-      top = i;
-    } else if (v !== v) {
-      return ~i;
-    }
-  }
-  return top;
-}
-
 /** Float16 bits mapped to an unsigned key with the same order as the values (-0 equal to +0). */
 export function argmaxFloat16(src: Uint16Array, from: number, n: number): number {
   let best = -1;
@@ -101,19 +71,6 @@ export function argmaxFloat16(src: Uint16Array, from: number, n: number): number
 }
 
 export function argmaxCodes8(src: Uint8Array, from: number, n: number): number {
-  let best = -1;
-  let top = 0;
-  for (let i = 0; i < n; i++) {
-    const q = src[from + i];
-    if (q > best) {
-      best = q;
-      top = i;
-    }
-  }
-  return top;
-}
-
-export function argmaxCodes16(src: Uint16Array, from: number, n: number): number {
   let best = -1;
   let top = 0;
   for (let i = 0; i < n; i++) {

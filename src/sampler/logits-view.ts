@@ -1,8 +1,9 @@
 import { InvalidArgumentError } from '../errors.js';
 import type { DataTypeName, Encoding } from '../tensor/dtype.js';
 import { float16ToFloat32 } from '../tensor/fp16.js';
+import { argmaxCodes16Simd, argmaxFloat32Simd, topKCodes16Simd, topKFloat32Simd } from '../simd/logits.js';
 import {
-  argmaxCodes16, argmaxCodes8, countCodes16, countCodes8, pickCodes16, pickCodes8, argmaxFloat16, argmaxFloat32, dequantizeFloat16, dequantizeFloat32,
+  argmaxCodes8, countCodes16, countCodes8, pickCodes16, pickCodes8, argmaxFloat16, dequantizeFloat16,
   dequantizeTokens, dequantizeUint16, dequantizeUint8,
 } from './logits-kernels.js';
 import { selectTopK } from './rank.js';
@@ -32,7 +33,9 @@ const EMPTY_U8 = new Uint8Array(0);
 /**
  * One row at a time of a logits tensor `(rows, vocab)`, read in place from the engine's buffer (no copy).
  * Create it once per buffer; `setRow` only moves an offset. Each dtype has its own loops over its own
- * typed array (logits-kernels.ts) so V8 keeps them monomorphic.
+ * typed array (logits-kernels.ts) so V8 keeps them monomorphic. The argmax and top-k of uint16 codes
+ * and float32 values, and the float32 row's checked copy, run as WebAssembly SIMD passes
+ * (src/simd/logits.ts) with the results of the scalar loops, heap order included.
  */
 export class LogitsView {
   readonly dtype: LogitsDataType;
@@ -44,6 +47,10 @@ export class LogitsView {
   private f32: Float32Array;
   private u16: Uint16Array;
   private u8: Uint8Array;
+  // The current row as its own array, what the SIMD kernels copy from: made when the row changes, so
+  // a decode loop reading the same row allocates nothing.
+  private rowF32: Float32Array;
+  private rowU16: Uint16Array;
   private released = false;
   private currentRow = 0;
   private offset = 0;
@@ -70,6 +77,8 @@ export class LogitsView {
     this.f32 = dtype === 'FLOAT_32' ? new Float32Array(buffer, byteOffset, length) : EMPTY_F32;
     this.u16 = dtype === 'FLOAT_16' || dtype === 'UFIXED_POINT_16' ? new Uint16Array(buffer, byteOffset, length) : EMPTY_U16;
     this.u8 = dtype === 'UFIXED_POINT_8' ? new Uint8Array(buffer, byteOffset, length) : EMPTY_U8;
+    this.rowF32 = this.f32.subarray(0, vocab);
+    this.rowU16 = this.u16.subarray(0, vocab);
     this.dtype = dtype;
     this.vocab = vocab;
   }
@@ -83,6 +92,8 @@ export class LogitsView {
     this.f32 = EMPTY_F32;
     this.u16 = EMPTY_U16;
     this.u8 = EMPTY_U8;
+    this.rowF32 = EMPTY_F32;
+    this.rowU16 = EMPTY_U16;
   }
 
   /** The row the other methods read. */
@@ -96,8 +107,12 @@ export class LogitsView {
     if (!Number.isInteger(row) || row < 0 || row >= this.rows) {
       throw new InvalidArgumentError(`logits row must be an integer in [0, ${this.rows}), got ${String(row)}`);
     }
-    this.currentRow = row;
-    this.offset = row * this.vocab;
+    if (row !== this.currentRow) {
+      this.currentRow = row;
+      this.offset = row * this.vocab;
+      this.rowF32 = this.f32.subarray(this.offset, this.offset + this.vocab);
+      this.rowU16 = this.u16.subarray(this.offset, this.offset + this.vocab);
+    }
     return this;
   }
 
@@ -135,7 +150,8 @@ export class LogitsView {
     let top: number;
     switch (this.dtype) {
       case 'FLOAT_32':
-        top = dequantizeFloat32(this.f32, this.offset, n, dst);
+        top = argmaxFloat32Simd(this.rowF32);
+        if (top >= 0) dst.set(this.rowF32);
         break;
       case 'FLOAT_16':
         top = dequantizeFloat16(this.u16, this.offset, n, dst);
@@ -153,8 +169,8 @@ export class LogitsView {
   /**
    * The `k` best tokens of the current row (`0 < k <= vocab`) into `tokens[0, k)` in heap order, their
    * dequantized values into `values[token]` (other entries are left as they were); returns the best
-   * token. Fixed-point rows are ranked on their raw codes, which order exactly like their values, so only
-   * the k winners are dequantized; float rows are dequantized (and checked) first.
+   * token. Fixed-point and float32 rows are ranked on their raw elements (codes order exactly like their
+   * values), so only the k winners are written; float16 rows are dequantized (and checked) first.
    */
   topKInto(k: number, tokens: Int32Array, values: Float32Array): number {
     if (this.released) throw releasedError();
@@ -170,8 +186,10 @@ export class LogitsView {
         selectTopK(this.u8, this.offset, this.vocab, k, tokens);
         return dequantizeTokens(this.u8, this.offset, tokens, k, this.encoding, values);
       case 'UFIXED_POINT_16':
-        selectTopK(this.u16, this.offset, this.vocab, k, tokens);
+        topKCodes16Simd(this.rowU16, k, tokens);
         return dequantizeTokens(this.u16, this.offset, tokens, k, this.encoding, values);
+      case 'FLOAT_32':
+        return this.topKOfFloats(k, tokens, values);
       default: {
         const top = this.dequantizeInto(values);
         selectTopK(values, 0, this.vocab, k, tokens);
@@ -189,7 +207,7 @@ export class LogitsView {
     const n = this.vocab;
     switch (this.dtype) {
       case 'FLOAT_32': {
-        const top = argmaxFloat32(this.f32, this.offset, n);
+        const top = argmaxFloat32Simd(this.rowF32);
         if (top < 0) this.throwNotFinite(~top);
         const best = this.f32[this.offset + top];
         if (best === Infinity || best === -Infinity) this.throwNotFinite(top);
@@ -204,8 +222,24 @@ export class LogitsView {
       case 'UFIXED_POINT_8':
         return argmaxCodes8(this.u8, this.offset, n);
       case 'UFIXED_POINT_16':
-        return argmaxCodes16(this.u16, this.offset, n);
+        return argmaxCodes16Simd(this.rowU16);
     }
+  }
+
+  /** topKInto of a float32 row: the kernel checks for NaN on its way; the best of the k is the row's. */
+  private topKOfFloats(k: number, tokens: Int32Array, values: Float32Array): number {
+    const row = this.rowF32;
+    const nan = topKFloat32Simd(row, k, tokens);
+    if (nan !== -1) this.throwNotFinite(~nan);
+    let top = tokens[0];
+    for (let j = 0; j < k; j++) {
+      const token = tokens[j];
+      const v = row[token];
+      values[token] = v;
+      if (v > row[top] || (v === row[top] && token < top)) top = token;
+    }
+    if (row[top] === Infinity || row[top] === -Infinity) this.throwNotFinite(top);
+    return top;
   }
 
   /** The fixed-point dtypes: their codes order exactly like their values. */
