@@ -1,11 +1,15 @@
 /**
  * Sampler at Qwen2-0.5B (vocab 151936) and Llama-3.2-1B (vocab 128256) shapes: one uint16 logits row
  * with an AI Hub-like encoding (and the same logits as float32 for the float path). The floor is a
- * plain pass over the row's elements; every case is reported as a ratio to it, the two sampled in turn.
+ * plain JavaScript pass over the row's elements; every case is reported as a ratio to it, the two
+ * sampled in turn. The uint16 cases also note their ratio to a SIMD floor (the row copied into a
+ * WebAssembly kernel and its max taken in one SIMD pass, what the sampler's own passes cost at least),
+ * sampled in the same turns.
  */
 import seedrandom from 'seedrandom';
 import { heapDeltaBytes, medianUs, type Measurement } from './harness.js';
 import { LogitsView, Sampler, TokenHistory, TopLogprobs, type ChainEntry, type SamplerParams } from '../src/sampler/index.js';
+import { maxCodes16Simd } from '../src/simd/logits.js';
 
 const VOCABS = [151_936, 128_256] as const;
 const ENCODING = { scale: 0.0007, offset: -30_000 };
@@ -47,15 +51,17 @@ function settledHeapDelta(fn: () => void, iterations: number): number {
 }
 
 /**
- * Medians of `fn` and of `floor` sampled alternately (one sample of each in turn), so that a loaded
- * machine slows both alike and their ratio holds.
+ * Medians of `fn` and of the two floors sampled alternately (one sample of each in turn), so that a
+ * loaded machine slows them alike and their ratios hold.
  */
-function pairedMediansUs(floor: () => void, fn: () => void, inner: number, samples = 31): { floorUs: number; us: number } {
+function pairedMediansUs(floor: () => void, simdFloor: () => void, fn: () => void, inner: number, samples = 31): { floorUs: number; simdFloorUs: number; us: number } {
   for (let i = 0; i < 5 * inner; i++) {
     floor();
+    simdFloor();
     fn();
   }
   const floorTimes = new Float64Array(samples);
+  const simdFloorTimes = new Float64Array(samples);
   const times = new Float64Array(samples);
   const sample = (f: () => void): number => {
     const t0 = process.hrtime.bigint();
@@ -64,11 +70,13 @@ function pairedMediansUs(floor: () => void, fn: () => void, inner: number, sampl
   };
   for (let k = 0; k < samples; k++) {
     floorTimes[k] = sample(floor);
+    simdFloorTimes[k] = sample(simdFloor);
     times[k] = sample(fn);
   }
   floorTimes.sort();
+  simdFloorTimes.sort();
   times.sort();
-  return { floorUs: floorTimes[samples >> 1], us: times[samples >> 1] };
+  return { floorUs: floorTimes[samples >> 1], simdFloorUs: simdFloorTimes[samples >> 1], us: times[samples >> 1] };
 }
 
 interface Case {
@@ -131,19 +139,28 @@ export async function run(): Promise<Measurement[]> {
       for (let i = 0; i < vocab; i++) s += logits[i];
       sink[0] += s;
     };
+    const simdFloor = () => {
+      sink[0] += maxCodes16Simd(codes);
+    };
     const floorUs = medianUs(floor, { inner: 20 });
     const floatFloorUs = medianUs(floatFloor, { inner: 20 });
+    const simd = pairedMediansUs(floor, simdFloor, simdFloor, 20);
     rows.push({ name: `vocab ${vocab}: floor, sum of the uint16 codes`, medianUs: floorUs, ratio: 1, heapDeltaBytes: settledHeapDelta(floor, 2000) });
     rows.push({ name: `vocab ${vocab}: floor, sum of the float32 logits`, medianUs: floatFloorUs, ratio: 1 });
+    rows.push({
+      name: `vocab ${vocab}: SIMD floor, max of the uint16 codes (copied into the kernel, one WebAssembly SIMD pass)`,
+      medianUs: simd.simdFloorUs, ratio: simd.simdFloorUs / simd.floorUs, heapDeltaBytes: settledHeapDelta(simdFloor, 2000),
+    });
     for (const c of cases(vocab)) {
       const v = c.float ? floatView : view;
       const step = () => {
         sink[0] += c.sampler.sample(v, c.history, c.logprobs);
       };
-      const paired = pairedMediansUs(c.float ? floatFloor : floor, step, 10);
+      const paired = pairedMediansUs(c.float ? floatFloor : floor, simdFloor, step, 10);
       rows.push({
         name: `vocab ${vocab}: ${c.name}`, medianUs: paired.us, ratio: paired.us / paired.floorUs,
         ...(c.target !== undefined && { target: c.target }), heapDeltaBytes: settledHeapDelta(step, c.iterations),
+        ...(!c.float && { note: `${(paired.us / paired.simdFloorUs).toFixed(2)}x the SIMD floor` }),
       });
     }
   }
