@@ -53,7 +53,8 @@ const BAD: readonly BadSave[] = [
   { name: 'a corrupt sampler.primary.rng', make: (dir, good) => { copy(good, dir); flipByte(join(dir, 'sampler.primary.rng'), () => 10); }, error: SaveFormatError, words: ['sampler.primary.rng', 'sha256'] },
   { name: 'a folder where kv.safetensors should be', make: (dir, good) => { copy(good, dir); unlinkSync(join(dir, 'kv.safetensors')); mkdirSync(join(dir, 'kv.safetensors')); }, error: SaveFormatError, words: ['kv.safetensors'] },
   { name: 'a FIFO as dialog.json (must not hang)', make: (dir, good) => { copy(good, dir); unlinkSync(join(dir, 'dialog.json')); execFileSync('mkfifo', [join(dir, 'dialog.json')]); }, error: SaveFormatError, words: ['dialog.json', 'not a regular file'] },
-  { name: 'format version 2', make: (dir, good) => { copy(good, dir); editManifest(dir, (m) => { m.version = 2; }); }, error: SaveFormatError, words: ['version', '2', 'reads version 1'] },
+  { name: 'format version 3', make: (dir, good) => { copy(good, dir); editManifest(dir, (m) => { m.version = 3; }); }, error: SaveFormatError, words: ['version', '3', 'reads versions 1 and 2'] },
+  { name: 'a stage state for another chain', make: (dir, good) => { copy(good, dir); editManifest(dir, (m) => { m.sampler.stages.stages = [{ name: 'mirostat-v2', size: 1 }]; }); }, error: SaveFormatError, words: ['sampler.stages.stages', 'mirostat-v2:1', 'not this chain\'s stateful stages'] },
   { name: 'kv.nValid beyond the context', make: (dir, good) => { copy(good, dir); editManifest(dir, (m) => { m.kv.nValid = 100000; }); }, error: SaveFormatError, words: ['kv.nValid', '100000'] },
   { name: 'a ledger entry outside the vocabulary', make: (dir, good) => { copy(good, dir); editManifest(dir, (m) => { m.ledger.entries[2] = 5_000_000; }); }, error: SaveFormatError, words: ['ledger.entries[2]', '5000000', 'vocabulary'] },
   { name: 'one position fewer than entries', make: (dir, good) => { copy(good, dir); editManifest(dir, (m) => { m.positions.pop(); }); }, error: SaveFormatError, words: ['positions', 'one per KV entry'] },
@@ -140,10 +141,11 @@ describe('catalog: Dialog.restore', () => {
       }
     }
     // Still valid states: no carried-over token, no turns (a save written before turns were recorded:
-    // every entry in turn 0), an empty penalty history, negative presence/frequency penalties.
+    // every entry in turn 0), an empty penalty history, negative presence/frequency penalties; and the
+    // default chain's stage state, which is empty (no stateful stage, no journal).
     expect(accepted).toEqual([
       'ledger.turns = undefined', 'ledger.carried = null', 'ledger.history.tokens = []', 'sampler.params.presencePenalty = -1',
-      'sampler.params.frequencyPenalty = -1',
+      'sampler.params.frequencyPenalty = -1', 'sampler.stages.stages = []', 'sampler.stages.state = []', 'sampler.stages.journal = null',
     ]);
   });
 
