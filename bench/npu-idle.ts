@@ -85,8 +85,15 @@ export async function writeLlamaShapedCtxBins(dir: string, config: Qwen2Config =
   return paths;
 }
 
-/** `inner` as is, except that `onBind` sees every graph's buffers once bound. */
-export function observeBind(inner: GraphBackend, onBind: (graph: string, buffers: ReadonlyMap<string, Uint8Array>) => void): GraphBackend {
+/**
+ * `inner` as is (every member, `queuesExecutions` too), except that `onBind` sees every graph's
+ * buffers once bound and `execute`, when given, stands in front of each execute (`run` starts it).
+ */
+export function observeBind(
+  inner: GraphBackend,
+  onBind: (graph: string, buffers: ReadonlyMap<string, Uint8Array>) => void,
+  execute: (graph: string, run: () => Promise<void>) => Promise<void> = (_graph, run) => run(),
+): GraphBackend {
   return {
     type: inner.type,
     graphs: inner.graphs,
@@ -97,7 +104,7 @@ export function observeBind(inner: GraphBackend, onBind: (graph: string, buffers
       inner.bind(graph, buffers);
       onBind(graph, buffers);
     },
-    execute: (graph) => inner.execute(graph),
+    execute: (graph) => execute(graph, () => inner.execute(graph)),
     dispose: () => inner.dispose(),
   };
 }

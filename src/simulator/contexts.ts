@@ -158,22 +158,4 @@ export class SimContexts {
       },
     };
   }
-
-  /** The graphExecute slot: dispatches to the graph's execution, after what the queue holds. */
-  executeHandler(): Handler {
-    return (
-      graph: PointerArg,
-      inputs: PointerArg,
-      numInputs: number,
-      outputs: PointerArg,
-      numOutputs: number,
-      profile: PointerArg,
-      signal: PointerArg,
-    ): void => {
-      const record = this.sim.graphs.get(addressOf(graph));
-      if (record === undefined) fail(Code.GRAPH_INVALID_HANDLE, `graph ${hex(addressOf(graph))} is not a live graph handle`);
-      this.queue.drain();
-      record.execution.execute(addressOf(inputs), numInputs, addressOf(outputs), numOutputs, addressOf(profile), addressOf(signal));
-    };
-  }
 }

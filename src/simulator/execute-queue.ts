@@ -1,5 +1,6 @@
 /**
- * graphExecuteAsync (docs/qnn-abi.md#queued-execution): the call checks its arguments and enqueues
+ * The execute slots. graphExecute runs the graph in the call. graphExecuteAsync
+ * (docs/qnn-abi.md#queued-execution) checks its arguments and enqueues
  * the execution; the provider runs its executions one per macrotask in submission order and then
  * calls the caller's notify function with the status, never inside the submitting call. A
  * graphExecute while executions are queued first runs them, as QNN's blocks in the same FIFO.
@@ -29,37 +30,51 @@ export class SimExecuteQueue {
 
   constructor(private readonly sim: Simulator) {}
 
-  /** The graphExecuteAsync slot. */
-  handler(): Handler {
-    return (
-      graph: PointerArg,
-      inputs: PointerArg,
-      numInputs: number,
-      outputs: PointerArg,
-      numOutputs: number,
-      profile: PointerArg,
-      signal: PointerArg,
-      notifyFn: PointerArg,
-      notifyParam: PointerArg,
-    ): void => {
-      const start = performance.now();
-      const record = this.sim.graphs.get(addressOf(graph));
-      if (record === undefined) fail(Code.GRAPH_INVALID_HANDLE, `graph ${hex(addressOf(graph))} is not a live graph handle`);
-      const fn = addressOf(notifyFn);
-      if (fn === NULL) fail(Code.GRAPH_INVALID_ARGUMENT, 'notifyFn is NULL (the simulated provider reports every end)');
-      const execution = record.execution;
-      execution.accept(addressOf(inputs), numInputs, addressOf(outputs), numOutputs, addressOf(profile), addressOf(signal));
-      let notify = this.notifiers.get(fn);
-      if (notify === undefined) {
-        notify = koffi.decode(notifyFn, NotifyProto) as (param: PointerArg, status: number) => void;
-        this.notifiers.set(fn, notify);
-      }
-      this.queue.push({ context: record.context, execution, profile: addressOf(profile), start, notify, param: notifyParam });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(this.next);
-      }
+  /** The graphExecute and graphExecuteAsync slots. */
+  handlers(): Record<'graphExecute' | 'graphExecuteAsync', Handler> {
+    return {
+      graphExecute: (graph: PointerArg, inputs: PointerArg, nIn: number, outputs: PointerArg, nOut: number, profile: PointerArg, signal: PointerArg) => {
+        const execution = this.executionOf(graph);
+        this.drain();
+        execution.execute(addressOf(inputs), nIn, addressOf(outputs), nOut, addressOf(profile), addressOf(signal));
+      },
+      graphExecuteAsync: (...args: Parameters<SimExecuteQueue['submit']>): void => this.submit(...args),
     };
+  }
+
+  /** graphExecuteAsync: checks like graphExecute, then queues the run and its notification. */
+  private submit(
+    graph: PointerArg,
+    inputs: PointerArg,
+    numInputs: number,
+    outputs: PointerArg,
+    numOutputs: number,
+    profile: PointerArg,
+    signal: PointerArg,
+    notifyFn: PointerArg,
+    notifyParam: PointerArg,
+  ): void {
+    const start = performance.now();
+    const execution = this.executionOf(graph);
+    const fn = addressOf(notifyFn);
+    if (fn === NULL) fail(Code.GRAPH_INVALID_ARGUMENT, 'notifyFn is NULL (the simulated provider reports every end)');
+    execution.accept(addressOf(inputs), numInputs, addressOf(outputs), numOutputs, addressOf(profile), addressOf(signal));
+    let notify = this.notifiers.get(fn);
+    if (notify === undefined) {
+      notify = koffi.decode(notifyFn, NotifyProto) as (param: PointerArg, status: number) => void;
+      this.notifiers.set(fn, notify);
+    }
+    this.queue.push({ context: execution.context, execution, profile: addressOf(profile), start, notify, param: notifyParam });
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(this.next);
+    }
+  }
+
+  private executionOf(graph: PointerArg): GraphExecution {
+    const record = this.sim.graphs.get(addressOf(graph));
+    if (record === undefined) fail(Code.GRAPH_INVALID_HANDLE, `graph ${hex(addressOf(graph))} is not a live graph handle`);
+    return record.execution;
   }
 
   /** Executions of `context`'s graphs queued and not yet run. */

@@ -41,7 +41,8 @@ export class GraphExecution {
     private readonly sim: Simulator,
     private readonly memory: SimMemory,
     private readonly profiles: SimProfiles,
-    private readonly context: Address,
+    /** The context holding the graph. */
+    readonly context: Address,
     private readonly layout: GraphLayout,
     private readonly program: ReferenceCtxBinProgram,
   ) {

@@ -112,8 +112,7 @@ export function createSimulatedQnn(options?: SimulatedQnnOptions): SimulatedQnn 
       ...backends.handlers(),
       ...sim.logs.handlers(),
       ...contexts.handlers(),
-      graphExecute: contexts.executeHandler(),
-      graphExecuteAsync: queue.handler(),
+      ...queue.handlers(),
       ...profiles.handlers(),
       ...memory.handlers(),
     };

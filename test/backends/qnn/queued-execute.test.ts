@@ -7,7 +7,8 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { observeBind } from '../../../bench/npu-idle.js';
 import type { GraphBackend } from '../../../src/backends/backend.js';
 import { openQnnBackend } from '../../../src/backends/qnn/index.js';
 import { writeDemoBundle, type DemoBundle } from '../../../src/demo/index.js';
@@ -15,7 +16,8 @@ import { QnnFunctionUnavailableError, type QnnExecuteMode } from '../../../src/q
 import { QnnError } from '../../../src/qnn/errors.js';
 import { Dialog } from '../../../src/runtime/dialog.js';
 import { DisposedError, Engine } from '../../../src/runtime/engine/engine.js';
-import { createSimulatedQnn, type SimulatedQnn } from '../../../src/simulator/index.js';
+import type { SimulatedQnn } from '../../../src/simulator/index.js';
+import { simulatedProviders } from './bundle.js';
 import { tempDir } from '../../demo/fixtures.js';
 
 const root = tempDir('qnn-queued');
@@ -38,13 +40,8 @@ function ctxBins(bundle: DemoBundle): string[] {
   return (config.dialog.engine.model.binary['ctx-bins'] as string[]).map((file) => join(bundle.dir, file));
 }
 
-const sims: SimulatedQnn[] = [];
-function sim(options?: Parameters<typeof createSimulatedQnn>[0]): SimulatedQnn {
-  const created = createSimulatedQnn(options);
-  sims.push(created);
-  return created;
-}
-afterAll(() => sims.forEach((s) => s.dispose()));
+const sim = simulatedProviders();
+const ignoreBind = (): void => undefined;
 
 function qnnConfig(bundle: DemoBundle): object {
   const config = JSON.parse(readFileSync(bundle.configPath, 'utf8'));
@@ -89,27 +86,6 @@ async function greedy(bundle: DemoBundle, executeMode: QnnExecuteMode, simulated
   return { tokens, rows };
 }
 
-/** `inner` with `execute` in front of its own (every other member passed through, `queuesExecutions` too). */
-function around(
-  inner: GraphBackend,
-  execute: (graph: string, run: () => Promise<void>) => Promise<void>,
-  onBind?: (graph: string, buffers: ReadonlyMap<string, Uint8Array>) => void,
-): GraphBackend {
-  return {
-    type: inner.type,
-    graphs: inner.graphs,
-    executesOffThread: inner.executesOffThread,
-    queuesExecutions: inner.queuesExecutions,
-    allocate: (n) => inner.allocate(n),
-    bind: (graph, buffers) => {
-      inner.bind(graph, buffers);
-      onBind?.(graph, buffers);
-    },
-    execute: (graph) => execute(graph, () => inner.execute(graph)),
-    dispose: () => inner.dispose(),
-  };
-}
-
 /** Binds graph `index` of `backend` to fresh buffers (4 bytes per element covers every dtype); returns its name. */
 function bindAll(backend: GraphBackend, index: number): string {
   const graph = backend.graphs[index];
@@ -148,15 +124,15 @@ describe('queued execute (graphExecuteAsync) on the simulated provider', () => {
       const log: string[] = [];
       const kvInputs = new Map<string, Uint8Array[]>();
       const snapshotKv = (inner: GraphBackend): GraphBackend =>
-        around(
+        observeBind(
           inner,
+          (graph, buffers) => kvInputs.set(graph, [...buffers].filter(([name]) => /^past_.*_in$/.test(name)).map(([, view]) => view)),
           (graph, run) => {
             const hash = createHash('sha256');
             for (const view of kvInputs.get(graph)!) hash.update(view);
             log.push(`${graph} ${hash.digest('hex')}`);
             return run();
           },
-          (graph, buffers) => kvInputs.set(graph, [...buffers].filter(([name]) => /^past_.*_in$/.test(name)).map(([, view]) => view)),
         );
       const engine = await openEngine(htp, mode, sim(), snapshotKv);
       try {
@@ -225,7 +201,7 @@ describe('queued execute (graphExecuteAsync) on the simulated provider', () => {
       let submitted = 0;
       let ended = 0;
       const count = (inner: GraphBackend): GraphBackend =>
-        around(inner, (_graph, run) => {
+        observeBind(inner, ignoreBind, (_graph, run) => {
           submitted++;
           return run().finally(() => void ended++);
         });
@@ -298,7 +274,7 @@ describe('queued execute (graphExecuteAsync) on the simulated provider', () => {
     const controller = new AbortController();
     let executes = 0;
     const abortOnFifth = (inner: GraphBackend): GraphBackend =>
-      around(inner, (_graph, run) => {
+      observeBind(inner, ignoreBind, (_graph, run) => {
         if (++executes === 5) controller.abort();
         return run();
       });

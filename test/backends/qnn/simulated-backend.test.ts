@@ -5,13 +5,12 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { openReferenceBackend } from '../../../src/backends/reference/index.js';
 import { openQnnBackend, type QnnGraphBackend } from '../../../src/backends/qnn/index.js';
 import { rpcmemAllocator, type QnnLogLevelName } from '../../../src/qnn/binding/index.js';
-import { createSimulatedQnn, type SimulatedQnn } from '../../../src/simulator/index.js';
 import { KvLoopDriver } from '../reference/kv-loop-driver.js';
-import { CONTINUATION, PROMPT, config, writeBundle } from './bundle.js';
+import { CONTINUATION, PROMPT, config, simulatedProviders, writeBundle } from './bundle.js';
 
 let dir: string;
 let paths: string[];
@@ -26,13 +25,7 @@ beforeAll(async () => {
   await reference.dispose();
 });
 
-const sims: SimulatedQnn[] = [];
-function sim(options?: Parameters<typeof createSimulatedQnn>[0]): SimulatedQnn {
-  const created = createSimulatedQnn(options);
-  sims.push(created);
-  return created;
-}
-afterAll(() => sims.forEach((s) => s.dispose()));
+const sim = simulatedProviders();
 
 const bytesOf = (rows: Float32Array[]) => rows.map((row) => Buffer.from(row.buffer, row.byteOffset, row.byteLength).toString('hex'));
 
