@@ -1,15 +1,20 @@
 /**
- * Worker threads for the Reference executor's matrix products. `linear` shares the outputs of one
- * product between the calling thread and the workers (ranges of 4 outputs), on arrays backed by
- * SharedArrayBuffers, and joins them with Atomics before it returns: `execute` stays synchronous
- * on the JS thread (the engine yields to the event loop between steps, as for any Reference step),
- * and every output is still one thread's in-order sum, so results do not depend on the thread count.
+ * Worker threads for the Reference executor's matrix products. A pool keeps a model's weights and
+ * the executor's scratch in one shared WebAssembly memory (`LinearMemory`, src/simd/linear.ts: up to
+ * 4 GiB); `linear` shares the outputs of a product whose operands all lie there between the calling
+ * thread and the workers (ranges of 4 outputs), each running the SIMD kernel on that same memory,
+ * and joins them with Atomics before it returns: `execute` stays synchronous on the JS thread (the
+ * engine yields to the event loop between steps, as for any Reference step), and every output is
+ * still one thread's fixed-order sum, so results do not depend on the thread count. Weights that no
+ * longer fit (a model past 4 GiB of float32) stay where they are, and their products run on the
+ * calling thread, copied in a tile at a time (kernels.ts `linear`).
  *
  * Threads: `GENIE_TS_REFERENCE_THREADS` (1 = none), default the machine's available parallelism;
- * each file-backed Reference backend has its pool, terminated at dispose. The workers run the source of kernels.ts's `linearRange` and its tile kernels (an eval'd
- * script, so the same code runs from TypeScript sources and from dist/; started without the parent's
- * `execArgv`, whose `--input-type` or loaders would change how it is read); they are unref'd, so they
- * never keep a process alive, and they wait in Atomics.wait, using no CPU, between products.
+ * each file-backed Reference backend has its pool, terminated at dispose. The workers are an eval'd
+ * script given the compiled module and the memory, so the same code runs from TypeScript sources and
+ * from dist/ (started without the parent's `execArgv`, whose `--input-type` or loaders would change
+ * how it is read); they are unref'd, so they never keep a process alive, and they wait in
+ * Atomics.wait, using no CPU, between products.
  *
  * The calling thread blocks while the workers compute, so it cannot hear a worker's events: a worker
  * takes part in a product only once it has flagged itself ready in shared memory (the calling thread
@@ -20,7 +25,8 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { InvalidArgumentError } from '../../errors.js';
-import { linear4x1, linear4x4, linearRange } from './kernels.js';
+import { LinearMemory, linearModule } from '../../simd/linear.js';
+import { linear } from './kernels.js';
 
 export const THREADS_ENV = 'GENIE_TS_REFERENCE_THREADS';
 /** Below this many multiply-adds a product runs on the calling thread (a hand-off costs tens of us). */
@@ -34,18 +40,17 @@ const SEQ = 0; // bumped once per product; workers wait on it
 const PENDING = 1; // workers still computing the current product
 const FAILED = 2; // 1 when a worker threw (its message goes to the console)
 const ACTIVE = 3; // workers 1..ACTIVE take part in the current product
-const PARAMS = 4; // rows, inDim, outDim, chunk, then (buffer id, element offset) for x, weight, bias, out
-const READY = PARAMS + 12; // READY + i - 1: worker i has entered its loop
+const PARAMS = 4; // rows, inDim, outDim, chunk, then the byte offsets of x, weight, bias (0: none), out
+const PARAM_COUNT = 8;
+const READY = PARAMS + PARAM_COUNT; // READY + i - 1: worker i has entered its loop
 const controlInts = (threads: number): number => READY + threads;
 
 const workerSource = (): string => `
-const { workerData, parentPort, receiveMessageOnPort } = require('node:worker_threads');
-${linear4x4.toString()}
-${linear4x1.toString()}
-${linearRange.toString()}
+const { workerData } = require('node:worker_threads');
 const ctrl = new Int32Array(workerData.control);
-const buffers = new Map();
-const view = (id, offset, length) => new Float32Array(buffers.get(id), offset * 4, length);
+// Byte offsets reach 4 GiB: read unsigned (the kernel's i32 parameters take the same bits).
+const params = new Uint32Array(workerData.control, ${PARAMS * 4}, ${PARAM_COUNT});
+const { linear } = new WebAssembly.Instance(workerData.module, { env: { memory: workerData.memory } }).exports;
 // Products posted before this worker was ready are not its own (ACTIVE did not count it).
 let seen = Atomics.load(ctrl, ${SEQ});
 Atomics.store(ctrl, ${READY} + workerData.index - 1, 1);
@@ -53,15 +58,11 @@ for (;;) {
   Atomics.wait(ctrl, ${SEQ}, seen);
   seen = Atomics.load(ctrl, ${SEQ});
   if (workerData.index > Atomics.load(ctrl, ${ACTIVE})) continue;
-  for (let m = receiveMessageOnPort(parentPort); m !== undefined; m = receiveMessageOnPort(parentPort)) buffers.set(m.message.id, m.message.buffer);
   try {
-    const [rows, inDim, outDim, chunk, xId, xOff, wId, wOff, bId, bOff, oId, oOff] = ctrl.subarray(${PARAMS}, ${PARAMS + 12});
+    const [rows, inDim, outDim, chunk, x, weight, bias, out] = params;
     const start = workerData.index * chunk;
     const end = Math.min(outDim, start + chunk);
-    if (start < end) {
-      const bias = bId < 0 ? null : view(bId, bOff, outDim);
-      linearRange(view(xId, xOff, rows * inDim), rows, inDim, view(wId, wOff, outDim * inDim), bias, outDim, view(oId, oOff, rows * outDim), start, end);
-    }
+    if (start < end) linear(x, rows, inDim, weight, bias, outDim, out, start, end);
   } catch (error) {
     console.error(error);
     Atomics.store(ctrl, ${FAILED}, 1);
@@ -81,16 +82,17 @@ export function referenceThreads(env: NodeJS.ProcessEnv = process.env): number {
   return n;
 }
 
-/** A pool of `threads - 1` workers; `linear` runs products on all threads. */
+/** A pool of `threads - 1` workers and the kernel memory they share; `linear` runs products on all threads. */
 export class LinearPool {
   private readonly control: Int32Array;
+  private readonly params: Uint32Array;
+  private readonly memory = new LinearMemory();
   /** Started by the first product that runs in parallel. */
   private workers: Worker[] | undefined;
-  private readonly ids = new WeakMap<SharedArrayBuffer, number>();
-  private nextId = 0;
 
   constructor(readonly threads: number) {
     this.control = new Int32Array(new SharedArrayBuffer(controlInts(threads) * 4));
+    this.params = new Uint32Array(this.control.buffer, PARAMS * 4, PARAM_COUNT);
   }
 
   /** Workers that have started and take part in products (0 until the first parallel product starts them). */
@@ -100,32 +102,31 @@ export class LinearPool {
     return ready;
   }
 
-  /** A Float32Array of `length` zeros the workers can read and write. */
-  private static shared(length: number): Float32Array {
-    return new Float32Array(new SharedArrayBuffer(length * 4));
-  }
-
-  /** A copy of `data` in shared memory (the weights the workers read), or `data` itself without workers. */
+  /** A copy of `data` in the pool's kernel memory (the weights), or `data` itself once that is full (4 GiB). */
   share(data: Float32Array): Float32Array {
-    if (this.threads === 1 || data.buffer instanceof SharedArrayBuffer) return data;
-    const copy = LinearPool.shared(data.length);
+    if (this.memory.holds(data)) return data;
+    const copy = this.memory.allocate(data.length);
+    if (copy === null) return data;
     copy.set(data);
     return copy;
   }
 
-  /** Scratch of `length` floats: shared when there are workers. */
+  /** Scratch of `length` zeros in the pool's kernel memory (a plain array once that is full). */
   scratch(length: number): Float32Array {
-    return this.threads === 1 ? new Float32Array(length) : LinearPool.shared(length);
+    return this.memory.allocate(length) ?? new Float32Array(length);
   }
 
-  /** `kernels.linear`, its outputs shared between the threads when every array is shared and the product is large. */
+  /** `kernels.linear`, in place when every array lies in the pool's memory, its outputs shared between the threads when the product is large. */
   linear(x: Float32Array, rows: number, inDim: number, weight: Float32Array, bias: Float32Array | null, outDim: number, out: Float32Array): void {
-    const arrays = bias === null ? [x, weight, out] : [x, weight, bias, out];
-    const parallel = this.threads > 1 && rows * inDim * outDim >= MIN_PARALLEL_MACS && arrays.every((a) => a.buffer instanceof SharedArrayBuffer);
+    const memory = this.memory;
+    if (!memory.holdsAll(x, weight, bias, out)) {
+      linear(x, rows, inDim, weight, bias, outDim, out);
+      return;
+    }
     // A terminated pool has no workers left: the calling thread does it all.
-    const workers = parallel ? this.start() : [];
+    const workers = this.threads > 1 && rows * inDim * outDim >= MIN_PARALLEL_MACS ? this.start() : [];
     if (workers.length === 0) {
-      linearRange(x, rows, inDim, weight, bias, outDim, out, 0, outDim);
+      memory.linearRange(x, rows, inDim, weight, bias, outDim, out, 0, outDim);
       return;
     }
     const c = this.control;
@@ -133,16 +134,23 @@ export class LinearPool {
     // Workers 1..active have flagged themselves ready; the calling thread computes every other chunk.
     const active = Math.min(workers.length, this.readyWorkers);
     if (active > 0) {
-      const ref = (a: Float32Array | null): [number, number] => (a === null ? [-1, 0] : [this.idOf(a.buffer as SharedArrayBuffer), a.byteOffset / 4]);
-      c.set([rows, inDim, outDim, chunk, ...ref(x), ...ref(weight), ...ref(bias), ...ref(out)], PARAMS);
+      const p = this.params;
+      p[0] = rows;
+      p[1] = inDim;
+      p[2] = outDim;
+      p[3] = chunk;
+      p[4] = x.byteOffset;
+      p[5] = weight.byteOffset;
+      p[6] = bias === null ? 0 : bias.byteOffset;
+      p[7] = out.byteOffset;
       Atomics.store(c, FAILED, 0);
       Atomics.store(c, ACTIVE, active);
       Atomics.store(c, PENDING, active);
       Atomics.add(c, SEQ, 1);
       Atomics.notify(c, SEQ);
     }
-    linearRange(x, rows, inDim, weight, bias, outDim, out, 0, Math.min(outDim, chunk));
-    for (let i = active + 1; i < this.threads; i++) linearRange(x, rows, inDim, weight, bias, outDim, out, Math.min(outDim, i * chunk), Math.min(outDim, (i + 1) * chunk));
+    memory.linearRange(x, rows, inDim, weight, bias, outDim, out, 0, Math.min(outDim, chunk));
+    for (let i = active + 1; i < this.threads; i++) memory.linearRange(x, rows, inDim, weight, bias, outDim, out, Math.min(outDim, i * chunk), Math.min(outDim, (i + 1) * chunk));
     for (let pending = Atomics.load(c, PENDING); pending !== 0; pending = Atomics.load(c, PENDING)) {
       if (Atomics.wait(c, PENDING, pending, STALL_TIMEOUT_MS) === 'timed-out' && Atomics.load(c, PENDING) === pending) {
         throw new Error(`a Reference executor worker thread stopped answering (no progress in ${STALL_TIMEOUT_MS / 1000} s)`);
@@ -151,7 +159,7 @@ export class LinearPool {
     if (Atomics.load(c, FAILED) !== 0) throw new Error('a Reference executor worker thread failed (its error is on stderr)');
   }
 
-  /** Stops the workers; they drop every buffer they were sent. */
+  /** Stops the workers. */
   async terminate(): Promise<void> {
     const workers = this.workers ?? [];
     this.workers = [];
@@ -161,22 +169,12 @@ export class LinearPool {
   private start(): Worker[] {
     if (this.workers !== undefined) return this.workers;
     const source = workerSource();
+    const workerData = { control: this.control.buffer, module: linearModule(), memory: this.memory.memory };
     this.workers = Array.from({ length: this.threads - 1 }, (_, i) => {
-      const worker = new Worker(source, { eval: true, execArgv: [], workerData: { control: this.control.buffer, index: i + 1 } });
+      const worker = new Worker(source, { eval: true, execArgv: [], workerData: { ...workerData, index: i + 1 } });
       worker.unref();
       return worker;
     });
     return this.workers;
-  }
-
-  /** The id the workers know `buffer` by, sending it to them the first time. */
-  private idOf(buffer: SharedArrayBuffer): number {
-    let id = this.ids.get(buffer);
-    if (id === undefined) {
-      id = this.nextId++;
-      this.ids.set(buffer, id);
-      for (const worker of this.workers ?? []) worker.postMessage({ id, buffer });
-    }
-    return id;
   }
 }

@@ -12,20 +12,29 @@ function values(n: number, seed: number): Float32Array {
   });
 }
 
-/** `bias[o] + sum_i weight[o, i] x[r, i]`, the sum in float64 over i in order, rounded once. */
-function naive(x: Float32Array, rows: number, inDim: number, weight: Float32Array, bias: Float32Array | null, outDim: number): Float32Array {
-  const out = new Float32Array(rows * outDim);
+/**
+ * `bias[o] + sum_i weight[o, i] x[r, i]` in float64, with the error bound of a float32 sum of those
+ * terms (about inDim/4 + 8 roundings of the terms' magnitudes; test/simd/linear.test.ts checks the exact order).
+ */
+function naive(x: Float32Array, rows: number, inDim: number, weight: Float32Array, bias: Float32Array | null, outDim: number): { sums: Float64Array; bounds: Float64Array } {
+  const sums = new Float64Array(rows * outDim);
+  const bounds = new Float64Array(rows * outDim);
   for (let r = 0; r < rows; r++) {
     for (let o = 0; o < outDim; o++) {
-      let sum = 0;
-      for (let i = 0; i < inDim; i++) sum += weight[o * inDim + i] * x[r * inDim + i];
-      out[r * outDim + o] = (bias === null ? 0 : bias[o]) + sum;
+      let sum = bias === null ? 0 : bias[o];
+      let magnitude = Math.abs(sum);
+      for (let i = 0; i < inDim; i++) {
+        sum += weight[o * inDim + i] * x[r * inDim + i];
+        magnitude += Math.abs(weight[o * inDim + i] * x[r * inDim + i]);
+      }
+      sums[r * outDim + o] = sum;
+      bounds[r * outDim + o] = (inDim / 4 + 8) * 2 ** -24 * magnitude + 2 ** -24 * Math.abs(sum);
     }
   }
-  return out;
+  return { sums, bounds };
 }
 
-describe('linear (blocked prefill kernel)', () => {
+describe('linear (SIMD, blocked prefill tiles)', () => {
   // Rows: below one 4-row group, exact groups, several 16-row blocks plus left-over rows; outputs
   // with and without a remainder of the 4-output tiles.
   const shapes: Array<[rows: number, inDim: number, outDim: number]> = [
@@ -33,16 +42,14 @@ describe('linear (blocked prefill kernel)', () => {
   ];
   for (const [rows, inDim, outDim] of shapes) {
     for (const withBias of [false, true]) {
-      it(`rows ${rows}, in ${inDim}, out ${outDim}${withBias ? ', bias' : ''}: every row of a 4-row group equals the in-order float64 sum bit for bit, left-over rows within float32 rounding`, () => {
+      it(`rows ${rows}, in ${inDim}, out ${outDim}${withBias ? ', bias' : ''}: every output within float32 summation error of the float64 sum`, () => {
         const x = values(rows * inDim, rows * 1000 + inDim);
         const weight = values(outDim * inDim, outDim * 77 + 3);
         const bias = withBias ? values(outDim, 99) : null;
         const out = new Float32Array(rows * outDim).fill(Number.NaN);
         linear(x, rows, inDim, weight, bias, outDim, out);
-        const want = naive(x, rows, inDim, weight, bias, outDim);
-        const grouped = rows - (rows % 4);
-        expect(Array.from(out.subarray(0, grouped * outDim))).toEqual(Array.from(want.subarray(0, grouped * outDim)));
-        for (let i = grouped * outDim; i < rows * outDim; i++) expect(Math.abs(out[i] - want[i])).toBeLessThanOrEqual(2 ** -20 * (1 + Math.abs(want[i])));
+        const { sums, bounds } = naive(x, rows, inDim, weight, bias, outDim);
+        for (let i = 0; i < rows * outDim; i++) expect(Math.abs(out[i] - sums[i])).toBeLessThanOrEqual(bounds[i]);
       });
     }
   }
