@@ -105,6 +105,7 @@ export function observeBind(
       onBind(graph, buffers);
     },
     execute: (graph) => execute(graph, () => inner.execute(graph)),
+    ...(inner.takeProfile === undefined ? {} : { takeProfile: () => inner.takeProfile!() }),
     dispose: () => inner.dispose(),
   };
 }

@@ -38,9 +38,13 @@ class QnnHtpBackend implements QnnGraphBackend {
     return this.session.executeMode !== 'sync';
   }
 
-  /** `queued` mode: graphExecuteAsync runs the session's executions in submission order. */
+  /**
+   * `queued` mode: graphExecuteAsync runs the session's executions in submission order. Not with
+   * profiling: the one profile handle holds only the last execution's events, so each execution
+   * must end (and its events be read) before the next is submitted.
+   */
   get queuesExecutions(): boolean {
-    return this.session.executeMode === 'queued';
+    return this.session.executeMode === 'queued' && this.session.profiler === null;
   }
 
   get devices(): readonly QnnHardwareDevice[] | null {

@@ -292,6 +292,32 @@ describe('queued execute (graphExecuteAsync) on the simulated provider', () => {
     }
   });
 
+  it('with profiling, every execution is collected, in order: the engine is told not to submit before the previous one ended', async () => {
+    const provider = sim();
+    const executed: string[] = [];
+    let queues: boolean | undefined;
+    const engine = await Engine.open(qnnConfig(float), {
+      baseDir: float.dir,
+      backend: { qnn: { provider: 'simulated', simulated: provider, executeMode: 'queued', profiling: 'basic' } },
+      wrapBackend: (inner) => {
+        queues = inner.queuesExecutions;
+        return observeBind(inner, ignoreBind, (graph, run) => (executed.push(graph), run()));
+      },
+    });
+    try {
+      expect(queues).toBe(false);
+      engine.takeBackendProfile();
+      await engine.prefill(PROMPT.slice(0, 6));
+      await engine.decode(3);
+      const records = engine.takeBackendProfile() as { phase: string; target: string }[];
+      expect(executed.length).toBeGreaterThan(3);
+      expect(records.map((r) => [r.phase, r.target])).toEqual(executed.map((graph) => ['execute', graph]));
+      expect(provider.calls('graphExecuteAsync')).toBe(executed.length);
+    } finally {
+      await engine.dispose();
+    }
+  });
+
   it('refuses queued mode at open when the provider has no graphExecuteAsync', async () => {
     const provider = sim({ nullSlots: ['graphExecuteAsync'] });
     const open = Engine.open(qnnConfig(float), { baseDir: float.dir, backend: { qnn: { provider: 'simulated', simulated: provider, executeMode: 'queued' } } });
