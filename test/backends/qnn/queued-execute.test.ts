@@ -14,6 +14,7 @@ import { openQnnBackend } from '../../../src/backends/qnn/index.js';
 import { writeDemoBundle, type DemoBundle } from '../../../src/demo/index.js';
 import { QnnFunctionUnavailableError, type QnnExecuteMode } from '../../../src/qnn/binding/index.js';
 import { QnnError } from '../../../src/qnn/errors.js';
+import { InvalidArgumentError } from '../../../src/errors.js';
 import { Dialog } from '../../../src/runtime/dialog.js';
 import { DisposedError, Engine } from '../../../src/runtime/engine/engine.js';
 import type { SimulatedQnn } from '../../../src/simulator/index.js';
@@ -259,6 +260,9 @@ describe('queued execute (graphExecuteAsync) on the simulated provider', () => {
     const backend = await openQnnBackend(ctxBins(float), { provider: 'simulated', simulated: provider, executeMode: 'queued' });
     const graph = bindAll(backend, 1);
     const runs = [backend.execute(graph), backend.execute(graph), backend.execute(graph)];
+    // Rebinding would move the tensors under the queued executions.
+    expect(() => bindAll(backend, 1)).toThrow(InvalidArgumentError);
+    expect(() => bindAll(backend, 1)).toThrow(`bind "${graph}": 3 execution(s) of the graph still read the bound tensors; bind once they have ended`);
     await expect(backend.dispose()).resolves.toBeUndefined();
     await expect(Promise.all(runs)).resolves.toEqual([undefined, undefined, undefined]);
     expect(provider.liveHandles()).toBe(0);
