@@ -94,7 +94,7 @@ export class QnnSession implements GraphRuntime {
     if (this.executeMode === 'queued') {
       const queue = new ExecutionQueue();
       this.executionQueue = queue;
-      // Unregistered after everything else: dispose has waited for every notify by then.
+      // Unregistered once the contexts and the backend are freed: dispose has waited for every notify by then.
       this.stack.defer(() => queue.dispose());
     }
     this.logger = options.logLevel === undefined ? null : new QnnLogger(options.logLevel, options.logSink ?? stderrLogSink);
