@@ -16,6 +16,7 @@ import { linearWasm } from './linear.wasm.js';
 /** The exports of linear.wat: byte offsets in the imported memory; `bias` 0 means none. */
 export interface LinearExports {
   linear(x: number, rows: number, inDim: number, weight: number, bias: number, outDim: number, out: number, oStart: number, oEnd: number): void;
+  vecmat4(a0: number, a1: number, a2: number, a3: number, m: number, rows: number, cols: number, stride: number, y0: number, y1: number, y2: number, y3: number, accumulate: number): void;
 }
 
 /** The shared memory a `LinearMemory` allocates in (also handed to worker threads). */
@@ -104,6 +105,22 @@ export class LinearMemory {
     return new Float32Array(buffer, start, length);
   }
 
+  /** `allocate` holding a copy of `array`'s first `length` values (throws when the memory is full). */
+  stage(array: Float32Array, length: number): Float32Array {
+    const copy = this.allocate(length);
+    if (copy === null) throw new NotSupportedError(`${length} float32 values do not fit in a WebAssembly memory`);
+    copy.set(array.subarray(0, length));
+    return copy;
+  }
+
+  /**
+   * Four vectors times a matrix (linear.wat `vecmat4`), on byte offsets in this memory that the caller
+   * keeps within its arrays: `y_j[c] (+)= sum_k a_j[k] * m[k * stride + c]`, k < rows, c < cols.
+   */
+  vecmat4(a0: number, a1: number, a2: number, a3: number, m: number, rows: number, cols: number, stride: number, y0: number, y1: number, y2: number, y3: number, accumulate: boolean): void {
+    this.kernel.vecmat4(a0, a1, a2, a3, m, rows, cols, stride, y0, y1, y2, y3, accumulate ? 1 : 0);
+  }
+
   /** Makes every byte allocatable again: arrays allocated before alias later ones. */
   reset(): void {
     this.top = RESERVED_BYTES;
@@ -128,8 +145,15 @@ export class LinearMemory {
   }
 }
 
-/** This thread's staging memory for `linear` (it keeps the size of the largest product staged). */
 let staging: LinearMemory | null = null;
+
+/**
+ * This thread's staging memory, for kernels whose operands lie elsewhere (`linear`, the Reference
+ * executor's attention): each use `reset`s it first; it keeps the size of the largest use.
+ */
+export function stagingMemory(): LinearMemory {
+  return (staging ??= new LinearMemory());
+}
 
 /**
  * The product of operands anywhere: `x` and a tile of weight rows at a time copied into this thread's
@@ -137,7 +161,7 @@ let staging: LinearMemory | null = null;
  */
 export function linear(x: Float32Array, rows: number, inDim: number, weight: Float32Array, bias: Float32Array | null, outDim: number, out: Float32Array): void {
   checkOperands(x, rows, inDim, weight, bias, outDim, out);
-  const memory = (staging ??= new LinearMemory());
+  const memory = stagingMemory();
   memory.reset();
   const tile = Math.min(outDim, Math.max(4, Math.floor(STAGED_TILE_BYTES / 4 / Math.max(1, inDim)) & ~3));
   const xs = memory.allocate(rows * inDim);

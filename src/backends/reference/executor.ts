@@ -41,7 +41,6 @@ export class BoundGraph {
   private readonly gate: Float32Array;
   private readonly up: Float32Array;
   private readonly scores: Float64Array;
-  private readonly acc: Float64Array;
   /** The LM head's output rows, shared with the pool's workers (the bound logits buffer is not). */
   private readonly logitsRows: Float32Array;
   private readonly linear: typeof linear;
@@ -93,7 +92,6 @@ export class BoundGraph {
     this.gate = rowsIf(hasLayers, intermediate);
     this.up = rowsIf(hasLayers, intermediate);
     this.scores = new Float64Array(cl);
-    this.acc = new Float64Array(hasLayers ? headDim : 0);
   }
 
   /** Reads the bound inputs, runs the graph's stages, writes the bound outputs. */
@@ -162,7 +160,7 @@ export class BoundGraph {
     applyRope(k, ar, kvHeads, headDim, cos, sin);
     this.writeNewKv(layer);
     const { keyIn, valueIn } = layer;
-    attention(this.attentionShape, q, k, v, keyIn.values, valueIn.values, this.mask!.values, this.scores, this.acc, attn);
+    attention(this.attentionShape, q, k, v, keyIn.values, valueIn.values, this.mask!.values, this.scores, attn);
     linear(attn, ar, heads * headDim, w.oWeight, null, hidden, proj);
     addInPlace(x, proj, ar * hidden);
 

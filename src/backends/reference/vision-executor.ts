@@ -31,7 +31,6 @@ export class BoundVisionGraph {
   private readonly inner: Float32Array;
   private readonly mask: Float32Array;
   private readonly scores: Float64Array;
-  private readonly acc: Float64Array;
   private readonly projected: Float32Array;
 
   /** `buffers` must have passed `checkBuffers(plan.spec, ...)` (program.ts). */
@@ -66,7 +65,6 @@ export class BoundVisionGraph {
     this.inner = scratch(tower?.intermediate ?? 0);
     this.mask = scratch(rows);
     this.scores = new Float64Array(tower === undefined ? 0 : rows);
-    this.acc = new Float64Array(tower === undefined ? 0 : d / tower.heads);
     this.projected = new Float32Array(plan.projector ? rows * model.projector.hidden : 0);
   }
 
@@ -113,7 +111,7 @@ export class BoundVisionGraph {
     linear(normed, rows, d, w.kWeight, w.kBias, d, k);
     linear(normed, rows, d, w.vWeight, w.vBias, d, v);
     // Full attention: every row sees every row (no past, an all-zero additive mask).
-    attention(this.attentionShape!, q, k, v, EMPTY, EMPTY, this.mask, this.scores, this.acc, attn);
+    attention(this.attentionShape!, q, k, v, EMPTY, EMPTY, this.mask, this.scores, attn);
     linear(attn, rows, d, w.oWeight, w.oBias, d, proj);
     addInPlace(x, proj, rows * d);
     layerNorm(x, rows, d, w.norm2Weight, w.norm2Bias, eps, normed);
