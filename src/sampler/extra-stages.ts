@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from '../errors.js';
 import type { Candidates } from './candidates.js';
+import { boundNormalizer } from './float-nucleus.js';
 import type { BuiltinStage } from './genie-stages.js';
 import { ranksBefore } from './rank.js';
 import type { StageContext } from './stage.js';
@@ -112,6 +113,8 @@ export class MirostatV2Stage implements BuiltinStage {
   /** The current surprise bound, in bits. */
   mu: number;
   private readonly truncated = new Float64Array(3); // max, temperature, log of the truncated mass
+  /** Bounds of the softmax normaliser over the whole vocabulary. */
+  private readonly normalizer = new Float64Array(2);
   private values: Float32Array | null = null;
   private floor = 0;
   private readonly surprising = (token: number): boolean => {
@@ -137,10 +140,31 @@ export class MirostatV2Stage implements BuiltinStage {
     truncated[1] = t;
     // -log2 p <= mu  <=>  (v - max) / t >= log z - mu ln 2.
     // At least the best token stays (llama.cpp keeps one when every surprise exceeds mu).
-    this.floor = Math.min(0, Math.log(c.survivors.massOf(values, top, t)) - this.mu * Math.LN2);
     this.values = values;
+    if (!this.floorFromBounds(c, values, top, t)) this.floor = Math.min(0, Math.log(c.survivors.massOf(values, top, t)) - this.mu * Math.LN2);
     c.survivors.keepWhere(this.surprising);
     truncated[2] = Math.log(c.survivors.massOf(values, top, t));
+  }
+
+  /**
+   * Over the whole vocabulary, the floor from bounds on z (float-nucleus.ts) instead of an exponential
+   * per token: when no token lies between the floors of the two bounds, either floor keeps exactly the
+   * tokens the exact one keeps. False (the caller computes z) when one does.
+   */
+  private floorFromBounds(c: Candidates, values: Float32Array, top: number, t: number): boolean {
+    if (!c.survivors.isWhole) return false;
+    const { normalizer } = this;
+    const max = values[top];
+    boundNormalizer(values, c.vocab, max, t, normalizer);
+    // 1e-9 nats covers the rounding of the logarithms and of the exact path's sum.
+    const lower = Math.min(0, Math.log(normalizer[0]) - this.mu * Math.LN2 - 1e-9);
+    const upper = Math.min(0, Math.log(normalizer[1]) - this.mu * Math.LN2 + 1e-9);
+    for (let token = 0; token < c.vocab; token++) {
+      const s = (values[token] - max) / t;
+      if (s >= lower && s < upper) return false;
+    }
+    this.floor = upper;
+    return true;
   }
 
   accept(token: number): void {

@@ -50,9 +50,11 @@ const split = new Int32Array(2);
  * edges at the mean; at 1/64 nat per bin the two are within 3e-5 of each other. Bounds on every
  * bin's mass bound where the cumulative mass in sampling order reaches `topP` of the total; only the
  * tokens of the bins where it can fall get exact weights, sorted into sampling order, and the cut is
- * taken where the bounds prove the naive full-sort softmax takes it. When they cannot (the cut within
- * rounding of a token boundary, or the bins near it holding too little of the uncertainty), `cut`
- * says so and the caller computes every weight.
+ * taken where the bounds prove the naive full-sort softmax takes it. The first binning sums positions
+ * only within 6 nats of the best (deep bins are bounded by their edges, 1.6% apart), which decides an
+ * LM head's usual row; when it cannot, a second binning sums them everywhere. When that cannot either
+ * (the cut within rounding of a token boundary, or too much mass left uncertain), `cut` says so and the
+ * caller computes every weight.
  */
 export class FloatNucleus {
   /** The share of the mass to reach (`0 < fraction < 1`), set before `cut`. */
@@ -71,15 +73,57 @@ export class FloatNucleus {
     const p = this.fraction;
     if (!(p > 0 && p < 1) || !(t > 0 && t < Infinity) || !Number.isFinite(max)) return -1;
     const scale = BINS_PER_NAT / t;
-    const nearCount = binRow(values, vocab, max, scale);
-    boundBins();
-    findRange(p);
-    const end = range[1] === TAIL ? Infinity : range[1] + 1;
-    // Every token of a bin below NEAR_BINS is in `near` unless it overflowed.
-    if (end <= NEAR_BINS && nearCount <= NEAR_CAPACITY) splitTokens(near, nearCount, values, max, scale, range[0], end, tokens, bucket);
-    else splitRow(values, vocab, max, scale, range[0], end, tokens, bucket);
-    return closeNucleus(values, max, t, p, tokens, bucket);
+    // First the cheap binning (positions summed near the best only); the full one when that cannot decide.
+    const n = decide(values, vocab, max, scale, t, p, tokens, bucket, binNear(values, vocab, max, scale), NEAR_BINS);
+    return n >= 0 ? n : decide(values, vocab, max, scale, t, p, tokens, bucket, binRow(values, vocab, max, scale), TAIL);
   }
+}
+
+/** The nucleus from the bins just counted (positions summed below bin `summed`), or -1. */
+function decide(
+  values: Float32Array, vocab: number, max: number, scale: number, t: number, p: number, tokens: Int32Array, bucket: Int32Array, nearCount: number, summed: number,
+): number {
+  boundBins(summed);
+  findRange(p);
+  const end = range[1] === TAIL ? Infinity : range[1] + 1;
+  // Every token of a bin below NEAR_BINS is in `near` unless it overflowed.
+  if (end <= NEAR_BINS && nearCount <= NEAR_CAPACITY) splitTokens(near, nearCount, values, max, scale, range[0], end, tokens, bucket);
+  else splitRow(values, vocab, max, scale, range[0], end, tokens, bucket);
+  return closeNucleus(values, max, t, p, tokens, bucket);
+}
+
+/**
+ * Bounds of the softmax normaliser `sum exp((v - max) / temperature)` over `values[0, vocab)` (`max`
+ * their largest value), from the same binning as `FloatNucleus.cut`, without an exponential per token:
+ * writes `[lower, upper]` into `out`.
+ */
+export function boundNormalizer(values: Float32Array, vocab: number, max: number, temperature: number, out: Float64Array): void {
+  binRow(values, vocab, max, BINS_PER_NAT / temperature);
+  boundBins(TAIL);
+  const rounding = ULP * (TAIL + 8);
+  out[0] = sums[Z_LO] * (1 - rounding);
+  out[1] = sums[Z_HI] * (1 + rounding);
+}
+
+/**
+ * `binRow` summing positions only for the near tokens (few, and the ones the cut usually needs
+ * precisely): the deep bulk is only counted, a third cheaper per token.
+ */
+function binNear(values: Float32Array, vocab: number, max: number, scale: number): number {
+  count.fill(0);
+  within.fill(0);
+  let nearCount = 0;
+  for (let token = 0; token < vocab; token++) {
+    const x = (max - values[token]) * scale;
+    if (x < NEAR_BINS) {
+      const b = x | 0;
+      count[b]++;
+      within[b] += x - b;
+      if (nearCount < NEAR_CAPACITY) near[nearCount] = token;
+      nearCount++;
+    } else count[x < TAIL ? x | 0 : TAIL]++;
+  }
+  return nearCount;
 }
 
 /** Counts the tokens per bin, sums their positions within it, keeps the ids of the near ones; returns how many are near. */
@@ -104,14 +148,22 @@ function binRow(values: Float32Array, vocab: number, max: number, scale: number)
 
 /**
  * Each bin's mass bounds: Jensen below (exp(-delta) bounded by its Taylor series cut after an odd
- * term), the chord above; the tail's between 0 and e^-48 per token. Sums them into Z's bounds.
+ * term), the chord above; from bin `summed` on (no position sums) its edges; the tail's between 0 and
+ * e^-48 per token. Sums them into Z's bounds.
  */
-function boundBins(): void {
+function boundBins(summed: number): void {
   let zLo = 0;
   let zHi = 0;
   for (let b = 0; b < TAIL; b++) {
     const c = count[b];
     if (c === 0) continue;
+    if (b >= summed) {
+      lo[b] = c * EDGE[b + 1] * (1 - WIDEN);
+      hi[b] = c * EDGE[b] * (1 + WIDEN);
+      zLo += lo[b];
+      zHi += hi[b];
+      continue;
+    }
     const f = Math.min(1, within[b] / c);
     const delta = f / BINS_PER_NAT;
     const edge = c * EDGE[b];

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Sampler } from '../../src/sampler/index.js';
-import { FloatNucleus } from '../../src/sampler/float-nucleus.js';
+import { FloatNucleus, boundNormalizer } from '../../src/sampler/float-nucleus.js';
 import { makeLogits, randomLogits, samplerParams } from './fixtures.js';
 import { dequantizeRow, sortedTokens, testRng } from './oracle.js';
 
@@ -93,6 +93,24 @@ describe('float top-p by bounds on binned masses', () => {
           if (got !== null) expect(got, `${name}, p ${p}, t ${t}`).toEqual(byId(naiveTopP(values, p, t)));
         }
       }
+    }
+  });
+
+  it('boundNormalizer: the bounds hold the float64 sum of every weight, within 1e-4 of it for LM-like rows', () => {
+    const rng = testRng('float-nucleus-normalizer');
+    const out = new Float64Array(2);
+    for (let trial = 0; trial < 60; trial++) {
+      const vocab = [50, 3000, 40_000][trial % 3];
+      const t = TEMPERATURES[trial % TEMPERATURES.length];
+      const values = trial % 5 === 4 ? f32(randomLogits(rng, vocab, 30, 0.5)) : llmRow(rng, vocab, 1 + 3 * rng(), 1 + Math.floor(rng() * 8));
+      const row = Float32Array.from(values);
+      const max = Math.max(...values);
+      let z = 0;
+      for (const v of values) z += Math.exp((v - max) / t);
+      boundNormalizer(row, vocab, max, t, out);
+      expect(out[0], `trial ${trial}`).toBeLessThanOrEqual(z);
+      expect(out[1], `trial ${trial}`).toBeGreaterThanOrEqual(z);
+      expect((out[1] - out[0]) / z, `trial ${trial}`).toBeLessThan(1e-4);
     }
   });
 
