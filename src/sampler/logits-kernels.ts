@@ -1,7 +1,7 @@
 import type { Encoding } from '../tensor/dtype.js';
 import { float16ToFloat32 } from '../tensor/fp16.js';
 
-// The scalar kernels (uint16 argmax and top-k and float32 reads are WebAssembly SIMD: src/simd/logits.ts).
+// The scalar kernels (the uint16 and float32 argmax, top-k and row reads are WebAssembly SIMD: src/simd/logits.ts).
 // Kernels return the argmax (lowest index on ties); the float ones return ~i for a NaN at i. Doubles stay
 // inside them and the encoding travels as an object: a double passed to or returned from a call V8 does
 // not inline is boxed (one allocation per token). Nothing follows the loops either: V8 compiles these on
@@ -25,21 +25,6 @@ export function dequantizeFloat16(src: Uint16Array, from: number, n: number, dst
 }
 
 export function dequantizeUint8(src: Uint8Array, from: number, n: number, encoding: Encoding, dst: Float32Array): number {
-  const { scale, offset } = encoding;
-  let best = -1;
-  let top = 0;
-  for (let i = 0; i < n; i++) {
-    const q = src[from + i];
-    dst[i] = (q + offset) * scale;
-    if (q > best) {
-      best = q;
-      top = i;
-    }
-  }
-  return top;
-}
-
-export function dequantizeUint16(src: Uint16Array, from: number, n: number, encoding: Encoding, dst: Float32Array): number {
   const { scale, offset } = encoding;
   let best = -1;
   let top = 0;

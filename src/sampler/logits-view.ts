@@ -1,10 +1,10 @@
 import { InvalidArgumentError } from '../errors.js';
 import type { DataTypeName, Encoding } from '../tensor/dtype.js';
 import { float16ToFloat32 } from '../tensor/fp16.js';
-import { argmaxCodes16Simd, argmaxFloat32Simd, topKCodes16Simd, topKFloat32Simd } from '../simd/logits.js';
+import { argmaxCodes16Simd, argmaxFloat32Simd, dequantizeCodes16Simd, topKCodes16Simd, topKFloat32Simd } from '../simd/logits.js';
 import {
   argmaxCodes8, countCodes16, countCodes8, pickCodes16, pickCodes8, argmaxFloat16, dequantizeFloat16,
-  dequantizeTokens, dequantizeUint16, dequantizeUint8,
+  dequantizeTokens, dequantizeUint8,
 } from './logits-kernels.js';
 import { selectTopK } from './rank.js';
 
@@ -34,7 +34,7 @@ const EMPTY_U8 = new Uint8Array(0);
  * One row at a time of a logits tensor `(rows, vocab)`, read in place from the engine's buffer (no copy).
  * Create it once per buffer; `setRow` only moves an offset. Each dtype has its own loops over its own
  * typed array (logits-kernels.ts) so V8 keeps them monomorphic. The argmax and top-k of uint16 codes
- * and float32 values, and the float32 row's checked copy, run as WebAssembly SIMD passes
+ * and float32 values, and the reads of whole uint16 and float32 rows, run as WebAssembly SIMD passes
  * (src/simd/logits.ts) with the results of the scalar loops, heap order included.
  */
 export class LogitsView {
@@ -159,7 +159,7 @@ export class LogitsView {
       case 'UFIXED_POINT_8':
         return dequantizeUint8(this.u8, this.offset, n, this.encoding, dst);
       case 'UFIXED_POINT_16':
-        return dequantizeUint16(this.u16, this.offset, n, this.encoding, dst);
+        return dequantizeCodes16Simd(this.rowU16, this.encoding, dst);
     }
     if (top < 0) this.throwNotFinite(~top);
     if (dst[top] === Infinity || dst[top] === -Infinity) this.throwNotFinite(top);

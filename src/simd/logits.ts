@@ -1,10 +1,11 @@
 /**
  * The sampler's passes over one logits row in WebAssembly SIMD (src/simd/wat/logits.wat): the k best
  * tokens of uint16 codes or float32 values, in exactly the heap order of src/sampler/rank.ts's
- * selectTopK (k = 1 is the argmax, lowest index on ties). The row is copied into the kernel's memory
+ * selectTopK (k = 1 is the argmax, lowest index on ties), and uint16 codes dequantized exactly. The row is copied into the kernel's memory
  * (a memcpy, a few microseconds for 128k codes), padded to the kernel's blocks, scanned there.
  * Nothing is allocated per call: the caller passes the row as a typed array of its own (kept per row).
  */
+import type { Encoding } from '../tensor/dtype.js';
 import { lazyKernel, type KernelExports } from './kernel.js';
 import { logitsWasm } from './logits.wasm.js';
 
@@ -12,6 +13,7 @@ interface LogitsExports extends KernelExports {
   topKU16(keys: number, n: number, k: number, heap: number): void;
   /** -1, or the token of the first NaN. */
   topKF32(keys: number, n: number, k: number, heap: number): number;
+  dequantizeU16(src: number, dst: number, n: number, scale: number, offset: number): void;
   maxU16(keys: number, n: number): number;
 }
 
@@ -84,6 +86,36 @@ export function argmaxFloat32Simd(row: Float32Array): number {
   values.fill(-Infinity, n, padded);
   const nan = kern.exports.topKF32(0, n, 1, padded * 4);
   return nan < 0 ? kern.i32[padded] : ~nan;
+}
+
+// The kernel's float32 output as a view of its own, kept while the memory and the row length stay.
+let outputMemory: Float32Array | null = null;
+let output: Float32Array = new Float32Array(0);
+
+/**
+ * `dst[i] = fround((row[i] + offset) * scale)` for i < row.length, with the scalar loop's float64
+ * arithmetic (the same values); returns the index of the largest code (lowest on ties). The encoding
+ * travels as an object: its doubles as arguments would be boxed (allocated) by a call V8 does not inline.
+ */
+export function dequantizeCodes16Simd(row: Uint16Array, encoding: Encoding, dst: Float32Array): number {
+  const n = row.length;
+  const padded = (n + CODE_BLOCK - 1) & -CODE_BLOCK;
+  const outAt = padded * 2;
+  const heapAt = outAt + padded * 4;
+  const kern = kernel.get();
+  kern.reserve(heapAt + 4);
+  const codes = kern.u16;
+  codes.set(row);
+  codes.fill(0, n, padded);
+  kern.exports.dequantizeU16(0, outAt, padded, encoding.scale, encoding.offset);
+  kern.exports.topKU16(0, n, 1, heapAt);
+  const memory = kern.f32;
+  if (memory !== outputMemory || output.byteOffset !== outAt || output.length !== n) {
+    outputMemory = memory;
+    output = memory.subarray(outAt >> 2, (outAt >> 2) + n);
+  }
+  dst.set(output);
+  return kern.i32[heapAt >> 2];
 }
 
 /** The largest code of `row`: one SIMD pass (with the copy in), the bench's floor for the kernels above. */

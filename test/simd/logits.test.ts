@@ -4,12 +4,12 @@
  * sampler's sums depend on, selectTopK's heap order. Rows: random, few distinct values (ties), all
  * equal, the best at the first or last index, ascending and descending (every token enters the heap),
  * lengths around the kernels' 8/16/32-element blocks, NaN and infinities for float32, the memory
- * growing between calls.
+ * growing between calls; and the dequantization of codes against the formula in float64 rounded once.
  */
 import seedrandom from 'seedrandom';
 import { describe, expect, it } from 'vitest';
 import { selectTopK } from '../../src/sampler/rank.js';
-import { argmaxCodes16Simd, argmaxFloat32Simd, maxCodes16Simd, topKCodes16Simd, topKFloat32Simd } from '../../src/simd/logits.js';
+import { argmaxCodes16Simd, argmaxFloat32Simd, dequantizeCodes16Simd, maxCodes16Simd, topKCodes16Simd, topKFloat32Simd } from '../../src/simd/logits.js';
 
 /** First index of the largest element, by a plain loop (`>` keeps the first of equals; NaN never wins). */
 function scalarArgmax(row: ArrayLike<number>): number {
@@ -136,5 +136,34 @@ describe('float32 values', () => {
     row[33] = 5;
     row[35] = NaN;
     expect(argmaxFloat32Simd(row)).toBe(~35);
+  });
+});
+
+describe('uint16 codes dequantized', () => {
+  const encodings = [
+    { scale: 0.0007, offset: -30_000 },
+    { scale: 1.52587890625e-5, offset: -32_768 },
+    { scale: 0.1, offset: 0 },
+    { scale: 3, offset: 12.5 },
+    { scale: 1e-30, offset: -1e9 },
+  ];
+  it.each(encodings)('every code equals fround((q + offset) * scale) (scale $scale, offset $offset); the argmax comes back', (encoding) => {
+    const row = Uint16Array.from({ length: 65536 }, (_, q) => (q * 40503) & 0xffff);
+    const dst = new Float32Array(65536);
+    expect(dequantizeCodes16Simd(row, encoding, dst)).toBe(scalarArgmax(row));
+    const expected = Array.from(row, (q) => Math.fround((q + encoding.offset) * encoding.scale));
+    expect(Array.from(dst)).toEqual(expected);
+  });
+
+  it('writes only dst[0, n) for lengths around the blocks, one after another (the output view follows n and growth)', () => {
+    const rng = seedrandom('simd-dequantize');
+    const encoding = { scale: 0.01, offset: -500 };
+    for (const n of [...LENGTHS, 300_000, 3, 70_000]) {
+      const row = Uint16Array.from({ length: n }, () => Math.floor(rng() * 65536));
+      const dst = new Float32Array(n + 5).fill(-7);
+      expect(dequantizeCodes16Simd(row, encoding, dst)).toBe(scalarArgmax(row));
+      expect(Array.from(dst.subarray(0, n))).toEqual(Array.from(row, (q) => Math.fround((q + encoding.offset) * encoding.scale)));
+      expect(Array.from(dst.subarray(n))).toEqual([-7, -7, -7, -7, -7]);
+    }
   });
 });

@@ -1,6 +1,6 @@
 ;; The sampler's passes over a logits row in the module's own memory (byte offsets): the k best tokens
-;; of a row of uint16 codes or float32 values (k = 1: the argmax), and the largest code (the bench's
-;; floor of one SIMD pass).
+;; of a row of uint16 codes or float32 values (k = 1: the argmax), uint16 codes dequantized to float32,
+;; and the largest code (the bench's floor of one SIMD pass).
 ;;
 ;; The top-k kernels are src/sampler/rank.ts's selectTopK step for step, so that they leave the same
 ;; tokens in the same heap order (the draws that follow sum masses in that order): a heap of size k
@@ -218,6 +218,33 @@
         (local.set $i (i32.add (local.get $i) (i32.const 16)))
         (br $blocks)))
     (i32.const -1))
+
+  ;; The $n uint16 codes at $src (padded to a multiple of 8) as float32 values at $dst:
+  ;; fround((q + offset) * scale), with src/sampler/logits-kernels.ts's float64 operations in its order
+  ;; (an exact conversion, an add, a multiply, one rounding to float32), so each value is the scalar one.
+  ;; The codes convert as signed int32 (they are below 2^16): one instruction, where unsigned takes several.
+  (func (export "dequantizeU16") (param $src i32) (param $dst i32) (param $n i32) (param $scale f64) (param $offset f64)
+    (local $end i32) (local $s v128) (local $o v128) (local $q v128) (local $lo v128) (local $hi v128)
+    (local.set $s (f64x2.splat (local.get $scale)))
+    (local.set $o (f64x2.splat (local.get $offset)))
+    (local.set $end (i32.add (local.get $src) (i32.shl (local.get $n) (i32.const 1))))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $src) (local.get $end)))
+        ;; Eight codes: two vectors of four int32, each two pairs of float64.
+        (local.set $q (i32x4.extend_low_i16x8_u (v128.load (local.get $src))))
+        (local.set $lo (f32x4.demote_f64x2_zero (f64x2.mul (f64x2.add (f64x2.convert_low_i32x4_s (local.get $q)) (local.get $o)) (local.get $s))))
+        (local.set $hi (f32x4.demote_f64x2_zero (f64x2.mul (f64x2.add (f64x2.convert_low_i32x4_s
+          (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $q) (local.get $q))) (local.get $o)) (local.get $s))))
+        (v128.store (local.get $dst) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $lo) (local.get $hi)))
+        (local.set $q (i32x4.extend_high_i16x8_u (v128.load (local.get $src))))
+        (local.set $lo (f32x4.demote_f64x2_zero (f64x2.mul (f64x2.add (f64x2.convert_low_i32x4_s (local.get $q)) (local.get $o)) (local.get $s))))
+        (local.set $hi (f32x4.demote_f64x2_zero (f64x2.mul (f64x2.add (f64x2.convert_low_i32x4_s
+          (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $q) (local.get $q))) (local.get $o)) (local.get $s))))
+        (v128.store offset=16 (local.get $dst) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $lo) (local.get $hi)))
+        (local.set $src (i32.add (local.get $src) (i32.const 16)))
+        (local.set $dst (i32.add (local.get $dst) (i32.const 32)))
+        (br $next))))
 
   ;; The largest of the $n uint16 codes at $keys (padded with zero codes to a multiple of 32).
   (func (export "maxU16") (param $keys i32) (param $n i32) (result i32)
