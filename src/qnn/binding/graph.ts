@@ -129,9 +129,9 @@ export class QnnGraph {
   private readonly graphExecute: NativeFunction;
   private readonly executeArgs: readonly unknown[];
   private readonly executeLabel: string;
-  /** `queued` mode: graphExecuteAsync's arguments, `notifyParam` last (rewritten per submission). */
+  /** `queued` mode: calls graphExecuteAsync on one argument list whose last entry, `notifyParam`, it rewrites. */
   private readonly submitQueued: Submit | null = null;
-  /** Executions submitted and not yet ended (bind waits for none: it refuses). */
+  /** Executions submitted and not yet ended; `bind` refuses while there are any. */
   private running = 0;
   private bound = false;
 
@@ -230,8 +230,9 @@ export class QnnGraph {
   }
 
   /**
-   * Submits at once (before returning) in every mode: in `queued` mode executions then run in call
-   * order, so a caller may execute several graphs back to back and await them afterwards.
+   * Makes the native call before the first await in every mode; in `queued` mode that call only
+   * enqueues, and executions run in call order, so a caller may execute several graphs back to back
+   * and await them afterwards.
    */
   private async run(): Promise<void> {
     const { runtime, executeArgs } = this;
