@@ -88,25 +88,18 @@ function wrapStage(stage: SamplerStage): SamplerStage {
       }
     };
   }
-  wrapped.writeState = stage.writeState;
-  wrapped.readState = stage.readState;
-  if (typeof stage.writeState === 'function') {
-    wrapped.writeState = (out: Float64Array, offset: number): void => {
+  const guardState = (method: 'writeState' | 'readState'): SamplerStage['writeState'] => {
+    const fn = stage[method];
+    if (typeof fn !== 'function') return fn;
+    return (data: Float64Array, offset: number): void => {
       try {
-        stage.writeState!(out, offset);
+        fn.call(stage, data, offset);
       } catch (error) {
-        throw fail('writeState', error);
+        throw fail(method, error);
       }
     };
-  }
-  if (typeof stage.readState === 'function') {
-    wrapped.readState = (from: Float64Array, offset: number): void => {
-      try {
-        stage.readState!(from, offset);
-      } catch (error) {
-        throw fail('readState', error);
-      }
-    };
-  }
+  };
+  wrapped.writeState = guardState('writeState');
+  wrapped.readState = guardState('readState');
   return wrapped;
 }

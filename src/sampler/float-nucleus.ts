@@ -74,8 +74,8 @@ export class FloatNucleus {
     if (!(p > 0 && p < 1) || !(t > 0 && t < Infinity) || !Number.isFinite(max)) return -1;
     const scale = BINS_PER_NAT / t;
     // First the cheap binning (positions summed near the best only); the full one when that cannot decide.
-    const n = decide(values, vocab, max, scale, t, p, tokens, bucket, binNear(values, vocab, max, scale), NEAR_BINS);
-    return n >= 0 ? n : decide(values, vocab, max, scale, t, p, tokens, bucket, binRow(values, vocab, max, scale), TAIL);
+    const n = decide(values, vocab, max, scale, t, p, tokens, bucket, binRow(values, vocab, max, scale, NEAR_BINS), NEAR_BINS);
+    return n >= 0 ? n : decide(values, vocab, max, scale, t, p, tokens, bucket, binRow(values, vocab, max, scale, TAIL), TAIL);
   }
 }
 
@@ -98,7 +98,7 @@ function decide(
  * writes `[lower, upper]` into `out`.
  */
 export function boundNormalizer(values: Float32Array, vocab: number, max: number, temperature: number, out: Float64Array): void {
-  binRow(values, vocab, max, BINS_PER_NAT / temperature);
+  binRow(values, vocab, max, BINS_PER_NAT / temperature, TAIL);
   boundBins(TAIL);
   const rounding = ULP * (TAIL + 8);
   out[0] = sums[Z_LO] * (1 - rounding);
@@ -106,34 +106,17 @@ export function boundNormalizer(values: Float32Array, vocab: number, max: number
 }
 
 /**
- * `binRow` summing positions only for the near tokens (few, and the ones the cut usually needs
- * precisely): the deep bulk is only counted, a third cheaper per token.
+ * Counts the tokens per bin, sums their positions within it below bin `summed` (`NEAR_BINS`: the
+ * deep bulk only counted, a third cheaper per token), keeps the ids of the near ones; returns how many
+ * are near.
  */
-function binNear(values: Float32Array, vocab: number, max: number, scale: number): number {
+function binRow(values: Float32Array, vocab: number, max: number, scale: number, summed: number): number {
   count.fill(0);
   within.fill(0);
   let nearCount = 0;
   for (let token = 0; token < vocab; token++) {
     const x = (max - values[token]) * scale;
-    if (x < NEAR_BINS) {
-      const b = x | 0;
-      count[b]++;
-      within[b] += x - b;
-      if (nearCount < NEAR_CAPACITY) near[nearCount] = token;
-      nearCount++;
-    } else count[x < TAIL ? x | 0 : TAIL]++;
-  }
-  return nearCount;
-}
-
-/** Counts the tokens per bin, sums their positions within it, keeps the ids of the near ones; returns how many are near. */
-function binRow(values: Float32Array, vocab: number, max: number, scale: number): number {
-  count.fill(0);
-  within.fill(0);
-  let nearCount = 0;
-  for (let token = 0; token < vocab; token++) {
-    const x = (max - values[token]) * scale;
-    if (x < TAIL) {
+    if (x < summed) {
       const b = x | 0;
       count[b]++;
       within[b] += x - b;
@@ -141,7 +124,7 @@ function binRow(values: Float32Array, vocab: number, max: number, scale: number)
         if (nearCount < NEAR_CAPACITY) near[nearCount] = token;
         nearCount++;
       }
-    } else count[TAIL]++;
+    } else count[x < TAIL ? x | 0 : TAIL]++;
   }
   return nearCount;
 }
