@@ -18,41 +18,56 @@ interface LogitsExports extends KernelExports {
 }
 
 const kernel = lazyKernel<LogitsExports>('logits', logitsWasm);
+type LogitsKernel = ReturnType<typeof kernel.get>;
 
 /** Elements per scanned block: four vectors of uint16 codes, or of float32 values. */
 const CODE_BLOCK = 32;
 const FLOAT_BLOCK = 16;
+
+/** `row` at byte 0 of the kernel's memory (grown to `bytes`), zero codes up to `padded`. */
+function codesIn(kern: LogitsKernel, row: Uint16Array, padded: number, bytes: number): void {
+  kern.reserve(bytes);
+  const codes = kern.u16;
+  codes.set(row);
+  codes.fill(0, row.length, padded);
+}
+
+/** `row` at byte 0 of the kernel's memory (grown to `bytes`), -Infinity up to `padded`. */
+function valuesIn(kern: LogitsKernel, row: Float32Array, padded: number, bytes: number): void {
+  kern.reserve(bytes);
+  const values = kern.f32;
+  values.set(row);
+  values.fill(-Infinity, row.length, padded);
+}
+
+/** The kernel's heap of `k` tokens at byte `heapAt` into `out[0, k)`. */
+function heapOut(kern: LogitsKernel, heapAt: number, k: number, out: Int32Array): void {
+  const heap = kern.i32;
+  const first = heapAt >> 2;
+  for (let i = 0; i < k; i++) out[i] = heap[first + i];
+}
 
 /**
  * The `k` best tokens of `row` (`1 <= k <= row.length`; larger code first, lower id on ties) into
  * `out[0, k)`, in selectTopK's heap order (the root is the worst kept token).
  */
 export function topKCodes16Simd(row: Uint16Array, k: number, out: Int32Array): void {
-  const n = row.length;
-  const padded = (n + CODE_BLOCK - 1) & -CODE_BLOCK;
+  const padded = (row.length + CODE_BLOCK - 1) & -CODE_BLOCK;
   const heapAt = padded * 2;
   const kern = kernel.get();
-  kern.reserve(heapAt + k * 4);
-  const codes = kern.u16;
-  codes.set(row);
-  codes.fill(0, n, padded);
-  kern.exports.topKU16(0, n, k, heapAt);
-  const heap = kern.i32;
-  const first = heapAt >> 2;
-  for (let i = 0; i < k; i++) out[i] = heap[first + i];
+  codesIn(kern, row, padded, heapAt + k * 4);
+  kern.exports.topKU16(0, row.length, k, heapAt);
+  heapOut(kern, heapAt, k, out);
 }
 
 /** The index of the largest code of `row` (lowest index on ties). */
 export function argmaxCodes16Simd(row: Uint16Array): number {
-  const n = row.length;
-  const padded = (n + CODE_BLOCK - 1) & -CODE_BLOCK;
+  const padded = (row.length + CODE_BLOCK - 1) & -CODE_BLOCK;
+  const heapAt = padded * 2;
   const kern = kernel.get();
-  kern.reserve(padded * 2 + 4);
-  const codes = kern.u16;
-  codes.set(row);
-  codes.fill(0, n, padded);
-  kern.exports.topKU16(0, n, 1, padded * 2);
-  return kern.i32[padded >> 1];
+  codesIn(kern, row, padded, heapAt + 4);
+  kern.exports.topKU16(0, row.length, 1, heapAt);
+  return kern.i32[heapAt >> 2];
 }
 
 /**
@@ -60,32 +75,24 @@ export function argmaxCodes16Simd(row: Uint16Array): number {
  * -1, or `~i` for the first NaN, at token i (`out` is then unfinished).
  */
 export function topKFloat32Simd(row: Float32Array, k: number, out: Int32Array): number {
-  const n = row.length;
-  const padded = (n + FLOAT_BLOCK - 1) & -FLOAT_BLOCK;
+  const padded = (row.length + FLOAT_BLOCK - 1) & -FLOAT_BLOCK;
   const heapAt = padded * 4;
   const kern = kernel.get();
-  kern.reserve(heapAt + k * 4);
-  const values = kern.f32;
-  values.set(row);
-  values.fill(-Infinity, n, padded);
-  const nan = kern.exports.topKF32(0, n, k, heapAt);
+  valuesIn(kern, row, padded, heapAt + k * 4);
+  const nan = kern.exports.topKF32(0, row.length, k, heapAt);
   if (nan >= 0) return ~nan;
-  const heap = kern.i32;
-  for (let i = 0; i < k; i++) out[i] = heap[padded + i];
+  heapOut(kern, heapAt, k, out);
   return -1;
 }
 
 /** The index of the largest value of float32 `row` (lowest index on ties), or `~i` for the first NaN, at i. */
 export function argmaxFloat32Simd(row: Float32Array): number {
-  const n = row.length;
-  const padded = (n + FLOAT_BLOCK - 1) & -FLOAT_BLOCK;
+  const padded = (row.length + FLOAT_BLOCK - 1) & -FLOAT_BLOCK;
+  const heapAt = padded * 4;
   const kern = kernel.get();
-  kern.reserve(padded * 4 + 4);
-  const values = kern.f32;
-  values.set(row);
-  values.fill(-Infinity, n, padded);
-  const nan = kern.exports.topKF32(0, n, 1, padded * 4);
-  return nan < 0 ? kern.i32[padded] : ~nan;
+  valuesIn(kern, row, padded, heapAt + 4);
+  const nan = kern.exports.topKF32(0, row.length, 1, heapAt);
+  return nan < 0 ? kern.i32[heapAt >> 2] : ~nan;
 }
 
 // The kernel's float32 output as a view of its own, kept while the memory and the row length stay.
@@ -103,10 +110,7 @@ export function dequantizeCodes16Simd(row: Uint16Array, encoding: Encoding, dst:
   const outAt = padded * 2;
   const heapAt = outAt + padded * 4;
   const kern = kernel.get();
-  kern.reserve(heapAt + 4);
-  const codes = kern.u16;
-  codes.set(row);
-  codes.fill(0, n, padded);
+  codesIn(kern, row, padded, heapAt + 4);
   kern.exports.dequantizeU16(0, outAt, padded, encoding.scale, encoding.offset);
   kern.exports.topKU16(0, n, 1, heapAt);
   const memory = kern.f32;
@@ -120,12 +124,8 @@ export function dequantizeCodes16Simd(row: Uint16Array, encoding: Encoding, dst:
 
 /** The largest code of `row`: one SIMD pass (with the copy in), the bench's floor for the kernels above. */
 export function maxCodes16Simd(row: Uint16Array): number {
-  const n = row.length;
-  const padded = (n + CODE_BLOCK - 1) & -CODE_BLOCK;
+  const padded = (row.length + CODE_BLOCK - 1) & -CODE_BLOCK;
   const kern = kernel.get();
-  kern.reserve(padded * 2);
-  const codes = kern.u16;
-  codes.set(row);
-  codes.fill(0, n, padded);
-  return kern.exports.maxU16(0, n);
+  codesIn(kern, row, padded, padded * 2);
+  return kern.exports.maxU16(0, row.length);
 }
