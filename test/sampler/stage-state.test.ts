@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../../src/errors.js';
 import { SaveFormatError } from '../../src/runtime/save/errors.js';
 import { Sampler, TokenHistory, type SamplerStage, type SamplerStageState, type StageContext } from '../../src/sampler/index.js';
-import { DialogPool, makeModel, tempDir, tokenIds, tokenTurn, writeBundle, type Bundle, type Json } from '../runtime/fixtures.js';
+import { DialogPool, makeModel, sharedTokenizer, stopFrom, tempDir, tokenIds, tokenTurn, writeBundle, type Bundle, type Json } from '../runtime/fixtures.js';
 import { makeLogits, randomLogits, samplerParams } from './fixtures.js';
 import { testRng } from './oracle.js';
 
@@ -272,5 +272,20 @@ describe('dialog: mirostat state across save, restore, checkpoints and rewinds',
     const third = await tokenTurn(dialog, prompt, { maxTokens: 4, rewind: true });
     expect(third.result.reusedTokens).toBe(prompt.length - 1);
     expect(counter.accepted).toBe(third.sampled.length);
+  });
+
+  it('tokens dropped for a stop sequence take their share of the stage state with them', async () => {
+    const chain = (counter: Counter) => ({ samplerStages: ['temperature', { type: 'mirostat-v2', tau: 1.5, eta: 0.5 }, counter] as const });
+    const prompt = tokenIds(5, 12, 1, vocab - 1);
+    const free = await tokenTurn(await pool.open(bundle, config, chain(new Counter())), prompt, { maxTokens: 16 });
+    const { stop } = stopFrom(await sharedTokenizer(), free.result.generatedTokens, 4, 2);
+    const counter = new Counter();
+    const dialog = await pool.open(bundle, pool.config(bundle, { sampler, stopSequences: [stop] }), chain(counter));
+    const turn = await tokenTurn(dialog, prompt, { maxTokens: 16 });
+    expect(turn.result.stopReason).toBe('stop-sequence');
+    const kept = turn.result.generatedTokens;
+    expect(kept).toEqual(free.result.generatedTokens.slice(0, kept.length));
+    expect(counter.lengths.length).toBeGreaterThan(kept.length); // the stop's tokens were drawn, then dropped
+    expect([counter.accepted, counter.sum]).toEqual([kept.length, kept.reduce((a, b) => a + b, 0)]);
   });
 });
