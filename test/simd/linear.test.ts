@@ -8,17 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../../src/errors.js';
 import { LinearMemory, linear } from '../../src/simd/linear.js';
-
-/** A seeded stream of values in [-1, 1) (xorshift32). */
-function values(n: number, seed: number): Float32Array {
-  let s = seed >>> 0 || 1;
-  return Float32Array.from({ length: n }, () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 2 ** 31 - 1;
-  });
-}
+import { seededValues as values } from './seeded.js';
 
 interface Product {
   readonly x: Float32Array;

@@ -7,16 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { attention, type AttentionShape } from '../../../src/backends/reference/kernels.js';
-
-function values(n: number, seed: number): Float32Array {
-  let s = seed >>> 0 || 1;
-  return Float32Array.from({ length: n }, () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 2 ** 31 - 1;
-  });
-}
+import { seededValues as values } from '../../simd/seeded.js';
 
 interface Operands {
   readonly query: Float32Array;

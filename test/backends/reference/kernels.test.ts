@@ -1,16 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { linear } from '../../../src/backends/reference/kernels.js';
-
-/** A seeded stream of values in [-1, 1) (xorshift32). */
-function values(n: number, seed: number): Float32Array {
-  let s = seed >>> 0 || 1;
-  return Float32Array.from({ length: n }, () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 2 ** 31 - 1;
-  });
-}
+import { seededValues as values } from '../../simd/seeded.js';
 
 /**
  * `bias[o] + sum_i weight[o, i] x[r, i]` in float64, with the error bound of a float32 sum of those

@@ -100,6 +100,29 @@ describe('Reference executor thread pool', () => {
     expect(stdout.trim()).toBe('1 300 300');
   }, 70_000);
 
+  it('weights outside its memory (past 4 GiB) are computed on the calling thread with the same results', async () => {
+    const pool = new LinearPool(2);
+    try {
+      await started(pool);
+      const [rows, inDim, outDim] = [5, 333, 901];
+      const x = pool.share(seeded(rows * inDim, 11));
+      const plain = seeded(outDim * inDim, 12);
+      const shared = pool.share(plain);
+      expect(shared).not.toBe(plain);
+      const inPlace = pool.scratch(rows * outDim);
+      pool.linear(x, rows, inDim, shared, null, outDim, inPlace);
+      const staged = pool.scratch(rows * outDim).fill(Number.NaN);
+      pool.linear(x, rows, inDim, plain, null, outDim, staged);
+      expect(Array.from(staged)).toEqual(Array.from(inPlace));
+      // A plain output array too (the bound logits of a graph without pool scratch).
+      const plainOut = new Float32Array(rows * outDim);
+      pool.linear(x, rows, inDim, shared, null, outDim, plainOut);
+      expect(Array.from(plainOut)).toEqual(Array.from(inPlace));
+    } finally {
+      await pool.terminate();
+    }
+  });
+
   it('reads its thread count from GENIE_TS_REFERENCE_THREADS', () => {
     expect(referenceThreads({})).toBe(availableParallelism());
     expect(referenceThreads({ [THREADS_ENV]: '1' })).toBe(1);
