@@ -113,8 +113,8 @@ export class MirostatV2Stage implements BuiltinStage {
   /** The current surprise bound, in bits. */
   mu: number;
   private readonly truncated = new Float64Array(3); // max, temperature, log of the truncated mass
-  /** Bounds of the softmax normaliser over the whole vocabulary. */
-  private readonly normalizer = new Float64Array(2);
+  /** The temperature, then bounds of the softmax normaliser over the whole vocabulary (boundNormalizer). */
+  private readonly normalizer = new Float64Array(3);
   private values: Float32Array | null = null;
   private floor = 0;
   private readonly surprising = (token: number): boolean => {
@@ -155,10 +155,11 @@ export class MirostatV2Stage implements BuiltinStage {
     if (!c.survivors.isWhole) return false;
     const { normalizer } = this;
     const max = values[top];
-    boundNormalizer(values, c.vocab, max, t, normalizer);
+    normalizer[0] = t;
+    boundNormalizer(values, c.vocab, top, normalizer);
     // 1e-9 nats covers the rounding of the logarithms and of the exact path's sum.
-    const lower = Math.min(0, Math.log(normalizer[0]) - this.mu * Math.LN2 - 1e-9);
-    const upper = Math.min(0, Math.log(normalizer[1]) - this.mu * Math.LN2 + 1e-9);
+    const lower = Math.min(0, Math.log(normalizer[1]) - this.mu * Math.LN2 - 1e-9);
+    const upper = Math.min(0, Math.log(normalizer[2]) - this.mu * Math.LN2 + 1e-9);
     for (let token = 0; token < c.vocab; token++) {
       const s = (values[token] - max) / t;
       if (s >= lower && s < upper) return false;

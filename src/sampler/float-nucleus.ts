@@ -41,6 +41,15 @@ const OUT_HI = 5;
 /** The bins whose tokens are ranked exactly, [first, last]; then the tokens before them and in them. */
 const range = new Int32Array(2);
 const split = new Int32Array(2);
+/**
+ * The row's best value, the bins per nat at its temperature, the temperature and the mass to reach:
+ * doubles passed as arguments are boxed (allocated) whenever V8 does not inline the call.
+ */
+const row = new Float64Array(4);
+const MAX = 0;
+const SCALE = 1;
+const T = 2;
+const P = 3;
 
 /**
  * Top-p over float logits without an exponential per token (the issue's "find an approach that works
@@ -72,37 +81,40 @@ export class FloatNucleus {
     const t = this.temperature;
     const p = this.fraction;
     if (!(p > 0 && p < 1) || !(t > 0 && t < Infinity) || !Number.isFinite(max)) return -1;
-    const scale = BINS_PER_NAT / t;
+    row[MAX] = max;
+    row[SCALE] = BINS_PER_NAT / t;
+    row[T] = t;
+    row[P] = p;
     // First the cheap binning (positions summed near the best only); the full one when that cannot decide.
-    const n = decide(values, vocab, max, scale, t, p, tokens, bucket, binRow(values, vocab, max, scale, NEAR_BINS), NEAR_BINS);
-    return n >= 0 ? n : decide(values, vocab, max, scale, t, p, tokens, bucket, binRow(values, vocab, max, scale, TAIL), TAIL);
+    const n = decide(values, vocab, tokens, bucket, binRow(values, vocab, NEAR_BINS), NEAR_BINS);
+    return n >= 0 ? n : decide(values, vocab, tokens, bucket, binRow(values, vocab, TAIL), TAIL);
   }
 }
 
 /** The nucleus from the bins just counted (positions summed below bin `summed`), or -1. */
-function decide(
-  values: Float32Array, vocab: number, max: number, scale: number, t: number, p: number, tokens: Int32Array, bucket: Int32Array, nearCount: number, summed: number,
-): number {
+function decide(values: Float32Array, vocab: number, tokens: Int32Array, bucket: Int32Array, nearCount: number, summed: number): number {
   boundBins(summed);
-  findRange(p);
+  findRange();
   const end = range[1] === TAIL ? Infinity : range[1] + 1;
   // Every token of a bin below NEAR_BINS is in `near` unless it overflowed.
-  if (end <= NEAR_BINS && nearCount <= NEAR_CAPACITY) splitTokens(near, nearCount, values, max, scale, range[0], end, tokens, bucket);
-  else splitRow(values, vocab, max, scale, range[0], end, tokens, bucket);
-  return closeNucleus(values, max, t, p, tokens, bucket);
+  if (end <= NEAR_BINS && nearCount <= NEAR_CAPACITY) splitTokens(near, nearCount, values, range[0], end, tokens, bucket);
+  else splitRow(values, vocab, range[0], end, tokens, bucket);
+  return closeNucleus(values, tokens, bucket);
 }
 
 /**
- * Bounds of the softmax normaliser `sum exp((v - max) / temperature)` over `values[0, vocab)` (`max`
- * their largest value), from the same binning as `FloatNucleus.cut`, without an exponential per token:
- * writes `[lower, upper]` into `out`.
+ * Bounds of the softmax normaliser `sum exp((v - max) / temperature)` over `values[0, vocab)`, `max`
+ * being `values[top]` (their largest) and the temperature `out[0]` on entry, from the same binning as
+ * `FloatNucleus.cut`, without an exponential per token: writes `[lower, upper]` into `out[1, 3)`.
  */
-export function boundNormalizer(values: Float32Array, vocab: number, max: number, temperature: number, out: Float64Array): void {
-  binRow(values, vocab, max, BINS_PER_NAT / temperature, TAIL);
+export function boundNormalizer(values: Float32Array, vocab: number, top: number, out: Float64Array): void {
+  row[MAX] = values[top];
+  row[SCALE] = BINS_PER_NAT / out[0];
+  binRow(values, vocab, TAIL);
   boundBins(TAIL);
   const rounding = ULP * (TAIL + 8);
-  out[0] = sums[Z_LO] * (1 - rounding);
-  out[1] = sums[Z_HI] * (1 + rounding);
+  out[1] = sums[Z_LO] * (1 - rounding);
+  out[2] = sums[Z_HI] * (1 + rounding);
 }
 
 /**
@@ -110,7 +122,9 @@ export function boundNormalizer(values: Float32Array, vocab: number, max: number
  * deep bulk only counted, a third cheaper per token), keeps the ids of the near ones; returns how many
  * are near.
  */
-function binRow(values: Float32Array, vocab: number, max: number, scale: number, summed: number): number {
+function binRow(values: Float32Array, vocab: number, summed: number): number {
+  const max = row[MAX];
+  const scale = row[SCALE];
   count.fill(0);
   within.fill(0);
   let nearCount = 0;
@@ -167,7 +181,8 @@ function boundBins(summed: number): void {
  * provably true before the first where it is not, and ends before the first where it is provably false.
  * Also sums the bounds of the mass before the range and after it.
  */
-function findRange(p: number): void {
+function findRange(): void {
+  const p = row[P];
   const zLo = sums[Z_LO];
   const zHi = sums[Z_HI];
   const slack = zHi * ULP * (TAIL + 8);
@@ -215,8 +230,10 @@ function findRange(p: number): void {
 
 /** The tokens of bins before `first` into `tokens`, those of bins `first` to `end - 1` into `bucket` (counts in `split`). */
 function splitTokens(
-  ids: Int32Array, n: number, values: Float32Array, max: number, scale: number, first: number, end: number, tokens: Int32Array, bucket: Int32Array,
+  ids: Int32Array, n: number, values: Float32Array, first: number, end: number, tokens: Int32Array, bucket: Int32Array,
 ): void {
+  const max = row[MAX];
+  const scale = row[SCALE];
   let kept = 0;
   let ranked = 0;
   for (let i = 0; i < n; i++) {
@@ -230,7 +247,9 @@ function splitTokens(
 }
 
 /** `splitTokens` over the whole row. */
-function splitRow(values: Float32Array, vocab: number, max: number, scale: number, first: number, end: number, tokens: Int32Array, bucket: Int32Array): void {
+function splitRow(values: Float32Array, vocab: number, first: number, end: number, tokens: Int32Array, bucket: Int32Array): void {
+  const max = row[MAX];
+  const scale = row[SCALE];
   let kept = 0;
   let ranked = 0;
   for (let token = 0; token < vocab; token++) {
@@ -247,7 +266,10 @@ function splitRow(values: Float32Array, vocab: number, max: number, scale: numbe
  * reaches p * Z, `(1 - p) * S >= p * (Z - S)`, Z - S being the bucket after q and the bins after it.
  * Appends the bucket up to q to `tokens` and returns the nucleus size, or -1 when undecided.
  */
-function closeNucleus(values: Float32Array, max: number, t: number, p: number, tokens: Int32Array, bucket: Int32Array): number {
+function closeNucleus(values: Float32Array, tokens: Int32Array, bucket: Int32Array): number {
+  const max = row[MAX];
+  const t = row[T];
+  const p = row[P];
   let kept = split[0];
   const n = split[1];
   sortByRank(bucket, 0, n, values);
