@@ -104,7 +104,7 @@ function cases(vocab: number): Case[] {
     { name: 'greedy (argmax of raw codes)', target: '<= 1.2x', iterations: 2000, sampler: chain({ temp: 0 }) },
     { name: 'top-k 40 + top-p 0.95 + temp 0.8 (Genie default chain)', target: '<= 1.5x', iterations: 2000, sampler: chain(basic) },
     { name: 'top-p 0.8 alone (temp 0.1, Genie defaults)', target: '<= 6x', iterations: 500, sampler: chain({}) },
-    { name: 'top-p 0.8 alone, float32 logits', iterations: 200, sampler: chain({}), float: true },
+    { name: 'top-p 0.8 alone, float32 logits', target: '<= 6x', iterations: 200, sampler: chain({}), float: true },
     { name: 'greedy, float32 logits', iterations: 500, sampler: chain({ temp: 0 }), float: true },
     {
       name: 'penalties (last 64, all three) + top-k 40 + top-p 0.95 + temp 0.8', iterations: 500,
