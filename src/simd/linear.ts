@@ -75,6 +75,7 @@ export class LinearMemory {
   /** Every `memory.buffer` handed out (a growth makes a new one): the views that lie in this memory. */
   private readonly buffers = new WeakSet<ArrayBufferLike>();
   private top = RESERVED_BYTES;
+  private view: Float32Array = new Float32Array(0);
 
   constructor() {
     const module = linearModule();
@@ -113,12 +114,16 @@ export class LinearMemory {
     return copy;
   }
 
-  /**
-   * Four vectors times a matrix (linear.wat `vecmat4`), on byte offsets in this memory that the caller
-   * keeps within its arrays: `y_j[c] (+)= sum_k a_j[k] * m[k * stride + c]`, k < rows, c < cols.
-   */
-  vecmat4(a0: number, a1: number, a2: number, a3: number, m: number, rows: number, cols: number, stride: number, y0: number, y1: number, y2: number, y3: number, accumulate: boolean): void {
-    this.kernel.vecmat4(a0, a1, a2, a3, m, rows, cols, stride, y0, y1, y2, y3, accumulate ? 1 : 0);
+  /** The kernel's exports (byte offsets into this memory). */
+  get exports(): LinearExports {
+    return this.kernel;
+  }
+
+  /** A view of the whole memory (re-made after a growth). */
+  get f32(): Float32Array {
+    const buffer = this.memory.buffer;
+    if (this.view.buffer !== buffer) this.view = new Float32Array(buffer);
+    return this.view;
   }
 
   /** Makes every byte allocatable again: arrays allocated before alias later ones. */

@@ -44,10 +44,11 @@ export class BoundGraph {
   /** The LM head's output rows, shared with the pool's workers (the bound logits buffer is not). */
   private readonly logitsRows: Float32Array;
   private readonly linear: typeof linear;
+  private readonly attention: typeof attention;
 
   /**
    * `buffers` must have passed `checkBuffers(plan.spec, ...)` (program.ts). With `pool`, matrix
-   * products run on its threads (`weights` must then have come through `pool.share`).
+   * products and attention run on its threads (`weights` must then have come through `pool.share`).
    */
   constructor(
     private readonly plan: GraphPlan,
@@ -81,6 +82,7 @@ export class BoundGraph {
     const hasLayers = this.layers.length > 0;
     const rowsIf = (needed: boolean, width: number): Float32Array => (pool === undefined ? new Float32Array(needed ? ar * width : 0) : pool.scratch(needed ? ar * width : 0));
     this.linear = pool === undefined ? linear : (...args) => pool.linear(...args);
+    this.attention = pool === undefined ? attention : (...args) => pool.attention(...args);
     this.logitsRows = pool === undefined || plan.logits === undefined ? new Float32Array(0) : pool.scratch(Math.min(ar, LM_HEAD_ROWS) * model.vocab);
     this.x = new Float32Array(ar * hidden);
     this.normed = rowsIf(hasLayers || plan.logits !== undefined, hidden);
@@ -160,7 +162,7 @@ export class BoundGraph {
     applyRope(k, ar, kvHeads, headDim, cos, sin);
     this.writeNewKv(layer);
     const { keyIn, valueIn } = layer;
-    attention(this.attentionShape, q, k, v, keyIn.values, valueIn.values, this.mask!.values, this.scores, attn);
+    this.attention(this.attentionShape, q, k, v, keyIn.values, valueIn.values, this.mask!.values, this.scores, attn);
     linear(attn, ar, heads * headDim, w.oWeight, null, hidden, proj);
     addInPlace(x, proj, ar * hidden);
 

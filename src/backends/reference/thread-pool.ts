@@ -26,10 +26,10 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { InvalidArgumentError } from '../../errors.js';
 import { LinearMemory, linearModule } from '../../simd/linear.js';
-import { linear } from './kernels.js';
+import { attention, attentionFloats, attentionUnitCount, attentionUnits, linear, softmax, stageAttention, type AttentionShape } from './kernels.js';
 
 export const THREADS_ENV = 'GENIE_TS_REFERENCE_THREADS';
-/** Below this many multiply-adds a product runs on the calling thread (a hand-off costs tens of us). */
+/** Below this many multiply-adds a product or attention runs on the calling thread (a hand-off costs tens of us). */
 const MIN_PARALLEL_MACS = 1 << 18;
 
 /** A product whose workers show no progress for this long fails (a worker that died mid-product). */
@@ -40,8 +40,13 @@ const SEQ = 0; // bumped once per product; workers wait on it
 const PENDING = 1; // workers still computing the current product
 const FAILED = 2; // 1 when a worker threw (its message goes to the console)
 const ACTIVE = 3; // workers 1..ACTIVE take part in the current product
-const PARAMS = 4; // rows, inDim, outDim, chunk, then the byte offsets of x, weight, bias (0: none), out
-const PARAM_COUNT = 8;
+// What the workers compute: the op, its units (outputs or attention units), the units per thread, then
+// LINEAR: rows, inDim and the byte offsets of x, weight, bias (0: none), out; ATTENTION: ar, cl,
+// heads, kvHeads, headDim and the AttentionLayout's byte offsets.
+const PARAMS = 4;
+const PARAM_COUNT = 16;
+const LINEAR = 0;
+const ATTENTION = 1;
 const READY = PARAMS + PARAM_COUNT; // READY + i - 1: worker i has entered its loop
 const controlInts = (threads: number): number => READY + threads;
 
@@ -50,7 +55,12 @@ const { workerData } = require('node:worker_threads');
 const ctrl = new Int32Array(workerData.control);
 // Byte offsets reach 4 GiB: read unsigned (the kernel's i32 parameters take the same bits).
 const params = new Uint32Array(workerData.control, ${PARAMS * 4}, ${PARAM_COUNT});
-const { linear } = new WebAssembly.Instance(workerData.module, { env: { memory: workerData.memory } }).exports;
+const { linear, vecmat4 } = new WebAssembly.Instance(workerData.module, { env: { memory: workerData.memory } }).exports;
+${softmax.toString()}
+${attentionUnits.toString()}
+let f32 = new Float32Array(0);
+let scores = new Float64Array(0);
+const lanes = new Float64Array(12);
 // Products posted before this worker was ready are not its own (ACTIVE did not count it).
 let seen = Atomics.load(ctrl, ${SEQ});
 Atomics.store(ctrl, ${READY} + workerData.index - 1, 1);
@@ -59,10 +69,18 @@ for (;;) {
   seen = Atomics.load(ctrl, ${SEQ});
   if (workerData.index > Atomics.load(ctrl, ${ACTIVE})) continue;
   try {
-    const [rows, inDim, outDim, chunk, x, weight, bias, out] = params;
-    const start = workerData.index * chunk;
-    const end = Math.min(outDim, start + chunk);
-    if (start < end) linear(x, rows, inDim, weight, bias, outDim, out, start, end);
+    const start = workerData.index * params[2];
+    const end = Math.min(params[1], start + params[2]);
+    if (start < end && params[0] === ${LINEAR}) {
+      const [, outDim, , rows, inDim, x, weight, bias, out] = params;
+      linear(x, rows, inDim, weight, bias, outDim, out, start, end);
+    } else if (start < end) {
+      const [, , , ar, cl, heads, kvHeads, headDim, q, keys, newKeys, values, newValues, mask, probs, attended] = params;
+      if (f32.buffer !== workerData.memory.buffer) f32 = new Float32Array(workerData.memory.buffer);
+      if (scores.length < cl) scores = new Float64Array(cl);
+      const layout = { q, keys, newKeys, values, newValues, mask, probs, attended };
+      attentionUnits(vecmat4, f32, ar, cl, heads, kvHeads, headDim, layout, start, end, scores, lanes);
+    }
   } catch (error) {
     console.error(error);
     Atomics.store(ctrl, ${FAILED}, 1);
@@ -87,6 +105,9 @@ export class LinearPool {
   private readonly control: Int32Array;
   private readonly params: Uint32Array;
   private readonly memory = new LinearMemory();
+  /** Where `attention` stages its operands (re-allocated when a larger attention comes). */
+  private attentionRegion: Float32Array | null = null;
+  private readonly lanes = new Float64Array(12);
   /** Started by the first product that runs in parallel. */
   private workers: Worker[] | undefined;
 
@@ -129,28 +150,67 @@ export class LinearPool {
       memory.linearRange(x, rows, inDim, weight, bias, outDim, out, 0, outDim);
       return;
     }
+    const p = this.params;
+    p[0] = LINEAR;
+    p[3] = rows;
+    p[4] = inDim;
+    p[5] = x.byteOffset;
+    p[6] = weight.byteOffset;
+    p[7] = bias === null ? 0 : bias.byteOffset;
+    p[8] = out.byteOffset;
+    // Chunks of whole 4-output tiles.
+    this.runShared(workers, outDim, Math.ceil(outDim / this.threads / 4) * 4, (start, end) => memory.linearRange(x, rows, inDim, weight, bias, outDim, out, start, end));
+  }
+
+  /**
+   * `kernels.attention`, its operands staged in the pool's memory and its units (four queries of one
+   * KV head each) shared between the threads when it is large; the same results on any thread count.
+   */
+  attention(shape: AttentionShape, query: Float32Array, keyNew: Float32Array, valueNew: Float32Array, keyPast: Float32Array, valuePast: Float32Array, mask: Float32Array, scores: Float64Array, out: Float32Array): void {
+    const floats = attentionFloats(shape);
+    if (this.attentionRegion === null || this.attentionRegion.length < floats) this.attentionRegion = this.memory.allocate(floats);
+    const region = this.attentionRegion;
+    if (region === null) {
+      attention(shape, query, keyNew, valueNew, keyPast, valuePast, mask, scores, out);
+      return;
+    }
+    const layout = stageAttention(shape, query, keyNew, valueNew, keyPast, valuePast, mask, region);
+    const { ar, cl, heads, kvHeads, headDim } = shape;
+    const units = attentionUnitCount(shape);
+    const vecmat4 = this.memory.exports.vecmat4;
+    const f32 = this.memory.f32;
+    const workers = this.threads > 1 && units > 1 && ar * heads * cl * headDim >= MIN_PARALLEL_MACS ? this.start() : [];
+    if (workers.length === 0) {
+      attentionUnits(vecmat4, f32, ar, cl, heads, kvHeads, headDim, layout, 0, units, scores, this.lanes);
+    } else {
+      const p = this.params;
+      p[0] = ATTENTION;
+      p.set([ar, cl, heads, kvHeads, headDim, layout.q, layout.keys, layout.newKeys, layout.values, layout.newValues, layout.mask, layout.probs, layout.attended], 3);
+      this.runShared(workers, units, Math.ceil(units / this.threads), (start, end) => attentionUnits(vecmat4, f32, ar, cl, heads, kvHeads, headDim, layout, start, end, scores, this.lanes));
+    }
+    const at = (layout.attended - region.byteOffset) / 4;
+    out.set(region.subarray(at, at + ar * heads * headDim));
+  }
+
+  /**
+   * Runs units [0, total) of the op in `params` in chunks of `chunk`: chunk i on worker i when it is
+   * ready, the calling thread's own and the others' through `local`; returns when all are done.
+   */
+  private runShared(workers: Worker[], total: number, chunk: number, local: (start: number, end: number) => void): void {
     const c = this.control;
-    const chunk = Math.ceil(outDim / this.threads / 4) * 4;
     // Workers 1..active have flagged themselves ready; the calling thread computes every other chunk.
     const active = Math.min(workers.length, this.readyWorkers);
     if (active > 0) {
-      const p = this.params;
-      p[0] = rows;
-      p[1] = inDim;
-      p[2] = outDim;
-      p[3] = chunk;
-      p[4] = x.byteOffset;
-      p[5] = weight.byteOffset;
-      p[6] = bias === null ? 0 : bias.byteOffset;
-      p[7] = out.byteOffset;
+      this.params[1] = total;
+      this.params[2] = chunk;
       Atomics.store(c, FAILED, 0);
       Atomics.store(c, ACTIVE, active);
       Atomics.store(c, PENDING, active);
       Atomics.add(c, SEQ, 1);
       Atomics.notify(c, SEQ);
     }
-    memory.linearRange(x, rows, inDim, weight, bias, outDim, out, 0, Math.min(outDim, chunk));
-    for (let i = active + 1; i < this.threads; i++) memory.linearRange(x, rows, inDim, weight, bias, outDim, out, Math.min(outDim, i * chunk), Math.min(outDim, (i + 1) * chunk));
+    local(0, Math.min(total, chunk));
+    for (let i = active + 1; i < this.threads; i++) local(Math.min(total, i * chunk), Math.min(total, (i + 1) * chunk));
     for (let pending = Atomics.load(c, PENDING); pending !== 0; pending = Atomics.load(c, PENDING)) {
       if (Atomics.wait(c, PENDING, pending, STALL_TIMEOUT_MS) === 'timed-out' && Atomics.load(c, PENDING) === pending) {
         throw new Error(`a Reference executor worker thread stopped answering (no progress in ${STALL_TIMEOUT_MS / 1000} s)`);

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../../../src/errors.js';
 import { exportHfCheckpoint } from '../../../src/backends/reference/index.js';
-import { linear } from '../../../src/backends/reference/kernels.js';
+import { attention, linear } from '../../../src/backends/reference/kernels.js';
 import { LinearPool, referenceThreads, THREADS_ENV } from '../../../src/backends/reference/thread-pool.js';
 import { tempDir } from './fixtures.js';
 import { greedyRun, writeHubCheckpoint } from './hub-checkpoint.js';
@@ -99,6 +99,26 @@ describe('Reference executor thread pool', () => {
     expect(code).toBe(0);
     expect(stdout.trim()).toBe('1 300 300');
   }, 70_000);
+
+  it('shares an attention between 3 threads with the calling thread result, bit for bit (decode and prefill rows, GQA)', async () => {
+    const pool = new LinearPool(3);
+    try {
+      await started(pool);
+      // 7 heads over 1 KV head: 5 rows x 7 = 35 queries, 9 units of 4 (the last short), 3 per thread.
+      for (const shape of [{ ar: 5, cl: 700, heads: 7, kvHeads: 1, headDim: 24 }, { ar: 1, cl: 2000, heads: 14, kvHeads: 2, headDim: 64 }]) {
+        const { ar, cl, heads, kvHeads, headDim } = shape;
+        const past = cl - ar;
+        const args = [seeded(ar * heads * headDim, 21), seeded(ar * kvHeads * headDim, 22), seeded(ar * kvHeads * headDim, 23), seeded(kvHeads * headDim * past, 24), seeded(kvHeads * past * headDim, 25), seeded(ar * cl, 26)] as const;
+        const out = new Float32Array(ar * heads * headDim).fill(Number.NaN);
+        pool.attention(shape, ...args, new Float64Array(cl), out);
+        const want = new Float32Array(ar * heads * headDim);
+        attention(shape, ...args, new Float64Array(cl), want);
+        expect(Array.from(out)).toEqual(Array.from(want));
+      }
+    } finally {
+      await pool.terminate();
+    }
+  });
 
   it('weights outside its memory (past 4 GiB) are computed on the calling thread with the same results', async () => {
     const pool = new LinearPool(2);
