@@ -1,5 +1,5 @@
 /**
- * Worker threads for the Reference executor's matrix products. A pool keeps a model's weights and
+ * Worker threads for the Reference executor's matrix products and attention. A pool keeps a model's weights and
  * the executor's scratch in one shared WebAssembly memory (`LinearMemory`, src/simd/linear.ts: up to
  * 4 GiB); `linear` shares the outputs of a product whose operands all lie there between the calling
  * thread and the workers (ranges of 4 outputs), each running the SIMD kernel on that same memory,
@@ -7,7 +7,8 @@
  * engine yields to the event loop between steps, as for any Reference step), and every output is
  * still one thread's fixed-order sum, so results do not depend on the thread count. Weights that no
  * longer fit (a model past 4 GiB of float32) stay where they are, and their products run on the
- * calling thread, copied in a tile at a time (kernels.ts `linear`).
+ * calling thread, copied in a tile at a time (kernels.ts `linear`). `attention` stages its operands in
+ * the same memory and shares its units (four queries of one KV head each) the same way.
  *
  * Threads: `GENIE_TS_REFERENCE_THREADS` (1 = none), default the machine's available parallelism;
  * each file-backed Reference backend has its pool, terminated at dispose. The workers are an eval'd
