@@ -209,14 +209,16 @@ export class Sampler {
     const c = this.candidates;
     const values = c.logits;
     const top = c.best();
-    if (logprobs === undefined) return c.survivors.draw(values, top, c.temperature, this.rng);
+    const survivors = c.survivors;
+    survivors.temperature = c.temperature;
+    if (logprobs === undefined) return survivors.draw(values, top, this.rng);
     const t = c.temperature;
     const max = values[top];
     const logZ = Math.log(c.survivors.massOf(values, top, t));
     const n = c.survivors.bestInto(values, logprobs.n, logprobs.tokens);
     for (let i = 0; i < n; i++) logprobs.logprobs[i] = (values[logprobs.tokens[i]] - max) / t - logZ;
     logprobs.count = n;
-    const token = c.survivors.draw(values, top, t, this.rng);
+    const token = survivors.draw(values, top, this.rng);
     logprobs.token = token;
     logprobs.logprob = (values[token] - max) / t - logZ;
     return token;

@@ -26,7 +26,11 @@ export class SurvivorSet {
   // Inputs of partitionAtMass. Doubles live in fields (updated in place) rather than travel as
   // arguments, which V8 boxes (allocates) whenever it does not inline the call.
   private max = Number.NaN;
-  private temperature = Number.NaN;
+  /**
+   * The temperature `draw` weighs at, set by the caller just before it: a double passed as an
+   * argument to a call V8 does not inline is boxed, one allocation per token.
+   */
+  temperature = Number.NaN;
   private fraction = Number.NaN;
   private readonly uniform = new Float64Array(1);
   private readonly nucleus = new CodeNucleus();
@@ -211,12 +215,12 @@ export class SurvivorSet {
   }
 
   /**
-   * Inverse CDF over the set in sampling order with weights `exp((v - max) / temperature)`: the first
-   * token whose cumulative weight exceeds one uniform from `rng` times the total. Consumes the set.
+   * Inverse CDF over the set in sampling order with weights `exp((v - max) / temperature)` (the field,
+   * set just before): the first token whose cumulative weight exceeds one uniform from `rng` times the
+   * total. Consumes the set.
    */
-  draw(values: Float32Array, top: number, temperature: number, rng: SeededRng): number {
+  draw(values: Float32Array, top: number, rng: SeededRng): number {
     this.max = values[top];
-    this.temperature = temperature;
     rng.nextInto(this.uniform, 0);
     this.fraction = this.uniform[0];
     return this.bucket[this.partitionAtMass(values, false)];

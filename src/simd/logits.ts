@@ -5,7 +5,6 @@
  * (a memcpy, a few microseconds for 128k codes), padded to the kernel's blocks, scanned there.
  * Nothing is allocated per call: the caller passes the row as a typed array of its own (kept per row).
  */
-import type { Encoding } from '../tensor/dtype.js';
 import { lazyKernel, type KernelExports } from './kernel.js';
 import { logitsWasm } from './logits.wasm.js';
 
@@ -104,7 +103,7 @@ let output: Float32Array = new Float32Array(0);
  * arithmetic (the same values); returns the index of the largest code (lowest on ties). The encoding
  * travels as an object: its doubles as arguments would be boxed (allocated) by a call V8 does not inline.
  */
-export function dequantizeCodes16Simd(row: Uint16Array, encoding: Encoding, dst: Float32Array): number {
+export function dequantizeCodes16Simd(row: Uint16Array, encoding: { readonly scale: number; readonly offset: number }, dst: Float32Array): number {
   const n = row.length;
   const padded = (n + CODE_BLOCK - 1) & -CODE_BLOCK;
   const outAt = padded * 2;

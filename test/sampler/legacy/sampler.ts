@@ -81,7 +81,8 @@ export class Sampler {
     const window = this.penaltyWindow(history);
     if (p.greedy) return window === 0 ? view.argmax() : this.prepareValues(view, history, window);
     const top = this.filter(view, history, window);
-    return this.survivors.draw(this.values, top, p.temp, this.rng);
+    this.survivors.temperature = p.temp;
+    return this.survivors.draw(this.values, top, this.rng);
   }
 
   /**
