@@ -4,6 +4,10 @@ import type { LogitsView } from './logits-view.js';
 const NEAR_NATS = 6;
 /** Ids it keeps at most; a row with more near its best (or a deeper cut) is collected in a second pass. */
 const NEAR_CAPACITY = 4096;
+/** Nats below the best beyond which the counting pass leaves tokens out (they cannot change the total). */
+const DEPTH_NATS = 60;
+/** A quarter of a double's last place relative to it (2^-54): a smaller addend leaves it unchanged. */
+const QUARTER_ULP = 2 ** -54;
 
 /**
  * Top-p straight from a fixed-point row's codes (the issue's hint: a histogram of codes turns the
@@ -22,8 +26,8 @@ export class CodeNucleus {
   private counts = new Int32Array(0);
   private weights = new Float64Array(0);
   private readonly near = new Int32Array(NEAR_CAPACITY);
-  /** The counting pass's largest code and number of near ids. */
-  private readonly counted = new Int32Array(2);
+  /** The counting pass's largest code, number of near ids and number of tokens counted. */
+  private readonly counted = new Int32Array(3);
   private readonly hi = new Float64Array(256);
   private readonly lo = new Float64Array(256);
   /** `scale / t` the tables hold. */
@@ -49,13 +53,18 @@ export class CodeNucleus {
       this.step = step;
     }
     const window = Math.ceil(NEAR_NATS / step);
-    view.countCodesInto(counts, window, this.near, this.counted);
+    const depth = Math.ceil(DEPTH_NATS / step);
+    view.countCodesInto(counts, window, depth, this.near, this.counted);
     const max = this.counted[0];
     const nearCount = this.counted[1];
     const vmax = Math.fround((max + offset) * scale);
     const rmax = vmax - (max + offset) * scale;
+    // Tokens the count left out (deeper than DEPTH_NATS) are never added: each weighs less than e^-60,
+    // and 2^31 of them less than 2^-54 of a total of at least 1 (the best token's weight), so they could
+    // not change it.
+    const uncounted = view.vocab - this.counted[2];
+    let left = view.vocab - uncounted;
     let total = 0;
-    let left = view.vocab;
     let min = max;
     for (let c = max; left > 0; c--) {
       const k = counts[c];
@@ -68,11 +77,16 @@ export class CodeNucleus {
       total += k * w;
       left -= k;
       min = c;
+      // Codes further down weigh less than w: once the tokens left together add less than a quarter of
+      // the total's last place, each further addition rounds back to the same total, and so does each
+      // step of the cumulative sums below: the total is final (at a low temperature after a few hundred
+      // codes instead of the row's whole range).
+      if ((left + uncounted) * w < total * QUARTER_ULP) break;
     }
     const target = topP * total;
     let before = 0;
-    let code = min;
-    let ties = counts[min];
+    let code = -1;
+    let ties = 0;
     for (let c = max; c >= min; c--) {
       const k = counts[c];
       if (k === 0) continue;
@@ -90,8 +104,10 @@ export class CodeNucleus {
       }
       before = cumulative;
     }
-    counts.fill(0, min, max + 1);
-    // Every token at or above the cut was within `window` of the best so far when the pass met it.
+    counts.fill(0, Math.max(0, max - depth), max + 1);
+    // The cumulative mass stayed below the target (rounding, p near 1): the nucleus is every token.
+    if (code < 0) return view.pickAboveInto(null, view.vocab, -1, 0, tokens, values);
+    // Every token at or above the cut is within `window` of the best, so among the near ids.
     if (nearCount <= NEAR_CAPACITY && code >= max - window) return view.pickAboveInto(this.near, nearCount, code, ties, tokens, values);
     return view.pickAboveInto(null, view.vocab, code, ties, tokens, values);
   }

@@ -248,15 +248,23 @@ export class LogitsView {
   }
 
   /**
-   * Fixed-point rows: counts each code of the current row into `counts` (zero over the code range on
-   * entry, 256 or 65536 entries) and keeps in `near` the ids of tokens within `window` codes of the
-   * best so far; writes the largest code into `out[0]` and how many ids qualified into `out[1]`.
+   * Fixed-point rows: counts each code of the current row at most `depth` codes below its largest into
+   * `counts` (zero over the code range on entry, 256 or 65536 entries) and keeps in `near` the ids of
+   * tokens within `window` codes of the largest; writes the largest code into `out[0]`, how many ids
+   * qualified into `out[1]` and how many tokens were counted into `out[2]`.
    */
-  countCodesInto(counts: Int32Array, window: number, near: Int32Array, out: Int32Array): void {
+  countCodesInto(counts: Int32Array, window: number, depth: number, near: Int32Array, out: Int32Array): void {
     if (this.released) throw releasedError();
     this.checkFixedPoint();
-    if (this.dtype === 'UFIXED_POINT_16') countCodes16(this.u16, this.offset, this.vocab, counts, window, near, out);
-    else countCodes8(this.u8, this.offset, this.vocab, counts, window, near, out);
+    if (this.dtype === 'UFIXED_POINT_16') {
+      const max = this.u16[this.offset + argmaxCodes16Simd(this.rowU16)];
+      out[0] = max;
+      countCodes16(this.u16, this.offset, this.vocab, counts, max, max - depth, window, near, out);
+    } else {
+      const max = this.u8[this.offset + argmaxCodes8(this.u8, this.offset, this.vocab)];
+      out[0] = max;
+      countCodes8(this.u8, this.offset, this.vocab, counts, max, max - depth, window, near, out);
+    }
   }
 
   /**
