@@ -51,6 +51,35 @@ describe('KV policies under abort, reset and dispose (Reference)', () => {
     expect((await second.result).stopReason).toBe('cancelled');
   });
 
+  it('abort during a rewind query that evicted to go past the context: the kept entries stay consistent, the next rewind goes on', async () => {
+    const controller = new AbortController();
+    let armed = false;
+    const dialog = await pool.open(bundle, undefined, {
+      kvPolicy: {
+        name: 'oldest-first-then-abort',
+        makeRoom: (cache, { needed }) => {
+          if (armed) setImmediate(() => controller.abort()); // lands during the prefill (the engine yields per step)
+          const count = cache.length + needed - cache.capacity;
+          return { evict: Array.from({ length: count }, (_, i) => 2 + i) };
+        },
+      },
+    });
+    let conversation = tokenIds(20, 6, 1, vocab - 1);
+    const first = await tokenTurn(dialog, conversation, { rewind: true, maxTokens: 8 });
+    conversation = [...conversation, ...first.sampled, ...tokenIds(24, 7, 1, vocab - 1)];
+    armed = true;
+    const aborted = await tokenTurn(dialog, conversation, { rewind: true, maxTokens: 8, signal: controller.signal });
+    expect(aborted.result.stopReason).toBe('abort');
+    armed = false;
+    const view = dialog.kvCache;
+    const bos = first.result.promptTokens.length - 20;
+    const full = [...first.result.promptTokens.slice(0, bos), ...conversation];
+    for (let s = 0; s < view.length; s++) expect(view.token(s)).toBe(full[view.position(s)]);
+    const next = await tokenTurn(dialog, conversation, { rewind: true, maxTokens: 4 });
+    expect(next.result.stopReason).toBe('max-tokens');
+    expect(next.result.reusedTokens).toBeGreaterThan(0);
+  });
+
   it('dispose while a recompute re-feeds the kept tokens: the query rejects with DisposedError, dispose resolves', async () => {
     const dialog = await pool.open(bundle, undefined, {
       kvPolicy: {
