@@ -13,7 +13,7 @@
  * IO shapes (hidden size 64: the handoff between splits is never touched by the host), and the
  * logits are random codes written once (execute writes nothing).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { GraphBackend } from '../src/backends/backend.js';
@@ -152,7 +152,28 @@ interface ModeFigures {
   readonly decodeHeapBytes: number;
   /** The sampler alone on the same logits view, for comparison. */
   readonly sampleUs: number;
+  /** CPU time of the JS thread per decode token (NaN off Linux), and wall time per decode token (us). */
+  readonly decodeCpu: number;
+  readonly decodeWall: number;
 }
+
+/**
+ * CPU time (user + system) of the JS thread so far, in microseconds, from /proc (Linux: the main
+ * thread's task id is the process id); NaN elsewhere. Clock ticks of 10 ms: meaningful over seconds.
+ */
+function jsThreadCpuUs(): number {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // Fields 14 and 15 of stat (utime, stime), counted from the state field (3rd).
+    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** USER_HZ: 100 on every Linux ABI Node runs on. */
+const CLOCK_TICKS_PER_SECOND = 100;
 
 /** Median gaps before the first and the later splits of `steps` steps of SPLITS executes each, from execute `first` on. */
 function gaps(npu: NpuSim, first: number, steps: number): { firstGap: number; splitGap: number } {
@@ -166,9 +187,24 @@ function gaps(npu: NpuSim, first: number, steps: number): { firstGap: number; sp
   return { firstGap: median(firstGaps), splitGap: median(splitGaps) };
 }
 
-async function measureMode(npu: NpuSim, ctxBins: readonly string[], executeMode: QnnExecuteMode, executeUs: number): Promise<ModeFigures> {
+/** An execute mode as the bench runs it: QnnHtp's `executeMode`, and the config's `poll` (queued mode). */
+interface Mode {
+  readonly executeMode: QnnExecuteMode;
+  readonly poll: boolean;
+  /** How the rows name it. */
+  readonly label: string;
+}
+
+const MODES: readonly Mode[] = [
+  { executeMode: 'queued', poll: true, label: 'queued execute, poll' },
+  { executeMode: 'queued', poll: false, label: 'queued execute' },
+  { executeMode: 'async', poll: false, label: 'async execute' },
+  { executeMode: 'sync', poll: false, label: 'sync execute' },
+];
+
+async function measureMode(npu: NpuSim, ctxBins: readonly string[], { executeMode, poll }: Mode, executeUs: number): Promise<ModeFigures> {
   npu.setExecuteUs(executeUs);
-  const opened = await npu.open(ctxBins, { executeMode });
+  const opened = await npu.open(ctxBins, { executeMode, poll });
   try {
     const logits = new Set<Uint8Array>();
     const backend = observeBind(opened.backend, (_graph, buffers) => {
@@ -193,6 +229,8 @@ async function measureMode(npu: NpuSim, ctxBins: readonly string[], executeMode:
       gc?.();
       const heapBefore = process.memoryUsage().heapUsed;
       const firstExecute = npu.executeCount() + 1;
+      const cpuBefore = jsThreadCpuUs();
+      const wallBefore = performance.now();
       let t0 = performance.now();
       let b0 = npu.busyUs();
       for (let i = 0; i < DECODE_TOKENS; i++) {
@@ -204,6 +242,8 @@ async function measureMode(npu: NpuSim, ctxBins: readonly string[], executeMode:
         t0 = t1;
         b0 = b1;
       }
+      const decodeCpu = (jsThreadCpuUs() - cpuBefore) / DECODE_TOKENS;
+      const decodeWall = ((performance.now() - wallBefore) * 1000) / DECODE_TOKENS;
       if (npu.executeCount() !== firstExecute - 1 + DECODE_TOKENS * SPLITS) throw new Error('npu-idle: unexpected execute count');
       const decodeGaps = gaps(npu, firstExecute, DECODE_TOKENS);
       gc?.();
@@ -234,6 +274,8 @@ async function measureMode(npu: NpuSim, ctxBins: readonly string[], executeMode:
         decodeFirstGap: decodeGaps.firstGap,
         decodeSplitGap: decodeGaps.splitGap,
         decodeHeapBytes,
+        decodeCpu,
+        decodeWall,
         sampleUs,
       };
     } finally {
@@ -248,7 +290,7 @@ const EOS = 128009;
 const DIALOG_PROMPT = 15 * 128;
 
 /** A Genie dialog config over the Llama-shaped ctx-bins with Genie's default sampler (the demo tokenizer decodes ids < 128256). */
-function dialogConfig(ctxBins: readonly string[]): object {
+function dialogConfig(ctxBins: readonly string[], poll: boolean): object {
   return {
     dialog: {
       version: 1,
@@ -263,7 +305,7 @@ function dialogConfig(ctxBins: readonly string[]): object {
         backend: {
           version: 1,
           type: 'QnnHtp',
-          QnnHtp: { version: 1, 'spill-fill-bufsize': 0, 'mmap-budget': 0, 'use-mmap': false, 'cpu-mask': '0xe0', poll: false },
+          QnnHtp: { version: 1, 'spill-fill-bufsize': 0, 'mmap-budget': 0, 'use-mmap': false, 'cpu-mask': '0xe0', poll },
         },
         model: {
           version: 1,
@@ -281,12 +323,12 @@ function dialogConfig(ctxBins: readonly string[]): object {
  * the detokenizer, stop criteria and generator yields on the path): the NPU's idle time per decode
  * token, taken from the provider's own gap records (the 3 gaps before each token's splits).
  */
-async function measureDialog(npu: NpuSim, ctxBins: readonly string[], executeMode: QnnExecuteMode): Promise<number> {
+async function measureDialog(npu: NpuSim, ctxBins: readonly string[], { executeMode, poll }: Mode): Promise<number> {
   npu.setExecuteUs(EXECUTE_US);
   const simulated = createSimulatedQnn();
   npu.attach(simulated);
   try {
-    const dialog = await Dialog.create(dialogConfig(ctxBins), {
+    const dialog = await Dialog.create(dialogConfig(ctxBins, poll), {
       backend: { qnn: { ...npu.backendOptions(), executeMode } },
       wrapBackend: (configured) =>
         observeBind(configured, (_graph, buffers) => {
@@ -340,44 +382,50 @@ export async function run(): Promise<Measurement[]> {
     const ctxBins = await writeLlamaShapedCtxBins(dir);
     const rows: Measurement[] = [];
     const target = '<= 0.01x (1% of 18.6 ms = 186 us)';
-    for (const mode of ['queued', 'async', 'sync'] as QnnExecuteMode[]) {
+    for (const mode of MODES) {
+      const { label } = mode;
       const f = await measureMode(npu, ctxBins, mode, EXECUTE_US);
       const host = await measureMode(npu, ctxBins, mode, 0);
       const dialogIdle = await measureDialog(npu, ctxBins, mode);
       rows.push(
         {
-          name: `NPU idle per decode token, Dialog query loop (${mode} execute; gaps before the 3 splits, from the provider)`,
+          name: `NPU idle per decode token, Dialog query loop (${label}; gaps before the 3 splits, from the provider)`,
           medianUs: dialogIdle,
           ratio: dialogIdle / TOKEN_BUDGET_US,
           target,
           note: percent(dialogIdle),
         },
         {
-          name: `NPU idle per decode token (${mode} execute)`,
+          name: `NPU idle per decode token (${label})`,
           medianUs: f.decodeIdle,
           ratio: f.decodeIdle / TOKEN_BUDGET_US,
           target,
           note: percent(f.decodeIdle),
           heapDeltaBytes: f.decodeHeapBytes,
         },
-        { name: `NPU idle per AR-128 chunk (${mode} execute)`, medianUs: f.chunkIdle, ratio: f.chunkIdle / TOKEN_BUDGET_US, note: percent(f.chunkIdle) },
+        { name: `NPU idle per AR-128 chunk (${label})`, medianUs: f.chunkIdle, ratio: f.chunkIdle / TOKEN_BUDGET_US, note: percent(f.chunkIdle) },
         {
-          name: `NPU idle before a decode token's first split (${mode} execute; sample, step inputs, call)`,
+          name: `NPU idle before a decode token's first split (${label}; sample, step inputs, call)`,
           medianUs: f.decodeFirstGap,
           ratio: f.decodeFirstGap / TOKEN_BUDGET_US,
         },
-        { name: `NPU idle before each later split of a decode token (${mode} execute; binding and call)`, medianUs: f.decodeSplitGap, ratio: f.decodeSplitGap / TOKEN_BUDGET_US },
+        { name: `NPU idle before each later split of a decode token (${label}; binding and call)`, medianUs: f.decodeSplitGap, ratio: f.decodeSplitGap / TOKEN_BUDGET_US },
         {
-          name: `host alone per decode token (${mode} execute; the same loop, 0 us executes: no sleep and wake-up)`,
+          name: `host alone per decode token (${label}; the same loop, 0 us executes: no sleep and wake-up)`,
           medianUs: host.decodeIdle,
           ratio: host.decodeIdle / TOKEN_BUDGET_US,
           note: percent(host.decodeIdle),
           heapDeltaBytes: host.decodeHeapBytes,
         },
-        { name: `host alone per AR-128 chunk (${mode} execute; 0 us executes)`, medianUs: host.chunkIdle, ratio: host.chunkIdle / TOKEN_BUDGET_US, note: percent(host.chunkIdle) },
-        { name: `Genie default sampler alone on the same logits (vocab 128256; ${mode} run)`, medianUs: f.sampleUs, ratio: f.sampleUs / TOKEN_BUDGET_US },
-        { name: `NPU busy per decode token (${mode} execute; ${SPLITS} executes, measured in C)`, medianUs: f.decodeBusy, ratio: f.decodeBusy / TOKEN_BUDGET_US },
-        { name: `NPU busy per AR-128 chunk (${mode} execute; ${SPLITS} executes, measured in C)`, medianUs: f.chunkBusy, ratio: f.chunkBusy / TOKEN_BUDGET_US },
+        { name: `host alone per AR-128 chunk (${label}; 0 us executes)`, medianUs: host.chunkIdle, ratio: host.chunkIdle / TOKEN_BUDGET_US, note: percent(host.chunkIdle) },
+        {
+          name: `JS thread CPU per decode token, mean of 200 (${label}; polling included; ratio: share of the wall time)`,
+          medianUs: f.decodeCpu,
+          ratio: f.decodeCpu / f.decodeWall,
+        },
+        { name: `Genie default sampler alone on the same logits (vocab 128256; ${label} run)`, medianUs: f.sampleUs, ratio: f.sampleUs / TOKEN_BUDGET_US },
+        { name: `NPU busy per decode token (${label}; ${SPLITS} executes, measured in C)`, medianUs: f.decodeBusy, ratio: f.decodeBusy / TOKEN_BUDGET_US },
+        { name: `NPU busy per AR-128 chunk (${label}; ${SPLITS} executes, measured in C)`, medianUs: f.chunkBusy, ratio: f.chunkBusy / TOKEN_BUDGET_US },
       );
     }
     return rows;

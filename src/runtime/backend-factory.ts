@@ -95,7 +95,7 @@ const BACKEND_OPTION_KEYS = { qnn: true } as const satisfies Record<keyof Backen
 const QNN_OPTION_KEYS = {
   provider: true, simulated: true, simulatedOptions: true, backendLibrary: true, systemLibrary: true, logLevel: true,
   onLog: true, perfProfile: true, rpcControlLatencyUs: true, extensionsPath: true, htp: true, profiling: true,
-  sharedMemory: true, executeMode: true, env: true,
+  sharedMemory: true, executeMode: true, poll: true, env: true,
 } as const satisfies Record<keyof QnnHtpOptions, true>;
 
 /**
@@ -113,7 +113,12 @@ type BackendOpener = (config: BackendTarget, options: BackendOptions) => Promise
 /** An opener per backend type genie-ts runs (the registry's `runs`); the compiler checks none is missing. */
 const OPENERS: Record<RuntimeBackendType, BackendOpener> = {
   QnnHtp: (config, options) =>
-    openQnnHtpBackend(config.ctxBins, { htp: config.htp, extensionsPath: config.extensionsPath, ...options.qnn }),
+    openQnnHtpBackend(config.ctxBins, {
+      htp: config.htp,
+      extensionsPath: config.extensionsPath,
+      ...(config.htp?.poll === undefined ? {} : { poll: config.htp.poll }),
+      ...options.qnn,
+    }),
   Reference: async (config) => openReferenceBackend(config.ctxBins),
 };
 

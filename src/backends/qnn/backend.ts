@@ -126,5 +126,6 @@ async function openSession(ctxBinPaths: readonly string[], options: QnnBackendOp
     ...(options.profiling === undefined ? {} : { profiling: options.profiling }),
     ...(provider.sharedMemory === undefined ? {} : { sharedMemory: provider.sharedMemory }),
     ...(options.executeMode === undefined ? {} : { executeMode: options.executeMode }),
+    ...(options.poll === undefined ? {} : { poll: options.poll }),
   });
 }

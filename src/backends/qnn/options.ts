@@ -80,6 +80,11 @@ export interface QnnBackendOptions {
    * allowed); `queued` submits with graphExecuteAsync, so a step's splits run back to back.
    */
   readonly executeMode?: QnnExecuteMode;
+  /**
+   * `queued` mode: poll for each execution's end throughout it instead of from shortly before its
+   * expected end (lower latency, a busy JS thread). A config's QnnHtp `poll` sets it; default false.
+   */
+  readonly poll?: boolean;
   /** Environment to read the overrides from; default `process.env`. */
   readonly env?: Readonly<Record<string, string | undefined>>;
 }
@@ -166,6 +171,7 @@ export function resolveQnnBackendOptions(options: QnnBackendOptions, extensions:
   if (options.executeMode !== undefined && !QNN_EXECUTE_MODES.includes(options.executeMode)) {
     fail('executeMode', options.executeMode, 'is not "async", "sync" or "queued"');
   }
+  if (options.poll !== undefined && typeof options.poll !== 'boolean') fail('poll', options.poll, 'is not a boolean');
   const shared = options.sharedMemory;
   if (shared !== undefined && shared !== 'auto' && shared !== 'off' && (typeof shared !== 'object' || shared === null)) {
     fail('sharedMemory', shared, 'is not "auto", "off" or a SharedMemoryAllocator');

@@ -12,7 +12,7 @@ import { NativeContextBinary } from './context-binary.js';
 import { DEFAULT_HTP_CONTEXT_SETTINGS, encodeContextConfigs, type HtpContextSettings } from './context-config.js';
 import { DisposalStack } from './disposal-stack.js';
 import { QnnDisposedError, QnnFunctionUnavailableError } from './errors.js';
-import { ExecutionQueue } from './execution-queue.js';
+import { createExecutionQueue, type ExecutionQueue, type ExecutionQueueOptions } from './execution-queue.js';
 import { QnnCoreApi, QnnSystemApi } from './function-table.js';
 import { QnnGraph, type GraphRuntime, type QnnExecuteMode } from './graph.js';
 import { QnnLogger, stderrLogSink, type QnnLogLevelName, type QnnLogSink } from './log.js';
@@ -45,6 +45,13 @@ export interface QnnSessionOptions {
    * at open).
    */
   readonly executeMode?: QnnExecuteMode;
+  /**
+   * `queued` mode: poll for an execution's end throughout it (Genie's QnnHtp `poll`: spin instead of
+   * sleeping), not only from shortly before its expected end. Default false.
+   */
+  readonly poll?: boolean;
+  /** `queued` mode: how ends reach JS (see ./execution-queue.ts); default `auto`. */
+  readonly completion?: ExecutionQueueOptions['completion'];
 }
 
 const out = (): unknown[] => [null];
@@ -92,7 +99,7 @@ export class QnnSession implements GraphRuntime {
     this.stack.defer(() => this.pool.dispose());
     this.stack.defer(() => this.arena.free());
     if (this.executeMode === 'queued') {
-      const queue = new ExecutionQueue();
+      const queue = createExecutionQueue({ poll: options.poll === true, ...(options.completion === undefined ? {} : { completion: options.completion }) });
       this.executionQueue = queue;
       // Unregistered once the contexts and the backend are freed: dispose has waited for every notify by then.
       this.stack.defer(() => queue.dispose());

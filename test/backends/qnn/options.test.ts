@@ -94,6 +94,7 @@ describe('resolveQnnBackendOptions', () => {
     expect(() => resolve({ logLevel: 'loud' as never })).toThrow('openQnnBackend: option logLevel "loud" is not one of error, warn, info, verbose');
     expect(() => resolve({ profiling: 'full' as never })).toThrow('openQnnBackend: option profiling "full" is not one of basic, detailed');
     expect(() => resolve({ executeMode: 'eager' as never })).toThrow('openQnnBackend: option executeMode "eager" is not "async", "sync" or "queued"');
+    expect(() => resolve({ poll: 'yes' as never })).toThrow('openQnnBackend: option poll "yes" is not a boolean');
     expect(() => resolve({ rpcControlLatencyUs: -1 })).toThrow('openQnnBackend: option rpcControlLatencyUs -1 is not a non-negative integer');
     expect(() => resolve({ htp: { spillFillBufsize: -3 } })).toThrow('openQnnBackend: option htp.spillFillBufsize -3 is not a non-negative integer');
     expect(() => resolve({ perfProfile: 'turbo' as never })).toThrow(NotSupportedError);

@@ -1,5 +1,5 @@
 /**
- * QnnHtp's `queued` execute mode (graphExecuteAsync, one notify callback per session) on the
+ * QnnHtp's `queued` execute mode (graphExecuteAsync; ends polled from the native notify function, or a Koffi callback) on the
  * simulated provider: the Engine submits a step's parts back to back, and everything must come out
  * as in `sync` and `async` mode (tokens, logits bits, the KV cache after a failed or aborted step),
  * with dispose never freeing what a queued execution still uses.
@@ -44,9 +44,9 @@ function ctxBins(bundle: DemoBundle): string[] {
 const sim = simulatedProviders();
 const ignoreBind = (): void => undefined;
 
-function qnnConfig(bundle: DemoBundle): object {
+function qnnConfig(bundle: DemoBundle, poll = false): object {
   const config = JSON.parse(readFileSync(bundle.configPath, 'utf8'));
-  config.dialog.engine.backend = { version: 1, type: 'QnnHtp', QnnHtp: QNN_HTP };
+  config.dialog.engine.backend = { version: 1, type: 'QnnHtp', QnnHtp: { ...QNN_HTP, poll } };
   return config;
 }
 
@@ -70,8 +70,8 @@ interface Run {
   readonly rows: string[];
 }
 
-async function greedy(bundle: DemoBundle, executeMode: QnnExecuteMode, simulated: SimulatedQnn): Promise<Run> {
-  await using dialog = await Dialog.create(qnnConfig(bundle), {
+async function greedy(bundle: DemoBundle, executeMode: QnnExecuteMode, simulated: SimulatedQnn, poll = false): Promise<Run> {
+  await using dialog = await Dialog.create(qnnConfig(bundle, poll), {
     baseDir: bundle.dir,
     backend: { qnn: { provider: 'simulated', simulated, executeMode } },
   });
@@ -101,12 +101,12 @@ const decodeParts = (engine: Engine): string[] => engine.layout.variants.find((v
 
 describe('queued execute (graphExecuteAsync) on the simulated provider', () => {
   for (const which of ['float', 'htp'] as const) {
-    it(`${which} demo bundle: the same greedy tokens and bit-identical logits rows in sync, async and queued mode`, async () => {
+    it(`${which} demo bundle: the same greedy tokens and bit-identical logits rows in sync, async and queued mode (QnnHtp poll off and on)`, async () => {
       const bundle = which === 'float' ? float : htp;
       const runs: Run[] = [];
-      for (const mode of MODES) {
+      for (const [mode, poll] of [...MODES.map((m) => [m, false] as const), ['queued', true] as const]) {
         const provider = sim();
-        runs.push(await greedy(bundle, mode, provider));
+        runs.push(await greedy(bundle, mode, provider, poll));
         expect(provider.calls('graphExecuteAsync') > 0, mode).toBe(mode === 'queued');
         expect(provider.calls('graphExecute') > 0, mode).toBe(mode !== 'queued');
         expect(provider.liveHandles(), mode).toBe(0);
