@@ -32,12 +32,19 @@ export class CodeNucleus {
   private readonly lo = new Float64Array(256);
   /** `scale / t` the tables hold. */
   private step = Number.NaN;
+  // The doubles travel in fields, set before `cut`: as arguments of a call V8 does not inline they
+  // would be boxed, one allocation per token.
+  /** The share of the mass to reach (`0 <= fraction <= 1`). */
+  fraction = Number.NaN;
+  /** The temperature probabilities are taken at (`> 0`). */
+  temperature = Number.NaN;
 
   /**
-   * Writes the nucleus of the view's current row (mass `topP` at `temperature`, at least one token)
-   * into `tokens` (id order) and the survivors' values into `values[token]`; returns how many.
+   * Writes the nucleus of the view's current row (mass `fraction` at `temperature`, at least one
+   * token) into `tokens` (id order) and the survivors' values into `values[token]`; returns how many.
    */
-  cut(view: LogitsView, topP: number, temperature: number, tokens: Int32Array, values: Float32Array): number {
+  cut(view: LogitsView, tokens: Int32Array, values: Float32Array): number {
+    const { fraction: topP, temperature } = this;
     if (this.counts.length === 0) {
       this.counts = new Int32Array(65536);
       this.weights = new Float64Array(65536);

@@ -1,5 +1,6 @@
 import type { Encoding } from '../tensor/dtype.js';
 import { float16ToFloat32 } from '../tensor/fp16.js';
+import { countCodes16Simd } from '../simd/logits.js';
 
 // The scalar kernels (the uint16 and float32 argmax, top-k and row reads are WebAssembly SIMD: src/simd/logits.ts).
 // Kernels return the argmax (lowest index on ties); the float ones return ~i for a NaN at i. Doubles stay
@@ -95,36 +96,18 @@ export function dequantizeTokens(
   return top;
 }
 
-// One copy per code width, so that V8 keeps each loop monomorphic (a loop over `Uint16Array |
-// Uint8Array` ran 3-7x slower).
-
 /**
  * Counts each code of `src[from, from + n)` from `floor` on into `counts` (zero over those codes);
  * meanwhile keeps in `near` the ids of the tokens within `window` codes of `max`, the row's largest
  * code (in id order, as many as it holds). Writes how many ids qualified into `out[1]` and how many
- * tokens were counted into `out[2]`. Tokens below `floor` are only skipped, which costs a compare
- * instead of a random increment into the 256 KiB table.
+ * tokens were counted into `out[2]`. A WebAssembly pass (src/simd/logits.ts): a JavaScript
+ * histogram of a Qwen-sized row ran 2-4x slower, and slower still after some deoptimisations.
  */
 export function countCodes16(src: Uint16Array, from: number, n: number, counts: Int32Array, max: number, floor: number, window: number, near: Int32Array, out: Int32Array): void {
-  let kept = 0;
-  let counted = 0;
-  const capacity = near.length;
-  const end = from + n;
-  for (let i = from; i < end; i++) {
-    const q = src[i];
-    if (q >= floor) {
-      counts[q]++;
-      counted++;
-      if (q + window >= max) {
-        if (kept < capacity) near[kept] = i - from;
-        kept++;
-      }
-    }
-  }
-  out[1] = kept;
-  out[2] = counted;
+  countCodes16Simd(src, from, n, counts, Math.max(0, floor), Math.max(0, max - window), near, out);
 }
 
+/** countCodes16 for uint8 codes: tokens below `floor` are only skipped (a compare, no increment). */
 export function countCodes8(src: Uint8Array, from: number, n: number, counts: Int32Array, max: number, floor: number, window: number, near: Int32Array, out: Int32Array): void {
   let kept = 0;
   let counted = 0;
@@ -145,6 +128,8 @@ export function countCodes8(src: Uint8Array, from: number, n: number, counts: In
   out[2] = counted;
 }
 
+// One copy per code width, so that V8 keeps each loop monomorphic (a loop over `Uint16Array |
+// Uint8Array` ran 3-7x slower).
 
 /**
  * A threshold cut of a fixed-point row in sampling order: of the candidate ids `near[0, count)` (id

@@ -162,7 +162,10 @@ export class SurvivorSet {
    * and nothing was read): only the survivors' entries of `values` are written. Returns the best token.
    */
   keepTopPOfCodes(view: LogitsView, topP: number, temperature: number, values: Float32Array): number {
-    const n = this.nucleus.cut(view, topP, temperature, this.tokens, values);
+    const nucleus = this.nucleus;
+    nucleus.fraction = topP;
+    nucleus.temperature = temperature;
+    const n = nucleus.cut(view, this.tokens, values);
     this.whole = false;
     this.size = n;
     return this.best(values);

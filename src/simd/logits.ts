@@ -1,7 +1,8 @@
 /**
  * The sampler's passes over one logits row in WebAssembly SIMD (src/simd/wat/logits.wat): the k best
  * tokens of uint16 codes or float32 values, in exactly the heap order of src/sampler/rank.ts's
- * selectTopK (k = 1 is the argmax, lowest index on ties), and uint16 codes dequantized exactly. The row is copied into the kernel's memory
+ * selectTopK (k = 1 is the argmax, lowest index on ties), uint16 codes dequantized exactly, and the
+ * histogram of uint16 codes. The row is copied into the kernel's memory
  * (a memcpy, a few microseconds for 128k codes), padded to the kernel's blocks, scanned there.
  * Nothing is allocated per call: the caller passes the row as a typed array of its own (kept per row).
  */
@@ -14,6 +15,7 @@ interface LogitsExports extends KernelExports {
   topKF32(keys: number, n: number, k: number, heap: number): number;
   dequantizeU16(src: number, dst: number, n: number, scale: number, offset: number): void;
   maxU16(keys: number, n: number): number;
+  countU16(keys: number, n: number, counts: number, floor: number, nearFrom: number, near: number, capacity: number): number;
 }
 
 const kernel = lazyKernel<LogitsExports>('logits', logitsWasm);
@@ -119,6 +121,49 @@ export function dequantizeCodes16Simd(row: Uint16Array, encoding: { readonly sca
   }
   dst.set(output);
   return kern.i32[heapAt >> 2];
+}
+
+/** Entries of the code histogram: one per uint16 code, then the two that count the tokens below the floor. */
+const HISTOGRAM_ENTRIES = 65538;
+const HISTOGRAM_BYTES = (HISTOGRAM_ENTRIES * 4 + 15) & -16;
+
+// The row countCodes16Simd copies in, and the kernel's histogram, as arrays of their own: re-made only
+// when the row's buffer, offset or length (or the memory) change, so a decode loop allocates nothing.
+let countedSource: Uint16Array | null = null;
+let countedFrom = -1;
+let countedRow: Uint16Array = new Uint16Array(0);
+let histogramMemory: Int32Array | null = null;
+let histogram: Int32Array = new Int32Array(0);
+
+/**
+ * countCodes16's contract (src/sampler/logits-kernels.ts) in one WebAssembly pass over
+ * `src[from, from + n)`: `counts` (65536 entries) becomes the histogram of the codes from `floor` on
+ * (zero elsewhere); the ids of the tokens with a code >= `nearFrom` go to `near` in id order, as many
+ * as it holds; `out[1]` = how many tokens qualified for `near`, `out[2]` = how many were counted.
+ */
+export function countCodes16Simd(src: Uint16Array, from: number, n: number, counts: Int32Array, floor: number, nearFrom: number, near: Int32Array, out: Int32Array): void {
+  if (src !== countedSource || from !== countedFrom || countedRow.length !== n) {
+    countedSource = src;
+    countedFrom = from;
+    countedRow = src.subarray(from, from + n);
+  }
+  const padded = (n + CODE_BLOCK - 1) & -CODE_BLOCK;
+  const countsAt = padded * 2;
+  const nearAt = countsAt + HISTOGRAM_BYTES;
+  const kern = kernel.get();
+  codesIn(kern, countedRow, padded, nearAt + near.length * 4);
+  const kept = kern.exports.countU16(0, n, countsAt, floor, nearFrom, nearAt, near.length);
+  const memory = kern.i32;
+  const first = countsAt >> 2;
+  if (memory !== histogramMemory || histogram.byteOffset !== countsAt) {
+    histogramMemory = memory;
+    histogram = memory.subarray(first, first + 65536);
+  }
+  counts.set(histogram);
+  const ids = Math.min(kept, near.length);
+  for (let i = 0; i < ids; i++) near[i] = memory[(nearAt >> 2) + i];
+  out[1] = kept;
+  out[2] = memory[first + 65536];
 }
 
 /** The largest code of `row`: one SIMD pass (with the copy in), the bench's floor for the kernels above. */

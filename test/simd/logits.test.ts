@@ -4,12 +4,15 @@
  * sampler's sums depend on, selectTopK's heap order. Rows: random, few distinct values (ties), all
  * equal, the best at the first or last index, ascending and descending (every token enters the heap),
  * lengths around the kernels' 8/16/32-element blocks, NaN and infinities for float32, the memory
- * growing between calls; and the dequantization of codes against the formula in float64 rounded once.
+ * growing between calls; the dequantization of codes against the formula in float64 rounded once; and
+ * the code histogram against a counting loop.
  */
 import seedrandom from 'seedrandom';
 import { describe, expect, it } from 'vitest';
 import { selectTopK } from '../../src/sampler/rank.js';
-import { argmaxCodes16Simd, argmaxFloat32Simd, dequantizeCodes16Simd, maxCodes16Simd, topKCodes16Simd, topKFloat32Simd } from '../../src/simd/logits.js';
+import {
+  argmaxCodes16Simd, argmaxFloat32Simd, countCodes16Simd, dequantizeCodes16Simd, maxCodes16Simd, topKCodes16Simd, topKFloat32Simd,
+} from '../../src/simd/logits.js';
 
 /** First index of the largest element, by a plain loop (`>` keeps the first of equals; NaN never wins). */
 function scalarArgmax(row: ArrayLike<number>): number {
@@ -164,6 +167,71 @@ describe('uint16 codes dequantized', () => {
       expect(dequantizeCodes16Simd(row, encoding, dst)).toBe(scalarArgmax(row));
       expect(Array.from(dst.subarray(0, n))).toEqual(Array.from(row, (q) => Math.fround((q + encoding.offset) * encoding.scale)));
       expect(Array.from(dst.subarray(n))).toEqual([-7, -7, -7, -7, -7]);
+    }
+  });
+});
+
+describe('uint16 code histogram', () => {
+  /** The histogram of the codes >= floor, the ids of the codes >= nearFrom and how many were counted, by a plain loop. */
+  function scalarCount(row: ArrayLike<number>, floor: number, nearFrom: number): { counts: Int32Array; near: number[]; counted: number } {
+    const counts = new Int32Array(65536);
+    const near: number[] = [];
+    let counted = 0;
+    for (let i = 0; i < row.length; i++) {
+      if (row[i] >= floor) {
+        counts[row[i]]++;
+        counted++;
+      }
+      if (row[i] >= nearFrom) near.push(i);
+    }
+    return { counts, near, counted };
+  }
+
+  /** The first code whose count differs, or -1 (a 65536-entry toEqual per case would take minutes). */
+  function firstDifference(a: Int32Array, b: Int32Array): number {
+    for (let c = 0; c < 65536; c++) if (a[c] !== b[c]) return c;
+    return -1;
+  }
+
+  const rng = seedrandom('simd-histogram');
+  for (const [shape, make] of Object.entries(SHAPES)) {
+    it(`${shape}: counts, near ids and totals equal the counting loop for every length, floor and near bound`, () => {
+      for (const n of LENGTHS) {
+        const row = Uint16Array.from(make(n, rng));
+        const top = row[scalarArgmax(row)];
+        for (const floor of [0, Math.max(0, top - 40_000), Math.max(0, top - 3), top, top + 1]) {
+          for (const nearFrom of [0, Math.max(0, top - 2), top]) {
+            const expected = scalarCount(row, floor, nearFrom);
+            // Leftovers of an earlier call must not survive: the histogram overwrites the whole table.
+            const counts = new Int32Array(65536).fill(3);
+            const near = new Int32Array(n + 2).fill(-1);
+            const out = new Int32Array(3);
+            countCodes16Simd(row, 0, n, counts, floor, nearFrom, near, out);
+            expect(firstDifference(counts, expected.counts)).toBe(-1);
+            expect(Array.from(near.subarray(0, expected.near.length))).toEqual(expected.near);
+            expect(out[1]).toBe(expected.near.length);
+            expect(out[2]).toBe(expected.counted);
+          }
+        }
+      }
+    });
+  }
+
+  it('reads a row at an offset of its buffer, keeps at most near.length ids (counting them all), and follows growth', () => {
+    const buffer = Uint16Array.from({ length: 3 * 5000 }, (_, i) => (i * 7919) % 65521);
+    const counts = new Int32Array(65536);
+    const near = new Int32Array(4);
+    const out = new Int32Array(3);
+    for (const from of [0, 5000, 10_000, 5000]) {
+      const row = buffer.subarray(from, from + 5000);
+      const expected = scalarCount(row, 20_000, 60_000);
+      countCodes16Simd(buffer, from, 5000, counts, 20_000, 60_000, near, out);
+      expect(firstDifference(counts, expected.counts)).toBe(-1);
+      expect(Array.from(near)).toEqual(expected.near.slice(0, 4));
+      expect(out[1]).toBe(expected.near.length);
+      expect(out[2]).toBe(expected.counted);
+      // A larger row grows the kernel's memory between the calls.
+      argmaxCodes16Simd(new Uint16Array(400_000 + from));
     }
   });
 });

@@ -1,6 +1,7 @@
 ;; The sampler's passes over a logits row in the module's own memory (byte offsets): the k best tokens
 ;; of a row of uint16 codes or float32 values (k = 1: the argmax), uint16 codes dequantized to float32,
-;; and the largest code (the bench's floor of one SIMD pass).
+;; the histogram of uint16 codes (top-p on codes), and the largest code (the bench's floor of one SIMD
+;; pass).
 ;;
 ;; The top-k kernels are src/sampler/rank.ts's selectTopK step for step, so that they leave the same
 ;; tokens in the same heap order (the draws that follow sum masses in that order): a heap of size k
@@ -245,6 +246,93 @@
         (local.set $src (i32.add (local.get $src) (i32.const 16)))
         (local.set $dst (i32.add (local.get $dst) (i32.const 32)))
         (br $next))))
+
+  ;; The histogram of the $n uint16 codes at $keys (padded with zero codes to a multiple of 32) from
+  ;; $floor on: the 65536 int32 entries at $counts are zeroed, then entry c counts the tokens with code c
+  ;; for c >= $floor, and entry 65536 how many tokens that is (65537 is scratch). Meanwhile the ids of
+  ;; the tokens with a code >= $nearFrom go to the int32 slots at $near in id order, at most $capacity
+  ;; of them. Returns how many tokens had a code >= $nearFrom. $floor and $nearFrom are <= 65536.
+  ;;
+  ;; The counting is a scatter, which SIMD does not help: it runs scalar, two tokens at a time, without
+  ;; a branch (a token below $floor increments a spare entry after the table, one per token of the
+  ;; pair), so a floor amid the codes costs no mispredictions and a run of tokens below it no chain of
+  ;; increments of one entry. SIMD compares skip the vectors with no code from $floor on, and find the
+  ;; near ids, which are rare.
+  (func (export "countU16") (param $keys i32) (param $n i32) (param $counts i32) (param $floor i32)
+    (param $nearFrom i32) (param $near i32) (param $capacity i32) (result i32)
+    (local $p i32) (local $end i32) (local $whole i32) (local $q i32) (local $at i32) (local $i i32)
+    (local $mask i32) (local $kept i32) (local $ge i32) (local $counted i32) (local $f v128)
+    (local.set $p (local.get $counts))
+    (local.set $end (i32.add (local.get $counts) (i32.const 262144)))
+    (block $zeroed
+      (loop $zero
+        (br_if $zeroed (i32.ge_u (local.get $p) (local.get $end)))
+        (v128.store (local.get $p) (v128.const i32x4 0 0 0 0))
+        (local.set $p (i32.add (local.get $p) (i32.const 16)))
+        (br $zero)))
+    (i64.store (local.get $end) (i64.const 0))
+    ;; The near ids: vectors of eight codes; lanes past $n (padding) never qualify. (A bound of 65536,
+    ;; which no code reaches, would splat to 0: it ends the scan at once.)
+    (if (i32.gt_u (local.get $nearFrom) (i32.const 65535)) (then (local.set $i (local.get $n))))
+    (local.set $f (i16x8.splat (local.get $nearFrom)))
+    (block $scanned
+      (loop $vectors
+        (br_if $scanned (i32.ge_u (local.get $i) (local.get $n)))
+        (local.set $mask (i16x8.bitmask (i16x8.ge_u
+          (v128.load (i32.add (local.get $keys) (i32.shl (local.get $i) (i32.const 1)))) (local.get $f))))
+        (block $lanesDone
+          (loop $lanes
+            (br_if $lanesDone (i32.eqz (local.get $mask)))
+            (local.set $at (i32.add (local.get $i) (i32.ctz (local.get $mask))))
+            (br_if $lanesDone (i32.ge_u (local.get $at) (local.get $n)))
+            (if (i32.lt_u (local.get $kept) (local.get $capacity))
+              (then (i32.store (i32.add (local.get $near) (i32.shl (local.get $kept) (i32.const 2))) (local.get $at))))
+            (local.set $kept (i32.add (local.get $kept) (i32.const 1)))
+            (local.set $mask (i32.and (local.get $mask) (i32.sub (local.get $mask) (i32.const 1))))
+            (br $lanes)))
+        (local.set $i (i32.add (local.get $i) (i32.const 8)))
+        (br $vectors)))
+    ;; The counts: vectors of eight codes, skipped when none reaches $floor (at a low temperature,
+    ;; nearly all), else counted in pairs; then the tokens past the last whole vector one by one.
+    (local.set $f (i16x8.splat (local.get $floor)))
+    (local.set $p (local.get $keys))
+    (local.set $whole (i32.add (local.get $keys) (i32.shl (i32.and (local.get $n) (i32.const -8)) (i32.const 1))))
+    (if (i32.gt_u (local.get $floor) (i32.const 65535)) (then (local.set $p (local.get $whole))))
+    (block $counted
+      (loop $blocks
+        (br_if $counted (i32.ge_u (local.get $p) (local.get $whole)))
+        (if (v128.any_true (i16x8.ge_u (v128.load (local.get $p)) (local.get $f)))
+          (then
+            (local.set $end (i32.add (local.get $p) (i32.const 16)))
+            (loop $pairs
+              (local.set $q (i32.load16_u (local.get $p)))
+              (local.set $ge (i32.ge_u (local.get $q) (local.get $floor)))
+              (local.set $counted (i32.add (local.get $counted) (local.get $ge)))
+              (local.set $at (i32.add (local.get $counts) (i32.shl (select (local.get $q) (i32.const 65536) (local.get $ge)) (i32.const 2))))
+              (i32.store (local.get $at) (i32.add (i32.load (local.get $at)) (i32.const 1)))
+              (local.set $q (i32.load16_u offset=2 (local.get $p)))
+              (local.set $ge (i32.ge_u (local.get $q) (local.get $floor)))
+              (local.set $counted (i32.add (local.get $counted) (local.get $ge)))
+              (local.set $at (i32.add (local.get $counts) (i32.shl (select (local.get $q) (i32.const 65537) (local.get $ge)) (i32.const 2))))
+              (i32.store (local.get $at) (i32.add (i32.load (local.get $at)) (i32.const 1)))
+              (local.set $p (i32.add (local.get $p) (i32.const 4)))
+              (br_if $pairs (i32.lt_u (local.get $p) (local.get $end)))))
+          (else (local.set $p (i32.add (local.get $p) (i32.const 16)))))
+        (br $blocks)))
+    (local.set $end (i32.add (local.get $keys) (i32.shl (local.get $n) (i32.const 1))))
+    (block $tailDone
+      (loop $tail
+        (br_if $tailDone (i32.ge_u (local.get $p) (local.get $end)))
+        (local.set $q (i32.load16_u (local.get $p)))
+        (if (i32.ge_u (local.get $q) (local.get $floor))
+          (then
+            (local.set $at (i32.add (local.get $counts) (i32.shl (local.get $q) (i32.const 2))))
+            (i32.store (local.get $at) (i32.add (i32.load (local.get $at)) (i32.const 1)))
+            (local.set $counted (i32.add (local.get $counted) (i32.const 1)))))
+        (local.set $p (i32.add (local.get $p) (i32.const 2)))
+        (br $tail)))
+    (i32.store (i32.add (local.get $counts) (i32.const 262144)) (local.get $counted))
+    (local.get $kept))
 
   ;; The largest of the $n uint16 codes at $keys (padded with zero codes to a multiple of 32).
   (func (export "maxU16") (param $keys i32) (param $n i32) (result i32)
