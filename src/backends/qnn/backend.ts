@@ -2,6 +2,7 @@
 import { InvalidArgumentError } from '../../errors.js';
 import type { GraphSpec } from '../../graphs/spec.js';
 import type { QnnHardwareDevice } from '../../qnn/binding/platform.js';
+import type { QnnGraph } from '../../qnn/binding/graph.js';
 import type { QnnProfileRecord } from '../../qnn/binding/profile.js';
 import { QnnSession } from '../../qnn/binding/session.js';
 import { logLevelAdmits, stderrLogSink } from '../../qnn/binding/log.js';
@@ -56,7 +57,7 @@ class QnnHtpBackend implements QnnGraphBackend {
   }
 
   bind(graph: string, buffers: ReadonlyMap<string, Uint8Array>): void {
-    const qnnGraph = this.session.graph(graph, `bind "${graph}"`);
+    const qnnGraph = this.session.graph(graph, 'bind');
     const pick = ({ name }: { name: string }): Uint8Array => {
       const buffer = buffers.get(name);
       if (buffer === undefined) throw new InvalidArgumentError(`bind "${graph}": no buffer for tensor "${name}"`);
@@ -65,8 +66,15 @@ class QnnHtpBackend implements QnnGraphBackend {
     qnnGraph.bind(qnnGraph.inputs.map(pick), qnnGraph.outputs.map(pick));
   }
 
-  async execute(graph: string): Promise<void> {
-    return this.session.graph(graph, `execute "${graph}"`).execute();
+  /** Not `async`: the graph's own promise, without another to settle after it (a decode step's path). */
+  execute(graph: string): Promise<void> {
+    let qnnGraph: QnnGraph;
+    try {
+      qnnGraph = this.session.graph(graph, 'execute');
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return qnnGraph.execute();
   }
 
   takeProfile(): QnnProfileRecord[] {

@@ -38,8 +38,11 @@ export interface GraphRuntime {
   readonly executionQueue: ExecutionQueue | null;
   /** Throws `QnnDisposedError` after dispose. */
   assertOpen(call: string): void;
-  /** Keeps `work` in the set dispose waits for. */
-  track(work: Promise<void>): Promise<void>;
+  /** Dispose has been called (`assertOpen` would throw). */
+  readonly isDisposed: boolean;
+  /** An execution starts / ends: dispose waits until every started one has ended. */
+  executionStarted(): void;
+  executionEnded(): void;
 }
 
 interface EncodedTensor {
@@ -224,11 +227,17 @@ export class QnnGraph {
     this.bound = true;
   }
 
-  /** Runs the graph on the bound buffers. */
-  async execute(): Promise<void> {
-    this.runtime.assertOpen(`execute "${this.name}"`);
-    if (!this.bound) throw new QnnGraphNotBoundError(`execute "${this.name}": the graph's IO was never bound`);
-    return this.runtime.track(this.run());
+  /** Runs the graph on the bound buffers (not `async`: the run's own promise, without another after it). */
+  execute(): Promise<void> {
+    if (this.runtime.isDisposed || !this.bound) {
+      try {
+        this.runtime.assertOpen(`execute "${this.name}"`);
+        throw new QnnGraphNotBoundError(`execute "${this.name}": the graph's IO was never bound`);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    return this.run();
   }
 
   /**
@@ -239,6 +248,7 @@ export class QnnGraph {
   private async run(): Promise<void> {
     const { runtime, executeArgs } = this;
     this.running++;
+    runtime.executionStarted();
     try {
       const queue = runtime.executionQueue;
       const result =
@@ -248,9 +258,10 @@ export class QnnGraph {
             ? await callAsync(this.graphExecute, ...executeArgs)
             : this.graphExecute(...executeArgs);
       runtime.core.check(this.executeLabel, result);
+      runtime.profiler?.collect('execute', this.name);
     } finally {
       this.running--;
+      runtime.executionEnded();
     }
-    runtime.profiler?.collect('execute', this.name);
   }
 }

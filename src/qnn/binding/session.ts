@@ -85,7 +85,10 @@ export class QnnSession implements GraphRuntime {
   private readonly stack = new DisposalStack();
   private readonly arena = new NativeArena();
   private readonly logger: QnnLogger | null;
-  private readonly inFlight = new Set<Promise<void>>();
+  /** Executions between `executionStarted` and `executionEnded`; `dispose` waits for none. */
+  private executing = 0;
+  /** Set by a `dispose` waiting for the executions to end. */
+  private allEnded: (() => void) | null = null;
   private disposing: Promise<void> | null = null;
 
   private constructor(options: QnnSessionOptions) {
@@ -140,23 +143,35 @@ export class QnnSession implements GraphRuntime {
     return this.hardwareDevices;
   }
 
+  get isDisposed(): boolean {
+    return this.disposing !== null;
+  }
+
   assertOpen(call: string): void {
     if (this.disposing !== null) throw new QnnDisposedError(`${call}: the QNN session has been disposed`);
   }
 
-  track(work: Promise<void>): Promise<void> {
-    this.inFlight.add(work);
-    return work.finally(() => this.inFlight.delete(work));
+  executionStarted(): void {
+    this.executing++;
   }
 
-  /** The graph called `name`; `call` names the caller in errors. */
-  graph(name: string, call = `graph "${name}"`): QnnGraph {
-    this.assertOpen(call);
+  executionEnded(): void {
+    if (--this.executing > 0 || this.allEnded === null) return;
+    const ended = this.allEnded;
+    this.allEnded = null;
+    ended();
+  }
+
+  /**
+   * The graph called `name`; errors name the call as `${verb} "${name}"` (built only then: this is
+   * on every execute's path).
+   */
+  graph(name: string, verb = 'graph'): QnnGraph {
     const graph = this.graphs.get(name);
-    if (graph === undefined) {
-      throw new InvalidArgumentError(`${call}: unknown graph "${name}" (graphs: ${[...this.graphs.keys()].join(', ')})`);
-    }
-    return graph;
+    if (this.disposing === null && graph !== undefined) return graph;
+    const call = `${verb} "${name}"`;
+    this.assertOpen(call);
+    throw new InvalidArgumentError(`${call}: unknown graph "${name}" (graphs: ${[...this.graphs.keys()].join(', ')})`);
   }
 
   /** IO memory: shared (zero-copy) when available, else native heap. */
@@ -174,7 +189,7 @@ export class QnnSession implements GraphRuntime {
   /** Waits for running executes, then frees everything in reverse order. Idempotent. */
   dispose(): Promise<void> {
     this.disposing ??= (async () => {
-      await Promise.allSettled([...this.inFlight]);
+      if (this.executing > 0) await new Promise<void>((resolve) => (this.allEnded = resolve));
       await this.stack.dispose();
     })();
     return this.disposing;
