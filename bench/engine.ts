@@ -14,6 +14,7 @@ import type { GraphBackend } from '../src/backends/backend.js';
 import type { GraphSpec, TensorSpec } from '../src/graphs/spec.js';
 import { Engine } from '../src/runtime/engine/engine.js';
 import { Sampler } from '../src/sampler/sampler.js';
+import type { QnnExecuteMode } from '../src/qnn/binding/index.js';
 import { medianAsyncUs, type Measurement } from './harness.js';
 import { loadNpuSim } from './native/npu-sim.js';
 import { writeLlamaShapedCtxBins } from './npu-idle.js';
@@ -132,11 +133,11 @@ const HEAP_STEPS = 5000;
 const HEAP_REPEATS = 5;
 /**
  * `sync` / `async`: the null backend executing on the JS thread (a macrotask turn per step) or
- * declaring executesOffThread; `qnn-sync` / `qnn-async`: QnnHtp through the real binding, in that
+ * declaring executesOffThread; `qnn-sync` / `qnn-async` / `qnn-queued`: QnnHtp through the real binding, in that
  * execute mode, on the native test provider (0 us executes, no JS in graphExecute) at
  * Llama-3.2-1B shapes with CL 512. No step listener in any.
  */
-const HEAP_MODES = ['sync', 'async', 'qnn-sync', 'qnn-async'] as const;
+const HEAP_MODES = ['sync', 'async', 'qnn-sync', 'qnn-async', 'qnn-queued'] as const;
 type HeapMode = (typeof HEAP_MODES)[number];
 
 /**
@@ -210,7 +211,7 @@ async function heapEngine(mode: HeapMode): Promise<{ engine: Engine; nValid: num
   const npu = loadNpuSim().sim!;
   npu.setExecuteUs(0);
   const dir = mkdtempSync(join(tmpdir(), 'genie-ts-bench-heap-'));
-  const opened = await npu.open(await writeLlamaShapedCtxBins(dir, undefined, 512), { executeMode: mode === 'qnn-sync' ? 'sync' : 'async' });
+  const opened = await npu.open(await writeLlamaShapedCtxBins(dir, undefined, 512), { executeMode: mode.slice(4) as QnnExecuteMode });
   const engine = Engine.create(opened.backend, { contextSize: 512, padToken: 128004, eosToken: 128009, rope: { theta: 500_000, scaling: { type: 'default' } } });
   return {
     engine,
