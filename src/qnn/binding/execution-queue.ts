@@ -31,10 +31,21 @@ type Settle = (status: Status) => void;
 /** Submits one execution with the given `notifyParam`; returns the submission's own status. */
 export type Submit = (notifyParam: number | NativePointer) => Status;
 
-/** What the queue learns of one graph's executions, kept by the graph. */
+/** What the queue learns of one graph's executions, kept by the graph (ms; NaN: not known yet). */
 export interface ExecutionTiming {
-  /** How long the graph's last execution took on the accelerator, in ms (NaN: not known yet). */
-  expectedMs: number;
+  /** From the execution's start (its submission, or the end before it) to its end, as last seen. */
+  durationMs: number;
+  /**
+   * From the start of the queue's busy spell (a submission into an empty queue) to the end of this
+   * graph's execution, learned when it ended last in flight: a step's last split measured from the
+   * step's first submission, free of how late the ends before it were seen.
+   */
+  chainMs: number;
+}
+
+/** A graph's timing before its first execution. */
+export function newExecutionTiming(): ExecutionTiming {
+  return { durationMs: Number.NaN, chainMs: Number.NaN };
 }
 
 export interface ExecutionQueue {
@@ -91,16 +102,21 @@ class PolledExecutionQueue implements ExecutionQueue {
   private readonly settles: (Settle | null)[] = new Array<Settle | null>(POLLED_CAPACITY).fill(null);
   private readonly timings: (ExecutionTiming | null)[] = new Array<ExecutionTiming | null>(POLLED_CAPACITY).fill(null);
   private readonly submittedAt = new Float64Array(POLLED_CAPACITY);
-  /** When each in-flight execution is expected to end (NaN: unknown). */
+  /** When each in-flight execution is expected to end from its duration, and from its chain (NaN: unknown). */
   private readonly expectedEnd = new Float64Array(POLLED_CAPACITY);
+  private readonly chainEnd = new Float64Array(POLLED_CAPACITY);
   private readonly free = new Int32Array(POLLED_CAPACITY);
   private nFree = POLLED_CAPACITY;
   /** Slots in flight, in submission order (the backend's order of execution). */
   private readonly flying = new Int32Array(POLLED_CAPACITY);
   private nFlying = 0;
-  /** When the queue's last execution is expected to end, and when the last end was seen (ms, performance.now). */
+  /**
+   * When the queue's last execution is expected to end, when the last end was seen, and when the
+   * queue's busy spell began (ms, performance.now).
+   */
   private queueEnd = 0;
   private lastEnd = 0;
+  private busySince = 0;
   /** A look is scheduled; it comes from a timer (the queue slept). */
   private scheduled = false;
   private sleeping = false;
@@ -142,12 +158,14 @@ class PolledExecutionQueue implements ExecutionQueue {
         return;
       }
       const now = performance.now();
+      if (this.nFlying === 0) this.busySince = now;
       const start = Math.max(now, this.queueEnd);
       this.settles[slot] = resolve;
       this.timings[slot] = timing;
       this.submittedAt[slot] = now;
-      this.expectedEnd[slot] = start + timing.expectedMs;
-      this.queueEnd = Number.isNaN(timing.expectedMs) ? now : start + timing.expectedMs;
+      this.expectedEnd[slot] = start + timing.durationMs;
+      this.chainEnd[slot] = this.busySince + timing.chainMs;
+      this.queueEnd = Number.isNaN(timing.durationMs) ? now : start + timing.durationMs;
       this.flying[this.nFlying++] = slot;
       this.schedule();
     });
@@ -183,6 +201,7 @@ class PolledExecutionQueue implements ExecutionQueue {
   /** Settles every slot whose status was stored; `slept`: this is the first look after a timer. */
   private collect(slept: boolean): void {
     const words = this.words;
+    const last = this.flying[this.nFlying - 1];
     let kept = 0;
     for (let i = 0; i < this.nFlying; i++) {
       const slot = this.flying[i];
@@ -192,19 +211,23 @@ class PolledExecutionQueue implements ExecutionQueue {
       }
       // One 64-bit store wrote both words: once either shows it, both do (read again: the first
       // read may have come before the store).
-      this.ended(slot, Atomics.load(words, 2 * slot + 1) * 2 ** 32 + (Atomics.load(words, 2 * slot) >>> 0), slept);
+      const status = Atomics.load(words, 2 * slot + 1) * 2 ** 32 + (Atomics.load(words, 2 * slot) >>> 0);
+      this.ended(slot, status, slept, slot === last);
     }
     this.nFlying = kept;
   }
 
-  private ended(slot: number, status: number, slept: boolean): void {
+  private ended(slot: number, status: number, slept: boolean, last: boolean): void {
     const now = performance.now();
     const timing = this.timings[slot]!;
     // The backend runs the queue in order: this execution began at its submission or at the end before it.
-    const took = now - Math.max(this.submittedAt[slot], this.lastEnd);
-    // Seen at the first look after a timer, it may have ended long before: only an upper bound,
-    // so the next sleep is made shorter instead (a late timer would otherwise feed on itself).
-    timing.expectedMs = Number.isNaN(timing.expectedMs) || !slept ? took : Math.min(took, 0.8 * timing.expectedMs);
+    timing.durationMs = now - Math.max(this.submittedAt[slot], this.lastEnd);
+    if (last) {
+      // Seen at the first look after a timer, it may have ended long before: only an upper bound,
+      // so the next sleep is made shorter instead (a late timer would otherwise feed on itself).
+      const chain = now - this.busySince;
+      timing.chainMs = slept && !Number.isNaN(timing.chainMs) ? Math.min(chain, 0.8 * timing.chainMs) : chain;
+    }
     this.lastEnd = now;
     const settle = this.settles[slot]!;
     this.settles[slot] = null;
@@ -216,8 +239,15 @@ class PolledExecutionQueue implements ExecutionQueue {
   /** Polling is due: `poll`, or the last execution in flight is within EARLY_MS of its expected end. */
   private pollingDue(now: number): boolean {
     if (this.poll) return true;
-    const end = this.expectedEnd[this.flying[this.nFlying - 1]];
+    const end = this.lastExpectedEnd();
     return !Number.isNaN(end) && end - EARLY_MS <= now;
+  }
+
+  /** The last in-flight execution's expected end: from its chain where known, else from its duration. */
+  private lastExpectedEnd(): number {
+    const slot = this.flying[this.nFlying - 1];
+    const chain = this.chainEnd[slot];
+    return Number.isNaN(chain) ? this.expectedEnd[slot] : chain;
   }
 
   /**
@@ -232,7 +262,7 @@ class PolledExecutionQueue implements ExecutionQueue {
     let look = Infinity;
     const last = this.nFlying - 1;
     for (let i = 0; i <= last; i++) {
-      const end = this.expectedEnd[this.flying[i]];
+      const end = i === last ? this.lastExpectedEnd() : this.expectedEnd[this.flying[i]];
       let at = end;
       if (Number.isNaN(end)) at = now + UNKNOWN_PERIOD_MS;
       else if (i === last) at = end - EARLY_MS - now > 2 * HALVING_MIN_MS ? now + (end - EARLY_MS - now) / 2 : end - EARLY_MS;

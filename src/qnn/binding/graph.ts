@@ -13,7 +13,7 @@ import { elementCount } from '../../tensor/shape.js';
 import { QnnContextBinaryError, QnnGraphNotBoundError } from './errors.js';
 import type { QnnCoreApi } from './function-table.js';
 import { TENSOR } from './layout.js';
-import type { ExecutionQueue, ExecutionTiming, Submit } from './execution-queue.js';
+import { newExecutionTiming, type ExecutionQueue, type ExecutionTiming, type Submit } from './execution-queue.js';
 import type { ContextMemHandles } from './mem-handles.js';
 import type { NativeBufferPool } from './memory.js';
 import type { QnnGraphInfo, QnnQuantization, QnnTensorInfo } from './metadata.js';
@@ -135,7 +135,7 @@ export class QnnGraph {
   /** `queued` mode: calls graphExecuteAsync on one argument list whose last entry, `notifyParam`, it rewrites. */
   private readonly submitQueued: Submit | null = null;
   /** How long this graph's executions take, for the queue's polling (queued mode). */
-  private readonly timing: ExecutionTiming = { expectedMs: Number.NaN };
+  private readonly timing: ExecutionTiming = newExecutionTiming();
   /** Executions submitted and not yet ended; `bind` refuses while there are any. */
   private running = 0;
   private bound = false;

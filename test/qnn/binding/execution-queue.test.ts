@@ -9,7 +9,7 @@
 import koffi from 'koffi';
 import { afterEach, describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../../../src/errors.js';
-import { createExecutionQueue, POLLED_CAPACITY, type ExecutionQueue, type ExecutionTiming } from '../../../src/qnn/binding/execution-queue.js';
+import { createExecutionQueue, newExecutionTiming, POLLED_CAPACITY, type ExecutionQueue, type ExecutionTiming } from '../../../src/qnn/binding/execution-queue.js';
 import { statusStore } from '../../../src/qnn/binding/status-store.js';
 
 type Notify = (param: unknown, status: number | bigint) => void;
@@ -34,7 +34,7 @@ class FakeBackend {
   }
 }
 
-const timing = (): ExecutionTiming => ({ expectedMs: Number.NaN });
+const timing = newExecutionTiming;
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 const polledHere = statusStore().fn !== undefined;
@@ -107,22 +107,33 @@ describe.each(variants)('execution queue ($name)', ({ options, runs }) => {
 });
 
 describe.skipIf(!polledHere)('polled execution queue', () => {
-  it('learns how long a graph takes from submission (or the end before it) to the end it sees', async () => {
+  it('learns each graph\'s duration, and the last one\'s time from the first submission (its chain)', async () => {
     const { queue, backend } = open({ poll: true, completion: 'polled' });
-    const graph = timing();
+    const first = timing();
+    const second = timing();
     const started = performance.now();
-    const result = queue.submit(backend.submit, graph);
-    await sleep(20);
+    const results = [queue.submit(backend.submit, first), queue.submit(backend.submit, second)];
+    await sleep(10);
     backend.end(0, 0);
-    await result;
+    await results[0];
+    const firstSeen = performance.now();
+    await sleep(10);
+    backend.end(1, 0);
+    await results[1];
     const elapsed = performance.now() - started;
-    expect(graph.expectedMs).toBeGreaterThanOrEqual(19);
-    expect(graph.expectedMs).toBeLessThanOrEqual(elapsed);
+    expect(first.durationMs).toBeGreaterThanOrEqual(9);
+    expect(first.durationMs).toBeLessThanOrEqual(firstSeen - started);
+    // The second ran from the first one's end: its duration excludes the first's, its chain does not.
+    expect(second.durationMs).toBeGreaterThanOrEqual(9);
+    expect(second.durationMs).toBeLessThanOrEqual(elapsed - first.durationMs + 0.5);
+    expect(second.chainMs).toBeGreaterThanOrEqual(19);
+    expect(second.chainMs).toBeLessThanOrEqual(elapsed);
+    expect(first.chainMs).toBeNaN(); // it never ended last in flight
   });
 
   it('adaptive: an execution that ends long before its expected end is seen within half of it', async () => {
     const { queue, backend } = open({ poll: false, completion: 'polled' });
-    const graph: ExecutionTiming = { expectedMs: 200 };
+    const graph: ExecutionTiming = { durationMs: 200, chainMs: 200 };
     const result = queue.submit(backend.submit, graph);
     await sleep(5);
     backend.end(0, 0);
@@ -131,7 +142,7 @@ describe.skipIf(!polledHere)('polled execution queue', () => {
     // The looks before the expected end halve the time left: an early end is seen within half the
     // expected duration, not held until it, and the estimate shrinks to what was seen.
     expect(performance.now() - seenAt).toBeLessThan(150);
-    expect(graph.expectedMs).toBeLessThan(200);
+    expect(graph.chainMs).toBeLessThan(200);
   });
 
   it(`refuses a submission beyond ${POLLED_CAPACITY} in flight, naming the limit, and keeps the others`, async () => {
