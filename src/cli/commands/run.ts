@@ -17,6 +17,7 @@ import { checkStageSpec, type SamplerStageSpec } from '../../sampler/chain.js';
 import { byteSize, type ElementArray } from '../../tensor/dtype.js';
 import { parseChoiceFlag, parseFlags, parseIntegerFlag, UsageError, type FlagSpec } from '../flags.js';
 import type { CliIO, Command } from '../io.js';
+import type { QnnExecuteMode } from '../../qnn/binding/graph.js';
 import { embeddingFileRows, parseEmbeddingFileSpec, tableToEmbedding, type EmbeddingFileSpec } from './embedding-file.js';
 
 const USAGE = `usage: genie-ts run [-c CONFIG] (-p PROMPT | --prompt_file FILE | -tok FILE | -e FILE[,...]) [options]
@@ -89,6 +90,9 @@ weights, built on first use into a cache folder). Text streams to stdout, diagno
   --dump-logits FILE         write raw float32 logits, one dequantized row per sampled token
   --profile FILE             write the KPIs as JSON (with -w: the rewind query's), plus QnnProfile
                              events on QnnHtp (refuses to overwrite an existing file, like Genie)
+  --execute-mode MODE        QnnHtp only: async (default; graphExecute off the JS thread) or queued
+                             (graphExecuteAsync: a step's splits run back to back; the config's
+                             QnnHtp poll then makes the JS thread poll for each end)
   --log LEVEL                error | warn | info | verbose (default error); verbose adds one line per
                              graph step of the first query (variant, slots, positions, fed ids, timings)
   -h, --help                 show this help
@@ -103,6 +107,13 @@ GENIE_STATUS_WARNING_CONTEXT_EXCEEDED; the exit status is 0.
 exit status: 0 done (the context-exceeded warning included), 1 runtime error (config, files,
 model, a prompt longer than the context), 2 bad usage
 `;
+
+/**
+ * `--execute-mode`'s choices, QnnHtp execute modes (src/qnn/binding/graph.ts, not imported here: it
+ * loads Koffi). Not `sync`: the CLI always takes QNN's log (`--log`), which a blocked JS thread
+ * could not receive.
+ */
+const EXECUTE_MODES: readonly QnnExecuteMode[] = ['async', 'queued'];
 
 const FLAGS: FlagSpec[] = [
   { name: 'config', kind: 'value', aliases: ['-c'] },
@@ -134,6 +145,7 @@ const FLAGS: FlagSpec[] = [
   { name: 'json', kind: 'boolean' },
   { name: 'dump-logits', kind: 'value' },
   { name: 'profile', kind: 'value' },
+  { name: 'execute-mode', kind: 'value' },
   { name: 'log', kind: 'value' },
   { name: 'help', kind: 'boolean', aliases: ['-h'] },
 ];
@@ -195,6 +207,8 @@ interface RunArgs {
   readonly json: boolean;
   readonly dumpLogits?: string;
   readonly profile?: string;
+  /** `--execute-mode` (QnnHtp). */
+  readonly executeMode?: QnnExecuteMode;
   readonly log: LogLevel;
 }
 
@@ -285,6 +299,7 @@ function parseRunArgs(args: readonly string[]): RunArgs {
     if (maxTokens < 1) throw new UsageError(`--max-tokens "${maxTokensText}": expected a positive integer`);
   }
   const log = text('log');
+  const executeMode = text('execute-mode');
   return {
     help: values.has('help'),
     config: text('config'),
@@ -307,6 +322,7 @@ function parseRunArgs(args: readonly string[]): RunArgs {
     json: values.has('json'),
     dumpLogits: text('dump-logits'),
     profile: text('profile'),
+    executeMode: executeMode === undefined ? undefined : parseChoiceFlag('--execute-mode', executeMode, EXECUTE_MODES),
     log: log === undefined ? 'error' : parseChoiceFlag('--log', log, LOG_LEVELS),
   };
 }
@@ -597,9 +613,19 @@ async function runDialog(args: RunArgs, io: CliIO, progress: ProgressLine): Prom
     sampler: args.sampler,
     ...(args.samplerStages !== undefined && { samplerStages: args.samplerStages }),
     ...(args.kvPolicy !== undefined && { kvPolicy: args.kvPolicy }),
-    backend: { qnn: { logLevel: args.log, ...(args.profile !== undefined && { profiling: 'basic' as const }) } },
+    backend: {
+      qnn: {
+        logLevel: args.log,
+        ...(args.profile !== undefined && { profiling: 'basic' as const }),
+        ...(args.executeMode !== undefined && { executeMode: args.executeMode }),
+      },
+    },
     imageEncoder,
   });
+  if (args.executeMode !== undefined && dialog.config.backendType !== 'QnnHtp') {
+    await dialog.dispose();
+    throw new GenieError('INVALID_INPUT', `--execute-mode applies to a QnnHtp backend; this config's engine.backend.type is "${dialog.config.backendType}"`);
+  }
   // Ctrl-C stops the query at its next step (the engine yields to the event loop every step, so the
   // listener runs within one step on every backend); the reply so far is printed and the run ends
   // normally. The listener is removed as it runs (`once`): a second Ctrl-C gets SIGINT's default
