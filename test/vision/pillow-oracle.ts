@@ -74,7 +74,7 @@ const FILTERS: Record<Filter, { support: number; f: (x: number) => number }> = {
 const PRECISION_BITS = 32 - 8 - 2;
 
 /** precompute_coeffs + normalize_coeffs_8bpc: per output, [xmin, integer weights]. */
-function coefficients(inSize: number, outSize: number, filter: Filter): Array<{ xmin: number; k: number[] }> {
+export function coefficients(inSize: number, outSize: number, filter: Filter): Array<{ xmin: number; k: number[] }> {
   const { support: filterSupport, f } = FILTERS[filter];
   const scale = inSize / outSize;
   const filterscale = scale < 1.0 ? 1.0 : scale;

@@ -12,11 +12,12 @@ import { describe, expect, it } from 'vitest';
 import { planGeometry } from '../../src/vision/geometry.js';
 import { preprocessImage, type ImageProcessorSettings } from '../../src/vision/index.js';
 import { resolveProcessor } from '../../src/vision/processor.js';
-import { resizerFor } from '../../src/vision/resize.js';
+import { paddedSpan, resizerFor } from '../../src/vision/resize.js';
 import { resolveTarget } from '../../src/vision/target.js';
 import { byteOf, checkerboard, gradient, noise, png } from './images.js';
 import {
   centerCrop,
+  coefficients,
   expand2square,
   fastVlmReference,
   hfValue,
@@ -201,6 +202,94 @@ describe('resampling with sharp stays within 2 levels of Pillow', () => {
       expect(inner).toBeLessThanOrEqual(2);
       expect(edge).toBeLessThanOrEqual(2);
     }
+  });
+
+  describe('the second pass resizes only the span of the canvas around the image', () => {
+    /** A padded image's geometry: the canvas side, the image's offset and length along the padded axis. */
+    const along = (image: RgbImage) => {
+      const size = Math.max(image.width, image.height);
+      const length = Math.min(image.width, image.height);
+      return { size, offset: Math.floor((size - length) / 2), length };
+    };
+    const CUBIC = { fit: 'fill', kernel: 'cubic', fastShrinkOnLoad: false } as const;
+
+    /** sharp resizing the whole expand2square canvas in the same two passes: the path without the span. */
+    async function wholeCanvas(image: RgbImage, side: number, colour: { r: number; g: number; b: number }): Promise<Uint8Array> {
+      const { size, offset, length } = along(image);
+      const input = sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } });
+      const landscape = image.width > image.height;
+      const first = landscape
+        ? input.resize(side, length, CUBIC).extend({ top: offset, bottom: size - length - offset, background: colour })
+        : input.resize(length, side, CUBIC).extend({ left: offset, right: size - length - offset, background: colour });
+      const canvas = await first.raw().toBuffer();
+      const raw = { width: landscape ? side : size, height: landscape ? size : side, channels: 3 } as const;
+      return new Uint8Array(await sharp(canvas, { raw }).resize(side, side, CUBIC).raw().toBuffer());
+    }
+
+    it('the 4032x3024 photo to 1024: canvas lines 441..3591, output lines 112..912', () => {
+      // 4032 / 1024 = 63 / 16: every 63 canvas lines make 16 output lines. The image covers lines
+      // 504..3528; the bicubic window reaches 2 * 63 / 16 = 7.875 lines, so the span keeps 9 lines
+      // of padding: from 495 down to the cell edge 441 (7 * 63), from 3537 up to 3591 (57 * 63).
+      expect(paddedSpan(4032, 1024, 504, 3024)).toEqual({ start: 441, end: 3591, outStart: 112, outEnd: 912 });
+      // An axis that is not resized keeps the whole canvas.
+      expect(paddedSpan(300, 300, 50, 200)).toEqual({ start: 0, end: 300, outStart: 0, outEnd: 300 });
+    });
+
+    it("every output line outside the span reads only padding by Pillow's taps, and the span's edges are on the sampling grid", () => {
+      for (const [size, out] of [[4032, 1024], [3000, 1024], [1000, 336], [999, 333], [700, 224], [240, 80], [251, 100], [1234, 448]]) {
+        for (const length of [1, Math.floor(size / 3), Math.floor(size / 2) + 1, size - 2]) {
+          const offset = Math.floor((size - length) / 2);
+          const span = paddedSpan(size, out, offset, length);
+          expect(Number.isInteger(span.outStart) && Number.isInteger(span.outEnd)).toBe(true);
+          expect(span.outStart * size).toBe(span.start * out);
+          expect(span.outEnd * size).toBe(span.end * out);
+          expect(span.start === 0 || span.start < offset).toBe(true);
+          expect(span.end === size || span.end > offset + length).toBe(true);
+          coefficients(size, out, 'bicubic').forEach(({ xmin, k }, i) => {
+            if (i >= span.outStart && i < span.outEnd) return;
+            const readsImage = xmin < offset + length && xmin + k.length > offset;
+            expect(readsImage, `${size} -> ${out}, image ${offset}+${length}, output line ${i}`).toBe(false);
+          });
+        }
+      }
+    });
+
+    it('bit for bit what resizing the whole canvas gives, landscape and portrait, with and without an aligned span', async () => {
+      const mean = [0.3, 0.55, 0.8];
+      const colour = { r: Math.trunc(mean[0] * 255), g: Math.trunc(mean[1] * 255), b: Math.trunc(mean[2] * 255) };
+      for (const [image, side] of [
+        [noise(240, 120, 11), 80], // grid 3: canvas lines 51..189 of 240
+        [noise(120, 240, 12), 80],
+        [smooth(300, 140), 100], // grid 3
+        [checkerboard(140, 300, 4), 100],
+        [noise(200, 150, 13), 64], // grid 25: the span is the whole canvas
+        [noise(101, 251, 14), 100], // grid 251: the whole canvas
+      ] as const) {
+        const { size, offset, length } = along(image);
+        const span = paddedSpan(size, side, offset, length);
+        expect(resizerOf(image, side)).toBe('sharp');
+        const canvas = { width: side, height: side, data: await wholeCanvas(image, side, colour) };
+        const expected = toNchw(canvas, (v, c) => hfValue(v, mean[c], 1));
+        expect(await tensorOf(image, side, { imageMean: mean as never }), `${image.width}x${image.height} -> ${side}, span ${JSON.stringify(span)}`).toEqual(expected);
+      }
+    });
+
+    it("an aligned span stays within Pillow's tolerances, the lines where image and padding meet included", async () => {
+      for (const [image, edgeOf, inner, edge] of [
+        [noise(240, 120, 21), columns(80), 2, 16],
+        [noise(120, 240, 22), rows(80), 4, 16],
+        [smooth(240, 120), columns(80), 2, 2],
+        [smooth(120, 240), rows(80), 2, 2],
+      ] as const) {
+        const { size, offset, length } = along(image);
+        const span = paddedSpan(size, 80, offset, length);
+        expect(span.start > 0 && span.end < size).toBe(true);
+        expect(resizerOf(image, 80)).toBe('sharp');
+        const d = differences(await tensorOf(image, 80), fastVlmReference(image, 80).resized, edgeOf);
+        expect(d.inner).toBeLessThanOrEqual(inner);
+        expect(d.edge).toBeLessThanOrEqual(edge);
+      }
+    });
   });
 
   it('the reference itself pads before resizing (a check of the oracle, not of genie-ts)', () => {
