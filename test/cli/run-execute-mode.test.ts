@@ -36,7 +36,7 @@ describe('genie-ts run --execute-mode', () => {
     return path;
   }
 
-  async function tokens(args: string[]): Promise<number[]> {
+  async function tokens(args: string[]): Promise<readonly number[]> {
     const run = await cli(['run', ...args, '-p', 'Hello there', '-n', '12', '--json']);
     expect(run.code, run.stderr).toBe(0);
     return (JSON.parse(run.stdout) as QueryResult).generatedTokens;

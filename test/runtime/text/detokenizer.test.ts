@@ -119,6 +119,25 @@ describe('IncrementalDetokenizer (byte-level, Qwen3)', () => {
     }
   });
 
+  it('a token seen again (its text cached) streams as one UTF-8 decoder over every token\'s bytes does, in any state', () => {
+    const table = qwen.byteTable()!;
+    const rng = seedrandom('seen-again');
+    const detok = new IncrementalDetokenizer(qwen);
+    // The same ids over and over: from the second round on, whole tokens come from the cache,
+    // arriving after complete and after incomplete characters alike.
+    const ids = randomIds(rng, 60);
+    for (let round = 0; round < 4; round++) {
+      detok.reset();
+      const reference = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
+      for (const id of ids) {
+        const bytes = table.bytes(id);
+        const expected = table.isAdded(id) ? reference.decode() + reference.decode(bytes) : reference.decode(bytes, { stream: true });
+        expect(detok.push(id), `round ${round}, id ${id}`).toBe(expected);
+      }
+      expect(detok.flush()).toBe(reference.decode());
+    }
+  });
+
   it('emits U+FFFD for invalid bytes without waiting, and for an incomplete character only on flush', () => {
     const detok = new IncrementalDetokenizer(qwen);
     expect(detok.push(byteTokenIds[0xe4])).toBe('');
