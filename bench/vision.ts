@@ -4,7 +4,10 @@
  * decoding and resizing the same JPEG to raw RGB of the same size with the same kernel. Both decode
  * at full resolution: JPEG shrink-on-load (libjpeg's DCT downscaling) would change the pixels away
  * from Pillow's, so the pipeline does not use it; the row with it shows what it would save. The
- * pipeline and the floor are timed in alternation, so a load on the machine hits both alike.
+ * row with the horizontal resize alone is the pipeline's first pass (src/vision/resize.ts): Pillow
+ * resizes horizontally first, libvips vertically, so keeping Pillow's order costs a horizontal
+ * reduce at full resolution. The pipeline and the floor are timed in alternation, so a load on the
+ * machine hits both alike.
  * Also: the conversion step alone, the images that take Pillow's resampler in TypeScript, and the
  * splice of an image's rows into the decoder's input encoding.
  */
@@ -55,13 +58,17 @@ export async function run(): Promise<Measurement[]> {
   const floor = () =>
     sharp(jpeg).resize(SIDE, SIDE, { fit: 'contain', kernel: 'cubic', background: '#000', fastShrinkOnLoad: false }).raw().toBuffer();
   const shrinkOnLoad = () => sharp(jpeg).resize(SIDE, SIDE, { fit: 'contain', kernel: 'cubic', background: '#000' }).raw().toBuffer();
+  // Pillow's order (horizontal pass first) costs a full-resolution horizontal reduce in libvips,
+  // which resizes vertically first: the pipeline's first pass without its padding.
+  const horizontalFirst = () => sharp(jpeg).resize(SIDE, 3024, { fit: 'fill', kernel: 'cubic', fastShrinkOnLoad: false }).raw().toBuffer();
   const pipeline = () => preprocessImage(jpeg, { target: TARGET });
-  const [pipelineUs, floorUs, shrinkUs] = await alternating([pipeline, floor, shrinkOnLoad], 15);
+  const [pipelineUs, floorUs, shrinkUs, horizontalUs] = await alternating([pipeline, floor, shrinkOnLoad, horizontalFirst], 15);
 
   const rows: Measurement[] = [
     { name: '4032x3024 JPEG -> 1024x1024 float32 NCHW (FastVLM: pad to square, bicubic, sharp)', medianUs: pipelineUs, ratio: pipelineUs / floorUs, target: '<= 1.3x floor' },
     { name: 'sharp decode + resize to raw RGB (floor): same JPEG, 1024x1024, cubic, full-resolution decode', medianUs: floorUs },
     { name: 'sharp decode + resize with JPEG shrink-on-load (not used: changes pixels); ratio = pipeline / this', medianUs: shrinkUs, ratio: pipelineUs / shrinkUs },
+    { name: 'sharp decode + horizontal resize only, to 1024x3024 raw RGB (the first pass alone); ratio = this / floor', medianUs: horizontalUs, ratio: horizontalUs / floorUs },
   ];
 
   // The conversion alone: 8-bit RGB to the tensor, into a preallocated buffer (the encoder's input).
