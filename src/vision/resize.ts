@@ -108,20 +108,7 @@ function resizedTo(pipeline: Sharp, from: Extent, to: Extent): Sharp {
   return from.width === to.width && from.height === to.height ? pipeline : pipeline.resize(to.width, to.height, CUBIC);
 }
 
-/**
- * The lines of a padded axis (`size` long, the image at `[offset, offset + length)`) that the
- * second pass resizes, and the output lines they become. libvips places output line `i` of a
- * resize from `n` to `m` lines at input `(i + 0.5) * n / m` and repeats the edge line for taps
- * outside its input. So a span of the canvas from line `start` to `end`, resized to
- * `(end - start) * out / size` lines, reads exactly the taps the whole canvas would when
- * - `start` and `end` fall on the sampling grid: multiples of `size / gcd(size, out)`, the lines
- *   where an output line's cell begins;
- * - every line between the span's edge and the image is padding, at least `BICUBIC_MARGIN` scaled
- *   lines of it (or the span reaches the canvas' edge): then the edge line repeated is the padding
- *   the canvas has beyond it, and each output line outside the span (its window reaches 1.5 scaled
- *   lines past its cell, plus a line of rounding) reads padding only, so it is the padding colour,
- *   which `extend` adds.
- */
+/** Lines `[start, end)` of a padded axis of the canvas, and the output lines `[outStart, outEnd)` they become. */
 export interface PaddedSpan {
   readonly start: number;
   readonly end: number;
@@ -129,18 +116,32 @@ export interface PaddedSpan {
   readonly outEnd: number;
 }
 
-/** Padding kept between the image and a span's edge, in output lines: the bicubic window's 2, with a spare. */
-const BICUBIC_MARGIN = 2;
+/** Pillow's bicubic support: a window reaches 2 output lines each side of its centre. */
+const BICUBIC_SUPPORT = 2;
 
 function gcd(a: number, b: number): number {
   while (b !== 0) [a, b] = [b, a % b];
   return a;
 }
 
+/**
+ * The span of a padded axis (`size` lines, the image at `[offset, offset + length)`) that the
+ * second pass resizes to `out` lines. libvips centres output line `i` of a resize from `n` to `m`
+ * lines at input position `(i + 0.5) * n / m` (pixel edges at integers) and repeats the edge line
+ * for taps outside its input. So the span resized to `(end - start) * out / size` lines reads
+ * exactly the taps the whole canvas would when
+ * - `start` and `end` are on the sampling grid: multiples of `size / gcd(size, out)`, the lines
+ *   where an output line's cell begins;
+ * - at least `ceil(2 * size / out) + 1` lines of padding lie between each edge of the span and the
+ *   image, or the span reaches the canvas' edge: the edge line libvips repeats is then padding, as
+ *   the canvas is beyond it, and an output line outside the span, whose window reaches 1.5 scaled
+ *   lines (and a line of rounding) past the span's edge, reads padding only: it is the padding
+ *   colour, which `extend` adds.
+ */
 export function paddedSpan(size: number, out: number, offset: number, length: number): PaddedSpan {
   if (size === out) return { start: 0, end: size, outStart: 0, outEnd: out };
   const grid = size / gcd(size, out);
-  const margin = Math.ceil((BICUBIC_MARGIN * size) / out) + 1;
+  const margin = Math.ceil((BICUBIC_SUPPORT * size) / out) + 1;
   const start = Math.max(Math.floor((offset - margin) / grid) * grid, 0);
   const end = Math.min(Math.ceil((offset + length + margin) / grid) * grid, size);
   return { start, end, outStart: (start * out) / size, outEnd: (end * out) / size };
