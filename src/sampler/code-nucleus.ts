@@ -1,3 +1,4 @@
+import { cutCodesSimd } from '../simd/logits.js';
 import type { LogitsView } from './logits-view.js';
 
 /** Nats below the best token so far within which the counting pass keeps token ids. */
@@ -16,11 +17,15 @@ const QUARTER_ULP = 2 ** -54;
  *
  * One pass counts the codes and keeps the ids of the tokens near the best so far: the survivors of a
  * nucleus that ends within `NEAR_NATS` of the best are among them, otherwise a second pass collects
- * them. The weights of the distinct codes come without an exponential each: `v(c)` is `(c + offset) * scale` rounded to
- * float32, so `exp(-(vmax - v(c)) / t)` is `exp(-j * scale / t)` (j = max - c, two 256-entry tables)
- * times `exp(-(rmax - r(c)) / t)` for the float32 roundings r, a factor within a few 1e-6 of 1 taken
- * by its Taylor series (error below 1e-16 relative), so each weight is the per-token pass's
- * `exp(-(max - v) / t)` to within rounding; only the order of the sums differs.
+ * them. The weights of the distinct codes come without an exponential each: `v(c)` is
+ * `(c + offset) * scale` rounded to float32, so `exp(-(vmax - v(c)) / t)` is `exp(-j * scale / t)`
+ * (j = max - c, two 256-entry tables) times `exp(-(rmax - r(c)) / t)` for the float32 roundings r, a
+ * factor within a few 1e-6 of 1 taken by its Taylor series (error below 1e-16 relative), so each
+ * weight is the per-token pass's `exp(-(max - v) / t)` to within rounding; only the order of the sums
+ * differs. The count and the cut (weights, total, cumulative sums) run in WebAssembly
+ * (src/simd/logits.ts), the cut in JavaScript only where the factor needs `Math.exp` (a temperature
+ * near 0): in JavaScript they took 2-3x as long at a Qwen-sized vocabulary, and twice that again
+ * when V8 compiled them less well.
  */
 export class CodeNucleus {
   private counts = new Int32Array(0);
@@ -28,6 +33,10 @@ export class CodeNucleus {
   private readonly near = new Int32Array(NEAR_CAPACITY);
   /** The counting pass's largest code, number of near ids and number of tokens counted. */
   private readonly counted = new Int32Array(3);
+  /** The cut code (-1: the mass stayed below the target) and how many of its tokens the nucleus takes. */
+  private readonly found = new Int32Array(2);
+  /** The cut's doubles, updated in place for the kernel. */
+  private readonly operands = { offset: Number.NaN, scale: Number.NaN, rmax: Number.NaN, temperature: Number.NaN, fraction: Number.NaN };
   private readonly hi = new Float64Array(256);
   private readonly lo = new Float64Array(256);
   /** `scale / t` the tables hold. */
@@ -44,12 +53,9 @@ export class CodeNucleus {
    * token) into `tokens` (id order) and the survivors' values into `values[token]`; returns how many.
    */
   cut(view: LogitsView, tokens: Int32Array, values: Float32Array): number {
-    const { fraction: topP, temperature } = this;
-    if (this.counts.length === 0) {
-      this.counts = new Int32Array(65536);
-      this.weights = new Float64Array(65536);
-    }
-    const { counts, weights, hi, lo } = this;
+    const { temperature } = this;
+    if (this.counts.length === 0) this.counts = new Int32Array(65536);
+    const { counts, hi, lo, found } = this;
     const { scale, offset } = view.encoding;
     const step = scale / temperature;
     if (step !== this.step) {
@@ -65,12 +71,42 @@ export class CodeNucleus {
     const max = this.counted[0];
     const nearCount = this.counted[1];
     const vmax = Math.fround((max + offset) * scale);
-    const rmax = vmax - (max + offset) * scale;
+    const cut = this.operands;
+    cut.offset = offset;
+    cut.scale = scale;
+    cut.rmax = vmax - (max + offset) * scale;
+    cut.temperature = temperature;
+    cut.fraction = this.fraction;
     // Tokens the count left out (deeper than DEPTH_NATS) are never added: each weighs less than e^-60,
     // and 2^31 of them less than 2^-54 of a total of at least 1 (the best token's weight), so they could
     // not change it.
     const uncounted = view.vocab - this.counted[2];
-    let left = view.vocab - uncounted;
+    const floor = Math.max(0, max - depth);
+    // A float32 rounding moves a value by at most 2^-24 of it (2^-150 below the normal range), so e,
+    // the difference of two roundings over the temperature, stays below 1e-3 for every counted code when
+    // this holds (with a factor 2 to spare): the kernel's Taylor series is then exact to rounding.
+    const reach = Math.max(Math.abs(vmax), Math.abs((floor + offset) * scale));
+    if (reach * 2 ** -22 + 2 ** -148 < 1e-3 * temperature) cutCodesSimd(counts, max, this.counted[2], uncounted, cut, hi, lo, found);
+    else this.cutWithExp(max, uncounted);
+    const code = found[0];
+    const ties = found[1];
+    counts.fill(0, floor, max + 1);
+    // The cumulative mass stayed below the target (rounding, p near 1): the nucleus is every token.
+    if (code < 0) return view.pickAboveInto(null, view.vocab, -1, 0, tokens, values);
+    // Every token at or above the cut is within `window` of the best, so among the near ids.
+    if (nearCount <= NEAR_CAPACITY && code >= max - window) return view.pickAboveInto(this.near, nearCount, code, ties, tokens, values);
+    return view.pickAboveInto(null, view.vocab, code, ties, tokens, values);
+  }
+
+  /**
+   * The cut as the kernel computes it (src/simd/logits.ts cutCodesSimd), with `Math.exp` where the
+   * Taylor series would not do (|e| >= 1e-3: a temperature near 0 or a huge scale), into `found`.
+   */
+  private cutWithExp(max: number, uncounted: number): void {
+    if (this.weights.length === 0) this.weights = new Float64Array(65536);
+    const { counts, weights, hi, lo, found } = this;
+    const { offset, scale, rmax, temperature, fraction } = this.operands;
+    let left = this.counted[2];
     let total = 0;
     let min = max;
     for (let c = max; left > 0; c--) {
@@ -90,10 +126,9 @@ export class CodeNucleus {
       // codes instead of the row's whole range).
       if ((left + uncounted) * w < total * QUARTER_ULP) break;
     }
-    const target = topP * total;
+    const target = fraction * total;
     let before = 0;
-    let code = -1;
-    let ties = 0;
+    found[0] = -1;
     for (let c = max; c >= min; c--) {
       const k = counts[c];
       if (k === 0) continue;
@@ -105,17 +140,11 @@ export class CodeNucleus {
         m++;
       }
       if (cumulative >= target) {
-        code = c;
-        ties = m;
-        break;
+        found[0] = c;
+        found[1] = m;
+        return;
       }
       before = cumulative;
     }
-    counts.fill(0, Math.max(0, max - depth), max + 1);
-    // The cumulative mass stayed below the target (rounding, p near 1): the nucleus is every token.
-    if (code < 0) return view.pickAboveInto(null, view.vocab, -1, 0, tokens, values);
-    // Every token at or above the cut is within `window` of the best, so among the near ids.
-    if (nearCount <= NEAR_CAPACITY && code >= max - window) return view.pickAboveInto(this.near, nearCount, code, ties, tokens, values);
-    return view.pickAboveInto(null, view.vocab, code, ties, tokens, values);
   }
 }

@@ -2,7 +2,7 @@
  * The sampler's passes over one logits row in WebAssembly SIMD (src/simd/wat/logits.wat): the k best
  * tokens of uint16 codes or float32 values, in exactly the heap order of src/sampler/rank.ts's
  * selectTopK (k = 1 is the argmax, lowest index on ties), uint16 codes dequantized exactly, and the
- * histogram of uint16 codes. The row is copied into the kernel's memory
+ * histogram of uint16 codes and its top-p cut. The row is copied into the kernel's memory
  * (a memcpy, a few microseconds for 128k codes), padded to the kernel's blocks, scanned there.
  * Nothing is allocated per call: the caller passes the row as a typed array of its own (kept per row).
  */
@@ -16,6 +16,7 @@ interface LogitsExports extends KernelExports {
   dequantizeU16(src: number, dst: number, n: number, scale: number, offset: number): void;
   maxU16(keys: number, n: number): number;
   countU16(keys: number, n: number, counts: number, floor: number, nearFrom: number, near: number, capacity: number): number;
+  cutCodes(counts: number, max: number, left: number, uncounted: number, weights: number, reals: number, ties: number): number;
 }
 
 const kernel = lazyKernel<LogitsExports>('logits', logitsWasm);
@@ -164,6 +165,60 @@ export function countCodes16Simd(src: Uint16Array, from: number, n: number, coun
   for (let i = 0; i < ids; i++) near[i] = memory[(nearAt >> 2) + i];
   out[1] = kept;
   out[2] = memory[first + 65536];
+}
+
+/** The doubles of a top-p cut of a code histogram (an object: as arguments V8 would box them). */
+export interface CodeCut {
+  readonly offset: number;
+  readonly scale: number;
+  /** `fround(vmax) - vmax`, vmax being the largest code's value in float64. */
+  readonly rmax: number;
+  readonly temperature: number;
+  /** The share of the mass to reach. */
+  readonly fraction: number;
+}
+
+// The cut's operands in the kernel's memory (bytes): the histogram, the weights, then the doubles
+// (CodeCut's five, the two exponential tables), then the ties.
+const CUT_WEIGHTS_AT = 65536 * 4;
+const CUT_REALS_AT = CUT_WEIGHTS_AT + 65536 * 8;
+const CUT_TIES_AT = CUT_REALS_AT + (5 + 2 * 256) * 8;
+
+// Views of the kernel's memory the cut writes through, re-made when the memory grows (or the
+// histogram's length changes).
+let cutBuffer: ArrayBufferLike | null = null;
+let cutReals: Float64Array = new Float64Array(0);
+let cutCounts: Int32Array = new Int32Array(0);
+
+/**
+ * The top-p cut of a histogram of codes, as src/sampler/code-nucleus.ts's loops compute it (the same
+ * operations: the same weights, total and cut): `counts` (at most 65536 entries) holds `counted`
+ * tokens, the largest code being `max`, and `uncounted` more tokens lie below every counted one; code
+ * c weighs `hi[j >> 8] * lo[j & 255] * exp(-e)` (j = max - c, `lo[i] = exp(-i step)`,
+ * `hi[i] = exp(-256 i step)`, e the float32 rounding's share, taken by its Taylor series: the caller
+ * makes sure that |e| < 1e-3). Writes into `out` the cut code (-1 when the cumulative mass stays below
+ * `fraction` of the total) and how many of its tokens the nucleus takes.
+ */
+export function cutCodesSimd(counts: Int32Array, max: number, counted: number, uncounted: number, cut: CodeCut, hi: Float64Array, lo: Float64Array, out: Int32Array): void {
+  const kern = kernel.get();
+  kern.reserve(CUT_TIES_AT + 4);
+  const memory = kern.i32;
+  if (memory.buffer !== cutBuffer || cutCounts.length !== counts.length) {
+    cutBuffer = memory.buffer;
+    cutReals = new Float64Array(memory.buffer, CUT_REALS_AT, 5 + 2 * 256);
+    cutCounts = memory.subarray(0, counts.length);
+  }
+  cutCounts.set(counts);
+  const reals = cutReals;
+  reals[0] = cut.offset;
+  reals[1] = cut.scale;
+  reals[2] = cut.rmax;
+  reals[3] = cut.temperature;
+  reals[4] = cut.fraction;
+  reals.set(hi, 5);
+  reals.set(lo, 5 + 256);
+  out[0] = kern.exports.cutCodes(0, max, counted, uncounted, CUT_WEIGHTS_AT, CUT_REALS_AT, CUT_TIES_AT);
+  out[1] = memory[CUT_TIES_AT >> 2];
 }
 
 /** The largest code of `row`: one SIMD pass (with the copy in), the bench's floor for the kernels above. */

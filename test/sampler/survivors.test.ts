@@ -66,6 +66,21 @@ describe('survivor sets equal a naive full-sort implementation', () => {
     }
   });
 
+  it('uint16 codes at temperatures near 0 (code weights with an exponential each, not a Taylor series) and above: the naive nucleus', () => {
+    const rng = testRng('survivors-cold');
+    const vocab = 3000;
+    const out = new Int32Array(vocab);
+    for (let trial = 0; trial < 24; trial++) {
+      const temp = [0.0001, 0.0005, 0.002, 0.01, 0.3, 1.5][trial % 6];
+      const topP = [0.5, 0.9, 0.999, 0.99999][trial % 4];
+      // Logits on a grid of two codes (many ties) or spread out.
+      const { view, data, encoding } = makeLogits('UFIXED_POINT_16', [randomLogits(rng, vocab, 3, trial % 2 ? 0.001 : 0)]);
+      const scaled = dequantizeRow('UFIXED_POINT_16', data, 0, vocab, encoding).map((v) => v / temp);
+      const sampler = new Sampler(samplerParams({ temp, topP }), vocab, ['temperature', 'top-p']);
+      expect(Array.from(out.subarray(0, sampler.survivorsInto(view, out)))).toEqual(naiveSurvivors(scaled, { topK: 0, topP, minP: 0 }));
+    }
+  });
+
   it('Qwen-sized vocabulary: top-p alone, no filter at all, and a flat distribution with thousands of survivors', () => {
     const rng = testRng('survivors-large');
     const vocab = 151_936;

@@ -5,13 +5,15 @@
  * equal, the best at the first or last index, ascending and descending (every token enters the heap),
  * lengths around the kernels' 8/16/32-element blocks, NaN and infinities for float32, the memory
  * growing between calls; the dequantization of codes against the formula in float64 rounded once; and
- * the code histogram against a counting loop.
+ * the code histogram against a counting loop, and its top-p cut against one exponential per code and
+ * cumulative sums token by token.
  */
 import seedrandom from 'seedrandom';
 import { describe, expect, it } from 'vitest';
 import { selectTopK } from '../../src/sampler/rank.js';
 import {
-  argmaxCodes16Simd, argmaxFloat32Simd, countCodes16Simd, dequantizeCodes16Simd, maxCodes16Simd, topKCodes16Simd, topKFloat32Simd,
+  argmaxCodes16Simd, argmaxFloat32Simd, countCodes16Simd, cutCodesSimd, dequantizeCodes16Simd, maxCodes16Simd, topKCodes16Simd,
+  topKFloat32Simd,
 } from '../../src/simd/logits.js';
 
 /** First index of the largest element, by a plain loop (`>` keeps the first of equals; NaN never wins). */
@@ -232,6 +234,60 @@ describe('uint16 code histogram', () => {
       expect(out[2]).toBe(expected.counted);
       // A larger row grows the kernel's memory between the calls.
       argmaxCodes16Simd(new Uint16Array(400_000 + from));
+    }
+  });
+});
+
+describe('top-p cut of a code histogram', () => {
+  /**
+   * The cut by definition: each code weighs exp(-(vmax - v) / t) with v its value rounded to float32
+   * (one Math.exp each), the total over every token, then tokens in sampling order (larger code first)
+   * one at a time until the cumulative weight reaches `fraction` of it.
+   */
+  function scalarCut(counts: Int32Array, max: number, encoding: { scale: number; offset: number }, t: number, fraction: number): [number, number] {
+    const value = (c: number) => Math.fround((c + encoding.offset) * encoding.scale);
+    const weight = (c: number) => Math.exp(-(value(max) - value(c)) / t);
+    let total = 0;
+    for (let c = max; c >= 0; c--) total += counts[c] * weight(c);
+    let cumulative = 0;
+    for (let c = max; c >= 0; c--) {
+      for (let m = 1; m <= counts[c]; m++) {
+        cumulative += weight(c);
+        if (cumulative >= fraction * total) return [c, m];
+      }
+    }
+    return [-1, 0];
+  }
+
+  it('the cut code and its ties equal the definition for peaked, flat and tied histograms at several temperatures', () => {
+    const rng = seedrandom('simd-cut');
+    const counts = new Int32Array(65536);
+    const hi = new Float64Array(256);
+    const lo = new Float64Array(256);
+    const out = new Int32Array(2);
+    const encodings = [{ scale: 0.0007, offset: -30_000 }, { scale: 0.002, offset: -32_768 }, { scale: 1.52587890625e-5 * 64, offset: -20_000 }];
+    for (let trial = 0; trial < 60; trial++) {
+      const encoding = encodings[trial % 3];
+      const t = [0.1, 0.7, 1, 2.5][trial % 4];
+      const fraction = [0.05, 0.5, 0.8, 0.95, 0.999][trial % 5];
+      const spread = [0.3, 2.5, 6][Math.floor(rng() * 3)];
+      counts.fill(0);
+      let max = 0;
+      for (let i = 0; i < 20_000; i++) {
+        const x = spread * Math.sqrt(-2 * Math.log(1 - rng())) * Math.cos(2 * Math.PI * rng()) + (rng() < 0.001 ? 10 : 0);
+        const c = Math.min(65535, Math.max(0, Math.round(x / encoding.scale - encoding.offset)));
+        counts[c] += trial % 7 === 0 ? 50 : 1; // runs of equal codes: the ties
+        max = Math.max(max, c);
+      }
+      const counted = counts.reduce((a, b) => a + b, 0);
+      const step = encoding.scale / t;
+      for (let i = 0; i < 256; i++) {
+        lo[i] = Math.exp(-i * step);
+        hi[i] = Math.exp(-i * 256 * step);
+      }
+      const x = (max + encoding.offset) * encoding.scale;
+      cutCodesSimd(counts, max, counted, 0, { ...encoding, rmax: Math.fround(x) - x, temperature: t, fraction }, hi, lo, out);
+      expect(Array.from(out)).toEqual(scalarCut(counts, max, encoding, t, fraction));
     }
   });
 });

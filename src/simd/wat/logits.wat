@@ -334,6 +334,85 @@
     (i32.store (i32.add (local.get $counts) (i32.const 262144)) (local.get $counted))
     (local.get $kept))
 
+  ;; The top-p cut of a code histogram (src/sampler/code-nucleus.ts's loops, operation for operation, so
+  ;; the weights, the total and the cut are the JavaScript ones). At $reals, float64: offset, scale,
+  ;; rmax (fround(vmax) - vmax at the largest code), temperature, fraction of the mass to reach; then
+  ;; the tables hi[256], lo[256] of exp(-256 i step) and exp(-i step). The int32 histogram at $counts
+  ;; holds $left tokens, the largest code being $max; $uncounted more lie below it, each lighter than
+  ;; any counted one. Code c weighs w = hi[j >> 8] * lo[j & 255] * exp(-e), j = max - c,
+  ;; e = (rmax - (fround(x) - x)) / temperature, x = (c + offset) * scale, exp(-e) by its Taylor series
+  ;; (the caller makes sure |e| < 1e-3 for every code); the weights go to the float64 slots at
+  ;; $weights. Returns the cut code (-1 when the cumulative mass stays below its target) and stores
+  ;; at $ties how many of its tokens (lowest ids first) the nucleus takes.
+  (func (export "cutCodes") (param $counts i32) (param $max i32) (param $left i32) (param $uncounted i32)
+    (param $weights i32) (param $reals i32) (param $ties i32) (result i32)
+    (local $c i32) (local $k i32) (local $j i32) (local $min i32) (local $m i32)
+    (local $offset f64) (local $scale f64) (local $rmax f64) (local $t f64) (local $x f64) (local $e f64)
+    (local $w f64) (local $total f64) (local $target f64) (local $before f64) (local $cumulative f64)
+    (local.set $offset (f64.load (local.get $reals)))
+    (local.set $scale (f64.load offset=8 (local.get $reals)))
+    (local.set $rmax (f64.load offset=16 (local.get $reals)))
+    (local.set $t (f64.load offset=24 (local.get $reals)))
+    (local.set $c (local.get $max))
+    (local.set $min (local.get $max))
+    ;; The weights, from the largest code down, until every counted token is in or the tokens left
+    ;; could not change the total's last place.
+    (block $weighed
+      (loop $codes
+        (br_if $weighed (i32.le_s (local.get $left) (i32.const 0)))
+        (local.set $k (i32.load (i32.add (local.get $counts) (i32.shl (local.get $c) (i32.const 2)))))
+        (if (local.get $k)
+          (then
+            (local.set $j (i32.sub (local.get $max) (local.get $c)))
+            (local.set $x (f64.mul (f64.add (f64.convert_i32_s (local.get $c)) (local.get $offset)) (local.get $scale)))
+            (local.set $e (f64.div
+              (f64.sub (local.get $rmax) (f64.sub (f64.promote_f32 (f32.demote_f64 (local.get $x))) (local.get $x)))
+              (local.get $t)))
+            (local.set $w (f64.mul
+              (f64.mul
+                (f64.load offset=40 (i32.add (local.get $reals) (i32.shl (i32.shr_u (local.get $j) (i32.const 8)) (i32.const 3))))
+                (f64.load offset=2088 (i32.add (local.get $reals) (i32.shl (i32.and (local.get $j) (i32.const 255)) (i32.const 3)))))
+              (f64.sub (f64.const 1) (f64.mul (local.get $e)
+                (f64.sub (f64.const 1) (f64.mul (local.get $e)
+                  (f64.sub (f64.const 0.5) (f64.div (local.get $e) (f64.const 6)))))))))
+            (f64.store (i32.add (local.get $weights) (i32.shl (local.get $c) (i32.const 3))) (local.get $w))
+            (local.set $total (f64.add (local.get $total) (f64.mul (f64.convert_i32_s (local.get $k)) (local.get $w))))
+            (local.set $left (i32.sub (local.get $left) (local.get $k)))
+            (local.set $min (local.get $c))
+            (br_if $weighed (f64.lt
+              (f64.mul (f64.convert_i32_s (i32.add (local.get $left) (local.get $uncounted))) (local.get $w))
+              (f64.mul (local.get $total) (f64.const 0x1p-54))))))
+        (local.set $c (i32.sub (local.get $c) (i32.const 1)))
+        (br $codes)))
+    ;; The cut: cumulative weights in sampling order (a code's tokens one at a time) up to the target.
+    (local.set $target (f64.mul (f64.load offset=32 (local.get $reals)) (local.get $total)))
+    (local.set $c (local.get $max))
+    (block $found
+      (loop $cut
+        (br_if $found (i32.lt_s (local.get $c) (local.get $min)))
+        (local.set $k (i32.load (i32.add (local.get $counts) (i32.shl (local.get $c) (i32.const 2)))))
+        (if (local.get $k)
+          (then
+            (local.set $w (f64.load (i32.add (local.get $weights) (i32.shl (local.get $c) (i32.const 3)))))
+            (local.set $cumulative (local.get $before))
+            (local.set $m (i32.const 0))
+            (block $taken
+              (loop $tokens
+                (br_if $taken (i32.ge_s (local.get $m) (local.get $k)))
+                (br_if $taken (i32.and (i32.ne (local.get $m) (i32.const 0))
+                  (i32.eqz (f64.lt (local.get $cumulative) (local.get $target)))))
+                (local.set $cumulative (f64.add (local.get $cumulative) (local.get $w)))
+                (local.set $m (i32.add (local.get $m) (i32.const 1)))
+                (br $tokens)))
+            (if (f64.ge (local.get $cumulative) (local.get $target))
+              (then
+                (i32.store (local.get $ties) (local.get $m))
+                (return (local.get $c))))
+            (local.set $before (local.get $cumulative))))
+        (local.set $c (i32.sub (local.get $c) (i32.const 1)))
+        (br $cut)))
+    (i32.const -1))
+
   ;; The largest of the $n uint16 codes at $keys (padded with zero codes to a multiple of 32).
   (func (export "maxU16") (param $keys i32) (param $n i32) (result i32)
     (local $p i32) (local $end i32) (local $m v128)
