@@ -124,7 +124,7 @@ export function dequantizeCodes16Simd(row: Uint16Array, encoding: { readonly sca
   return kern.i32[heapAt >> 2];
 }
 
-/** Entries of the code histogram: one per uint16 code, then the two that count the tokens below the floor. */
+/** Entries of the code histogram: one per uint16 code, then two spare ones (the kernel's count of the tokens counted, scratch). */
 const HISTOGRAM_ENTRIES = 65538;
 const HISTOGRAM_BYTES = (HISTOGRAM_ENTRIES * 4 + 15) & -16;
 

@@ -254,14 +254,15 @@
   ;; of them. Returns how many tokens had a code >= $nearFrom. $floor and $nearFrom are <= 65536.
   ;;
   ;; The counting is a scatter, which SIMD does not help: it runs scalar, two tokens at a time, without
-  ;; a branch (a token below $floor increments a spare entry after the table, one per token of the
-  ;; pair), so a floor amid the codes costs no mispredictions and a run of tokens below it no chain of
-  ;; increments of one entry. SIMD compares skip the vectors with no code from $floor on, and find the
-  ;; near ids, which are rare.
+  ;; a branch (a token below $floor increments one of the two spare entries after the table, the
+  ;; pair's own, which then hold how many of the tokens looked at were not counted), so a floor amid
+  ;; the codes costs no mispredictions and a run of tokens below it no chain of increments of one
+  ;; entry. SIMD skips the blocks of 32 codes with none from $floor on (at a low temperature, nearly
+  ;; all), and finds the near ids, which are rare, as the top-k scan finds its candidates.
   (func (export "countU16") (param $keys i32) (param $n i32) (param $counts i32) (param $floor i32)
     (param $nearFrom i32) (param $near i32) (param $capacity i32) (result i32)
     (local $p i32) (local $end i32) (local $whole i32) (local $q i32) (local $at i32) (local $i i32)
-    (local $mask i32) (local $kept i32) (local $ge i32) (local $counted i32) (local $f v128)
+    (local $mask i32) (local $kept i32) (local $looked i32) (local $counted i32) (local $f v128)
     (local.set $p (local.get $counts))
     (local.set $end (i32.add (local.get $counts) (i32.const 262144)))
     (block $zeroed
@@ -271,54 +272,71 @@
         (local.set $p (i32.add (local.get $p) (i32.const 16)))
         (br $zero)))
     (i64.store (local.get $end) (i64.const 0))
-    ;; The near ids: vectors of eight codes; lanes past $n (padding) never qualify. (A bound of 65536,
-    ;; which no code reaches, would splat to 0: it ends the scan at once.)
+    ;; The near ids: blocks of 32 codes folded by max; in a block that holds one, each vector's lanes
+    ;; (a bitmask) in order; lanes past $n (padding) never qualify. (A bound of 65536, which no code
+    ;; reaches, would splat to 0: it ends the scan at once.)
     (if (i32.gt_u (local.get $nearFrom) (i32.const 65535)) (then (local.set $i (local.get $n))))
     (local.set $f (i16x8.splat (local.get $nearFrom)))
     (block $scanned
-      (loop $vectors
+      (loop $blocks
         (br_if $scanned (i32.ge_u (local.get $i) (local.get $n)))
-        (local.set $mask (i16x8.bitmask (i16x8.ge_u
-          (v128.load (i32.add (local.get $keys) (i32.shl (local.get $i) (i32.const 1)))) (local.get $f))))
-        (block $lanesDone
-          (loop $lanes
-            (br_if $lanesDone (i32.eqz (local.get $mask)))
-            (local.set $at (i32.add (local.get $i) (i32.ctz (local.get $mask))))
-            (br_if $lanesDone (i32.ge_u (local.get $at) (local.get $n)))
-            (if (i32.lt_u (local.get $kept) (local.get $capacity))
-              (then (i32.store (i32.add (local.get $near) (i32.shl (local.get $kept) (i32.const 2))) (local.get $at))))
-            (local.set $kept (i32.add (local.get $kept) (i32.const 1)))
-            (local.set $mask (i32.and (local.get $mask) (i32.sub (local.get $mask) (i32.const 1))))
-            (br $lanes)))
-        (local.set $i (i32.add (local.get $i) (i32.const 8)))
-        (br $vectors)))
-    ;; The counts: vectors of eight codes, skipped when none reaches $floor (at a low temperature,
-    ;; nearly all), else counted in pairs; then the tokens past the last whole vector one by one.
+        (local.set $p (i32.add (local.get $keys) (i32.shl (local.get $i) (i32.const 1))))
+        (if (v128.any_true (i16x8.ge_u
+              (i16x8.max_u
+                (i16x8.max_u (v128.load (local.get $p)) (v128.load offset=16 (local.get $p)))
+                (i16x8.max_u (v128.load offset=32 (local.get $p)) (v128.load offset=48 (local.get $p))))
+              (local.get $f)))
+          (then
+            (local.set $end (i32.add (local.get $i) (i32.const 32)))
+            (loop $vectors
+              (local.set $mask (i16x8.bitmask (i16x8.ge_u
+                (v128.load (i32.add (local.get $keys) (i32.shl (local.get $i) (i32.const 1)))) (local.get $f))))
+              (block $lanesDone
+                (loop $lanes
+                  (br_if $lanesDone (i32.eqz (local.get $mask)))
+                  (local.set $at (i32.add (local.get $i) (i32.ctz (local.get $mask))))
+                  (br_if $lanesDone (i32.ge_u (local.get $at) (local.get $n)))
+                  (if (i32.lt_u (local.get $kept) (local.get $capacity))
+                    (then (i32.store (i32.add (local.get $near) (i32.shl (local.get $kept) (i32.const 2))) (local.get $at))))
+                  (local.set $kept (i32.add (local.get $kept) (i32.const 1)))
+                  (local.set $mask (i32.and (local.get $mask) (i32.sub (local.get $mask) (i32.const 1))))
+                  (br $lanes)))
+              (local.set $i (i32.add (local.get $i) (i32.const 8)))
+              (br_if $vectors (i32.lt_u (local.get $i) (local.get $end)))))
+          (else (local.set $i (i32.add (local.get $i) (i32.const 32)))))
+        (br $blocks)))
+    ;; The counts: whole blocks of 32 codes, skipped when none reaches $floor, else counted in pairs;
+    ;; then the tokens past the last whole block one by one.
     (local.set $f (i16x8.splat (local.get $floor)))
     (local.set $p (local.get $keys))
-    (local.set $whole (i32.add (local.get $keys) (i32.shl (i32.and (local.get $n) (i32.const -8)) (i32.const 1))))
-    (if (i32.gt_u (local.get $floor) (i32.const 65535)) (then (local.set $p (local.get $whole))))
+    (local.set $whole (i32.add (local.get $keys) (i32.shl (i32.and (local.get $n) (i32.const -32)) (i32.const 1))))
     (block $counted
       (loop $blocks
         (br_if $counted (i32.ge_u (local.get $p) (local.get $whole)))
-        (if (v128.any_true (i16x8.ge_u (v128.load (local.get $p)) (local.get $f)))
+        (if (v128.any_true (i16x8.ge_u
+              (i16x8.max_u
+                (i16x8.max_u (v128.load (local.get $p)) (v128.load offset=16 (local.get $p)))
+                (i16x8.max_u (v128.load offset=32 (local.get $p)) (v128.load offset=48 (local.get $p))))
+              (local.get $f)))
           (then
-            (local.set $end (i32.add (local.get $p) (i32.const 16)))
+            (local.set $looked (i32.add (local.get $looked) (i32.const 32)))
+            (local.set $end (i32.add (local.get $p) (i32.const 64)))
             (loop $pairs
               (local.set $q (i32.load16_u (local.get $p)))
-              (local.set $ge (i32.ge_u (local.get $q) (local.get $floor)))
-              (local.set $counted (i32.add (local.get $counted) (local.get $ge)))
-              (local.set $at (i32.add (local.get $counts) (i32.shl (select (local.get $q) (i32.const 65536) (local.get $ge)) (i32.const 2))))
+              (local.set $at (i32.add (local.get $counts) (i32.shl
+                (select (local.get $q) (i32.const 65536) (i32.ge_u (local.get $q) (local.get $floor))) (i32.const 2))))
               (i32.store (local.get $at) (i32.add (i32.load (local.get $at)) (i32.const 1)))
               (local.set $q (i32.load16_u offset=2 (local.get $p)))
-              (local.set $ge (i32.ge_u (local.get $q) (local.get $floor)))
-              (local.set $counted (i32.add (local.get $counted) (local.get $ge)))
-              (local.set $at (i32.add (local.get $counts) (i32.shl (select (local.get $q) (i32.const 65537) (local.get $ge)) (i32.const 2))))
+              (local.set $at (i32.add (local.get $counts) (i32.shl
+                (select (local.get $q) (i32.const 65537) (i32.ge_u (local.get $q) (local.get $floor))) (i32.const 2))))
               (i32.store (local.get $at) (i32.add (i32.load (local.get $at)) (i32.const 1)))
               (local.set $p (i32.add (local.get $p) (i32.const 4)))
               (br_if $pairs (i32.lt_u (local.get $p) (local.get $end)))))
-          (else (local.set $p (i32.add (local.get $p) (i32.const 16)))))
+          (else (local.set $p (i32.add (local.get $p) (i32.const 64)))))
         (br $blocks)))
+    (local.set $counted (i32.sub (local.get $looked) (i32.add
+      (i32.load (i32.add (local.get $counts) (i32.const 262144)))
+      (i32.load (i32.add (local.get $counts) (i32.const 262148))))))
     (local.set $end (i32.add (local.get $keys) (i32.shl (local.get $n) (i32.const 1))))
     (block $tailDone
       (loop $tail
