@@ -86,7 +86,7 @@ export class CodeNucleus {
     // the difference of two roundings over the temperature, stays below 1e-3 for every counted code when
     // this holds (with a factor 2 to spare): the kernel's Taylor series is then exact to rounding.
     const reach = Math.max(Math.abs(vmax), Math.abs((floor + offset) * scale));
-    if (reach * 2 ** -22 + 2 ** -148 < 1e-3 * temperature) cutCodesSimd(counts, max, this.counted[2], uncounted, cut, hi, lo, found);
+    if (reach * 2 ** -22 + 2 ** -148 < 1e-3 * temperature) cutCodesSimd(counts, floor, max, this.counted[2], uncounted, cut, hi, lo, found);
     else this.cutWithExp(max, uncounted);
     const code = found[0];
     const ties = found[1];

@@ -184,31 +184,38 @@ const CUT_WEIGHTS_AT = 65536 * 4;
 const CUT_REALS_AT = CUT_WEIGHTS_AT + 65536 * 8;
 const CUT_TIES_AT = CUT_REALS_AT + (5 + 2 * 256) * 8;
 
-// Views of the kernel's memory the cut writes through, re-made when the memory grows (or the
-// histogram's length changes).
+// Views of the kernel's memory the cut writes through, re-made when the memory grows.
 let cutBuffer: ArrayBufferLike | null = null;
 let cutReals: Float64Array = new Float64Array(0);
 let cutCounts: Int32Array = new Int32Array(0);
 
+/** Below this many codes from the floor to the largest, the histogram goes in by a loop over them, not whole. */
+const CUT_COPY_LOOP = 16384;
+
 /**
  * The top-p cut of a histogram of codes, as src/sampler/code-nucleus.ts's loops compute it (the same
- * operations: the same weights, total and cut): `counts` (at most 65536 entries) holds `counted`
- * tokens, the largest code being `max`, and `uncounted` more tokens lie below every counted one; code
+ * operations: the same weights, total and cut): `counts` (65536 entries) holds `counted` tokens, with
+ * codes from `floor` to `max` (the largest), and `uncounted` more tokens lie below every counted one; code
  * c weighs `hi[j >> 8] * lo[j & 255] * exp(-e)` (j = max - c, `lo[i] = exp(-i step)`,
  * `hi[i] = exp(-256 i step)`, e the float32 rounding's share, taken by its Taylor series: the caller
  * makes sure that |e| < 1e-3). Writes into `out` the cut code (-1 when the cumulative mass stays below
  * `fraction` of the total) and how many of its tokens the nucleus takes.
  */
-export function cutCodesSimd(counts: Int32Array, max: number, counted: number, uncounted: number, cut: CodeCut, hi: Float64Array, lo: Float64Array, out: Int32Array): void {
+export function cutCodesSimd(
+  counts: Int32Array, floor: number, max: number, counted: number, uncounted: number, cut: CodeCut, hi: Float64Array, lo: Float64Array, out: Int32Array,
+): void {
   const kern = kernel.get();
   kern.reserve(CUT_TIES_AT + 4);
   const memory = kern.i32;
-  if (memory.buffer !== cutBuffer || cutCounts.length !== counts.length) {
+  if (memory.buffer !== cutBuffer) {
     cutBuffer = memory.buffer;
     cutReals = new Float64Array(memory.buffer, CUT_REALS_AT, 5 + 2 * 256);
-    cutCounts = memory.subarray(0, counts.length);
+    cutCounts = memory.subarray(0, 65536);
   }
-  cutCounts.set(counts);
+  // The kernel reads the codes from the floor up only: a low temperature or uint8 codes need a few
+  // thousand of the 65536 entries.
+  if (max - floor < CUT_COPY_LOOP) for (let c = floor; c <= max; c++) memory[c] = counts[c];
+  else cutCounts.set(counts);
   const reals = cutReals;
   reals[0] = cut.offset;
   reals[1] = cut.scale;

@@ -280,13 +280,15 @@ describe('top-p cut of a code histogram', () => {
         max = Math.max(max, c);
       }
       const counted = counts.reduce((a, b) => a + b, 0);
+      // The lowest code present, as the floor: a narrow histogram goes in by the loop over its codes.
+      const floor = counts.findIndex((k) => k > 0);
       const step = encoding.scale / t;
       for (let i = 0; i < 256; i++) {
         lo[i] = Math.exp(-i * step);
         hi[i] = Math.exp(-i * 256 * step);
       }
       const x = (max + encoding.offset) * encoding.scale;
-      cutCodesSimd(counts, max, counted, 0, { ...encoding, rmax: Math.fround(x) - x, temperature: t, fraction }, hi, lo, out);
+      cutCodesSimd(counts, floor, max, counted, 0, { ...encoding, rmax: Math.fround(x) - x, temperature: t, fraction }, hi, lo, out);
       expect(Array.from(out)).toEqual(scalarCut(counts, max, encoding, t, fraction));
     }
   });
