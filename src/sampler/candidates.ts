@@ -120,13 +120,16 @@ export class Candidates {
   keepTopP(topP: number): void {
     if (typeof topP !== 'number' || !(topP >= 0 && topP <= 1)) throw new InvalidArgumentError(`keepTopP needs a number in [0, 1], got ${String(topP)}`);
     const view = this.view as LogitsView;
+    const survivors = this.survivors;
+    survivors.topP = topP;
+    survivors.temperature = this.temperature;
     if (!this.read && view.isFixedPoint) {
-      this.top = this.survivors.keepTopPOfCodes(view, topP, this.temperature, this.values);
+      this.top = survivors.keepTopPOfCodes(view, this.values);
       this.read = true;
       return;
     }
     const values = this.logits;
-    this.survivors.keepTopP(values, this.best(), topP, this.temperature);
+    survivors.keepTopP(values, this.best());
   }
 
   /** Keeps the `k` most likely tokens (ranking the raw codes when nothing was read yet). */

@@ -31,6 +31,8 @@ export class SurvivorSet {
    * argument to a call V8 does not inline is boxed, one allocation per token.
    */
   temperature = Number.NaN;
+  /** The mass `keepTopP` / `keepTopPOfCodes` keep (at `temperature`), set by the caller just before, for the same reason. */
+  topP = Number.NaN;
   private fraction = Number.NaN;
   private readonly uniform = new Float64Array(1);
   private readonly nucleus = new CodeNucleus();
@@ -158,13 +160,14 @@ export class SurvivorSet {
   }
 
   /**
-   * Nucleus of the view's current fixed-point row, read in place (the set is the whole vocabulary
-   * and nothing was read): only the survivors' entries of `values` are written. Returns the best token.
+   * Nucleus (`topP`, at `temperature`) of the view's current fixed-point row, read in place (the set
+   * is the whole vocabulary and nothing was read): only the survivors' entries of `values` are
+   * written. Returns the best token.
    */
-  keepTopPOfCodes(view: LogitsView, topP: number, temperature: number, values: Float32Array): number {
+  keepTopPOfCodes(view: LogitsView, values: Float32Array): number {
     const nucleus = this.nucleus;
-    nucleus.fraction = topP;
-    nucleus.temperature = temperature;
+    nucleus.fraction = this.topP;
+    nucleus.temperature = this.temperature;
     const n = nucleus.cut(view, this.tokens, values);
     this.whole = false;
     this.size = n;
@@ -175,12 +178,13 @@ export class SurvivorSet {
    * Nucleus: the smallest prefix whose softmax mass (at `temperature`, over the current set) reaches
    * `topP`; at least one token. `top` is the set's best token.
    */
-  keepTopP(values: Float32Array, top: number, topP: number, temperature: number): void {
+  keepTopP(values: Float32Array, top: number): void {
+    const topP = this.topP;
     if (this.whole) {
       // Bounds on binned masses decide the cut with exponentials of a few tokens (float-nucleus.ts).
       const bounded = this.floatNucleus;
       bounded.fraction = topP;
-      bounded.temperature = temperature;
+      bounded.temperature = this.temperature;
       const n = bounded.cut(values, this.vocab, top, this.tokens, this.bucket);
       if (n > 0) {
         this.whole = false;
@@ -189,7 +193,6 @@ export class SurvivorSet {
       }
     }
     this.max = values[top];
-    this.temperature = temperature;
     this.fraction = topP;
     const cut = this.partitionAtMass(values, true);
     const { tokens, bucket } = this;

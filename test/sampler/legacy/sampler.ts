@@ -161,7 +161,11 @@ export class Sampler {
       survivors.keepAll();
       if (topK) survivors.keepTopK(values, p.topK);
     }
-    if (p.topP < 1) survivors.keepTopP(values, top, p.topP, 1);
+    if (p.topP < 1) {
+      survivors.topP = p.topP;
+      survivors.temperature = 1;
+      survivors.keepTopP(values, top);
+    }
     if (p.minP > 0) survivors.keepMinP(values, top, p.minP, 1);
     return top;
   }
