@@ -92,3 +92,22 @@ export function fillAttentionMask(dst: ElementArray, params: AttentionMaskParams
   }
   dst.fill(maskedValue, nNew * cl, ar * cl);
 }
+
+/**
+ * Turns `dst`, which holds the mask `fillAttentionMask(dst, from)` wrote, into the one of `to`, when
+ * `to` is `from`'s decode successor (the same mode, AR and CL, one new entry each, one more cached
+ * entry, `to` valid): that flips one element, the column of the entry `from` added (concat) or of
+ * `to`'s own new entry (scatter), from masked to attend. Returns false, writing nothing, for any
+ * other pair: the caller then fills the whole mask. This is the per-token path: a decode step
+ * writes one element instead of CL.
+ */
+export function advanceAttentionMask(dst: ElementArray, from: Readonly<AttentionMaskParams>, to: Readonly<AttentionMaskParams>): boolean {
+  const { ar, cl, nValid, mode } = to;
+  if (mode !== from.mode || ar !== from.ar || cl !== from.cl || to.nNew !== 1 || from.nNew !== 1 || nValid !== from.nValid + 1) return false;
+  if (to.attendValue !== from.attendValue || to.maskedValue !== from.maskedValue) return false;
+  // What fillAttentionMask accepts for `to` (it would throw on the rest).
+  if (nValid > (mode === 'concat' ? cl - ar : cl - 1) || dst.length < ar * cl) return false;
+  dst[mode === 'concat' ? from.nValid : nValid] = to.attendValue;
+  return true;
+}
+

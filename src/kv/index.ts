@@ -5,6 +5,6 @@
 export { KvCacheManager, type KvCacheOptions, type KvMode, type KvSlot } from './kv-cache.js';
 export { kvClearValue } from './clear-value.js';
 export {
-  DEFAULT_MASKED_VALUE, fillAttentionMask, maskValues, type AttentionMaskParams, type MaskValues,
+  DEFAULT_MASKED_VALUE, advanceAttentionMask, fillAttentionMask, maskValues, type AttentionMaskParams, type MaskValues,
 } from './attention-mask.js';
 export { fillCacheIndex } from './cache-index.js';

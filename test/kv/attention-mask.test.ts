@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { InvalidArgumentError, NotSupportedError } from '../../src/errors.js';
-import { DEFAULT_MASKED_VALUE, fillAttentionMask, maskValues, type AttentionMaskParams, type KvMode } from '../../src/kv/index.js';
+import { advanceAttentionMask, DEFAULT_MASKED_VALUE, fillAttentionMask, maskValues, type AttentionMaskParams, type KvMode } from '../../src/kv/index.js';
 import type { ElementArray } from '../../src/tensor/dtype.js';
 import { float16ToFloat32 } from '../../src/tensor/fp16.js';
 import { makeRng, randInt } from './kv-model.js';
@@ -64,6 +64,10 @@ describe('maskValues', () => {
   });
 });
 
+function sameElements(a: Uint16Array, b: Uint16Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
 describe('fillAttentionMask against the cell-by-cell rule', () => {
   const kinds: { name: string; make: (n: number) => ElementArray; values: { attend: number; masked: number }; sentinel: number }[] = [
     { name: 'uint16', make: (n) => new Uint16Array(n), values: maskValues('UFIXED_POINT_16'), sentinel: 12345 },
@@ -95,6 +99,47 @@ describe('fillAttentionMask against the cell-by-cell rule', () => {
         }
       });
     }
+  }
+
+  for (const mode of ['concat', 'scatter'] as const) {
+    it(`${mode}: advanceAttentionMask turns a written mask into its decode successor's, and refuses anything else untouched`, () => {
+      const rng = makeRng(`advance-${mode}`);
+      const values = maskValues('UFIXED_POINT_16');
+      const dst = new Uint16Array(64 * 160);
+      const oracle = new Uint16Array(dst.length);
+      const written: AttentionMaskParams = { ar: 1, cl: 16, nValid: 0, nNew: 1, mode, attendValue: values.attend, maskedValue: values.masked };
+      fillAttentionMask(dst, written);
+      let advanced = 0;
+      for (let step = 0; step < 400; step++) {
+        const next = { ...written };
+        if (rng() < 0.8) {
+          next.nValid++; // a decode step (sometimes past what the graph holds: refused, then the fill throws)
+        } else {
+          next.cl = [16, 96, 160][randInt(rng, 0, 2)];
+          next.ar = Math.min([1, 4, 64][randInt(rng, 0, 2)], mode === 'concat' ? next.cl - 1 : next.cl);
+          next.nNew = rng() < 0.7 ? 1 : randInt(rng, 0, next.ar);
+          next.nValid = randInt(rng, 0, mode === 'concat' ? next.cl - next.ar : next.cl - next.nNew);
+        }
+        const before = dst.slice();
+        if (advanceAttentionMask(dst, written, next)) {
+          advanced++;
+        } else {
+          expect(sameElements(dst, before), 'refused: nothing written').toBe(true);
+          try {
+            fillAttentionMask(dst, next);
+          } catch {
+            // Not a valid step (the past is full): start again from an empty cache.
+            next.nValid = 0;
+            fillAttentionMask(dst, next);
+          }
+        }
+        oracle.fill(7);
+        fillAttentionMask(oracle, next);
+        expect(sameElements(dst.subarray(0, next.ar * next.cl), oracle.subarray(0, next.ar * next.cl)), `step ${step}`).toBe(true);
+        Object.assign(written, next);
+      }
+      expect(advanced).toBeGreaterThan(200);
+    });
   }
 
   it('concat with a full past merges the two spans into a causal block', () => {

@@ -6,8 +6,9 @@ import type { EngineStep } from '../step.js';
 /**
  * One family of graph inputs (token ids, embedding rows, attention mask, cos/sin, ...): it owns
  * views of its tensors' buffers, created once, and writes them for each step. `fill` runs on the
- * per-token path: it must not allocate, and must write every element a graph reads, so no step
- * depends on what an earlier step left behind.
+ * per-token path: it must not allocate, and must leave every element a graph reads as the step
+ * needs it, whatever an earlier step left behind; a part may rewrite only what changed since its
+ * own previous fill when it knows exactly what that wrote (the attention mask does).
  */
 export interface InputPart {
   /** What the part fills, in errors and step reports (e.g. `attention mask`). */
