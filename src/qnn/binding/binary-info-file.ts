@@ -10,7 +10,7 @@ import { QnnSystemApi } from './function-table.js';
 import { checkGraphNamesUnique, readBinaryInfo, type QnnBinaryInfo } from './metadata.js';
 import { selectSystemProvider, type QnnSystemProviderSource } from './providers.js';
 
-/** The platform's file mapping, or null where it has none (e.g. Android: no file-mapping.ts support). */
+/** The platform's file mapping, or null where it has none (see file-mapping.ts). */
 function platformMapping(): FileMappingSystem | null {
   try {
     return fileMappingSystem();

@@ -11,6 +11,7 @@
  */
 import { closeSync, openSync } from 'node:fs';
 import koffi from 'koffi';
+import { isMapped, libcName, loadLibc, MAP_PRIVATE, PROT_READ } from './libc.js';
 import type { NativePointer } from './native.js';
 
 /** The system calls a mapping is made of; `mapFile` takes another set in tests (failures, counts). */
@@ -21,16 +22,10 @@ export interface FileMappingSystem {
   unmap(address: NativePointer, size: number): void;
 }
 
-const PROT_READ = 1;
-/** MAP_PRIVATE: the same value on Linux and macOS. */
-const MAP_PRIVATE = 2;
-/** MAP_FAILED is (void *)-1. */
-const MAP_FAILED = 0xffff_ffff_ffff_ffffn;
-
 type CFunction = (...args: unknown[]) => unknown;
 
 function posixSystem(): FileMappingSystem {
-  const libc = koffi.load(process.platform === 'darwin' ? 'libSystem.B.dylib' : 'libc.so.6');
+  const libc = loadLibc();
   const mmap = libc.func('void *mmap(void *addr, size_t length, int prot, int flags, int fd, int64_t offset)') as CFunction;
   const munmap = libc.func('int munmap(void *addr, size_t length)') as CFunction;
   const strerror = libc.func('const char *strerror(int errnum)') as CFunction;
@@ -44,7 +39,7 @@ function posixSystem(): FileMappingSystem {
       const fd = openSync(path, 'r');
       try {
         const address = mmap(null, size, PROT_READ, MAP_PRIVATE, fd, 0) as bigint | null;
-        if (address === null || address === 0n || BigInt.asUintN(64, address) === MAP_FAILED) throw reason('mmap');
+        if (!isMapped(address)) throw reason('mmap');
         return address;
       } finally {
         closeSync(fd);
@@ -111,7 +106,7 @@ let system: FileMappingSystem | undefined;
 export function fileMappingSystem(): FileMappingSystem {
   if (system === undefined) {
     if (process.platform === 'win32') system = windowsSystem();
-    else if (process.platform === 'linux' || process.platform === 'darwin') system = posixSystem();
+    else if (libcName(process.platform) !== undefined) system = posixSystem();
     else throw new Error(`file mapping is not implemented on ${process.platform}`);
   }
   return system;

@@ -20,6 +20,7 @@
  * store function, and the queue falls back to a Koffi callback.
  */
 import koffi from 'koffi';
+import { isMapped, loadLibc, MAP_ANONYMOUS, MAP_PRIVATE, PROT_EXEC, PROT_READ, PROT_WRITE } from './libc.js';
 import type { NativePointer } from './native.js';
 
 /** `mov qword ptr [rdi], rsi; ret` (System V x86-64: param in rdi, status in rsi). */
@@ -34,13 +35,6 @@ export function statusStoreCode(arch: string): readonly number[] | undefined {
   return undefined;
 }
 
-const PROT_READ = 1;
-const PROT_WRITE = 2;
-const PROT_EXEC = 4;
-const MAP_PRIVATE = 2;
-/** MAP_ANONYMOUS on Linux and Android (x86-64 and arm64). */
-const MAP_ANONYMOUS = 0x20;
-const MAP_FAILED = 0xffff_ffff_ffff_ffffn;
 /** mmap rounds up to whole pages; mprotect takes the same length (any page size from 4 KiB). */
 const PAGE = 4096;
 
@@ -56,7 +50,7 @@ function make(): StatusStore {
   let mprotect: CFunction;
   let munmap: CFunction;
   try {
-    const libc = koffi.load(process.platform === 'android' ? 'libc.so' : 'libc.so.6');
+    const libc = loadLibc();
     mmap = libc.func('void *mmap(void *addr, size_t length, int prot, int flags, int fd, int64_t offset)') as CFunction;
     mprotect = libc.func('int mprotect(void *addr, size_t length, int prot)') as CFunction;
     munmap = libc.func('int munmap(void *addr, size_t length)') as CFunction;
@@ -64,7 +58,7 @@ function make(): StatusStore {
     return { reason: `the C library's mmap/mprotect could not be loaded: ${(error as Error).message}` };
   }
   const page = mmap(null, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) as bigint | null;
-  if (page === null || page === 0n || BigInt.asUintN(64, page) === MAP_FAILED) return { reason: `mmap failed (errno ${koffi.errno()})` };
+  if (!isMapped(page)) return { reason: `mmap failed (errno ${koffi.errno()})` };
   new Uint8Array(koffi.view(page, code.length)).set(code);
   if ((mprotect(page, PAGE, PROT_READ | PROT_EXEC) as number) !== 0) {
     const errno = koffi.errno();
