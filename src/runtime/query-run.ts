@@ -77,13 +77,32 @@ export async function* runQuery(
       reportLogits(dialog, logits, state.token, options);
       stopReason = criteria.afterSampling(state);
       if (stopReason !== null) break;
-      generated.push(state.token);
-      if (run.logprobs !== null) run.tokenLogprobs.push(run.logprobs.entry());
-      ledger.recordSampled(state.token);
-      const piece = reply.push(state.token);
-      state.delivered = generated.length;
-      options.onToken?.({ id: state.token, text: piece, index: generated.length - 1 });
-      state.stopSequence = reply.stopSequence;
+      // Fed ahead: the NPU runs the token's step while the host delivers it (see `feedsAhead`).
+      const ahead = feedsAhead(dialog, criteria, generated.length, t2e) ? dialog.engine.decode(state.token) : null;
+      let piece: string;
+      try {
+        generated.push(state.token);
+        if (run.logprobs !== null) run.tokenLogprobs.push(run.logprobs.entry());
+        ledger.recordSampled(state.token);
+        piece = reply.push(state.token);
+        state.delivered = generated.length;
+        options.onToken?.({ id: state.token, text: piece, index: generated.length - 1 });
+        state.stopSequence = reply.stopSequence;
+      } catch (error) {
+        if (ahead !== null) await discardAhead(dialog, ahead);
+        throw error;
+      }
+      // A step fed ahead that failed fails the query only where feeding the token would have.
+      let aheadFailure: { error: unknown } | null = null;
+      if (ahead !== null) {
+        try {
+          logits = await ahead;
+          ledger.recordFed(state.token, false);
+          run.fedAhead = true;
+        } catch (error) {
+          aheadFailure = { error };
+        }
+      }
       if (piece) {
         parked = run.suspended = true;
         yield piece;
@@ -91,10 +110,18 @@ export async function* runQuery(
         if (run.result !== null) return run.result; // cancelled while parked
       }
       stopReason = criteria.afterDelivery(state);
-      if (stopReason !== null) break;
-      if (dialog.engine.nValid >= dialog.contextLimit) await makeDecodeRoom(dialog, state.delivered);
-      logits = await feed(dialog, state.token, t2e);
-      ledger.recordFed(state.token, t2e !== undefined);
+      if (stopReason !== null) {
+        run.unfeedAhead();
+        break;
+      }
+      if (aheadFailure !== null) throw aheadFailure.error;
+      if (run.fedAhead) {
+        run.fedAhead = false;
+      } else {
+        if (dialog.engine.nValid >= dialog.contextLimit) await makeDecodeRoom(dialog, state.delivered);
+        logits = await feed(dialog, state.token, t2e);
+        ledger.recordFed(state.token, t2e !== undefined);
+      }
       evictAfterStep(dialog);
       state.token = sampler.sample(logits, ledger.history, run.logprobs ?? undefined);
       if (forcing !== null) state.token = forcing.take(state.token, generated.length);
@@ -109,6 +136,7 @@ export async function* runQuery(
     return run.result!;
   } catch (error) {
     failed = true;
+    run.unfeedAhead(); // a delivery-stage criterion that threw: the token is not kept fed
     outcome?.reject(error); // before a partial result is recorded below: the query's error is its outcome
     // The reply filled the KV cache (Genie's WARNING_CONTEXT_EXCEEDED): what it generated until then
     // becomes the dialog's lastResult, stop reason 'context-limit'; the generator still rejects.
@@ -133,6 +161,11 @@ export async function* runQuery(
  */
 class QueryRun implements RunningQuery {
   suspended = false;
+  /**
+   * The token just delivered was fed ahead (`feedsAhead`): its KV entry and ledger record exist
+   * before the delivery-stage criteria have run; `unfeedAhead` takes them back if one fires.
+   */
+  fedAhead = false;
   /** Set by `cancel`; read by the query's CancelCriterion. */
   cancelled = false;
   /** Set when the query ends (by its stop criteria or a cancel). */
@@ -183,7 +216,20 @@ class QueryRun implements RunningQuery {
     if (!this.suspended || this.criteria === null) throw new Error('internal: cancel() of a query that is not parked at a yield');
     this.suspended = false;
     this.cancelled = true;
+    this.unfeedAhead();
     this.endDecode(this.criteria.afterDelivery(this.state) ?? 'cancelled');
+  }
+
+  /**
+   * The query ends with the token it fed ahead delivered but not kept fed: its KV entry goes, and it
+   * is the carried-over token again, as when a token is delivered and not fed.
+   */
+  unfeedAhead(): void {
+    if (!this.fedAhead) return;
+    this.fedAhead = false;
+    const { engine, ledger } = this.dialog;
+    engine.rewind(engine.nValid - 1);
+    ledger.unfeed(this.state.token);
   }
 
   /**
@@ -284,6 +330,31 @@ function evictAfterStep(dialog: DialogState): void {
   if (policy === null || policy.afterStep === undefined) return;
   const eviction = decideAfterStep(policy, dialog.kvView);
   if (eviction !== null) evictInPlace(dialog.engine, dialog.ledger, eviction);
+}
+
+/**
+ * Whether the decode loop feeds the sampled token before delivering it, so that its step runs on the
+ * NPU while the host detokenizes it, calls `onToken` and the consumer takes it: the host's delivery
+ * work leaves the NPU's critical path. A delivery-stage stop criterion (a stop sequence, an abort, a
+ * cancel) then takes the entry back (`unfeedAhead`), so the dialog ends as if the token had not
+ * been fed. Not for a token a quota makes the last one (its step would be wasted), nor one that
+ * needs room the KV policy makes by evicting (not undone), nor one fed through the caller's T2E
+ * callback (called only for tokens fed), nor while a step listener is observing steps (it sees
+ * only the steps a query keeps, as Genie runs them).
+ */
+function feedsAhead(dialog: DialogState, criteria: StopCriteria, delivered: number, t2e: T2eFeed | undefined): boolean {
+  const engine = dialog.engine;
+  return t2e === undefined && engine.stepListener === null && delivered + 1 < criteria.quota && engine.nValid < dialog.contextLimit;
+}
+
+/** Waits for a step fed ahead of a delivery that failed, and takes its entry back: the query's own error is what it ends with. */
+async function discardAhead(dialog: DialogState, ahead: Promise<LogitsView>): Promise<void> {
+  try {
+    await ahead;
+  } catch {
+    return; // the failed step left the cache as it was
+  }
+  dialog.engine.rewind(dialog.engine.nValid - 1);
 }
 
 /**

@@ -22,6 +22,11 @@ export interface StopCriterion {
   readonly stage: 'sampled' | 'delivered';
   /** The reason to stop now, or null to go on; throws to end the query with an error. */
   check(state: DecodeState): StopReason | null;
+  /**
+   * For a criterion that fires exactly once this many tokens are delivered (a token cap): the decode
+   * loop then knows before delivering a token whether it is the last one.
+   */
+  readonly quota?: number;
 }
 
 /** A token of the EOS set ends the query; it is neither delivered nor fed. */
@@ -46,20 +51,20 @@ export class StopSequenceCriterion implements StopCriterion {
 /** `QueryOptions.forceTokens`: every forced token was delivered. */
 export class ForcedCriterion implements StopCriterion {
   readonly stage = 'delivered';
-  constructor(private readonly count: number) {}
+  constructor(readonly quota: number) {}
 
   check(state: DecodeState): StopReason | null {
-    return state.delivered >= this.count ? 'forced' : null;
+    return state.delivered >= this.quota ? 'forced' : null;
   }
 }
 
 /** `max-num-tokens` / `maxTokens`: the query delivered its quota. */
 export class TokenCapCriterion implements StopCriterion {
   readonly stage = 'delivered';
-  constructor(private readonly maxTokens: number) {}
+  constructor(readonly quota: number) {}
 
   check(state: DecodeState): StopReason | null {
-    return state.delivered >= this.maxTokens ? 'max-tokens' : null;
+    return state.delivered >= this.quota ? 'max-tokens' : null;
   }
 }
 
@@ -91,10 +96,13 @@ export class CancelCriterion implements StopCriterion {
 export class StopCriteria {
   private readonly sampled: readonly StopCriterion[];
   private readonly delivered: readonly StopCriterion[];
+  /** The fewest delivered tokens a `quota` criterion ends the query at (Infinity without one). */
+  readonly quota: number;
 
   constructor(criteria: readonly StopCriterion[]) {
     this.sampled = criteria.filter((c) => c.stage === 'sampled');
     this.delivered = criteria.filter((c) => c.stage === 'delivered');
+    this.quota = Math.min(Infinity, ...this.delivered.map((c) => c.quota ?? Infinity));
   }
 
   /** Before the sampled token is delivered. */

@@ -179,6 +179,24 @@ export class TurnLedger {
     this.carried = null;
   }
 
+  /**
+   * Undoes `recordFed(token, false)` after the KV cache was cut back by that entry (a token the
+   * decode loop fed while delivering it, which the query then did not keep): the token is the
+   * pending one again, as if it had never been fed.
+   * @throws InvalidArgumentError unless `token` is the last entry and nothing is pending
+   */
+  unfeed(token: number): void {
+    const last = this.kvTokens.length - 1;
+    if (this.carried !== null || last < 0 || this.kvTokens[last] !== token) {
+      const state = this.carried !== null ? `the token ${this.carried} is pending` : last < 0 ? 'no entry is held' : `the last entry is ${String(this.kvTokens[last])}`;
+      throw new InvalidArgumentError(`unfeed(${String(token)}): ${state}`);
+    }
+    this.kvTokens.length = last;
+    this.stamps.length = last;
+    this.turns.length = last;
+    this.carried = token;
+  }
+
   /** Forgets the `k` trailing generated tokens after the KV cache was cut to `nValid` entries. */
   dropGenerated(k: number, nValid: number): void {
     if (!Number.isInteger(k) || k < 0 || k > this.history.length) {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
-  AbortCriterion, CancelCriterion, EosCriterion, StopCriteria, StopSequenceCriterion, TokenCapCriterion, type DecodeState,
+  AbortCriterion, CancelCriterion, EosCriterion, ForcedCriterion, StopCriteria, StopSequenceCriterion, TokenCapCriterion,
+  type DecodeState,
 } from '../../src/runtime/stop-criteria.js';
 
 const state = (token: number, delivered: number, stopSequence: string | null = null): DecodeState => ({ token, delivered, stopSequence });
@@ -57,5 +58,15 @@ describe('StopCriteria', () => {
     expect(criteria.afterDelivery(state(5, 1))).toBe('max-tokens');
     expect(criteria.afterDelivery(state(5, 0))).toBe('abort');
     expect(new StopCriteria([]).afterDelivery(state(5, 100))).toBeNull();
+  });
+});
+
+describe('the quota of a set of criteria', () => {
+  it('is the smallest token cap or forced count among the delivered-stage criteria, Infinity without one', () => {
+    const tail = [new StopSequenceCriterion(), new AbortCriterion(new AbortController().signal)];
+    expect(new StopCriteria([new EosCriterion(new Set([1])), ...tail]).quota).toBe(Infinity);
+    expect(new StopCriteria([new TokenCapCriterion(9), ...tail]).quota).toBe(9);
+    expect(new StopCriteria([new ForcedCriterion(4), new TokenCapCriterion(9), ...tail]).quota).toBe(4);
+    expect(new StopCriteria([new ForcedCriterion(12), new TokenCapCriterion(9)]).quota).toBe(9);
   });
 });

@@ -180,6 +180,21 @@ describe('TurnLedger: the token id of every KV entry', () => {
     expect(ledger.plan(rewind([10, 20, 21, 22, 24]), 3)).toEqual({ tokens: [BOS, 10, 20, 21, 22, 24], keep: 3, input: [21, 22, 24] });
   });
 
+  it('unfeed takes back the last fed token: pending again, entries and the next turn as if it had never been fed', () => {
+    const fedAndTaken = new TurnLedger(BOS, EOS, WINDOW);
+    firstTurn(fedAndTaken, [10], [20, 21]);
+    fedAndTaken.recordFed(21, false);
+    fedAndTaken.unfeed(21);
+    const neverFed = new TurnLedger(BOS, EOS, WINDOW);
+    firstTurn(neverFed, [10], [20, 21]);
+    for (const ledger of [fedAndTaken, neverFed]) {
+      expect(ledger.pending).toBe(21);
+      expect(ledger.entries).toBe(3);
+      expect(history(ledger)).toEqual([BOS, 10, 20, 21]);
+      expect(ledger.plan(text([30]), 3)).toEqual({ tokens: [21, EOS, BOS, 30], keep: 3, input: [21, EOS, BOS, 30] });
+    }
+  });
+
   it('entries fed as rows never match: an embedding prompt\'s rows, and tokens its T2E callback wrote', () => {
     const viaLut = new TurnLedger(BOS, EOS, WINDOW);
     firstTurn(viaLut, [10, 11], [20]); // held: BOS 10 11; 20 pending
@@ -253,6 +268,17 @@ describe('TurnLedger: bad input is an InvalidArgumentError naming the value, and
     expect(() => ledger.recordFed(5, false)).toThrow(exactError(InvalidArgumentError, 'recordFed(5): the pending token is 20'));
     expect(ledger.pending).toBe(20);
     expect(ledger.plan(rewind([10, 20]), 2)).toEqual({ tokens: [BOS, 10, 20], keep: 2, input: [20] });
+  });
+
+  it('unfeed of a token that is not the last fed one, or while a token is pending', () => {
+    const ledger = new TurnLedger(BOS, EOS, WINDOW);
+    expect(() => ledger.unfeed(5)).toThrow(exactError(InvalidArgumentError, 'unfeed(5): no entry is held'));
+    firstTurn(ledger, [10], [20]);
+    expect(() => ledger.unfeed(20)).toThrow(exactError(InvalidArgumentError, 'unfeed(20): the token 20 is pending'));
+    ledger.recordFed(20, false);
+    expect(() => ledger.unfeed(21)).toThrow(exactError(InvalidArgumentError, 'unfeed(21): the last entry is 20'));
+    expect(ledger.pending).toBeNull();
+    expect(ledger.entries).toBe(3);
   });
 
   it('dropGenerated beyond the history or the held entries', () => {
