@@ -37,8 +37,9 @@ export class DialogBusyError extends GenieError {
 }
 
 /**
- * The query holding a dialog. Between steps, while its generator waits at a yield for its consumer
- * (`suspended`), the dialog may cancel it; inside a step it may not.
+ * The query holding a dialog. While its generator waits at a yield for its consumer (`suspended`),
+ * the dialog may cancel it (the step it fed ahead, if still running, is abandoned); while the
+ * generator runs it may not.
  */
 export interface RunningQuery {
   readonly suspended: boolean;

@@ -27,7 +27,7 @@ interface T2eFeed {
 /**
  * Runs one query on a dialog: claims it (cancelling a query parked at a yield, see
  * `DialogState.take`), plans the turn on the dialog as it is then, runs the prefill phase, then the
- * decode loop (sample, deliver, feed) until a stop criterion fires, and releases the dialog however
+ * decode loop (sample, feed ahead, deliver) until a stop criterion fires, and releases the dialog however
  * the query ends. Nothing runs before the first `next()`.
  *
  * Leaving early: a `return()` (`break` in `for await`) or `throw()` at a yield ends the query there
@@ -77,32 +77,15 @@ export async function* runQuery(
       reportLogits(dialog, logits, state.token, options);
       stopReason = criteria.afterSampling(state);
       if (stopReason !== null) break;
+      generated.push(state.token);
+      if (run.logprobs !== null) run.tokenLogprobs.push(run.logprobs.entry());
+      ledger.recordSampled(state.token);
       // Fed ahead: the NPU runs the token's step while the host delivers it (see `feedsAhead`).
-      const ahead = feedsAhead(dialog, criteria, generated.length, t2e) ? dialog.engine.decode(state.token) : null;
-      let piece: string;
-      try {
-        generated.push(state.token);
-        if (run.logprobs !== null) run.tokenLogprobs.push(run.logprobs.entry());
-        ledger.recordSampled(state.token);
-        piece = reply.push(state.token);
-        state.delivered = generated.length;
-        options.onToken?.({ id: state.token, text: piece, index: generated.length - 1 });
-        state.stopSequence = reply.stopSequence;
-      } catch (error) {
-        if (ahead !== null) await discardAhead(dialog, ahead);
-        throw error;
-      }
-      // A step fed ahead that failed fails the query only where feeding the token would have.
-      let aheadFailure: { error: unknown } | null = null;
-      if (ahead !== null) {
-        try {
-          logits = await ahead;
-          ledger.recordFed(state.token, false);
-          run.fedAhead = true;
-        } catch (error) {
-          aheadFailure = { error };
-        }
-      }
+      const ahead = feedsAhead(dialog, criteria, generated.length - 1, t2e) ? run.feedAhead(state.token) : null;
+      const piece = reply.push(state.token);
+      state.delivered = generated.length;
+      options.onToken?.({ id: state.token, text: piece, index: generated.length - 1 });
+      state.stopSequence = reply.stopSequence;
       if (piece) {
         parked = run.suspended = true;
         yield piece;
@@ -111,11 +94,11 @@ export async function* runQuery(
       }
       stopReason = criteria.afterDelivery(state);
       if (stopReason !== null) {
-        run.unfeedAhead();
+        run.takeBackAhead();
         break;
       }
-      if (aheadFailure !== null) throw aheadFailure.error;
-      if (run.fedAhead) {
+      if (ahead !== null) {
+        logits = await ahead;
         run.fedAhead = false;
       } else {
         if (dialog.engine.nValid >= dialog.contextLimit) await makeDecodeRoom(dialog, state.delivered);
@@ -136,7 +119,7 @@ export async function* runQuery(
     return run.result!;
   } catch (error) {
     failed = true;
-    run.unfeedAhead(); // a delivery-stage criterion that threw: the token is not kept fed
+    run.takeBackAhead(); // onToken, a criterion or the step fed ahead threw: the token is not kept fed
     outcome?.reject(error); // before a partial result is recorded below: the query's error is its outcome
     // The reply filled the KV cache (Genie's WARNING_CONTEXT_EXCEEDED): what it generated until then
     // becomes the dialog's lastResult, stop reason 'context-limit'; the generator still rejects.
@@ -162,10 +145,13 @@ export async function* runQuery(
 class QueryRun implements RunningQuery {
   suspended = false;
   /**
-   * The token just delivered was fed ahead (`feedsAhead`): its KV entry and ledger record exist
-   * before the delivery-stage criteria have run; `unfeedAhead` takes them back if one fires.
+   * The token just delivered was fed ahead (`feedAhead`): its step is submitted (maybe still
+   * running) and its ledger record exists before the delivery-stage criteria have run;
+   * `takeBackAhead` undoes both when the query does not keep it.
    */
   fedAhead = false;
+  /** The KV slot the token fed ahead takes. */
+  private aheadSlot = 0;
   /** Set by `cancel`; read by the query's CancelCriterion. */
   cancelled = false;
   /** Set when the query ends (by its stop criteria or a cancel). */
@@ -216,20 +202,34 @@ class QueryRun implements RunningQuery {
     if (!this.suspended || this.criteria === null) throw new Error('internal: cancel() of a query that is not parked at a yield');
     this.suspended = false;
     this.cancelled = true;
-    this.unfeedAhead();
+    this.takeBackAhead();
     this.endDecode(this.criteria.afterDelivery(this.state) ?? 'cancelled');
   }
 
   /**
-   * The query ends with the token it fed ahead delivered but not kept fed: its KV entry goes, and it
-   * is the carried-over token again, as when a token is delivered and not fed.
+   * Submits the decode step of `token` (sampled and recorded, not yet delivered) and records it fed.
+   * The step's failure surfaces where the loop awaits it; a query cancelled before that never does.
    */
-  unfeedAhead(): void {
+  feedAhead(token: number): Promise<LogitsView> {
+    const { engine, ledger } = this.dialog;
+    this.aheadSlot = engine.nValid;
+    const step = engine.decode(token);
+    step.catch(ignore);
+    ledger.recordFed(token, false);
+    this.fedAhead = true;
+    return step;
+  }
+
+  /**
+   * The query ends with the token it fed ahead delivered but not kept fed: its step is abandoned if
+   * it still runs (`Engine.discardFrom`), its KV entry goes, and it is the carried-over token again,
+   * as when a token is delivered and not fed. Synchronous, as a cancel at a yield must be.
+   */
+  takeBackAhead(): void {
     if (!this.fedAhead) return;
     this.fedAhead = false;
-    const { engine, ledger } = this.dialog;
-    engine.rewind(engine.nValid - 1);
-    ledger.unfeed(this.state.token);
+    this.dialog.engine.discardFrom(this.aheadSlot);
+    this.dialog.ledger.unfeed(this.state.token);
   }
 
   /**
@@ -334,9 +334,10 @@ function evictAfterStep(dialog: DialogState): void {
 
 /**
  * Whether the decode loop feeds the sampled token before delivering it, so that its step runs on the
- * NPU while the host detokenizes it, calls `onToken` and the consumer takes it: the host's delivery
- * work leaves the NPU's critical path. A delivery-stage stop criterion (a stop sequence, an abort, a
- * cancel) then takes the entry back (`unfeedAhead`), so the dialog ends as if the token had not
+ * NPU while the host detokenizes it, calls `onToken` and the consumer takes it (at a yield, where
+ * the step may still be running): the host's delivery work and the application's per-token work
+ * leave the NPU's critical path. A delivery-stage stop criterion (a stop sequence, an abort, a
+ * cancel) then takes the entry back (`takeBackAhead`), so the dialog ends as if the token had not
  * been fed. Not for a token a quota makes the last one (its step would be wasted), nor one that
  * needs room the KV policy makes by evicting (not undone), nor one fed through the caller's T2E
  * callback (called only for tokens fed), nor while a step listener is observing steps (it sees
@@ -347,15 +348,7 @@ function feedsAhead(dialog: DialogState, criteria: StopCriteria, delivered: numb
   return t2e === undefined && engine.stepListener === null && delivered + 1 < criteria.quota && engine.nValid < dialog.contextLimit;
 }
 
-/** Waits for a step fed ahead of a delivery that failed, and takes its entry back: the query's own error is what it ends with. */
-async function discardAhead(dialog: DialogState, ahead: Promise<LogitsView>): Promise<void> {
-  try {
-    await ahead;
-  } catch {
-    return; // the failed step left the cache as it was
-  }
-  dialog.engine.rewind(dialog.engine.nValid - 1);
-}
+const ignore = (): void => undefined;
 
 /**
  * Feeds a delivered token (through the T2E callback for an embedding query that has one). Not async,

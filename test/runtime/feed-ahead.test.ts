@@ -1,12 +1,12 @@
 /**
  * Feeding ahead (`feedsAhead` in src/runtime/query-run.ts): the decode loop submits a sampled token's
- * step before it delivers the token, and takes the entry back when a delivery-stage criterion ends
- * the query. Oracle: the same query with a step listener installed, which turns feeding ahead off
- * (documented there): every way a query can end must leave the same result, the same KV cache
- * (token and position of every slot), the same carried-over token (the next turn's prompt) and the
- * same next turn (tokens and logits rows, bit for bit). The step counts show that feeding ahead
- * happened: at each token's delivery its step was already submitted, except for the last token of a
- * capped query, and a query ended at delivery ran exactly one step more than it kept.
+ * step before it delivers the token, awaits it only when the consumer asks for the next one, and
+ * takes the entry back when a delivery-stage criterion or a cancel ends the query. Oracle: the same
+ * query with a step listener installed, which turns feeding ahead off (documented there): every way
+ * a query can end must leave the same result, the same KV cache (token and position of every slot),
+ * the same carried-over token (the next turn's prompt) and the same next turn (tokens and logits
+ * rows, bit for bit). Execute counts show that feeding ahead happened, and a gate that holds the
+ * executes shows a cancel abandoning a step that still runs, and the next query waiting for it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GraphBackend } from '../../src/backends/backend.js';
@@ -31,27 +31,56 @@ class CountingBackend {
 
   wrap(inner: GraphBackend): GraphBackend {
     return {
-      type: inner.type,
-      graphs: inner.graphs,
-      executesOffThread: inner.executesOffThread,
-      allocate: (n) => inner.allocate(n),
-      bind: (graph, buffers) => inner.bind(graph, buffers),
+      ...passThrough(inner),
       execute: (graph) => {
         this.executes++;
         if (this.executes === this.failAt) return Promise.reject(new StepFailure(`execute ${this.executes} of ${graph} failed`));
         return inner.execute(graph);
       },
-      dispose: () => inner.dispose(),
     };
   }
 }
 
-/** What drives the first query: its dialog, the recorders to pass in its options, the backend's counter, and `park`, called at each piece the consumer takes. */
+/** Holds every execute that ends while it is closed until it opens again. */
+class Gate {
+  private opened: Promise<void> = Promise.resolve();
+  private release: () => void = () => {};
+
+  close(): void {
+    this.opened = new Promise((resolve) => (this.release = resolve));
+  }
+
+  open(): void {
+    this.release();
+  }
+
+  wrap(inner: GraphBackend): GraphBackend {
+    return { ...passThrough(inner), execute: (graph) => inner.execute(graph).then(() => this.opened) };
+  }
+}
+
+function passThrough(inner: GraphBackend): GraphBackend {
+  return {
+    type: inner.type,
+    graphs: inner.graphs,
+    executesOffThread: inner.executesOffThread,
+    allocate: (n) => inner.allocate(n),
+    bind: (graph, buffers) => inner.bind(graph, buffers),
+    execute: (graph) => inner.execute(graph),
+    dispose: () => inner.dispose(),
+  };
+}
+
+/**
+ * What drives the first query: its dialog, the recorders to pass in its options, the backend's
+ * counter, and `park`, awaited at each piece the consumer takes (the consumer's own work: one
+ * macrotask turn, in which a step waiting for one runs).
+ */
 interface Drive {
   readonly dialog: Dialog;
   readonly recorders: QueryOptions;
   readonly counter: CountingBackend;
-  readonly park: () => void;
+  readonly park: () => Promise<void>;
 }
 
 interface Ended {
@@ -67,7 +96,7 @@ async function pull(drive: Drive, generator: AsyncGenerator<string, QueryResult>
   while (pieces.length < count) {
     const next = await generator.next();
     if (next.done) return next.value;
-    drive.park();
+    await drive.park();
     pieces.push(next.value);
   }
   return undefined;
@@ -107,7 +136,7 @@ const ENDINGS: Record<string, (drive: Drive) => Promise<Ended>> = {
   'a break out of the loop': async (drive) => {
     const pieces: string[] = [];
     for await (const piece of drive.dialog.tokenQuery(PROMPT, { ...drive.recorders, maxTokens: 16 })) {
-      drive.park();
+      await drive.park();
       pieces.push(piece);
       if (pieces.length === AT) break;
     }
@@ -185,7 +214,11 @@ describe.each(BACKENDS)('%s: a token fed while it is delivered ends every query 
       },
       ...(ahead ? {} : { onStep: () => {} }),
     };
-    const ended = await ENDINGS[name]({ dialog, recorders, counter, park: () => atPark.push(counter.executes - atSample) });
+    const ended = await ENDINGS[name]({ dialog, recorders, counter, park: async () => {
+        await new Promise((resolve) => setImmediate(resolve));
+        atPark.push(counter.executes - atSample);
+      },
+    });
     const executes = counter.executes;
     const kv: Array<[number, number]> = [];
     for (let slot = 0; slot < dialog.kvCache.length; slot++) kv.push([dialog.kvCache.token(slot), dialog.kvCache.position(slot)]);
@@ -240,14 +273,68 @@ describe.each(BACKENDS)('%s: a token fed while it is delivered ends every query 
 
     // Without feeding ahead, a token's step is submitted only after the consumer took it.
     expect([...afterAtDelivery, ...afterAtPark].filter((n) => n !== 0)).toEqual([]);
-    // Fed ahead, a token's step has run when the consumer takes it: all its splits; only a capped
-    // query's last token is not fed, and a failed step stopped at its first split.
-    const unlike = name === 'a token cap' ? [0] : name === 'a failed step' ? [1] : [];
-    expect(aheadAtPark.filter((n) => n !== PARTS)).toEqual(unlike);
-    // With the NPU off the JS thread, the step's first split is submitted before `onToken` runs.
-    if (backend === 'QnnHtp') expect(aheadAtDelivery.slice(0, -1).filter((n) => n !== 1)).toEqual([]);
-    // A query ended at a delivery ran the step of the token it did not keep fed; a cap or a failed step wasted none.
-    const wasted = name === 'a token cap' || name === 'a failed step' ? 0 : PARTS;
-    expect(aheadExecutes - afterExecutes).toBe(wasted);
+    // Fed ahead, a token's step has begun while the consumer takes it: on Reference it ran in the
+    // consumer's macrotask turn, all its splits; on QnnHtp at least its first split was submitted
+    // before `onToken` ran. Only a capped query's last token is not fed; a failed step stops at its first split.
+    const lastUnfed = name === 'a token cap' ? [0] : [];
+    if (backend === 'Reference') {
+      expect(aheadAtPark.filter((n) => n !== PARTS)).toEqual(name === 'a failed step' ? [1] : lastUnfed);
+    } else {
+      expect(aheadAtDelivery.filter((n) => n !== 1)).toEqual(lastUnfed);
+      expect(aheadAtPark.filter((n) => n < 1)).toEqual(lastUnfed);
+    }
+    // A query ended at a delivery may have run (part of) the step of the token it did not keep fed; a cap or a failed step wasted none.
+    const wasted = aheadExecutes - afterExecutes;
+    if (name === 'a token cap' || name === 'a failed step') expect(wasted).toBe(0);
+    else expect(wasted >= 0 && wasted <= PARTS, `${wasted} executes wasted`).toBe(true);
+  });
+
+  /**
+   * Pulls the query until token AT was delivered, with the gate closed before that token's step was
+   * submitted: the query is parked with its fed-ahead step still running (held by the gate).
+   */
+  async function parkWithStepHeld(dialog: Dialog, gate: Gate, options: QueryOptions = {}): Promise<AsyncGenerator<string, QueryResult>> {
+    let sampled = 0;
+    let delivered = -1;
+    const generator = dialog.tokenQuery(PROMPT, {
+      ...options,
+      maxTokens: 16,
+      onLogits: () => {
+        if (sampled++ === AT) gate.close();
+      },
+      onToken: (t) => (delivered = t.index),
+    });
+    while (delivered < AT) {
+      const next = await generator.next();
+      if (next.done) throw new Error('the query ended before token AT');
+    }
+    return generator;
+  }
+
+  it.each(['reset()', 'a new query'])('%s while the fed-ahead step still runs abandons it; the next query waits for its end', async (cancel) => {
+    const gate = new Gate();
+    const gated = await pool.open(bundle, pool.config(bundle), { wrapBackend: (inner) => gate.wrap(inner) });
+    const oracle = await pool.open(bundle);
+    const parked = await parkWithStepHeld(gated, gate);
+    const parkedOracle = await parkWithStepHeld(oracle, new Gate(), { onStep: () => {} });
+    if (cancel === 'reset()') {
+      gated.reset();
+      oracle.reset();
+      expect(gated.contextUsed).toBe(0);
+    }
+    // The next query starts while the abandoned step is held; it runs once the step has ended.
+    const next = tokenTurn(gated, NEXT_PROMPT, { maxTokens: 4 });
+    const expected = await tokenTurn(oracle, NEXT_PROMPT, { maxTokens: 4 });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    gate.open();
+    const turn = await next;
+    expect(turn.result.promptTokens).toEqual(expected.result.promptTokens);
+    expect(turn.result.generatedTokens).toEqual(expected.result.generatedTokens);
+    expect(turn.logits).toEqual(expected.logits);
+    const [ended, endedOracle] = [await parked.next(), await parkedOracle.next()];
+    expect(ended.done && endedOracle.done).toBe(true);
+    const [result, resultOracle] = [ended.value as QueryResult, endedOracle.value as QueryResult];
+    expect({ ...result, kpis: undefined }).toEqual({ ...resultOracle, kpis: undefined });
+    expect(result.stopReason).toBe('cancelled');
   });
 });

@@ -112,8 +112,12 @@ export class Engine {
   private disposal: Promise<void> | null = null;
   /** A step is between its start and its end (`run`). */
   private stepping = false;
-  /** Set by `dispose` during a step: called when the step ends. */
-  private stepEnded: (() => void) | null = null;
+  /** The running step was abandoned (`discardFrom`): it commits nothing, submits no more graphs, sets no logits. */
+  private abandoned = false;
+  /** The running step has staged its KV commit (`beginCommit`), which an abandon drops. */
+  private commitBegun = false;
+  /** Resolved when the running step ends, for whoever waits for it (`stepEnd`); made on demand. */
+  private stepEnded: { readonly promise: Promise<void>; readonly resolve: () => void } | null = null;
 
   private constructor(backend: GraphBackend, options: EngineOptions) {
     const layout = discoverModelLayout(backend.graphs, { cacheGroups: options.cacheGroups });
@@ -190,6 +194,7 @@ export class Engine {
    * @throws ContextLimitError when they do not fit the binaries' context.
    */
   async prefill(tokens: ArrayLike<number>, signal?: AbortSignal): Promise<LogitsView | null> {
+    if (this.abandoned) await this.afterAbandonedStep('prefill');
     this.checkIdle('prefill');
     this.checkAcceptsTokens();
     this.checkTokens(tokens);
@@ -207,6 +212,7 @@ export class Engine {
    * InvalidArgumentError for rows `checkEmbeddingRows` rejects; ContextLimitError as `prefill`.
    */
   async prefillEmbeddings(rows: EmbeddingRows, options: EmbeddingPrefillOptions = {}): Promise<LogitsView | null> {
+    if (this.abandoned) await this.afterAbandonedStep('prefillEmbeddings');
     this.checkIdle('prefillEmbeddings');
     const count = this.checkEmbeddingRows(rows);
     const leading = options.leadingTokens ?? NO_TOKENS;
@@ -234,6 +240,7 @@ export class Engine {
 
   /** One decode step for one token (the smallest AR that fits, Genie's choice). */
   async decode(token: number): Promise<LogitsView> {
+    if (this.abandoned) await this.afterAbandonedStep('decode');
     this.checkIdle('decode');
     this.checkAcceptsTokens();
     this.checkToken(token, 'token');
@@ -243,6 +250,7 @@ export class Engine {
 
   /** `decode` for one caller-given embedding row (`name` names it in errors) (a generated token converted by a T2E callback). */
   async decodeEmbedding(row: EmbeddingRows, name = 'row'): Promise<LogitsView> {
+    if (this.abandoned) await this.afterAbandonedStep('decodeEmbedding');
     this.checkIdle('decodeEmbedding');
     const count = this.checkEmbeddingRows(row, name);
     if (count !== 1) throw new InvalidArgumentError(`${name} holds ${count} embedding rows, expected exactly 1`);
@@ -275,6 +283,24 @@ export class Engine {
   /** The backend's profiling records since the last call (empty when it does not profile). */
   takeBackendProfile(): readonly object[] {
     return this.backend.takeProfile?.() ?? [];
+  }
+
+  /**
+   * @internal For a dialog's decode loop, which feeds a token before it knows it keeps it: the step
+   * that fed slot `slot` (the last one) is not kept, and the cache goes back to `slot` entries. A
+   * step still running is abandoned: its staged commit is dropped now, it submits no further graph,
+   * and it ends without committing or setting the logits (its promise settles as usual: whoever
+   * awaits it must not read the logits). Until it ends, rewinds, evictions and resets are taken
+   * (the graphs still running read the cache, but their results are not used), and a new step
+   * waits for it. Nothing to do on a disposed engine.
+   */
+  discardFrom(slot: number): void {
+    if (this.disposed) return; // nothing is read from a disposed engine
+    if (this.stepping && !this.abandoned) {
+      this.abandoned = true;
+      if (this.commitBegun) this.kv.abortCommit();
+    }
+    if (this.kv.nValid > slot) this.kv.truncate(slot);
   }
 
   /** Forgets every cached entry from slot `n` on (a rewind; freed slots get the clear value). */
@@ -329,7 +355,7 @@ export class Engine {
   dispose(): Promise<void> {
     if (this.disposal === null) {
       this.disposed = true;
-      const stepDone = this.stepping ? new Promise<void>((resolve) => (this.stepEnded = resolve)) : null;
+      const stepDone = this.stepping ? this.stepEnd() : null;
       this.disposal = (async () => {
         if (stepDone !== null) await stepDone;
         // A commit left staged by the last step is finished while the memory is still there.
@@ -392,6 +418,7 @@ export class Engine {
       if (this.yieldPerStep) {
         await nextMacrotask();
         if (this.disposed) throw new DisposedError('engine', 'dispose() was called before the step ran; the step was cancelled');
+        if (this.abandoned) return;
       }
       const step = this.step;
       step.variant = variant;
@@ -406,23 +433,42 @@ export class Engine {
         // The event's KV tensors show what the graphs read: the previous step's commit is finished first.
         this.kv.finishCommit();
         await this.runObserved(this.listener, step, kind);
-        this.kv.commit(step);
+        if (!this.abandoned) this.kv.commit(step);
       } else if (this.yieldPerStep) {
         // Execute blocks the JS thread: no copy could run beside a graph, so the step commits at its end.
         await this.runParts(step);
-        this.kv.commit(step);
+        if (!this.abandoned) this.kv.commit(step);
       } else if (this.submitsAtOnce) {
         await this.runQueued(step);
       } else {
         await this.runOverlapped(step);
       }
-      if (final) this.logits.setRow(variant.logitsRows === 1 ? 0 : n - 1);
+      if (final && !this.abandoned) this.logits.setRow(variant.logitsRows === 1 ? 0 : n - 1);
     } finally {
       this.stepping = false;
+      this.abandoned = false;
+      this.commitBegun = false;
       const ended = this.stepEnded;
       this.stepEnded = null;
-      ended?.();
+      ended?.resolve();
     }
+  }
+
+  /** Resolves when the running step ends (one promise for every waiter). */
+  private stepEnd(): Promise<void> {
+    if (this.stepEnded === null) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => (resolve = r));
+      this.stepEnded = { promise, resolve };
+    }
+    return this.stepEnded.promise;
+  }
+
+  /** A step entry point called while an abandoned step still runs: waits for its end, then is checked as usual. */
+  private async afterAbandonedStep(what: string): Promise<void> {
+    this.checkUsable();
+    await this.stepEnd();
+    if (this.stepping) throw new EngineBusyError(what);
   }
 
   /**
@@ -454,7 +500,7 @@ export class Engine {
           if (previous < 0) {
             kv.finishCommit();
             kv.beginCommit(step);
-            began = true;
+            began = this.commitBegun = true;
           } else {
             kv.commitPart(previous);
           }
@@ -464,10 +510,11 @@ export class Engine {
         }
         previous = p;
         if (this.disposed) this.cancelledDuring(parts[p].name);
+        if (this.abandoned) return;
       }
     } catch (error) {
       // Only this step's own commit: a previous step's, still staged, stays valid.
-      if (began) kv.abortCommit();
+      if (began && !this.abandoned) kv.abortCommit();
       throw error;
     }
   }
@@ -510,7 +557,7 @@ export class Engine {
     if (!failed) {
       kv.finishCommit();
       kv.beginCommit(step);
-      began = true;
+      began = this.commitBegun = true;
     }
     for (let p = 0; p <= last; p++) {
       const execution = executions[p];
@@ -526,11 +573,11 @@ export class Engine {
         failed = true;
         failure = cancelledError(parts[p].name);
       }
-      if (!failed && p < last) kv.commitPart(p);
+      if (!failed && p < last && !this.abandoned) kv.commitPart(p);
     }
     if (failed) {
       // Only this step's own commit: a previous step's, still staged, stays valid.
-      if (began) kv.abortCommit();
+      if (began && !this.abandoned) kv.abortCommit();
       throw failure;
     }
   }
@@ -545,6 +592,7 @@ export class Engine {
       if (!final && variant.kinds[p] === 'lm-head') continue;
       await this.backend.execute(parts[p].name);
       if (this.disposed) this.cancelledDuring(parts[p].name);
+      if (this.abandoned) return;
     }
   }
 
@@ -628,10 +676,13 @@ export class Engine {
     if (this.disposed) throw new DisposedError('engine');
   }
 
-  /** Usable and between steps: overlapping calls would fill or move the buffers a graph is using. */
+  /**
+   * Usable and between steps: overlapping calls would fill or move the buffers a graph is using. An
+   * abandoned step's graphs may read a cache that changes under them: nobody uses their results.
+   */
   private checkIdle(what: string): void {
     this.checkUsable();
-    if (this.stepping) throw new EngineBusyError(what);
+    if (this.stepping && !this.abandoned) throw new EngineBusyError(what);
   }
 
   private checkTokens(tokens: ArrayLike<number>, name = 'tokens'): void {
