@@ -318,12 +318,21 @@ function dialogConfig(ctxBins: readonly string[], poll: boolean): object {
   };
 }
 
+/** Per-token work of an application consuming a query (updating its UI, say): the JS thread busy this long. */
+const CONSUMER_WORK_US = 500;
+
+function busyFor(us: number): void {
+  const end = performance.now() + us / 1000;
+  while (performance.now() < end);
+}
+
 /**
  * A whole query through the Dialog (prefill of 1920 tokens, then DECODE_TOKENS decode tokens with
- * the detokenizer, stop criteria and generator yields on the path): the NPU's idle time per decode
- * token, taken from the provider's own gap records (the 3 gaps before each token's splits).
+ * the detokenizer, stop criteria and generator yields on the path), its consumer keeping the JS
+ * thread busy `consumerWorkUs` per token: the NPU's idle time per decode token, taken from the
+ * provider's own gap records (the 3 gaps before each token's splits).
  */
-async function measureDialog(npu: NpuSim, ctxBins: readonly string[], { executeMode, poll }: Mode): Promise<number> {
+async function measureDialog(npu: NpuSim, ctxBins: readonly string[], { executeMode, poll }: Mode, consumerWorkUs = 0): Promise<number> {
   npu.setExecuteUs(EXECUTE_US);
   const simulated = createSimulatedQnn();
   npu.attach(simulated);
@@ -344,7 +353,10 @@ async function measureDialog(npu: NpuSim, ctxBins: readonly string[], { executeM
       const prompt = Array.from({ length: DIALOG_PROMPT }, (_, i) => (i * 7919) % VOCAB);
       const generator = dialog.tokenQuery(prompt);
       let next = await generator.next();
-      while (!next.done) next = await generator.next();
+      while (!next.done) {
+        if (consumerWorkUs > 0) busyFor(consumerWorkUs);
+        next = await generator.next();
+      }
       const generated = next.value.generatedTokens.length;
       if (generated !== DECODE_TOKENS + 1) throw new Error(`npu-idle: the dialog generated ${generated} tokens, expected ${DECODE_TOKENS + 1}`);
       const last = npu.executeCount();
@@ -387,6 +399,7 @@ export async function run(): Promise<Measurement[]> {
       const f = await measureMode(npu, ctxBins, mode, EXECUTE_US);
       const host = await measureMode(npu, ctxBins, mode, 0);
       const dialogIdle = await measureDialog(npu, ctxBins, mode);
+      const busyConsumerIdle = await measureDialog(npu, ctxBins, mode, CONSUMER_WORK_US);
       rows.push(
         {
           name: `NPU idle per decode token, Dialog query loop (${label}; gaps before the 3 splits, from the provider)`,
@@ -394,6 +407,12 @@ export async function run(): Promise<Measurement[]> {
           ratio: dialogIdle / TOKEN_BUDGET_US,
           target,
           note: percent(dialogIdle),
+        },
+        {
+          name: `NPU idle per decode token, Dialog query loop whose consumer works ${CONSUMER_WORK_US} us per token (${label})`,
+          medianUs: busyConsumerIdle,
+          ratio: busyConsumerIdle / TOKEN_BUDGET_US,
+          note: percent(busyConsumerIdle),
         },
         {
           name: `NPU idle per decode token (${label})`,
