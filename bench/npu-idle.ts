@@ -86,7 +86,7 @@ export async function writeLlamaShapedCtxBins(dir: string, config: Qwen2Config =
 }
 
 /**
- * `inner` as is (every member, `queuesExecutions` too), except that `onBind` sees every graph's
+ * `inner` as is (every member, `queuesExecutions` and `executionQueue` too), except that `onBind` sees every graph's
  * buffers once bound and `execute`, when given, stands in front of each execute (`run` starts it).
  */
 export function observeBind(
@@ -99,6 +99,7 @@ export function observeBind(
     graphs: inner.graphs,
     executesOffThread: inner.executesOffThread,
     queuesExecutions: inner.queuesExecutions,
+    ...(inner.executionQueue === undefined ? {} : { executionQueue: (graph: string) => inner.executionQueue!(graph) }),
     allocate: (n) => inner.allocate(n),
     bind: (graph, buffers) => {
       inner.bind(graph, buffers);

@@ -20,12 +20,20 @@ export interface GraphBackend {
    */
   readonly executesOffThread?: boolean;
   /**
-   * `execute` only submits: executions run one after the other in call order, each after the
-   * previous one has ended (QNN's graphExecuteAsync FIFO), so the engine submits a step's parts back
-   * to back and awaits them in order. Absent or false: an execute may start at once, beside a
-   * previous one still running, so the engine awaits each before the next.
+   * `execute` only submits: executions of one queue (`executionQueue`) run one after the other in
+   * call order, each after the previous one has ended (QNN's graphExecuteAsync FIFO of a context),
+   * so the engine submits a step's parts of one queue back to back and awaits them in order. Absent
+   * or false: an execute may start at once, beside a previous one still running, so the engine
+   * awaits each before the next.
    */
   readonly queuesExecutions?: boolean;
+  /**
+   * With `queuesExecutions`: the queue `graph`'s executions join. Executions in one queue run in
+   * call order; executions in different queues run in no order with each other, so the engine
+   * submits a part in another queue only once the parts before it have ended. Absent: a queue per
+   * graph (a wrapper that forwards `queuesExecutions` but not this stays correct, if slower).
+   */
+  executionQueue?(graph: string): number;
   /**
    * Zeroed memory for one of the engine's IO buffers, which the backend's graphs read and write in
    * place (zero-copy). After `dispose` it must be unusable rather than freed under its views: the

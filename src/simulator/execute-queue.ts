@@ -1,8 +1,10 @@
 /**
  * The execute slots. graphExecute runs the graph in the call. graphExecuteAsync
- * (docs/qnn-abi.md#queued-execution) checks its arguments and enqueues
- * the execution; the provider runs its executions one per macrotask in submission order and then
- * calls the caller's notify function with the status, never inside the submitting call. A
+ * (docs/qnn-abi.md#queued-execution) checks its arguments and enqueues the execution; the provider
+ * runs its executions one per macrotask and then calls the caller's notify function with the
+ * status, never inside the submitting call. A context's executions run in submission order; QNN
+ * documents no order across contexts, and the provider runs the context submitted to last first,
+ * so that a caller relying on an order across contexts fails here rather than on a device. A
  * graphExecute while executions are queued first runs them, as QNN's blocks in the same FIFO.
  */
 import koffi from 'koffi';
@@ -95,8 +97,11 @@ export class SimExecuteQueue {
 
   private runNext(): void {
     this.scheduled = false;
-    const queued = this.queue.shift();
-    if (queued === undefined) return;
+    const queue = this.queue;
+    if (queue.length === 0) return;
+    // The oldest execution of the context submitted to last (see the module comment).
+    const context = queue[queue.length - 1].context;
+    const queued = queue.splice(queue.findIndex((q) => q.context === context), 1)[0];
     if (this.queue.length > 0) {
       this.scheduled = true;
       setImmediate(this.next);

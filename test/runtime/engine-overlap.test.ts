@@ -51,6 +51,37 @@ function laterBackend(inner: GraphBackend): GraphBackend & { failOn(graph: strin
   };
 }
 
+/**
+ * `inner` as a backend that queues executions (`queuesExecutions`): graph `g`'s executions join
+ * queue `queueOf(g)`, where each runs a timer after the one before it has ended; the queues run
+ * side by side, so an execution submitted before the one it depends on (in another queue) has
+ * ended runs on stale inputs. `submitted` counts the calls.
+ */
+function queuedBackend(inner: GraphBackend, queueOf: (graph: string) => number): GraphBackend & { submitted: number } {
+  const tails = new Map<number, Promise<void>>();
+  const backend = {
+    type: inner.type,
+    graphs: inner.graphs,
+    executesOffThread: true,
+    queuesExecutions: true,
+    submitted: 0,
+    executionQueue: queueOf,
+    allocate: (n: number) => inner.allocate(n),
+    bind: (graph: string, buffers: ReadonlyMap<string, Uint8Array>) => inner.bind(graph, buffers),
+    execute(graph: string): Promise<void> {
+      backend.submitted++;
+      const queue = queueOf(graph);
+      const run = (tails.get(queue) ?? Promise.resolve()).then(
+        () => new Promise<void>((resolve, reject) => setTimeout(() => inner.execute(graph).then(resolve, reject), 1)),
+      );
+      tails.set(queue, run.catch(() => undefined));
+      return run;
+    },
+    dispose: () => inner.dispose(),
+  };
+  return backend;
+}
+
 const logitsHex = (engine: Engine): string => {
   const row = new Float32Array(engine.vocabSize);
   engine.logits.dequantizeInto(row);
@@ -119,6 +150,37 @@ describe('Engine: KV commits overlapped with the next split', () => {
     await engine.dispose();
     expect(stagedAtFree).toBe(false);
   });
+
+  /** The split index of a part's graph name (`..._<i>_of_<n>`). */
+  const splitOf = (graph: string): number => Number(/_(\d+)_of_\d+$/.exec(graph)![1]);
+  const LAYOUTS: Record<string, (graph: string) => number> = {
+    'one queue for every split': () => 0,
+    'a queue per split (a ctx-bin per split)': splitOf,
+    'the last split in a queue of its own': (graph) => (splitOf(graph) === 2 ? 1 : 0),
+  };
+  for (const [layout, queueOf] of Object.entries(LAYOUTS)) {
+    it(`queued executions, ${layout}: the parts of a queue are submitted at once, another queue's after them; logits and cache of whole-step commits`, async () => {
+      const backend = queuedBackend(await openReferenceBackend(paths), queueOf);
+      const queued = Engine.create(backend, OPTIONS);
+      const oracle = Engine.create(await openReferenceBackend(paths), OPTIONS);
+      oracle.setStepListener(() => {}, 'whole-step commit');
+      const parts = queued.layout.variants.find((v) => v.ar === 1)!.parts.map((p) => p.name);
+      const firstQueue = parts.filter((name) => queueOf(name) === queueOf(parts[0])).length;
+      for (const e of [queued, oracle]) await e.prefill([5, 17, 3, 250, 9, 11, 2]);
+      for (const token of [42, 7, 99, 8]) {
+        const before = backend.submitted;
+        const decoding = queued.decode(token);
+        expect(backend.submitted - before).toBe(firstQueue);
+        await decoding;
+        expect(backend.submitted - before).toBe(parts.length);
+        await oracle.decode(token);
+        expect(logitsHex(queued)).toBe(logitsHex(oracle));
+      }
+      expect(kvHex(queued)).toEqual(kvHex(oracle));
+      await queued.dispose();
+      await oracle.dispose();
+    });
+  }
 
   for (const sync of [false, true]) {
     it(`a split that fails (${sync ? 'throwing at the call' : 'rejecting later'}) leaves the cache as before the step, the previous step's entries included`, async () => {

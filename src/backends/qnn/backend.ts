@@ -40,12 +40,20 @@ class QnnHtpBackend implements QnnGraphBackend {
   }
 
   /**
-   * `queued` mode: graphExecuteAsync runs the session's executions in submission order. Not with
+   * `queued` mode: graphExecuteAsync runs a context's executions in submission order. Not with
    * profiling: the one profile handle holds only the last execution's events, so each execution
    * must end (and its events be read) before the next is submitted.
    */
   get queuesExecutions(): boolean {
     return this.session.executeMode === 'queued' && this.session.profiler === null;
+  }
+
+  /**
+   * A graph's context (its ctx-bin): QNN runs a context's queued executions in submission order and
+   * documents no order across contexts (docs/qnn-abi.md#queued-execution).
+   */
+  executionQueue(graph: string): number {
+    return this.session.graph(graph, 'executionQueue').ctxBin;
   }
 
   get devices(): readonly QnnHardwareDevice[] | null {

@@ -107,6 +107,8 @@ export class Engine {
   private readonly submitsAtOnce: boolean;
   /** `runQueued`'s executions of the running step, by part index (null: not submitted); reused. */
   private readonly executions: (Promise<void> | null)[];
+  /** Per variant, the execution queue of each part (`GraphBackend.executionQueue`; without it, one per part). */
+  private readonly partQueues: ReadonlyMap<Variant, Int32Array>;
   private disposed = false;
   /** The backend's disposal, once `dispose` was called (every call returns it). */
   private disposal: Promise<void> | null = null;
@@ -134,6 +136,7 @@ export class Engine {
     this.bufferBytes = buffers.totalBytes;
     this.planner = new ExecutionPlanner(layout);
     this.executions = new Array<Promise<void> | null>(Math.max(...layout.variants.map((v) => v.parts.length))).fill(null);
+    this.partQueues = new Map(layout.variants.map((v) => [v, Int32Array.from(v.parts, (part, p) => backend.executionQueue?.(part.name) ?? p)]));
     this.embeddingSize = layout.input.kind === 'embeddings' ? layout.input.rowElements : undefined;
     this.acceptsTokens = layout.input.kind === 'ids' || options.embeddings !== undefined;
     this.embeddingTable = layout.input.kind === 'embeddings' ? options.embeddings : undefined;
@@ -520,14 +523,16 @@ export class Engine {
   }
 
   /**
-   * `runOverlapped` for a backend that queues executions: every part of the step is submitted at
-   * once, so the NPU goes from split to split without waiting for the JS thread. A part's slots must
-   * hold the previous step's entries before it is submitted, so the copy left staged (the previous
-   * step's last split) is made once the parts before it are submitted, while they run. Then, as
-   * each part ends, its entries are copied while the later parts run; the last part's stay staged,
-   * as in `runOverlapped`. A failing part, a failing submission or dispose fails the step only once
-   * every submitted part has ended (their buffers stay in use until then), and drops the step's
-   * staged commit, so the cache is as before it.
+   * `runOverlapped` for a backend that queues executions: the parts of the step that share an
+   * execution queue (`GraphBackend.executionQueue`: a QNN context) are submitted at once, so the NPU
+   * goes from split to split without waiting for the JS thread; a part in another queue runs in no
+   * order with them, so it is submitted once they have ended. A part's slots must hold the previous
+   * step's entries before it is submitted, so the copy left staged (the previous step's last split)
+   * is made once the parts before it are submitted, while they run. Then, as each part ends, its
+   * entries are copied while the later parts run; the last part's stay staged, as in
+   * `runOverlapped`. A failing part, a failing submission or dispose fails the step only once every
+   * submitted part has ended (their buffers stay in use until then), and drops the step's staged
+   * commit, so the cache is as before it.
    */
   private async runQueued(step: EngineStep): Promise<void> {
     const { variant, final } = step;
@@ -535,51 +540,71 @@ export class Engine {
     const inputs = this.inputs;
     for (let i = 0; i < inputs.length; i++) inputs[i].fill(step);
     const parts = variant.parts;
+    const queues = this.partQueues.get(variant)!;
     const executions = this.executions;
-    let failure: unknown = null;
-    let failed = false;
+    let failure: unknown = NO_FAILURE;
+    let began = false;
+    /** The last part submitted, and the first one submitted and not yet awaited. */
     let last = -1;
-    try {
-      for (let p = 0; p < parts.length; p++) {
-        if (!final && variant.kinds[p] === 'lm-head') continue;
-        kv.commitPart(p);
+    let next = 0;
+    for (let p = 0; p < parts.length; p++) {
+      if (!final && variant.kinds[p] === 'lm-head') continue;
+      if (last >= 0 && queues[p] !== queues[last]) {
+        if (!began) {
+          kv.finishCommit();
+          kv.beginCommit(step);
+          began = this.commitBegun = true;
+        }
+        failure = await this.awaitExecutions(parts, next, last, false, failure);
+        next = last + 1;
+        if (failure !== NO_FAILURE || this.abandoned) break;
+      }
+      try {
+        if (!began) kv.commitPart(p);
         const execution = this.backend.execute(parts[p].name);
-        // Awaited in order below: a later part may fail while an earlier one is awaited.
+        // Awaited in order: a later part may fail while an earlier one is awaited.
         execution.catch(ignore);
         executions[p] = execution;
         last = p;
+      } catch (error) {
+        failure = error;
+        break;
       }
-    } catch (error) {
-      failed = true;
-      failure = error;
     }
-    let began = false;
-    if (!failed) {
+    if (failure === NO_FAILURE && !began) {
       kv.finishCommit();
       kv.beginCommit(step);
       began = this.commitBegun = true;
     }
-    for (let p = 0; p <= last; p++) {
+    failure = await this.awaitExecutions(parts, next, last, true, failure);
+    if (failure !== NO_FAILURE) {
+      // Only this step's own commit: a previous step's, still staged, stays valid.
+      if (began && !this.abandoned) kv.abortCommit();
+      throw failure;
+    }
+  }
+
+  /**
+   * Awaits `runQueued`'s executions of parts `from..to` in order, each one whatever happened before
+   * (its buffers are in use until it ends), and copies the entries of each that ended while nothing
+   * had failed, but `to`'s when `stageLast` (left staged). Returns the first failure: `failure` as
+   * given, or the first met here (NO_FAILURE: none).
+   */
+  private async awaitExecutions(parts: Variant['parts'], from: number, to: number, stageLast: boolean, failure: unknown): Promise<unknown> {
+    const executions = this.executions;
+    for (let p = from; p <= to; p++) {
       const execution = executions[p];
       if (execution === null) continue;
       executions[p] = null;
       try {
         await execution;
       } catch (error) {
-        if (!failed) failure = error;
-        failed = true;
+        if (failure === NO_FAILURE) failure = error;
       }
-      if (!failed && this.disposed) {
-        failed = true;
-        failure = cancelledError(parts[p].name);
-      }
-      if (!failed && p < last && !this.abandoned) kv.commitPart(p);
+      if (failure === NO_FAILURE && this.disposed) failure = cancelledError(parts[p].name);
+      if (failure === NO_FAILURE && !this.abandoned && (p < to || !stageLast)) this.kv.commitPart(p);
     }
-    if (failed) {
-      // Only this step's own commit: a previous step's, still staged, stays valid.
-      if (began && !this.abandoned) kv.abortCommit();
-      throw failure;
-    }
+    return failure;
   }
 
   /** Fill, then the variant's parts in split order, one after the other. */
@@ -700,6 +725,9 @@ export class Engine {
 const NO_TOKENS: ArrayLike<number> = new Int32Array(0);
 
 const ignore = (): void => undefined;
+
+/** `runQueued`'s "nothing failed" (a failure can be any value, undefined included). */
+const NO_FAILURE: unique symbol = Symbol('no failure');
 
 function cancelledError(graph: string): DisposedError {
   return new DisposedError('engine', `dispose() was called while graph "${graph}" executed; the step was cancelled before its KV update`);

@@ -151,7 +151,7 @@ describe('queued execute (graphExecuteAsync) on the simulated provider', () => {
     expect(seen.get('queued')).toEqual(seen.get('sync'));
   });
 
-  it('submits without running: execute returns before the graph ran, and the graphs run and end in submission order', async () => {
+  it("submits without running: execute returns before the graph ran; a context's executions end in submission order, other contexts wait", async () => {
     const provider = sim();
     const engine = await openEngine(float, 'queued', provider);
     try {
@@ -159,15 +159,17 @@ describe('queued execute (graphExecuteAsync) on the simulated provider', () => {
       const before = rowBits(engine);
       const calls = provider.calls('graphExecuteAsync');
       const decoding = engine.decode(5);
-      // Every part is submitted within the call, none has run: the logits are untouched.
-      expect(provider.calls('graphExecuteAsync')).toBe(calls + decodeParts(engine).length);
+      // The demo bundle has a ctx-bin per split: the first part is submitted within the call and
+      // has not run (the logits are untouched); each later one once the one before it has ended.
+      expect(decodeParts(engine).length).toBe(3);
+      expect(provider.calls('graphExecuteAsync')).toBe(calls + 1);
       expect(rowBits(engine)).toBe(before);
       await decoding;
+      expect(provider.calls('graphExecuteAsync')).toBe(calls + 3);
       expect(rowBits(engine)).not.toBe(before);
     } finally {
       await engine.dispose();
     }
-    // Order: the promises of back-to-back executes settle in submission order.
     const backend = await openQnnBackend(
       ctxBins(float),
       { provider: 'simulated', simulated: provider, executeMode: 'queued' },
@@ -175,11 +177,20 @@ describe('queued execute (graphExecuteAsync) on the simulated provider', () => {
     try {
       expect(backend.queuesExecutions).toBe(true);
       expect(backend.executesOffThread).toBe(true);
-      const graphs = [0, 1, 2].map((i) => bindAll(backend, i));
+      // Graphs 0 and 1 are in the first ctx-bin, graph 4 in the third (one context each).
+      const graphs = [0, 1, 4].map((i) => bindAll(backend, i));
+      expect(graphs.map((name) => backend.executionQueue!(name))).toEqual([0, 0, 2]);
       const ended: string[] = [];
-      const order = [graphs[2], graphs[0], graphs[1], graphs[0]];
-      await Promise.all(order.map((name) => backend.execute(name).then(() => void ended.push(name))));
-      expect(ended).toEqual(order);
+      const run = async (order: string[]): Promise<void> => {
+        ended.length = 0;
+        await Promise.all(order.map((name) => backend.execute(name).then(() => void ended.push(name))));
+      };
+      // One context: the promises of back-to-back executes settle in submission order.
+      await run([graphs[1], graphs[0], graphs[1], graphs[0]]);
+      expect(ended).toEqual([graphs[1], graphs[0], graphs[1], graphs[0]]);
+      // Two contexts: no order between them; the simulated provider runs the later context's first.
+      await run([graphs[0], graphs[2]]);
+      expect(ended).toEqual([graphs[2], graphs[0]]);
     } finally {
       await backend.dispose();
     }
@@ -246,7 +257,8 @@ describe('queued execute (graphExecuteAsync) on the simulated provider', () => {
     const calls = provider.calls('graphExecuteAsync');
     const decoding = engine.decode(7).then(() => null, (e: unknown) => e);
     const disposed = engine.dispose();
-    expect(provider.calls('graphExecuteAsync')).toBe(calls + 3);
+    // The first split's context holds only it: the others are never submitted.
+    expect(provider.calls('graphExecuteAsync')).toBe(calls + 1);
     // The simulated contextFree refuses a context with queued executions: dispose resolving shows it waited.
     await expect(disposed).resolves.toBeUndefined();
     const error = await decoding;
