@@ -544,9 +544,10 @@ export class Engine {
     const executions = this.executions;
     let failure: unknown = NO_FAILURE;
     let began = false;
-    /** The last part submitted, and the first one submitted and not yet awaited. */
+    /** The last part submitted, the first one submitted and not yet awaited, and one awaited whose copy waits. */
     let last = -1;
     let next = 0;
+    let uncopied = -1;
     for (let p = 0; p < parts.length; p++) {
       if (!final && variant.kinds[p] === 'lm-head') continue;
       if (last >= 0 && queues[p] !== queues[last]) {
@@ -555,9 +556,11 @@ export class Engine {
           kv.beginCommit(step);
           began = this.commitBegun = true;
         }
-        failure = await this.awaitExecutions(parts, next, last, false, failure);
+        // The last part awaited keeps its entries staged until `p` is submitted: the copy runs beside it.
+        failure = await this.awaitExecutions(parts, next, last, true, failure);
         next = last + 1;
         if (failure !== NO_FAILURE || this.abandoned) break;
+        uncopied = last;
       }
       try {
         if (!began) kv.commitPart(p);
@@ -569,6 +572,10 @@ export class Engine {
       } catch (error) {
         failure = error;
         break;
+      }
+      if (uncopied >= 0) {
+        kv.commitPart(uncopied);
+        uncopied = -1;
       }
     }
     if (failure === NO_FAILURE && !began) {
