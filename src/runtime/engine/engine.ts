@@ -299,6 +299,7 @@ export class Engine {
    */
   discardFrom(slot: number): void {
     if (this.disposed) return; // nothing is read from a disposed engine
+    if (!Number.isSafeInteger(slot) || slot < 0) throw new InvalidArgumentError(`discardFrom: slot must be an integer >= 0, got ${describeValue(slot)}`);
     if (this.stepping && !this.abandoned) {
       this.abandoned = true;
       if (this.commitBegun) this.kv.abortCommit();
