@@ -159,7 +159,8 @@ class PolledExecutionQueue implements ExecutionQueue {
       }
       const now = performance.now();
       if (this.nFlying === 0) this.busySince = now;
-      const start = Math.max(now, this.queueEnd);
+      // Into an empty queue it starts now, whatever the last execution's expected end was.
+      const start = this.nFlying === 0 ? now : Math.max(now, this.queueEnd);
       this.settles[slot] = resolve;
       this.timings[slot] = timing;
       this.submittedAt[slot] = now;
