@@ -148,6 +148,23 @@ describe.skipIf(!polledHere)('polled execution queue', () => {
     expect(graph.chainMs).toBeLessThan(200);
   });
 
+  it('adaptive: an execution submitted into an empty queue is expected from its submission, not from the last one\'s expected end', async () => {
+    const { queue, backend } = open({ poll: false, completion: 'polled' });
+    // The first ends long before its expected end (300 ms): seen at a halving look, ~150 ms in.
+    const first = queue.submit(backend.submit, { durationMs: 300, chainMs: Number.NaN });
+    await sleep(5);
+    backend.end(0, 0);
+    await first;
+    // Submitted at once, the second is expected 20 ms on: the looks come from there, so its end at
+    // 25 ms is seen while polling (not ~85 ms on, as when expected after the first one's 300 ms).
+    const second = queue.submit(backend.submit, { durationMs: 20, chainMs: Number.NaN });
+    await sleep(25);
+    backend.end(1, 0);
+    const endedAt = performance.now();
+    await second;
+    expect(performance.now() - endedAt).toBeLessThan(30);
+  });
+
   it(`refuses a submission beyond ${POLLED_CAPACITY} in flight, naming the limit, and keeps the others`, async () => {
     const { queue, backend } = open({ poll: false, completion: 'polled' });
     const results = Array.from({ length: POLLED_CAPACITY }, () => queue.submit(backend.submit, timing()));
