@@ -81,7 +81,7 @@ export async function* runQuery(
       if (run.logprobs !== null) run.tokenLogprobs.push(run.logprobs.entry());
       ledger.recordSampled(state.token);
       // Fed ahead: the NPU runs the token's step while the host delivers it (see `feedsAhead`).
-      const ahead = feedsAhead(dialog, criteria, generated.length - 1, t2e) ? run.feedAhead(state.token) : null;
+      const ahead = feedsAhead(dialog, criteria, generated.length - 1, t2e, options.signal) ? run.feedAhead(state.token) : null;
       const piece = reply.push(state.token);
       state.delivered = generated.length;
       options.onToken?.({ id: state.token, text: piece, index: generated.length - 1 });
@@ -338,14 +338,20 @@ function evictAfterStep(dialog: DialogState): void {
  * the step may still be running): the host's delivery work and the application's per-token work
  * leave the NPU's critical path. A delivery-stage stop criterion (a stop sequence, an abort, a
  * cancel) then takes the entry back (`takeBackAhead`), so the dialog ends as if the token had not
- * been fed. Not for a token a quota makes the last one (its step would be wasted), nor one that
- * needs room the KV policy makes by evicting (not undone), nor one fed through the caller's T2E
- * callback (called only for tokens fed), nor while a step listener is observing steps (it sees
- * only the steps a query keeps, as Genie runs them).
+ * been fed. Not for a token a quota makes the last one, or one whose query's signal already fired
+ * (their steps would be wasted), nor one that needs room the KV policy makes by evicting (not
+ * undone), nor one fed through the caller's T2E callback (called only for tokens fed), nor while a
+ * step listener is observing steps (it sees only the steps a query keeps, as Genie runs them).
  */
-function feedsAhead(dialog: DialogState, criteria: StopCriteria, delivered: number, t2e: T2eFeed | undefined): boolean {
+function feedsAhead(dialog: DialogState, criteria: StopCriteria, delivered: number, t2e: T2eFeed | undefined, signal: AbortSignal | undefined): boolean {
   const engine = dialog.engine;
-  return t2e === undefined && engine.stepListener === null && delivered + 1 < criteria.quota && engine.nValid < dialog.contextLimit;
+  return (
+    t2e === undefined &&
+    engine.stepListener === null &&
+    delivered + 1 < criteria.quota &&
+    engine.nValid < dialog.contextLimit &&
+    signal?.aborted !== true
+  );
 }
 
 const ignore = (): void => undefined;

@@ -126,6 +126,18 @@ const ENDINGS: Record<string, (drive: Drive) => Promise<Ended>> = {
     const controller = new AbortController();
     return run(drive, { maxTokens: 16, signal: controller.signal, onToken: atDelivery(drive, () => controller.abort()) });
   },
+  'an abort before the token was fed': (drive) => {
+    const controller = new AbortController();
+    let sampled = 0;
+    return run(drive, {
+      maxTokens: 16,
+      signal: controller.signal,
+      onLogits: (row, token) => {
+        drive.recorders.onLogits?.(row, token);
+        if (sampled++ === AT) controller.abort();
+      },
+    });
+  },
   'onToken throwing': (drive) =>
     run(drive, {
       maxTokens: 16,
@@ -250,6 +262,7 @@ describe.each(BACKENDS)('%s: a token fed while it is delivered ends every query 
     'a token cap': 'max-tokens',
     'a stop sequence': 'stop-sequence',
     'an abort from onToken': 'abort',
+    'an abort before the token was fed': 'abort',
     'onToken throwing': undefined,
     'a break out of the loop': 'cancelled',
     'a new query taking the dialog': 'cancelled',
@@ -275,17 +288,19 @@ describe.each(BACKENDS)('%s: a token fed while it is delivered ends every query 
     expect([...afterAtDelivery, ...afterAtPark].filter((n) => n !== 0)).toEqual([]);
     // Fed ahead, a token's step has begun while the consumer takes it: on Reference it ran in the
     // consumer's macrotask turn, all its splits; on QnnHtp at least its first split was submitted
-    // before `onToken` ran. Only a capped query's last token is not fed; a failed step stops at its first split.
-    const lastUnfed = name === 'a token cap' ? [0] : [];
+    // before `onToken` ran. Only a capped query's last token, or one sampled after the signal
+    // fired, is not fed; a failed step stops at its first split.
+    const lastUnfed = name === 'a token cap' || name === 'an abort before the token was fed' ? [0] : [];
     if (backend === 'Reference') {
       expect(aheadAtPark.filter((n) => n !== PARTS)).toEqual(name === 'a failed step' ? [1] : lastUnfed);
     } else {
       expect(aheadAtDelivery.filter((n) => n !== 1)).toEqual(lastUnfed);
       expect(aheadAtPark.filter((n) => n < 1)).toEqual(lastUnfed);
     }
-    // A query ended at a delivery may have run (part of) the step of the token it did not keep fed; a cap or a failed step wasted none.
+    // A query ended at a delivery may have run (part of) the step of the token it did not keep fed;
+    // a cap, a signal fired before the token was fed or a failed step wasted none.
     const wasted = aheadExecutes - afterExecutes;
-    if (name === 'a token cap' || name === 'a failed step') expect(wasted).toBe(0);
+    if (name === 'a token cap' || name === 'a failed step' || name === 'an abort before the token was fed') expect(wasted).toBe(0);
     else expect(wasted >= 0 && wasted <= PARTS, `${wasted} executes wasted`).toBe(true);
   });
 
