@@ -11,6 +11,7 @@ import type { GraphBackend } from '../../src/backends/backend.js';
 import { openReferenceBackend } from '../../src/backends/reference/index.js';
 import { Engine } from '../../src/runtime/engine/index.js';
 import { writeBundle } from '../backends/qnn/bundle.js';
+import { logitsHex } from './engine/logits-hex.js';
 
 const OPTIONS = { contextSize: 16, padToken: 0, eosToken: 1, rope: { theta: 1e4, scaling: { type: 'default' as const } } };
 let paths: string[];
@@ -81,12 +82,6 @@ function queuedBackend(inner: GraphBackend, queueOf: (graph: string) => number):
   };
   return backend;
 }
-
-const logitsHex = (engine: Engine): string => {
-  const row = new Float32Array(engine.vocabSize);
-  engine.logits.dequantizeInto(row);
-  return Buffer.from(row.buffer).toString('hex');
-};
 
 function kvHex(engine: Engine): string[] {
   const cache = engine.kvCache.cache;

@@ -10,6 +10,7 @@ import { InvalidArgumentError } from '../../../src/errors.js';
 import { Engine } from '../../../src/runtime/engine/index.js';
 import { writeBundle } from '../../backends/qnn/bundle.js';
 import { exactError } from '../../expect-error.js';
+import { logitsHex } from './logits-hex.js';
 
 const OPTIONS = { contextSize: 16, padToken: 0, eosToken: 1, rope: { theta: 1e4, scaling: { type: 'default' as const } } };
 const PROMPT = [5, 17, 3, 250, 9];
@@ -39,12 +40,6 @@ function laterBackend(inner: GraphBackend): GraphBackend & { executed: number } 
   };
   return backend;
 }
-
-const logitsHex = (engine: Engine): string => {
-  const row = new Float32Array(engine.vocabSize);
-  engine.logits.dequantizeInto(row);
-  return Buffer.from(row.buffer).toString('hex');
-};
 
 describe('Engine.discardFrom', () => {
   it('abandons a running decode: its entry goes at once, a rewind is taken meanwhile, the next step waits and computes as if it never ran', async () => {
