@@ -492,7 +492,6 @@ export class Engine {
     for (let i = 0; i < inputs.length; i++) inputs[i].fill(step);
     const parts = variant.parts;
     let previous = -1;
-    let began = false;
     try {
       for (let p = 0; p < parts.length; p++) {
         if (!final && variant.kinds[p] === 'lm-head') continue;
@@ -504,7 +503,7 @@ export class Engine {
           if (previous < 0) {
             kv.finishCommit();
             kv.beginCommit(step);
-            began = this.commitBegun = true;
+            this.commitBegun = true;
           } else {
             kv.commitPart(previous);
           }
@@ -518,7 +517,7 @@ export class Engine {
       }
     } catch (error) {
       // Only this step's own commit: a previous step's, still staged, stays valid.
-      if (began && !this.abandoned) kv.abortCommit();
+      if (this.commitBegun && !this.abandoned) kv.abortCommit();
       throw error;
     }
   }
@@ -544,7 +543,6 @@ export class Engine {
     const queues = this.partQueues.get(variant)!;
     const executions = this.executions;
     let failure: unknown = NO_FAILURE;
-    let began = false;
     /** The last part submitted, the first one submitted and not yet awaited, and one awaited whose copy waits. */
     let last = -1;
     let next = 0;
@@ -552,10 +550,10 @@ export class Engine {
     for (let p = 0; p < parts.length; p++) {
       if (!final && variant.kinds[p] === 'lm-head') continue;
       if (last >= 0 && queues[p] !== queues[last]) {
-        if (!began) {
+        if (!this.commitBegun) {
           kv.finishCommit();
           kv.beginCommit(step);
-          began = this.commitBegun = true;
+          this.commitBegun = true;
         }
         // The last part awaited keeps its entries staged until `p` is submitted: the copy runs beside it.
         failure = await this.awaitExecutions(parts, next, last, true, failure);
@@ -564,7 +562,7 @@ export class Engine {
         uncopied = last;
       }
       try {
-        if (!began) kv.commitPart(p);
+        if (!this.commitBegun) kv.commitPart(p);
         const execution = this.backend.execute(parts[p].name);
         // Awaited in order: a later part may fail while an earlier one is awaited.
         execution.catch(ignore);
@@ -579,15 +577,15 @@ export class Engine {
         uncopied = -1;
       }
     }
-    if (failure === NO_FAILURE && !began) {
+    if (failure === NO_FAILURE && !this.commitBegun) {
       kv.finishCommit();
       kv.beginCommit(step);
-      began = this.commitBegun = true;
+      this.commitBegun = true;
     }
     failure = await this.awaitExecutions(parts, next, last, true, failure);
     if (failure !== NO_FAILURE) {
       // Only this step's own commit: a previous step's, still staged, stays valid.
-      if (began && !this.abandoned) kv.abortCommit();
+      if (this.commitBegun && !this.abandoned) kv.abortCommit();
       throw failure;
     }
   }
