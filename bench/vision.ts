@@ -4,9 +4,12 @@
  * decoding and resizing the same JPEG to raw RGB of the same size with the same kernel. Both decode
  * at full resolution: JPEG shrink-on-load (libjpeg's DCT downscaling) would change the pixels away
  * from Pillow's, so the pipeline does not use it; the row with it shows what it would save. The
- * row with the horizontal resize alone is the pipeline's first pass (src/vision/resize.ts): Pillow
- * resizes horizontally first, libvips vertically, so keeping Pillow's order costs a horizontal
- * reduce at full resolution. The pipeline and the floor are timed in alternation, so a load on the
+ * row with the horizontal resize alone is the pipeline's first pass in one sharp pipeline
+ * (src/vision/resize.ts): Pillow resizes horizontally first, libvips vertically, so keeping Pillow's
+ * order costs a horizontal reduce at full resolution; the pipeline cuts that pass into two
+ * pipelines that run at once where the machine has two cores (as this bench's floor does not, and
+ * neither does sharp on its own here: it runs each pipeline on one thread on glibc without
+ * jemalloc). The pipeline and the floor are timed in alternation, so a load on the
  * machine hits both alike, and the ratio is the median of the per-round ratios (the ratio of the
  * two medians is reported too).
  * Also: the conversion step alone, the images that take Pillow's resampler in TypeScript, and the
@@ -87,7 +90,7 @@ export async function run(): Promise<Measurement[]> {
     { name: 'the same pipeline, ratio of the two medians (pipeline / floor)', medianUs: pipelineUs, ratio: pipelineUs / floorUs },
     { name: 'sharp decode + resize to raw RGB (floor): same JPEG, 1024x1024, cubic, full-resolution decode', medianUs: floorUs },
     { name: 'sharp decode + resize with JPEG shrink-on-load (not used: changes pixels); ratio = pipeline / this', medianUs: shrinkUs, ratio: pairedRatio(pipelineTimes, shrinkTimes) },
-    { name: 'sharp decode + horizontal resize only, to 1024x3024 raw RGB (the first pass alone); ratio = this / floor', medianUs: horizontalUs, ratio: pairedRatio(horizontalTimes, floorTimes) },
+    { name: 'sharp decode + horizontal resize only, to 1024x3024 raw RGB (the first pass in one pipeline); ratio = this / floor', medianUs: horizontalUs, ratio: pairedRatio(horizontalTimes, floorTimes) },
   ];
 
   // The conversion alone: 8-bit RGB to the tensor, into a preallocated buffer (the encoder's input).

@@ -31,6 +31,10 @@
  * (1 on smooth images). Building the padded full-resolution square instead would keep Pillow's
  * order at the cost of a buffer of the photo's size squared.
  *
+ * With two cores, a landscape image's first pass runs as two sharp pipelines at once, each
+ * resizing a band of rows (`RowSplit`): its rows are independent, so the bands are the whole's
+ * rows, and the horizontal reduce that costs more than the floor's whole resize is shared.
+ *
  * The second pass reads only the span of the canvas that its filter windows reach (`paddedSpan`):
  * the image and the padding within the bicubic window of it, rounded out to the sampling grid, so
  * that libvips resizing the span samples the same canvas lines as resizing the whole canvas; the
@@ -46,6 +50,7 @@
  * second full decode; joining padding strips to the image before the resize (sharp's `join`) costs
  * more than the second pass (libvips copies every region through the join).
  */
+import { availableParallelism } from 'node:os';
 import sharp, { type OutputInfo, type Sharp } from 'sharp';
 import { ImageError } from './errors.js';
 import { sharpFailure, sharpOf, type OpenedImage } from './decode.js';
@@ -147,35 +152,99 @@ export function paddedSpan(size: number, out: number, offset: number, length: nu
   return { start, end, outStart: (start * out) / size, outEnd: (end * out) / size };
 }
 
-async function resizeWithSharp(image: OpenedImage, plan: GeometryPlan, background: Rgb): Promise<Uint8Array> {
+/**
+ * How the first pass of a landscape image is cut into two sharp pipelines that run at once, one
+ * per core: libvips runs a pipeline on one thread here (sharp's default concurrency on glibc
+ * without jemalloc), and its horizontal reduce costs more than the decode and vertical reduce of
+ * the floor together. The top part decodes only its rows (JPEG and PNG decoding stops where the
+ * pipeline's last row is), the bottom part decodes everything, so the top part takes the larger
+ * share of rows. Measured on the bench's 4032x3024 JPEG: 102 ms in one pipeline, 77 ms cut at
+ * 60-70% (88 ms at 50%, 83 ms at 75%).
+ */
+export interface RowSplit {
+  /** Images with fewer rows run in one pipeline (the second decode costs more than it saves). */
+  readonly minRows: number;
+  /** The share of the image's rows the top part resizes. */
+  readonly topShare: number;
+}
+
+/** The split for this machine: none on one core. */
+export function defaultRowSplit(cores = availableParallelism()): RowSplit | undefined {
+  return cores >= 2 ? { minRows: 768, topShare: 0.65 } : undefined;
+}
+
+/** The image row where `split` cuts an image of `rows` rows, if it does. */
+export function rowCut(rows: number, split: RowSplit | undefined): number | undefined {
+  if (split === undefined || rows < split.minRows) return undefined;
+  const cut = Math.round(rows * split.topShare);
+  return cut > 0 && cut < rows ? cut : undefined;
+}
+
+/** Padding lines a pass adds, and their colour (sharp's form). */
+interface Padding {
+  readonly top: number;
+  readonly bottom: number;
+  readonly colour: { r: number; g: number; b: number };
+}
+
+/**
+ * The first pass of a landscape image: every row resized to `width` columns, with `top` and
+ * `bottom` padding rows. Each output row reads only its own image row, so the parts of a cut give
+ * the rows of the whole.
+ */
+async function resizedRows(image: OpenedImage, background: Rgb, width: number, pad: Padding, split: RowSplit | undefined): Promise<Uint8Array> {
+  const { height } = image.extent;
+  const part = (from: number, to: number, top: number, bottom: number): Promise<Uint8Array> => {
+    let pipeline = decoded(image, background);
+    if (to - from < height) pipeline = pipeline.extract({ left: 0, top: from, width: image.extent.width, height: to - from });
+    pipeline = resizedTo(pipeline, { width: image.extent.width, height: to - from }, { width, height: to - from });
+    return toRgb(pipeline.extend({ top, bottom, background: pad.colour }), image, { width, height: top + to - from + bottom }, 'decode');
+  };
+  const cut = rowCut(height, split);
+  if (cut === undefined) return part(0, height, pad.top, pad.bottom);
+  let above: Uint8Array;
+  let below: Uint8Array;
+  try {
+    [above, below] = await Promise.all([part(0, cut, pad.top, 0), part(cut, height, 0, pad.bottom)]);
+  } catch {
+    // libvips keeps one error buffer for all its threads, so a pipeline's message can be lost to
+    // the other's ("Unknown error"): the image goes through one pipeline, which fails with its own.
+    return part(0, height, pad.top, pad.bottom);
+  }
+  const rows = new Uint8Array(above.byteLength + below.byteLength);
+  rows.set(above);
+  rows.set(below, above.byteLength);
+  return rows;
+}
+
+
+async function resizeWithSharp(image: OpenedImage, plan: GeometryPlan, background: Rgb, split: RowSplit | undefined): Promise<Uint8Array> {
   const { image: extent, pad, resized } = plan;
   if (pad === undefined) return toRgb(resizedTo(decoded(image, background), extent, resized), image, resized, 'decode');
   const colour = { r: pad.colour[0], g: pad.colour[1], b: pad.colour[2] };
   let padded: Extent;
-  let first: Sharp;
+  let canvas: Uint8Array;
   let span: PaddedSpan;
   let spanResized: Extent;
   let around: { top: number; bottom: number } | { left: number; right: number };
   if (extent.width === pad.size) {
     // Padding rows: resize along the rows and add the span's padding rows, then resize the span's columns.
     span = paddedSpan(pad.size, resized.height, pad.top, extent.height);
-    const rows = { width: resized.width, height: extent.height };
     padded = { width: resized.width, height: span.end - span.start };
-    const extend = { top: pad.top - span.start, bottom: span.end - pad.top - extent.height, background: colour };
-    first = resizedTo(decoded(image, background), extent, rows).extend(extend);
+    const padding = { top: pad.top - span.start, bottom: span.end - pad.top - extent.height, colour };
+    canvas = await resizedRows(image, background, resized.width, padding, split);
     spanResized = { width: resized.width, height: span.outEnd - span.outStart };
     around = { top: span.outStart, bottom: resized.height - span.outEnd };
   } else {
-    // Padding columns: the same with the axes swapped.
+    // Padding columns: the same with the axes swapped (in one pipeline: this pass reduces vertically, which libvips does fast).
     span = paddedSpan(pad.size, resized.width, pad.left, extent.width);
     const columns = { width: extent.width, height: resized.height };
     padded = { width: span.end - span.start, height: resized.height };
     const extend = { left: pad.left - span.start, right: span.end - pad.left - extent.width, background: colour };
-    first = resizedTo(decoded(image, background), extent, columns).extend(extend);
+    canvas = await toRgb(resizedTo(decoded(image, background), extent, columns).extend(extend), image, padded, 'decode');
     spanResized = { width: span.outEnd - span.outStart, height: resized.height };
     around = { left: span.outStart, right: resized.width - span.outEnd };
   }
-  const canvas = await toRgb(first, image, padded, 'decode');
   if (padded.width === resized.width && padded.height === resized.height) return canvas;
   const second = rawInput(canvas, padded).resize(spanResized.width, spanResized.height, CUBIC).extend({ ...around, background: colour });
   return toRgb(second, image, resized, 'resize');
@@ -184,6 +253,7 @@ async function resizeWithSharp(image: OpenedImage, plan: GeometryPlan, backgroun
 /**
  * The canvas of `plan` resized, as packed 8-bit RGB (`plan.resized` pixels, row-major).
  * @param background what alpha is flattened onto (expand2square's colour)
+ * @param split how a landscape image's first sharp pass is cut into pipelines that run at once
  * @throws ImageError from decoding (IMAGE_CORRUPT, IMAGE_UNSUPPORTED_FORMAT), or IMAGE_TOO_LARGE
  *   when a buffer of the resize would hold more than the image's pixel bound
  */
@@ -192,6 +262,7 @@ export async function resizeImage(
   plan: GeometryPlan,
   filter: ResampleFilter,
   background: Rgb,
+  split = defaultRowSplit(),
 ): Promise<{ readonly pixels: Uint8Array; readonly resizer: Resizer }> {
   const { resized } = plan;
   // Bounds on what the resize holds, besides the decoded image itself: the output, and Pillow's
@@ -210,7 +281,7 @@ export async function resizeImage(
     }
   }
   const resizer = resizerFor(plan, filter);
-  if (resizer === 'sharp') return { pixels: await resizeWithSharp(image, plan, background), resizer };
+  if (resizer === 'sharp') return { pixels: await resizeWithSharp(image, plan, background, split), resizer };
   const full = await toRgb(decoded(image, background), image, plan.image, 'decode');
   return { pixels: await resampleLikePillow(full, plan.image, plan.pad, resized, filter), resizer };
 }
