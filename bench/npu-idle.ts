@@ -149,6 +149,8 @@ interface ModeFigures {
   readonly decodeFirstGap: number;
   /** Median gap before a decode token's later splits (the binding and the hop only). */
   readonly decodeSplitGap: number;
+  /** Median per decode token of the provider's notification part of its gaps (`notifyPart`). */
+  readonly decodeNotify: number;
   /** Heap retained over the timed decode tokens (after GC when node runs with --expose-gc). */
   readonly decodeHeapBytes: number;
   /** The sampler alone on the same logits view, for comparison. */
@@ -175,6 +177,22 @@ function jsThreadCpuUs(): number {
 
 /** USER_HZ: 100 on every Linux ABI Node runs on. */
 const CLOCK_TICKS_PER_SECOND = 100;
+
+/**
+ * The part of the gap before execute `n` that the provider's notification of execute `n - 1` took
+ * (queued mode: its notifier thread waking after the end; 0 otherwise): the host cannot see an end
+ * before it is notified, and that wait is the provider's, not the host's.
+ */
+function notifyPart(npu: NpuSim, n: number): number {
+  return Math.min(npu.gapUs(n), npu.notifyDelayUs(n - 1));
+}
+
+/** `notifyPart` summed over the SPLITS executes of one decode token, from execute `first` on. */
+function notifyOfToken(npu: NpuSim, first: number): number {
+  let sum = 0;
+  for (let split = 0; split < SPLITS; split++) sum += notifyPart(npu, first + split);
+  return sum;
+}
 
 /** Median gaps before the first and the later splits of `steps` steps of SPLITS executes each, from execute `first` on. */
 function gaps(npu: NpuSim, first: number, steps: number): { firstGap: number; splitGap: number } {
@@ -247,6 +265,7 @@ async function measureMode(npu: NpuSim, ctxBins: readonly string[], { executeMod
       const decodeWall = ((performance.now() - wallBefore) * 1000) / DECODE_TOKENS;
       if (npu.executeCount() !== firstExecute - 1 + DECODE_TOKENS * SPLITS) throw new Error('npu-idle: unexpected execute count');
       const decodeGaps = gaps(npu, firstExecute, DECODE_TOKENS);
+      const decodeNotify = median(Array.from({ length: DECODE_TOKENS }, (_, i) => notifyOfToken(npu, firstExecute + i * SPLITS)));
       gc?.();
       const decodeHeapBytes = process.memoryUsage().heapUsed - heapBefore;
       const lastView = await engine.decode(token);
@@ -274,6 +293,7 @@ async function measureMode(npu: NpuSim, ctxBins: readonly string[], { executeMod
         chunkBusy: median(chunkBusy),
         decodeFirstGap: decodeGaps.firstGap,
         decodeSplitGap: decodeGaps.splitGap,
+        decodeNotify,
         decodeHeapBytes,
         decodeCpu,
         decodeWall,
@@ -333,7 +353,12 @@ function busyFor(us: number): void {
  * thread busy `consumerWorkUs` per token: the NPU's idle time per decode token, taken from the
  * provider's own gap records (the 3 gaps before each token's splits).
  */
-async function measureDialog(npu: NpuSim, ctxBins: readonly string[], { executeMode, poll }: Mode, consumerWorkUs = 0): Promise<number> {
+async function measureDialog(
+  npu: NpuSim,
+  ctxBins: readonly string[],
+  { executeMode, poll }: Mode,
+  consumerWorkUs = 0,
+): Promise<{ readonly idle: number; readonly notify: number; readonly hostPath: number }> {
   npu.setExecuteUs(EXECUTE_US);
   const simulated = createSimulatedQnn();
   npu.attach(simulated);
@@ -362,14 +387,19 @@ async function measureDialog(npu: NpuSim, ctxBins: readonly string[], { executeM
       if (generated !== DECODE_TOKENS + 1) throw new Error(`npu-idle: the dialog generated ${generated} tokens, expected ${DECODE_TOKENS + 1}`);
       const last = npu.executeCount();
       const perToken: number[] = [];
+      const notifyPerToken: number[] = [];
+      const hostPerToken: number[] = [];
       // The last DECODE_TOKENS steps are the decode steps (the first token came out of the prefill).
       for (let step = 0; step < DECODE_TOKENS - 10; step++) {
         const first = last - (DECODE_TOKENS - 10 - step) * SPLITS + 1;
         let idle = 0;
         for (let split = 0; split < SPLITS; split++) idle += npu.gapUs(first + split);
         perToken.push(idle);
+        const notify = notifyOfToken(npu, first);
+        notifyPerToken.push(notify);
+        hostPerToken.push(idle - notify);
       }
-      return median(perToken);
+      return { idle: median(perToken), notify: median(notifyPerToken), hostPath: median(hostPerToken) };
     } finally {
       await dialog.dispose();
     }
@@ -399,8 +429,31 @@ export async function run(): Promise<Measurement[]> {
       const { label } = mode;
       const f = await measureMode(npu, ctxBins, mode, EXECUTE_US);
       const host = await measureMode(npu, ctxBins, mode, 0);
-      const dialogIdle = await measureDialog(npu, ctxBins, mode);
-      const busyConsumerIdle = await measureDialog(npu, ctxBins, mode, CONSUMER_WORK_US);
+      const dialog = await measureDialog(npu, ctxBins, mode);
+      const dialogIdle = dialog.idle;
+      const busyConsumerIdle = (await measureDialog(npu, ctxBins, mode, CONSUMER_WORK_US)).idle;
+      const notifyRows: Measurement[] =
+        mode.executeMode !== 'queued'
+          ? []
+          : [
+            {
+              name: `of the Dialog loop's idle time: the test provider's notifications (${label}; its notifier thread waking after each end; the provider's latency, not the host's)`,
+              medianUs: dialog.notify,
+              ratio: dialog.notify / TOKEN_BUDGET_US,
+            },
+            {
+              name: `of the Dialog loop's idle time: the host's critical path (${label}; the idle time less those notifications, token by token)`,
+              medianUs: dialog.hostPath,
+              ratio: dialog.hostPath / TOKEN_BUDGET_US,
+              target,
+              note: percent(dialog.hostPath),
+            },
+            {
+              name: `of the engine loop's idle time: the test provider's notifications (${label})`,
+              medianUs: f.decodeNotify,
+              ratio: f.decodeNotify / TOKEN_BUDGET_US,
+            },
+          ];
       rows.push(
         {
           name: `NPU idle per decode token, Dialog query loop (${label}; gaps before the 3 splits, from the provider)`,
@@ -409,6 +462,7 @@ export async function run(): Promise<Measurement[]> {
           target,
           note: percent(dialogIdle),
         },
+        ...notifyRows,
         {
           name: `NPU idle per decode token, Dialog query loop whose consumer works ${CONSUMER_WORK_US} us per token (${label})`,
           medianUs: busyConsumerIdle,

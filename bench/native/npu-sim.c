@@ -17,7 +17,9 @@
  * thread waits until the JS thread has run it
  * (Koffi queues it to the event loop), so the NPU thread never calls it: the next queued execution
  * starts as soon as the previous one ends, as on an accelerator whose queue does not wait for the
- * host. A graphExecute while executions are queued waits for them (QNN's FIFO).
+ * host. It records how long after each end the notify call came (the notifier thread's wake-up):
+ * time the NPU may wait that is the provider's, not the host's. A graphExecute while executions are
+ * queued waits for them (QNN's FIFO).
  *
  * contextCreateFromBinary (core slot 13) is wrapped too: it first reads every byte of the binary
  * through the caller's pointer, as an NPU loading the whole binary into its own memory would, and
@@ -94,6 +96,7 @@ static uint64_t last_ns;          /* duration of the last graphExecute */
 static uint64_t last_end_ns;      /* when the last graphExecute returned */
 #define GAP_RING 65536
 static uint64_t gap_ns[GAP_RING]; /* idle time before execute n (n = 1, 2, ...), ring of the last GAP_RING */
+static uint64_t notify_ns[GAP_RING]; /* queued execute n: from its end to its notify call, same ring */
 
 static uint64_t now_ns(void) {
   struct timespec ts;
@@ -147,6 +150,7 @@ static void run_execution(uint64_t start) {
   __atomic_add_fetch(&busy_ns, took, __ATOMIC_ACQ_REL);
   uint64_t n = __atomic_add_fetch(&execute_count, 1, __ATOMIC_ACQ_REL);
   __atomic_store_n(&gap_ns[n % GAP_RING], previous_end == 0 ? 0 : start - previous_end, __ATOMIC_RELEASE);
+  __atomic_store_n(&notify_ns[n % GAP_RING], 0, __ATOMIC_RELEASE); /* a queued execution's notifier sets it */
   __atomic_store_n(&last_ns, took, __ATOMIC_RELEASE);
   __atomic_store_n(&last_thread, thread_id(), __ATOMIC_RELEASE);
 }
@@ -155,7 +159,7 @@ static void run_execution(uint64_t start) {
 
 typedef void (*notify_fn)(void *param, uint64_t status); /* Qnn_NotifyFn_t: the status struct is one uint64 */
 
-struct queued { notify_fn notify; void *param; uint64_t submitted; };
+struct queued { notify_fn notify; void *param; uint64_t submitted; uint64_t ended; uint64_t n; };
 #define QUEUE_CAPACITY 1024
 static pthread_mutex_t queue_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t queue_changed = PTHREAD_COND_INITIALIZER;
@@ -183,6 +187,8 @@ static void *npu_thread(void *unused) {
      */
     uint64_t previous_end = __atomic_load_n(&last_end_ns, __ATOMIC_ACQUIRE);
     run_execution(job.submitted > previous_end ? job.submitted : previous_end);
+    job.ended = __atomic_load_n(&last_end_ns, __ATOMIC_ACQUIRE);
+    job.n = __atomic_load_n(&execute_count, __ATOMIC_ACQUIRE);
     pthread_mutex_lock(&queue_lock);
     executions_head++;
     npu_running = 0;
@@ -202,6 +208,7 @@ static void *notifier_thread(void *unused) {
     while (notifications_head == notifications_tail) pthread_cond_wait(&queue_changed, &queue_lock);
     struct queued job = notifications[notifications_head % QUEUE_CAPACITY];
     pthread_mutex_unlock(&queue_lock);
+    __atomic_store_n(&notify_ns[job.n % GAP_RING], now_ns() - job.ended, __ATOMIC_RELEASE);
     if (job.notify != NULL) job.notify(job.param, QNN_SUCCESS);
     pthread_mutex_lock(&queue_lock);
     notifications_head++;
@@ -392,6 +399,7 @@ double genie_npu_sim_last_execute_us(void) { return (double)__atomic_load_n(&las
 double genie_npu_sim_gap_us(double n) { return (double)__atomic_load_n(&gap_ns[(uint64_t)n % GAP_RING], __ATOMIC_ACQUIRE) / 1000.0; }
 
 /* Thread id (Linux gettid) of the last graphExecute. */
+double genie_npu_sim_notify_delay_us(double n) { return (double)__atomic_load_n(&notify_ns[(uint64_t)n % GAP_RING], __ATOMIC_ACQUIRE) / 1000.0; }
 double genie_npu_sim_last_thread(void) { return (double)__atomic_load_n(&last_thread, __ATOMIC_ACQUIRE); }
 
 /* Thread id of the caller, to compare with genie_npu_sim_last_thread. */

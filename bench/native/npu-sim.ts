@@ -37,6 +37,8 @@ export interface NpuSim {
    * `executeCount()` counts; the last 65536 are kept): the NPU's idle time before it.
    */
   gapUs(n: number): number;
+  /** Queued execute `n` (as `gapUs`): from its end to the provider's notify call (its notifier thread's wake-up). */
+  notifyDelayUs(n: number): number;
   /**
    * The largest binary contextCreateFromBinary has read through the pointer since `resetLoaded`
    * (the latest of that size): the sum of its bytes, and RssAnon / RssFile (bytes) at the end of
@@ -132,6 +134,7 @@ function wrap(path: string): NpuSim {
   const executeCount = lib.func('double genie_npu_sim_execute_count(void)');
   const lastExecuteUs = lib.func('double genie_npu_sim_last_execute_us(void)');
   const gapUs = lib.func('double genie_npu_sim_gap_us(double n)');
+  const notifyDelayUs = lib.func('double genie_npu_sim_notify_delay_us(double n)');
   const lastThread = lib.func('double genie_npu_sim_last_thread(void)');
   const threadId = lib.func('double genie_npu_sim_thread_id(void)');
   const resetLoaded = lib.func('void genie_npu_sim_reset_loaded(void)');
@@ -147,6 +150,7 @@ function wrap(path: string): NpuSim {
     executeCount: () => executeCount() as number,
     lastExecuteUs: () => lastExecuteUs() as number,
     gapUs: (n) => gapUs(n) as number,
+    notifyDelayUs: (n) => notifyDelayUs(n) as number,
     lastThread: () => lastThread() as number,
     threadId: () => threadId() as number,
     resetLoaded: () => resetLoaded(),
