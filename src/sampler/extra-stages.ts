@@ -22,9 +22,15 @@ export class LogitBiasStage implements BuiltinStage {
   ) {}
 
   apply(c: Candidates): void {
+    const { tokens, biases } = this;
+    if (c.canEditUnread(tokens.length)) {
+      // Edits of the unread row (see Candidates): its set is the whole vocabulary.
+      const edited = c.editValues;
+      for (let j = 0; j < tokens.length; j++) edited[c.editSlot(tokens[j])] += biases[j];
+      return;
+    }
     const values = c.logits;
     const top = c.best();
-    const { tokens, biases } = this;
     let best = top;
     let rescan = false;
     for (let j = 0; j < tokens.length; j++) {

@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from '../errors.js';
 import type { Candidates } from './candidates.js';
-import { penaltiesAreNeutral } from './penalties.js';
+import { penaltiesAreNeutral, type PenaltyParams } from './penalties.js';
 import { PenaltyWindow } from './penalty-window.js';
 import { ranksBefore } from './rank.js';
 import type { SamplerStage, StageContext } from './stage.js';
@@ -31,6 +31,10 @@ export class PenaltiesStage implements BuiltinStage {
   apply(c: Candidates, { history, params }: StageContext): void {
     if (history === undefined || params.penalizeLastN === 0 || penaltiesAreNeutral(params)) return;
     if (this.window.sync(history, params.penalizeLastN) === 0) return;
+    if (c.canEditUnread(this.window.size)) {
+      this.applyUnread(c, params);
+      return;
+    }
     const values = c.logits;
     const top = c.best();
     this.candidates = c;
@@ -38,13 +42,31 @@ export class PenaltiesStage implements BuiltinStage {
     if (best < 0) return;
     // The best was penalised: any token may lead now. Otherwise it stays unless a penalised one passed it.
     const winner = this.window.penalizedTop ? c.survivors.best(values) : ranksBefore(values, best, top) ? best : top;
-    if (values[winner] === Infinity || values[winner] === -Infinity) {
-      throw new InvalidArgumentError(
-        `penalties turned the logit of token ${winner} into ${values[winner]}; check repetitionPenalty ${params.repetitionPenalty}`,
-      );
-    }
+    if (values[winner] === Infinity || values[winner] === -Infinity) throw infiniteWinner(winner, values[winner], params);
     c.edited(winner);
   }
+
+  /**
+   * The penalties as edits of the unread row (the set is then the whole vocabulary). Its unedited
+   * tokens are finite, so the best token after them is infinite only when an edit made +Infinity:
+   * the lowest such token, the same error `apply` gives.
+   */
+  private applyUnread(c: Candidates, params: PenaltyParams): void {
+    const window = this.window;
+    const edited = c.editValues;
+    let infinite = -1;
+    for (let j = 0; j < window.size; j++) {
+      const token = window.tokenAt(j);
+      const at = c.editSlot(token);
+      window.penalizeAt(edited, at, token, params);
+      if (edited[at] === Infinity && (infinite < 0 || token < infinite)) infinite = token;
+    }
+    if (infinite >= 0) throw infiniteWinner(infinite, Infinity, params);
+  }
+}
+
+function infiniteWinner(token: number, logit: number, params: PenaltyParams): InvalidArgumentError {
+  return new InvalidArgumentError(`penalties turned the logit of token ${token} into ${logit}; check repetitionPenalty ${params.repetitionPenalty}`);
 }
 
 /** Keeps the `topK` most likely tokens (0 = off). Ranks raw codes when it is the first to read the row. */

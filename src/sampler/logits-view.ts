@@ -118,11 +118,7 @@ export class LogitsView {
 
   /** Dequantized value of one token in the current row (inspection; the hot paths use whole-row kernels). */
   value(token: number): number {
-    if (this.released) throw releasedError();
-    if (!Number.isInteger(token) || token < 0 || token >= this.vocab) {
-      throw new InvalidArgumentError(`token must be an integer in [0, ${this.vocab}), got ${String(token)}`);
-    }
-    const i = this.offset + token;
+    const i = this.elementOf(token);
     const { scale, offset } = this.encoding;
     switch (this.dtype) {
       case 'FLOAT_32':
@@ -134,6 +130,37 @@ export class LogitsView {
       case 'UFIXED_POINT_16':
         return Math.fround((this.u16[i] + offset) * scale);
     }
+  }
+
+  /**
+   * `value(token)` stored at `dst[at]`, for per-token paths: a double returned from a call V8 does
+   * not inline is boxed, one allocation per call.
+   */
+  valueInto(token: number, dst: Float32Array, at: number): void {
+    const i = this.elementOf(token);
+    const { scale, offset } = this.encoding;
+    switch (this.dtype) {
+      case 'FLOAT_32':
+        dst[at] = this.f32[i];
+        return;
+      case 'FLOAT_16':
+        dst[at] = float16ToFloat32(this.u16[i]);
+        return;
+      case 'UFIXED_POINT_8':
+        dst[at] = (this.u8[i] + offset) * scale;
+        return;
+      case 'UFIXED_POINT_16':
+        dst[at] = (this.u16[i] + offset) * scale;
+    }
+  }
+
+  /** The element index of `token` in the current row (checked). */
+  private elementOf(token: number): number {
+    if (this.released) throw releasedError();
+    if (!Number.isInteger(token) || token < 0 || token >= this.vocab) {
+      throw new InvalidArgumentError(`token must be an integer in [0, ${this.vocab}), got ${String(token)}`);
+    }
+    return this.offset + token;
   }
 
   /**

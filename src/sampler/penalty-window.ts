@@ -60,19 +60,34 @@ export class PenaltyWindow {
    * token (lowest id on ties), -1 when none was; `penalizedTop` tells whether `top` was among them.
    */
   apply(values: Float32Array, top: number, params: PenaltyParams, has: (token: number) => boolean): number {
-    const { repetitionPenalty: rp, presencePenalty: pp, frequencyPenalty: fp } = params;
-    const { distinct, counts } = this;
+    const { distinct } = this;
     this.penalizedTop = false;
     let best = -1;
     for (let j = 0; j < this.distinctCount; j++) {
       const token = distinct[j];
       if (!has(token)) continue;
-      const v = values[token];
-      values[token] = (v <= 0 ? v * rp : v / rp) - (counts[token] * fp + pp);
+      this.penalizeAt(values, token, token, params);
       if (token === top) this.penalizedTop = true;
       if (best < 0 || values[token] > values[best] || (values[token] === values[best] && token < best)) best = token;
     }
     return best;
+  }
+
+  /** Distinct tokens in the window. */
+  get size(): number {
+    return this.distinctCount;
+  }
+
+  /** The `j`-th distinct token of the window (`0 <= j < size`), in no particular order. */
+  tokenAt(j: number): number {
+    return this.distinct[j];
+  }
+
+  /** Genie's penalties (see `apply`) of `token`, a token of the window, on its logit at `values[at]`. */
+  penalizeAt(values: Float32Array, at: number, token: number, params: PenaltyParams): void {
+    const { repetitionPenalty: rp, presencePenalty: pp, frequencyPenalty: fp } = params;
+    const v = values[at];
+    values[at] = (v <= 0 ? v * rp : v / rp) - (this.counts[token] * fp + pp);
   }
 
   private rebuild(history: TokenHistory): void {

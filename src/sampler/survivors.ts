@@ -72,6 +72,11 @@ export class SurvivorSet {
     return false;
   }
 
+  /** Adds `token` to a set that is not the whole vocabulary, unless it holds it already. */
+  include(token: number): void {
+    if (!this.has(token)) this.tokens[this.size++] = token;
+  }
+
   /** The set's best token in sampling order (highest value, lowest id on ties). */
   best(values: Float32Array): number {
     const n = this.size;
