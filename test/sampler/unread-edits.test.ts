@@ -6,6 +6,7 @@
  * fixed-point row was never read whole.
  */
 import { describe, expect, it, vi } from 'vitest';
+import type { Candidates } from '../../src/sampler/candidates.js';
 import { LogitsView, Sampler, TokenHistory, type ChainEntry } from '../../src/sampler/index.js';
 import { samplerParams } from './fixtures.js';
 import { testRng } from './oracle.js';
@@ -71,6 +72,30 @@ describe('edits of the unread row (penalties, logit bias) before a top-k', () =>
       }
     });
   }
+
+  it('a stage of the caller between them sees the edited logits, whatever it reads', () => {
+    const vocab = 20_000;
+    const { coded, float } = views(vocab, 7);
+    const history = historyOfTop(coded, vocab, 24, testRng('probe-history'));
+    const seen: Array<[number, number, number]> = [];
+    // Reads the best token, the set's size and one penalised token's logit, then keeps the row as is.
+    const probe = (into: Array<[number, number, number]>) => ({
+      name: 'probe',
+      apply: (c: Candidates) => {
+        into.push([c.best(), c.size, c.logits[history.recent(0)]]);
+      },
+    });
+    const params = samplerParams({ topK: 30, topP: 0.95, temp: 0.7, penalizeLastN: 24, repetitionPenalty: 1.5, presencePenalty: 0.3 });
+    const expected: Array<[number, number, number]> = [];
+    const fast = new Sampler(params, vocab, [{ type: 'logit-bias', bias: { 11: 2 } }, 'penalties', probe(seen), 'top-k', 'top-p', 'temperature']);
+    const oracle = new Sampler(params, vocab, [{ type: 'logit-bias', bias: { 11: 2 } }, 'penalties', probe(expected), 'top-k', 'top-p', 'temperature']);
+    for (let step = 0; step < 30; step++) {
+      const token = fast.sample(coded, history);
+      expect(token).toBe(oracle.sample(float, history));
+      history.push(token);
+    }
+    expect(seen).toEqual(expected);
+  });
 
   it('a greedy draw after penalties takes the best edited token, without reading the row', () => {
     const vocab = 20_000;
