@@ -188,9 +188,9 @@ interface Padding {
 }
 
 /**
- * The first pass of a landscape image: every row resized to `width` columns, with `top` and
- * `bottom` padding rows. Each output row reads only its own image row, so the parts of a cut give
- * the rows of the whole.
+ * The first pass of a landscape image: every row resized to `width` columns, between `pad`'s
+ * padding rows. Each output row reads only its own image row, so the parts of a cut give the rows
+ * of the whole.
  */
 async function resizedRows(image: OpenedImage, background: Rgb, width: number, pad: Padding, split: RowSplit | undefined): Promise<Uint8Array> {
   const { height } = image.extent;
@@ -216,7 +216,6 @@ async function resizedRows(image: OpenedImage, background: Rgb, width: number, p
   rows.set(below, above.byteLength);
   return rows;
 }
-
 
 async function resizeWithSharp(image: OpenedImage, plan: GeometryPlan, background: Rgb, split: RowSplit | undefined): Promise<Uint8Array> {
   const { image: extent, pad, resized } = plan;
