@@ -14,12 +14,13 @@ import type { Tokenizer } from './tokenizer/tokenizer.js';
 import type { EntryKey, TurnLedger, TurnPrompt } from './turn-ledger.js';
 
 /**
- * The penalty history a dialog needs for `penalizeLastN`: the window never reaches further back than
- * the tokens the dialog holds (at most `contextLimit` in the KV cache plus the carried-over one), so
- * a larger window allocates no more than that.
+ * The penalty history a dialog keeps: the tokens it holds (at most `contextLimit` in the KV cache
+ * plus the carried-over one), whatever `penalizeLastN` is now, so that a window that
+ * `configureSampler` widens later finds its tokens (a ring sized to the old window would have
+ * dropped them). One int32 per context entry.
  */
-export function penaltyHistoryCapacity(penalizeLastN: number, contextLimit: number): number {
-  return Math.min(penalizeLastN, contextLimit + 1);
+export function penaltyHistoryCapacity(contextLimit: number): number {
+  return contextLimit + 1;
 }
 
 /** A dialog's vision stage: `owned` when the dialog opened it (and disposes it). */

@@ -82,13 +82,15 @@ export class Dialog {
     const engine = await openEngine(derived, options.backend, { graphBackend: options.graphBackend, wrapBackend: options.wrapBackend });
     try {
       checkConfigGeometry(parsed, engine.layout);
+      // The chain is checked against the parameters in force: the config's with `options.sampler` over them.
+      const params = options.sampler ? resolveUpdate(derived.sampler, options.sampler).params : derived.sampler;
       const sampler = options.samplerStages === undefined
-        ? new Sampler(derived.sampler, engine.vocabSize, configStages(parsed))
-        : new Sampler(derived.sampler, engine.vocabSize, wrapStageCallbacks(options.samplerStages), 'Dialog.create option samplerStages');
+        ? new Sampler(params, engine.vocabSize, configStages(parsed))
+        : new Sampler(params, engine.vocabSize, wrapStageCallbacks(options.samplerStages), 'Dialog.create option samplerStages');
       if (options.sampler) sampler.configure(options.sampler);
       const initTimeUs = Number(process.hrtime.bigint() - start) / 1e3;
       const contextLimit = Math.min(derived.contextSize, engine.capacity);
-      const ledger = new TurnLedger(derived.bosToken, derived.primaryEos, penaltyHistoryCapacity(sampler.params.penalizeLastN, contextLimit));
+      const ledger = new TurnLedger(derived.bosToken, derived.primaryEos, penaltyHistoryCapacity(contextLimit));
       const maxNumTokens = options.maxNumTokens ?? derived.maxNumTokens;
       const settings = {
         eosTokens: derived.eosTokens, stopSequences: derived.stopSequences, maxNumTokens, contextSize: derived.contextSize, initTimeUs,
@@ -280,8 +282,6 @@ export class Dialog {
    */
   configureSampler(update: SamplerUpdate): void {
     this.checkUsable();
-    const { params } = resolveUpdate(this.state.sampler.params, update);
-    this.state.ledger.history.reserve(penaltyHistoryCapacity(params.penalizeLastN, this.state.contextLimit));
     this.state.sampler.configure(update);
   }
 

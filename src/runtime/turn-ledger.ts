@@ -61,17 +61,17 @@ export class TurnLedger {
   /**
    * @param bosToken prepended to each fresh turn's prompt; null for none
    * @param primaryEos fed between turns
-   * @param penalizeLastN the sampler's penalty window (the history's capacity)
+   * @param historyCapacity how many recent tokens the penalty history keeps
    * @throws InvalidArgumentError for an argument that is not a token id (or null / a capacity)
    */
-  constructor(bosToken: number | null, primaryEos: number, penalizeLastN: number) {
+  constructor(bosToken: number | null, primaryEos: number, historyCapacity: number) {
     if (bosToken !== null && !isTokenId(bosToken)) {
       throw new InvalidArgumentError(`bosToken must be null or a token id (an integer >= 0), got ${String(bosToken)}`);
     }
     if (!isTokenId(primaryEos)) throw new InvalidArgumentError(`primaryEos must be a token id (an integer >= 0), got ${String(primaryEos)}`);
     this.bosToken = bosToken;
     this.primaryEos = primaryEos;
-    this.history = new TokenHistory(penalizeLastN);
+    this.history = new TokenHistory(historyCapacity);
   }
 
   /** The sampled token not yet fed through the model, if any. */

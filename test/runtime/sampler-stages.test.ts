@@ -144,6 +144,38 @@ describe('the sampler chain in a dialog', () => {
     expect(dialog.samplerParams).toEqual(before);
   });
 
+  it('configureSampler widening the penalty window mid-dialog: the tokens of a dialog that had the window from the start', async () => {
+    // Both run turn 1 without penalties in effect (the oracle's window is open, its penalty neutral),
+    // then turn 2 with penalizeLastN 32 and repetitionPenalty 1.5 over turn 1's tokens.
+    const penalties = { penalizeLastN: 32, repetitionPenalty: 1.5 };
+    const widened = await pool.open(bundle, pool.config(bundle, { sampler: SAMPLING }));
+    const oracle = await pool.open(bundle, pool.config(bundle, { sampler: SAMPLING }), { sampler: { penalizeLastN: 32 } });
+    const first = await tokenTurn(widened, PROMPT, { maxTokens: 10 });
+    expect((await tokenTurn(oracle, PROMPT, { maxTokens: 10 })).result.generatedTokens).toEqual(first.result.generatedTokens);
+    widened.configureSampler(penalties);
+    oracle.configureSampler(penalties);
+    const second = await tokenTurn(widened, PROMPT.slice(0, 4), { maxTokens: 12 });
+    expect(second.result.generatedTokens).toEqual((await tokenTurn(oracle, PROMPT.slice(0, 4), { maxTokens: 12 })).result.generatedTokens);
+    // Widened again, past the context: every token the dialog holds.
+    widened.configureSampler({ penalizeLastN: 10_000 });
+    oracle.configureSampler({ penalizeLastN: 10_000 });
+    const third = await tokenTurn(widened, PROMPT.slice(0, 2), { maxTokens: 6 });
+    expect(third.result.generatedTokens).toEqual((await tokenTurn(oracle, PROMPT.slice(0, 2), { maxTokens: 6 })).result.generatedTokens);
+  });
+
+  it('samplerStages are checked against the parameters in force: the config with Dialog.create option sampler over it', async () => {
+    const config = pool.config(bundle, { sampler: SAMPLING });
+    const bias = { type: 'logit-bias' as const, bias: { 7: 3 } };
+    // top-k 30 and top-p 0.9 come from the config; greedy overrides leave a bias-only chain nothing to miss.
+    const dialog = await pool.open(bundle, config, { sampler: { temp: 0 }, samplerStages: [bias] });
+    expect(dialog.samplerParams.temp).toBe(0);
+    expect((await tokenTurn(dialog, PROMPT, { maxTokens: 3 })).result.generatedTokens).toHaveLength(3);
+    const off = await pool.open(bundle, config, { sampler: { topK: 0, topP: 1 }, samplerStages: [bias, 'temperature'] });
+    expect((await tokenTurn(off, PROMPT, { maxTokens: 3 })).result.generatedTokens).toHaveLength(3);
+    // Without the overrides the config's top-k has no stage: refused, naming it.
+    await expect(pool.open(bundle, config, { samplerStages: [bias] })).rejects.toThrow(/^sampler\.topK 30 has no "top-k" stage in Dialog\.create option samplerStages/);
+  });
+
   it('genie-ts run --sampler-stages and --top-logprobs N --json print what the library returns', async () => {
     const config = writeConfig(bundle, 'stages.json', { sampler: SAMPLING });
     const promptFile = join(root, 'prompt.txt');

@@ -1,7 +1,7 @@
 import type { SamplerParams } from '../../sampler/params.js';
 import type { RngState } from '../../sampler/rng.js';
 import type { SamplerStageState } from '../../sampler/stage-state.js';
-import { DialogBusyError, penaltyHistoryCapacity, type DialogState } from '../dialog-state.js';
+import { DialogBusyError, type DialogState } from '../dialog-state.js';
 import type { LedgerState } from '../turn-ledger.js';
 import { StaleCheckpointError } from './errors.js';
 
@@ -78,7 +78,6 @@ export function rewindToCheckpoint(state: DialogState, checkpoint: DialogCheckpo
   sampler.checkStageState(cp.stages); // a custom stage may refuse its own state: before anything moves
   engine.rewind(n);
   if (engine.position !== cp.position) engine.setPosition(cp.position);
-  ledger.history.reserve(penaltyHistoryCapacity(cp.params.penalizeLastN, state.contextLimit));
   ledger.restore(cp.ledger, stamps);
   sampler.configure(cp.params);
   sampler.setState(cp.rng);

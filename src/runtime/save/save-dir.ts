@@ -9,7 +9,7 @@ import { SeededRng, type RngState } from '../../sampler/rng.js';
 import type { SamplerParams } from '../../sampler/params.js';
 import type { SamplerStageState } from '../../sampler/stage-state.js';
 import type { ElementArray } from '../../tensor/dtype.js';
-import { penaltyHistoryCapacity, type DialogState } from '../dialog-state.js';
+import type { DialogState } from '../dialog-state.js';
 import { TurnLedger, type LedgerState } from '../turn-ledger.js';
 import { writeFolderAtomically } from './atomic.js';
 import { checkBetweenQueries } from './checkpoint.js';
@@ -199,7 +199,6 @@ export async function restoreDialog(state: DialogState, dir: string): Promise<vo
   const part = engine.kvCache;
   part.cache.loadEntries(loaded.cl, loaded.ar, loaded.nValid, loaded.entries);
   part.loadPositions(loaded.positions, loaded.nextPosition);
-  ledger.history.reserve(penaltyHistoryCapacity(loaded.params.penalizeLastN, state.contextLimit));
   ledger.restore(loaded.ledger);
   sampler.configure(loaded.params);
   sampler.setState(loaded.rng);
