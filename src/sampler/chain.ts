@@ -39,6 +39,10 @@ const EXTRA_KEYS: Readonly<Record<string, readonly string[]>> = {
 export function checkStageSpec(value: unknown, path: string): SamplerStageSpec {
   if (typeof value === 'string') {
     if ((GENIE_STAGES as readonly string[]).includes(value)) return value as GenieStageName;
+    if (Object.hasOwn(EXTRA_KEYS, value)) {
+      const keys = EXTRA_KEYS[value].map((key) => `"${key}"`).join(', ');
+      throw new InvalidArgumentError(`${path} ${JSON.stringify(value)} takes parameters: write it as an object with "type": "${value}" and ${keys}`);
+    }
     throw new InvalidArgumentError(`${path} ${JSON.stringify(value)} is not a stage; expected one of ${stageTypes()}, or an object for ${Object.keys(EXTRA_KEYS).join(', ')}`);
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {

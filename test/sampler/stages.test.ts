@@ -344,6 +344,8 @@ describe('custom stages', () => {
 describe('stage specs: bad values are InvalidArgumentErrors naming the key and value', () => {
   const cases: [unknown, string][] = [
     ['dist', 'x "dist" is not a stage; expected one of "penalties", "top-k", "top-p", "min-p", "temperature", "logit-bias", "typical-p", "mirostat-v2", "xtc", or an object for logit-bias, typical-p, mirostat-v2, xtc'],
+    ['logit-bias', 'x "logit-bias" takes parameters: write it as an object with "type": "logit-bias" and "bias"'],
+    ['xtc', 'x "xtc" takes parameters: write it as an object with "type": "xtc" and "probability", "threshold"'],
     [42, 'x must be a stage name or an object with a "type", got 42'],
     [{ type: 'top-k', k: 4 }, 'x.k is not a key of a "top-k" stage (it reads the sampler params)'],
     [{ type: 'typical-p', p: 0 }, 'x.p must be a number in (0, 1], got 0'],
