@@ -180,8 +180,9 @@ export interface QueryResult {
   readonly stopReason: StopReason;
   /**
    * Tokens fed to the model for this turn (carried-over token, EOS and BOS included). For an
-   * embedding query: only the tokens the dialog fed before the caller's rows; for a rewind query:
-   * the part of its tokens after the reused prefix.
+   * embedding query: only the tokens the dialog fed before the caller's rows; for a query with
+   * images: its text tokens, without the image rows (the KPI `num-prompt-tokens` counts every fed
+   * row); for a rewind query: the part of its tokens after the reused prefix.
    */
   readonly promptTokens: readonly number[];
   /** Tokens of a `rewind` query's prompt found in the KV cache and not fed again (0 for other queries). */
