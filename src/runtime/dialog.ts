@@ -277,8 +277,8 @@ export class Dialog {
    * Live sampler reconfiguration (Genie's `GenieSampler_applyConfig`): any subset of `samplerParams`
    * (which can be passed back whole; its derived `greedy` must agree with `temp` and `topK`). The
    * update is validated whole first: an invalid one throws `InvalidArgumentError` and changes
-   * nothing. A `seed` key restarts the random sequence. A `penalizeLastN` beyond the context holds
-   * every token of the conversation (the window never reaches further back).
+   * nothing. A `seed` key restarts the random sequence. A `penalizeLastN` beyond the context covers
+   * the tokens the dialog holds (context + 1), also once a KV policy took the conversation further.
    */
   configureSampler(update: SamplerUpdate): void {
     this.checkUsable();

@@ -71,7 +71,7 @@ export class TurnLedger {
     if (!isTokenId(primaryEos)) throw new InvalidArgumentError(`primaryEos must be a token id (an integer >= 0), got ${String(primaryEos)}`);
     this.bosToken = bosToken;
     this.primaryEos = primaryEos;
-    this.history = new TokenHistory(historyCapacity);
+    this.history = new TokenHistory(historyCapacity, { bounded: true });
   }
 
   /** The sampled token not yet fed through the model, if any. */

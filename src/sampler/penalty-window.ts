@@ -33,10 +33,12 @@ export class PenaltyWindow {
   }
 
   /**
-   * Brings the counts to the last `min(n, length)` tokens of `history`; returns that window size.
-   * Every new token is checked against the vocabulary before any count changes.
+   * Brings the counts to the last `min(n, length)` tokens of `history` (of a `bounded` history, `n`
+   * is at most its capacity); returns that window size. Every new token is checked against the
+   * vocabulary before any count changes.
    */
-  sync(history: TokenHistory, n: number): number {
+  sync(history: TokenHistory, requested: number): number {
+    const n = history.bounded ? Math.min(requested, history.capacity) : requested;
     if (n !== this.n) {
       this.clear();
       this.ring = new Int32Array(n);

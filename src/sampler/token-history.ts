@@ -7,15 +7,22 @@ import { InvalidArgumentError } from '../errors.js';
  * (`reserve`) to at least the sampler's `penalizeLastN`.
  */
 export class TokenHistory {
+  /**
+   * Tokens older than the last `capacity` are forgotten by design (a dialog's history: the tokens it
+   * can hold): a penalty window reaching further back covers the last `capacity` tokens instead of
+   * being an error.
+   */
+  readonly bounded: boolean;
   private ring: Int32Array;
   private total = 0;
   /** Sequence position of the oldest token still in the ring. */
   private start = 0;
   private edits = 0;
 
-  constructor(capacity: number) {
+  constructor(capacity: number, options: { readonly bounded?: boolean } = {}) {
     checkCapacity(capacity);
     this.ring = new Int32Array(capacity);
+    this.bounded = options.bounded ?? false;
   }
 
   get capacity(): number {

@@ -163,6 +163,27 @@ describe('the sampler chain in a dialog', () => {
     expect(third.result.generatedTokens).toEqual((await tokenTurn(oracle, PROMPT.slice(0, 2), { maxTokens: 6 })).result.generatedTokens);
   });
 
+  it('a penalty window past the context covers the tokens the dialog holds, also once a KV policy took the conversation past it', async () => {
+    // A sliding window keeps the dialog going past the context; a stop sequence then cuts the
+    // history, and the window is rebuilt from it: it must not ask for tokens the dialog let go.
+    const open = (penalizeLastN: number) =>
+      pool.open(bundle, pool.config(bundle, { sampler: SAMPLING }), {
+        kvPolicy: { type: 'sliding-window', windowSize: 40, reservedTokens: 4 },
+        sampler: { penalizeLastN, repetitionPenalty: 1.3 },
+      });
+    const wide = await open(100_000);
+    const oracle = await open(wide.contextLimit + 1);
+    const stops: string[] = [];
+    for (let turn = 0; turn < 6; turn++) {
+      if (turn === 3) for (const dialog of [wide, oracle]) dialog.setStopSequences(['e', 'a', 'o']);
+      const got = await tokenTurn(wide, PROMPT, { maxTokens: 40 });
+      expect(got.result.generatedTokens).toEqual((await tokenTurn(oracle, PROMPT, { maxTokens: 40 })).result.generatedTokens);
+      stops.push(got.result.stopReason);
+    }
+    expect(wide.kvCache.nextPosition).toBeGreaterThan(wide.contextLimit + 1);
+    expect(stops.slice(3)).toContain('stop-sequence');
+  });
+
   it('samplerStages are checked against the parameters in force: the config with Dialog.create option sampler over it', async () => {
     const config = pool.config(bundle, { sampler: SAMPLING });
     const bias = { type: 'logit-bias' as const, bias: { 7: 3 } };
