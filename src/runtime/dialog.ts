@@ -87,7 +87,6 @@ export class Dialog {
       const sampler = options.samplerStages === undefined
         ? new Sampler(params, engine.vocabSize, configStages(parsed))
         : new Sampler(params, engine.vocabSize, wrapStageCallbacks(options.samplerStages), 'Dialog.create option samplerStages');
-      if (options.sampler) sampler.configure(options.sampler);
       const initTimeUs = Number(process.hrtime.bigint() - start) / 1e3;
       const contextLimit = Math.min(derived.contextSize, engine.capacity);
       const ledger = new TurnLedger(derived.bosToken, derived.primaryEos, penaltyHistoryCapacity(contextLimit));

@@ -138,6 +138,12 @@ export class LogitsView {
    */
   valueInto(token: number, dst: Float32Array, at: number): void {
     const i = this.elementOf(token);
+    if (!(dst instanceof Float32Array) || !Number.isInteger(at) || at < 0 || at >= dst.length) {
+      const got = dst instanceof Float32Array
+        ? `index ${String(at)} of a Float32Array of ${dst.length}`
+        : typeof dst === 'object' && dst !== null ? `a ${(dst as object).constructor.name}` : String(dst);
+      throw new InvalidArgumentError(`valueInto needs a Float32Array dst and an index in it, got ${got}`);
+    }
     const { scale, offset } = this.encoding;
     switch (this.dtype) {
       case 'FLOAT_32':

@@ -21,6 +21,9 @@ export class TokenHistory {
 
   constructor(capacity: number, options: { readonly bounded?: boolean } = {}) {
     checkCapacity(capacity);
+    if (typeof options !== 'object' || options === null || (options.bounded !== undefined && typeof options.bounded !== 'boolean')) {
+      throw new InvalidArgumentError(`history options must be an object whose "bounded" is a boolean, got ${typeof options === 'object' && options !== null ? `bounded ${String(options.bounded)}` : String(options)}`);
+    }
     this.ring = new Int32Array(capacity);
     this.bounded = options.bounded ?? false;
   }

@@ -22,6 +22,9 @@ describe('LogitsView reads every dtype in place', () => {
       expect(top).toBe(argmax(expected));
       expect(view.row).toBe(row);
       for (const t of [0, 13, VOCAB - 1]) expect(view.value(t)).toBe(expected[t]);
+      const into = new Float32Array(3);
+      [0, 13, VOCAB - 1].forEach((t, i) => view.valueInto(t, into, i));
+      expect(Array.from(into)).toEqual([expected[0], expected[13], expected[VOCAB - 1]]);
     }
   });
 
@@ -106,6 +109,9 @@ describe('LogitsView rejects bad input with a message naming it', () => {
       [() => view.setRow(2), /logits row must be an integer in \[0, 2\), got 2/],
       [() => view.setRow(-1), /logits row must be an integer in \[0, 2\), got -1/],
       [() => view.value(4), /token must be an integer in \[0, 4\), got 4/],
+      [() => view.valueInto(4, new Float32Array(1), 0), /token must be an integer in \[0, 4\), got 4/],
+      [() => view.valueInto(1, new Float32Array(1), 1), /valueInto needs a Float32Array dst and an index in it, got index 1 of a Float32Array of 1/],
+      [() => view.valueInto(1, new Float64Array(1) as never, 0), /valueInto needs a Float32Array dst and an index in it, got a Float64Array/],
       [() => view.dequantizeInto(new Float32Array(3)), /dequantizeInto dst has length 3, needs at least vocab 4/],
       [() => view.topKInto(0, new Int32Array(4), new Float32Array(4)), /topKInto k must be an integer in \[1, 4\], got 0/],
       [() => view.topKInto(3, new Int32Array(2), new Float32Array(4)), /topKInto tokens has length 2, needs at least k 3/],

@@ -78,6 +78,8 @@ describe('TokenHistory', () => {
       [() => h.truncate(3), /truncate length must be an integer in \[0, 2\], got 3/],
       [() => h.recent(2), /recent\(back\) needs an integer in \[0, 2\), got 2/],
       [() => h.reserve(-4), /history capacity must be an integer in \[0, 2\^31\), got -4/],
+      [() => new TokenHistory(4, { bounded: 'yes' as never }), /history options must be an object whose "bounded" is a boolean, got bounded yes/],
+      [() => new TokenHistory(4, null as never), /history options must be an object whose "bounded" is a boolean, got null/],
     ];
     for (const [call, message] of bad) {
       expect(call).toThrow(InvalidArgumentError);
