@@ -86,8 +86,8 @@ export async function writeLlamaShapedCtxBins(dir: string, config: Qwen2Config =
 }
 
 /**
- * `inner` as is (every member, `queuesExecutions` and `executionQueue` too), except that `onBind` sees every graph's
- * buffers once bound and `execute`, when given, stands in front of each execute (`run` starts it).
+ * `inner` as is (every member, `queuesExecutions`, `executionQueue` and `executeAfter` too), except that `onBind` sees every
+ * graph's buffers once bound and `execute`, when given, stands in front of each execute and executeAfter (`run` starts it).
  */
 export function observeBind(
   inner: GraphBackend,
@@ -100,6 +100,7 @@ export function observeBind(
     executesOffThread: inner.executesOffThread,
     queuesExecutions: inner.queuesExecutions,
     ...(inner.executionQueue === undefined ? {} : { executionQueue: (graph: string) => inner.executionQueue!(graph) }),
+    ...(inner.executeAfter === undefined ? {} : { executeAfter: (graph: string, previous: string) => execute(graph, () => inner.executeAfter!(graph, previous)) }),
     allocate: (n) => inner.allocate(n),
     bind: (graph, buffers) => {
       inner.bind(graph, buffers);

@@ -35,6 +35,15 @@ export interface GraphBackend {
    */
   executionQueue?(graph: string): number;
   /**
+   * With `queuesExecutions`: runs `graph` once the execution of `previous` submitted last has ended
+   * with success, whatever queue each is in. The backend submits it the moment it learns of that
+   * end, before the promise continuations of that end run, so a step's parts in different queues
+   * follow each other without waiting for a turn of the JS thread. When that execution fails (or
+   * was itself not run), `graph` is not run and the promise rejects (the failure is reported by
+   * `previous`'s own promise). Absent: the engine awaits `previous`, then calls `execute`.
+   */
+  executeAfter?(graph: string, previous: string): Promise<void>;
+  /**
    * Zeroed memory for one of the engine's IO buffers, which the backend's graphs read and write in
    * place (zero-copy). After `dispose` it must be unusable rather than freed under its views: the
    * backend detaches it before freeing it (every view then has length 0: reads give undefined,

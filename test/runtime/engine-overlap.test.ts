@@ -56,28 +56,61 @@ function laterBackend(inner: GraphBackend): GraphBackend & { failOn(graph: strin
  * `inner` as a backend that queues executions (`queuesExecutions`): graph `g`'s executions join
  * queue `queueOf(g)`, where each runs a timer after the one before it has ended; the queues run
  * side by side, so an execution submitted before the one it depends on (in another queue) has
- * ended runs on stale inputs. `submitted` counts the calls.
+ * ended runs on stale inputs. `submitted` counts the submissions. With `follows`, it has
+ * `executeAfter`: the graph is submitted once the latest execution of the one it follows has
+ * ended with success (`followed` counts the calls), and rejects unrun when that one failed.
+ * `failOn(graph)` makes that graph's next execution fail after it ran.
  */
-function queuedBackend(inner: GraphBackend, queueOf: (graph: string) => number): GraphBackend & { submitted: number } {
+function queuedBackend(
+  inner: GraphBackend,
+  queueOf: (graph: string) => number,
+  follows = false,
+): GraphBackend & { submitted: number; followed: number; failOn(graph: string): void } {
   const tails = new Map<number, Promise<void>>();
+  const latest = new Map<string, Promise<void>>();
+  let failing: string | null = null;
+  const submit = (graph: string): Promise<void> => {
+    backend.submitted++;
+    const queue = queueOf(graph);
+    const fails = failing === graph;
+    if (fails) failing = null;
+    const run = (tails.get(queue) ?? Promise.resolve()).then(
+      () =>
+        new Promise<void>((resolve, reject) =>
+          setTimeout(() => inner.execute(graph).then(() => (fails ? reject(new Error(`graph "${graph}" failed`)) : resolve()), reject), 1),
+        ),
+    );
+    tails.set(queue, run.catch(() => undefined));
+    latest.set(graph, run);
+    return run;
+  };
   const backend = {
     type: inner.type,
     graphs: inner.graphs,
     executesOffThread: true,
     queuesExecutions: true,
     submitted: 0,
+    followed: 0,
+    failOn(graph: string): void {
+      failing = graph;
+    },
     executionQueue: queueOf,
+    ...(follows
+      ? {
+        executeAfter(graph: string, previous: string): Promise<void> {
+          backend.followed++;
+          const run = latest.get(previous)!.then(
+            () => submit(graph),
+            () => Promise.reject(new Error(`graph "${graph}" not run`)),
+          );
+          latest.set(graph, run);
+          return run;
+        },
+      }
+      : {}),
     allocate: (n: number) => inner.allocate(n),
     bind: (graph: string, buffers: ReadonlyMap<string, Uint8Array>) => inner.bind(graph, buffers),
-    execute(graph: string): Promise<void> {
-      backend.submitted++;
-      const queue = queueOf(graph);
-      const run = (tails.get(queue) ?? Promise.resolve()).then(
-        () => new Promise<void>((resolve, reject) => setTimeout(() => inner.execute(graph).then(resolve, reject), 1)),
-      );
-      tails.set(queue, run.catch(() => undefined));
-      return run;
-    },
+    execute: submit,
     dispose: () => inner.dispose(),
   };
   return backend;
@@ -176,6 +209,41 @@ describe('Engine: KV commits overlapped with the next split', () => {
       await oracle.dispose();
     });
   }
+
+  it('a backend with executeAfter: a part in another queue follows the part before it, all submitted within the call; logits and cache of whole-step commits', async () => {
+    const backend = queuedBackend(await openReferenceBackend(paths), splitOf, true);
+    const queued = Engine.create(backend, OPTIONS);
+    const oracle = Engine.create(await openReferenceBackend(paths), OPTIONS);
+    oracle.setStepListener(() => {}, 'whole-step commit');
+    const parts = queued.layout.variants.find((v) => v.ar === 1)!.parts.map((p) => p.name);
+    expect(parts.length).toBeGreaterThan(1);
+    for (const e of [queued, oracle]) await e.prefill([5, 17, 3, 250, 9, 11, 2]);
+    for (const token of [42, 7, 99, 8]) {
+      const [submitted, followed] = [backend.submitted, backend.followed];
+      const decoding = queued.decode(token);
+      // The first part is submitted, the others follow: nothing waits for the engine's turn.
+      expect([backend.submitted - submitted, backend.followed - followed]).toEqual([1, parts.length - 1]);
+      await decoding;
+      expect(backend.submitted - submitted).toBe(parts.length);
+      await oracle.decode(token);
+      expect(logitsHex(queued)).toBe(logitsHex(oracle));
+    }
+    expect(kvHex(queued)).toEqual(kvHex(oracle));
+    // A failing first part: the parts following it never run, the step fails with its error, the
+    // cache is as before the step, and decoding goes on as the oracle's.
+    const before = queued.nValid;
+    const submitted = backend.submitted;
+    backend.failOn(parts[0]);
+    await expect(queued.decode(5)).rejects.toThrow(`graph "${parts[0]}" failed`);
+    expect(backend.submitted - submitted).toBe(1);
+    expect(queued.nValid).toBe(before);
+    expect(kvHex(queued)).toEqual(kvHex(oracle));
+    for (const e of [queued, oracle]) await e.decode(5);
+    expect(logitsHex(queued)).toBe(logitsHex(oracle));
+    expect(kvHex(queued)).toEqual(kvHex(oracle));
+    await queued.dispose();
+    await oracle.dispose();
+  });
 
   for (const sync of [false, true]) {
     it(`a split that fails (${sync ? 'throwing at the call' : 'rejecting later'}) leaves the cache as before the step, the previous step's entries included`, async () => {

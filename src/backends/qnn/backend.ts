@@ -85,6 +85,19 @@ class QnnHtpBackend implements QnnGraphBackend {
     return qnnGraph.execute();
   }
 
+  /** Queued mode: QNN's graphExecuteAsync of `graph`, made when the queue sees `previous`'s end. */
+  executeAfter(graph: string, previous: string): Promise<void> {
+    let qnnGraph: QnnGraph;
+    let after: QnnGraph;
+    try {
+      qnnGraph = this.session.graph(graph, 'executeAfter');
+      after = this.session.graph(previous, 'executeAfter');
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return qnnGraph.executeAfter(after);
+  }
+
   takeProfile(): QnnProfileRecord[] {
     return this.session.takeProfile();
   }

@@ -83,3 +83,13 @@ export class QnnGraphNotBoundError extends GenieError {
     super('GRAPH_NOT_BOUND', message);
   }
 }
+
+/**
+ * A queued execution submitted to follow another one (`executeAfter`) that failed or was itself not
+ * run: it was never submitted. Names both graphs; the failure of the one it followed is reported there.
+ */
+export class QnnExecutionNotRunError extends GenieError {
+  constructor(message: string) {
+    super('QNN_NOT_RUN', message);
+  }
+}

@@ -16,10 +16,16 @@
  * - `CallbackExecutionQueue` (the fallback): one Koffi callback per session as the notify
  *   function; Koffi hands a call from a foreign thread to the JS thread through the event loop,
  *   and the backend thread waits until JS has run it. `notifyParam` is a small id.
+ *
+ * A submission may follow another one (`submitAfter`): it is submitted the moment the queue sees
+ * that one's end, inside the same JS task, before any promise continuation of that end runs. So a
+ * model split into several contexts (QNN documents no order across contexts) goes from split to
+ * split without a turn of the JS thread in between.
  */
 import koffi from 'koffi';
 import { abi } from '../abi.js';
 import { InvalidArgumentError } from '../../errors.js';
+import { QnnExecutionNotRunError } from './errors.js';
 import { qnnErrorCode } from '../errors.js';
 import type { NativePointer } from './native.js';
 import { statusStore } from './status-store.js';
@@ -27,12 +33,18 @@ import { statusStore } from './status-store.js';
 type Status = number | bigint;
 const ignore = (): void => undefined;
 type Settle = (status: Status) => void;
+type Reject = (error: unknown) => void;
 
 /** Submits one execution with the given `notifyParam`; returns the submission's own status. */
 export type Submit = (notifyParam: number | NativePointer) => Status;
 
-/** What the queue learns of one graph's executions, kept by the graph (ms; NaN: not known yet). */
-export interface ExecutionTiming {
+/**
+ * What the queue keeps of one graph's executions, kept by the graph: how long they take (ms; NaN:
+ * not known yet), for the polled queue's looks, and its latest submission, for `submitAfter`.
+ */
+export interface GraphExecutions {
+  /** The graph's name, for messages. */
+  readonly name: string;
   /** From the execution's start (its submission, or the end before it) to its end, as last seen. */
   durationMs: number;
   /**
@@ -41,23 +53,34 @@ export interface ExecutionTiming {
    * step's first submission, free of how late the ends before it were seen.
    */
   chainMs: number;
+  /** The queue's slot of the graph's latest submission while it waits or runs; -1 once it has ended. */
+  latest: number;
+  /** The graph's latest submission that has ended failed (a QNN error, a refusal, a throw) or was not run. */
+  failed: boolean;
 }
 
-/** A graph's timing before its first execution. */
-export function newExecutionTiming(): ExecutionTiming {
-  return { durationMs: Number.NaN, chainMs: Number.NaN };
+/** A graph's record before its first execution. */
+export function newGraphExecutions(name: string): GraphExecutions {
+  return { name, durationMs: Number.NaN, chainMs: Number.NaN, latest: -1, failed: false };
 }
 
 export interface ExecutionQueue {
   /** The `Qnn_NotifyFn_t` every submission passes. */
   readonly notifyFn: NativePointer;
-  /** Executions submitted and not yet ended. */
+  /** Executions submitted and not yet ended (not those still waiting to follow another). */
   readonly inFlight: number;
   /**
    * Submits: resolves with the status QNN reports at the end, or at once with the submission's
    * status when QNN refused it (no notify follows a refused submission).
    */
-  submit(submit: Submit, timing: ExecutionTiming): Promise<Status>;
+  submit(submit: Submit, graph: GraphExecutions): Promise<Status>;
+  /**
+   * Submits once `after`'s latest submission has ended with success: the moment the queue sees that
+   * end, before the promise continuations of that end run; at once if it has already. Settles as
+   * `submit` does; rejects with `QnnExecutionNotRunError`, never submitting, when that one failed or
+   * was not run. A submission has at most one follower (InvalidArgumentError for a second).
+   */
+  submitAfter(submit: Submit, graph: GraphExecutions, after: GraphExecutions): Promise<Status>;
   /** Releases the notify function (and its memory); only once the backend can notify no more. Idempotent. */
   dispose(): void;
 }
@@ -79,8 +102,156 @@ export function createExecutionQueue(options: ExecutionQueueOptions): ExecutionQ
   return new CallbackExecutionQueue();
 }
 
-/** Executions one polled queue can have in flight (a step submits one per split). */
-export const POLLED_CAPACITY = 256;
+/** Submissions one queue holds at once, running or waiting to follow another (a step submits one per split). */
+export const QUEUE_CAPACITY = 256;
+
+/** Whether a status is QNN_SUCCESS (its low 16 bits; a status outside uint64 is a failure). */
+function succeeded(status: Status): boolean {
+  try {
+    return qnnErrorCode(status) === 0;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The submissions of a queue in slots: each one's settle functions and graph record, and the
+ * submission following it (`submitAfter`), which waits in its own slot until then. Subclasses say
+ * how a slot's end reaches JS (`paramOf`, `launched`) and call `finish` when it has.
+ */
+abstract class SlotQueue implements ExecutionQueue {
+  abstract readonly notifyFn: NativePointer;
+  abstract readonly inFlight: number;
+  abstract dispose(): void;
+  private readonly settles: (Settle | null)[] = new Array<Settle | null>(QUEUE_CAPACITY).fill(null);
+  private readonly rejects: (Reject | null)[] = new Array<Reject | null>(QUEUE_CAPACITY).fill(null);
+  protected readonly graphs: (GraphExecutions | null)[] = new Array<GraphExecutions | null>(QUEUE_CAPACITY).fill(null);
+  /** A waiting slot's submit function, until the slot it follows has ended. */
+  private readonly waiting: (Submit | null)[] = new Array<Submit | null>(QUEUE_CAPACITY).fill(null);
+  /** The slot following each slot (-1: none). */
+  private readonly follower = new Int32Array(QUEUE_CAPACITY).fill(-1);
+  private readonly free = new Int32Array(QUEUE_CAPACITY);
+  private nFree = QUEUE_CAPACITY;
+
+  constructor() {
+    for (let i = 0; i < QUEUE_CAPACITY; i++) this.free[i] = QUEUE_CAPACITY - 1 - i;
+  }
+
+  submit(submit: Submit, graph: GraphExecutions): Promise<Status> {
+    return new Promise((resolve, reject) => {
+      const slot = this.take(graph, resolve, reject);
+      this.launch(slot, submit, false);
+    });
+  }
+
+  submitAfter(submit: Submit, graph: GraphExecutions, after: GraphExecutions): Promise<Status> {
+    return new Promise((resolve, reject) => {
+      const leader = after.latest;
+      if (leader >= 0 && this.follower[leader] >= 0) {
+        throw new InvalidArgumentError(`graph "${after.name}"'s latest execution already has a follower; "${graph.name}" cannot follow it too`);
+      }
+      const slot = this.take(graph, resolve, reject);
+      if (leader >= 0) {
+        this.waiting[slot] = submit;
+        this.follower[leader] = slot;
+      } else if (after.failed) {
+        this.notRun(slot, after);
+      } else {
+        this.launch(slot, submit, false);
+      }
+    });
+  }
+
+  /** Drops every waiting submission (their leaders can end no more): each rejects as not run. */
+  protected dropWaiting(): void {
+    for (let slot = 0; slot < QUEUE_CAPACITY; slot++) {
+      const next = this.follower[slot];
+      if (next < 0) continue;
+      this.follower[slot] = -1;
+      if (this.waiting[next] !== null) this.notRun(next, this.graphs[slot]!);
+    }
+  }
+
+  /** The notifyParam that identifies `slot` to the notify function. */
+  protected abstract paramOf(slot: number): number | NativePointer;
+  /** Before `slot`'s submission: a backend may notify before graphExecuteAsync returns. */
+  protected abstract prepare(slot: number): void;
+  /** `slot` was submitted; `following`: the moment the submission it follows was seen ending. */
+  protected abstract launched(slot: number, following: boolean): void;
+
+  /** `slot`'s execution ended with `status` (or its submission threw `error`): settles it, then its follower. */
+  protected finish(slot: number, status: Status, error: unknown = NO_ERROR): void {
+    const graph = this.graphs[slot]!;
+    const ok = error === NO_ERROR && succeeded(status);
+    if (graph.latest === slot) {
+      graph.latest = -1;
+      graph.failed = !ok;
+    }
+    const resolve = this.settles[slot]!;
+    const reject = this.rejects[slot]!;
+    const next = this.release(slot);
+    // The follower first: the accelerator waits for it, nothing waits for the settling.
+    if (next >= 0) {
+      const submit = this.waiting[next]!;
+      this.waiting[next] = null;
+      if (ok) this.launch(next, submit, true);
+      else this.notRun(next, graph);
+    }
+    if (error === NO_ERROR) resolve(status);
+    else reject(error);
+  }
+
+  private take(graph: GraphExecutions, resolve: Settle, reject: Reject): number {
+    if (this.nFree === 0) {
+      throw new InvalidArgumentError(`graphExecuteAsync: ${QUEUE_CAPACITY} executions are already in flight; await some before submitting more`);
+    }
+    const slot = this.free[--this.nFree];
+    this.settles[slot] = resolve;
+    this.rejects[slot] = reject;
+    this.graphs[slot] = graph;
+    graph.latest = slot;
+    return slot;
+  }
+
+  /** Frees `slot`; returns its follower (-1: none). */
+  private release(slot: number): number {
+    const next = this.follower[slot];
+    this.follower[slot] = -1;
+    this.settles[slot] = null;
+    this.rejects[slot] = null;
+    this.graphs[slot] = null;
+    this.free[this.nFree++] = slot;
+    return next;
+  }
+
+  private launch(slot: number, submit: Submit, following: boolean): void {
+    this.prepare(slot);
+    let status: Status;
+    try {
+      status = submit(this.paramOf(slot));
+    } catch (error) {
+      this.finish(slot, 0, error);
+      return;
+    }
+    if (succeeded(status)) this.launched(slot, following);
+    else this.finish(slot, status);
+  }
+
+  /** `slot` waited to follow `after`'s execution, which failed or was not run: it rejects, and so does its follower. */
+  private notRun(slot: number, after: GraphExecutions): void {
+    this.waiting[slot] = null;
+    const graph = this.graphs[slot]!;
+    this.finish(
+      slot,
+      0,
+      new QnnExecutionNotRunError(`graph "${graph.name}" was not executed: graph "${after.name}", which it was submitted to follow, failed or was not executed`),
+    );
+  }
+}
+
+/** `finish`'s "no error" (a submit function may throw anything, undefined included). */
+const NO_ERROR: unique symbol = Symbol('no error');
+
 /** Longest synchronous polling run before the event loop gets a turn. */
 const SLICE_MS = 0.25;
 /** Polling starts this long before an execution's expected end (a timer can fire a millisecond late). */
@@ -92,24 +263,23 @@ const UNKNOWN_PERIOD_MS = 1;
 /** The status word's value before the notify function stores one (QNN statuses never have it). */
 const PENDING = -1;
 
-class PolledExecutionQueue implements ExecutionQueue {
+class PolledExecutionQueue extends SlotQueue {
   readonly notifyFn: NativePointer;
   private readonly poll: boolean;
   /** Slot i's status: two int32 words (low, high) at `params[i]`, both PENDING until stored. */
   private readonly memory: NativePointer;
   private readonly words: Int32Array;
   private readonly params: readonly NativePointer[];
-  private readonly settles: (Settle | null)[] = new Array<Settle | null>(POLLED_CAPACITY).fill(null);
-  private readonly timings: (ExecutionTiming | null)[] = new Array<ExecutionTiming | null>(POLLED_CAPACITY).fill(null);
-  private readonly submittedAt = new Float64Array(POLLED_CAPACITY);
+  private readonly submittedAt = new Float64Array(QUEUE_CAPACITY);
   /** When each in-flight execution is expected to end from its duration, and from its chain (NaN: unknown). */
-  private readonly expectedEnd = new Float64Array(POLLED_CAPACITY);
-  private readonly chainEnd = new Float64Array(POLLED_CAPACITY);
-  private readonly free = new Int32Array(POLLED_CAPACITY);
-  private nFree = POLLED_CAPACITY;
+  private readonly expectedEnd = new Float64Array(QUEUE_CAPACITY);
+  private readonly chainEnd = new Float64Array(QUEUE_CAPACITY);
   /** Slots in flight, in submission order (the backend's order of execution). */
-  private readonly flying = new Int32Array(POLLED_CAPACITY);
+  private readonly flying = new Int32Array(QUEUE_CAPACITY);
   private nFlying = 0;
+  /** `collect`'s ended slots and their statuses, settled once the flying list is compacted. */
+  private readonly endedSlots = new Int32Array(QUEUE_CAPACITY);
+  private readonly endedStatuses = new Float64Array(QUEUE_CAPACITY);
   /**
    * When the queue's last execution is expected to end, when the last end was seen, and when the
    * queue's busy spell began (ms, performance.now).
@@ -124,58 +294,47 @@ class PolledExecutionQueue implements ExecutionQueue {
   private readonly tick = (): void => this.pollSlice();
 
   constructor(store: NativePointer, poll: boolean) {
+    super();
     this.notifyFn = store;
     this.poll = poll;
-    this.memory = koffi.alloc('uint64_t', POLLED_CAPACITY) as NativePointer;
-    this.words = new Int32Array(koffi.view(this.memory, POLLED_CAPACITY * 8));
-    this.params = Array.from({ length: POLLED_CAPACITY }, (_, i) => this.memory + BigInt(8 * i));
-    for (let i = 0; i < POLLED_CAPACITY; i++) this.free[i] = POLLED_CAPACITY - 1 - i;
+    this.memory = koffi.alloc('uint64_t', QUEUE_CAPACITY) as NativePointer;
+    this.words = new Int32Array(koffi.view(this.memory, QUEUE_CAPACITY * 8));
+    this.params = Array.from({ length: QUEUE_CAPACITY }, (_, i) => this.memory + BigInt(8 * i));
   }
 
   get inFlight(): number {
     return this.nFlying;
   }
 
-  submit(submit: Submit, timing: ExecutionTiming): Promise<Status> {
-    return new Promise((resolve) => {
-      if (this.nFree === 0) {
-        throw new InvalidArgumentError(`graphExecuteAsync: ${POLLED_CAPACITY} executions are already in flight; await some before submitting more`);
-      }
-      const slot = this.free[--this.nFree];
-      // Set before the call: a backend may notify before graphExecuteAsync returns.
-      Atomics.store(this.words, 2 * slot, PENDING);
-      Atomics.store(this.words, 2 * slot + 1, PENDING);
-      let status: Status;
-      try {
-        status = submit(this.params[slot]);
-      } catch (error) {
-        this.free[this.nFree++] = slot;
-        throw error;
-      }
-      if (qnnErrorCode(status) !== 0) {
-        this.free[this.nFree++] = slot;
-        resolve(status);
-        return;
-      }
-      const now = performance.now();
-      if (this.nFlying === 0) this.busySince = now;
-      // Into an empty queue it starts now, whatever the last execution's expected end was.
-      const start = this.nFlying === 0 ? now : Math.max(now, this.queueEnd);
-      this.settles[slot] = resolve;
-      this.timings[slot] = timing;
-      this.submittedAt[slot] = now;
-      this.expectedEnd[slot] = start + timing.durationMs;
-      this.chainEnd[slot] = this.busySince + timing.chainMs;
-      this.queueEnd = Number.isNaN(timing.durationMs) ? now : start + timing.durationMs;
-      this.flying[this.nFlying++] = slot;
-      this.schedule();
-    });
-  }
-
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    this.dropWaiting();
     koffi.free(this.memory);
+  }
+
+  protected paramOf(slot: number): NativePointer {
+    return this.params[slot];
+  }
+
+  protected prepare(slot: number): void {
+    Atomics.store(this.words, 2 * slot, PENDING);
+    Atomics.store(this.words, 2 * slot + 1, PENDING);
+  }
+
+  protected launched(slot: number, following: boolean): void {
+    const timing = this.graphs[slot]!;
+    const now = performance.now();
+    // A follower continues the busy spell of the submission it followed (ended this instant).
+    if (this.nFlying === 0 && !following) this.busySince = now;
+    // Into an empty queue it starts now, whatever the last execution's expected end was.
+    const start = this.nFlying === 0 ? now : Math.max(now, this.queueEnd);
+    this.submittedAt[slot] = now;
+    this.expectedEnd[slot] = start + timing.durationMs;
+    this.chainEnd[slot] = this.busySince + timing.chainMs;
+    this.queueEnd = Number.isNaN(timing.durationMs) ? now : start + timing.durationMs;
+    this.flying[this.nFlying++] = slot;
+    this.schedule();
   }
 
   /**
@@ -189,21 +348,24 @@ class PolledExecutionQueue implements ExecutionQueue {
     if (this.disposed) return;
     const until = performance.now() + SLICE_MS;
     for (;;) {
-      const before = this.nFlying;
-      this.collect(slept);
+      const ended = this.collect(slept);
       slept = false;
-      if (this.nFlying < before || this.nFlying === 0) break;
+      if (ended > 0 || this.nFlying === 0) break;
       const now = performance.now();
       if (now >= until || !this.pollingDue(now)) break;
     }
     this.schedule();
   }
 
-  /** Settles every slot whose status was stored; `slept`: this is the first look after a timer. */
-  private collect(slept: boolean): void {
+  /**
+   * Settles every slot whose status was stored (`slept`: this is the first look after a timer), once
+   * they are out of the flying list (a follower submitted as one settles joins the list). Returns how many.
+   */
+  private collect(slept: boolean): number {
     const words = this.words;
     const last = this.flying[this.nFlying - 1];
     let kept = 0;
+    let ended = 0;
     for (let i = 0; i < this.nFlying; i++) {
       const slot = this.flying[i];
       if (Atomics.load(words, 2 * slot + 1) === PENDING && Atomics.load(words, 2 * slot) === PENDING) {
@@ -212,15 +374,20 @@ class PolledExecutionQueue implements ExecutionQueue {
       }
       // One 64-bit store wrote both words: once either shows it, both do (read again: the first
       // read may have come before the store).
-      const status = Atomics.load(words, 2 * slot + 1) * 2 ** 32 + (Atomics.load(words, 2 * slot) >>> 0);
-      this.ended(slot, status, slept, slot === last);
+      this.endedSlots[ended] = slot;
+      this.endedStatuses[ended++] = Atomics.load(words, 2 * slot + 1) * 2 ** 32 + (Atomics.load(words, 2 * slot) >>> 0);
     }
     this.nFlying = kept;
+    for (let i = 0; i < ended; i++) {
+      const slot = this.endedSlots[i];
+      this.ended(slot, this.endedStatuses[i], slept, slot === last);
+    }
+    return ended;
   }
 
   private ended(slot: number, status: number, slept: boolean, last: boolean): void {
     const now = performance.now();
-    const timing = this.timings[slot]!;
+    const timing = this.graphs[slot]!;
     // The backend runs the queue in order: this execution began at its submission or at the end before it.
     timing.durationMs = now - Math.max(this.submittedAt[slot], this.lastEnd);
     if (last) {
@@ -230,11 +397,7 @@ class PolledExecutionQueue implements ExecutionQueue {
       timing.chainMs = slept && !Number.isNaN(timing.chainMs) ? Math.min(chain, 0.8 * timing.chainMs) : chain;
     }
     this.lastEnd = now;
-    const settle = this.settles[slot]!;
-    this.settles[slot] = null;
-    this.timings[slot] = null;
-    this.free[this.nFree++] = slot;
-    settle(status);
+    this.finish(slot, status);
   }
 
   /** Polling is due: `poll`, or the last execution in flight is within EARLY_MS of its expected end. */
@@ -287,12 +450,11 @@ class PolledExecutionQueue implements ExecutionQueue {
 
 }
 
-class CallbackExecutionQueue implements ExecutionQueue {
+class CallbackExecutionQueue extends SlotQueue {
   readonly notifyFn: NativePointer;
-  /** Id i (from 1: a NULL notifyParam would reach JS as null) settles `pending[i - 1]`. */
-  private readonly pending: (Settle | null)[] = [];
-  private readonly freeIds: number[] = [];
   private inFlightCount = 0;
+  /** Each slot's execution is in flight (its notify is to come). */
+  private readonly flying = new Uint8Array(QUEUE_CAPACITY);
   /**
    * Koffi's queue does not keep the event loop alive: this timer is ref'd while an execution is in
    * flight (it never fires in practice: 2^31 - 1 ms), or Node would exit under a notify to come.
@@ -301,6 +463,7 @@ class CallbackExecutionQueue implements ExecutionQueue {
   private registered = true;
 
   constructor() {
+    super();
     const notify = (param: NativePointer | null, status: Status): void => this.notify(param, status);
     this.notifyFn = koffi.register(notify, koffi.pointer(abi.Qnn_NotifyFn_t));
   }
@@ -309,45 +472,32 @@ class CallbackExecutionQueue implements ExecutionQueue {
     return this.inFlightCount;
   }
 
-  submit(submit: Submit): Promise<Status> {
-    return new Promise((resolve) => {
-      const id = this.freeIds.pop() ?? this.pending.push(null);
-      // Set before the call: a backend may notify before graphExecuteAsync returns.
-      this.pending[id - 1] = resolve;
-      if (this.inFlightCount++ === 0) this.keepAlive.ref();
-      let status: Status;
-      try {
-        status = submit(id);
-      } catch (error) {
-        this.release(id);
-        throw error;
-      }
-      if (qnnErrorCode(status) !== 0) {
-        this.release(id);
-        resolve(status);
-      }
-    });
-  }
-
   dispose(): void {
     if (!this.registered) return;
     this.registered = false;
+    this.dropWaiting();
     clearInterval(this.keepAlive);
     koffi.unregister(this.notifyFn);
   }
 
-  private notify(param: NativePointer | null, status: Status): void {
-    const id = param === null ? 0 : Number(param);
-    const settle = this.pending[id - 1];
-    // An id not in flight cannot come from a submission of this queue: nothing to settle.
-    if (settle === undefined || settle === null) return;
-    this.release(id);
-    settle(status);
+  /** Slot i is id i + 1: a NULL notifyParam would reach JS as null. */
+  protected paramOf(slot: number): number {
+    return slot + 1;
   }
 
-  private release(id: number): void {
-    this.pending[id - 1] = null;
-    this.freeIds.push(id);
+  protected prepare(): void {}
+
+  protected launched(slot: number): void {
+    this.flying[slot] = 1;
+    if (this.inFlightCount++ === 0) this.keepAlive.ref();
+  }
+
+  private notify(param: NativePointer | null, status: Status): void {
+    const slot = param === null ? -1 : Number(param) - 1;
+    // An id not in flight cannot come from a submission of this queue: nothing to settle.
+    if (!(slot >= 0 && slot < QUEUE_CAPACITY) || this.flying[slot] === 0) return;
+    this.flying[slot] = 0;
     if (--this.inFlightCount === 0) this.keepAlive.unref();
+    this.finish(slot, status);
   }
 }

@@ -13,7 +13,7 @@ import { elementCount } from '../../tensor/shape.js';
 import { QnnContextBinaryError, QnnGraphNotBoundError } from './errors.js';
 import type { QnnCoreApi } from './function-table.js';
 import { TENSOR } from './layout.js';
-import { newExecutionTiming, type ExecutionQueue, type ExecutionTiming, type Submit } from './execution-queue.js';
+import { newGraphExecutions, type ExecutionQueue, type GraphExecutions, type Submit } from './execution-queue.js';
 import type { ContextMemHandles } from './mem-handles.js';
 import type { NativeBufferPool } from './memory.js';
 import type { QnnGraphInfo, QnnQuantization, QnnTensorInfo } from './metadata.js';
@@ -134,8 +134,8 @@ export class QnnGraph {
   private readonly executeLabel: string;
   /** `queued` mode: calls graphExecuteAsync on one argument list whose last entry, `notifyParam`, it rewrites. */
   private readonly submitQueued: Submit | null = null;
-  /** How long this graph's executions take, for the queue's polling (queued mode). */
-  private readonly timing: ExecutionTiming = newExecutionTiming();
+  /** What the queue keeps of this graph's executions: their duration, the latest one (queued mode). */
+  private readonly executions: GraphExecutions;
   /** Executions submitted and not yet ended; `bind` refuses while there are any. */
   private running = 0;
   private bound = false;
@@ -152,6 +152,7 @@ export class QnnGraph {
     file: string,
   ) {
     this.name = info.name;
+    this.executions = newGraphExecutions(info.name);
     this.inputs = info.inputs;
     this.outputs = info.outputs;
     const where = `context binary "${file}" graph "${info.name}"`;
@@ -229,23 +230,46 @@ export class QnnGraph {
 
   /** Runs the graph on the bound buffers (not `async`: the run's own promise, without another after it). */
   execute(): Promise<void> {
-    if (this.runtime.isDisposed || !this.bound) {
-      try {
-        this.runtime.assertOpen(`execute "${this.name}"`);
-        throw new QnnGraphNotBoundError(`execute "${this.name}": the graph's IO was never bound`);
-      } catch (error) {
-        return Promise.reject(error);
-      }
-    }
-    return this.run();
+    const refused = this.refusal('execute');
+    return refused ?? this.run(null);
   }
 
   /**
-   * Makes the native call before the first await in every mode; in `queued` mode that call only
+   * Queued mode: runs the graph once `previous`'s latest execution has ended with success, submitted
+   * the moment the queue sees that end (see ExecutionQueue.submitAfter), so no turn of the JS thread
+   * comes between them, whatever contexts they are in. Rejects with `QnnExecutionNotRunError` when
+   * that execution failed or was not run; runs at once when it has already ended with success.
+   */
+  executeAfter(previous: QnnGraph): Promise<void> {
+    const refused = this.refusal('executeAfter');
+    if (refused !== null) return refused;
+    if (this.runtime.executionQueue === null) {
+      return Promise.reject(new InvalidArgumentError(`executeAfter "${this.name}": only in queued execute mode (this session's is "${this.runtime.executeMode}")`));
+    }
+    if (previous.runtime !== this.runtime) {
+      return Promise.reject(new InvalidArgumentError(`executeAfter "${this.name}": graph "${previous.name}" belongs to another session`));
+    }
+    return this.run(previous);
+  }
+
+  /** The rejection of an execute that cannot run (the session disposed, the IO never bound), or null. */
+  private refusal(verb: string): Promise<never> | null {
+    if (!this.runtime.isDisposed && this.bound) return null;
+    try {
+      this.runtime.assertOpen(`${verb} "${this.name}"`);
+      throw new QnnGraphNotBoundError(`${verb} "${this.name}": the graph's IO was never bound`);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * Makes the native call before the first await in every mode (queued mode: unless it follows
+   * `after`'s execution, then the queue makes it); in `queued` mode that call only
    * enqueues, and executions run in call order, so a caller may execute several graphs back to back
    * and await them afterwards.
    */
-  private async run(): Promise<void> {
+  private async run(after: QnnGraph | null): Promise<void> {
     const { runtime, executeArgs } = this;
     this.running++;
     runtime.executionStarted();
@@ -253,7 +277,9 @@ export class QnnGraph {
       const queue = runtime.executionQueue;
       const result =
         queue !== null
-          ? await queue.submit(this.submitQueued!, this.timing)
+          ? await (after === null
+            ? queue.submit(this.submitQueued!, this.executions)
+            : queue.submitAfter(this.submitQueued!, this.executions, after.executions))
           : runtime.executeMode === 'async'
             ? await callAsync(this.graphExecute, ...executeArgs)
             : this.graphExecute(...executeArgs);

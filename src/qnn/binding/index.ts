@@ -3,6 +3,7 @@ export {
   QnnContextBinaryError,
   QnnDisposedError,
   QnnEnvironmentError,
+  QnnExecutionNotRunError,
   QnnFunctionUnavailableError,
   QnnGraphNotBoundError,
   QnnLibraryLoadError,

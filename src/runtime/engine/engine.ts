@@ -526,13 +526,14 @@ export class Engine {
    * `runOverlapped` for a backend that queues executions: the parts of the step that share an
    * execution queue (`GraphBackend.executionQueue`: a QNN context) are submitted at once, so the NPU
    * goes from split to split without waiting for the JS thread; a part in another queue runs in no
-   * order with them, so it is submitted once they have ended. A part's slots must hold the previous
-   * step's entries before it is submitted, so the copy left staged (the previous step's last split)
-   * is made once the parts before it are submitted, while they run. Then, as each part ends, its
-   * entries are copied while the later parts run; the last part's stay staged, as in
-   * `runOverlapped`. A failing part, a failing submission or dispose fails the step only once every
-   * submitted part has ended (their buffers stay in use until then), and drops the step's staged
-   * commit, so the cache is as before it.
+   * order with them, so it follows the part before it (`GraphBackend.executeAfter`: the backend
+   * submits it at that part's end) or, on a backend without `executeAfter`, is submitted once the
+   * parts before it have ended. A part's slots must hold the previous step's entries before it is
+   * submitted, so the copy left staged (the previous step's last split) is made once the parts
+   * before it are submitted, while they run. Then, as each part ends, its entries are copied while
+   * the later parts run; the last part's stay staged, as in `runOverlapped`. A failing part, a
+   * failing submission or dispose fails the step only once every submitted part has ended (their
+   * buffers stay in use until then), and drops the step's staged commit, so the cache is as before it.
    */
   private async runQueued(step: EngineStep): Promise<void> {
     const { variant, final } = step;
@@ -542,6 +543,8 @@ export class Engine {
     const parts = variant.parts;
     const queues = this.partQueues.get(variant)!;
     const executions = this.executions;
+    const backend = this.backend;
+    const follows = backend.executeAfter !== undefined;
     let failure: unknown = NO_FAILURE;
     /** The last part submitted, the first one submitted and not yet awaited, and one awaited whose copy waits. */
     let last = -1;
@@ -549,7 +552,8 @@ export class Engine {
     let uncopied = -1;
     for (let p = 0; p < parts.length; p++) {
       if (!final && variant.kinds[p] === 'lm-head') continue;
-      if (last >= 0 && queues[p] !== queues[last]) {
+      const queueChange = last >= 0 && queues[p] !== queues[last];
+      if (queueChange && !follows) {
         if (!this.commitBegun) {
           kv.finishCommit();
           kv.beginCommit(step);
@@ -562,8 +566,9 @@ export class Engine {
         uncopied = last;
       }
       try {
+        // Before `p` can be submitted (a follower: at the end of the part before it, in a later task).
         if (!this.commitBegun) kv.commitPart(p);
-        const execution = this.backend.execute(parts[p].name);
+        const execution = queueChange && follows ? backend.executeAfter!(parts[p].name, parts[last].name) : backend.execute(parts[p].name);
         // Awaited in order: a later part may fail while an earlier one is awaited.
         execution.catch(ignore);
         executions[p] = execution;

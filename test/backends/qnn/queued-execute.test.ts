@@ -12,7 +12,7 @@ import { observeBind } from '../../../bench/npu-idle.js';
 import type { GraphBackend } from '../../../src/backends/backend.js';
 import { openQnnBackend } from '../../../src/backends/qnn/index.js';
 import { writeDemoBundle, type DemoBundle } from '../../../src/demo/index.js';
-import { QnnFunctionUnavailableError, type QnnExecuteMode } from '../../../src/qnn/binding/index.js';
+import { QnnExecutionNotRunError, QnnFunctionUnavailableError, type QnnExecuteMode } from '../../../src/qnn/binding/index.js';
 import { QnnError } from '../../../src/qnn/errors.js';
 import { InvalidArgumentError } from '../../../src/errors.js';
 import { Dialog } from '../../../src/runtime/dialog.js';
@@ -160,7 +160,8 @@ describe('queued execute (graphExecuteAsync) on the simulated provider', () => {
       const calls = provider.calls('graphExecuteAsync');
       const decoding = engine.decode(5);
       // The demo bundle has a ctx-bin per split: the first part is submitted within the call and
-      // has not run (the logits are untouched); each later one once the one before it has ended.
+      // has not run (the logits are untouched); each later one follows the one before it
+      // (executeAfter): the queue submits it when it sees that one's end.
       expect(decodeParts(engine).length).toBe(3);
       expect(provider.calls('graphExecuteAsync')).toBe(calls + 1);
       expect(rowBits(engine)).toBe(before);
@@ -194,6 +195,39 @@ describe('queued execute (graphExecuteAsync) on the simulated provider', () => {
     } finally {
       await backend.dispose();
     }
+  });
+
+  it('executeAfter across contexts: submitted as the end of the one it follows is seen, before that one\'s promise continues; never after a failure', async () => {
+    const provider = sim();
+    const backend = await openQnnBackend(ctxBins(float), { provider: 'simulated', simulated: provider, executeMode: 'queued' });
+    try {
+      // Graph 0 is in the first ctx-bin, graph 4 in the third: two contexts, no order between them.
+      const [first, other] = [0, 4].map((i) => bindAll(backend, i));
+      const calls = provider.calls('graphExecuteAsync');
+      const atLeaderEnd: number[] = [];
+      const leader = backend.execute(first).then(() => void atLeaderEnd.push(provider.calls('graphExecuteAsync') - calls));
+      const follower = backend.executeAfter!(other, first);
+      expect(provider.calls('graphExecuteAsync') - calls).toBe(1);
+      await Promise.all([leader, follower]);
+      expect(atLeaderEnd).toEqual([2]);
+
+      provider.setFailExecute({ graph: first, code: 6004 });
+      const failed = backend.execute(first).then(() => null, (e: unknown) => e);
+      const skipped = backend.executeAfter!(other, first).then(() => null, (e: unknown) => e);
+      expect(await failed).toBeInstanceOf(QnnError);
+      expect(await skipped).toEqual(
+        new QnnExecutionNotRunError(`graph "${other}" was not executed: graph "${first}", which it was submitted to follow, failed or was not executed`),
+      );
+      expect(provider.calls('graphExecuteAsync') - calls).toBe(3);
+      provider.setFailExecute(null);
+      await expect(backend.executeAfter!('nope', first)).rejects.toThrow(InvalidArgumentError);
+      await expect(backend.executeAfter!(other, first)).rejects.toThrow(QnnExecutionNotRunError);
+      await backend.execute(first);
+      await expect(backend.executeAfter!(other, first)).resolves.toBeUndefined();
+    } finally {
+      await backend.dispose();
+    }
+    expect(provider.liveHandles()).toBe(0);
   });
 
   it('a failing split: the same QnnError as async; the cache is as before the step, and decoding goes on as if it never ran', async () => {

@@ -9,7 +9,8 @@
 import koffi from 'koffi';
 import { afterEach, describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../../../src/errors.js';
-import { createExecutionQueue, newExecutionTiming, POLLED_CAPACITY, type ExecutionQueue, type ExecutionTiming } from '../../../src/qnn/binding/execution-queue.js';
+import { QnnExecutionNotRunError } from '../../../src/qnn/binding/errors.js';
+import { createExecutionQueue, newGraphExecutions, QUEUE_CAPACITY, type ExecutionQueue, type GraphExecutions } from '../../../src/qnn/binding/execution-queue.js';
 import { statusStore } from '../../../src/qnn/binding/status-store.js';
 
 type Notify = (param: unknown, status: number | bigint) => void;
@@ -34,7 +35,7 @@ class FakeBackend {
   }
 }
 
-const timing = newExecutionTiming;
+const timing = (name = 'g'): GraphExecutions => newGraphExecutions(name);
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 const polledHere = statusStore().fn !== undefined;
@@ -109,6 +110,110 @@ describe.each(variants)('execution queue ($name)', ({ options, runs }) => {
   });
 });
 
+/** A promise's outcome once settled: its value, or its error. */
+const outcome = <T>(promise: Promise<T>): Promise<T | unknown> => promise.then((value) => value, (error: unknown) => error);
+
+const notRun = (graph: string, after: string): QnnExecutionNotRunError =>
+  new QnnExecutionNotRunError(`graph "${graph}" was not executed: graph "${after}", which it was submitted to follow, failed or was not executed`);
+
+describe.each(variants)('execution queue ($name): a submission that follows another (submitAfter)', ({ options, runs }) => {
+  it.skipIf(!runs)('is submitted when the one it follows is seen ending, before that one\'s promise continuations run; a chain of three in order', async () => {
+    const { queue, backend } = open(options);
+    const [a, b, c] = ['a', 'b', 'c'].map((name) => timing(name));
+    const submittedAtSettle: number[] = [];
+    const first = queue.submit(backend.submit, a).then((status) => (submittedAtSettle.push(backend.params.length), status));
+    const second = queue.submitAfter(backend.submit, b, a).then((status) => (submittedAtSettle.push(backend.params.length), status));
+    const third = queue.submitAfter(backend.submit, c, b);
+    // Only the first is submitted; the others wait (in slots of their own, not in flight).
+    expect(backend.params.length).toBe(1);
+    expect(queue.inFlight).toBe(1);
+    await sleep(3);
+    expect(backend.params.length).toBe(1);
+    backend.end(0, 0);
+    expect(Number(await first)).toBe(0);
+    // When the first one's continuation ran, the second had been submitted already.
+    expect(submittedAtSettle).toEqual([2]);
+    backend.end(1, 0);
+    expect(Number(await second)).toBe(0);
+    expect(submittedAtSettle).toEqual([2, 3]);
+    backend.end(2, 7);
+    expect(Number(await third)).toBe(7);
+    // Each submission has a notifyParam of its own.
+    expect(new Set(backend.params).size).toBe(3);
+    expect(queue.inFlight).toBe(0);
+    await expectSettles(queue, backend);
+  });
+
+  it.skipIf(!runs)('is never submitted when the one it follows fails: it rejects as not run, and so does its own follower', async () => {
+    const { queue, backend } = open(options);
+    const [a, b, c] = ['split_1', 'split_2', 'split_3'].map((name) => timing(name));
+    const first = queue.submit(backend.submit, a);
+    const second = outcome(queue.submitAfter(backend.submit, b, a));
+    const third = outcome(queue.submitAfter(backend.submit, c, b));
+    backend.end(0, 6004);
+    expect(Number(await first)).toBe(6004);
+    expect(await second).toEqual(notRun('split_2', 'split_1'));
+    expect(await second).toBeInstanceOf(QnnExecutionNotRunError);
+    expect(await third).toEqual(notRun('split_3', 'split_2'));
+    expect(backend.params.length).toBe(1);
+    expect(queue.inFlight).toBe(0);
+    // Their graphs' latest executions count as failed: a follower of them is not run either.
+    expect(await outcome(queue.submitAfter(backend.submit, timing('d'), c))).toEqual(notRun('d', 'split_3'));
+    await expectSettles(queue, backend);
+  });
+
+  it.skipIf(!runs)('follows an execution that has already ended: at once after a success, not at all after a failure or a refusal', async () => {
+    const { queue, backend } = open(options);
+    const [ok, failed, refused] = ['ok', 'failed', 'refused'].map((name) => timing(name));
+    const done = queue.submit(backend.submit, ok);
+    backend.end(0, 0);
+    await done;
+    const after = queue.submitAfter(backend.submit, timing('next'), ok);
+    expect(backend.params.length).toBe(2);
+    backend.end(1, 0);
+    expect(Number(await after)).toBe(0);
+    const failing = queue.submit(backend.submit, failed);
+    backend.end(2, 6001);
+    await failing;
+    expect(await outcome(queue.submitAfter(backend.submit, timing('x'), failed))).toEqual(notRun('x', 'failed'));
+    expect(Number(await queue.submit(() => 6000, refused))).toBe(6000);
+    expect(await outcome(queue.submitAfter(backend.submit, timing('y'), refused))).toEqual(notRun('y', 'refused'));
+    expect(backend.params.length).toBe(3);
+    await expectSettles(queue, backend);
+  });
+
+  it.skipIf(!runs)('a follower whose submission throws rejects with that error, its own follower as not run; a second follower is refused', async () => {
+    const { queue, backend } = open(options);
+    const [a, b, c] = ['a', 'b', 'c'].map((name) => timing(name));
+    const first = queue.submit(backend.submit, a);
+    const second = outcome(
+      queue.submitAfter(() => {
+        throw new TypeError('bad argument');
+      }, b, a),
+    );
+    const third = outcome(queue.submitAfter(backend.submit, c, b));
+    await expect(queue.submitAfter(backend.submit, timing('d'), a)).rejects.toThrow(
+      new InvalidArgumentError('graph "a"\'s latest execution already has a follower; "d" cannot follow it too'),
+    );
+    backend.end(0, 0);
+    expect(Number(await first)).toBe(0);
+    expect(await second).toEqual(new TypeError('bad argument'));
+    expect(await third).toEqual(notRun('c', 'b'));
+    expect(queue.inFlight).toBe(0);
+    await expectSettles(queue, backend);
+  });
+
+  it.skipIf(!runs)('dispose rejects a follower still waiting (the one it follows can end no more) as not run', async () => {
+    const { queue, backend } = open(options);
+    const [a, b] = ['a', 'b'].map((name) => timing(name));
+    void queue.submit(backend.submit, a);
+    const waiting = outcome(queue.submitAfter(backend.submit, b, a));
+    queue.dispose();
+    expect(await waiting).toEqual(notRun('b', 'a'));
+    expect(backend.params.length).toBe(1);
+  });
+});
+
 describe.skipIf(!polledHere)('polled execution queue', () => {
   it('learns each graph\'s duration, and the last one\'s time from the first submission (its chain)', async () => {
     const { queue, backend } = open({ poll: true, completion: 'polled' });
@@ -136,7 +241,7 @@ describe.skipIf(!polledHere)('polled execution queue', () => {
 
   it('adaptive: an execution that ends long before its expected end is seen within half of it', async () => {
     const { queue, backend } = open({ poll: false, completion: 'polled' });
-    const graph: ExecutionTiming = { durationMs: 200, chainMs: 200 };
+    const graph: GraphExecutions = { ...timing(), durationMs: 200, chainMs: 200 };
     const result = queue.submit(backend.submit, graph);
     await sleep(5);
     backend.end(0, 0);
@@ -151,13 +256,13 @@ describe.skipIf(!polledHere)('polled execution queue', () => {
   it('adaptive: an execution submitted into an empty queue is expected from its submission, not from the last one\'s expected end', async () => {
     const { queue, backend } = open({ poll: false, completion: 'polled' });
     // The first ends long before its expected end (300 ms): seen at a halving look, ~150 ms in.
-    const first = queue.submit(backend.submit, { durationMs: 300, chainMs: Number.NaN });
+    const first = queue.submit(backend.submit, { ...timing(), durationMs: 300 });
     await sleep(5);
     backend.end(0, 0);
     await first;
     // Submitted at once, the second is expected 20 ms on: the looks come from there, so its end at
     // 25 ms is seen while polling (not ~85 ms on, as when expected after the first one's 300 ms).
-    const second = queue.submit(backend.submit, { durationMs: 20, chainMs: Number.NaN });
+    const second = queue.submit(backend.submit, { ...timing(), durationMs: 20 });
     await sleep(25);
     backend.end(1, 0);
     const endedAt = performance.now();
@@ -165,14 +270,14 @@ describe.skipIf(!polledHere)('polled execution queue', () => {
     expect(performance.now() - endedAt).toBeLessThan(30);
   });
 
-  it(`refuses a submission beyond ${POLLED_CAPACITY} in flight, naming the limit, and keeps the others`, async () => {
+  it(`refuses a submission beyond ${QUEUE_CAPACITY} in flight, naming the limit, and keeps the others`, async () => {
     const { queue, backend } = open({ poll: false, completion: 'polled' });
-    const results = Array.from({ length: POLLED_CAPACITY }, () => queue.submit(backend.submit, timing()));
+    const results = Array.from({ length: QUEUE_CAPACITY }, () => queue.submit(backend.submit, timing()));
     await expect(queue.submit(backend.submit, timing())).rejects.toThrow(
-      new InvalidArgumentError(`graphExecuteAsync: ${POLLED_CAPACITY} executions are already in flight; await some before submitting more`),
+      new InvalidArgumentError(`graphExecuteAsync: ${QUEUE_CAPACITY} executions are already in flight; await some before submitting more`),
     );
-    expect(new Set(backend.params).size).toBe(POLLED_CAPACITY);
-    for (let i = 0; i < POLLED_CAPACITY; i++) backend.end(i, i);
-    expect((await Promise.all(results)).map(Number)).toEqual(Array.from({ length: POLLED_CAPACITY }, (_, i) => i));
+    expect(new Set(backend.params).size).toBe(QUEUE_CAPACITY);
+    for (let i = 0; i < QUEUE_CAPACITY; i++) backend.end(i, i);
+    expect((await Promise.all(results)).map(Number)).toEqual(Array.from({ length: QUEUE_CAPACITY }, (_, i) => i));
   });
 });
