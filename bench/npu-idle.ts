@@ -9,7 +9,10 @@
  * time minus the time spent inside graphExecute: per decode token (one decode step and one sample,
  * back to back) and per AR-128 prefill chunk; per decode token of a whole Dialog query too (from the
  * provider's gap records); and the same Engine loop with 0 us executes (host work alone, without the
- * sleep / wake-up that a loaded host adds). The ctx-bins are synthetic reference ones with these
+ * sleep / wake-up that a loaded host adds). On a host of 2 or more CPUs the provider's threads run on
+ * the last CPU and the JS thread on the others (`NpuSim.separate`): on a device the NPU is not a
+ * CPU thread, and a stand-in spinning or woken on the JS thread's CPU would slow the host work it
+ * measures (seen: runs twice as slow). The ctx-bins are synthetic reference ones with these
  * IO shapes (hidden size 64: the handoff between splits is never touched by the host), and the
  * logits are random codes written once (execute writes nothing).
  */
@@ -420,7 +423,10 @@ export async function run(): Promise<Measurement[]> {
   }
   const npu = load.sim;
   const [load1] = loadavg();
-  console.log(`\n(npu-idle: load average ${load1.toFixed(2)} on ${availableParallelism()} cores at start; wake-up latency after each sleep is part of what is measured)`);
+  const cores = availableParallelism();
+  const npuCpu = npu.separate();
+  const placement = npuCpu < 0 ? 'the test provider\'s threads share the CPUs with it' : `the test provider's threads on CPU ${npuCpu}, the JS thread on the others`;
+  console.log(`\n(npu-idle: load average ${load1.toFixed(2)} on ${cores} cores at start; ${placement}; wake-up latency after each sleep is part of what is measured)`);
   const dir = mkdtempSync(join(tmpdir(), 'genie-ts-bench-npu-idle-'));
   try {
     const ctxBins = await writeLlamaShapedCtxBins(dir);
@@ -506,5 +512,6 @@ export async function run(): Promise<Measurement[]> {
     return rows;
   } finally {
     rmSync(dir, { recursive: true, force: true });
+    npu.rejoin();
   }
 }

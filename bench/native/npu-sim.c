@@ -28,6 +28,12 @@
  * that ends with the 16-byte trailer "NPUPAD01" + the front's length, uint64 little-endian: the
  * padding stands for what an NPU keeps in its own memory, so the host holds no copy of it).
  *
+ * The NPU's threads (the queue's two, and a Koffi worker running graphExecute in `async` mode) are
+ * the test's stand-in for an accelerator: on a host of two or more CPUs, genie_npu_sim_separate
+ * gives them the last CPU and the calling (JS) thread the others, so the stand-in never takes CPU
+ * time from the host work it measures (its sleeps end in a busy-wait, and a thread woken on the
+ * JS thread's CPU would preempt it).
+ *
  * Nothing here comes from Qualcomm's headers: the few layouts used are written from
  * docs/qnn-abi.md (LP64). Built by bench/native/npu-sim.ts with the system C compiler.
  */
@@ -38,6 +44,7 @@
 #include <string.h>
 #include <time.h>
 #ifdef __linux__
+#include <sched.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #endif
@@ -112,6 +119,34 @@ static int64_t thread_id(void) {
 #endif
 }
 
+static int npu_cpu = -1;          /* the CPU of the NPU's threads (genie_npu_sim_separate), -1: anywhere */
+static int64_t host_thread;       /* the thread that called genie_npu_sim_separate: never moved */
+static uint32_t separation;       /* counts genie_npu_sim_separate calls: a thread pins once per call */
+static __thread uint32_t pinned;  /* the separation this thread was moved for (0: none) */
+#define MAX_PINNED 64
+static int64_t pinned_threads[MAX_PINNED]; /* the threads moved, for genie_npu_sim_rejoin */
+static int pinned_count;
+static pthread_mutex_t pin_lock = PTHREAD_MUTEX_INITIALIZER;
+#ifdef __linux__
+static cpu_set_t host_allowed;    /* the host thread's CPUs before the separation */
+#endif
+
+/* Moves the calling thread to the NPU's CPU, once (not the host's thread: sync mode executes there). */
+static void pin_to_npu_cpu(void) {
+#ifdef __linux__
+  uint32_t current = __atomic_load_n(&separation, __ATOMIC_ACQUIRE);
+  int cpu = __atomic_load_n(&npu_cpu, __ATOMIC_ACQUIRE);
+  if (cpu < 0 || pinned == current || thread_id() == __atomic_load_n(&host_thread, __ATOMIC_ACQUIRE)) return;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  pthread_mutex_lock(&pin_lock);
+  if (pinned_count < MAX_PINNED && sched_setaffinity(0, sizeof set, &set) == 0) pinned_threads[pinned_count++] = thread_id();
+  pthread_mutex_unlock(&pin_lock);
+  pinned = current;
+#endif
+}
+
 static void sleep_until(uint64_t deadline, uint64_t spin_ns) {
   uint64_t now = now_ns();
   if (deadline > now + spin_ns) {
@@ -137,6 +172,7 @@ static qnn_error_t check_execute(void *graph, const void *inputs, uint32_t num_i
 
 /* One execution from `start` on: the sleep, then the records (busy time, gap, thread). */
 static void run_execution(uint64_t start) {
+  pin_to_npu_cpu();
   if (!__atomic_load_n(&execute_us_set, __ATOMIC_ACQUIRE)) {
     const char *env = getenv("GENIE_NPU_SIM_EXECUTE_US");
     if (env != NULL) __atomic_store_n(&execute_us, (uint32_t)strtoul(env, NULL, 10), __ATOMIC_RELEASE);
@@ -208,6 +244,7 @@ static void *notifier_thread(void *unused) {
     while (notifications_head == notifications_tail) pthread_cond_wait(&queue_changed, &queue_lock);
     struct queued job = notifications[notifications_head % QUEUE_CAPACITY];
     pthread_mutex_unlock(&queue_lock);
+    pin_to_npu_cpu();
     __atomic_store_n(&notify_ns[job.n % GAP_RING], now_ns() - job.ended, __ATOMIC_RELEASE);
     if (job.notify != NULL) job.notify(job.param, QNN_SUCCESS);
     pthread_mutex_lock(&queue_lock);
@@ -404,3 +441,46 @@ double genie_npu_sim_last_thread(void) { return (double)__atomic_load_n(&last_th
 
 /* Thread id of the caller, to compare with genie_npu_sim_last_thread. */
 double genie_npu_sim_thread_id(void) { return (double)thread_id(); }
+
+/*
+ * Linux with 2 or more CPUs allowed: the NPU's threads get the last one, the calling thread the
+ * others. Returns that CPU, or -1 (nothing moved: one CPU, not Linux, or already separated).
+ * Call before the first execute; genie_npu_sim_rejoin undoes it.
+ */
+double genie_npu_sim_separate(void) {
+#ifdef __linux__
+  cpu_set_t allowed;
+  if (__atomic_load_n(&npu_cpu, __ATOMIC_ACQUIRE) >= 0) return -1;
+  if (sched_getaffinity(0, sizeof allowed, &allowed) != 0 || CPU_COUNT(&allowed) < 2) return -1;
+  int last = -1;
+  for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) if (CPU_ISSET(cpu, &allowed)) last = cpu;
+  cpu_set_t host = allowed;
+  CPU_CLR(last, &host);
+  if (sched_setaffinity(0, sizeof host, &host) != 0) return -1;
+  host_allowed = allowed;
+  __atomic_store_n(&host_thread, thread_id(), __ATOMIC_RELEASE);
+  __atomic_add_fetch(&separation, 1, __ATOMIC_ACQ_REL);
+  __atomic_store_n(&npu_cpu, last, __ATOMIC_RELEASE);
+  return last;
+#else
+  return -1;
+#endif
+}
+
+/*
+ * Undoes genie_npu_sim_separate (from the thread that called it): that thread and every thread moved
+ * to the NPU's CPU get the host thread's former CPUs back (threads made later, e.g. workers, inherit
+ * their creator's). Nothing happens when not separated.
+ */
+void genie_npu_sim_rejoin(void) {
+#ifdef __linux__
+  if (__atomic_load_n(&npu_cpu, __ATOMIC_ACQUIRE) < 0) return;
+  __atomic_store_n(&npu_cpu, -1, __ATOMIC_RELEASE);
+  pthread_mutex_lock(&pin_lock);
+  for (int i = 0; i < pinned_count; i++) sched_setaffinity((pid_t)pinned_threads[i], sizeof host_allowed, &host_allowed);
+  pinned_count = 0;
+  pthread_mutex_unlock(&pin_lock);
+  sched_setaffinity(0, sizeof host_allowed, &host_allowed);
+  __atomic_store_n(&host_thread, 0, __ATOMIC_RELEASE);
+#endif
+}

@@ -46,6 +46,14 @@ export interface NpuSim {
    */
   loaded(): { readonly sum: number; readonly rssAnon: number; readonly rssFile: number };
   resetLoaded(): void;
+  /**
+   * Linux with 2 or more CPUs: the NPU's threads (the queue's, and a Koffi worker running
+   * graphExecute) get the last CPU, the calling thread the others, so the stand-in for the NPU never
+   * takes CPU time from the host work it measures. Returns that CPU, or -1 (nothing moved).
+   * `rejoin` gives every thread moved its CPUs back (threads made meanwhile inherit the restriction).
+   */
+  separate(): number;
+  rejoin(): void;
   /** Thread id of the last graphExecute (Linux: gettid) and of the calling thread. */
   lastThread(): number;
   threadId(): number;
@@ -136,6 +144,8 @@ function wrap(path: string): NpuSim {
   const gapUs = lib.func('double genie_npu_sim_gap_us(double n)');
   const notifyDelayUs = lib.func('double genie_npu_sim_notify_delay_us(double n)');
   const lastThread = lib.func('double genie_npu_sim_last_thread(void)');
+  const separate = lib.func('double genie_npu_sim_separate(void)');
+  const rejoin = lib.func('void genie_npu_sim_rejoin(void)');
   const threadId = lib.func('double genie_npu_sim_thread_id(void)');
   const resetLoaded = lib.func('void genie_npu_sim_reset_loaded(void)');
   const loadedSum = lib.func('double genie_npu_sim_loaded_sum(void)');
@@ -151,6 +161,8 @@ function wrap(path: string): NpuSim {
     lastExecuteUs: () => lastExecuteUs() as number,
     gapUs: (n) => gapUs(n) as number,
     notifyDelayUs: (n) => notifyDelayUs(n) as number,
+    separate: () => separate() as number,
+    rejoin: () => rejoin(),
     lastThread: () => lastThread() as number,
     threadId: () => threadId() as number,
     resetLoaded: () => resetLoaded(),

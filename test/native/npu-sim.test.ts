@@ -7,6 +7,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { QnnGraphBackend } from '../../src/backends/qnn/index.js';
@@ -124,6 +125,39 @@ describe.skipIf(load.sim === undefined)('native test provider (npu-sim)', () => 
       npu.setExecuteUs(SLEEP_US);
     }
   });
+
+  it.skipIf(process.platform !== 'linux' || availableParallelism() < 2)(
+    'separate: the NPU\'s threads (queued, and an async worker) run on the last CPU, the JS thread on the others; rejoin gives them back',
+    async () => {
+      /** A thread's allowed CPUs, as Linux lists them (e.g. "0-1"). */
+      const allowed = (tid: number): string => /^Cpus_allowed_list:\s*(\S+)$/m.exec(readFileSync(`/proc/self/task/${tid}/status`, 'utf8'))![1];
+      const js = npu.threadId();
+      const before = allowed(js);
+      const cpu = npu.separate();
+      try {
+        expect(cpu).toBeGreaterThan(0);
+        expect(allowed(js)).not.toContain(String(cpu));
+        expect(npu.separate()).toBe(-1); // already separated
+        const threads: number[] = [];
+        for (const executeMode of ['queued', 'async'] as const) {
+          const opened = await npu.open(paths(), { executeMode });
+          try {
+            await opened.backend.execute(bindAll(opened.backend));
+            threads.push(npu.lastThread());
+            expect(npu.lastThread()).not.toBe(js);
+            expect(allowed(npu.lastThread())).toBe(String(cpu));
+          } finally {
+            await opened.dispose();
+          }
+        }
+        npu.rejoin();
+        expect(allowed(js)).toBe(before);
+        for (const tid of threads) expect(allowed(tid)).toBe(before);
+      } finally {
+        npu.rejoin();
+      }
+    },
+  );
 
   it('queued execute keeps the process alive until the notify: a script that only awaits an execute ends normally', () => {
     const script = join(root, 'await-queued.mts');
