@@ -11,8 +11,8 @@
  * provider's gap records); and the same Engine loop with 0 us executes (host work alone, without the
  * sleep / wake-up that a loaded host adds). On a host of 2 or more CPUs the provider's threads run on
  * the last CPU and the JS thread on the others (`NpuSim.separate`): on a device the NPU is not a
- * CPU thread, and a stand-in spinning or woken on the JS thread's CPU would slow the host work it
- * measures (seen: runs twice as slow). The ctx-bins are synthetic reference ones with these
+ * CPU thread, and a stand-in spinning (the end of each sleep) or woken on the JS thread's CPU would
+ * take time from the host work it measures. The ctx-bins are synthetic reference ones with these
  * IO shapes (hidden size 64: the handoff between splits is never touched by the host), and the
  * logits are random codes written once (execute writes nothing).
  */

@@ -37,6 +37,9 @@ import { VisionStage } from './vision/vision-stage.js';
 export type { DialogOptions, EmbeddingQueryOptions, QueryOptions, QueryResult, StopReason } from './dialog-types.js';
 export { DialogBusyError } from './dialog-state.js';
 
+
+/** How errors about `DialogCreateOptions.samplerStages` name the list (a CLI renames it after its flag). */
+export const SAMPLER_STAGES_OPTION = 'Dialog.create option samplerStages';
 /**
  * Genie's basic dialog (docs/genie-behaviour.md#generation-loop) over an Engine: turn rules (the
  * previous turn's last sampled token, EOS between turns, BOS), prefill, sampling, streaming
@@ -86,7 +89,7 @@ export class Dialog {
       const params = options.sampler ? resolveUpdate(derived.sampler, options.sampler).params : derived.sampler;
       const sampler = options.samplerStages === undefined
         ? new Sampler(params, engine.vocabSize, configStages(parsed))
-        : new Sampler(params, engine.vocabSize, wrapStageCallbacks(options.samplerStages), 'Dialog.create option samplerStages');
+        : new Sampler(params, engine.vocabSize, wrapStageCallbacks(options.samplerStages), SAMPLER_STAGES_OPTION);
       const initTimeUs = Number(process.hrtime.bigint() - start) / 1e3;
       const contextLimit = Math.min(derived.contextSize, engine.capacity);
       const ledger = new TurnLedger(derived.bosToken, derived.primaryEos, penaltyHistoryCapacity(contextLimit));
@@ -485,7 +488,7 @@ function checkDialogOptions(options: DialogOptions): void {
   if (maxNumTokens !== undefined) checkCount('Dialog.create option maxNumTokens', maxNumTokens);
   // Each entry is checked where the chain is built (Sampler), which names its index.
   if (options.samplerStages !== undefined && !Array.isArray(options.samplerStages)) {
-    throw new InvalidArgumentError(`Dialog.create option samplerStages must be an array of stages, got ${describeValue(options.samplerStages)}`);
+    throw new InvalidArgumentError(`${SAMPLER_STAGES_OPTION} must be an array of stages, got ${describeValue(options.samplerStages)}`);
   }
   if (tokenizer !== undefined && !(tokenizer instanceof Tokenizer)) {
     throw new InvalidArgumentError(`Dialog.create option tokenizer must be a Tokenizer (from loadTokenizer), got ${describeValue(tokenizer)}`);

@@ -216,6 +216,14 @@ describe('the sampler chain in a dialog', () => {
     const bad = await cli(['run', '-c', config, '-tok', promptFile, '--sampler-stages', '[{"type":"xtc","probability":2,"threshold":0.1}]']);
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toContain('--sampler-stages[0].probability must be a number in [0, 1], got 2');
+    // Checks of the whole list against the config's sampler name the flag too (a usage error).
+    const repeated = await cli(['run', '-c', config, '-tok', promptFile, '--sampler-stages', 'top-k,top-p,top-k']);
+    expect(repeated.code).not.toBe(0);
+    expect(repeated.stderr).toContain('--sampler-stages[2] repeats the "top-k" stage (it reads the sampler params once per step)');
+    const missing = await cli(['run', '-c', config, '-tok', promptFile, '--sampler-stages', 'temperature']);
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toMatch(/sampler\.topK \d+ has no "top-k" stage in --sampler-stages \[temperature\]/);
+    expect(missing.stderr).not.toContain('Dialog.create');
     const noJson = await cli(['run', '-c', config, '-tok', promptFile, '--top-logprobs', '3']);
     expect(noJson.code).not.toBe(0);
     expect(noJson.stderr).toContain('--top-logprobs needs --json');

@@ -1,11 +1,11 @@
 import { accessSync, closeSync, constants, existsSync, openSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { GenieError, isSystemError, NotSupportedError, systemErrorReason } from '../../errors.js';
+import { GenieError, InvalidArgumentError, isSystemError, NotSupportedError, systemErrorReason } from '../../errors.js';
 import { FileTooLargeError, readFileUpTo } from '../../formats/bounded-file.js';
 import { ConfigError } from '../../runtime/config/index.js';
 import { ContextLimitError } from '../../graphs/errors.js';
 import { ensureDemoBundle } from '../../demo/index.js';
-import { Dialog, type QueryOptions, type QueryResult } from '../../runtime/dialog.js';
+import { Dialog, SAMPLER_STAGES_OPTION, type QueryOptions, type QueryResult } from '../../runtime/dialog.js';
 import type { StepListener } from '../../runtime/engine/step-event.js';
 import { EmbeddingTable, EmbeddingTableError } from '../../runtime/embeddings/lut.js';
 import { parseKvPolicySpec, type KvPolicySpec } from '../../runtime/kv-policy/index.js';
@@ -621,6 +621,12 @@ async function runDialog(args: RunArgs, io: CliIO, progress: ProgressLine): Prom
       },
     },
     imageEncoder,
+  }).catch((error: unknown) => {
+    // The stage list's checks against the config's sampler name the flag it came from.
+    if (error instanceof InvalidArgumentError && error.message.includes(SAMPLER_STAGES_OPTION)) {
+      throw new UsageError(error.message.replaceAll(SAMPLER_STAGES_OPTION, '--sampler-stages'));
+    }
+    throw error;
   });
   if (args.executeMode !== undefined && dialog.config.backendType !== 'QnnHtp') {
     await dialog.dispose();
