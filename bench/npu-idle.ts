@@ -362,7 +362,7 @@ async function measureDialog(
   ctxBins: readonly string[],
   { executeMode, poll }: Mode,
   consumerWorkUs = 0,
-): Promise<{ readonly idle: number; readonly notify: number; readonly hostPath: number }> {
+): Promise<{ readonly idle: number; readonly notify: number; readonly hostPath: number; readonly laterSplitHost: number }> {
   npu.setExecuteUs(EXECUTE_US);
   const simulated = createSimulatedQnn();
   npu.attach(simulated);
@@ -393,17 +393,19 @@ async function measureDialog(
       const perToken: number[] = [];
       const notifyPerToken: number[] = [];
       const hostPerToken: number[] = [];
+      const laterSplitHost: number[] = [];
       // The last DECODE_TOKENS steps are the decode steps (the first token came out of the prefill).
       for (let step = 0; step < DECODE_TOKENS - 10; step++) {
         const first = last - (DECODE_TOKENS - 10 - step) * SPLITS + 1;
         let idle = 0;
         for (let split = 0; split < SPLITS; split++) idle += npu.gapUs(first + split);
+        for (let split = 1; split < SPLITS; split++) laterSplitHost.push(npu.gapUs(first + split) - notifyPart(npu, first + split));
         perToken.push(idle);
         const notify = notifyOfToken(npu, first);
         notifyPerToken.push(notify);
         hostPerToken.push(idle - notify);
       }
-      return { idle: median(perToken), notify: median(notifyPerToken), hostPath: median(hostPerToken) };
+      return { idle: median(perToken), notify: median(notifyPerToken), hostPath: median(hostPerToken), laterSplitHost: median(laterSplitHost) };
     } finally {
       await dialog.dispose();
     }
@@ -454,6 +456,11 @@ export async function run(): Promise<Measurement[]> {
               ratio: dialog.hostPath / TOKEN_BUDGET_US,
               target,
               note: percent(dialog.hostPath),
+            },
+            {
+              name: `of the host's critical path: each later split's part (${label}; a split's gap less its notification: the end seen, the next split submitted)`,
+              medianUs: dialog.laterSplitHost,
+              ratio: dialog.laterSplitHost / TOKEN_BUDGET_US,
             },
             {
               name: `of the engine loop's idle time: the test provider's notifications (${label})`,
