@@ -12,7 +12,7 @@ import { observeBind } from '../../../bench/npu-idle.js';
 import type { GraphBackend } from '../../../src/backends/backend.js';
 import { openQnnBackend } from '../../../src/backends/qnn/index.js';
 import { writeDemoBundle, type DemoBundle } from '../../../src/demo/index.js';
-import { QnnExecutionNotRunError, QnnFunctionUnavailableError, type QnnExecuteMode } from '../../../src/qnn/binding/index.js';
+import { QnnDisposedError, QnnExecutionNotRunError, QnnFunctionUnavailableError, type QnnExecuteMode } from '../../../src/qnn/binding/index.js';
 import { QnnError } from '../../../src/qnn/errors.js';
 import { InvalidArgumentError } from '../../../src/errors.js';
 import { Dialog } from '../../../src/runtime/dialog.js';
@@ -227,7 +227,18 @@ describe('queued execute (graphExecuteAsync) on the simulated provider', () => {
     } finally {
       await backend.dispose();
     }
+    await expect(backend.executeAfter!(backend.graphs[4].name, backend.graphs[0].name)).rejects.toThrow(QnnDisposedError);
     expect(provider.liveHandles()).toBe(0);
+    // Only queued mode queues: elsewhere executeAfter is refused, naming the mode.
+    const asyncBackend = await openQnnBackend(ctxBins(float), { provider: 'simulated', simulated: sim(), executeMode: 'async' });
+    try {
+      const [first, other] = [0, 4].map((i) => bindAll(asyncBackend, i));
+      await expect(asyncBackend.executeAfter!(other, first)).rejects.toThrow(
+        new InvalidArgumentError(`executeAfter "${other}": only in queued execute mode (this session's is "async")`),
+      );
+    } finally {
+      await asyncBackend.dispose();
+    }
   });
 
   it('a failing split: the same QnnError as async; the cache is as before the step, and decoding goes on as if it never ran', async () => {
