@@ -8,7 +8,9 @@
  */
 import { describe, expect, it, beforeAll } from 'vitest';
 import type { GraphBackend } from '../../src/backends/backend.js';
-import { openReferenceBackend } from '../../src/backends/reference/index.js';
+import { openReferenceBackend, splitQwen2Checkpoint } from '../../src/backends/reference/index.js';
+import { randomWeights, tinyConfig } from '../backends/reference/qwen2-oracle.js';
+import { tempDir, writeParts } from '../backends/reference/fixtures.js';
 import { Engine } from '../../src/runtime/engine/index.js';
 import { writeBundle } from '../backends/qnn/bundle.js';
 import { logitsHex } from './engine/logits-hex.js';
@@ -210,40 +212,57 @@ describe('Engine: KV commits overlapped with the next split', () => {
     });
   }
 
-  it('a backend with executeAfter: a part in another queue follows the part before it, all submitted within the call; logits and cache of whole-step commits', async () => {
-    const backend = queuedBackend(await openReferenceBackend(paths), splitOf, true);
-    const queued = Engine.create(backend, OPTIONS);
-    const oracle = Engine.create(await openReferenceBackend(paths), OPTIONS);
-    oracle.setStepListener(() => {}, 'whole-step commit');
-    const parts = queued.layout.variants.find((v) => v.ar === 1)!.parts.map((p) => p.name);
-    expect(parts.length).toBeGreaterThan(1);
-    for (const e of [queued, oracle]) await e.prefill([5, 17, 3, 250, 9, 11, 2]);
-    for (const token of [42, 7, 99, 8]) {
-      const [submitted, followed] = [backend.submitted, backend.followed];
-      const decoding = queued.decode(token);
-      // The first part is submitted, the others follow: nothing waits for the engine's turn.
-      expect([backend.submitted - submitted, backend.followed - followed]).toEqual([1, parts.length - 1]);
-      await decoding;
-      expect(backend.submitted - submitted).toBe(parts.length);
-      await oracle.decode(token);
-      expect(logitsHex(queued)).toBe(logitsHex(oracle));
-    }
-    expect(kvHex(queued)).toEqual(kvHex(oracle));
-    // A failing first part: the parts following it never run, the step fails with its error, the
-    // cache is as before the step, and decoding goes on as the oracle's.
-    const before = queued.nValid;
-    const submitted = backend.submitted;
-    backend.failOn(parts[0]);
-    await expect(queued.decode(5)).rejects.toThrow(`graph "${parts[0]}" failed`);
-    expect(backend.submitted - submitted).toBe(1);
-    expect(queued.nValid).toBe(before);
-    expect(kvHex(queued)).toEqual(kvHex(oracle));
-    for (const e of [queued, oracle]) await e.decode(5);
-    expect(logitsHex(queued)).toBe(logitsHex(oracle));
-    expect(kvHex(queued)).toEqual(kvHex(oracle));
-    await queued.dispose();
-    await oracle.dispose();
+  /** A 3-split bundle: the layouts where a part follows another and a later one shares its queue. */
+  let threeSplits: string[];
+  beforeAll(async () => {
+    const config = tinyConfig({ numHiddenLayers: 3 });
+    const parts = splitQwen2Checkpoint({ config, weights: randomWeights(config, 'engine-follow'), arSet: [1, 4], cl: 16, splits: 3, inputKind: 'ids' });
+    threeSplits = await writeParts(tempDir('engine-follow'), 'model', parts);
   });
+  const FOLLOW_LAYOUTS: Record<string, (graph: string) => number> = {
+    'a queue per split': splitOf,
+    'the first split in a queue of its own': (graph) => (splitOf(graph) === 1 ? 0 : 1),
+    'the last split in a queue of its own': (graph) => (splitOf(graph) === 3 ? 1 : 0),
+  };
+  for (const [layout, queueOf] of Object.entries(FOLLOW_LAYOUTS)) {
+    it(`a backend with executeAfter, ${layout}: from the first queue change every part follows the one before it, all requested within the call; logits and cache of whole-step commits`, async () => {
+      const backend = queuedBackend(await openReferenceBackend(threeSplits), queueOf, true);
+      const queued = Engine.create(backend, OPTIONS);
+      const oracle = Engine.create(await openReferenceBackend(threeSplits), OPTIONS);
+      oracle.setStepListener(() => {}, 'whole-step commit');
+      const parts = queued.layout.variants.find((v) => v.ar === 1)!.parts.map((p) => p.name);
+      expect(parts.length).toBe(3);
+      const firstChange = parts.findIndex((name) => queueOf(name) !== queueOf(parts[0]));
+      for (const e of [queued, oracle]) await e.prefill([5, 17, 3, 250, 9, 11, 2]);
+      for (const token of [42, 7, 99, 8]) {
+        const [submitted, followed] = [backend.submitted, backend.followed];
+        const decoding = queued.decode(token);
+        // The parts before the first queue change are submitted, the others follow: nothing waits for the engine's turn.
+        expect([backend.submitted - submitted, backend.followed - followed]).toEqual([firstChange, parts.length - firstChange]);
+        await decoding;
+        expect(backend.submitted - submitted).toBe(parts.length);
+        await oracle.decode(token);
+        expect(logitsHex(queued)).toBe(logitsHex(oracle));
+      }
+      expect(kvHex(queued)).toEqual(kvHex(oracle));
+      // A failing first part: the step fails with its error, the cache is as before the step, and
+      // decoding goes on as the oracle's.
+      const before = queued.nValid;
+      const submitted = backend.submitted;
+      backend.failOn(parts[0]);
+      await expect(queued.decode(5)).rejects.toThrow(`graph "${parts[0]}" failed`);
+      // A follower of the failed part never runs; one following a later part of its queue (which
+      // still ran, as QNN runs a context's queue) does.
+      expect(backend.submitted - submitted).toBe(firstChange === 1 ? 1 : parts.length);
+      expect(queued.nValid).toBe(before);
+      expect(kvHex(queued)).toEqual(kvHex(oracle));
+      for (const e of [queued, oracle]) await e.decode(5);
+      expect(logitsHex(queued)).toBe(logitsHex(oracle));
+      expect(kvHex(queued)).toEqual(kvHex(oracle));
+      await queued.dispose();
+      await oracle.dispose();
+    });
+  }
 
   for (const sync of [false, true]) {
     it(`a split that fails (${sync ? 'throwing at the call' : 'rejecting later'}) leaves the cache as before the step, the previous step's entries included`, async () => {

@@ -527,8 +527,8 @@ export class Engine {
    * execution queue (`GraphBackend.executionQueue`: a QNN context) are submitted at once, so the NPU
    * goes from split to split without waiting for the JS thread; a part in another queue runs in no
    * order with them, so it follows the part before it (`GraphBackend.executeAfter`: the backend
-   * submits it at that part's end) or, on a backend without `executeAfter`, is submitted once the
-   * parts before it have ended. A part's slots must hold the previous step's entries before it is
+   * submits it at that part's end, and every later part follows too) or, on a backend without
+   * `executeAfter`, is submitted once the parts before it have ended. A part's slots must hold the previous step's entries before it is
    * submitted, so the copy left staged (the previous step's last split) is made once the parts
    * before it are submitted, while they run. Then, as each part ends, its entries are copied while
    * the later parts run; the last part's stay staged, as in `runOverlapped`. A failing part, a
@@ -550,6 +550,11 @@ export class Engine {
     let last = -1;
     let next = 0;
     let uncopied = -1;
+    /**
+     * A part followed the one before it: it reaches its queue only when that one ends, so every
+     * later part follows too (a part of its queue submitted now would run before it).
+     */
+    let following = false;
     for (let p = 0; p < parts.length; p++) {
       if (!final && variant.kinds[p] === 'lm-head') continue;
       const queueChange = last >= 0 && queues[p] !== queues[last];
@@ -568,7 +573,8 @@ export class Engine {
       try {
         // Before `p` can be submitted (a follower: at the end of the part before it, in a later task).
         if (!this.commitBegun) kv.commitPart(p);
-        const execution = queueChange && follows ? backend.executeAfter!(parts[p].name, parts[last].name) : backend.execute(parts[p].name);
+        following ||= queueChange && follows;
+        const execution = following ? backend.executeAfter!(parts[p].name, parts[last].name) : backend.execute(parts[p].name);
         // Awaited in order: a later part may fail while an earlier one is awaited.
         execution.catch(ignore);
         executions[p] = execution;
