@@ -17,10 +17,12 @@
  *   function; Koffi hands a call from a foreign thread to the JS thread through the event loop,
  *   and the backend thread waits until JS has run it. `notifyParam` is a small id.
  *
- * A submission may follow another one (`submitAfter`): it is submitted the moment the queue sees
- * that one's end, inside the same JS task, before any promise continuation of that end runs. So a
- * model split into several contexts (QNN documents no order across contexts) goes from split to
- * split without a turn of the JS thread in between.
+ * A submission may follow another one (`submitAfter`): the polled queue submits it the moment it
+ * sees that one's end, inside the same JS task, before any promise continuation of that end runs.
+ * So a model split into several contexts (QNN documents no order across contexts) goes from split
+ * to split without a turn of the JS thread in between. The callback queue submits it in the next
+ * macrotask: its notify runs while QNN's thread waits, and nothing documents that QNN may be
+ * called from inside its own notify.
  */
 import koffi from 'koffi';
 import { abi } from '../abi.js';
@@ -105,13 +107,18 @@ export function createExecutionQueue(options: ExecutionQueueOptions): ExecutionQ
 /** Submissions one queue holds at once, running or waiting to follow another (a step submits one per split). */
 export const QUEUE_CAPACITY = 256;
 
-/** Whether a status is QNN_SUCCESS (its low 16 bits; a status outside uint64 is a failure). */
+/** Whether a status is QNN_SUCCESS: its low 16 bits are 0 (the higher bits are QNN's own tracking). */
 function succeeded(status: Status): boolean {
-  try {
-    return qnnErrorCode(status) === 0;
-  } catch {
-    return false;
-  }
+  return typeof status === 'bigint' ? (status & 0xffffn) === 0n : Number.isSafeInteger(status) && status >= 0 && status % 0x10000 === 0;
+}
+
+/**
+ * A uint64 status as Koffi may hand it over: a negative bigint for bit 63 set, a number beyond
+ * 2^53; as a non-negative number below 2^53, else a bigint in [0, 2^64).
+ */
+function uint64Status(status: Status): Status {
+  if (typeof status === 'number') return Number.isSafeInteger(status) && status >= 0 ? status : BigInt.asUintN(64, BigInt(Math.trunc(status)));
+  return BigInt.asUintN(64, status);
 }
 
 /**
@@ -162,13 +169,13 @@ abstract class SlotQueue implements ExecutionQueue {
     });
   }
 
-  /** Drops every waiting submission (their leaders can end no more): each rejects as not run. */
+  /** Drops every submission not yet made (its leader can end no more): each rejects as not run. */
   protected dropWaiting(): void {
     for (let slot = 0; slot < QUEUE_CAPACITY; slot++) {
-      const next = this.follower[slot];
-      if (next < 0) continue;
-      this.follower[slot] = -1;
-      if (this.waiting[next] !== null) this.notRun(next, this.graphs[slot]!);
+      if (this.waiting[slot] === null) continue;
+      this.waiting[slot] = null;
+      const graph = this.graphs[slot]!;
+      this.end(slot, false, 0, true, new QnnExecutionNotRunError(`graph "${graph.name}" was not executed: the queue was disposed while it waited to follow another execution`));
     }
   }
 
@@ -176,13 +183,35 @@ abstract class SlotQueue implements ExecutionQueue {
   protected abstract paramOf(slot: number): number | NativePointer;
   /** Before `slot`'s submission: a backend may notify before graphExecuteAsync returns. */
   protected abstract prepare(slot: number): void;
+  /** `slot`'s submission was refused or threw: undoes `prepare` (no notify follows). */
+  protected abstract unprepare(slot: number): void;
   /** `slot` was submitted; `following`: the moment the submission it follows was seen ending. */
   protected abstract launched(slot: number, following: boolean): void;
 
-  /** `slot`'s execution ended with `status` (or its submission threw `error`): settles it, then its follower. */
-  protected finish(slot: number, status: Status, error: unknown = NO_ERROR): void {
+  /** `slot`'s execution ended with `status` (QNN's uint64 error handle): settles it, then its follower. */
+  protected finish(slot: number, status: Status): void {
+    this.end(slot, succeeded(status), status, false, undefined);
+  }
+
+  /**
+   * The follower `slot`'s leader ended with success: submits it (`launchWaiting`), at once here; a
+   * queue whose ends arrive while the backend's thread waits for JS defers it.
+   */
+  protected followerReady(slot: number): void {
+    this.launchWaiting(slot);
+  }
+
+  /** Submits the waiting `slot` (nothing when it was dropped meanwhile). */
+  protected launchWaiting(slot: number): void {
+    const submit = this.waiting[slot];
+    if (submit === null) return;
+    this.waiting[slot] = null;
+    this.launch(slot, submit, true);
+  }
+
+  /** Settles `slot` (resolved with `status`, or rejected with `error` when `threw`), then starts or drops its follower. */
+  private end(slot: number, ok: boolean, status: Status, threw: boolean, error: unknown): void {
     const graph = this.graphs[slot]!;
-    const ok = error === NO_ERROR && succeeded(status);
     if (graph.latest === slot) {
       graph.latest = -1;
       graph.failed = !ok;
@@ -192,18 +221,18 @@ abstract class SlotQueue implements ExecutionQueue {
     const next = this.release(slot);
     // The follower first: the accelerator waits for it, nothing waits for the settling.
     if (next >= 0) {
-      const submit = this.waiting[next]!;
-      this.waiting[next] = null;
-      if (ok) this.launch(next, submit, true);
+      if (ok) this.followerReady(next);
       else this.notRun(next, graph);
     }
-    if (error === NO_ERROR) resolve(status);
-    else reject(error);
+    if (threw) reject(error);
+    else resolve(status);
   }
 
   private take(graph: GraphExecutions, resolve: Settle, reject: Reject): number {
     if (this.nFree === 0) {
-      throw new InvalidArgumentError(`graphExecuteAsync: ${QUEUE_CAPACITY} executions are already in flight; await some before submitting more`);
+      throw new InvalidArgumentError(
+        `graphExecuteAsync: ${QUEUE_CAPACITY} executions are already in flight or waiting to follow one; await some before submitting more`,
+      );
     }
     const slot = this.free[--this.nFree];
     this.settles[slot] = resolve;
@@ -230,27 +259,28 @@ abstract class SlotQueue implements ExecutionQueue {
     try {
       status = submit(this.paramOf(slot));
     } catch (error) {
-      this.finish(slot, 0, error);
+      this.unprepare(slot);
+      this.end(slot, false, 0, true, error);
       return;
     }
-    if (succeeded(status)) this.launched(slot, following);
-    else this.finish(slot, status);
+    // Ended already: a backend that notified before returning, on this thread (a Koffi callback).
+    if (this.graphs[slot] === null) return;
+    if (succeeded(status)) {
+      this.launched(slot, following);
+    } else {
+      this.unprepare(slot);
+      this.finish(slot, status);
+    }
   }
 
   /** `slot` waited to follow `after`'s execution, which failed or was not run: it rejects, and so does its follower. */
   private notRun(slot: number, after: GraphExecutions): void {
     this.waiting[slot] = null;
     const graph = this.graphs[slot]!;
-    this.finish(
-      slot,
-      0,
-      new QnnExecutionNotRunError(`graph "${graph.name}" was not executed: graph "${after.name}", which it was submitted to follow, failed or was not executed`),
-    );
+    const error = new QnnExecutionNotRunError(`graph "${graph.name}" was not executed: graph "${after.name}", which it was submitted to follow, failed or was not executed`);
+    this.end(slot, false, 0, true, error);
   }
 }
-
-/** `finish`'s "no error" (a submit function may throw anything, undefined included). */
-const NO_ERROR: unique symbol = Symbol('no error');
 
 /** Longest synchronous polling run before the event loop gets a turn. */
 const SLICE_MS = 0.25;
@@ -277,9 +307,10 @@ class PolledExecutionQueue extends SlotQueue {
   /** Slots in flight, in submission order (the backend's order of execution). */
   private readonly flying = new Int32Array(QUEUE_CAPACITY);
   private nFlying = 0;
-  /** `collect`'s ended slots and their statuses, settled once the flying list is compacted. */
+  /** `collect`'s ended slots and their statuses' two words, settled once the flying list is compacted. */
   private readonly endedSlots = new Int32Array(QUEUE_CAPACITY);
-  private readonly endedStatuses = new Float64Array(QUEUE_CAPACITY);
+  private readonly endedLow = new Int32Array(QUEUE_CAPACITY);
+  private readonly endedHigh = new Int32Array(QUEUE_CAPACITY);
   /**
    * When the queue's last execution is expected to end, when the last end was seen, and when the
    * queue's busy spell began (ms, performance.now).
@@ -321,6 +352,8 @@ class PolledExecutionQueue extends SlotQueue {
     Atomics.store(this.words, 2 * slot, PENDING);
     Atomics.store(this.words, 2 * slot + 1, PENDING);
   }
+
+  protected unprepare(): void {}
 
   protected launched(slot: number, following: boolean): void {
     const timing = this.graphs[slot]!;
@@ -375,17 +408,22 @@ class PolledExecutionQueue extends SlotQueue {
       // One 64-bit store wrote both words: once either shows it, both do (read again: the first
       // read may have come before the store).
       this.endedSlots[ended] = slot;
-      this.endedStatuses[ended++] = Atomics.load(words, 2 * slot + 1) * 2 ** 32 + (Atomics.load(words, 2 * slot) >>> 0);
+      this.endedLow[ended] = Atomics.load(words, 2 * slot);
+      this.endedHigh[ended++] = Atomics.load(words, 2 * slot + 1);
     }
     this.nFlying = kept;
     for (let i = 0; i < ended; i++) {
       const slot = this.endedSlots[i];
-      this.ended(slot, this.endedStatuses[i], slept, slot === last);
+      const low = this.endedLow[i] >>> 0;
+      const high = this.endedHigh[i] >>> 0;
+      // A number while it is exact (QNN's success and error codes); the whole uint64 otherwise.
+      const status = high < 0x200000 ? high * 2 ** 32 + low : (BigInt(high) << 32n) | BigInt(low);
+      this.ended(slot, status, slept, slot === last);
     }
     return ended;
   }
 
-  private ended(slot: number, status: number, slept: boolean, last: boolean): void {
+  private ended(slot: number, status: Status, slept: boolean, last: boolean): void {
     const now = performance.now();
     const timing = this.graphs[slot]!;
     // The backend runs the queue in order: this execution began at its submission or at the end before it.
@@ -455,6 +493,14 @@ class CallbackExecutionQueue extends SlotQueue {
   private inFlightCount = 0;
   /** Each slot's execution is in flight (its notify is to come). */
   private readonly flying = new Uint8Array(QUEUE_CAPACITY);
+  /** Followers whose leader ended, submitted once the notify call has returned (`flushReady`). */
+  private readonly ready = new Int32Array(QUEUE_CAPACITY);
+  private nReady = 0;
+  private readonly flushReady = (): void => {
+    const n = this.nReady;
+    this.nReady = 0;
+    for (let i = 0; i < n; i++) this.launchWaiting(this.ready[i]);
+  };
   /**
    * Koffi's queue does not keep the event loop alive: this timer is ref'd while an execution is in
    * flight (it never fires in practice: 2^31 - 1 ms), or Node would exit under a notify to come.
@@ -485,19 +531,34 @@ class CallbackExecutionQueue extends SlotQueue {
     return slot + 1;
   }
 
-  protected prepare(): void {}
-
-  protected launched(slot: number): void {
+  /** In flight from before the call: the notify may come while graphExecuteAsync runs. */
+  protected prepare(slot: number): void {
     this.flying[slot] = 1;
     if (this.inFlightCount++ === 0) this.keepAlive.ref();
+  }
+
+  protected unprepare(slot: number): void {
+    if (this.flying[slot] === 0) return;
+    this.flying[slot] = 0;
+    if (--this.inFlightCount === 0) this.keepAlive.unref();
+  }
+
+  protected launched(): void {}
+
+  /**
+   * The notify runs on the JS thread while the backend's thread waits for it: a follower is not
+   * submitted from inside it (a call back into QNN from its own notify), but in the next macrotask.
+   */
+  protected override followerReady(slot: number): void {
+    if (this.nReady === 0) setImmediate(this.flushReady);
+    this.ready[this.nReady++] = slot;
   }
 
   private notify(param: NativePointer | null, status: Status): void {
     const slot = param === null ? -1 : Number(param) - 1;
     // An id not in flight cannot come from a submission of this queue: nothing to settle.
     if (!(slot >= 0 && slot < QUEUE_CAPACITY) || this.flying[slot] === 0) return;
-    this.flying[slot] = 0;
-    if (--this.inFlightCount === 0) this.keepAlive.unref();
-    this.finish(slot, status);
+    this.unprepare(slot);
+    this.finish(slot, uint64Status(status));
   }
 }
