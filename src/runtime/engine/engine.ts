@@ -242,11 +242,16 @@ export class Engine {
   }
 
   /** One decode step for one token (the smallest AR that fits, Genie's choice). */
-  async decode(token: number): Promise<LogitsView> {
-    if (this.abandoned) await this.afterAbandonedStep('decode');
-    this.checkIdle('decode');
-    this.checkAcceptsTokens();
-    this.checkToken(token, 'token');
+  decode(token: number): Promise<LogitsView> {
+    // Not `async`: the step's own promise, without more to settle after it (a decode token's path).
+    if (this.abandoned) return this.afterAbandonedStep('decode').then(() => this.decode(token));
+    try {
+      this.checkIdle('decode');
+      this.checkAcceptsTokens();
+      this.checkToken(token, 'token');
+    } catch (error) {
+      return Promise.reject(error);
+    }
     this.single[0] = token;
     return this.decodeStep(this.single, null);
   }
@@ -394,18 +399,24 @@ export class Engine {
     return this.logits;
   }
 
-  private async decodeStep(tokens: ArrayLike<number>, rows: EmbeddingRows | null): Promise<LogitsView> {
-    const variant = this.planner.decodeVariant(this.kv.nValid);
-    const position = this.kv.nextPosition;
-    this.checkPositions(position, 1);
-    await this.run(variant, tokens, rows, 0, 1, position, true, 'decode');
-    return this.logits;
+  /** One decode step's run (the errors of its checks as rejections). */
+  private decodeStep(tokens: ArrayLike<number>, rows: EmbeddingRows | null): Promise<LogitsView> {
+    let variant: Variant;
+    let position: number;
+    try {
+      variant = this.planner.decodeVariant(this.kv.nValid);
+      position = this.kv.nextPosition;
+      this.checkPositions(position, 1);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.run(variant, tokens, rows, 0, 1, position, true, 'decode');
   }
 
   /**
    * Entries `start .. start+n` of the sequence `tokens ++ rows`, at `position` on, through one
-   * variant: yield (see the class comment), fill, execute the parts, commit. Stops with
-   * `DisposedError` once disposed; `dispose` waits for it to end.
+   * variant: yield (see the class comment), fill, execute the parts, commit; resolves with the
+   * logits view. Stops with `DisposedError` once disposed; `dispose` waits for it to end.
    */
   private async run(
     variant: Variant,
@@ -416,13 +427,13 @@ export class Engine {
     position: number,
     final: boolean,
     kind: StepKind,
-  ): Promise<void> {
+  ): Promise<LogitsView> {
     this.stepping = true;
     try {
       if (this.yieldPerStep) {
         await nextMacrotask();
         if (this.disposed) throw new DisposedError('engine', 'dispose() was called before the step ran; the step was cancelled');
-        if (this.abandoned) return;
+        if (this.abandoned) return this.logits;
       }
       const step = this.step;
       step.variant = variant;
@@ -448,6 +459,7 @@ export class Engine {
         await this.runOverlapped(step);
       }
       if (final && !this.abandoned) this.logits.setRow(variant.logitsRows === 1 ? 0 : n - 1);
+      return this.logits;
     } finally {
       this.stepping = false;
       this.abandoned = false;

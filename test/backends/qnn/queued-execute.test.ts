@@ -171,9 +171,11 @@ describe('queued execute (graphExecuteAsync) on the simulated provider', () => {
     } finally {
       await engine.dispose();
     }
+    // Polling throughout: each end is seen in the macrotask after it (the simulated provider runs one
+    // execution per macrotask), so the promises settle in the order the executions ran.
     const backend = await openQnnBackend(
       ctxBins(float),
-      { provider: 'simulated', simulated: provider, executeMode: 'queued' },
+      { provider: 'simulated', simulated: provider, executeMode: 'queued', poll: true },
     );
     try {
       expect(backend.queuesExecutions).toBe(true);
