@@ -9,10 +9,12 @@
  * time minus the time spent inside graphExecute: per decode token (one decode step and one sample,
  * back to back) and per AR-128 prefill chunk; per decode token of a whole Dialog query too (from the
  * provider's gap records); and the same Engine loop with 0 us executes (host work alone, without the
- * sleep / wake-up that a loaded host adds). On a host of 2 or more CPUs the provider's threads run on
- * the last CPU and the JS thread on the others (`NpuSim.separate`): on a device the NPU is not a
- * CPU thread, and a stand-in spinning (the end of each sleep) or woken on the JS thread's CPU would
- * take time from the host work it measures. The ctx-bins are synthetic reference ones with these
+ * sleep / wake-up that a loaded host adds). In queued mode, on a host of 2 or more CPUs, the
+ * provider's own threads (its NPU and notifier) run on the last CPU and the JS thread on the others
+ * (`NpuSim.separate`): on a device the NPU is not a CPU thread, and a stand-in spinning (the end of
+ * each sleep) or woken on the JS thread's CPU would take time from the host work it measures. Async
+ * mode's stand-in is a Koffi worker, a host thread on a device too, and it stays where the OS puts
+ * it (pinned with the JS thread confined, a third of the runs lost 3-5 ms per token). The ctx-bins are synthetic reference ones with these
  * IO shapes (hidden size 64: the handoff between splits is never touched by the host), and the
  * logits are random codes written once (execute writes nothing).
  */
@@ -426,9 +428,7 @@ export async function run(): Promise<Measurement[]> {
   const npu = load.sim;
   const [load1] = loadavg();
   const cores = availableParallelism();
-  const npuCpu = npu.separate();
-  const placement = npuCpu < 0 ? 'the test provider\'s threads share the CPUs with it' : `the test provider's threads on CPU ${npuCpu}, the JS thread on the others`;
-  console.log(`\n(npu-idle: load average ${load1.toFixed(2)} on ${cores} cores at start; ${placement}; wake-up latency after each sleep is part of what is measured)`);
+  console.log(`\n(npu-idle: load average ${load1.toFixed(2)} on ${cores} cores at start; wake-up latency after each sleep is part of what is measured)`);
   const dir = mkdtempSync(join(tmpdir(), 'genie-ts-bench-npu-idle-'));
   try {
     const ctxBins = await writeLlamaShapedCtxBins(dir);
@@ -436,11 +436,14 @@ export async function run(): Promise<Measurement[]> {
     const target = '<= 0.01x (1% of 18.6 ms = 186 us)';
     for (const mode of MODES) {
       const { label } = mode;
+      const npuCpu = mode.executeMode === 'queued' ? npu.separate() : -1;
+      if (npuCpu >= 0) console.log(`(${label}: the test provider's threads on CPU ${npuCpu}, the JS thread on the others)`);
       const f = await measureMode(npu, ctxBins, mode, EXECUTE_US);
       const host = await measureMode(npu, ctxBins, mode, 0);
       const dialog = await measureDialog(npu, ctxBins, mode);
       const dialogIdle = dialog.idle;
       const busyConsumerIdle = (await measureDialog(npu, ctxBins, mode, CONSUMER_WORK_US)).idle;
+      npu.rejoin();
       const notifyRows: Measurement[] =
         mode.executeMode !== 'queued'
           ? []
