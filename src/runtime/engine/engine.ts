@@ -540,12 +540,13 @@ export class Engine {
    * goes from split to split without waiting for the JS thread; a part in another queue runs in no
    * order with them, so it follows the part before it (`GraphBackend.executeAfter`: the backend
    * submits it at that part's end, and every later part follows too) or, on a backend without
-   * `executeAfter`, is submitted once the parts before it have ended. A part's slots must hold the previous step's entries before it is
-   * submitted, so the copy left staged (the previous step's last split) is made once the parts
-   * before it are submitted, while they run. Then, as each part ends, its entries are copied while
-   * the later parts run; the last part's stay staged, as in `runOverlapped`. A failing part, a
-   * failing submission or dispose fails the step only once every submitted part has ended (their
-   * buffers stay in use until then), and drops the step's staged commit, so the cache is as before it.
+   * `executeAfter`, is submitted once the parts before it have ended. A part's slots must hold the
+   * previous step's entries before it is submitted, so the copy left staged (the previous step's
+   * last split) is made once the parts before it are submitted, while they run. Then, as each part
+   * ends, its entries are copied while the later parts run; the last part's stay staged, as in
+   * `runOverlapped`. A failing part, a failing submission or dispose fails the step only once every
+   * submitted part has ended (their buffers stay in use until then), and drops the step's staged
+   * commit, so the cache is as before it.
    */
   private async runQueued(step: EngineStep): Promise<void> {
     const { variant, final } = step;
