@@ -304,7 +304,8 @@ describe('queued execute (graphExecuteAsync) on the simulated provider', () => {
     const calls = provider.calls('graphExecuteAsync');
     const decoding = engine.decode(7).then(() => null, (e: unknown) => e);
     const disposed = engine.dispose();
-    // The first split's context holds only it: the others are never submitted.
+    // The first split's context holds only it: the others follow it, submitted only as it ends (so
+    // after this call), and dispose waits for them too.
     expect(provider.calls('graphExecuteAsync')).toBe(calls + 1);
     // The simulated contextFree refuses a context with queued executions: dispose resolving shows it waited.
     await expect(disposed).resolves.toBeUndefined();
