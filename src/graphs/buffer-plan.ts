@@ -3,6 +3,13 @@
  * tensor name gets one buffer shared by the graphs that use it, sized to the largest of them; every
  * KV tensor pair gets one region `[in | out]` whose in/out boundary moves with the variant (past
  * dim = CL - AR or CL).
+ *
+ * One exception: a step-position input (attention mask, cos/sin, position_ids, cache_index: values
+ * that follow from where a step's entries go, never from its tokens) read both by the variants'
+ * first parts and by later parts gets a second buffer, `firstPartBuffer(name)`, for the first parts.
+ * The first part of a step ends while the later ones still run: from then on its copy can be
+ * written for the next step (see `Engine`'s filling ahead), so that only what depends on the
+ * sampled token is written between the NPU's end and the next submission.
  */
 import type { ModelLayout } from './layout.js';
 import { tensorByteLength } from './sizes.js';
@@ -32,12 +39,33 @@ export interface TensorPlacement {
   readonly byteLength: number;
 }
 
+/** Which buffers the graphs of a step-position input read (null: no such graph). */
+export interface StepInputBuffers {
+  /** The buffer the variants' first parts read. */
+  readonly first: string | null;
+  /** The buffer the later parts read (another one than `first` when both exist). */
+  readonly rest: string | null;
+}
+
 export interface BufferPlan {
   /** Plain tensor buffers (first-seen order over the graphs), then KV regions in `ModelLayout.kv` order. */
   readonly buffers: readonly PlannedBuffer[];
   readonly totalBytes: number;
   /** Graph name -> tensor name -> placement, for every IO tensor of every graph (for `GraphBackend.bind`). */
   readonly placements: ReadonlyMap<string, ReadonlyMap<string, TensorPlacement>>;
+  /** Per step-position input of the layout (by tensor name), the buffers its readers use. */
+  readonly stepInputs: ReadonlyMap<string, StepInputBuffers>;
+}
+
+/** The name of the buffer a step-position input's first-part copy lives in (no tensor name has a `@`). */
+export function firstPartBuffer(tensor: string): string {
+  return `${tensor}@first-part`;
+}
+
+/** The layout's step-position inputs: their values follow from the step's variant, slots and positions only. */
+function stepPositionInputs(layout: ModelLayout): Set<string> {
+  const tensors = [layout.attentionMask, layout.positionCos, layout.positionSin, layout.positionIds, layout.cacheIndex];
+  return new Set(tensors.flatMap((t) => (t === undefined ? [] : [t.name])));
 }
 
 export function planBuffers(layout: ModelLayout): BufferPlan {
@@ -55,6 +83,19 @@ export function planBuffers(layout: ModelLayout): BufferPlan {
   const placements = new Map<string, Map<string, TensorPlacement>>();
   const graphVariant = new Map<string, string>();
   for (const v of layout.variants) for (const g of v.parts) graphVariant.set(g.name, v.id);
+  const firstParts = new Set(layout.variants.map((v) => v.parts[0].name));
+  const positional = stepPositionInputs(layout);
+  const readers = new Map([...positional].map((name) => [name, { first: false, rest: false }]));
+  for (const info of layout.graphs.values()) {
+    for (const input of info.graph.inputs) {
+      const reader = readers.get(input.name);
+      if (reader !== undefined && graphVariant.has(info.graph.name)) reader[firstParts.has(info.graph.name) ? 'first' : 'rest'] = true;
+    }
+  }
+  const stepInputs = new Map<string, StepInputBuffers>();
+  for (const [name, { first, rest }] of readers) {
+    stepInputs.set(name, { first: first ? (rest ? firstPartBuffer(name) : name) : null, rest: rest ? name : null });
+  }
 
   for (const info of layout.graphs.values()) {
     const graph = info.graph;
@@ -64,8 +105,9 @@ export function planBuffers(layout: ModelLayout): BufferPlan {
       const kv = regionOf.get(spec.name);
       const byteLength = tensorByteLength(spec);
       if (kv === undefined) {
-        tensorSizes.set(spec.name, Math.max(tensorSizes.get(spec.name) ?? 0, byteLength));
-        placed.set(spec.name, { buffer: spec.name, byteOffset: 0, byteLength });
+        const buffer = firstParts.has(graph.name) ? (stepInputs.get(spec.name)?.first ?? spec.name) : spec.name;
+        tensorSizes.set(buffer, Math.max(tensorSizes.get(buffer) ?? 0, byteLength));
+        placed.set(spec.name, { buffer, byteOffset: 0, byteLength });
         continue;
       }
       const s = layout.kv[kv.slot][kv.tensor];
@@ -92,5 +134,5 @@ export function planBuffers(layout: ModelLayout): BufferPlan {
       });
     }
   });
-  return { buffers, totalBytes: buffers.reduce((sum, b) => sum + b.byteLength, 0), placements };
+  return { buffers, totalBytes: buffers.reduce((sum, b) => sum + b.byteLength, 0), placements, stepInputs };
 }

@@ -100,6 +100,14 @@ export class ExecutionPlanner {
     return variant.hasLogits ? variant : this.choose(this.chosenCl, nValid, 1, true, undefined);
   }
 
+  /** `decodeVariant`, or undefined where it throws (no variant takes one more token after `nValid`). */
+  decodeVariantIfAny(nValid: number): Variant | undefined {
+    if (!Number.isSafeInteger(nValid) || nValid < 0 || nValid + 1 > this.maxContextLength) return undefined;
+    const ci = this.firstClIndex(nValid);
+    const variant = this.find(ci, nValid, 1, false, this.byCl[ci][0].ar);
+    return variant === undefined || variant.hasLogits ? variant : this.find(this.chosenCl, nValid, 1, true, undefined);
+  }
+
   private checkContext(nValid: number, nTokens: number): void {
     if (nValid + nTokens > this.maxContextLength) {
       throw new ContextLimitError(
@@ -117,6 +125,17 @@ export class ExecutionPlanner {
 
   /** The variant for the next step; sets `chosenCl`. */
   private choose(ci: number, valid: number, remaining: number, needLogits: boolean, ar: number | undefined): Variant {
+    const variant = this.find(ci, valid, remaining, needLogits, ar);
+    if (variant !== undefined) return variant;
+    throw new ContextLimitError(
+      `no variant can take ${remaining} more token(s) after ${valid} cached entries: the KV input of every ` +
+        `${needLogits ? 'logits-producing ' : ''}variant is too small (largest CL ${this.maxContextLength}; a step needs ` +
+        'nValid + nProcess <= CL - AR for concat models, <= CL for scatter models)',
+    );
+  }
+
+  /** `choose`'s variant, or undefined when none fits. */
+  private find(ci: number, valid: number, remaining: number, needLogits: boolean, ar: number | undefined): Variant | undefined {
     if (ar !== undefined) {
       for (let c = ci; c < this.byCl.length; c++) {
         const variants = this.byCl[c];
@@ -143,11 +162,7 @@ export class ExecutionPlanner {
         return largest;
       }
     }
-    throw new ContextLimitError(
-      `no variant can take ${remaining} more token(s) after ${valid} cached entries: the KV input of every ` +
-        `${needLogits ? 'logits-producing ' : ''}variant is too small (largest CL ${this.maxContextLength}; a step needs ` +
-        'nValid + nProcess <= CL - AR for concat models, <= CL for scatter models)',
-    );
+    return undefined;
   }
 }
 

@@ -4,6 +4,8 @@ import { bundle, type BundleOptions } from './fixtures.js';
 
 const BYTES: Record<string, number> = { INT_32: 4, UFIXED_POINT_8: 1, UFIXED_POINT_16: 2, FLOAT_32: 4 };
 const bytesOf = (t: { dtype: string; shape: readonly number[] }): number => t.shape.reduce((a, b) => a * b, 1) * BYTES[t.dtype];
+/** The inputs whose values follow from a step's slots and positions alone. */
+const STEP_POSITION = new Set(['attention_mask', 'position_ids_cos', 'position_ids_sin', 'position_ids', 'cache_index']);
 
 describe('planBuffers', () => {
   const cases: [string, BundleOptions][] = [
@@ -13,21 +15,33 @@ describe('planBuffers', () => {
   ];
 
   for (const [label, opts] of cases) {
-    it(`${label}: one buffer per tensor name at the max size, one [in | out] region per KV tensor`, () => {
+    it(`${label}: one buffer per tensor name at the max size (the first parts' own for a step-position input later parts read too), one [in | out] region per KV tensor`, () => {
       const { graphs, options: o } = bundle(opts);
       const layout = discoverModelLayout(graphs);
       const plan = planBuffers(layout);
       const isKv = (name: string): boolean => name.startsWith('past_');
+      const firstParts = new Set(layout.variants.map((v) => v.parts[0].name));
+      const readByLater = new Set(graphs.filter((g) => !firstParts.has(g.name)).flatMap((g) => g.inputs.map((t) => t.name)));
+      const bufferOf = (graph: string, tensor: string): string =>
+        STEP_POSITION.has(tensor) && firstParts.has(graph) && readByLater.has(tensor) ? `${tensor}@first-part` : tensor;
 
-      // Plain tensors: the largest size over every graph that has the name.
+      // Plain tensors: the largest size over every graph that places the name in that buffer.
       const expected = new Map<string, number>();
       for (const g of graphs) {
         for (const t of [...g.inputs, ...g.outputs]) {
-          if (!isKv(t.name)) expected.set(t.name, Math.max(expected.get(t.name) ?? 0, bytesOf(t)));
+          const buffer = bufferOf(g.name, t.name);
+          if (!isKv(t.name)) expected.set(buffer, Math.max(expected.get(buffer) ?? 0, bytesOf(t)));
         }
       }
       const tensors = plan.buffers.filter((b) => b.kind === 'tensor');
       expect(new Map(tensors.map((b) => [b.name, b.byteLength]))).toEqual(expected);
+
+      // The step-position inputs' readers: the first parts' buffer and the later parts' one.
+      const positional = [layout.attentionMask, layout.positionCos, layout.positionSin, layout.positionIds, layout.cacheIndex].flatMap((t) => (t ? [t.name] : []));
+      const readByFirst = new Set(graphs.filter((g) => firstParts.has(g.name)).flatMap((g) => g.inputs.map((t) => t.name)));
+      expect(new Map(plan.stepInputs)).toEqual(
+        new Map(positional.map((name) => [name, { first: readByFirst.has(name) ? bufferOf([...firstParts][0], name) : null, rest: readByLater.has(name) ? name : null }])),
+      );
 
       // KV regions: heads * head_dim * (past + AR) bytes, largest over the variants; out at past bytes.
       const heads = o.perHead ? 1 : o.kvHeads;
@@ -56,7 +70,7 @@ describe('planBuffers', () => {
           expect(p.byteLength).toBe(bytesOf(t));
           expect(p.byteOffset + p.byteLength).toBeLessThanOrEqual(sizeOf.get(p.buffer)!);
           if (!isKv(t.name)) {
-            expect(p).toEqual({ buffer: t.name, byteOffset: 0, byteLength: bytesOf(t) });
+            expect(p).toEqual({ buffer: bufferOf(g.name, t.name), byteOffset: 0, byteLength: bytesOf(t) });
           } else {
             const region = t.name.replace(/_(in|out)$/, '');
             const v = variantOf.get(g.name)!;
@@ -67,6 +81,16 @@ describe('planBuffers', () => {
       }
     });
   }
+
+  it('gives the first parts their own copy of the mask and cos/sin exactly when later parts read them too', () => {
+    const split = planBuffers(discoverModelLayout(bundle({ ars: [1, 128], layers: 3 }).graphs));
+    expect(split.stepInputs.get('attention_mask')).toEqual({ first: 'attention_mask@first-part', rest: 'attention_mask' });
+    expect(split.stepInputs.get('position_ids_cos')).toEqual({ first: 'position_ids_cos@first-part', rest: 'position_ids_cos' });
+    // An embedding first part reads none of them: one buffer, read by the later parts.
+    const embedding = planBuffers(discoverModelLayout(bundle({ embeddingPart: true, ars: [1, 128], layers: 3 }).graphs));
+    expect(embedding.stepInputs.get('attention_mask')).toEqual({ first: null, rest: 'attention_mask' });
+    expect(embedding.buffers.some((b) => b.name.endsWith('@first-part'))).toBe(false);
+  });
 
   it('places vision graphs too, sharing same-named tensors', () => {
     const { graphs } = bundle();

@@ -183,6 +183,67 @@ describe('Engine: KV commits overlapped with the next split', () => {
 
   /** The split index of a part's graph name (`..._<i>_of_<n>`). */
   const splitOf = (graph: string): number => Number(/_(\d+)_of_\d+$/.exec(graph)![1]);
+  const AHEAD_BACKENDS: Record<string, (recording: GraphBackend) => GraphBackend> = {
+    'executing off the JS thread': laterBackend,
+    'queueing every split in one queue': (recording) => queuedBackend(recording, () => 0),
+    'queueing a split per queue, each following the one before': (recording) => queuedBackend(recording, splitOf, true),
+    'queueing a split per queue, without executeAfter': (recording) => queuedBackend(recording, splitOf),
+  };
+  for (const [kind, wrap] of Object.entries(AHEAD_BACKENDS)) {
+    it(`${kind}: writes the first split's mask and cos/sin for the next decode step while the later split runs; a step that is not that one rewrites them`, async () => {
+      const inner = await openReferenceBackend(paths);
+      const bound = new Map<string, ReadonlyMap<string, Uint8Array>>();
+      const recording: GraphBackend = {
+        type: inner.type,
+        graphs: inner.graphs,
+        allocate: (n) => inner.allocate(n),
+        bind: (graph, buffers) => {
+          inner.bind(graph, buffers);
+          bound.set(graph, buffers);
+        },
+        execute: (graph) => inner.execute(graph),
+        dispose: () => inner.dispose(),
+      };
+      const backend = wrap(recording);
+      const engine = Engine.create(backend, OPTIONS);
+      const oracle = Engine.create(await openReferenceBackend(paths), OPTIONS);
+      const STEP_INPUTS = ['attention_mask', 'position_ids_cos', 'position_ids_sin'];
+      /** What the oracle's first split read (its whole-step path writes every input at the step's start). */
+      let firstSplitRead: string[] = [];
+      oracle.setStepListener((event) => {
+        firstSplitRead = STEP_INPUTS.map((name) => Buffer.from(event.splits[0].tensor(name)!.bytes()).toString('hex'));
+      }, 'first split inputs');
+      const decodeParts = engine.layout.variants.find((v) => v.ar === 1)!.parts.map((p) => p.name);
+      expect(decodeParts.length).toBeGreaterThan(1);
+      /** The step inputs the first decode split reads, as they are now (before the next step starts). */
+      const firstSplitHolds = (): string[] => STEP_INPUTS.map((name) => Buffer.from(bound.get(decodeParts[0])!.get(name)!).toString('hex'));
+      const both = async (f: (e: Engine) => Promise<unknown> | unknown, writtenAhead: boolean | null): Promise<void> => {
+        const before = firstSplitHolds();
+        await f(engine);
+        await f(oracle);
+        expect(logitsHex(engine)).toBe(logitsHex(oracle));
+        // Written ahead: the inputs were already what the step read before it started.
+        if (writtenAhead !== null) expect(before.map((hex, i) => hex === firstSplitRead[i])).toEqual(STEP_INPUTS.map(() => writtenAhead));
+      };
+      await both((e) => e.prefill([5, 17, 3, 250, 9, 11, 2]), null);
+      for (const token of [42, 7, 99]) await both((e) => e.decode(token), true);
+      // A gap in positions: the mask holds (slots are unchanged), cos/sin are rewritten at the step's start.
+      await both((e) => e.setPosition(e.position + 3), null);
+      const gapBefore = firstSplitHolds();
+      await both((e) => e.decode(8), null);
+      expect(gapBefore.map((hex, i) => hex === firstSplitRead[i])).toEqual([true, false, false]);
+      await both((e) => e.decode(9), true);
+      await both((e) => e.rewind(6), null);
+      await both((e) => e.decode(13), false);
+      await both((e) => e.decode(14), true);
+      await both((e) => e.prefill([4, 4, 6]), null);
+      await both((e) => e.decode(15), true);
+      expect(kvHex(engine)).toEqual(kvHex(oracle));
+      await engine.dispose();
+      await oracle.dispose();
+    });
+  }
+
   const LAYOUTS: Record<string, (graph: string) => number> = {
     'one queue for every split': () => 0,
     'a queue per split (a ctx-bin per split)': splitOf,

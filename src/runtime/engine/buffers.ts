@@ -1,5 +1,5 @@
 import type { GraphBackend } from '../../backends/backend.js';
-import type { BufferPlan } from '../../graphs/buffer-plan.js';
+import type { BufferPlan, StepInputBuffers } from '../../graphs/buffer-plan.js';
 import type { IoTensor } from '../../graphs/layout.js';
 import type { ElementArray } from '../../tensor/dtype.js';
 import { typedView } from '../../tensor/views.js';
@@ -14,8 +14,10 @@ export class EngineBuffers {
   private readonly bytes = new Map<string, Uint8Array>();
   /** Each graph's tensors as bound (views of the buffers), for step reports. */
   readonly bound = new Map<string, ReadonlyMap<string, Uint8Array>>();
+  private readonly stepInputs: ReadonlyMap<string, StepInputBuffers>;
 
   constructor(backend: GraphBackend, plan: BufferPlan) {
+    this.stepInputs = plan.stepInputs;
     for (const buffer of plan.buffers) this.bytes.set(buffer.name, backend.allocate(buffer.byteLength));
     this.totalBytes = plan.totalBytes;
     for (const [graph, placements] of plan.placements) {
@@ -39,5 +41,17 @@ export class EngineBuffers {
   /** A typed view of the tensor's whole buffer in its dtype's element type. */
   view(tensor: IoTensor): ElementArray {
     return typedView(this.require(tensor.name), tensor.dtype) as ElementArray;
+  }
+
+  /**
+   * A step-position input's buffers as typed views: the one the variants' first parts read and the
+   * one the later parts read (null where no graph reads it; two buffers when both exist, see
+   * `BufferPlan.stepInputs`).
+   */
+  stepInputViews(tensor: IoTensor): { readonly first: ElementArray | null; readonly rest: ElementArray | null } {
+    const buffers = this.stepInputs.get(tensor.name);
+    if (buffers === undefined) throw new Error(`internal: "${tensor.name}" is not a step-position input`);
+    const view = (name: string | null): ElementArray | null => (name === null ? null : (typedView(this.require(name), tensor.dtype) as ElementArray));
+    return { first: view(buffers.first), rest: view(buffers.rest) };
   }
 }

@@ -13,7 +13,7 @@ import { describeValue } from '../check-options.js';
 import { checkEmbeddingRows, type EmbeddingRows } from '../embeddings/rows.js';
 import type { EmbeddingTable } from '../embeddings/lut.js';
 import { EngineBuffers } from './buffers.js';
-import { INPUT_PARTS, KvCachePart, type InputPart } from './inputs/index.js';
+import { INPUT_PARTS, KvCachePart, StepPositionPart, type InputPart } from './inputs/index.js';
 import type { EngineOptions } from './options.js';
 // Engine.open only: open.ts imports this module too (a cycle evaluated at call time, never at load).
 import { openConfiguredEngine, type EngineOpenOptions } from './open.js';
@@ -97,6 +97,14 @@ export class Engine {
   private readonly kv: KvCachePart;
   /** The one step object the parts read, rewritten per step. */
   private readonly step: EngineStep;
+  /** The inputs that depend on the fed entries (KV cache, ids or rows): written at each step's start. */
+  private readonly entryInputs: readonly InputPart[];
+  /** The step-position inputs: their first parts' copy written at a step's start unless written ahead, the other after the first submission. */
+  private readonly positionInputs: readonly StepPositionPart[];
+  /** The decode step expected after the running one, which `fillAhead` writes the first parts' copies for. */
+  private readonly aheadStep: EngineStep;
+  /** The running step writes the first parts' copies for the next decode step once its first part has ended (`fillAhead`). */
+  private aheadPending = false;
   private readonly single = new Int32Array(1);
   /**
    * The backend's execute may run on the JS thread: yield a macrotask turn per step, and commit
@@ -156,7 +164,10 @@ export class Engine {
       if (part !== undefined) parts.push(part);
     }
     this.inputs = parts;
+    this.entryInputs = parts.filter((part) => !(part instanceof StepPositionPart));
+    this.positionInputs = parts.filter((part): part is StepPositionPart => part instanceof StepPositionPart);
     this.step = { variant: decodeVariant, tokens: NO_TOKENS, rows: null, start: 0, nNew: 0, nValid: 0, position: 0, final: false };
+    this.aheadStep = { variant: decodeVariant, tokens: NO_TOKENS, rows: null, start: 0, nNew: 1, nValid: 0, position: 0, final: true };
   }
 
   /**
@@ -464,6 +475,7 @@ export class Engine {
       this.stepping = false;
       this.abandoned = false;
       this.commitBegun = false;
+      this.aheadPending = false;
       const ended = this.stepEnded;
       this.stepEnded = null;
       ended?.resolve();
@@ -500,8 +512,7 @@ export class Engine {
   private async runOverlapped(step: EngineStep): Promise<void> {
     const { variant, final } = step;
     const kv = this.kv;
-    const inputs = this.inputs;
-    for (let i = 0; i < inputs.length; i++) inputs[i].fill(step);
+    this.fillFirstPart(step);
     const parts = variant.parts;
     let previous = -1;
     try {
@@ -513,11 +524,13 @@ export class Engine {
         const executing = this.backend.execute(parts[p].name);
         try {
           if (previous < 0) {
+            this.fillLaterParts(step);
             kv.finishCommit();
             kv.beginCommit(step);
             this.commitBegun = true;
           } else {
             kv.commitPart(previous);
+            this.fillAhead(step);
           }
         } finally {
           // Whatever the copies did, the graph is awaited: dispose must not free memory it uses.
@@ -551,8 +564,7 @@ export class Engine {
   private async runQueued(step: EngineStep): Promise<void> {
     const { variant, final } = step;
     const kv = this.kv;
-    const inputs = this.inputs;
-    for (let i = 0; i < inputs.length; i++) inputs[i].fill(step);
+    this.fillFirstPart(step);
     const parts = variant.parts;
     const queues = this.partQueues.get(variant)!;
     const executions = this.executions;
@@ -591,6 +603,7 @@ export class Engine {
         // Awaited in order: a later part may fail while an earlier one is awaited.
         execution.catch(ignore);
         executions[p] = execution;
+        if (last < 0) this.fillLaterParts(step);
         last = p;
       } catch (error) {
         failure = error;
@@ -599,6 +612,7 @@ export class Engine {
       if (uncopied >= 0) {
         kv.commitPart(uncopied);
         uncopied = -1;
+        this.fillAhead(step);
       }
     }
     if (failure === NO_FAILURE && !this.commitBegun) {
@@ -633,8 +647,52 @@ export class Engine {
       }
       if (failure === NO_FAILURE && this.disposed) failure = cancelledError(parts[p].name);
       if (failure === NO_FAILURE && !this.abandoned && (p < to || !stageLast)) this.kv.commitPart(p);
+      // A later part is submitted and this one has ended: the first part, unless it was awaited before.
+      if (failure === NO_FAILURE && p < to) this.fillAhead(this.step);
     }
     return failure;
+  }
+
+  /**
+   * What a step's first part reads, before its submission: the entry inputs, and the first parts'
+   * copies of the step-position inputs (nothing to write when `fillAhead` wrote them for this step).
+   * A step that can write them ahead for the next one will (`aheadPending`).
+   */
+  private fillFirstPart(step: EngineStep): void {
+    const entries = this.entryInputs;
+    for (let i = 0; i < entries.length; i++) entries[i].fill(step);
+    const positions = this.positionInputs;
+    for (let i = 0; i < positions.length; i++) positions[i].fillFirst(step);
+    this.aheadPending = step.final && step.variant.parts.length > 1;
+  }
+
+  /** The later parts' copies of the step-position inputs: after the first part's submission, before any later part's. */
+  private fillLaterParts(step: EngineStep): void {
+    const positions = this.positionInputs;
+    for (let i = 0; i < positions.length; i++) positions[i].fillRest(step);
+  }
+
+  /**
+   * Once per step, when its first part has ended while a later part runs (its copies are free): writes
+   * the first parts' copies of the step-position inputs for the decode step that would come next, one
+   * token after this step's entries. A decode loop's next step then writes only the entry inputs
+   * between the NPU's end and its submission; any other next step (a prefill, after a rewind or an
+   * eviction) finds copies written for another step and writes them as usual.
+   */
+  private fillAhead(step: EngineStep): void {
+    if (!this.aheadPending) return;
+    this.aheadPending = false;
+    if (this.abandoned || this.disposed) return;
+    const nValid = step.nValid + step.nNew;
+    const variant = this.planner.decodeVariantIfAny(nValid);
+    // No next decode step (the cache is full, or the next position is past int32): nothing to write.
+    if (variant === undefined || step.position + step.nNew >= POSITION_LIMIT) return;
+    const ahead = this.aheadStep;
+    ahead.variant = variant;
+    ahead.nValid = nValid;
+    ahead.position = step.position + step.nNew;
+    const positions = this.positionInputs;
+    for (let i = 0; i < positions.length; i++) positions[i].fillFirst(ahead);
   }
 
   /** Fill, then the variant's parts in split order, one after the other. */

@@ -6,7 +6,7 @@ import { positionIdsPart } from './position-ids.js';
 import { ropeCosSinPart } from './rope-cos-sin.js';
 import { tokenIdsPart } from './token-ids.js';
 
-export type { InputPart, InputPartContext, InputPartFactory } from './input-part.js';
+export { StepPositionPart, type InputPart, type InputPartContext, type InputPartFactory } from './input-part.js';
 export { KvCachePart } from './kv-cache.js';
 
 /**

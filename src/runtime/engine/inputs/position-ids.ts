@@ -1,22 +1,23 @@
 import type { IoTensor } from '../../../graphs/layout.js';
 import type { EngineStep } from '../step.js';
-import type { InputPart, InputPartContext } from './input-part.js';
+import { StepPositionPart, type InputPart, type InputPartContext, type StepInputCopy } from './input-part.js';
 
 /** `position_ids` `[AR]` of graphs that compute RoPE themselves: the step's positions, 0 on padded rows. */
-class PositionIdsPart implements InputPart {
+class PositionIdsPart extends StepPositionPart {
   readonly name = 'position ids';
   readonly tensors: readonly IoTensor[];
 
   constructor(
     tensor: IoTensor,
-    private readonly ids: Int32Array,
+    private readonly views: readonly [Int32Array | null, Int32Array | null],
   ) {
+    super([views[0] !== null, views[1] !== null]);
     this.tensors = [tensor];
   }
 
-  fill(step: EngineStep): void {
+  protected write(copy: StepInputCopy, step: EngineStep): void {
     const { position, nNew } = step;
-    const ids = this.ids;
+    const ids = this.views[copy]!;
     const ar = step.variant.ar;
     for (let i = 0; i < ar; i++) ids[i] = i < nNew ? position + i : 0;
   }
@@ -25,5 +26,6 @@ class PositionIdsPart implements InputPart {
 export function positionIdsPart({ layout, buffers }: InputPartContext): InputPart | undefined {
   const tensor = layout.positionIds;
   if (tensor === undefined) return undefined;
-  return new PositionIdsPart(tensor, buffers.view(tensor) as Int32Array);
+  const { first, rest } = buffers.stepInputViews(tensor);
+  return new PositionIdsPart(tensor, [first as Int32Array | null, rest as Int32Array | null]);
 }
