@@ -4,12 +4,14 @@
  * KV tensor pair gets one region `[in | out]` whose in/out boundary moves with the variant (past
  * dim = CL - AR or CL).
  *
- * One exception: a step-position input (attention mask, cos/sin, position_ids, cache_index: values
- * that follow from where a step's entries go, never from its tokens) read both by the variants'
- * first parts and by later parts gets a second buffer, `firstPartBuffer(name)`, for the first parts.
- * The first part of a step ends while the later ones still run: from then on its copy can be
- * written for the next step (see `Engine`'s filling ahead), so that only what depends on the
- * sampled token is written between the NPU's end and the next submission.
+ * One exception, for a backend that executes off the JS thread (`firstPartCopies`): a step-position
+ * input (attention mask, cos/sin, position_ids, cache_index: values that follow from where a step's
+ * entries go, never from its tokens) read both by the variants' first parts and by later parts gets
+ * a second buffer, `firstPartBuffer(name)`, for the first parts. The first part of a step ends while
+ * the later ones still run: from then on its copy can be written for the next step (see `Engine`'s
+ * filling ahead), so that only what depends on the sampled token is written between the NPU's end
+ * and the next submission. A backend executing on the JS thread could not write it beside a graph:
+ * there the second copy would only be written twice per step.
  */
 import type { ModelLayout } from './layout.js';
 import { tensorByteLength } from './sizes.js';
@@ -43,7 +45,7 @@ export interface TensorPlacement {
 export interface StepInputBuffers {
   /** The buffer the variants' first parts read. */
   readonly first: string | null;
-  /** The buffer the later parts read (another one than `first` when both exist). */
+  /** The buffer the later parts read when it is not `first` (with `firstPartCopies`, or when no first part reads it). */
   readonly rest: string | null;
 }
 
@@ -68,7 +70,12 @@ function stepPositionInputs(layout: ModelLayout): Set<string> {
   return new Set(tensors.flatMap((t) => (t === undefined ? [] : [t.name])));
 }
 
-export function planBuffers(layout: ModelLayout): BufferPlan {
+export interface BufferPlanOptions {
+  /** Give the first parts their own copy of the step-position inputs later parts read too (default false). */
+  readonly firstPartCopies?: boolean;
+}
+
+export function planBuffers(layout: ModelLayout, options: BufferPlanOptions = {}): BufferPlan {
   const regionOf = new Map<string, { slot: number; tensor: 'key' | 'value'; direction: 'in' | 'out' }>();
   layout.kv.forEach((s, slot) => {
     for (const tensor of ['key', 'value'] as const) {
@@ -94,7 +101,9 @@ export function planBuffers(layout: ModelLayout): BufferPlan {
   }
   const stepInputs = new Map<string, StepInputBuffers>();
   for (const [name, { first, rest }] of readers) {
-    stepInputs.set(name, { first: first ? (rest ? firstPartBuffer(name) : name) : null, rest: rest ? name : null });
+    if (!first) stepInputs.set(name, { first: null, rest: rest ? name : null });
+    else if (rest && options.firstPartCopies === true) stepInputs.set(name, { first: firstPartBuffer(name), rest: name });
+    else stepInputs.set(name, { first: name, rest: null });
   }
 
   for (const info of layout.graphs.values()) {

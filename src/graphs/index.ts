@@ -15,4 +15,4 @@ export { discoverModelLayout, type DiscoverOptions } from './discover.js';
 export { discoverImageEncoderLayout, type ImageEncoderLayout } from './image-encoder.js';
 export { checkContextSize } from './context-size.js';
 export { ExecutionPlanner, type PlanStep } from './planner.js';
-export { firstPartBuffer, planBuffers, type BufferPlan, type PlannedBuffer, type StepInputBuffers, type TensorPlacement } from './buffer-plan.js';
+export { firstPartBuffer, planBuffers, type BufferPlan, type BufferPlanOptions, type PlannedBuffer, type StepInputBuffers, type TensorPlacement } from './buffer-plan.js';

@@ -14,16 +14,16 @@ describe('planBuffers', () => {
     ['per-head KV', { perHead: true, kvHeads: 2, layers: 2 }],
   ];
 
-  for (const [label, opts] of cases) {
-    it(`${label}: one buffer per tensor name at the max size (the first parts' own for a step-position input later parts read too), one [in | out] region per KV tensor`, () => {
+  for (const [[label, opts], copies] of cases.flatMap((c) => [[c, false], [c, true]] as const)) {
+    it(`${label}: one buffer per tensor name at the max size (${copies ? "the first parts' own for a step-position input later parts read too" : 'no first-part copies'}), one [in | out] region per KV tensor`, () => {
       const { graphs, options: o } = bundle(opts);
       const layout = discoverModelLayout(graphs);
-      const plan = planBuffers(layout);
+      const plan = planBuffers(layout, { firstPartCopies: copies });
       const isKv = (name: string): boolean => name.startsWith('past_');
       const firstParts = new Set(layout.variants.map((v) => v.parts[0].name));
       const readByLater = new Set(graphs.filter((g) => !firstParts.has(g.name)).flatMap((g) => g.inputs.map((t) => t.name)));
       const bufferOf = (graph: string, tensor: string): string =>
-        STEP_POSITION.has(tensor) && firstParts.has(graph) && readByLater.has(tensor) ? `${tensor}@first-part` : tensor;
+        copies && STEP_POSITION.has(tensor) && firstParts.has(graph) && readByLater.has(tensor) ? `${tensor}@first-part` : tensor;
 
       // Plain tensors: the largest size over every graph that places the name in that buffer.
       const expected = new Map<string, number>();
@@ -39,8 +39,9 @@ describe('planBuffers', () => {
       // The step-position inputs' readers: the first parts' buffer and the later parts' one.
       const positional = [layout.attentionMask, layout.positionCos, layout.positionSin, layout.positionIds, layout.cacheIndex].flatMap((t) => (t ? [t.name] : []));
       const readByFirst = new Set(graphs.filter((g) => firstParts.has(g.name)).flatMap((g) => g.inputs.map((t) => t.name)));
+      const firstBuffer = (name: string): string | null => (readByFirst.has(name) ? bufferOf([...firstParts][0], name) : null);
       expect(new Map(plan.stepInputs)).toEqual(
-        new Map(positional.map((name) => [name, { first: readByFirst.has(name) ? bufferOf([...firstParts][0], name) : null, rest: readByLater.has(name) ? name : null }])),
+        new Map(positional.map((name) => [name, { first: firstBuffer(name), rest: readByLater.has(name) && firstBuffer(name) !== name ? name : null }])),
       );
 
       // KV regions: heads * head_dim * (past + AR) bytes, largest over the variants; out at past bytes.
@@ -82,12 +83,14 @@ describe('planBuffers', () => {
     });
   }
 
-  it('gives the first parts their own copy of the mask and cos/sin exactly when later parts read them too', () => {
-    const split = planBuffers(discoverModelLayout(bundle({ ars: [1, 128], layers: 3 }).graphs));
+  it('gives the first parts their own copy of the mask and cos/sin exactly when asked to and later parts read them too', () => {
+    const layout = discoverModelLayout(bundle({ ars: [1, 128], layers: 3 }).graphs);
+    const split = planBuffers(layout, { firstPartCopies: true });
     expect(split.stepInputs.get('attention_mask')).toEqual({ first: 'attention_mask@first-part', rest: 'attention_mask' });
     expect(split.stepInputs.get('position_ids_cos')).toEqual({ first: 'position_ids_cos@first-part', rest: 'position_ids_cos' });
+    expect(planBuffers(layout).stepInputs.get('attention_mask')).toEqual({ first: 'attention_mask', rest: null });
     // An embedding first part reads none of them: one buffer, read by the later parts.
-    const embedding = planBuffers(discoverModelLayout(bundle({ embeddingPart: true, ars: [1, 128], layers: 3 }).graphs));
+    const embedding = planBuffers(discoverModelLayout(bundle({ embeddingPart: true, ars: [1, 128], layers: 3 }).graphs), { firstPartCopies: true });
     expect(embedding.stepInputs.get('attention_mask')).toEqual({ first: null, rest: 'attention_mask' });
     expect(embedding.buffers.some((b) => b.name.endsWith('@first-part'))).toBe(false);
   });

@@ -44,9 +44,8 @@ export class EngineBuffers {
   }
 
   /**
-   * A step-position input's buffers as typed views: the one the variants' first parts read and the
-   * one the later parts read (null where no graph reads it; two buffers when both exist, see
-   * `BufferPlan.stepInputs`).
+   * A step-position input's buffers as typed views: the one the variants' first parts read, and the
+   * one the later parts read when it is another (null where there is none; see `BufferPlan.stepInputs`).
    */
   stepInputViews(tensor: IoTensor): { readonly first: ElementArray | null; readonly rest: ElementArray | null } {
     const buffers = this.stepInputs.get(tensor.name);

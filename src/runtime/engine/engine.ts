@@ -103,6 +103,8 @@ export class Engine {
   private readonly positionInputs: readonly StepPositionPart[];
   /** The decode step expected after the running one, which `fillAhead` writes the first parts' copies for. */
   private readonly aheadStep: EngineStep;
+  /** The first parts have their own copies of the step-position inputs (`BufferPlan.stepInputs`), which `fillAhead` writes. */
+  private readonly firstPartCopies: boolean;
   /** The running step writes the first parts' copies for the next decode step once its first part has ended (`fillAhead`). */
   private aheadPending = false;
   private readonly single = new Int32Array(1);
@@ -132,7 +134,9 @@ export class Engine {
   private constructor(backend: GraphBackend, options: EngineOptions) {
     const layout = discoverModelLayout(backend.graphs, { cacheGroups: options.cacheGroups });
     checkContextSize(layout, options.contextSize, options.longContext === true);
-    const buffers = new EngineBuffers(backend, planBuffers(layout));
+    // The first parts' copies of the step-position inputs are written while later parts run: off the JS thread only.
+    this.firstPartCopies = backend.executesOffThread === true;
+    const buffers = new EngineBuffers(backend, planBuffers(layout, { firstPartCopies: this.firstPartCopies }));
     this.layout = layout;
     this.backend = backend;
     this.buffers = buffers;
@@ -663,7 +667,7 @@ export class Engine {
     for (let i = 0; i < entries.length; i++) entries[i].fill(step);
     const positions = this.positionInputs;
     for (let i = 0; i < positions.length; i++) positions[i].fillFirst(step);
-    this.aheadPending = step.final && step.variant.parts.length > 1;
+    this.aheadPending = this.firstPartCopies && step.final && step.variant.parts.length > 1;
   }
 
   /** The later parts' copies of the step-position inputs: after the first part's submission, before any later part's. */

@@ -94,13 +94,13 @@ export async function inspectFile(file: string, options: InspectOptions = {}): P
   } else {
     target = { backendType: kind === 'reference-ctx-bin' ? 'Reference' : 'QnnHtp', ctxBins: [file], extensionsPath: null, htp: null };
   }
-  const { backend, graphs } = await graphsOf(target, options);
+  const { backend, graphs, executesOffThread } = await graphsOf(target, options);
   const cacheGroups = [DEFAULT_CACHE_GROUP];
   const roles = Object.fromEntries(graphs.map((g) => [g.name, Object.fromEntries([...g.inputs, ...g.outputs].map((t) => [t.name, tensorRole(t.name, cacheGroups).kind]))]));
   let layout: InspectedLayout | null = null;
   let layoutProblem: string | null = null;
   try {
-    layout = describeLayout(discoverModelLayout(graphs, { cacheGroups }));
+    layout = describeLayout(discoverModelLayout(graphs, { cacheGroups }), executesOffThread);
   } catch (error) {
     if (!(error instanceof GenieError)) throw error;
     layoutProblem = `${error.name}: ${error.message}`;
@@ -109,21 +109,22 @@ export async function inspectFile(file: string, options: InspectOptions = {}): P
 }
 
 /**
- * The graphs and the backend type that reports them: QnnHtp ctx-bins through QnnSystem's binary
- * info (no context); any other backend opened and disposed.
+ * The graphs, the backend type that reports them and whether it executes off the JS thread (the
+ * engine's buffer plan depends on it): QnnHtp ctx-bins through QnnSystem's binary info (no context;
+ * its default execute mode, async, runs off the JS thread); any other backend opened and disposed.
  */
-async function graphsOf(target: BackendTarget, options: InspectOptions): Promise<{ backend: string; graphs: readonly GraphSpec[] }> {
-  if (target.backendType === 'QnnHtp') return { backend: 'QnnHtp', graphs: await readQnnCtxBinGraphs(target.ctxBins, options.qnn) };
+async function graphsOf(target: BackendTarget, options: InspectOptions): Promise<{ backend: string; graphs: readonly GraphSpec[]; executesOffThread: boolean }> {
+  if (target.backendType === 'QnnHtp') return { backend: 'QnnHtp', graphs: await readQnnCtxBinGraphs(target.ctxBins, options.qnn), executesOffThread: true };
   const backend = await openBackend(target);
   try {
-    return { backend: backend.type, graphs: backend.graphs };
+    return { backend: backend.type, graphs: backend.graphs, executesOffThread: backend.executesOffThread === true };
   } finally {
     await backend.dispose();
   }
 }
 
-function describeLayout(layout: ModelLayout): InspectedLayout {
-  const plan = planBuffers(layout);
+function describeLayout(layout: ModelLayout, executesOffThread: boolean): InspectedLayout {
+  const plan = planBuffers(layout, { firstPartCopies: executesOffThread });
   return {
     variants: layout.variants.map((v) => ({
       id: v.id, ar: v.ar, cl: v.cl, pastDim: v.pastDim, parts: v.parts.map((g, i) => ({ graph: g.name, kind: v.kinds[i] })), hasLogits: v.hasLogits, logitsRows: v.logitsRows,
