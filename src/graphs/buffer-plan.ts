@@ -10,8 +10,8 @@
  * a second buffer, `firstPartBuffer(name)`, for the first parts. The first part of a step ends while
  * the later ones still run: from then on its copy can be written for the next step (see `Engine`'s
  * filling ahead), so that only what depends on the sampled token is written between the NPU's end
- * and the next submission. A backend executing on the JS thread could not write it beside a graph:
- * there the second copy would only be written twice per step.
+ * and the next submission. A backend executing on the JS thread gets no copies: nothing could write
+ * them beside a graph, and each step would write both.
  */
 import type { ModelLayout } from './layout.js';
 import { tensorByteLength } from './sizes.js';
@@ -59,7 +59,7 @@ export interface BufferPlan {
   readonly stepInputs: ReadonlyMap<string, StepInputBuffers>;
 }
 
-/** The name of the buffer a step-position input's first-part copy lives in (no tensor name has a `@`). */
+/** The name of the buffer a step-position input's first-part copy lives in (the `@` suffix keeps it apart from tensor names). */
 export function firstPartBuffer(tensor: string): string {
   return `${tensor}@first-part`;
 }

@@ -55,8 +55,10 @@ export interface EmbeddingPrefillOptions {
  * position_ids, cache_index: see ./inputs), the variant's parts run in split order, and the KV part
  * commits the new entries; on a backend that executes off the JS thread, split by split while the
  * next split runs, the last split's after the caller has sampled (see `runOverlapped`; on one that
- * queues executions, every part is submitted at once: `runQueued`). Positions
- * are carried apart from KV slots (see `EngineStep`).
+ * queues executions, every part is submitted at once: `runQueued`). Off the JS thread, the
+ * first parts also read a copy of their own of the mask, cos/sin and position inputs, written for the
+ * next decode step while the later parts run (`fillAhead`). Positions are carried apart from KV slots
+ * (see `EngineStep`).
  *
  * Event loop: unless the backend declares `executesOffThread`, each step first yields one macrotask
  * turn, so that a backend whose `execute` runs on the JS thread (Reference) cannot starve timers,
