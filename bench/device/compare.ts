@@ -4,10 +4,13 @@
  * KPIs both write (docs/genie-behaviour.md#profiling-kpis: `time-to-first-token` in us,
  * `token-generation-rate` in tokens/s, found at any depth of the JSON, as a number or as
  * `{ "value": n }`) and prints the medians side by side with genie-ts's ratio to Genie (target:
- * tokens/s >= 0.98x, TTFT <= 1.02x).
+ * tokens/s >= 0.98x, TTFT <= 1.02x). With `--execute-modes async,queued` genie-ts runs once per
+ * QnnHtp execute mode in each round (`--execute-mode`; the config's QnnHtp `poll` applies to
+ * queued), a pair of rows per mode: which mode should be the default is a device question.
  *
  *   node --import tsx bench/device/compare.ts -c genie_config.json -p "<prompt>" [--runs 5]
- *     [--genie genie-t2t-run] [--genie-ts "node bin/genie-ts.js"] [--json FILE]
+ *     [--genie genie-t2t-run] [--genie-ts "node bin/genie-ts.js run"] [--execute-modes async,queued]
+ *     [--json FILE]
  *
  * Run it where both run: on the device (adb shell with Node, e.g. Termux; QNN libraries on
  * LD_LIBRARY_PATH and ADSP_LIBRARY_PATH set as for genie-t2t-run) or on a Snapdragon laptop.
@@ -24,7 +27,10 @@ export interface CompareOptions {
   readonly prompt: string;
   readonly runs: number;
   readonly genie: string;
+  /** The genie-ts command up to its flags (the `run` subcommand included). */
   readonly genieTs: string;
+  /** QnnHtp execute modes genie-ts runs in, each through `--execute-mode`; empty: once, without the flag. */
+  readonly executeModes: readonly string[];
   readonly json?: string;
 }
 
@@ -34,6 +40,8 @@ export interface RunKpis {
 }
 
 export interface CompareRow {
+  /** How genie-ts ran: `default`, or `execute mode M`. */
+  readonly genieTsRun: string;
   readonly kpi: string;
   readonly genie: number;
   readonly genieTs: number;
@@ -42,7 +50,8 @@ export interface CompareRow {
   readonly met: boolean;
 }
 
-const DEFAULT_GENIE_TS = `${process.execPath} ${fileURLToPath(new URL('../../bin/genie-ts.js', import.meta.url))}`;
+const DEFAULT_GENIE_TS = `${process.execPath} ${fileURLToPath(new URL('../../bin/genie-ts.js', import.meta.url))} run`;
+const EXECUTE_MODES = ['async', 'sync', 'queued'];
 
 /** The value of `key` at any depth of a profile JSON: a number, or an object's `value`. */
 export function findKpi(json: unknown, key: string): number | undefined {
@@ -68,12 +77,12 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
-/** One run of `command` with `-c config -p prompt --profile FILE`; throws with its stderr when it fails. */
-export function runOnce(command: string, config: string, prompt: string, dir: string, tag: string): RunKpis {
+/** One run of `command` with `-c config -p prompt --profile FILE` and `extra`; throws with its stderr when it fails. */
+export function runOnce(command: string, config: string, prompt: string, dir: string, tag: string, extra: readonly string[] = []): RunKpis {
   const [program, ...args] = command.split(' ').filter((part) => part !== '');
   const profile = join(dir, `${tag}.json`);
   rmSync(profile, { force: true });
-  const result = spawnSync(program, [...args, '-c', config, '-p', prompt, '--profile', profile], { encoding: 'utf8' });
+  const result = spawnSync(program, [...args, '-c', config, '-p', prompt, '--profile', profile, ...extra], { encoding: 'utf8' });
   if (result.status !== 0) {
     throw new Error(`${command} exited with ${result.status ?? result.signal}: ${(result.stderr || result.error?.message || '').trim()}`);
   }
@@ -86,22 +95,29 @@ export function runOnce(command: string, config: string, prompt: string, dir: st
   return { ttftUs, tokensPerSecond };
 }
 
-/** Runs both `runs` times, alternating (Genie first), and compares the medians. */
+/** Runs Genie and each genie-ts variant `runs` times, round by round (Genie first), and compares the medians. */
 export function compare(options: CompareOptions): CompareRow[] {
   const dir = mkdtempSync(join(tmpdir(), 'genie-ts-device-compare-'));
   try {
+    const variants = options.executeModes.length === 0
+      ? [{ label: 'default', extra: [] }]
+      : options.executeModes.map((mode) => ({ label: `execute mode ${mode}`, extra: ['--execute-mode', mode] }));
     const genie: RunKpis[] = [];
-    const genieTs: RunKpis[] = [];
+    const genieTs: RunKpis[][] = variants.map(() => []);
     for (let i = 0; i < options.runs; i++) {
       genie.push(runOnce(options.genie, options.config, options.prompt, dir, `genie-${i}`));
-      genieTs.push(runOnce(options.genieTs, options.config, options.prompt, dir, `genie-ts-${i}`));
+      variants.forEach(({ extra }, v) => genieTs[v].push(runOnce(options.genieTs, options.config, options.prompt, dir, `genie-ts-${v}-${i}`, extra)));
     }
-    const tps = [median(genie.map((k) => k.tokensPerSecond)), median(genieTs.map((k) => k.tokensPerSecond))];
-    const ttft = [median(genie.map((k) => k.ttftUs)), median(genieTs.map((k) => k.ttftUs))];
-    return [
-      { kpi: 'token generation rate (tokens/s)', genie: tps[0], genieTs: tps[1], ratio: tps[1] / tps[0], target: '>= 0.98x', met: tps[1] / tps[0] >= 0.98 },
-      { kpi: 'time to first token (us)', genie: ttft[0], genieTs: ttft[1], ratio: ttft[1] / ttft[0], target: '<= 1.02x', met: ttft[1] / ttft[0] <= 1.02 },
-    ];
+    const genieTps = median(genie.map((k) => k.tokensPerSecond));
+    const genieTtft = median(genie.map((k) => k.ttftUs));
+    return variants.flatMap(({ label }, v) => {
+      const tps = median(genieTs[v].map((k) => k.tokensPerSecond));
+      const ttft = median(genieTs[v].map((k) => k.ttftUs));
+      return [
+        { genieTsRun: label, kpi: 'token generation rate (tokens/s)', genie: genieTps, genieTs: tps, ratio: tps / genieTps, target: '>= 0.98x', met: tps / genieTps >= 0.98 },
+        { genieTsRun: label, kpi: 'time to first token (us)', genie: genieTtft, genieTs: ttft, ratio: ttft / genieTtft, target: '<= 1.02x', met: ttft / genieTtft <= 1.02 },
+      ];
+    });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -109,21 +125,35 @@ export function compare(options: CompareOptions): CompareRow[] {
 
 export function parseArgs(argv: readonly string[]): CompareOptions {
   const values: Record<string, string> = {};
-  const names: Record<string, string> = { '-c': 'config', '--config': 'config', '-p': 'prompt', '--prompt': 'prompt', '--runs': 'runs', '--genie': 'genie', '--genie-ts': 'genieTs', '--json': 'json' };
+  const names: Record<string, string> = {
+    '-c': 'config', '--config': 'config', '-p': 'prompt', '--prompt': 'prompt', '--runs': 'runs', '--genie': 'genie', '--genie-ts': 'genieTs',
+    '--execute-modes': 'executeModes', '--json': 'json',
+  };
   for (let i = 0; i < argv.length; i++) {
     const name = names[argv[i]];
     if (name === undefined || i + 1 >= argv.length) throw new Error(`unknown flag or missing value: ${argv[i]}`);
     values[name] = argv[++i];
   }
-  if (values.config === undefined || values.prompt === undefined) throw new Error('usage: compare.ts -c CONFIG -p PROMPT [--runs N] [--genie CMD] [--genie-ts CMD] [--json FILE]');
+  if (values.config === undefined || values.prompt === undefined) {
+    throw new Error('usage: compare.ts -c CONFIG -p PROMPT [--runs N] [--genie CMD] [--genie-ts CMD] [--execute-modes LIST] [--json FILE]');
+  }
   const runs = Number(values.runs ?? 5);
   if (!Number.isSafeInteger(runs) || runs < 1) throw new Error(`--runs ${values.runs} is not a positive integer`);
-  return { config: values.config, prompt: values.prompt, runs, genie: values.genie ?? 'genie-t2t-run', genieTs: values.genieTs ?? DEFAULT_GENIE_TS, json: values.json };
+  const executeModes = values.executeModes === undefined ? [] : values.executeModes.split(',');
+  for (const mode of executeModes) {
+    if (!EXECUTE_MODES.includes(mode)) throw new Error(`--execute-modes: "${mode}" is not one of ${EXECUTE_MODES.join(', ')}`);
+  }
+  if (new Set(executeModes).size !== executeModes.length) throw new Error(`--execute-modes ${values.executeModes} names a mode twice`);
+  return {
+    config: values.config, prompt: values.prompt, runs, genie: values.genie ?? 'genie-t2t-run', genieTs: values.genieTs ?? DEFAULT_GENIE_TS, executeModes, json: values.json,
+  };
 }
 
 export function formatRows(rows: readonly CompareRow[], runs: number): string {
-  const lines = [`| KPI (median of ${runs} runs) | genie-t2t-run | genie-ts | genie-ts / Genie | target | met |`, '| --- | ---: | ---: | ---: | --- | --- |'];
-  for (const r of rows) lines.push(`| ${r.kpi} | ${r.genie.toFixed(2)} | ${r.genieTs.toFixed(2)} | ${r.ratio.toFixed(3)}x | ${r.target} | ${r.met ? 'yes' : 'no'} |`);
+  const lines = [`| KPI (median of ${runs} runs) | genie-ts run | genie-t2t-run | genie-ts | genie-ts / Genie | target | met |`, '| --- | --- | ---: | ---: | ---: | --- | --- |'];
+  for (const r of rows) {
+    lines.push(`| ${r.kpi} | ${r.genieTsRun} | ${r.genie.toFixed(2)} | ${r.genieTs.toFixed(2)} | ${r.ratio.toFixed(3)}x | ${r.target} | ${r.met ? 'yes' : 'no'} |`);
+  }
   return lines.join('\n');
 }
 
