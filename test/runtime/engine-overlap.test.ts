@@ -190,9 +190,18 @@ describe('Engine: KV commits overlapped with the next split', () => {
     'queueing a split per queue, without executeAfter': (recording) => queuedBackend(recording, splitOf),
   };
   for (const [kind, wrap] of Object.entries(AHEAD_BACKENDS)) {
-    it(`${kind}: writes the first split's mask and cos/sin for the next decode step while the later split runs; a step that is not that one rewrites them`, async () => {
+    it(`${kind}: writes the first split's mask and cos/sin for the next step (a prefill's next chunk, a decode step) while the later split runs; a step that is not that one rewrites them`, async () => {
       const inner = await openReferenceBackend(paths);
+      const STEP_INPUTS = ['attention_mask', 'position_ids_cos', 'position_ids_sin'];
       const bound = new Map<string, ReadonlyMap<string, Uint8Array>>();
+      const firstParts = new Set<string>();
+      /** The first parts' step-position inputs (every variant's view): at each execute's end, and at each first part's submission. */
+      const firstCopies = (): string =>
+        [...firstParts].map((graph) => STEP_INPUTS.map((name) => Buffer.from(bound.get(graph)!.get(name)!).toString('hex')).join()).join();
+      let atLastEnd = '';
+      /** Per step from the second on: its first split's inputs were already written when the step before it ended. */
+      const readyAtSubmission: boolean[] = [];
+      let steps = 0;
       const recording: GraphBackend = {
         type: inner.type,
         graphs: inner.graphs,
@@ -201,13 +210,18 @@ describe('Engine: KV commits overlapped with the next split', () => {
           inner.bind(graph, buffers);
           bound.set(graph, buffers);
         },
-        execute: (graph) => inner.execute(graph),
+        execute: (graph) => {
+          if (firstParts.has(graph) && steps++ > 0) readyAtSubmission.push(firstCopies() === atLastEnd);
+          return inner.execute(graph).then(() => {
+            atLastEnd = firstCopies();
+          });
+        },
         dispose: () => inner.dispose(),
       };
       const backend = wrap(recording);
       const engine = Engine.create(backend, OPTIONS);
+      for (const variant of engine.layout.variants) firstParts.add(variant.parts[0].name);
       const oracle = Engine.create(await openReferenceBackend(paths), OPTIONS);
-      const STEP_INPUTS = ['attention_mask', 'position_ids_cos', 'position_ids_sin'];
       /** What the oracle's first split read (its whole-step path writes every input at the step's start). */
       let firstSplitRead: string[] = [];
       oracle.setStepListener((event) => {
@@ -238,6 +252,14 @@ describe('Engine: KV commits overlapped with the next split', () => {
       await both((e) => e.decode(14), true);
       await both((e) => e.prefill([4, 4, 6]), null);
       await both((e) => e.decode(15), true);
+      // A prefill of 5 chunks of AR-4 and AR-1 steps: from the second chunk on, each step's inputs
+      // were written while the step before it ran (the last chunk's for the decode after it).
+      readyAtSubmission.length = 0;
+      await both((e) => e.rewind(2), null);
+      await both((e) => e.prefill([3, 1, 4, 1, 5, 9, 2, 6, 5]), null);
+      await both((e) => e.decode(16), true);
+      expect(readyAtSubmission.length).toBeGreaterThanOrEqual(3);
+      expect(readyAtSubmission.slice(1)).toEqual(readyAtSubmission.slice(1).map(() => true));
       expect(kvHex(engine)).toEqual(kvHex(oracle));
       await engine.dispose();
       await oracle.dispose();

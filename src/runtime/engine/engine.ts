@@ -6,7 +6,7 @@ import { discoverModelLayout } from '../../graphs/discover.js';
 import { ContextLimitError } from '../../graphs/errors.js';
 import type { ModelLayout, Variant } from '../../graphs/layout.js';
 import { DEFAULT_CACHE_GROUP } from '../../graphs/names.js';
-import { ExecutionPlanner } from '../../graphs/planner.js';
+import { ExecutionPlanner, type PlanStep } from '../../graphs/planner.js';
 import { MAX_ROPE_POSITION } from '../../rope/table.js';
 import { LogitsView } from '../../sampler/logits-view.js';
 import { describeValue } from '../check-options.js';
@@ -57,7 +57,8 @@ export interface EmbeddingPrefillOptions {
  * next split runs, the last split's after the caller has sampled (see `runOverlapped`; on one that
  * queues executions, every part is submitted at once: `runQueued`). Off the JS thread, the
  * first parts also read a copy of their own of the mask, cos/sin and position inputs, written for the
- * next decode step while the later parts run (`fillAhead`). Positions are carried apart from KV slots
+ * next step (a prefill's next chunk, or the decode step expected next) while the later parts run
+ * (`fillAhead`). Positions are carried apart from KV slots
  * (see `EngineStep`).
  *
  * Event loop: unless the backend declares `executesOffThread`, each step first yields one macrotask
@@ -103,12 +104,14 @@ export class Engine {
   private readonly entryInputs: readonly InputPart[];
   /** The step-position inputs: their first parts' copy written at a step's start unless written ahead, the other after the first submission. */
   private readonly positionInputs: readonly StepPositionPart[];
-  /** The decode step expected after the running one, which `fillAhead` writes the first parts' copies for. */
+  /** The step expected after the running one, which `fillAhead` writes the first parts' copies for. */
   private readonly aheadStep: EngineStep;
   /** The first parts have their own copies of the step-position inputs (`BufferPlan.stepInputs`), which `fillAhead` writes. */
   private readonly firstPartCopies: boolean;
-  /** The running step writes the first parts' copies for the next decode step once its first part has ended (`fillAhead`). */
+  /** The running step writes the first parts' copies for the next step once its first part has ended (`fillAhead`). */
   private aheadPending = false;
+  /** The step after the running one when it is known: a prefill's next chunk (null: a decode step is expected after a final one). */
+  private plannedNext: PlanStep | null = null;
   private readonly single = new Int32Array(1);
   /**
    * The backend's execute may run on the JS thread: yield a macrotask turn per step, and commit
@@ -411,7 +414,7 @@ export class Engine {
         return null;
       }
       const step = steps[s];
-      await this.run(step.variant, tokens, rows, step.start, step.nProcess, step.nPast, s === steps.length - 1, 'prefill');
+      await this.run(step.variant, tokens, rows, step.start, step.nProcess, step.nPast, s === steps.length - 1, 'prefill', steps[s + 1] ?? null);
     }
     return this.logits;
   }
@@ -427,7 +430,7 @@ export class Engine {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.run(variant, tokens, rows, 0, 1, position, true, 'decode');
+    return this.run(variant, tokens, rows, 0, 1, position, true, 'decode', null);
   }
 
   /**
@@ -444,8 +447,10 @@ export class Engine {
     position: number,
     final: boolean,
     kind: StepKind,
+    next: PlanStep | null,
   ): Promise<LogitsView> {
     this.stepping = true;
+    this.plannedNext = next;
     try {
       if (this.yieldPerStep) {
         await nextMacrotask();
@@ -482,6 +487,7 @@ export class Engine {
       this.abandoned = false;
       this.commitBegun = false;
       this.aheadPending = false;
+      this.plannedNext = null;
       const ended = this.stepEnded;
       this.stepEnded = null;
       ended?.resolve();
@@ -669,7 +675,7 @@ export class Engine {
     for (let i = 0; i < entries.length; i++) entries[i].fill(step);
     const positions = this.positionInputs;
     for (let i = 0; i < positions.length; i++) positions[i].fillFirst(step);
-    this.aheadPending = this.firstPartCopies && step.final && step.variant.parts.length > 1;
+    this.aheadPending = this.firstPartCopies && (step.final || this.plannedNext !== null) && step.variant.parts.length > 1;
   }
 
   /** The later parts' copies of the step-position inputs: after the first part's submission, before any later part's. */
@@ -680,23 +686,33 @@ export class Engine {
 
   /**
    * Once per step, when its first part has ended while a later part runs (its copies are free): writes
-   * the first parts' copies of the step-position inputs for the decode step that would come next, one
-   * token after this step's entries. A decode loop's next step then writes only the entry inputs
-   * between the NPU's end and its submission; any other next step (a prefill, after a rewind or an
-   * eviction) finds copies written for another step and writes them as usual.
+   * the first parts' copies of the step-position inputs for the step that comes next: a prefill's
+   * next chunk, else the decode step one token after this step's entries. That step then writes only
+   * the entry inputs between the NPU's end and its submission; any other next step (after a rewind,
+   * an eviction or an abort between chunks) finds copies written for another step and writes them
+   * as usual.
    */
   private fillAhead(step: EngineStep): void {
     if (!this.aheadPending) return;
     this.aheadPending = false;
     if (this.abandoned || this.disposed) return;
-    const nValid = step.nValid + step.nNew;
-    const variant = this.planner.decodeVariantIfAny(nValid);
-    // No next decode step (the cache is full, or the next position is past int32): nothing to write.
-    if (variant === undefined || step.position + step.nNew >= POSITION_LIMIT) return;
     const ahead = this.aheadStep;
-    ahead.variant = variant;
-    ahead.nValid = nValid;
-    ahead.position = step.position + step.nNew;
+    const planned = this.plannedNext;
+    if (planned !== null) {
+      ahead.variant = planned.variant;
+      ahead.nValid = planned.nValid;
+      ahead.nNew = planned.nProcess;
+      ahead.position = planned.nPast;
+    } else {
+      const nValid = step.nValid + step.nNew;
+      const variant = this.planner.decodeVariantIfAny(nValid);
+      // No next decode step (the cache is full, or the next position is past int32): nothing to write.
+      if (variant === undefined || step.position + step.nNew >= POSITION_LIMIT) return;
+      ahead.variant = variant;
+      ahead.nValid = nValid;
+      ahead.nNew = 1;
+      ahead.position = step.position + step.nNew;
+    }
     const positions = this.positionInputs;
     for (let i = 0; i < positions.length; i++) positions[i].fillFirst(ahead);
   }
