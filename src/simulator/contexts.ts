@@ -12,7 +12,7 @@ import type { SimExecuteQueue } from './execute-queue.js';
 import { Code, fail } from './failure.js';
 import { layoutGraphs } from './graph-layout.js';
 import type { SimMemory } from './memory.js';
-import { addressOf, hex, nativeBytes, NULL, readCString, storePointer, type Address, type PointerArg } from './native.js';
+import { addressOf, hex, MAX_VIEW_BYTES, nativeBytes, NULL, readCString, storePointer, type Address, type PointerArg } from './native.js';
 import type { SimProfiles } from './profiles.js';
 import type { ContextConfig } from './records.js';
 import type { Handler, Simulator } from './simulator.js';
@@ -38,6 +38,7 @@ export function binaryBytes(address: Address, size: number | bigint, keepCallerM
   const length = BigInt(size);
   if (address === NULL) fail(code, 'binaryBuffer is NULL');
   if (length === 0n || length > BigInt(Number.MAX_SAFE_INTEGER)) fail(code, `binaryBufferSize ${length} is not a binary size`);
+  if (length > BigInt(MAX_VIEW_BYTES)) fail(code, `binaryBufferSize ${length}: the simulated provider reads binaries of at most ${MAX_VIEW_BYTES} bytes`);
   const bytes = nativeBytes(address, Number(length));
   return keepCallerMemory ? bytes : bytes.slice();
 }

@@ -11,10 +11,14 @@ export type PointerArg = bigint | null;
 
 export const addressOf = (pointer: PointerArg): Address => pointer ?? NULL;
 
-/** A view of `length` bytes of native memory at `address`, which must not be NULL. */
+/** The longest view Koffi makes: it aborts the process for a longer one. */
+export const MAX_VIEW_BYTES = 0xffffffff;
+
+/** A view of `length` (<= MAX_VIEW_BYTES) bytes of native memory at `address`, which must not be NULL. */
 export function nativeBytes(address: Address, length: number): Uint8Array {
-  // koffi.view(NULL, n) aborts the process, so never let a NULL through.
+  // koffi.view(NULL, n) and koffi.view(p, n >= 2^32) abort the process, so never let either through.
   if (address === NULL) throw new RangeError('nativeBytes: NULL address');
+  if (length > MAX_VIEW_BYTES) throw new RangeError(`nativeBytes: ${length} bytes is more than one view can hold (${MAX_VIEW_BYTES})`);
   return new Uint8Array(koffi.view(address, length));
 }
 

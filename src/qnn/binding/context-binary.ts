@@ -6,11 +6,14 @@
  * binary, with graph switching).
  */
 import { open } from 'node:fs/promises';
-import { statSync } from 'node:fs';
+import { constants, statSync } from 'node:fs';
 import koffi from 'koffi';
 import { QnnContextBinaryError } from './errors.js';
 import { fileMappingSystem, type FileMappingSystem } from './file-mapping.js';
 import type { NativePointer } from './native.js';
+
+/** The largest block `koffi.alloc` makes (INT32_MAX bytes). */
+const MAX_READ_BYTES = 0x7fffffff;
 
 export class NativeContextBinary {
   private released = false;
@@ -28,16 +31,29 @@ export class NativeContextBinary {
     return this.mapping !== null;
   }
 
+  /**
+   * Reads the file into one native block.
+   * @throws QnnContextBinaryError naming the path for a missing, empty or non-regular file (opened
+   * without blocking: a FIFO would wait for a writer forever), one of 2 GiB or more (Koffi's largest
+   * block; `use-mmap` maps any size), or a read that fails or ends early; nothing stays allocated then.
+   */
   static async read(path: string): Promise<NativeContextBinary> {
     let file;
     try {
-      file = await open(path, 'r');
+      file = await open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
     } catch (cause) {
       throw new QnnContextBinaryError(`context binary "${path}" cannot be opened: ${(cause as Error).message}`, { cause });
     }
     try {
-      const { size } = await file.stat();
+      const stat = await file.stat();
+      if (!stat.isFile()) throw new QnnContextBinaryError(`context binary "${path}" is not a regular file`);
+      const { size } = stat;
       if (size === 0) throw new QnnContextBinaryError(`context binary "${path}" is empty`);
+      if (size > MAX_READ_BYTES) {
+        throw new QnnContextBinaryError(
+          `context binary "${path}" is ${size} bytes: read into memory, a binary must be smaller than 2 GiB; set the config's QnnHtp "use-mmap": true to map it`,
+        );
+      }
       const pointer = koffi.alloc('uint8_t', size) as NativePointer;
       const binary = new NativeContextBinary(path, pointer, size, null);
       try {

@@ -4,7 +4,8 @@
  * QnnContextBinaryError naming the file and nothing left mapped. Mappings are checked in the
  * kernel's own list (/proc/self/maps), so these run on Linux only.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { closeSync, ftruncateSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import koffi from 'koffi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -117,6 +118,35 @@ describe.runIf(linux)('NativeContextBinary.map', () => {
   });
 });
 
+/** A sparse file of `size` bytes (no disk blocks: zeros read back). */
+function sparseFile(path: string, size: number): string {
+  const fd = openSync(path, 'w');
+  ftruncateSync(fd, size);
+  closeSync(fd);
+  return path;
+}
+
+describe.runIf(linux)('NativeContextBinary.read', () => {
+  it('names a FIFO (without waiting for a writer), a folder and a file of 2 GiB or more, and allocates nothing', async () => {
+    const fifo = join(dir, 'ctx.fifo');
+    rmSync(fifo, { force: true });
+    const made = spawnSync('mkfifo', [fifo]);
+    if (made.status === 0) {
+      await expect(NativeContextBinary.read(fifo)).rejects.toThrow(new QnnContextBinaryError(`context binary "${fifo}" is not a regular file`));
+    }
+    const folder = join(dir, 'read-folder.bin');
+    mkdirSync(folder, { recursive: true });
+    await expect(NativeContextBinary.read(folder)).rejects.toThrow(new QnnContextBinaryError(`context binary "${folder}" is not a regular file`));
+    const big = sparseFile(join(dir, 'two-gib.bin'), 2 ** 31);
+    await expect(NativeContextBinary.read(big)).rejects.toThrow(
+      new QnnContextBinaryError(
+        `context binary "${big}" is 2147483648 bytes: read into memory, a binary must be smaller than 2 GiB; set the config's QnnHtp "use-mmap": true to map it`,
+      ),
+    );
+    rmSync(big);
+  });
+});
+
 describe.runIf(linux)('use-mmap in a QNN session (simulated provider)', () => {
   const sim = (): SimulatedQnn => {
     const created = createSimulatedQnn();
@@ -139,6 +169,18 @@ describe.runIf(linux)('use-mmap in a QNN session (simulated provider)', () => {
     await backend.dispose();
     for (const path of paths) expect(mappingsOf(path)).toBe(0);
     expect(provider.liveHandles()).toBe(0);
+  });
+
+  it('a mapped ctx-bin past 4 GiB is refused by the simulated provider with a QNN error, not a process abort', async () => {
+    const huge = sparseFile(join(dir, 'huge.bin'), 2 ** 32 + 1);
+    const provider = sim();
+    // Koffi aborts the process for a view of 2^32 bytes or more: the provider checks the size first.
+    await expect(openQnnBackend([huge, paths[1]], { simulated: provider, htp: { useMmap: true } })).rejects.toThrow(
+      `systemContextGetMetaData("${huge}") failed with QNN error 30001 (SYSTEM_CONTEXT_INVALID_ARGUMENT)`,
+    );
+    expect(mappingsOf(huge)).toBe(0);
+    expect(provider.liveHandles()).toBe(0);
+    rmSync(huge);
   });
 
   it('unmaps a ctx-bin the provider rejects, and the error names it', async () => {
