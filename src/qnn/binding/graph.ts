@@ -281,7 +281,7 @@ export class QnnGraph {
             ? queue.submit(this.submitQueued!, this.executions)
             : queue.submitAfter(this.submitQueued!, this.executions, after.executions))
           : runtime.executeMode === 'async'
-            ? await callAsync(this.graphExecute, ...executeArgs)
+            ? await callAsync(this.executeLabel, this.graphExecute, ...executeArgs)
             : this.graphExecute(...executeArgs);
       runtime.core.check(this.executeLabel, result);
       runtime.profiler?.collect('execute', this.name);

@@ -1,5 +1,6 @@
 /** Small helpers over Koffi native memory: typed reads at offsets and an arena of owned blocks. */
 import koffi from 'koffi';
+import { InvalidArgumentError } from '../../errors.js';
 import { POINTER_SIZE } from './layout.js';
 
 /** A native address as Koffi 3 hands it over (BigInt), or null for NULL. */
@@ -91,9 +92,21 @@ export type NativeFunction = ((...args: unknown[]) => unknown) & {
   async: (...args: unknown[]) => void;
 };
 
-/** Calls `fn` on Koffi's worker pool so the JS event loop stays free (backend threads may call back into JS). */
-export function callAsync(fn: NativeFunction, ...args: unknown[]): Promise<number | bigint> {
+/** Koffi's refusal of an async call past its limit of calls in flight at once (256 with Koffi 3, measured). */
+const KOFFI_ASYNC_LIMIT = 'Too many asynchronous calls are running';
+
+/**
+ * Calls `fn` (named `what` in errors) on Koffi's worker pool so the JS event loop stays free
+ * (backend threads may call back into JS).
+ * @throws InvalidArgumentError (as a rejection) when Koffi already runs as many async calls as it can.
+ */
+export function callAsync(what: string, fn: NativeFunction, ...args: unknown[]): Promise<number | bigint> {
   return new Promise((resolve, reject) => {
-    fn.async(...args, (error: unknown, result: number | bigint) => (error ? reject(error) : resolve(result)));
+    try {
+      fn.async(...args, (error: unknown, result: number | bigint) => (error ? reject(error) : resolve(result)));
+    } catch (error) {
+      if (!(error instanceof Error) || !error.message.includes(KOFFI_ASYNC_LIMIT)) throw error;
+      reject(new InvalidArgumentError(`${what}: Koffi's limit of native calls running off the JS thread at once is reached; await some before starting more`, { cause: error }));
+    }
   });
 }

@@ -295,6 +295,7 @@ export class QnnSession implements GraphRuntime {
       const configs = encodeContextConfigs(configArena, htp, index, firstContext);
       const contextOut = out();
       const result = await callAsync(
+        `contextCreateFromBinary("${path}")`,
         core.fn('contextCreateFromBinary'),
         backend,
         device,

@@ -243,6 +243,24 @@ describe('queued execute (graphExecuteAsync) on the simulated provider', () => {
     }
   });
 
+  it("async mode past Koffi's limit of calls off the JS thread: the executes refused are InvalidArgumentErrors naming the call, the others run, and the backend goes on", async () => {
+    const backend = await openQnnBackend(ctxBins(float), { provider: 'simulated', simulated: sim(), executeMode: 'async' });
+    try {
+      const graph = bindAll(backend, 0);
+      const settled = await Promise.allSettled(Array.from({ length: 600 }, () => backend.execute(graph)));
+      const refused = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected').map((s) => s.reason as Error);
+      expect(refused.length).toBeGreaterThan(0);
+      expect(refused.length).toBeLessThan(600);
+      for (const error of refused) {
+        expect(error).toBeInstanceOf(InvalidArgumentError);
+        expect(error.message).toBe(`graphExecute("${graph}"): Koffi's limit of native calls running off the JS thread at once is reached; await some before starting more`);
+      }
+      await expect(backend.execute(graph)).resolves.toBeUndefined();
+    } finally {
+      await backend.dispose();
+    }
+  });
+
   it('a failing split: the same QnnError as async; the cache is as before the step, and decoding goes on as if it never ran', async () => {
     const want: string[] = [];
     {
