@@ -91,6 +91,22 @@ describe('assertLoadable', () => {
     );
     expect(() => deriveDialog(config)).toThrow(NotSupportedError);
   });
+
+  it('rejects integers past 2^53 (a double cannot hold them exactly), saying so', () => {
+    const config = parseDialog((d) => {
+      d.engine.backend.QnnHtp['spill-fill-bufsize'] = 1e20;
+      d.engine.backend.QnnHtp['mmap-budget'] = 2 ** 53 + 2;
+    });
+    expect(() => assertLoadable(config)).toThrow(
+      exactError(
+        NotSupportedError,
+        'cannot run: dialog.engine.backend.QnnHtp.spill-fill-bufsize: expected an integer >= 0, found 100000000000000000000 (past 2^53: not held exactly); ' +
+          'cannot run: dialog.engine.backend.QnnHtp.mmap-budget: expected an integer >= 0, found 9007199254740994 (past 2^53: not held exactly)',
+      ),
+    );
+    // 2^53 - 1 still runs.
+    expect(() => assertLoadable(parseDialog((d) => (d.engine.backend.QnnHtp['mmap-budget'] = 2 ** 53 - 1)))).not.toThrow();
+  });
 });
 
 describe('unsupportedFeatures', () => {

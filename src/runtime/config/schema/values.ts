@@ -41,16 +41,23 @@ export function leaf<T>(expected: string, genie: (value: unknown) => boolean, ru
   if (runnable === undefined) return schema;
   return schema.superRefine(
     (value, ctx) => {
-      if (!runnable(value)) ctx.addIssue({ code: 'custom', message: expectedFound(expected, value), input: value });
+      if (!runnable(value)) ctx.addIssue({ code: 'custom', message: runnableMessage(expected, value), input: value });
     },
     { when: (payload) => runnableChecks && genie(payload.value) },
   ) as z.ZodType<T>;
 }
 
+/** An unsupported value's message: an integer too large for a double to hold exactly says so (it reads like a valid one). */
+function runnableMessage(expected: string, value: unknown): string {
+  const unsafe = Number.isInteger(value) && !Number.isSafeInteger(value);
+  return unsafe ? `${expectedFound(expected, value)} (past 2^53: not held exactly)` : expectedFound(expected, value);
+}
+
 const isNumber = (v: unknown): v is number => typeof v === 'number';
 const isString = (v: unknown): v is string => typeof v === 'string';
 const isFiniteNumber = (v: unknown): v is number => isNumber(v) && Number.isFinite(v);
-const isInteger = (v: unknown): v is number => Number.isInteger(v);
+/** Integers genie-ts runs: those a double holds exactly (a config's JSON numbers are parsed into doubles). */
+const isInteger = (v: unknown): v is number => Number.isSafeInteger(v);
 const anything = (): boolean => true;
 
 /** Genie reads `version` as an int (a fraction is cut off) and wants 1. */
