@@ -57,6 +57,13 @@ export class NotSupportedError extends GenieError {
   }
 }
 
+/** An object (an engine, a dialog, a logits view) was used after `dispose()`, or disposed during the call it was running. */
+export class DisposedError extends GenieError {
+  constructor(what: string, detail?: string) {
+    super('DISPOSED', `${what} is disposed${detail === undefined ? '' : `: ${detail}`}`);
+  }
+}
+
 /** A Node.js system error (file system, network, ...): a string `code` such as `ENOENT` and the failed `syscall`. */
 export function isSystemError(error: unknown): error is NodeJS.ErrnoException {
   return error instanceof Error && typeof (error as NodeJS.ErrnoException).code === 'string' && 'syscall' in error;

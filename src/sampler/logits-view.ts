@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '../errors.js';
+import { DisposedError, InvalidArgumentError } from '../errors.js';
 import type { DataTypeName, Encoding } from '../tensor/dtype.js';
 import { float16ToFloat32 } from '../tensor/fp16.js';
 import { argmaxCodes16Simd, argmaxFloat32Simd, dequantizeCodes16Simd, topKCodes16Simd, topKFloat32Simd } from '../simd/logits.js';
@@ -374,6 +374,6 @@ function checkRows(rows: number | undefined, elements: number, vocab: number, dt
   return rows;
 }
 
-function releasedError(): InvalidArgumentError {
-  return new InvalidArgumentError('the logits view was released: the engine that owned its memory is disposed');
+function releasedError(): DisposedError {
+  return new DisposedError('logits view', 'the engine that owned its memory is disposed');
 }

@@ -1,5 +1,5 @@
 import type { GraphBackend } from '../../backends/backend.js';
-import { GenieError, InvalidArgumentError, NotSupportedError } from '../../errors.js';
+import { DisposedError, GenieError, InvalidArgumentError, NotSupportedError } from '../../errors.js';
 import { planBuffers } from '../../graphs/buffer-plan.js';
 import { checkContextSize } from '../../graphs/context-size.js';
 import { discoverModelLayout } from '../../graphs/discover.js';
@@ -20,12 +20,8 @@ import { openConfiguredEngine, type EngineOpenOptions } from './open.js';
 import type { EngineStep } from './step.js';
 import { stepSplit, StepListenerError, type StepEvent, type StepKind, type StepListener, type StepSplit } from './step-event.js';
 
-/** The engine was used after `dispose()`, or disposed during the step it was running. */
-export class DisposedError extends GenieError {
-  constructor(what: string, detail?: string) {
-    super('DISPOSED', `${what} is disposed${detail === undefined ? '' : `: ${detail}`}`);
-  }
-}
+// Defined with the other base errors (the logits view throws it too); exported here as it always was.
+export { DisposedError };
 
 /** A call that reads or changes the cache came while a step was running (an overlapping call). */
 export class EngineBusyError extends GenieError {

@@ -189,7 +189,9 @@ describe('Engine.dispose and the logits view it handed out', () => {
     const view = (await engine.prefill([1, 2, 3]))!;
     expect(view.argmax()).toBeGreaterThanOrEqual(0);
     await engine.dispose();
-    const message = 'the logits view was released: the engine that owned its memory is disposed';
+    const message = 'logits view is disposed: the engine that owned its memory is disposed';
+    expect(() => view.argmax()).toThrow(new DisposedError('logits view', 'the engine that owned its memory is disposed'));
+    expect(() => engine.logits.argmax()).toThrow(DisposedError);
     expect(() => view.argmax()).toThrow(message);
     expect(() => view.dequantizeInto(new Float32Array(50))).toThrow(message);
     expect(() => view.topKInto(3, new Int32Array(3), new Float32Array(3))).toThrow(message);
