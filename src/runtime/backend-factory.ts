@@ -29,7 +29,8 @@ export interface BackendOptions {
   /**
    * QnnHtp backend options (provider, libraries, log level, perf profile, profiling, ...). The
    * simulated HTP provider is selected with `{ provider: 'simulated' }` or the environment variable
-   * `GENIE_TS_QNN_PROVIDER=simulated`.
+   * `GENIE_TS_QNN_PROVIDER=simulated`. An option set to a value other than undefined overrides what
+   * the config gives (`extensionsPath`, `poll`); `htp` does so key by key.
    */
   readonly qnn?: QnnHtpOptions;
 }
@@ -41,7 +42,10 @@ export interface BackendOptions {
  */
 export async function openQnnHtpBackend(ctxBins: readonly string[], options: QnnHtpOptions = {}): Promise<QnnGraphBackend> {
   const { openQnnBackend } = await import('../backends/qnn/index.js');
+  const { checkQnnBackendOptions } = await import('../backends/qnn/options.js');
   const { simulatedOptions, ...qnn } = options;
+  // Before a provider is created or a file read (the backend reads the extensions file first).
+  checkQnnBackendOptions(qnn);
   const created = await simulatedProviderToCreate(qnn, simulatedOptions, 'openQnnBackend');
   if (created === undefined) return openQnnBackend(ctxBins, qnn);
   return openQnnBackend(ctxBins, { ...qnn, provider: 'simulated', simulated: created, ownsSimulated: true });
@@ -78,7 +82,10 @@ async function simulatedProviderToCreate(
   simulatedOptions: SimulatedQnnOptions | undefined,
   caller: string,
 ): Promise<SimulatedQnn | undefined> {
-  const { resolveQnnProvider } = await import('../backends/qnn/index.js');
+  const { checkOptionObject, resolveQnnProvider } = await import('../backends/qnn/options.js');
+  if (simulatedOptions !== undefined) {
+    checkOptionObject(caller, 'simulatedOptions', simulatedOptions, SIMULATED_OPTION_KEYS, 'simulated provider options');
+  }
   const selection = simulatedOptions === undefined ? qnn : { ...qnn, provider: qnn.provider ?? 'simulated' };
   const provider = resolveQnnProvider(selection, qnn.env ?? process.env);
   if (provider === 'native' && simulatedOptions !== undefined) {
@@ -89,6 +96,12 @@ async function simulatedProviderToCreate(
   const { createSimulatedQnn } = await import('../simulator/index.js');
   return createSimulatedQnn(simulatedOptions);
 }
+
+/** createSimulatedQnn's options: it ignores any other key, so a misspelt one would select a default. */
+const SIMULATED_OPTION_KEYS = {
+  coreApiVersion: true, systemApiVersion: true, nullSlots: true, extraProviders: true, failExecute: true, platform: true,
+  binaryInfoVersion: true, graphInfoVersion: true, validateOnly: true,
+} as const satisfies Record<keyof SimulatedQnnOptions, true>;
 
 const BACKEND_OPTION_KEYS = { qnn: true } as const satisfies Record<keyof BackendOptions, true>;
 
@@ -108,17 +121,36 @@ export function checkBackendOptions(options: unknown, what = 'Dialog.create'): v
   checkOptionKeys(`${what} options.backend.qnn`, (options as BackendOptions | undefined)?.qnn, QNN_OPTION_KEYS);
 }
 
+/** `options` without the keys set to undefined, which callers forwarding optional settings pass. */
+function definedOnly<T extends object>(options: T): Partial<T> {
+  return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as Partial<T>;
+}
+
+/**
+ * The config's QnnHtp values under the `qnn` options set to a value: `htp` key by key, any other
+ * option whole. The config's `poll` is option `poll`.
+ */
+function qnnOverConfig(config: BackendTarget, qnn: QnnHtpOptions = {}): QnnHtpOptions {
+  const { htp, ...rest } = qnn;
+  const poll = config.htp?.poll;
+  return { extensionsPath: config.extensionsPath, ...definedOnly({ poll }), ...definedOnly(rest), htp: htpOverConfig(config.htp, htp) };
+}
+
+/** The config's settings the backend applies under the keys of `htp` set to a value (`htp` null sets none). */
+function htpOverConfig(config: BackendTarget['htp'], htp: QnnHtpOptions['htp']): QnnHtpOptions['htp'] {
+  const { spillFillBufsize, mmapBudget, useMmap, enableGraphSwitching } = config ?? {};
+  const fromConfig = definedOnly({ spillFillBufsize, mmapBudget, useMmap, enableGraphSwitching });
+  if (htp === undefined || htp === null) return fromConfig;
+  // A value of the wrong kind goes through unmerged, for the backend to reject naming it.
+  if (typeof htp !== 'object' || Array.isArray(htp)) return htp;
+  return { ...fromConfig, ...definedOnly(htp) };
+}
+
 type BackendOpener = (config: BackendTarget, options: BackendOptions) => Promise<GraphBackend>;
 
 /** An opener per backend type genie-ts runs (the registry's `runs`); the compiler checks none is missing. */
 const OPENERS: Record<RuntimeBackendType, BackendOpener> = {
-  QnnHtp: (config, options) =>
-    openQnnHtpBackend(config.ctxBins, {
-      htp: config.htp,
-      extensionsPath: config.extensionsPath,
-      ...(config.htp?.poll === undefined ? {} : { poll: config.htp.poll }),
-      ...options.qnn,
-    }),
+  QnnHtp: (config, options) => openQnnHtpBackend(config.ctxBins, qnnOverConfig(config, options.qnn)),
   Reference: async (config) => openReferenceBackend(config.ctxBins),
 };
 

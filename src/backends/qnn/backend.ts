@@ -9,7 +9,7 @@ import { logLevelAdmits, stderrLogSink } from '../../qnn/binding/log.js';
 import type { GraphBackend } from '../backend.js';
 import { readHtpExtensions } from './extensions.js';
 import { toGraphSpec } from './graph-specs.js';
-import { resolveQnnBackendOptions, type QnnBackendOptions } from './options.js';
+import { checkQnnBackendOptions, resolveQnnBackendOptions, type QnnBackendOptions } from './options.js';
 import { openProvider } from './provider.js';
 
 /** A GraphBackend over a QNN session, plus what only QNN reports (devices, profile events). */
@@ -136,6 +136,8 @@ export async function openQnnBackend(ctxBinPaths: readonly string[], options: Qn
 
 async function openSession(ctxBinPaths: readonly string[], options: QnnBackendOptions): Promise<QnnSession> {
   if (ctxBinPaths.length === 0) throw new InvalidArgumentError('openQnnBackend: ctxBinPaths is empty');
+  // The options' kinds first: the extensions file is read before the options are resolved.
+  checkQnnBackendOptions(options);
   const extensions = options.extensionsPath ? await readHtpExtensions(options.extensionsPath) : {};
   const resolved = resolveQnnBackendOptions(options, extensions);
   const sink = options.onLog ?? stderrLogSink;

@@ -69,7 +69,12 @@ export interface QnnBackendOptions {
   readonly rpcControlLatencyUs?: number;
   /** `engine.backend.extensions`: the HTP extensions file read for perf settings. */
   readonly extensionsPath?: string | null;
-  /** The config's QnnHtp values (a derived config's `htp` fits). */
+  /**
+   * QnnHtp context settings (a config's QnnHtp keys, camel-cased); a key absent or undefined, and
+   * `htp` null, keep the backend's default. Through `Dialog.create`, `Engine.open` or `openBackend`
+   * they merge key by key over the config's QnnHtp values: only a key set to a value overrides, so
+   * `htp: {}`, `null` or a key set to undefined keep what the config gives.
+   */
   readonly htp?: Partial<HtpContextSettings> | null;
   /** QnnProfile events per execute (`--profile`), read with `takeProfile()`. */
   readonly profiling?: QnnProfilingLevel;
@@ -97,15 +102,74 @@ export interface ResolvedQnnBackendOptions {
   readonly htp: Partial<HtpContextSettings>;
 }
 
-function fail(key: string, value: unknown, what: string): never {
-  throw new InvalidArgumentError(`openQnnBackend: option ${key} ${JSON.stringify(value)} ${what}`);
+/** The keys of option `htp`: the settings the backend applies (the config's `poll` is option `poll`). */
+const HTP_SETTING_KEYS = {
+  spillFillBufsize: true, mmapBudget: true, useMmap: true, enableGraphSwitching: true,
+} as const satisfies Record<keyof HtpContextSettings, true>;
+
+/** A value as the messages show it: as JSON (a bigint as `"5n"`), else its kind (a function, a cyclic object). */
+function shown(value: unknown): string {
+  try {
+    return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v)) ?? typeof value;
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
 }
 
-/** The provider `options` select: option `provider`, else `simulated` when a provider is given, else the environment, else `native`. */
+/** Throws `InvalidArgumentError` naming the option and its value; `caller` starts the message. */
+function failOption(caller: string, key: string, value: unknown, what: string): never {
+  throw new InvalidArgumentError(`${caller}: option ${key} ${shown(value)} ${what}`);
+}
+
+function fail(key: string, value: unknown, what: string): never {
+  failOption('openQnnBackend', key, value, what);
+}
+
+/**
+ * Throws unless option `key` is an object whose every key is in `known` (a misspelt one would be
+ * ignored); `kind` says what it holds, `caller` starts the message.
+ */
+export function checkOptionObject(caller: string, key: string, value: unknown, known: Readonly<Record<string, true>>, kind: string): void {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) failOption(caller, key, value, `is not an object of ${kind}`);
+  for (const [name, entry] of Object.entries(value)) {
+    if (!Object.hasOwn(known, name)) {
+      failOption(caller, `${key}.${name}`, entry, `is not one of the ${kind} (${Object.keys(known).join(', ')})`);
+    }
+  }
+}
+
+/** A native pointer as Koffi hands it out (an object) or as the simulator serves it (a non-zero address). */
+function isPointer(value: unknown): boolean {
+  return (typeof value === 'bigint' && value !== 0n) || (typeof value === 'object' && value !== null);
+}
+
+/** What the backend reads of a simulated provider: its two `getProviders` pointers and `dispose`. */
+function isSimulatedQnnProvider(value: unknown): value is SimulatedQnnProvider {
+  const v = value as Partial<SimulatedQnnProvider> | null;
+  return typeof v === 'object' && v !== null && isPointer(v.interfaceGetProviders) && isPointer(v.systemInterfaceGetProviders) &&
+    typeof v.dispose === 'function';
+}
+
+/** What the buffer pool calls of an allocator, and the name it logs. */
+function isSharedMemoryAllocator(value: unknown): value is SharedMemoryAllocator {
+  const v = value as Partial<SharedMemoryAllocator> | null;
+  return typeof v === 'object' && v !== null && typeof v.name === 'string' && typeof v.alloc === 'function' &&
+    typeof v.free === 'function' && typeof v.fd === 'function';
+}
+
+/**
+ * The provider `options` select: option `provider`, else `simulated` when a provider is given, else
+ * the environment, else `native`. Checks both options, so that the factory sees a bad `simulated`
+ * before it creates a provider and no pointer of it reaches Koffi.
+ */
 export function resolveQnnProvider(
   options: Pick<QnnBackendOptions, 'provider' | 'simulated'>,
   env: Readonly<Record<string, string | undefined>>,
 ): QnnProviderKind {
+  if (options.simulated !== undefined && !isSimulatedQnnProvider(options.simulated)) {
+    const what = "createSimulatedQnn's: interfaceGetProviders and systemInterfaceGetProviders pointers, a dispose function";
+    fail('simulated', options.simulated, `is not a simulated provider (${what})`);
+  }
   if (options.provider !== undefined) {
     if (!(QNN_PROVIDERS as readonly string[]).includes(options.provider)) {
       fail('provider', options.provider, `is not one of ${QNN_PROVIDERS.join(', ')}`);
@@ -144,8 +208,9 @@ function resolvePerf(options: QnnBackendOptions, extensions: HtpExtensionsPerf):
   };
 }
 
-function resolveHtp(htp: Partial<HtpContextSettings> | null | undefined): Partial<HtpContextSettings> {
-  if (htp === undefined || htp === null) return {};
+function checkHtp(htp: Partial<HtpContextSettings> | null | undefined): void {
+  if (htp === undefined || htp === null) return;
+  checkOptionObject('openQnnBackend', 'htp', htp, HTP_SETTING_KEYS, 'QnnHtp settings');
   for (const key of ['spillFillBufsize', 'mmapBudget'] as const) {
     const value = htp[key];
     if (value !== undefined && !(Number.isSafeInteger(value) && value >= 0)) fail(`htp.${key}`, value, 'is not a non-negative integer');
@@ -154,17 +219,42 @@ function resolveHtp(htp: Partial<HtpContextSettings> | null | undefined): Partia
     const value = htp[key];
     if (value !== undefined && typeof value !== 'boolean') fail(`htp.${key}`, value, 'is not a boolean');
   }
-  const { spillFillBufsize, mmapBudget, useMmap, enableGraphSwitching } = htp;
-  return { spillFillBufsize, mmapBudget, useMmap, enableGraphSwitching };
 }
 
-/** Validates `options` (throws `InvalidArgumentError` / `NotSupportedError` naming the option and value). */
-export function resolveQnnBackendOptions(options: QnnBackendOptions, extensions: HtpExtensionsPerf): ResolvedQnnBackendOptions {
-  const env = options.env ?? process.env;
-  const provider = resolveQnnProvider(options, env);
+/** The settings set to a value: one set to undefined keeps the backend's default. */
+function resolveHtp(htp: Partial<HtpContextSettings> | null | undefined): Partial<HtpContextSettings> {
+  return Object.fromEntries(Object.entries(htp ?? {}).filter(([, value]) => value !== undefined));
+}
+
+function checkEnv(env: QnnBackendOptions['env']): void {
+  if (env === undefined) return;
+  if (typeof env !== 'object' || env === null || Array.isArray(env)) fail('env', env, 'is not an object of environment variables (strings)');
+  for (const [name, value] of Object.entries(env)) {
+    if (value !== undefined && typeof value !== 'string') fail(`env.${name}`, value, 'is not a string');
+  }
+}
+
+/**
+ * Checks the kind of every option but `provider` and `simulated` (resolveQnnProvider checks those)
+ * and the perf options (checked with the extensions file's values). Nothing is read or loaded: the
+ * backend factory calls it before it creates a simulated provider.
+ */
+export function checkQnnBackendOptions(options: QnnBackendOptions): void {
+  checkEnv(options.env);
+  for (const key of ['backendLibrary', 'systemLibrary'] as const) {
+    const value = options[key];
+    if (value !== undefined && (typeof value !== 'string' || value === '')) {
+      fail(key, value, 'is not a path or file name (a non-empty string)');
+    }
+  }
+  const extensions = options.extensionsPath;
+  if (extensions !== undefined && extensions !== null && typeof extensions !== 'string') {
+    fail('extensionsPath', extensions, 'is not a path (a string) or null');
+  }
   if (options.logLevel !== undefined && !isQnnLogLevelName(options.logLevel)) {
     fail('logLevel', options.logLevel, `is not one of ${QNN_LOG_LEVELS.join(', ')}`);
   }
+  if (options.onLog !== undefined && typeof options.onLog !== 'function') fail('onLog', options.onLog, 'is not a function');
   if (options.profiling !== undefined && !isQnnProfilingLevel(options.profiling)) {
     fail('profiling', options.profiling, `is not one of ${QNN_PROFILING_LEVELS.join(', ')}`);
   }
@@ -173,9 +263,17 @@ export function resolveQnnBackendOptions(options: QnnBackendOptions, extensions:
   }
   if (options.poll !== undefined && typeof options.poll !== 'boolean') fail('poll', options.poll, 'is not a boolean');
   const shared = options.sharedMemory;
-  if (shared !== undefined && shared !== 'auto' && shared !== 'off' && (typeof shared !== 'object' || shared === null)) {
-    fail('sharedMemory', shared, 'is not "auto", "off" or a SharedMemoryAllocator');
+  if (shared !== undefined && shared !== 'auto' && shared !== 'off' && !isSharedMemoryAllocator(shared)) {
+    fail('sharedMemory', shared, 'is not "auto", "off" or a SharedMemoryAllocator (alloc, free and fd functions, a name)');
   }
+  checkHtp(options.htp);
+}
+
+/** Validates `options` (throws `InvalidArgumentError` / `NotSupportedError` naming the option and value). */
+export function resolveQnnBackendOptions(options: QnnBackendOptions, extensions: HtpExtensionsPerf): ResolvedQnnBackendOptions {
+  checkQnnBackendOptions(options);
+  const env = options.env ?? process.env;
+  const provider = resolveQnnProvider(options, env);
   checkSimulatedOption(provider, options, 'openQnnBackend');
   return { provider, env, perf: resolvePerf(options, extensions), htp: resolveHtp(options.htp) };
 }

@@ -51,8 +51,8 @@ describe('readHtpExtensions', () => {
 describe('resolveQnnBackendOptions', () => {
   const resolve = (options: QnnBackendOptions, extensions = {}) => resolveQnnBackendOptions({ env: {}, ...options }, extensions);
 
-  /** Only the provider's shape: resolving options reads no pointer. */
-  const simulated: SimulatedQnnProvider = { interfaceGetProviders: null, systemInterfaceGetProviders: null, dispose: () => undefined };
+  /** Only the provider's shape (non-NULL pointers, dispose): resolving options reads no pointer. */
+  const simulated: SimulatedQnnProvider = { interfaceGetProviders: 1n, systemInterfaceGetProviders: 1n, dispose: () => undefined };
 
   it('picks the provider from the option, a simulated instance, the environment, else native', () => {
     expect(resolve({}).provider).toBe('native');
@@ -106,9 +106,10 @@ describe('resolveQnnBackendOptions', () => {
     );
   });
 
-  it('keeps only the QnnHtp values the backend applies (a derived config fits)', () => {
-    const derived = { spillFillBufsize: 320000000, mmapBudget: 0, useMmap: true, cpuMask: 224, poll: true, enableGraphSwitching: false };
-    expect(resolve({ htp: derived }).htp).toEqual({ spillFillBufsize: 320000000, mmapBudget: 0, useMmap: true, enableGraphSwitching: false });
+  it('keeps the QnnHtp settings set to a value (the backend factory picks them from a derived config)', () => {
+    const settings = { spillFillBufsize: 320000000, mmapBudget: 0, useMmap: true, enableGraphSwitching: false };
+    expect(resolve({ htp: settings }).htp).toStrictEqual(settings);
+    expect(resolve({ htp: { useMmap: true, mmapBudget: undefined } }).htp).toStrictEqual({ useMmap: true });
     expect(resolve({ htp: null }).htp).toEqual({});
   });
 });
