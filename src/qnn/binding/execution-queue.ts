@@ -318,6 +318,8 @@ class PolledExecutionQueue extends SlotQueue {
   private queueEnd = 0;
   private lastEnd = 0;
   private busySince = 0;
+  /** When the queue last looked at the status words (an execution seen ended at a look ended after the one before it). */
+  private lastLook = 0;
   /** A look is scheduled; it comes from a timer (the queue slept). */
   private scheduled = false;
   private sleeping = false;
@@ -395,6 +397,8 @@ class PolledExecutionQueue extends SlotQueue {
    * they are out of the flying list (a follower submitted as one settles joins the list). Returns how many.
    */
   private collect(slept: boolean): number {
+    const previousLook = this.lastLook;
+    this.lastLook = performance.now();
     const words = this.words;
     const last = this.flying[this.nFlying - 1];
     let kept = 0;
@@ -418,22 +422,27 @@ class PolledExecutionQueue extends SlotQueue {
       const high = this.endedHigh[i] >>> 0;
       // A number while it is exact (QNN's success and error codes); the whole uint64 otherwise.
       const status = high < 0x200000 ? high * 2 ** 32 + low : (BigInt(high) << 32n) | BigInt(low);
-      this.ended(slot, status, slept, slot === last);
+      this.ended(slot, status, slept ? previousLook : Number.NaN, slot === last);
     }
     return ended;
   }
 
-  private ended(slot: number, status: Status, slept: boolean, last: boolean): void {
+  /**
+   * Records `slot`'s end and settles it. `sleptSince`: it was seen at the first look after a timer,
+   * and was still running at that earlier look (NaN: seen while polling, so it ended just now).
+   */
+  private ended(slot: number, status: Status, sleptSince: number, last: boolean): void {
     const now = performance.now();
     const timing = this.graphs[slot]!;
     // The backend runs the queue in order: this execution began at its submission or at the end before it.
-    timing.durationMs = now - Math.max(this.submittedAt[slot], this.lastEnd);
-    if (last) {
-      // Seen at the first look after a timer, it may have ended long before: only an upper bound,
-      // so the next sleep is made shorter instead (a late timer would otherwise feed on itself).
-      const chain = now - this.busySince;
-      timing.chainMs = slept && !Number.isNaN(timing.chainMs) ? Math.min(chain, 0.8 * timing.chainMs) : chain;
-    }
+    const start = Math.max(this.submittedAt[slot], this.lastEnd);
+    // Seen after a sleep, it ended somewhere since the look before: its durations are taken at that
+    // look (a lower bound), so the next execution is polled for from early enough to be seen ending
+    // and measured exactly. An upper bound would make each later look late again (a graph that got
+    // faster took several tokens to be seen in time), and a late timer would feed on itself.
+    const endedBy = Number.isNaN(sleptSince) ? now : Math.max(start, sleptSince);
+    timing.durationMs = endedBy - start;
+    if (last) timing.chainMs = Math.max(endedBy, this.busySince) - this.busySince;
     this.lastEnd = now;
     this.finish(slot, status);
   }
