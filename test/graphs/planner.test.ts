@@ -180,7 +180,7 @@ describe('ExecutionPlanner: invariants over random queries', () => {
     });
   }
 
-  it('decodeVariant(n) is the variant of plan(n, 1) for every n', () => {
+  it('decodeVariant(n) (and decodeVariantIfAny(n)) is the variant of plan(n, 1) for every n', () => {
     for (const [, opts] of layouts) {
       const layout = layoutOf(opts);
       const planner = new ExecutionPlanner(layout);
@@ -191,10 +191,14 @@ describe('ExecutionPlanner: invariants over random queries', () => {
         } catch (error) {
           expect(error).toBeInstanceOf(ContextLimitError);
           expect(() => planner.decodeVariant(n)).toThrow(ContextLimitError);
+          expect(planner.decodeVariantIfAny(n)).toBeUndefined();
           continue;
         }
         expect(planner.decodeVariant(n).id).toBe(planned);
+        expect(planner.decodeVariantIfAny(n)?.id).toBe(planned);
       }
+      // Where decodeVariant rejects the argument, the engine's look ahead gets no variant.
+      for (const bad of [-1, 1.5, Number.NaN, Number.POSITIVE_INFINITY]) expect(planner.decodeVariantIfAny(bad)).toBeUndefined();
     }
   });
 });
